@@ -1,0 +1,208 @@
+/* weft: asyncio's model in C. One event loop per thread runs many stackful
+ * tasks; every weft_* call that may wait is a suspension point.
+ *
+ * Conventions: functions return >= 0 on success and a negative errno value on
+ * failure (-ECANCELED, -ETIMEDOUT, -ENOMEM, ...). Functions marked "waits" may
+ * suspend the calling task and must be called from inside a task; called
+ * outside one they return -EPERM and print a one-line diagnosis to stderr.
+ * Objects are single-loop: use them only from the thread whose loop made them.
+ */
+#ifndef WEFT_H
+#define WEFT_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef int (*weft_fn)(void *arg); /* a task body: >= 0 success, < 0 -errno */
+
+/* ---- run ------------------------------------------------------------------ */
+
+typedef struct weft_options {
+    int debug;          /* 1: debug checks (also WEFT_DEBUG=1) */
+    double slow_task_s; /* debug: report a task running this long without
+                           waiting; 0 means 0.1 */
+    size_t stack_size;  /* per task (rounded up to pages, guard page included);
+                           0 means 256 KiB. Only touched pages cost memory. */
+    int threads;        /* weft_to_thread pool size; 0 means 4 */
+} weft_options;
+
+/* Makes a loop on this thread, runs main(arg) as its first task until it
+ * ends, then cancels every task still alive, waits for them to end, closes
+ * the loop and returns main's result. SIGINT during the run cancels the main
+ * task. Returns -EBUSY if this thread already runs a loop. */
+int weft_run(weft_fn main, void *arg);
+int weft_run_with(const weft_options *opt, weft_fn main, void *arg);
+
+/* ---- tasks ---------------------------------------------------------------- */
+
+typedef struct weft_task weft_task;
+
+/* Schedules fn(arg) as a new task; it starts at the loop's next turn (the
+ * caller keeps running). The task must be awaited (weft_await, gather, ...)
+ * or detached. Returns NULL with errno set: EPERM outside a loop, ENOMEM.
+ * A task gets a stack when it first runs; if none can be had it ends at once
+ * with -ENOMEM. Does not wait. */
+weft_task *weft_spawn(weft_fn fn, void *arg);
+/* As weft_spawn, with a name used by debug reports and dumps. name is not
+ * copied: it must outlive the task (a string literal is typical). */
+weft_task *weft_spawn_named(const char *name, weft_fn fn, void *arg);
+/* The spawn site (file:line) is recorded for debug reports. */
+weft_task *weft__spawn_at(const char *name, weft_fn fn, void *arg,
+                          const char *file, int line);
+#define weft_spawn(fn, arg) weft__spawn_at(NULL, (fn), (arg), __FILE__, __LINE__)
+#define weft_spawn_named(name, fn, arg) \
+    weft__spawn_at((name), (fn), (arg), __FILE__, __LINE__)
+
+/* Waits for t to end, returns its result and frees t. If the caller is
+ * cancelled (or its weft_timeout deadline passes) meanwhile, t is cancelled
+ * too, its end awaited, t freed, and -ECANCELED (or -ETIMEDOUT) returned.
+ * -EINVAL: t is NULL, detached, or already awaited. -EDEADLK: t is the
+ * caller. Waits. */
+int weft_await(weft_task *t);
+/* Nobody will await t: it is freed when it ends. */
+void weft_detach(weft_task *t);
+/* Requests cancellation: t's current wait (or its next one) returns
+ * -ECANCELED, and so does every later wait of t. No-op on a finished task. */
+void weft_cancel(weft_task *t);
+/* 1 if t has ended (its result is ready), else 0. */
+int weft_done(const weft_task *t);
+/* The running task, or NULL outside a task. */
+weft_task *weft_current(void);
+/* The task's name (NULL if unnamed) and its id (unique per loop, from 1). */
+const char *weft_task_name(const weft_task *t);
+unsigned long weft_task_id(const weft_task *t);
+/* 1 if cancellation of the current task was requested. */
+int weft_cancelled(void);
+/* Lets every other ready task run once. Returns 0 or -ECANCELED. Waits. */
+int weft_yield(void);
+/* Suspends the task for seconds (0: like weft_yield). Returns 0, -ECANCELED,
+ * -ETIMEDOUT (an enclosing weft_timeout expired first) or -EINVAL for a
+ * negative or NaN duration. Waits. */
+int weft_sleep(double seconds);
+/* The loop's monotonic clock in seconds (refreshed each loop turn). Outside a
+ * loop: the monotonic clock. */
+double weft_now(void);
+
+/* Awaits all n tasks in order and frees them; results[i] gets task i's result
+ * (results may be NULL). Returns 0, or the first negative result in task
+ * order. If the caller is cancelled, every task not yet awaited is cancelled
+ * and awaited, and -ECANCELED returned. Waits. */
+int weft_gather(weft_task **tasks, size_t n, int *results);
+/* weft_await with a limit: on timeout t is cancelled, its end awaited, t
+ * freed and -ETIMEDOUT returned. Waits. */
+int weft_wait_for(weft_task *t, double timeout_s);
+/* Index of the first of the n tasks that is done (lowest index if several
+ * are), or -ETIMEDOUT after timeout_s (< 0: no limit), or -ECANCELED. Awaits
+ * and frees none. Waits. */
+int weft_wait_any(weft_task **tasks, size_t n, double timeout_s);
+/* Runs fn(arg) in the calling task under a deadline seconds from now: every
+ * wait past the deadline returns -ETIMEDOUT (the wait in progress at the
+ * deadline included). Deadlines nest: the nearest one applies. Returns fn's
+ * result. Waits (through fn). */
+int weft_timeout(double seconds, weft_fn fn, void *arg);
+
+/* ---- structured concurrency ---------------------------------------------- */
+
+typedef struct weft_group weft_group;
+/* A task group (asyncio.TaskGroup). NULL and errno on failure. */
+weft_group *weft_group_new(void);
+/* Spawns fn(arg) in the group. 0, or -ENOMEM, or -ECANCELED if the group is
+ * already failing (the task is not started). Does not wait. */
+int weft_group_spawn(weft_group *g, weft_fn fn, void *arg);
+/* Awaits every task of the group (tasks spawned meanwhile included). The
+ * first task ending with a negative result cancels all others. Returns that
+ * first error, or 0. If the caller is cancelled, all tasks are cancelled and
+ * awaited and -ECANCELED returned. Frees g. Waits. */
+int weft_group_wait(weft_group *g);
+
+/* ---- synchronisation: FIFO-fair; waits honour cancellation and deadlines -- */
+
+typedef struct weft_sem weft_sem;
+weft_sem *weft_sem_new(int value);      /* NULL and errno on failure */
+int weft_sem_acquire(weft_sem *s);      /* 0, -ECANCELED, -ETIMEDOUT. Waits. */
+int weft_sem_try_acquire(weft_sem *s);  /* 1 acquired, 0 not */
+void weft_sem_release(weft_sem *s);     /* hands the permit to the first waiter */
+int weft_sem_value(const weft_sem *s);  /* free permits */
+void weft_sem_free(weft_sem *s);        /* waiters get -EPIPE; NULL is a no-op */
+
+typedef struct weft_lock weft_lock;
+weft_lock *weft_lock_new(void);
+int weft_lock_acquire(weft_lock *l);    /* 0, -ECANCELED, -ETIMEDOUT. Waits. */
+int weft_lock_try_acquire(weft_lock *l);/* 1 acquired, 0 not */
+void weft_lock_release(weft_lock *l);   /* by its owner only (else reported, ignored) */
+int weft_lock_locked(const weft_lock *l);
+void weft_lock_free(weft_lock *l);
+
+typedef struct weft_event weft_event;
+weft_event *weft_event_new(void);
+void weft_event_set(weft_event *e);     /* wakes every waiter; stays set */
+void weft_event_clear(weft_event *e);
+int weft_event_is_set(const weft_event *e);
+int weft_event_wait(weft_event *e);     /* 0 once set, -ECANCELED, -ETIMEDOUT. Waits. */
+void weft_event_free(weft_event *e);
+
+typedef struct weft_cond weft_cond;
+weft_cond *weft_cond_new(void);
+/* Releases l (held by the caller), waits for a notify, re-acquires l. l is
+ * held again on every return, errors included. Waits. */
+int weft_cond_wait(weft_cond *c, weft_lock *l);
+void weft_cond_notify(weft_cond *c);    /* wakes the first waiter */
+void weft_cond_notify_all(weft_cond *c);
+void weft_cond_free(weft_cond *c);
+
+typedef struct weft_queue weft_queue;
+weft_queue *weft_queue_new(size_t capacity);      /* 0: unbounded */
+int weft_queue_put(weft_queue *q, void *item);    /* waits while full; -EPIPE if closed.
+                                                     On error the item was not queued. */
+int weft_queue_get(weft_queue *q, void **item);   /* waits while empty; -EPIPE once
+                                                     closed and drained */
+int weft_queue_try_put(weft_queue *q, void *item);/* 0, -EAGAIN full, -EPIPE closed */
+int weft_queue_try_get(weft_queue *q, void **item);/* 0, -EAGAIN empty, -EPIPE */
+void weft_queue_close(weft_queue *q);             /* waiters get -EPIPE; items stay
+                                                     gettable */
+size_t weft_queue_size(const weft_queue *q);
+void weft_queue_free(weft_queue *q);
+
+/* ---- blocking work off the loop ------------------------------------------ */
+
+/* Runs fn(arg) on the loop's thread pool while other tasks run; returns fn's
+ * result. If the caller is cancelled it still waits for fn to end (fn may use
+ * arg), then returns -ECANCELED. Waits. */
+int weft_to_thread(weft_fn fn, void *arg);
+
+/* ---- any non-blocking fd -------------------------------------------------- */
+
+#define WEFT_READABLE 1
+#define WEFT_WRITABLE 2
+/* Waits until fd is ready for events; > 0: the events that are ready (an
+ * error or hang-up reports both). -ECANCELED, -ETIMEDOUT, -EBADF (fd closed
+ * with weft_close meanwhile). fd stays registered with the loop until
+ * weft_close or weft_fd_forget. Waits. */
+int weft_wait_fd(int fd, int events);
+/* read(2)/write(2) that suspend the task on EAGAIN. fd must be non-blocking.
+ * Returns bytes done or -errno. Wait. */
+ssize_t weft_read(int fd, void *buf, size_t n);
+ssize_t weft_write(int fd, const void *buf, size_t n);
+/* Writes all n bytes (suspending as needed); n or -errno. Waits. */
+ssize_t weft_write_all(int fd, const void *buf, size_t n);
+/* Wakes the fd's waiters with -EBADF, drops it from the loop, closes it. */
+int weft_close(int fd);
+/* As weft_close without closing: for fds that someone else closes (call it
+ * before they do, e.g. before PQfinish). */
+void weft_fd_forget(int fd);
+
+/* ---- errors --------------------------------------------------------------- */
+
+/* weft's own error codes, beyond errno's range; returned negated. */
+#define WEFT_ERRBASE 10000
+/* A short description of err (a negative errno or weft code); never NULL. */
+const char *weft_strerror(int err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,207 @@
+/* Internals shared by the core modules. Not installed. */
+#ifndef WEFT_CORE_INTERNAL_H
+#define WEFT_CORE_INTERNAL_H
+
+#include "weft.h"
+#include <stdint.h>
+#include <math.h>
+
+#define weft__likely(x) __builtin_expect(!!(x), 1)
+#define weft__unlikely(x) __builtin_expect(!!(x), 0)
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define WEFT_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define WEFT_ASAN 1
+#endif
+
+enum { T_FREE = 0, T_NEW, T_READY, T_RUNNING, T_WAITING, T_DONE };
+enum {
+    F_CANCELLED = 1,   /* cancellation requested: sticky */
+    F_DETACHED = 2,
+    F_AWAITED = 4,     /* someone is awaiting or has awaited it */
+    F_CANCELWAIT = 8,  /* the current wait may be ended by cancellation */
+    F_READ = 16,       /* result was read (debug: errors nobody read) */
+};
+
+typedef struct weft__wlist {
+    weft_task *head, *tail;
+} weft__wlist;
+
+/* Someone waiting for a task to end (await, wait_any): lives on the waiter's
+ * stack while registered. */
+typedef struct weft__watch {
+    weft_task *waiter;
+    struct weft__watch *next;
+} weft__watch;
+
+struct weft_task {
+    void *sp;                 /* saved stack pointer while switched out */
+    char *stack;              /* top of its stack, NULL before first run/after end */
+    weft_fn fn;
+    void *arg;
+    weft_task *next;          /* ready queue / slab free list */
+    weft_task *wprev, *wnext; /* wait list links */
+    weft__wlist *wlist;       /* the list it waits in, if any */
+    weft__watch *watchers;    /* tasks waiting for this one to end */
+    struct weft_group *group;
+    void *xfer;               /* queue item handed over / wanted fd events */
+    const char *name;
+    struct weft__debug *dbg;  /* spawn site and debug data, or NULL */
+    double deadline;          /* nearest weft_timeout deadline, or INFINITY */
+    uint64_t timer_seq;       /* valid heap entry's sequence, 0: none */
+    uint32_t id;
+    int result;
+    int wake_result;
+    int timer_result;         /* wake_result if the timer fires */
+    uint8_t state, flags;
+    uint16_t wait_kind;       /* what it waits on (dumps): WAIT_* */
+    int wait_fd;              /* fd waited on, for dumps */
+};
+
+enum { WAIT_NONE, WAIT_SLEEP, WAIT_TASK, WAIT_SEM, WAIT_LOCK, WAIT_EVENT,
+       WAIT_COND, WAIT_QUEUE, WAIT_FD, WAIT_THREAD, WAIT_GROUP, WAIT_YIELD };
+
+typedef struct weft__timer_entry {
+    double when;
+    uint64_t seq;
+    weft_task *task;
+} weft__timer_entry;
+
+typedef struct weft__fdrec {
+    uint32_t mask;     /* epoll events registered, 0: not registered */
+    weft__wlist waiters;
+} weft__fdrec;
+
+typedef struct weft__slab_chunk weft__slab_chunk;
+
+typedef struct weft__loop {
+    weft_task *current;
+    void *sched_sp;            /* scheduler context */
+    weft_task *ready_head, *ready_tail;
+    size_t nready;
+    int budget;                /* task runs before the scheduler polls again */
+    double now;
+    /* timers: min-heap with lazy deletion */
+    weft__timer_entry *heap;
+    size_t nheap, capheap;
+    uint64_t timer_seq;
+    /* tasks */
+    weft__slab_chunk *chunks;
+    weft_task *task_free;
+    size_t live;               /* tasks not yet freed */
+    size_t running;            /* tasks not yet ended */
+    uint32_t next_id;
+    weft_task *main;
+    /* stacks */
+    size_t stack_size;
+    char *stack_free;          /* free list of stack tops */
+    char *zombie_stack;        /* stack of a task that just ended: freed after switching away */
+    struct weft__stack_slab *slabs;
+    size_t nstacks, nstacks_free;
+    int guard_mode;            /* how stacks get guard pages (stack.c) */
+    int pidfd;
+    /* fds */
+    int epfd;
+    weft__fdrec *fds;
+    size_t nfds;
+    size_t fd_waiting;         /* tasks waiting on fds */
+    /* thread pool */
+    struct weft__pool *pool;
+    /* options */
+    weft_options opt;
+    int closing;               /* main has ended: reaping the rest */
+    void *sched_stack_lo;      /* for sanitizers: the thread's stack */
+    size_t sched_stack_size;
+    void *asan_fake;
+} weft__loop;
+
+extern __thread weft__loop *weft__L;
+
+/* task.c */
+void weft__ready_push(weft__loop *L, weft_task *t);
+void weft__wake(weft_task *t, int result);
+int weft__park(weft__wlist *wl, int kind, double deadline, int timeout_result,
+               int cancellable);
+int weft__need_task(const char *fn);
+void weft__task_free(weft__loop *L, weft_task *t);
+void weft__switch_to_scheduler(weft__loop *L);
+void weft__run_ready(weft__loop *L);
+void weft__cancel_all(weft__loop *L);
+void weft__free_all_tasks(weft__loop *L);
+weft_task *weft__spawn_raw(weft__loop *L, const char *name, weft_fn fn, void *arg);
+
+/* wait lists */
+static inline void weft__wl_push(weft__wlist *wl, weft_task *t)
+{
+    t->wlist = wl;
+    t->wnext = NULL;
+    t->wprev = wl->tail;
+    if (wl->tail) wl->tail->wnext = t; else wl->head = t;
+    wl->tail = t;
+}
+static inline void weft__wl_remove(weft_task *t)
+{
+    weft__wlist *wl = t->wlist;
+    if (!wl) return;
+    if (t->wprev) t->wprev->wnext = t->wnext; else wl->head = t->wnext;
+    if (t->wnext) t->wnext->wprev = t->wprev; else wl->tail = t->wprev;
+    t->wlist = NULL;
+    t->wprev = t->wnext = NULL;
+}
+/* Wakes every task in wl with result. */
+void weft__wl_wake_all(weft__wlist *wl, int result);
+
+/* timer.c */
+double weft__clock(void);
+void weft__timer_add(weft__loop *L, weft_task *t, double when);
+static inline void weft__timer_cancel(weft_task *t) { t->timer_seq = 0; }
+/* Fires due timers; returns the next deadline or INFINITY. */
+double weft__timers_run(weft__loop *L);
+void weft__timers_free(weft__loop *L);
+
+/* stack.c */
+int weft__stacks_init(weft__loop *L);
+char *weft__stack_get(weft__loop *L);
+void weft__stack_put(weft__loop *L, char *top);
+void weft__stacks_close(weft__loop *L);
+void weft__overflow_handler_install(weft__loop *L);
+void weft__overflow_handler_remove(weft__loop *L);
+
+/* ctx_*.S */
+void weft__ctx_switch(void **save_sp, void *load_sp);
+void weft__ctx_entry(void);
+void *weft__ctx_make(char *top, weft_task *t);
+void weft__task_main(weft_task *t) __attribute__((noreturn));
+
+/* poll_epoll.c */
+int weft__poll_init(weft__loop *L);
+void weft__poll(weft__loop *L, double timeout_s);
+void weft__poll_close(weft__loop *L);
+int weft__poll_watch_internal(weft__loop *L, int fd);
+
+/* threadpool.c */
+void weft__pool_on_ready(weft__loop *L);
+void weft__pool_close(weft__loop *L);
+int weft__pool_busy(weft__loop *L);
+#define WEFT__POOL_TAG ((uint64_t)1 << 40)
+
+/* group.c */
+void weft__group_task_done(weft_task *t);
+
+/* debug hooks (debug.c) */
+struct weft__debug {
+    const char *file;
+    int line;
+    double run_start;
+};
+void weft__debug_spawned(weft__loop *L, weft_task *t, const char *file, int line);
+void weft__debug_run_begin(weft__loop *L, weft_task *t);
+void weft__debug_run_end(weft__loop *L, weft_task *t);
+void weft__debug_close(weft__loop *L);
+void weft__report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

@@ -1,0 +1,174 @@
+/* The loop: weft_run, the scheduler that runs ready tasks, fires timers and
+ * polls for I/O, and the shutdown that cancels and reaps what is left. */
+#define _GNU_SOURCE
+#include "internal.h"
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+void weft__report(const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof buf - 1, fmt, ap);
+    va_end(ap);
+    if (n < 0) return;
+    if ((size_t)n > sizeof buf - 2) n = (int)sizeof buf - 2;
+    buf[n++] = '\n';
+    fputs("weft: ", stderr);
+    fwrite(buf, 1, (size_t)n, stderr);
+}
+
+/* SIGINT cancels the main task. The handler only sets a flag and pokes an
+ * eventfd the poller watches, so the loop notices even while blocked. */
+static __thread int sigint_efd = -1;
+static volatile sig_atomic_t sigint_seen;
+static struct sigaction old_sigint;
+static int sigint_owner;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    sigint_seen = 1;
+    if (sigint_efd >= 0) {
+        uint64_t one = 1;
+        (void)!write(sigint_efd, &one, sizeof one);
+    }
+}
+
+static void sigint_install(weft__loop *L)
+{
+    struct sigaction cur;
+    if (sigaction(SIGINT, NULL, &cur) < 0 || cur.sa_handler != SIG_DFL) return;
+    sigint_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (sigint_efd < 0) return;
+    weft__poll_watch_internal(L, sigint_efd);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sigint_seen = 0;
+    sigaction(SIGINT, &sa, &old_sigint);
+    sigint_owner = 1;
+}
+
+static void sigint_remove(void)
+{
+    if (!sigint_owner) return;
+    sigaction(SIGINT, &old_sigint, NULL);
+    close(sigint_efd);
+    sigint_efd = -1;
+    sigint_owner = 0;
+}
+
+void weft__sigint_drain(weft__loop *L)
+{
+    uint64_t v;
+    (void)!read(sigint_efd, &v, sizeof v);
+    if (sigint_seen && L->main && L->main->state != T_DONE) {
+        sigint_seen = 0;
+        weft_cancel(L->main);
+    }
+}
+
+int weft__is_sigint_fd(int fd) { return fd == sigint_efd && fd >= 0; }
+
+static void find_thread_stack(weft__loop *L)
+{
+    pthread_attr_t a;
+    if (pthread_getattr_np(pthread_self(), &a) == 0) {
+        pthread_attr_getstack(&a, &L->sched_stack_lo, &L->sched_stack_size);
+        pthread_attr_destroy(&a);
+    }
+}
+
+/* One turn of the scheduler. Returns 0 normally, -1 when nothing can ever
+ * happen again (every task waits on something only a task could signal). */
+static int turn(weft__loop *L)
+{
+    if (L->ready_head) weft__run_ready(L);
+    if (L->closing ? L->running == 0 : L->main->state == T_DONE) return 0;
+    L->now = weft__clock();
+    double next = weft__timers_run(L);
+    if (L->ready_head) {
+        /* Only pay for a system call when something could be waiting. */
+        if (L->fd_waiting || weft__pool_busy(L) || sigint_owner) weft__poll(L, 0);
+        return 0;
+    }
+    if (next == INFINITY && !L->fd_waiting && !weft__pool_busy(L) && !sigint_owner)
+        return -1;
+    weft__poll(L, next == INFINITY ? -1 : next - L->now);
+    return 0;
+}
+
+int weft_run_with(const weft_options *opt, weft_fn main, void *arg)
+{
+    if (weft__L) return -EBUSY;
+    if (!main) return -EINVAL;
+    weft__loop *L = calloc(1, sizeof *L);
+    if (!L) return -ENOMEM;
+    if (opt) L->opt = *opt;
+    const char *dbg = getenv("WEFT_DEBUG");
+    if (dbg && *dbg && strcmp(dbg, "0") != 0) L->opt.debug = 1;
+    if (L->opt.slow_task_s <= 0) L->opt.slow_task_s = 0.1;
+    L->pidfd = -1;
+    L->epfd = -1;
+    if (weft__stacks_init(L) < 0 || weft__poll_init(L) < 0) {
+        weft__poll_close(L);
+        free(L);
+        return -ENOMEM;
+    }
+    weft__L = L;
+    find_thread_stack(L);
+    weft__overflow_handler_install(L);
+    /* Timers should fire when asked, not up to 50 us later. */
+    int old_slack = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
+    prctl(PR_SET_TIMERSLACK, 1, 0, 0, 0);
+    sigint_install(L);
+    L->now = weft__clock();
+
+    int result;
+    L->main = weft__spawn_at("main", main, arg, "weft_run", 0);
+    if (!L->main) {
+        result = -ENOMEM;
+    } else {
+        L->main->flags |= F_AWAITED;
+        while (L->main->state != T_DONE) {
+            if (turn(L) < 0) {
+                weft__report("deadlock: every task waits for something only another task "
+                             "could do; cancelling them all");
+                weft__cancel_all(L);
+            }
+        }
+        result = L->main->result;
+        /* asyncio.run's epilogue: cancel whatever is left and let it end. */
+        weft__cancel_all(L);
+        L->closing = 1;
+        while (L->running) {
+            if (turn(L) < 0) weft__cancel_all(L);
+        }
+    }
+    if (L->opt.debug) weft__debug_close(L);
+    weft__pool_close(L);
+    sigint_remove();
+    weft__poll_close(L);
+    weft__timers_free(L);
+    weft__free_all_tasks(L);
+    weft__stacks_close(L);
+    weft__overflow_handler_remove(L);
+    if (old_slack > 0) prctl(PR_SET_TIMERSLACK, old_slack, 0, 0, 0);
+    weft__L = NULL;
+    free(L);
+    return result;
+}
+
+int weft_run(weft_fn main, void *arg) { return weft_run_with(NULL, main, arg); }
+

@@ -1,0 +1,134 @@
+/* A FIFO queue between tasks (asyncio.Queue), bounded or not.
+ *
+ * Items pass hand to hand when someone waits: put gives its item straight to
+ * the first waiting getter, and get pulls the first waiting putter's item in
+ * behind the ones it takes. A waiter woken by cancellation was unlinked
+ * before anyone could hand it anything, so an item is never lost nor
+ * delivered twice: a cancelled put did not queue its item; a get that was
+ * handed an item returns it even if cancelled a moment later. */
+#include "internal.h"
+#include <errno.h>
+#include <stdlib.h>
+
+struct weft_queue {
+    void **ring;
+    size_t cap;   /* ring slots */
+    size_t limit; /* 0: unbounded */
+    size_t head, count;
+    int closed;
+    weft__wlist getters, putters;
+};
+
+weft_queue *weft_queue_new(size_t capacity)
+{
+    weft_queue *q = calloc(1, sizeof *q);
+    if (!q) return NULL;
+    q->limit = capacity;
+    q->cap = capacity ? capacity : 16;
+    q->ring = malloc(q->cap * sizeof(void *));
+    if (!q->ring) {
+        free(q);
+        return NULL;
+    }
+    return q;
+}
+
+static int ring_push(weft_queue *q, void *item)
+{
+    if (q->count == q->cap) {
+        size_t cap = q->cap * 2;
+        void **r = malloc(cap * sizeof *r);
+        if (!r) return -ENOMEM;
+        for (size_t i = 0; i < q->count; i++) r[i] = q->ring[(q->head + i) % q->cap];
+        free(q->ring);
+        q->ring = r;
+        q->cap = cap;
+        q->head = 0;
+    }
+    q->ring[(q->head + q->count) % q->cap] = item;
+    q->count++;
+    return 0;
+}
+
+static void *ring_pop(weft_queue *q)
+{
+    void *item = q->ring[q->head];
+    q->head = (q->head + 1) % q->cap;
+    q->count--;
+    return item;
+}
+
+static int full(const weft_queue *q) { return q->limit && q->count >= q->limit; }
+
+int weft_queue_try_put(weft_queue *q, void *item)
+{
+    if (q->closed) return -EPIPE;
+    if (q->getters.head) { /* a getter waits, so the queue is empty */
+        weft_task *g = q->getters.head;
+        g->xfer = item;
+        weft__wake(g, 0);
+        return 0;
+    }
+    if (full(q)) return -EAGAIN;
+    return ring_push(q, item);
+}
+
+int weft_queue_put(weft_queue *q, void *item)
+{
+    if (weft__need_task("weft_queue_put")) return -EPERM;
+    weft_task *me = weft__L->current;
+    if (me->flags & F_CANCELLED) return -ECANCELED;
+    int r = weft_queue_try_put(q, item);
+    if (r != -EAGAIN) return r;
+    me->xfer = item;
+    return weft__park(&q->putters, WAIT_QUEUE, INFINITY, 0, 1);
+}
+
+int weft_queue_try_get(weft_queue *q, void **item)
+{
+    if (q->count) {
+        *item = ring_pop(q);
+        if (q->putters.head) { /* room now: take the first waiting putter's item */
+            weft_task *p = q->putters.head;
+            ring_push(q, p->xfer);
+            weft__wake(p, 0);
+        }
+        return 0;
+    }
+    if (q->putters.head) { /* capacity 0 cannot happen, but stay safe */
+        weft_task *p = q->putters.head;
+        *item = p->xfer;
+        weft__wake(p, 0);
+        return 0;
+    }
+    return q->closed ? -EPIPE : -EAGAIN;
+}
+
+int weft_queue_get(weft_queue *q, void **item)
+{
+    if (weft__need_task("weft_queue_get")) return -EPERM;
+    weft_task *me = weft__L->current;
+    if (me->flags & F_CANCELLED) return -ECANCELED;
+    int r = weft_queue_try_get(q, item);
+    if (r != -EAGAIN) return r;
+    r = weft__park(&q->getters, WAIT_QUEUE, INFINITY, 0, 1);
+    if (r == 0) *item = me->xfer;
+    return r;
+}
+
+void weft_queue_close(weft_queue *q)
+{
+    q->closed = 1;
+    weft__wl_wake_all(&q->getters, -EPIPE); /* getters wait only when empty */
+    weft__wl_wake_all(&q->putters, -EPIPE);
+}
+
+size_t weft_queue_size(const weft_queue *q) { return q->count; }
+
+void weft_queue_free(weft_queue *q)
+{
+    if (!q) return;
+    weft_queue_close(q);
+    free(q->ring);
+    free(q);
+}

@@ -1,0 +1,195 @@
+/* Semaphore, lock, event and condition: FIFO-fair, and safe under
+ * cancellation. A released permit is handed straight to the first waiter
+ * (never put back for a later arrival to grab), and a waiter that is woken by
+ * cancellation or a deadline was already unlinked, so it can neither lose a
+ * permit nor leave a stale entry behind. */
+#include "internal.h"
+#include <errno.h>
+#include <stdlib.h>
+
+struct weft_sem {
+    int value;
+    weft__wlist waiters;
+};
+
+weft_sem *weft_sem_new(int value)
+{
+    if (value < 0) {
+        errno = EINVAL;
+        return NULL;
+    }
+    weft_sem *s = calloc(1, sizeof *s);
+    if (s) s->value = value;
+    return s;
+}
+
+static int sem_acquire(weft_sem *s, int kind)
+{
+    if (weft__need_task("weft_sem_acquire")) return -EPERM;
+    if (weft__L->current->flags & F_CANCELLED) return -ECANCELED;
+    if (s->value > 0 && !s->waiters.head) {
+        s->value--;
+        return 0;
+    }
+    /* A wake with 0 means release handed us its permit. */
+    return weft__park(&s->waiters, kind, INFINITY, 0, 1);
+}
+
+int weft_sem_acquire(weft_sem *s) { return sem_acquire(s, WAIT_SEM); }
+
+int weft_sem_try_acquire(weft_sem *s)
+{
+    if (s->value > 0 && !s->waiters.head) {
+        s->value--;
+        return 1;
+    }
+    return 0;
+}
+
+void weft_sem_release(weft_sem *s)
+{
+    if (s->waiters.head) weft__wake(s->waiters.head, 0);
+    else s->value++;
+}
+
+int weft_sem_value(const weft_sem *s) { return s->value; }
+
+void weft_sem_free(weft_sem *s)
+{
+    if (!s) return;
+    weft__wl_wake_all(&s->waiters, -EPIPE);
+    free(s);
+}
+
+/* ---- lock ------------------------------------------------------------------ */
+
+struct weft_lock {
+    weft_sem sem;
+    weft_task *owner;
+};
+
+weft_lock *weft_lock_new(void)
+{
+    weft_lock *l = calloc(1, sizeof *l);
+    if (l) l->sem.value = 1;
+    return l;
+}
+
+int weft_lock_acquire(weft_lock *l)
+{
+    if (weft__need_task("weft_lock_acquire")) return -EPERM;
+    if (l->owner == weft__L->current) {
+        weft__report("weft_lock_acquire: task '%s' already holds this lock (not reentrant)",
+                     l->owner->name ? l->owner->name : "(unnamed)");
+        return -EDEADLK;
+    }
+    int r = sem_acquire(&l->sem, WAIT_LOCK);
+    if (r == 0) l->owner = weft__L->current;
+    return r;
+}
+
+int weft_lock_try_acquire(weft_lock *l)
+{
+    if (!weft_sem_try_acquire(&l->sem)) return 0;
+    l->owner = weft_current();
+    return 1;
+}
+
+void weft_lock_release(weft_lock *l)
+{
+    if (l->owner != weft_current() || l->sem.value > 0) {
+        weft__report("weft_lock_release: the lock is not held by the calling task; ignored");
+        return;
+    }
+    l->owner = l->sem.waiters.head; /* the permit goes to it, if any */
+    weft_sem_release(&l->sem);
+}
+
+int weft_lock_locked(const weft_lock *l) { return l->sem.value == 0; }
+
+void weft_lock_free(weft_lock *l)
+{
+    if (!l) return;
+    weft__wl_wake_all(&l->sem.waiters, -EPIPE);
+    free(l);
+}
+
+/* ---- event ------------------------------------------------------------------ */
+
+struct weft_event {
+    int set;
+    weft__wlist waiters;
+};
+
+weft_event *weft_event_new(void) { return calloc(1, sizeof(weft_event)); }
+
+void weft_event_set(weft_event *e)
+{
+    e->set = 1;
+    weft__wl_wake_all(&e->waiters, 0);
+}
+
+void weft_event_clear(weft_event *e) { e->set = 0; }
+int weft_event_is_set(const weft_event *e) { return e->set; }
+
+int weft_event_wait(weft_event *e)
+{
+    if (weft__need_task("weft_event_wait")) return -EPERM;
+    if (weft__L->current->flags & F_CANCELLED) return -ECANCELED;
+    if (e->set) return 0;
+    return weft__park(&e->waiters, WAIT_EVENT, INFINITY, 0, 1);
+}
+
+void weft_event_free(weft_event *e)
+{
+    if (!e) return;
+    weft__wl_wake_all(&e->waiters, -EPIPE);
+    free(e);
+}
+
+/* ---- condition -------------------------------------------------------------- */
+
+struct weft_cond {
+    weft__wlist waiters;
+};
+
+weft_cond *weft_cond_new(void) { return calloc(1, sizeof(weft_cond)); }
+
+int weft_cond_wait(weft_cond *c, weft_lock *l)
+{
+    if (weft__need_task("weft_cond_wait")) return -EPERM;
+    if (l->owner != weft__L->current) {
+        weft__report("weft_cond_wait: the lock is not held by the calling task");
+        return -EPERM;
+    }
+    weft_lock_release(l);
+    int r = weft__park(&c->waiters, WAIT_COND, INFINITY, 0, 1);
+    /* The lock comes back whatever ended the wait, as asyncio does. */
+    while (weft_lock_try_acquire(l) == 0) {
+        if (sem_acquire(&l->sem, WAIT_LOCK) == 0) {
+            l->owner = weft__L->current;
+            break;
+        }
+        /* Cancelled while re-acquiring: wait without cancellation. */
+        int rr = weft__park(&l->sem.waiters, WAIT_LOCK, INFINITY, 0, 0);
+        if (rr == 0) {
+            l->owner = weft__L->current;
+            break;
+        }
+    }
+    return r;
+}
+
+void weft_cond_notify(weft_cond *c)
+{
+    if (c->waiters.head) weft__wake(c->waiters.head, 0);
+}
+
+void weft_cond_notify_all(weft_cond *c) { weft__wl_wake_all(&c->waiters, 0); }
+
+void weft_cond_free(weft_cond *c)
+{
+    if (!c) return;
+    weft__wl_wake_all(&c->waiters, -EPIPE);
+    free(c);
+}

@@ -1,0 +1,563 @@
+/* Tasks: creation, switching, waiting and waking, awaiting and cancelling.
+ *
+ * Switching is direct: a task that waits hands the CPU straight to the next
+ * ready task (one context switch, not two through a scheduler), and goes
+ * back to the scheduler only when nothing is ready or after a budget of runs,
+ * so that I/O and timers are still looked at regularly.
+ *
+ * A task gets a stack only when it first runs, and gives it back the moment
+ * it ends. A task that ends while the next ready task has never run hands
+ * that task its stack in place, without any switch: a burst of tasks that
+ * never wait runs on one stack at the cost of a function call each. */
+#define _GNU_SOURCE
+#include "internal.h"
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#define PAGE 4096
+#define RUN_BUDGET 1024 /* task runs between two looks at I/O and timers */
+
+__thread weft__loop *weft__L;
+
+#ifdef WEFT_ASAN
+void __sanitizer_start_switch_fiber(void **fake_stack_save, const void *bottom, size_t size);
+void __sanitizer_finish_switch_fiber(void *fake_stack_save, const void **bottom_old,
+                                     size_t *size_old);
+#endif
+
+/* ---- task memory: 2 MiB chunks, huge-page backed where the kernel allows -- */
+
+#define CHUNK (2u << 20)
+struct weft__slab_chunk {
+    weft__slab_chunk *next;
+    size_t used; /* slots handed out by the bump pointer */
+};
+#define SLOT_BASE(c) ((weft_task *)((char *)(c) + 64))
+#define SLOTS_PER_CHUNK ((CHUNK - 64) / sizeof(weft_task))
+
+static weft__slab_chunk *chunk_new(weft__loop *L)
+{
+    /* Over-map to align on 2 MiB so the chunk can be one huge page: a
+     * million tasks then cost dozens of page faults instead of tens of
+     * thousands (each ~5-10 us on a VM). */
+    char *p = mmap(NULL, 2 * CHUNK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return NULL;
+    char *a = (char *)(((uintptr_t)p + CHUNK - 1) & ~(uintptr_t)(CHUNK - 1));
+    if (a > p) munmap(p, (size_t)(a - p));
+    if (a + CHUNK < p + 2 * CHUNK) munmap(a + CHUNK, (size_t)(p + 2 * CHUNK - (a + CHUNK)));
+    madvise(a, CHUNK, MADV_HUGEPAGE);
+    weft__slab_chunk *c = (weft__slab_chunk *)a;
+    c->used = 0;
+    c->next = L->chunks;
+    L->chunks = c;
+    return c;
+}
+
+static weft_task *task_alloc(weft__loop *L)
+{
+    weft_task *t = L->task_free;
+    if (weft__likely(t)) {
+        L->task_free = t->next;
+        return t;
+    }
+    weft__slab_chunk *c = L->chunks;
+    if (!c || c->used == SLOTS_PER_CHUNK) {
+        c = chunk_new(L);
+        if (!c) return NULL;
+    }
+    return SLOT_BASE(c) + c->used++;
+}
+
+void weft__task_free(weft__loop *L, weft_task *t)
+{
+    if (t->dbg) free(t->dbg);
+    t->dbg = NULL;
+    t->state = T_FREE;
+    t->timer_seq = 0;
+    t->next = L->task_free;
+    L->task_free = t;
+    L->live--;
+}
+
+/* Calls fn on every task slot in use (debug dumps, shutdown). */
+static void each_task(weft__loop *L, void (*fn)(weft__loop *, weft_task *))
+{
+    for (weft__slab_chunk *c = L->chunks; c; c = c->next)
+        for (size_t i = 0; i < c->used; i++) {
+            weft_task *t = SLOT_BASE(c) + i;
+            if (t->state != T_FREE) fn(L, t);
+        }
+}
+
+void weft__each_task(void (*fn)(weft__loop *, weft_task *))
+{
+    if (weft__L) each_task(weft__L, fn);
+}
+
+static void free_chunks(weft__loop *L)
+{
+    weft__slab_chunk *c = L->chunks;
+    while (c) {
+        weft__slab_chunk *n = c->next;
+        munmap(c, CHUNK);
+        c = n;
+    }
+    L->chunks = NULL;
+    L->task_free = NULL;
+}
+
+/* ---- ready queue ------------------------------------------------------------ */
+
+void weft__ready_push(weft__loop *L, weft_task *t)
+{
+    t->next = NULL;
+    if (L->ready_tail) L->ready_tail->next = t; else L->ready_head = t;
+    L->ready_tail = t;
+    L->nready++;
+}
+
+static weft_task *ready_pop(weft__loop *L)
+{
+    weft_task *t = L->ready_head;
+    if (t) {
+        L->ready_head = t->next;
+        if (!L->ready_head) L->ready_tail = NULL;
+        L->nready--;
+    }
+    return t;
+}
+
+/* ---- spawning ---------------------------------------------------------------- */
+
+weft_task *weft__spawn_raw(weft__loop *L, const char *name, weft_fn fn, void *arg)
+{
+    weft_task *t = task_alloc(L);
+    if (weft__unlikely(!t)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    memset(t, 0, sizeof *t);
+    t->fn = fn;
+    t->arg = arg;
+    t->name = name;
+    t->deadline = INFINITY;
+    t->id = ++L->next_id;
+    t->state = T_NEW;
+    L->live++;
+    L->running++;
+    weft__ready_push(L, t);
+    return t;
+}
+
+#undef weft_spawn
+#undef weft_spawn_named
+weft_task *weft__spawn_at(const char *name, weft_fn fn, void *arg, const char *file, int line)
+{
+    weft__loop *L = weft__L;
+    if (weft__unlikely(!L)) {
+        weft__report("weft_spawn called outside a running loop (use weft_run)");
+        errno = EPERM;
+        return NULL;
+    }
+    if (!fn) {
+        errno = EINVAL;
+        return NULL;
+    }
+    weft_task *t = weft__spawn_raw(L, name, fn, arg);
+    if (t && weft__unlikely(L->opt.debug)) weft__debug_spawned(L, t, file, line);
+    return t;
+}
+weft_task *weft_spawn(weft_fn fn, void *arg) { return weft__spawn_at(NULL, fn, arg, NULL, 0); }
+weft_task *weft_spawn_named(const char *name, weft_fn fn, void *arg)
+{
+    return weft__spawn_at(name, fn, arg, NULL, 0);
+}
+
+/* ---- switching ----------------------------------------------------------------- */
+
+static void task_finish(weft__loop *L, weft_task *t, int result);
+
+/* Runs on the resumed side of every switch. */
+static inline void after_resume(weft__loop *L)
+{
+    if (L->zombie_stack) {
+        weft__stack_put(L, L->zombie_stack);
+        L->zombie_stack = NULL;
+    }
+    if (weft__unlikely(L->opt.debug) && L->current) weft__debug_run_begin(L, L->current);
+}
+
+/* Switches from the running context (saving into *save; NULL when the
+ * caller is a task that ended) to task `to`, or to the scheduler when to
+ * is NULL. */
+static inline void jump(weft__loop *L, void **save, weft_task *to)
+{
+    void *sp;
+    if (weft__unlikely(L->opt.debug) && L->current) weft__debug_run_end(L, L->current);
+#ifdef WEFT_ASAN
+    const void *bottom;
+    size_t size;
+#endif
+    void *dead;
+    if (to) {
+        sp = to->sp;
+#ifdef WEFT_ASAN
+        bottom = to->stack - L->stack_size + PAGE;
+        size = L->stack_size - PAGE;
+#endif
+    } else {
+        sp = L->sched_sp;
+#ifdef WEFT_ASAN
+        bottom = L->sched_stack_lo;
+        size = L->sched_stack_size;
+#endif
+    }
+    L->current = to;
+#ifdef WEFT_ASAN
+    void *fake = NULL;
+    __sanitizer_start_switch_fiber(save ? &fake : NULL, bottom, size);
+#endif
+    weft__ctx_switch(save ? save : &dead, sp);
+#ifdef WEFT_ASAN
+    __sanitizer_finish_switch_fiber(fake, NULL, NULL);
+#endif
+    after_resume(L);
+}
+
+/* Gives a never-run task its stack and first frame; on failure it ends at
+ * once with -ENOMEM. */
+static int prepare(weft__loop *L, weft_task *n)
+{
+    n->stack = weft__stack_get(L);
+    if (weft__unlikely(!n->stack)) {
+        task_finish(L, n, -ENOMEM);
+        return -1;
+    }
+    n->sp = weft__ctx_make(n->stack, n);
+    return 0;
+}
+
+/* The next task to run directly, or NULL to go through the scheduler. */
+static weft_task *next_direct(weft__loop *L)
+{
+    while (L->budget > 0 && L->ready_head) {
+        L->budget--;
+        weft_task *n = ready_pop(L);
+        if (n->state == T_NEW && prepare(L, n) < 0) continue;
+        n->state = T_RUNNING;
+        return n;
+    }
+    return NULL;
+}
+
+/* The current task t gives up the CPU (it is waiting, or queued as ready). */
+static void switch_away(weft__loop *L, weft_task *t)
+{
+    weft_task *n = next_direct(L);
+    if (n == t) { /* t was the only one ready */
+        if (L->opt.debug) weft__debug_run_begin(L, t);
+        return;
+    }
+    jump(L, &t->sp, n);
+}
+
+/* Scheduler side: runs ready tasks until they hand back. */
+void weft__run_ready(weft__loop *L)
+{
+    L->budget = RUN_BUDGET;
+    weft_task *n = next_direct(L);
+    if (n) jump(L, &L->sched_sp, n);
+}
+
+void weft__switch_to_scheduler(weft__loop *L)
+{
+    weft_task *t = L->current;
+    jump(L, &t->sp, NULL);
+}
+
+void weft__task_main(weft_task *t)
+{
+    weft__loop *L = weft__L;
+#ifdef WEFT_ASAN
+    __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
+#endif
+    after_resume(L);
+    for (;;) {
+        int r = t->fn(t->arg);
+        char *stack = t->stack;
+        if (L->opt.debug) weft__debug_run_end(L, t);
+        task_finish(L, t, r); /* t may be freed now */
+        weft_task *n = L->ready_head;
+        if (n && n->state == T_NEW && L->budget > 0) {
+            /* Run the next new task on this very stack: our frames are gone. */
+            L->budget--;
+            ready_pop(L);
+            n->stack = stack;
+            n->state = T_RUNNING;
+            L->current = n;
+            if (L->opt.debug) weft__debug_run_begin(L, n);
+            t = n;
+            continue;
+        }
+        L->zombie_stack = stack;
+        L->current = NULL;
+        n = next_direct(L);
+        jump(L, NULL, n);
+        __builtin_unreachable();
+    }
+}
+
+/* ---- waiting and waking ------------------------------------------------------- */
+
+int weft__need_task(const char *fn)
+{
+    if (weft__likely(weft__L && weft__L->current)) return 0;
+    weft__report("%s called outside a task: waiting functions must run inside a task "
+                 "(weft_run / weft_spawn)", fn);
+    return 1;
+}
+
+void weft__wake(weft_task *t, int result)
+{
+    weft__loop *L = weft__L;
+    weft__wl_remove(t);
+    if (t->timer_seq) weft__timer_cancel(t);
+    t->wake_result = result;
+    t->state = T_READY;
+    t->flags &= (uint8_t)~F_CANCELWAIT;
+    weft__ready_push(L, t);
+}
+
+void weft__wl_wake_all(weft__wlist *wl, int result)
+{
+    while (wl->head) weft__wake(wl->head, result);
+}
+
+int weft__park(weft__wlist *wl, int kind, double deadline, int timeout_result, int cancellable)
+{
+    weft__loop *L = weft__L;
+    weft_task *t = L->current;
+    if (cancellable) {
+        if (weft__unlikely(t->flags & F_CANCELLED)) return -ECANCELED;
+        if (t->deadline < deadline) {
+            deadline = t->deadline;
+            timeout_result = -ETIMEDOUT;
+        }
+        if (deadline <= L->now) return timeout_result;
+        t->flags |= F_CANCELWAIT;
+    }
+    if (wl) weft__wl_push(wl, t);
+    if (deadline < INFINITY) {
+        t->timer_result = timeout_result;
+        weft__timer_add(L, t, deadline);
+    }
+    t->state = T_WAITING;
+    t->wait_kind = (uint16_t)kind;
+    switch_away(L, t);
+    t->wait_kind = WAIT_NONE;
+    return t->wake_result;
+}
+
+int weft_yield(void)
+{
+    if (weft__need_task("weft_yield")) return -EPERM;
+    weft__loop *L = weft__L;
+    weft_task *t = L->current;
+    if (t->flags & F_CANCELLED) return -ECANCELED;
+    t->state = T_READY;
+    weft__ready_push(L, t);
+    switch_away(L, t);
+    t->state = T_RUNNING;
+    return 0;
+}
+
+/* ---- ending, awaiting, cancelling ---------------------------------------------- */
+
+static void task_finish(weft__loop *L, weft_task *t, int result)
+{
+    t->result = result;
+    t->state = T_DONE;
+    t->stack = NULL;
+    L->running--;
+    for (weft__watch *w = t->watchers; w; w = w->next) {
+        weft_task *x = w->waiter;
+        if (x->state == T_WAITING && x->wait_kind == WAIT_TASK) weft__wake(x, 0);
+    }
+    t->watchers = NULL;
+    if (t->group) weft__group_task_done(t);
+    if (t->flags & F_DETACHED) {
+        if (result < 0 && result != -ECANCELED && L->opt.debug)
+            weft__report("detached task '%s' (id %u) failed: %s (nobody will read it)",
+                         t->name ? t->name : "(unnamed)", t->id, weft_strerror(result));
+        weft__task_free(L, t);
+    }
+}
+
+static void unwatch(weft_task *t, weft__watch *w)
+{
+    for (weft__watch **p = &t->watchers; *p; p = &(*p)->next)
+        if (*p == w) {
+            *p = w->next;
+            return;
+        }
+}
+
+/* Waits for t to end. Returns 0 when it has, or the error that interrupted
+ * the wait (cancellation, deadline or the limit `until`); in that case t was
+ * not touched. */
+static int wait_done(weft__loop *L, weft_task *t, double until, int cancellable)
+{
+    while (t->state != T_DONE) {
+        weft__watch w = {L->current, t->watchers};
+        t->watchers = &w;
+        int r = weft__park(NULL, WAIT_TASK, until, -ETIMEDOUT, cancellable);
+        unwatch(t, &w);
+        if (r < 0) return r;
+    }
+    return 0;
+}
+
+/* Cancels t, waits for its end whatever happens, frees it. */
+static void cancel_reap(weft__loop *L, weft_task *t)
+{
+    weft_cancel(t);
+    wait_done(L, t, INFINITY, 0);
+    weft__task_free(L, t);
+}
+
+static int check_awaitable(weft__loop *L, weft_task *t, const char *fn)
+{
+    if (!t || t->state == T_FREE || (t->flags & (F_DETACHED | F_AWAITED))) {
+        weft__report("%s: task %s", fn,
+                     !t ? "is NULL"
+                        : t->state == T_FREE ? "was already awaited and freed"
+                        : (t->flags & F_DETACHED) ? "is detached" : "is already awaited");
+        return -EINVAL;
+    }
+    if (t == L->current) return -EDEADLK;
+    return 0;
+}
+
+static int await_until(weft_task *t, double until, const char *fn)
+{
+    if (weft__need_task(fn)) return -EPERM;
+    weft__loop *L = weft__L;
+    int r = check_awaitable(L, t, fn);
+    if (r < 0) return r;
+    t->flags |= F_AWAITED;
+    r = wait_done(L, t, until, 1);
+    if (r < 0) {
+        cancel_reap(L, t);
+        return r;
+    }
+    r = t->result;
+    weft__task_free(L, t);
+    return r;
+}
+
+int weft_await(weft_task *t) { return await_until(t, INFINITY, "weft_await"); }
+
+int weft_wait_for(weft_task *t, double timeout_s)
+{
+    if (isnan(timeout_s)) return -EINVAL;
+    if (weft__need_task("weft_wait_for")) return -EPERM;
+    weft__L->now = weft__clock();
+    return await_until(t, weft__L->now + (timeout_s > 0 ? timeout_s : 0), "weft_wait_for");
+}
+
+void weft_detach(weft_task *t)
+{
+    if (!t || t->state == T_FREE || (t->flags & (F_DETACHED | F_AWAITED))) return;
+    if (t->state == T_DONE) {
+        weft__task_free(weft__L, t);
+        return;
+    }
+    t->flags |= F_DETACHED;
+}
+
+void weft_cancel(weft_task *t)
+{
+    if (!t || t->state == T_DONE || t->state == T_FREE) return;
+    t->flags |= F_CANCELLED;
+    if (t->state == T_WAITING && (t->flags & F_CANCELWAIT)) weft__wake(t, -ECANCELED);
+}
+
+int weft_done(const weft_task *t) { return t && t->state == T_DONE; }
+weft_task *weft_current(void) { return weft__L ? weft__L->current : NULL; }
+const char *weft_task_name(const weft_task *t) { return t ? t->name : NULL; }
+unsigned long weft_task_id(const weft_task *t) { return t ? t->id : 0; }
+int weft_cancelled(void)
+{
+    return weft__L && weft__L->current && (weft__L->current->flags & F_CANCELLED);
+}
+
+int weft_gather(weft_task **tasks, size_t n, int *results)
+{
+    if (weft__need_task("weft_gather")) return -EPERM;
+    weft__loop *L = weft__L;
+    for (size_t i = 0; i < n; i++) {
+        int r = check_awaitable(L, tasks[i], "weft_gather");
+        if (r < 0) return r;
+    }
+    for (size_t i = 0; i < n; i++) tasks[i]->flags |= F_AWAITED;
+    int first = 0;
+    for (size_t i = 0; i < n; i++) {
+        weft_task *t = tasks[i];
+        int r = wait_done(L, t, INFINITY, 1);
+        if (r < 0) { /* we were cancelled: so are all those not yet reaped */
+            for (size_t j = i; j < n; j++) weft_cancel(tasks[j]);
+            for (size_t j = i; j < n; j++) cancel_reap(L, tasks[j]);
+            return r;
+        }
+        if (results) results[i] = t->result;
+        if (t->result < 0 && !first) first = t->result;
+        weft__task_free(L, t);
+    }
+    return first;
+}
+
+int weft_wait_any(weft_task **tasks, size_t n, double timeout_s)
+{
+    if (weft__need_task("weft_wait_any")) return -EPERM;
+    if (n == 0 || isnan(timeout_s)) return -EINVAL;
+    weft__loop *L = weft__L;
+    for (size_t i = 0; i < n; i++) {
+        if (!tasks[i] || tasks[i]->state == T_FREE) return -EINVAL;
+        if (tasks[i]->state == T_DONE) return (int)i;
+    }
+    weft__watch stackw[16];
+    weft__watch *w = n <= 16 ? stackw : malloc(n * sizeof *w);
+    if (!w) return -ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        w[i].waiter = L->current;
+        w[i].next = tasks[i]->watchers;
+        tasks[i]->watchers = &w[i];
+    }
+    double until = INFINITY;
+    if (timeout_s >= 0) until = (L->now = weft__clock()) + timeout_s;
+    int r = weft__park(NULL, WAIT_TASK, until, -ETIMEDOUT, 1);
+    for (size_t i = 0; i < n; i++) unwatch(tasks[i], &w[i]);
+    if (w != stackw) free(w);
+    for (size_t i = 0; i < n; i++)
+        if (tasks[i]->state == T_DONE) return (int)i;
+    return r < 0 ? r : -ETIMEDOUT;
+}
+
+/* ---- shutdown -------------------------------------------------------------------- */
+
+static void cancel_one(weft__loop *L, weft_task *t)
+{
+    (void)L;
+    if (t->state != T_DONE) weft_cancel(t);
+}
+
+void weft__cancel_all(weft__loop *L) { each_task(L, cancel_one); }
+
+void weft__free_all_tasks(weft__loop *L)
+{
+    free_chunks(L);
+    L->live = 0;
+}

@@ -1,0 +1,51 @@
+/* Minimal assertions for weft's own tests: each prints both values and the
+ * place on failure, then exits non-zero (ctest runs each file as a process
+ * with a timeout). */
+#ifndef WEFT_TESTS_CHECK_H
+#define WEFT_TESTS_CHECK_H
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CHECK(c)                                                                   \
+    do {                                                                           \
+        if (!(c)) {                                                                \
+            fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #c); \
+            exit(1);                                                               \
+        }                                                                          \
+    } while (0)
+
+#define CHECK_EQ(a, b)                                                                        \
+    do {                                                                                      \
+        long long _a = (long long)(a), _b = (long long)(b);                                   \
+        if (_a != _b) {                                                                       \
+            fprintf(stderr, "%s:%d: CHECK_EQ(%s, %s) failed: %lld != %lld\n", __FILE__,       \
+                    __LINE__, #a, #b, _a, _b);                                                \
+            exit(1);                                                                          \
+        }                                                                                     \
+    } while (0)
+
+#define CHECK_NEAR(a, b, tol)                                                               \
+    do {                                                                                    \
+        double _a = (a), _b = (b);                                                          \
+        if (!(_a >= _b - (tol) && _a <= _b + (tol))) {                                      \
+            fprintf(stderr, "%s:%d: CHECK_NEAR(%s, %s) failed: %g vs %g\n", __FILE__,       \
+                    __LINE__, #a, #b, _a, _b);                                              \
+            exit(1);                                                                        \
+        }                                                                                   \
+    } while (0)
+
+/* Runs every test named on the command line, or all of them. */
+typedef struct { const char *name; void (*fn)(void); } test_case;
+static inline int run_tests(const test_case *tc, int argc, char **argv)
+{
+    for (const test_case *t = tc; t->name; t++) {
+        int pick = argc < 2;
+        for (int i = 1; i < argc; i++) pick |= !strcmp(argv[i], t->name);
+        if (!pick) continue;
+        fprintf(stderr, "-- %s\n", t->name);
+        t->fn();
+    }
+    return 0;
+}
+#endif
