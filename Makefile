@@ -1,0 +1,44 @@
+# Thin wrapper over CMake. `make demo` and `make test` are the two commands a
+# newcomer needs; both install missing Debian packages first when run as root.
+BUILD ?= build
+PREFIX ?= /usr/local
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+
+.PHONY: all test demo bench install asan aarch64 clean deps
+
+all:
+	@tools/deps.sh build
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+test: all
+	@tools/deps.sh test
+	@tools/test.sh $(BUILD)
+
+demo: all
+	@tools/demo.sh $(BUILD)
+
+bench: all
+	@tools/deps.sh bench
+	@bench/run.sh $(BUILD)
+
+install: all
+	@cmake --install $(BUILD) --prefix $(PREFIX)
+
+# The suite under AddressSanitizer + UndefinedBehaviorSanitizer.
+asan:
+	@tools/deps.sh build test
+	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang -DWEFT_SANITIZE=ON >/dev/null
+	@cmake --build build-asan -j $(JOBS)
+	@tools/test.sh build-asan
+
+# The core suite built for aarch64 and run under qemu-user.
+aarch64:
+	@tools/deps.sh build cross
+	@cmake -S . -B build-aarch64 -DCMAKE_TOOLCHAIN_FILE=tools/aarch64.cmake -DWEFT_CORE_ONLY=ON >/dev/null
+	@cmake --build build-aarch64 -j $(JOBS)
+	@cd build-aarch64 && ctest --output-on-failure -j 2
+
+clean:
+	rm -rf build build-asan build-aarch64
