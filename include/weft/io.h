@@ -1,0 +1,224 @@
+/* weft/io.h: streams and sockets (asyncio's streams, transports, subprocess
+ * and signal modules). Everything that "waits" must be called inside a task;
+ * errors are negative errno values or weft codes (weft_strerror names them).
+ *
+ * Error-code ranges (negated when returned): io 10000-10099, TLS
+ * 10100-10199, HTTP 10200-10399, PostgreSQL 10400-10599. */
+#ifndef WEFT_IO_H
+#define WEFT_IO_H
+
+#include <weft.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <netdb.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- error codes ---------------------------------------------------------- */
+#define WEFT_EINCOMPLETE 10001 /* EOF before the requested bytes / delimiter */
+#define WEFT_ELIMIT 10002      /* delimiter not found within the limit; nothing consumed */
+#define WEFT_EDNS 10003        /* name resolution failed (host not found) */
+#define WEFT_EDNSAGAIN 10004   /* temporary resolver failure */
+#define WEFT_ETLS 10100        /* TLS protocol error / handshake failure */
+#define WEFT_ETLSCERT 10101    /* the peer's certificate failed verification */
+#define WEFT_ETLSHOST 10102    /* certificate does not match the host name */
+
+/* ---- DNS ------------------------------------------------------------------ */
+
+/* Resolves host:port without stalling the loop (getaddrinfo on a small
+ * dedicated pool; answers cached for 30 s). family: AF_UNSPEC/AF_INET/
+ * AF_INET6; socktype: SOCK_STREAM or SOCK_DGRAM. *out is freed with
+ * weft_addrinfo_free. Returns 0, -WEFT_EDNS, -WEFT_EDNSAGAIN, -ECANCELED,
+ * -ETIMEDOUT, -ENOMEM. Waits. */
+int weft_resolve(const char *host, int port, int family, int socktype, struct addrinfo **out);
+void weft_addrinfo_free(struct addrinfo *ai);
+
+/* ---- streams -------------------------------------------------------------- */
+
+/* A buffered reader/writer over a socket, a pipe or TLS. One task reads and
+ * one task writes at a time (a second concurrent reader gets -EBUSY). */
+typedef struct weft_stream weft_stream;
+
+/* Wraps a connected fd (made non-blocking, owned by the stream from now). */
+weft_stream *weft_stream_from_fd(int fd);
+int weft_stream_fd(const weft_stream *s);
+
+/* Reads up to n bytes: buffered ones first, else waits for some. Returns
+ * bytes read, 0 at end of stream, or -errno. Waits. */
+ssize_t weft_stream_read(weft_stream *s, void *buf, size_t n);
+/* Reads exactly n bytes; -WEFT_EINCOMPLETE if the stream ends first (the
+ * bytes that did arrive are consumed). Waits. */
+ssize_t weft_stream_read_exactly(weft_stream *s, void *buf, size_t n);
+/* Reads through the first occurrence of delim into buf (cap bytes) and
+ * returns its length including delim. -WEFT_ELIMIT if cap bytes arrive
+ * without delim: nothing is consumed, the bytes stay buffered.
+ * -WEFT_EINCOMPLETE at end of stream without delim. Waits. */
+ssize_t weft_stream_read_until(weft_stream *s, const char *delim, size_t dlen, char *buf,
+                               size_t cap);
+/* read_until "\n". Waits. */
+ssize_t weft_stream_read_line(weft_stream *s, char *buf, size_t cap);
+/* Zero-copy access for parsers: waits until at least min bytes are buffered
+ * (or the stream ends, or min exceeds the buffer limit), then points *data at
+ * the buffered bytes and returns how many there are (0: end of stream). The
+ * bytes stay buffered until weft_stream_consume. Waits. */
+ssize_t weft_stream_peek(weft_stream *s, const char **data, size_t min);
+void weft_stream_consume(weft_stream *s, size_t n);
+size_t weft_stream_buffered(const weft_stream *s);
+/* Limit on buffered unread bytes (default 64 KiB; read_until's default cap). */
+void weft_stream_set_limit(weft_stream *s, size_t limit);
+
+/* Buffers data for sending; sends at once when possible. Waits while more
+ * than the high-water mark (default 64 KiB) is unsent: a writer that outruns
+ * its peer is paused, memory stays bounded. Returns n or -errno. Waits. */
+ssize_t weft_stream_write(weft_stream *s, const void *buf, size_t n);
+ssize_t weft_stream_writev(weft_stream *s, const struct iovec *iov, int iovcnt);
+/* Waits until everything buffered is sent. Waits. */
+int weft_stream_drain(weft_stream *s);
+/* Sends what is buffered, then ends the sending side (TCP FIN, TLS
+ * close_notify); reading still works. Waits. */
+int weft_stream_shutdown(weft_stream *s);
+/* Drains (bounded by any weft_timeout deadline), closes, frees. On a TLS
+ * stream sends close_notify. Returns 0 or the first error. NULL is a no-op.
+ * Waits. */
+int weft_stream_close(weft_stream *s);
+/* Closes at once without flushing (pending data dropped; TCP sends RST) and
+ * frees. Does not wait. */
+void weft_stream_abort(weft_stream *s);
+/* The peer's address (sockets only); 0 or -errno. */
+int weft_stream_peer(const weft_stream *s, struct sockaddr_storage *addr, socklen_t *len);
+
+/* ---- TCP and Unix sockets ------------------------------------------------- */
+
+typedef struct weft_tls_ctx weft_tls_ctx;
+
+typedef struct weft_connect_opts {
+    double timeout_s;          /* whole connect (DNS, each address, TLS); 0: none */
+    int family;                /* AF_UNSPEC (default), AF_INET, AF_INET6 */
+    weft_tls_ctx *tls;         /* non-NULL: TLS after connecting */
+    const char *server_name;   /* TLS SNI and verified name; default: host */
+} weft_connect_opts;
+
+/* asyncio.open_connection: resolves host, tries each address in turn, and
+ * returns a stream. opt may be NULL. -ECONNREFUSED, -ETIMEDOUT, -WEFT_EDNS,
+ * -ECANCELED, TLS errors. Waits. */
+int weft_tcp_connect(const char *host, int port, const weft_connect_opts *opt,
+                     weft_stream **out);
+/* Connects to a Unix-domain stream socket. Waits. */
+int weft_unix_connect(const char *path, const weft_connect_opts *opt, weft_stream **out);
+
+/* A connection handler: runs as its own task; the stream is closed (and
+ * freed) by the server when the handler returns. */
+typedef int (*weft_handler)(weft_stream *s, void *arg);
+typedef struct weft_server weft_server;
+
+typedef struct weft_serve_opts {
+    int backlog;            /* default 511 */
+    size_t max_conns;       /* concurrent connections; 0: 10000. Past it,
+                               accepting pauses until one ends */
+    weft_tls_ctx *tls;      /* non-NULL: TLS server */
+    int reuseport;          /* SO_REUSEPORT */
+} weft_serve_opts;
+
+/* asyncio.start_server: listens on host:port (NULL or "" host: all
+ * interfaces, IPv4 and IPv6; port 0: the kernel picks, see
+ * weft_server_port) and runs handler(stream, arg) as a task per
+ * connection. Returns NULL and errno on failure. Waits (resolving host). */
+weft_server *weft_tcp_serve(const char *host, int port, weft_handler handler, void *arg);
+weft_server *weft_tcp_serve_with(const char *host, int port, weft_handler handler, void *arg,
+                                 const weft_serve_opts *opt);
+/* The same on a Unix-domain socket path (an existing socket file is replaced). */
+weft_server *weft_unix_serve(const char *path, weft_handler handler, void *arg,
+                             const weft_serve_opts *opt);
+/* The port actually bound (useful with port 0). */
+int weft_server_port(const weft_server *srv);
+/* Connections being handled now. */
+size_t weft_server_connections(const weft_server *srv);
+/* Graceful close: stops accepting, lets handlers finish for up to grace_s
+ * seconds, then cancels the rest and waits for them; frees srv. Waits. */
+int weft_server_close(weft_server *srv, double grace_s);
+
+/* ---- UDP ------------------------------------------------------------------- */
+
+/* A non-blocking UDP socket bound to host:port (NULL host: any; port 0: any).
+ * Returns the fd or -errno. Close with weft_close. Waits (resolving). */
+int weft_udp_bind(const char *host, int port, int family);
+ssize_t weft_udp_send_to(int fd, const void *buf, size_t n, const struct sockaddr *to,
+                         socklen_t tolen);
+ssize_t weft_udp_recv_from(int fd, void *buf, size_t n, struct sockaddr_storage *from,
+                           socklen_t *fromlen);
+
+/* ---- TLS (OpenSSL) ---------------------------------------------------------- */
+
+typedef struct weft_tls_opts {
+    const char *ca_file;     /* trust these CAs instead of the system store */
+    int insecure;            /* 1: skip verification (tests only) */
+    const char *alpn;        /* comma-separated protocols, e.g. "h2,http/1.1" */
+    const char *cert_file;   /* server (or client-certificate) chain, PEM */
+    const char *key_file;
+} weft_tls_opts;
+
+/* Client context: verification against the system trust store is on by
+ * default. NULL and errno on failure. */
+weft_tls_ctx *weft_tls_client_ctx(const weft_tls_opts *opt);
+/* Server context from a certificate chain and key (PEM files). */
+weft_tls_ctx *weft_tls_server_ctx(const weft_tls_opts *opt);
+void weft_tls_ctx_free(weft_tls_ctx *ctx);
+/* Upgrades a connected stream to TLS (client when ctx is a client context;
+ * server_name is SNI and the name checked). Waits for the handshake. */
+int weft_stream_start_tls(weft_stream *s, weft_tls_ctx *ctx, const char *server_name);
+/* The ALPN protocol agreed, or NULL. */
+const char *weft_stream_alpn(const weft_stream *s);
+
+/* ---- subprocesses ------------------------------------------------------------ */
+
+#define WEFT_INHERIT 0 /* the child shares the parent's fd */
+#define WEFT_PIPE 1    /* a pipe, as a weft_stream */
+#define WEFT_DEVNULL 2
+
+typedef struct weft_process weft_process;
+typedef struct weft_process_opts {
+    char *const *env;   /* NULL: inherit the environment */
+    const char *cwd;    /* NULL: inherit */
+    int stdin_mode, stdout_mode, stderr_mode; /* WEFT_INHERIT/PIPE/DEVNULL */
+} weft_process_opts;
+
+/* Starts argv[0] (searched in PATH) with argv. No fd leaks into the child
+ * beyond 0-2. 0 or -errno (-ENOENT: no such program). Does not wait. */
+int weft_process_spawn(char *const argv[], const weft_process_opts *opt, weft_process **out);
+weft_stream *weft_process_stdin(weft_process *p);  /* NULL unless WEFT_PIPE */
+weft_stream *weft_process_stdout(weft_process *p);
+weft_stream *weft_process_stderr(weft_process *p);
+pid_t weft_process_pid(const weft_process *p);
+/* Waits for the exit: returns the exit status (0-255), or 128+signal if
+ * killed by a signal, or -errno. Waits. */
+int weft_process_wait(weft_process *p);
+int weft_process_kill(weft_process *p, int sig);
+/* Closes its pipes, kills (SIGKILL) and reaps it if still running, frees. */
+void weft_process_free(weft_process *p);
+
+/* ---- signals ----------------------------------------------------------------- */
+
+/* Waits for one of the n signals (SIGINT, SIGTERM, SIGHUP, ...) and returns
+ * its number. While a task waits, those signals are delivered to it instead
+ * of their default action. Waits. */
+int weft_signal_wait(const int *sigs, int n);
+
+/* ---- files (without stalling the loop) ---------------------------------------- */
+
+/* Reads a whole file into a malloc'd buffer (NUL-terminated, *len bytes).
+ * Waits. */
+int weft_file_read(const char *path, char **data, size_t *len);
+/* Writes (creates/truncates) a file with mode 0644. Waits. */
+int weft_file_write(const char *path, const void *data, size_t len);
+int weft_file_stat(const char *path, struct stat *st);
+ssize_t weft_file_pread(int fd, void *buf, size_t n, off_t off);
+ssize_t weft_file_pwrite(int fd, const void *buf, size_t n, off_t off);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
