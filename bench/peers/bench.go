@@ -1,0 +1,118 @@
+// Go peer for M1-M4 (bench/run.sh builds it with `go build`, std only).
+// Usage: bench_go m1 YIELDS | m2 TASKS | m3 TASKS SECONDS | m4 TASKS LIMIT MS
+// M1 runs with GOMAXPROCS=1 (Gosched between two goroutines on one thread);
+// M2-M4 use Go's default GOMAXPROCS, as a Go program would.
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+)
+
+func arg(i int) int {
+	v, err := strconv.Atoi(os.Args[i])
+	if err != nil || v <= 0 {
+		fmt.Fprintf(os.Stderr, "bad argument %q\n", os.Args[i])
+		os.Exit(2)
+	}
+	return v
+}
+
+func peakRSSMB() float64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return float64(ru.Maxrss) / 1024.0
+}
+
+func m1(n int) {
+	runtime.GOMAXPROCS(1)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	t0 := time.Now()
+	for k := 0; k < 2; k++ {
+		go func() {
+			for i := 0; i < n; i++ {
+				runtime.Gosched()
+			}
+			wg.Done()
+		}()
+	}
+	wg.Wait()
+	dt := time.Since(t0).Seconds()
+	fmt.Printf("M1 go ns_per_switch=%.1f\n", dt*1e9/float64(2*n))
+}
+
+func m2(n int) {
+	results := make([]int, n)
+	var wg sync.WaitGroup
+	wg.Add(n)
+	t0 := time.Now()
+	for i := 0; i < n; i++ {
+		go func(i int) {
+			results[i] = i & 0xffff
+			wg.Done()
+		}(i)
+	}
+	wg.Wait()
+	dt := time.Since(t0).Seconds()
+	fmt.Printf("M2 go ns_per_task=%.1f peak_rss_mb=%.1f\n", dt*1e9/float64(n), peakRSSMB())
+}
+
+func m3(n, secs int) {
+	var wg sync.WaitGroup
+	wg.Add(n)
+	t0 := time.Now()
+	for i := 0; i < n; i++ {
+		go func() {
+			time.Sleep(time.Duration(secs) * time.Second)
+			wg.Done()
+		}()
+	}
+	wg.Wait()
+	dt := time.Since(t0).Seconds()
+	fmt.Printf("M3 go wall_s=%.2f peak_rss_mb=%.1f\n", dt, peakRSSMB())
+}
+
+func m4(n, limit, ms int) {
+	sem := make(chan struct{}, limit)
+	var wg sync.WaitGroup
+	wg.Add(n)
+	t0 := time.Now()
+	for i := 0; i < n; i++ {
+		go func() {
+			sem <- struct{}{}
+			time.Sleep(time.Duration(ms) * time.Millisecond)
+			<-sem
+			wg.Done()
+		}()
+	}
+	wg.Wait()
+	dt := time.Since(t0).Seconds()
+	ideal := float64(n) / float64(limit) * float64(ms) / 1000.0
+	fmt.Printf("M4 go wall_s=%.3f overhead_pct=%.1f\n", dt, (dt-ideal)/ideal*100)
+}
+
+func main() {
+	if len(os.Args) < 3 {
+		fmt.Fprintln(os.Stderr, "usage: bench_go m1 N | m2 N | m3 N S | m4 N LIMIT MS")
+		os.Exit(2)
+	}
+	switch os.Args[1] {
+	case "m1":
+		m1(arg(2))
+	case "m2":
+		m2(arg(2))
+	case "m3":
+		m3(arg(2), arg(3))
+	case "m4":
+		m4(arg(2), arg(3), arg(4))
+	default:
+		fmt.Fprintln(os.Stderr, "unknown workload", os.Args[1])
+		os.Exit(2)
+	}
+}
