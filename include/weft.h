@@ -156,6 +156,9 @@ void weft_cond_free(weft_cond *c);
 
 typedef struct weft_queue weft_queue;
 weft_queue *weft_queue_new(size_t capacity);      /* 0: unbounded */
+/* Debug mode reports a queue never freed, with this creation site. */
+weft_queue *weft__queue_new_at(size_t capacity, const char *file, int line);
+#define weft_queue_new(capacity) weft__queue_new_at((capacity), __FILE__, __LINE__)
 int weft_queue_put(weft_queue *q, void *item);    /* waits while full; -EPIPE if closed.
                                                      On error the item was not queued. */
 int weft_queue_get(weft_queue *q, void **item);   /* waits while empty; -EPIPE once

@@ -1,59 +1,326 @@
-/* Debug mode: spawn sites, slow-task reports, and the end-of-run report of
- * tasks never awaited and errors nobody read. Costs nothing when off: every
- * hook is behind one test of opt.debug. */
+/* Debug mode: spawn sites, slow-task reports, the reports at main's end and
+ * at loop close (tasks never awaited, errors nobody read, resources never
+ * closed), the resource registry, and the blocking-fd check.
+ *
+ * Costs nothing when off: the core calls these hooks only behind one test of
+ * opt.debug, and the registry functions return at once when the loop has no
+ * debug state. */
 #define _GNU_SOURCE
-#include "internal.h"
+#include "debug_int.h"
+#include "weft/debug.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
-static const char *tname(const weft_task *t) { return t->name ? t->name : "(unnamed)"; }
+void weft__each_task(void (*fn)(weft__loop *, weft_task *));
+
+static int env_on(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v && strcmp(v, "0") != 0;
+}
+
+void weft__debug_open(weft__loop *L)
+{
+    if (env_on("WEFT_DEBUG")) L->opt.debug = 1;
+    const char *tr = getenv("WEFT_TRACE");
+    int trace = tr && *tr;
+    if (!L->opt.debug && !trace) return;
+    struct weft__dbgstate *d = calloc(1, sizeof *d);
+    if (!d) {
+        L->opt.debug = 0;
+        return;
+    }
+    L->dbgs = d;
+    d->reports = L->opt.debug != 0;
+    L->opt.debug = 1; /* the hooks serve both reports and the trace */
+    if (trace) d->trace = weft__trace_open(L) == 0;
+    if (d->reports) weft__dump_signal_install(L);
+}
+
+int weft_debug_enabled(void) { return weft__L && weft__L->dbgs && weft__L->dbgs->reports; }
+
+/* ---- labels ---------------------------------------------------------------- */
+
+const char *weft__site(const weft_task *t, char *buf, size_t n)
+{
+    if (!t->dbg || !t->dbg->file) return "?";
+    if (t->dbg->line <= 0) return t->dbg->file;
+    snprintf(buf, n, "%s:%d", t->dbg->file, t->dbg->line);
+    return buf;
+}
+
+const char *weft__task_label(const weft_task *t, char *buf, size_t n)
+{
+    char site[256];
+    if (!t->dbg) {
+        if (t->name) snprintf(buf, n, "task '%s' (id %u)", t->name, t->id);
+        else snprintf(buf, n, "task %u", t->id);
+        return buf;
+    }
+    if (t->name) snprintf(buf, n, "task '%s' (id %u, spawned at %s)", t->name, t->id,
+                          weft__site(t, site, sizeof site));
+    else snprintf(buf, n, "task %u (spawned at %s)", t->id, weft__site(t, site, sizeof site));
+    return buf;
+}
+
+const char *weft__wait_name(int kind)
+{
+    static const char *const names[] = {"nothing", "sleep",  "task",   "semaphore",
+                                        "lock",    "event",  "condition", "queue",
+                                        "fd",      "thread", "group",  "yield"};
+    return kind >= 0 && kind < (int)(sizeof names / sizeof *names) ? names[kind] : "?";
+}
+
+static double sleep_until(weft__loop *L, const weft_task *t)
+{
+    if (!t->timer_seq) return INFINITY;
+    for (size_t i = 0; i < L->nheap; i++)
+        if (L->heap[i].task == t && L->heap[i].seq == t->timer_seq) return L->heap[i].when;
+    return INFINITY;
+}
+
+/* The task t waits for (await, gather, wait_for): the one whose watchers
+ * list has t. Only dumps pay for this scan. */
+static __thread const weft_task *find_waiter, *find_found;
+static void find_awaited(weft__loop *L, weft_task *o)
+{
+    (void)L;
+    for (weft__watch *w = o->watchers; w; w = w->next)
+        if (w->waiter == find_waiter) find_found = o;
+}
+static const weft_task *awaited_by(const weft_task *t)
+{
+    find_waiter = t;
+    find_found = NULL;
+    weft__each_task(find_awaited);
+    return find_found;
+}
+
+const char *weft__wait_desc(weft__loop *L, const weft_task *t, char *buf, size_t n)
+{
+    char lab[512];
+    double until = sleep_until(L, t);
+    char dl[64] = "";
+    if (until < INFINITY) snprintf(dl, sizeof dl, ", until now%+.3f s", until - weft__clock());
+    switch (t->wait_kind) {
+    case WAIT_SLEEP: snprintf(buf, n, "sleep%s", dl); break;
+    case WAIT_FD: {
+        int ev = (int)(intptr_t)t->xfer;
+        snprintf(buf, n, "fd %d (%s%s)%s", t->wait_fd, ev & WEFT_READABLE ? "r" : "",
+                 ev & WEFT_WRITABLE ? "w" : "", dl);
+        break;
+    }
+    case WAIT_TASK: {
+        const weft_task *o = awaited_by(t);
+        snprintf(buf, n, "%s%s", o ? weft__task_label(o, lab, sizeof lab) : "task(s)", dl);
+        break;
+    }
+    case WAIT_SEM: case WAIT_LOCK: case WAIT_EVENT: case WAIT_COND: case WAIT_QUEUE: {
+        const weft__dbgobj *o = weft__dbg_find_near(L, t->wlist);
+        if (o) snprintf(buf, n, "%s %p (%s created at %s:%d)%s", weft__wait_name(t->wait_kind),
+                        (void *)t->wlist, o->kind, o->file, o->line, dl);
+        else snprintf(buf, n, "%s %p%s", weft__wait_name(t->wait_kind), (void *)t->wlist, dl);
+        break;
+    }
+    default: snprintf(buf, n, "%s%s", weft__wait_name(t->wait_kind), dl);
+    }
+    return buf;
+}
+
+/* ---- hooks ------------------------------------------------------------------- */
 
 void weft__debug_spawned(weft__loop *L, weft_task *t, const char *file, int line)
 {
-    (void)L;
     t->dbg = calloc(1, sizeof *t->dbg);
     if (!t->dbg) return;
-    t->dbg->file = file ? file : "?";
+    t->dbg->file = file;
     t->dbg->line = line;
+    t->dbg->parent = L->current ? L->current->id : 0;
+    if (L->dbgs && L->dbgs->trace) weft__trace_spawn(L, t);
 }
 
 void weft__debug_run_begin(weft__loop *L, weft_task *t)
 {
-    (void)L;
-    if (t->dbg) t->dbg->run_start = weft__clock();
+    struct weft__debug *d = t->dbg;
+    if (!d) return;
+    double now = weft__clock();
+    if (d->wait_start > 0 && L->dbgs && L->dbgs->trace)
+        weft__trace_slice(L, t, t->wait_kind ? weft__wait_name(t->wait_kind) : "ready", "wait",
+                          d->wait_start, now);
+    d->wait_start = 0;
+    d->run_start = now;
 }
 
 void weft__debug_run_end(weft__loop *L, weft_task *t)
 {
-    if (!t->dbg || t->dbg->run_start == 0) return;
-    double ran = weft__clock() - t->dbg->run_start;
-    t->dbg->run_start = 0;
-    if (ran >= L->opt.slow_task_s)
-        weft__report("task '%s' (id %u, spawned at %s:%d) ran %.3f s without waiting: it "
-                     "blocks the loop (use weft_to_thread for blocking work)",
-                     tname(t), t->id, t->dbg->file, t->dbg->line, ran);
+    struct weft__debug *d = t->dbg;
+    if (!d || d->run_start == 0) return;
+    double now = weft__clock(), ran = now - d->run_start;
+    if (L->dbgs && L->dbgs->trace) {
+        weft__trace_slice(L, t, "run", "run", d->run_start, now);
+        d->wait_start = now;
+    }
+    d->ran += ran;
+    d->run_start = 0;
+    if (ran >= L->opt.slow_task_s && L->dbgs && L->dbgs->reports) {
+        char lab[512];
+        weft__report("%s ran %.3f s without waiting: it blocked the loop (a blocking call or "
+                     "long computation; use weft_to_thread for blocking work)",
+                     weft__task_label(t, lab, sizeof lab), ran);
+    }
+}
+
+void weft__debug_task_done(weft__loop *L, weft_task *t, int result)
+{
+    if (L->dbgs && L->dbgs->trace && t->dbg) weft__trace_done(L, t, result);
+}
+
+static void pending_at_main_end(weft__loop *L, weft_task *t)
+{
+    if (t == L->main || t->state == T_DONE || (t->flags & (F_AWAITED | F_DETACHED))) return;
+    char lab[512], w[512];
+    weft__report("%s was never awaited nor detached and is still pending when main returned "
+                 "(state %s, waiting on %s): cancelling it",
+                 weft__task_label(t, lab, sizeof lab),
+                 t->state == T_WAITING ? "waiting" : "ready", t->state == T_WAITING
+                     ? weft__wait_desc(L, t, w, sizeof w) : "nothing");
+    if (t->dbg) t->dbg->reported = 1;
+}
+
+void weft__debug_main_done(weft__loop *L)
+{
+    if (L->dbgs && L->dbgs->reports) weft__each_task(pending_at_main_end);
 }
 
 static void at_close(weft__loop *L, weft_task *t)
 {
-    (void)L;
-    const char *file = t->dbg ? t->dbg->file : "?";
-    int line = t->dbg ? t->dbg->line : 0;
-    if (t->state == T_DONE && !(t->flags & (F_AWAITED | F_DETACHED))) {
-        if (t->result < 0 && t->result != -ECANCELED)
-            weft__report("task '%s' (id %u, spawned at %s:%d) failed with '%s' and nobody read "
-                         "the error", tname(t), t->id, file, line, weft_strerror(t->result));
-        else
-            weft__report("task '%s' (id %u, spawned at %s:%d) was never awaited", tname(t), t->id,
-                         file, line);
-    }
+    if (t->state != T_DONE || (t->flags & (F_AWAITED | F_DETACHED))) return;
+    if (t->dbg && t->dbg->reported) return;
+    char lab[512];
+    if (t->result < 0 && t->result != -ECANCELED)
+        weft__report("%s failed with '%s' and nobody read the error (never awaited)",
+                     weft__task_label(t, lab, sizeof lab), weft_strerror(t->result));
+    else
+        weft__report("%s was never awaited nor detached", weft__task_label(t, lab, sizeof lab));
 }
-
-void weft__each_task(void (*fn)(weft__loop *, weft_task *));
 
 void weft__debug_close(weft__loop *L)
 {
-    (void)L;
-    weft__each_task(at_close);
+    struct weft__dbgstate *d = L->dbgs;
+    if (!d) return;
+    if (d->reports) {
+        weft__each_task(at_close);
+        for (size_t i = 0; i < d->capobjs; i++) {
+            weft__dbgobj *o = &d->objs[i];
+            if ((uintptr_t)o->obj > 1)
+                weft__report("%s %p created at %s:%d was never closed", o->kind, o->obj,
+                             o->file ? o->file : "?", o->line);
+        }
+        weft__dump_signal_remove(L);
+    }
+    if (d->trace) weft__trace_close(L);
+    free(d->objs);
+    free(d);
+    L->dbgs = NULL;
+}
+
+void weft__debug_check_fd(int fd, const char *fn)
+{
+    weft__loop *L = weft__L;
+    if (!L->dbgs || !L->dbgs->reports) return;
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0 && !(fl & O_NONBLOCK)) {
+        char lab[512] = "outside a task";
+        if (L->current) weft__task_label(L->current, lab, sizeof lab);
+        weft__report("%s(%d) in %s: fd %d is in blocking mode, so this call may block the "
+                     "whole loop (set O_NONBLOCK)", fn, fd, lab, fd);
+    }
+}
+
+/* ---- resource registry: open addressing on the object's address ------------ */
+
+#define DELETED ((const void *)1)
+
+static size_t slot_of(const void *p, size_t cap)
+{
+    uintptr_t h = (uintptr_t)p;
+    h ^= h >> 17;
+    h *= 0x9E3779B97F4A7C15ull;
+    return (size_t)(h >> 20) & (cap - 1);
+}
+
+static int grow(struct weft__dbgstate *d)
+{
+    size_t cap = d->capobjs ? d->capobjs * 2 : 64;
+    weft__dbgobj *n = calloc(cap, sizeof *n);
+    if (!n) return -1;
+    for (size_t i = 0; i < d->capobjs; i++) {
+        weft__dbgobj *o = &d->objs[i];
+        if ((uintptr_t)o->obj <= 1) continue;
+        size_t j = slot_of(o->obj, cap);
+        while (n[j].obj) j = (j + 1) & (cap - 1);
+        n[j] = *o;
+    }
+    free(d->objs);
+    d->objs = n;
+    d->capobjs = cap;
+    d->used = d->nobjs;
+    return 0;
+}
+
+static weft__dbgobj *lookup(struct weft__dbgstate *d, const void *p)
+{
+    if (!d->capobjs) return NULL;
+    for (size_t j = slot_of(p, d->capobjs);; j = (j + 1) & (d->capobjs - 1)) {
+        if (d->objs[j].obj == p) return &d->objs[j];
+        if (!d->objs[j].obj) return NULL;
+    }
+}
+
+void weft_debug_track(const void *obj, const char *kind, const char *file, int line)
+{
+    weft__loop *L = weft__L;
+    if (!L || !L->dbgs || (uintptr_t)obj <= 1) return;
+    struct weft__dbgstate *d = L->dbgs;
+    weft__dbgobj *o = lookup(d, obj);
+    if (!o) {
+        if ((d->used + 1) * 2 > d->capobjs && grow(d) < 0) return;
+        size_t j = slot_of(obj, d->capobjs);
+        while ((uintptr_t)d->objs[j].obj > 1) j = (j + 1) & (d->capobjs - 1);
+        o = &d->objs[j];
+        if (!o->obj) d->used++;
+        d->nobjs++;
+    }
+    o->obj = obj;
+    o->kind = kind ? kind : "object";
+    o->file = file;
+    o->line = line;
+}
+
+void weft_debug_untrack(const void *obj)
+{
+    weft__loop *L = weft__L;
+    if (!L || !L->dbgs || (uintptr_t)obj <= 1) return;
+    weft__dbgobj *o = lookup(L->dbgs, obj);
+    if (!o) return;
+    o->obj = DELETED;
+    L->dbgs->nobjs--;
+}
+
+const weft__dbgobj *weft__dbg_find_near(weft__loop *L, const void *p)
+{
+    struct weft__dbgstate *d = L->dbgs;
+    const weft__dbgobj *best = NULL;
+    if (!d || !p) return NULL;
+    for (size_t i = 0; i < d->capobjs; i++) {
+        const weft__dbgobj *o = &d->objs[i];
+        if ((uintptr_t)o->obj <= 1 || (const char *)o->obj > (const char *)p ||
+            (const char *)p - (const char *)o->obj >= 512)
+            continue;
+        if (!best || o->obj > best->obj) best = o;
+    }
+    return best;
 }

@@ -32,6 +32,7 @@ int weft_group_spawn(weft_group *g, weft_fn fn, void *arg)
         g->cap = cap;
     }
     weft_task *t = weft__spawn_raw(L, NULL, fn, arg);
+    if (t && weft__unlikely(L->opt.debug)) weft__debug_spawned(L, t, "weft_group_spawn", 0);
     if (!t) return -ENOMEM;
     t->group = g;
     t->flags |= F_AWAITED;

@@ -114,6 +114,7 @@ typedef struct weft__loop {
     /* options */
     weft_options opt;
     int closing;               /* main has ended: reaping the rest */
+    struct weft__dbgstate *dbgs; /* debug/trace state (debug.c), NULL when off */
     void *sched_stack_lo;      /* for sanitizers: the thread's stack */
     size_t sched_stack_size;
     void *asan_fake;
@@ -196,12 +197,21 @@ void weft__group_task_done(weft_task *t);
 struct weft__debug {
     const char *file;
     int line;
-    double run_start;
+    uint32_t parent;    /* id of the spawning task, 0: none */
+    double run_start;   /* start of the current run slice, 0: not running */
+    double wait_start;  /* start of the current wait (trace) */
+    double ran;         /* total run time (dumps) */
+    int reported;       /* already reported as pending at main end */
 };
+/* Reads WEFT_DEBUG / WEFT_TRACE; sets opt.debug when any hook is needed. */
+void weft__debug_open(weft__loop *L);
 void weft__debug_spawned(weft__loop *L, weft_task *t, const char *file, int line);
 void weft__debug_run_begin(weft__loop *L, weft_task *t);
 void weft__debug_run_end(weft__loop *L, weft_task *t);
-void weft__debug_close(weft__loop *L);
+void weft__debug_task_done(weft__loop *L, weft_task *t, int result);
+void weft__debug_main_done(weft__loop *L);  /* main ended, before the rest is cancelled */
+void weft__debug_check_fd(int fd, const char *fn); /* reports a blocking-mode fd */
+void weft__debug_close(weft__loop *L);      /* at loop close, tasks still allocated */
 void weft__report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

@@ -119,6 +119,7 @@ int weft_run_with(const weft_options *opt, weft_fn main, void *arg)
     const char *dbg = getenv("WEFT_DEBUG");
     if (dbg && *dbg && strcmp(dbg, "0") != 0) L->opt.debug = 1;
     if (L->opt.slow_task_s <= 0) L->opt.slow_task_s = 0.1;
+    weft__debug_open(L);
     L->pidfd = -1;
     L->epfd = -1;
     if (weft__stacks_init(L) < 0 || weft__poll_init(L) < 0) {
@@ -149,6 +150,7 @@ int weft_run_with(const weft_options *opt, weft_fn main, void *arg)
             }
         }
         result = L->main->result;
+        if (L->opt.debug) weft__debug_main_done(L);
         /* asyncio.run's epilogue: cancel whatever is left and let it end. */
         weft__cancel_all(L);
         L->closing = 1;

@@ -7,6 +7,7 @@
  * delivered twice: a cancelled put did not queue its item; a get that was
  * handed an item returns it even if cancelled a moment later. */
 #include "internal.h"
+#include "weft/debug.h"
 #include <errno.h>
 #include <stdlib.h>
 
@@ -19,7 +20,10 @@ struct weft_queue {
     weft__wlist getters, putters;
 };
 
-weft_queue *weft_queue_new(size_t capacity)
+#undef weft_queue_new
+weft_queue *weft_queue_new(size_t capacity) { return weft__queue_new_at(capacity, NULL, 0); }
+
+weft_queue *weft__queue_new_at(size_t capacity, const char *file, int line)
 {
     weft_queue *q = calloc(1, sizeof *q);
     if (!q) return NULL;
@@ -30,6 +34,7 @@ weft_queue *weft_queue_new(size_t capacity)
         free(q);
         return NULL;
     }
+    if (weft__unlikely(weft__L && weft__L->dbgs)) weft_debug_track(q, "queue", file, line);
     return q;
 }
 
@@ -127,6 +132,7 @@ size_t weft_queue_size(const weft_queue *q) { return q->count; }
 
 void weft_queue_free(weft_queue *q)
 {
+    if (weft__unlikely(weft__L && weft__L->dbgs)) weft_debug_untrack(q);
     if (!q) return;
     weft_queue_close(q);
     free(q->ring);

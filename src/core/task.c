@@ -258,7 +258,10 @@ static void switch_away(weft__loop *L, weft_task *t)
 {
     weft_task *n = next_direct(L);
     if (n == t) { /* t was the only one ready */
-        if (L->opt.debug) weft__debug_run_begin(L, t);
+        if (weft__unlikely(L->opt.debug)) {
+            weft__debug_run_end(L, t);
+            weft__debug_run_begin(L, t);
+        }
         return;
     }
     jump(L, &t->sp, n);
@@ -378,6 +381,7 @@ int weft_yield(void)
 
 static void task_finish(weft__loop *L, weft_task *t, int result)
 {
+    if (weft__unlikely(L->opt.debug)) weft__debug_task_done(L, t, result);
     t->result = result;
     t->state = T_DONE;
     t->stack = NULL;

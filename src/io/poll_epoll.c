@@ -154,6 +154,7 @@ int weft_wait_fd(int fd, int events)
 
 ssize_t weft_read(int fd, void *buf, size_t n)
 {
+    if (weft__unlikely(weft__L && weft__L->opt.debug)) weft__debug_check_fd(fd, "weft_read");
     for (;;) {
         ssize_t r = read(fd, buf, n);
         if (r >= 0) return r;
@@ -166,6 +167,7 @@ ssize_t weft_read(int fd, void *buf, size_t n)
 
 ssize_t weft_write(int fd, const void *buf, size_t n)
 {
+    if (weft__unlikely(weft__L && weft__L->opt.debug)) weft__debug_check_fd(fd, "weft_write");
     for (;;) {
         ssize_t r = write(fd, buf, n);
         if (r >= 0) return r;

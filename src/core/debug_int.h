@@ -1,0 +1,43 @@
+/* Internals shared by debug.c, dump.c and trace.c. Not installed. */
+#ifndef WEFT_CORE_DEBUG_INT_H
+#define WEFT_CORE_DEBUG_INT_H
+#include "internal.h"
+#include <stdio.h>
+
+typedef struct weft__dbgobj {
+    const void *obj; /* NULL: empty slot; (void *)1: deleted */
+    const char *kind, *file;
+    int line;
+} weft__dbgobj;
+
+struct weft__dbgstate {
+    int reports;            /* debug mode was asked for: print reports */
+    int trace;              /* WEFT_TRACE is on */
+    unsigned loop_no;       /* trace pid: loops of a process, from 1 */
+    weft__dbgobj *objs;     /* open-addressed by address */
+    size_t nobjs, capobjs, used; /* live, slots, live + deleted */
+};
+
+/* A task's label for reports: its name, else "task <id> spawned at <site>". */
+const char *weft__task_label(const weft_task *t, char *buf, size_t n);
+/* "file:line", "file" when line is 0, or "?" */
+const char *weft__site(const weft_task *t, char *buf, size_t n);
+const char *weft__wait_name(int kind);
+/* Describes what t waits on into buf. */
+const char *weft__wait_desc(weft__loop *L, const weft_task *t, char *buf, size_t n);
+/* The tracked object containing address p (within 512 bytes of its start),
+ * or NULL: names the semaphore or queue a task waits on. */
+const weft__dbgobj *weft__dbg_find_near(weft__loop *L, const void *p);
+
+/* dump.c */
+void weft__dump_signal_install(weft__loop *L);
+void weft__dump_signal_remove(weft__loop *L);
+
+/* trace.c: all called only when dbgs->trace */
+int weft__trace_open(weft__loop *L);
+void weft__trace_spawn(weft__loop *L, weft_task *t);
+void weft__trace_slice(weft__loop *L, weft_task *t, const char *name, const char *cat, double from,
+                       double to);
+void weft__trace_done(weft__loop *L, weft_task *t, int result);
+void weft__trace_close(weft__loop *L);
+#endif

@@ -1,0 +1,230 @@
+/* Task dumps: weft_dump_tasks and, in debug mode, SIGUSR1.
+ *
+ * A parked task's backtrace comes from its saved context: weft__ctx_switch
+ * pushed the frame pointer and return address at known offsets of the saved
+ * sp, and the build keeps frame pointers, so the walk is a loop over frame
+ * records bounded by the task's own stack. The running task (the one calling
+ * the dump, or the one a signal interrupted) is unwound by glibc's
+ * backtrace(), which follows unwind tables through the signal frame and stops
+ * at weft__ctx_entry (its CFI marks the return address undefined).
+ *
+ * SIGUSR1 dumps from the signal handler itself, like Python's faulthandler:
+ * that is the only way to see a loop that a task keeps blocked. The handler
+ * formats into a stack buffer and write(2)s; it reads loop structures that
+ * the interrupted code may be changing, so a dump taken at the wrong instant
+ * can show a half-updated list (never crash: task slots are never unmapped
+ * while the loop lives). */
+#define _GNU_SOURCE
+#include "debug_int.h"
+#include "weft/debug.h"
+#include <errno.h>
+#include <execinfo.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <string.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#define MAXFRAMES 48
+
+const char *weft__symbolize(uintptr_t addr, const char **fn, uintptr_t *off, uintptr_t *objoff);
+void weft__each_task(void (*fn)(weft__loop *, weft_task *));
+
+/* Output to a FILE (normal calls) or an fd (signal handler). */
+typedef struct {
+    FILE *f;
+    int fd;
+} sink;
+
+static __attribute__((format(printf, 2, 3))) void out(const sink *s, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (n < 0) return;
+    if ((size_t)n >= sizeof buf) n = (int)sizeof buf - 1;
+    if (s->f) fwrite(buf, 1, (size_t)n, s->f);
+    else (void)!write(s->fd, buf, (size_t)n);
+}
+
+static void print_frames(const sink *s, void *const *pcs, int n)
+{
+    for (int i = 0; i < n; i++) {
+        const char *fn;
+        uintptr_t off, objoff;
+        /* Return addresses point after the call: look up pc-1 so a call that
+         * ends a function is not attributed to the next one. */
+        uintptr_t pc = (uintptr_t)pcs[i];
+        const char *obj = weft__symbolize(pc - (i > 0), &fn, &off, &objoff);
+        const char *base = obj ? strrchr(obj, '/') : NULL;
+        out(s, "      #%-2d %#lx %s+%#lx (%s+%#lx)\n", i, (unsigned long)pc, fn ? fn : "??",
+            (unsigned long)off, base ? base + 1 : obj ? obj : "?", (unsigned long)objoff);
+    }
+}
+
+/* Walks frame records from (pc, fp), staying inside [lo, hi). */
+static int walk(void **pcs, uintptr_t pc, uintptr_t fp, uintptr_t lo, uintptr_t hi)
+{
+    int n = 0;
+    if (pc) pcs[n++] = (void *)pc;
+    while (n < MAXFRAMES && fp >= lo && fp + 16 <= hi && (fp & 7) == 0) {
+        uintptr_t *rec = (uintptr_t *)fp;
+        uintptr_t next = rec[0], ret = rec[1];
+        if (!ret) break;
+        pcs[n++] = (void *)ret;
+        if (next <= fp) break; /* frames grow up the stack; anything else is the end */
+        fp = next;
+    }
+    return n;
+}
+
+/* The saved context's frame, as weft__ctx_switch laid it out. */
+static int parked_frames(weft__loop *L, const weft_task *t, void **pcs)
+{
+    uintptr_t *sp = t->sp;
+    uintptr_t hi = (uintptr_t)t->stack, lo = hi - L->stack_size;
+    if (!sp || (uintptr_t)sp < lo || (uintptr_t)sp >= hi) return 0;
+#if defined(__x86_64__)
+    return walk(pcs, sp[6], sp[5], lo, hi); /* r15 r14 r13 r12 rbx rbp ret */
+#elif defined(__aarch64__)
+    return walk(pcs, sp[11], sp[10], lo, hi); /* x19..x28, x29 at +80, x30 at +88 */
+#else
+    return 0;
+#endif
+}
+
+static __thread const sink *dump_sink;
+static __thread void *dump_pc;      /* where the running task is: start its backtrace here */
+
+static const char *state_name(int st)
+{
+    static const char *const n[] = {"free", "new", "ready", "running", "waiting", "done"};
+    return st >= 0 && st <= T_DONE ? n[st] : "?";
+}
+
+static void dump_one(weft__loop *L, weft_task *t)
+{
+    const sink *s = dump_sink;
+    char site[256], w[512];
+    out(s, "  task %u%s%s%s: %s", t->id, t->name ? " '" : "", t->name ? t->name : "",
+        t->name ? "'" : "", state_name(t->state));
+    if (t->flags & F_CANCELLED) out(s, " (cancel requested)");
+    if (t->flags & F_DETACHED) out(s, " (detached)");
+    if (t->state == T_WAITING) out(s, ", waits on %s", weft__wait_desc(L, t, w, sizeof w));
+    if (t->state == T_DONE) out(s, ", result %d (%s)", t->result, weft_strerror(t->result));
+    if (t->dbg) {
+        out(s, ", spawned at %s", weft__site(t, site, sizeof site));
+        if (t->dbg->parent) out(s, " by task %u", t->dbg->parent);
+        out(s, ", ran %.6f s", t->dbg->ran);
+    }
+    out(s, "\n");
+    void *pcs[MAXFRAMES];
+    int n = 0;
+    if (t == L->current) {
+        void *all[MAXFRAMES + 16];
+        int k = backtrace(all, MAXFRAMES + 16), i = 0;
+        while (i < k && all[i] != dump_pc) i++;
+        if (i == k) i = 0; /* not found: show everything */
+        for (; i < k && n < MAXFRAMES; i++) pcs[n++] = all[i];
+        out(s, "    running, at:\n");
+    } else if (t->state == T_WAITING || (t->state == T_READY && t->stack)) {
+        n = parked_frames(L, t, pcs);
+        out(s, "    suspended at:\n");
+    }
+    print_frames(s, pcs, n);
+}
+
+static void dump_loop(weft__loop *L, const sink *s)
+{
+    out(s, "weft: %zu task(s) alive, %zu ready\n", L->live, L->nready);
+    dump_sink = s;
+    weft__each_task(dump_one);
+    struct weft__dbgstate *d = L->dbgs;
+    if (d && d->nobjs) {
+        out(s, "  open resources:\n");
+        for (size_t i = 0; i < d->capobjs; i++)
+            if ((uintptr_t)d->objs[i].obj > 1)
+                out(s, "    %s %p created at %s:%d\n", d->objs[i].kind, d->objs[i].obj,
+                    d->objs[i].file ? d->objs[i].file : "?", d->objs[i].line);
+    }
+    dump_sink = NULL;
+}
+
+__attribute__((noinline)) void weft_dump_tasks(FILE *f)
+{
+    sink s = {f ? f : stderr, -1};
+    if (!weft__L) {
+        out(&s, "weft: no loop runs on this thread\n");
+        return;
+    }
+    dump_pc = __builtin_return_address(0);
+    dump_loop(weft__L, &s);
+    fflush(s.f);
+}
+
+/* ---- SIGUSR1 ---------------------------------------------------------------- */
+
+static weft__loop *sig_loop;        /* the loop that installed the handler */
+static pthread_t sig_thread;
+static struct sigaction sig_old;
+static volatile sig_atomic_t sig_busy;
+
+static void on_sigusr1(int sig, siginfo_t *si, void *ucv)
+{
+    (void)sig;
+    (void)si;
+    int saved = errno;
+    weft__loop *L = sig_loop;
+    if (!L) goto out;
+    if (weft__L != L) { /* delivered to another thread: pass it to the loop's */
+        pthread_kill(sig_thread, SIGUSR1);
+        goto out;
+    }
+    if (sig_busy) goto out;
+    sig_busy = 1;
+    ucontext_t *uc = ucv;
+#if defined(__x86_64__)
+    dump_pc = (void *)uc->uc_mcontext.gregs[REG_RIP];
+#elif defined(__aarch64__)
+    dump_pc = (void *)uc->uc_mcontext.pc;
+#else
+    (void)uc;
+    dump_pc = NULL;
+#endif
+    sink s = {NULL, 2};
+    out(&s, "weft: SIGUSR1 task dump\n");
+    dump_loop(L, &s);
+    sig_busy = 0;
+out:
+    errno = saved;
+}
+
+void weft__dump_signal_install(weft__loop *L)
+{
+    if (sig_loop) return; /* one loop per process answers SIGUSR1 */
+    struct sigaction cur;
+    if (sigaction(SIGUSR1, NULL, &cur) < 0 || cur.sa_handler != SIG_DFL) return;
+    void *prime[2];
+    backtrace(prime, 2); /* loads the unwinder now, not inside the handler */
+    const char *fn;
+    uintptr_t off, objoff;
+    weft__symbolize((uintptr_t)&weft_dump_tasks, &fn, &off, &objoff);
+    sig_loop = L;
+    sig_thread = pthread_self();
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_sigusr1;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, &sig_old);
+}
+
+void weft__dump_signal_remove(weft__loop *L)
+{
+    if (sig_loop != L) return;
+    sigaction(SIGUSR1, &sig_old, NULL);
+    sig_loop = NULL;
+}

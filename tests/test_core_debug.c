@@ -1,0 +1,318 @@
+/* Debug mode: slow tasks, never-awaited tasks, unread errors, pending tasks
+ * at main's end, the resource registry, blocking fds, task dumps (with
+ * backtraces of parked tasks) and SIGUSR1. Reports are captured by pointing
+ * stderr at a temporary file. */
+#define _GNU_SOURCE
+#include "check.h"
+#include <weft.h>
+#include <weft/debug.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+static int saved_fd = -1;
+static FILE *cap;
+
+static void capture_begin(void)
+{
+    fflush(stderr);
+    cap = tmpfile();
+    CHECK(cap);
+    saved_fd = dup(2);
+    dup2(fileno(cap), 2);
+}
+
+/* Returns what was written to stderr since capture_begin (malloc'd). */
+static char *capture_end(void)
+{
+    fflush(stderr);
+    dup2(saved_fd, 2);
+    close(saved_fd);
+    long n = lseek(fileno(cap), 0, SEEK_END);
+    char *buf = calloc(1, (size_t)n + 1);
+    CHECK(pread(fileno(cap), buf, (size_t)n, 0) == n);
+    fclose(cap);
+    fputs(buf, stderr); /* keep it visible in the test log */
+    return buf;
+}
+
+static int run_debug(weft_fn fn, void *arg, int debug)
+{
+    weft_options o = {.debug = debug};
+    return weft_run_with(&o, fn, arg);
+}
+
+/* ---- slow task ---------------------------------------------------------- */
+
+static int blocker(void *arg)
+{
+    (void)arg;
+    usleep(150 * 1000); /* the tutorial's time.sleep in a task */
+    return 0;
+}
+
+static int slow_main(void *arg)
+{
+    (void)arg;
+    weft_task *t = weft_spawn_named("blocker", blocker, NULL);
+    return weft_await(t);
+}
+
+static void test_slow_task(void)
+{
+    capture_begin();
+    CHECK_EQ(run_debug(slow_main, NULL, 1), 0);
+    char *out = capture_end();
+    CHECK(strstr(out, "task 'blocker'"));
+    CHECK(strstr(out, "test_core_debug.c:"));
+    CHECK(strstr(out, "without waiting"));
+    CHECK(strstr(out, "ran 0.1") || strstr(out, "ran 0.2"));
+    free(out);
+    /* Off: the same program reports nothing. */
+    capture_begin();
+    CHECK_EQ(run_debug(slow_main, NULL, 0), 0);
+    out = capture_end();
+    CHECK_EQ(strlen(out), 0);
+    free(out);
+}
+
+/* ---- never awaited, unread errors, pending at main's end --------------- */
+
+static int ok_body(void *arg) { (void)arg; return 0; }
+static int fail_body(void *arg) { (void)arg; return -EIO; }
+
+static weft_queue *leaked_q;
+static int getter(void *arg)
+{
+    void *item;
+    return weft_queue_get(arg, &item);
+}
+
+static int sloppy_main(void *arg)
+{
+    (void)arg;
+    weft_spawn_named("forgotten", ok_body, NULL);
+    weft_spawn_named("failing", fail_body, NULL);
+    leaked_q = weft_queue_new(0);
+    weft_spawn_named("stuck-getter", getter, leaked_q);
+    weft_task *d = weft_spawn(ok_body, NULL);
+    weft_detach(d); /* detached: never reported */
+    weft_task *a = weft_spawn_named("awaited", ok_body, NULL);
+    CHECK_EQ(weft_await(a), 0);
+    weft_sleep(0.01);
+    return 0;
+}
+
+static void test_never_awaited(void)
+{
+    capture_begin();
+    CHECK_EQ(run_debug(sloppy_main, NULL, 1), 0);
+    char *out = capture_end();
+    CHECK(strstr(out, "task 'forgotten'") && strstr(out, "was never awaited"));
+    CHECK(strstr(out, "task 'failing'") && strstr(out, "nobody read the error"));
+    CHECK(strstr(out, "Input/output error"));
+    CHECK(strstr(out, "task 'stuck-getter'") && strstr(out, "still pending when main returned"));
+    CHECK(strstr(out, "waiting on queue"));
+    CHECK(strstr(out, "queue") && strstr(out, "was never closed"));
+    CHECK(!strstr(out, "'awaited'"));
+    /* stuck-getter is reported once, not again as never awaited */
+    char *first = strstr(out, "'stuck-getter'");
+    CHECK(!strstr(first + 1, "'stuck-getter'"));
+    free(out);
+    weft_queue_free(leaked_q);
+}
+
+/* ---- the registry --------------------------------------------------------- */
+
+static int registry_main(void *arg)
+{
+    static int a, b;
+    (void)arg;
+    CHECK(weft_debug_enabled());
+    WEFT_DEBUG_TRACK(&a, "widget");
+    WEFT_DEBUG_TRACK(&b, "gadget");
+    weft_debug_untrack(&b);
+    weft_debug_untrack(NULL);  /* ignored */
+    weft_debug_untrack(&arg); /* unknown: ignored */
+    return 0;
+}
+
+static void test_registry(void)
+{
+    capture_begin();
+    CHECK_EQ(run_debug(registry_main, NULL, 1), 0);
+    char *out = capture_end();
+    CHECK(strstr(out, "widget") && strstr(out, "was never closed"));
+    CHECK(strstr(out, "test_core_debug.c:"));
+    CHECK(!strstr(out, "gadget"));
+    free(out);
+    CHECK(!weft_debug_enabled());
+}
+
+/* Many objects: the table grows and deletes leave no stale entry. */
+static int registry_many_main(void *arg)
+{
+    static char objs[5000];
+    (void)arg;
+    for (int i = 0; i < 5000; i++) WEFT_DEBUG_TRACK(&objs[i], "obj");
+    for (int i = 0; i < 5000; i++)
+        if (i != 4321) weft_debug_untrack(&objs[i]);
+    for (int i = 0; i < 100; i++) { /* churn over deleted slots */
+        WEFT_DEBUG_TRACK(&objs[i], "churn");
+        weft_debug_untrack(&objs[i]);
+    }
+    return 0;
+}
+
+static void test_registry_many(void)
+{
+    capture_begin();
+    CHECK_EQ(run_debug(registry_many_main, NULL, 1), 0);
+    char *out = capture_end();
+    int n = 0;
+    for (char *p = out; (p = strstr(p, "was never closed")); p++) n++;
+    CHECK_EQ(n, 1);
+    CHECK(!strstr(out, "churn"));
+    free(out);
+}
+
+/* ---- blocking fds -------------------------------------------------------- */
+
+static int blocking_fd_main(void *arg)
+{
+    (void)arg;
+    int p[2];
+    CHECK(pipe(p) == 0);
+    CHECK_EQ(weft_write(p[1], "x", 1), 1); /* blocking-mode fd: reported */
+    fcntl(p[0], F_SETFL, O_NONBLOCK);
+    char c;
+    CHECK_EQ(weft_read(p[0], &c, 1), 1); /* non-blocking: not reported */
+    close(p[0]);
+    close(p[1]);
+    return 0;
+}
+
+static void test_blocking_fd(void)
+{
+    capture_begin();
+    CHECK_EQ(run_debug(blocking_fd_main, NULL, 1), 0);
+    char *out = capture_end();
+    CHECK(strstr(out, "weft_write("));
+    CHECK(strstr(out, "blocking mode"));
+    CHECK(!strstr(out, "weft_read("));
+    free(out);
+}
+
+/* ---- dumps ------------------------------------------------------------------ */
+
+static weft_sem *sem;
+
+/* Not tail calls, so that their frames stay on the stack. */
+static volatile int zero;
+static __attribute__((noinline)) int sleeper_body(void *arg)
+{
+    (void)arg;
+    int r = weft_sleep(30);
+    return r + zero;
+}
+static __attribute__((noinline)) int sem_body(void *arg)
+{
+    (void)arg;
+    int r = weft_sem_acquire(sem);
+    return r + zero;
+}
+static int awaiter_body(void *arg) { return weft_await(arg); }
+
+static char *dump_text;
+
+static int dump_main(void *arg)
+{
+    int use_signal = arg != NULL;
+    sem = weft_sem_new(0);
+    weft_task *s = weft_spawn_named("sleeper", sleeper_body, NULL);
+    weft_task *m = weft_spawn_named("sem-waiter", sem_body, NULL);
+    weft_task *w = weft_spawn_named("awaiter", awaiter_body, m);
+    weft_task *fresh = weft_spawn_named("fresh", ok_body, NULL); /* never ran yet at dump */
+    weft_sleep(0.01);
+    weft_task *fresh2 = weft_spawn_named("fresh2", ok_body, NULL);
+    if (use_signal) {
+        capture_begin();
+        raise(SIGUSR1);
+        dump_text = capture_end();
+    } else {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        weft_dump_tasks(f);
+        fclose(f);
+        dump_text = buf;
+        fputs(buf, stderr);
+    }
+    weft_cancel(s);
+    weft_cancel(w);
+    CHECK_EQ(weft_await(s), -ECANCELED);
+    CHECK_EQ(weft_await(w), -ECANCELED);
+    CHECK_EQ(weft_await(fresh), 0);
+    CHECK_EQ(weft_await(fresh2), 0);
+    weft_sem_free(sem);
+    return 0;
+}
+
+static void check_dump(const char *d, int debug)
+{
+    CHECK(strstr(d, "task 1 'main': running"));
+    CHECK(strstr(d, "'sleeper': waiting, waits on sleep, until now+"));
+    CHECK(strstr(d, "'sem-waiter': waiting, waits on semaphore"));
+    CHECK(strstr(d, "'awaiter': waiting, waits on task 'sem-waiter'"));
+    CHECK(strstr(d, "'fresh2': new"));
+    /* backtraces from the saved contexts name the task bodies */
+    CHECK(strstr(d, "sleeper_body+"));
+    CHECK(strstr(d, "sem_body+"));
+    CHECK(strstr(d, "weft__park+"));
+    /* the running task's own stack */
+    CHECK(strstr(d, "dump_main+"));
+    if (debug) CHECK(strstr(d, "spawned at ") && strstr(d, "test_core_debug.c:"));
+}
+
+static void test_dump(void)
+{
+    CHECK_EQ(run_debug(dump_main, NULL, 0), 0);
+    check_dump(dump_text, 0);
+    free(dump_text);
+    CHECK_EQ(run_debug(dump_main, NULL, 1), 0);
+    check_dump(dump_text, 1);
+    free(dump_text);
+    /* outside a loop */
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    weft_dump_tasks(f);
+    fclose(f);
+    CHECK(strstr(buf, "no loop"));
+    free(buf);
+}
+
+static void test_sigusr1(void)
+{
+    CHECK_EQ(run_debug(dump_main, (void *)1, 1), 0);
+    CHECK(strstr(dump_text, "SIGUSR1 task dump"));
+    check_dump(dump_text, 1);
+    free(dump_text);
+    /* the handler is removed at loop close */
+    struct sigaction sa;
+    sigaction(SIGUSR1, NULL, &sa);
+    CHECK(sa.sa_handler == SIG_DFL);
+}
+
+int main(int argc, char **argv)
+{
+    unsetenv("WEFT_DEBUG");
+    unsetenv("WEFT_TRACE");
+    static const test_case tests[] = {
+        {"slow_task", test_slow_task},   {"never_awaited", test_never_awaited},
+        {"registry", test_registry},     {"registry_many", test_registry_many},
+        {"blocking_fd", test_blocking_fd}, {"dump", test_dump},
+        {"sigusr1", test_sigusr1},       {NULL, NULL}};
+    return run_tests(tests, argc, argv);
+}
