@@ -207,6 +207,13 @@ static void at_close(weft__loop *L, weft_task *t)
         weft__report("%s was never awaited nor detached", weft__task_label(t, lab, sizeof lab));
 }
 
+static void free_dbg(weft__loop *L, weft_task *t)
+{
+    (void)L;
+    free(t->dbg); /* the slab is unmapped next, without weft__task_free */
+    t->dbg = NULL;
+}
+
 void weft__debug_close(weft__loop *L)
 {
     struct weft__dbgstate *d = L->dbgs;
@@ -222,6 +229,7 @@ void weft__debug_close(weft__loop *L)
         weft__dump_signal_remove(L);
     }
     if (d->trace) weft__trace_close(L);
+    weft__each_task(free_dbg);
     free(d->objs);
     free(d);
     L->dbgs = NULL;

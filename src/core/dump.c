@@ -65,8 +65,15 @@ static void print_frames(const sink *s, void *const *pcs, int n)
     }
 }
 
+/* Reading another stack's frames crosses ASan's redzones by design. */
+#if defined(__clang__) || defined(__GNUC__)
+#define NO_ASAN __attribute__((no_sanitize_address))
+#else
+#define NO_ASAN
+#endif
+
 /* Walks frame records from (pc, fp), staying inside [lo, hi). */
-static int walk(void **pcs, uintptr_t pc, uintptr_t fp, uintptr_t lo, uintptr_t hi)
+static NO_ASAN int walk(void **pcs, uintptr_t pc, uintptr_t fp, uintptr_t lo, uintptr_t hi)
 {
     int n = 0;
     if (pc) pcs[n++] = (void *)pc;
@@ -82,7 +89,7 @@ static int walk(void **pcs, uintptr_t pc, uintptr_t fp, uintptr_t lo, uintptr_t 
 }
 
 /* The saved context's frame, as weft__ctx_switch laid it out. */
-static int parked_frames(weft__loop *L, const weft_task *t, void **pcs)
+static NO_ASAN int parked_frames(weft__loop *L, const weft_task *t, void **pcs)
 {
     uintptr_t *sp = t->sp;
     uintptr_t hi = (uintptr_t)t->stack, lo = hi - L->stack_size;
