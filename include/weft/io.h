@@ -76,6 +76,10 @@ void weft_stream_set_limit(weft_stream *s, size_t limit);
  * its peer is paused, memory stays bounded. Returns n or -errno. Waits. */
 ssize_t weft_stream_write(weft_stream *s, const void *buf, size_t n);
 ssize_t weft_stream_writev(weft_stream *s, const struct iovec *iov, int iovcnt);
+/* Sets the high-water mark for weft_stream_write (0: the default, 64 KiB). */
+void weft_stream_set_write_buffer(weft_stream *s, size_t high);
+/* Bytes accepted by write but not yet handed to the kernel. */
+size_t weft_stream_write_buffered(const weft_stream *s);
 /* Waits until everything buffered is sent. Waits. */
 int weft_stream_drain(weft_stream *s);
 /* Sends what is buffered, then ends the sending side (TCP FIN, TLS
