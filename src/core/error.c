@@ -2,6 +2,7 @@
  * the higher layers register their tables for. */
 #include "internal.h"
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 
 #define MAX_TABLES 8
@@ -21,9 +22,9 @@ void weft__error_table(int lo, int hi, const char *(*name)(int))
 
 const char *weft_strerror(int err)
 {
-    if (err > 0) err = -err;
-    int code = -err;
-    if (code == 0) return "success";
+    if (err == 0) return "success";
+    if (err == INT_MIN) return "unknown error";
+    int code = err < 0 ? -err : err;
     if (code >= WEFT_ERRBASE) {
         for (int i = 0; i < ntables; i++)
             if (code >= tables[i].lo && code <= tables[i].hi) {

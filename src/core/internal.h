@@ -4,6 +4,7 @@
 
 #include "weft.h"
 #include <stdint.h>
+#include <errno.h>
 #include <math.h>
 
 #define weft__likely(x) __builtin_expect(!!(x), 1)
@@ -122,12 +123,28 @@ typedef struct weft__loop {
 
 extern __thread weft__loop *weft__L;
 
+double weft__clock(void); /* timer.c */
+
 /* task.c */
 void weft__ready_push(weft__loop *L, weft_task *t);
 void weft__wake(weft_task *t, int result);
 int weft__park(weft__wlist *wl, int kind, double deadline, int timeout_result,
                int cancellable);
 int weft__need_task(const char *fn);
+/* Entry check of every waiting function: 0 to go ahead, -EPERM outside a
+ * task (reported), -ECANCELED once the caller is cancelled, -ETIMEDOUT once
+ * its weft_timeout deadline has passed. Cancellation and deadlines are thus
+ * sticky: they hold for every later wait, not just the one in progress. */
+static inline int weft__enter(const char *fn)
+{
+    weft__loop *L = weft__L;
+    if (weft__unlikely(!L || !L->current)) return weft__need_task(fn) ? -EPERM : 0;
+    weft_task *t = L->current;
+    if (weft__unlikely(t->flags & F_CANCELLED)) return -ECANCELED;
+    if (weft__unlikely(t->deadline != INFINITY) && t->deadline <= (L->now = weft__clock()))
+        return -ETIMEDOUT;
+    return 0;
+}
 void weft__task_free(weft__loop *L, weft_task *t);
 void weft__switch_to_scheduler(weft__loop *L);
 void weft__run_ready(weft__loop *L);
@@ -157,7 +174,6 @@ static inline void weft__wl_remove(weft_task *t)
 void weft__wl_wake_all(weft__wlist *wl, int result);
 
 /* timer.c */
-double weft__clock(void);
 void weft__timer_add(weft__loop *L, weft_task *t, double when);
 static inline void weft__timer_cancel(weft_task *t) { t->timer_seq = 0; }
 /* Fires due timers; returns the next deadline or INFINITY. */

@@ -28,29 +28,39 @@ void weft__report(const char *fmt, ...)
 }
 
 /* SIGINT cancels the main task. The handler only sets a flag and pokes an
- * eventfd the poller watches, so the loop notices even while blocked. */
-static __thread int sigint_efd = -1;
+ * eventfd the poller watches, so the loop notices even while blocked. The
+ * signal belongs to the process, so one loop at a time owns it: the first
+ * that finds the default disposition; other threads' loops leave it alone. */
+static int sigint_efd = -1;        /* the owning loop's eventfd */
 static volatile sig_atomic_t sigint_seen;
 static struct sigaction old_sigint;
-static int sigint_owner;
+static pthread_mutex_t sigint_mu = PTHREAD_MUTEX_INITIALIZER;
+static __thread int sigint_owner;  /* this thread's loop owns SIGINT */
 
 static void on_sigint(int sig)
 {
     (void)sig;
     sigint_seen = 1;
-    if (sigint_efd >= 0) {
+    int fd = sigint_efd;
+    if (fd >= 0) {
         uint64_t one = 1;
-        (void)!write(sigint_efd, &one, sizeof one);
+        (void)!write(fd, &one, sizeof one);
     }
 }
 
 static void sigint_install(weft__loop *L)
 {
+    pthread_mutex_lock(&sigint_mu);
     struct sigaction cur;
-    if (sigaction(SIGINT, NULL, &cur) < 0 || cur.sa_handler != SIG_DFL) return;
-    sigint_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (sigint_efd < 0) return;
-    weft__poll_watch_internal(L, sigint_efd);
+    if (sigint_efd >= 0 || sigaction(SIGINT, NULL, &cur) < 0 || cur.sa_handler != SIG_DFL)
+        goto out;
+    int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (efd < 0) goto out;
+    if (weft__poll_watch_internal(L, efd) < 0) {
+        close(efd);
+        goto out;
+    }
+    sigint_efd = efd;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;
@@ -58,15 +68,19 @@ static void sigint_install(weft__loop *L)
     sigint_seen = 0;
     sigaction(SIGINT, &sa, &old_sigint);
     sigint_owner = 1;
+out:
+    pthread_mutex_unlock(&sigint_mu);
 }
 
 static void sigint_remove(void)
 {
     if (!sigint_owner) return;
+    pthread_mutex_lock(&sigint_mu);
     sigaction(SIGINT, &old_sigint, NULL);
     close(sigint_efd);
     sigint_efd = -1;
     sigint_owner = 0;
+    pthread_mutex_unlock(&sigint_mu);
 }
 
 void weft__sigint_drain(weft__loop *L)
@@ -79,7 +93,7 @@ void weft__sigint_drain(weft__loop *L)
     }
 }
 
-int weft__is_sigint_fd(int fd) { return fd == sigint_efd && fd >= 0; }
+int weft__is_sigint_fd(int fd) { return sigint_owner && fd == sigint_efd; }
 
 static void find_thread_stack(weft__loop *L)
 {
@@ -91,23 +105,49 @@ static void find_thread_stack(weft__loop *L)
 }
 
 /* One turn of the scheduler. Returns 0 normally, -1 when nothing can ever
- * happen again (every task waits on something only a task could signal). */
+ * happen again: no task is ready, no timer pending, no fd or pool job
+ * awaited, so every task waits for something only another task could do.
+ * (A SIGINT could still come, but a deadlock is better reported than
+ * waited out.) */
 static int turn(weft__loop *L)
 {
     if (L->ready_head) weft__run_ready(L);
     if (L->closing ? L->running == 0 : L->main->state == T_DONE) return 0;
     L->now = weft__clock();
     double next = weft__timers_run(L);
+    int outside = L->fd_waiting || weft__pool_busy(L);
     if (L->ready_head) {
         /* Only pay for a system call when something could be waiting. */
-        if (L->fd_waiting || weft__pool_busy(L) || sigint_owner) weft__poll(L, 0);
+        if (outside || sigint_owner) weft__poll(L, 0);
         return 0;
     }
-    if (next == INFINITY && !L->fd_waiting && !weft__pool_busy(L) && !sigint_owner)
-        return -1;
+    if (next == INFINITY && !outside) return -1;
     weft__poll(L, next == INFINITY ? -1 : next - L->now);
     return 0;
 }
+
+/* Turns until done() holds. On a deadlock every task is cancelled; if even
+ * that wakes nobody (tasks in waits that ignore cancellation, such as the
+ * end of a task they cancelled), they can never end: returns -EDEADLK and
+ * leaves them for weft_run_with to free. */
+static int run_until(weft__loop *L, int (*done)(weft__loop *))
+{
+    while (!done(L)) {
+        if (turn(L) == 0) continue;
+        weft__report("deadlock: every task waits for something only another task could do; "
+                     "cancelling them all");
+        weft__cancel_all(L);
+        if (!L->ready_head) {
+            weft__report("deadlock: %zu task(s) cannot end even when cancelled; abandoning them",
+                         L->running);
+            return -EDEADLK;
+        }
+    }
+    return 0;
+}
+
+static int main_done(weft__loop *L) { return L->main->state == T_DONE; }
+static int all_done(weft__loop *L) { return L->running == 0; }
 
 int weft_run_with(const weft_options *opt, weft_fn main, void *arg)
 {
@@ -124,6 +164,7 @@ int weft_run_with(const weft_options *opt, weft_fn main, void *arg)
     L->epfd = -1;
     if (weft__stacks_init(L) < 0 || weft__poll_init(L) < 0) {
         weft__poll_close(L);
+        weft__stacks_close(L);
         free(L);
         return -ENOMEM;
     }
@@ -142,20 +183,14 @@ int weft_run_with(const weft_options *opt, weft_fn main, void *arg)
         result = -ENOMEM;
     } else {
         L->main->flags |= F_AWAITED;
-        while (L->main->state != T_DONE) {
-            if (turn(L) < 0) {
-                weft__report("deadlock: every task waits for something only another task "
-                             "could do; cancelling them all");
-                weft__cancel_all(L);
-            }
-        }
-        result = L->main->result;
-        if (L->opt.debug) weft__debug_main_done(L);
-        /* asyncio.run's epilogue: cancel whatever is left and let it end. */
-        weft__cancel_all(L);
-        L->closing = 1;
-        while (L->running) {
-            if (turn(L) < 0) weft__cancel_all(L);
+        result = run_until(L, main_done);
+        if (result == 0) {
+            result = L->main->result;
+            if (L->opt.debug) weft__debug_main_done(L);
+            /* asyncio.run's epilogue: cancel whatever is left and let it end. */
+            weft__cancel_all(L);
+            L->closing = 1;
+            run_until(L, all_done);
         }
     }
     if (L->opt.debug) weft__debug_close(L);

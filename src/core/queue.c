@@ -25,6 +25,10 @@ weft_queue *weft_queue_new(size_t capacity) { return weft__queue_new_at(capacity
 
 weft_queue *weft__queue_new_at(size_t capacity, const char *file, int line)
 {
+    if (capacity > ((size_t)1 << 40)) { /* the ring is allocated whole */
+        errno = ENOMEM;
+        return NULL;
+    }
     weft_queue *q = calloc(1, sizeof *q);
     if (!q) return NULL;
     q->limit = capacity;
@@ -80,10 +84,10 @@ int weft_queue_try_put(weft_queue *q, void *item)
 
 int weft_queue_put(weft_queue *q, void *item)
 {
-    if (weft__need_task("weft_queue_put")) return -EPERM;
+    int r = weft__enter("weft_queue_put");
+    if (r) return r;
     weft_task *me = weft__L->current;
-    if (me->flags & F_CANCELLED) return -ECANCELED;
-    int r = weft_queue_try_put(q, item);
+    r = weft_queue_try_put(q, item);
     if (r != -EAGAIN) return r;
     me->xfer = item;
     return weft__park(&q->putters, WAIT_QUEUE, INFINITY, 0, 1);
@@ -111,10 +115,10 @@ int weft_queue_try_get(weft_queue *q, void **item)
 
 int weft_queue_get(weft_queue *q, void **item)
 {
-    if (weft__need_task("weft_queue_get")) return -EPERM;
+    int r = weft__enter("weft_queue_get");
+    if (r) return r;
     weft_task *me = weft__L->current;
-    if (me->flags & F_CANCELLED) return -ECANCELED;
-    int r = weft_queue_try_get(q, item);
+    r = weft_queue_try_get(q, item);
     if (r != -EAGAIN) return r;
     r = weft__park(&q->getters, WAIT_QUEUE, INFINITY, 0, 1);
     if (r == 0) *item = me->xfer;

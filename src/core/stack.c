@@ -20,6 +20,8 @@
 #define _GNU_SOURCE
 #include "internal.h"
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,7 +54,33 @@ struct weft__stack_slab {
     char *base;
     size_t count;
     int guard_mode; /* mode used for this slab's stacks */
+    unsigned *vg;   /* valgrind stack ids, when running under it */
 };
+
+static __thread size_t mprotect_used; /* stacks guarded by mprotect */
+
+/* Whether MADV_GUARD_INSTALL really guards: old kernels refuse it, but
+ * qemu-user, for one, accepts it and does nothing, which would make an
+ * overflow silent. write(2) from a guard page fails with EFAULT, so one
+ * probe per process tells. */
+static int guard_advice_works(void)
+{
+    static int known; /* 0: not probed, 1: works, 2: does not */
+    int k = __atomic_load_n(&known, __ATOMIC_RELAXED);
+    if (k) return k == 1;
+    int ok = 0, fds[2];
+    char *p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p != MAP_FAILED) {
+        if (madvise(p, PAGE, MADV_GUARD_INSTALL) == 0 && pipe2(fds, O_CLOEXEC) == 0) {
+            ok = write(fds[1], p, 1) < 0 && errno == EFAULT;
+            close(fds[0]);
+            close(fds[1]);
+        }
+        munmap(p, PAGE);
+    }
+    __atomic_store_n(&known, ok ? 1 : 2, __ATOMIC_RELAXED);
+    return ok;
+}
 
 static size_t round_page(size_t n) { return (n + PAGE - 1) & ~(size_t)(PAGE - 1); }
 
@@ -60,10 +88,12 @@ int weft__stacks_init(weft__loop *L)
 {
     size_t sz = L->opt.stack_size ? L->opt.stack_size : 256 * 1024;
     if (sz < 16 * 1024) sz = 16 * 1024;
+    if (sz > (1u << 30)) sz = 1u << 30;
     L->stack_size = round_page(sz);
     L->guard_mode = GUARD_MADV_BATCH;
     L->pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
     if (L->pidfd < 0) L->guard_mode = GUARD_MADV;
+    if (!guard_advice_works()) L->guard_mode = GUARD_MPROTECT;
     return 0;
 }
 
@@ -95,10 +125,9 @@ static int guard_slab(weft__loop *L, struct weft__stack_slab *s)
         L->guard_mode = GUARD_MPROTECT;
     }
     if (L->guard_mode == GUARD_MPROTECT) {
-        static __thread size_t used;
-        if (used + n <= MPROTECT_BUDGET) {
+        if (mprotect_used + n <= MPROTECT_BUDGET) {
             for (size_t i = 0; i < n; i++) mprotect(s->base + i * S, PAGE, PROT_NONE);
-            used += n;
+            mprotect_used += n;
             return GUARD_MPROTECT;
         }
     }
@@ -144,6 +173,16 @@ static int grow(weft__loop *L)
     }
     s->base = p;
     s->count = n;
+    s->vg = NULL;
+#ifdef WEFT_VALGRIND
+    /* valgrind must know each stack, or it takes every switch for a huge
+     * stack-pointer move and reports the task's frames as invalid. */
+    if (RUNNING_ON_VALGRIND) {
+        s->vg = malloc(n * sizeof *s->vg);
+        for (size_t i = 0; s->vg && i < n; i++)
+            s->vg[i] = VALGRIND_STACK_REGISTER(s->base + i * S + PAGE, s->base + (i + 1) * S - 1);
+    }
+#endif
     s->guard_mode = guard_slab(L, s);
     populate_tops(L, s);
     s->next = L->slabs;
@@ -151,9 +190,6 @@ static int grow(weft__loop *L)
     /* Push in reverse so the lowest address is handed out first. */
     for (size_t i = n; i-- > 0;) {
         char *top = s->base + (i + 1) * S;
-#ifdef WEFT_VALGRIND
-        VALGRIND_STACK_REGISTER(s->base + i * S + PAGE, top);
-#endif
         *(char **)(top - sizeof(char *)) = L->stack_free;
         L->stack_free = top;
     }
@@ -199,6 +235,11 @@ void weft__stacks_close(weft__loop *L)
     struct weft__stack_slab *s = L->slabs;
     while (s) {
         struct weft__stack_slab *next = s->next;
+#ifdef WEFT_VALGRIND
+        for (size_t i = 0; s->vg && i < s->count; i++) VALGRIND_STACK_DEREGISTER(s->vg[i]);
+#endif
+        free(s->vg);
+        if (s->guard_mode == GUARD_MPROTECT) mprotect_used -= s->count;
         munmap(s->base, s->count * L->stack_size);
         free(s);
         s = next;
@@ -211,9 +252,15 @@ void weft__stacks_close(weft__loop *L)
 
 /* ---- overflow reporting ---------------------------------------------------- */
 
-static __thread struct sigaction old_segv, old_bus;
+/* The handlers are the process's, shared by every loop thread: installed
+ * by the first loop to start, restored by the last to end. The alternate
+ * stack they run on is per thread. */
+static struct sigaction old_segv, old_bus;
+static pthread_mutex_t handler_mu = PTHREAD_MUTEX_INITIALIZER;
+static int handler_users;
 static __thread stack_t old_altstack;
 static __thread void *altstack_mem;
+#define ALTSTACK (64 * 1024)
 
 static void on_fault(int sig, siginfo_t *si, void *uc)
 {
@@ -223,13 +270,12 @@ static void on_fault(int sig, siginfo_t *si, void *uc)
         char *addr = si->si_addr;
         char *lo = t->stack - L->stack_size;
         if (addr >= lo - PAGE && addr < lo + 2 * PAGE) {
-            char msg[320];
+            char msg[400], at[200] = "";
+            if (t->dbg && t->dbg->file) snprintf(at, sizeof at, ", spawned at %s:%d", t->dbg->file, t->dbg->line);
             int n = snprintf(msg, sizeof msg,
-                             "weft: stack overflow in task '%s' (id %u, spawned at %s:%d): its "
-                             "%zu-byte stack is exhausted; raise weft_options.stack_size\n",
-                             t->name ? t->name : "(unnamed)", t->id,
-                             t->dbg ? t->dbg->file : "?", t->dbg ? t->dbg->line : 0,
-                             L->stack_size);
+                             "weft: stack overflow in task '%s' (id %u%s): its %zu-byte stack "
+                             "is exhausted; raise weft_options.stack_size\n",
+                             t->name ? t->name : "(unnamed)", t->id, at, L->stack_size);
             if (n > (int)sizeof msg - 1) n = (int)sizeof msg - 1;
             if (n > 0) (void)!write(2, msg, (size_t)n);
             signal(SIGABRT, SIG_DFL);
@@ -252,29 +298,36 @@ static void on_fault(int sig, siginfo_t *si, void *uc)
 void weft__overflow_handler_install(weft__loop *L)
 {
     (void)L;
-    size_t sz = 64 * 1024;
-    altstack_mem = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    altstack_mem = mmap(NULL, ALTSTACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (altstack_mem == MAP_FAILED) {
         altstack_mem = NULL;
         return;
     }
-    stack_t ss = {.ss_sp = altstack_mem, .ss_size = sz};
+    stack_t ss = {.ss_sp = altstack_mem, .ss_size = ALTSTACK};
     sigaltstack(&ss, &old_altstack);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = on_fault;
-    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
-    sigaction(SIGSEGV, &sa, &old_segv);
-    sigaction(SIGBUS, &sa, &old_bus);
+    pthread_mutex_lock(&handler_mu);
+    if (handler_users++ == 0) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_sigaction = on_fault;
+        sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
+        sigaction(SIGSEGV, &sa, &old_segv);
+        sigaction(SIGBUS, &sa, &old_bus);
+    }
+    pthread_mutex_unlock(&handler_mu);
 }
 
 void weft__overflow_handler_remove(weft__loop *L)
 {
     (void)L;
     if (!altstack_mem) return;
-    sigaction(SIGSEGV, &old_segv, NULL);
-    sigaction(SIGBUS, &old_bus, NULL);
+    pthread_mutex_lock(&handler_mu);
+    if (--handler_users == 0) {
+        sigaction(SIGSEGV, &old_segv, NULL);
+        sigaction(SIGBUS, &old_bus, NULL);
+    }
+    pthread_mutex_unlock(&handler_mu);
     sigaltstack(&old_altstack, NULL);
-    munmap(altstack_mem, 64 * 1024);
+    munmap(altstack_mem, ALTSTACK);
     altstack_mem = NULL;
 }

@@ -25,8 +25,8 @@ weft_sem *weft_sem_new(int value)
 
 static int sem_acquire(weft_sem *s, int kind)
 {
-    if (weft__need_task("weft_sem_acquire")) return -EPERM;
-    if (weft__L->current->flags & F_CANCELLED) return -ECANCELED;
+    int r = weft__enter(kind == WAIT_LOCK ? "weft_lock_acquire" : "weft_sem_acquire");
+    if (r) return r;
     if (s->value > 0 && !s->waiters.head) {
         s->value--;
         return 0;
@@ -134,8 +134,8 @@ int weft_event_is_set(const weft_event *e) { return e->set; }
 
 int weft_event_wait(weft_event *e)
 {
-    if (weft__need_task("weft_event_wait")) return -EPERM;
-    if (weft__L->current->flags & F_CANCELLED) return -ECANCELED;
+    int r = weft__enter("weft_event_wait");
+    if (r) return r;
     if (e->set) return 0;
     return weft__park(&e->waiters, WAIT_EVENT, INFINITY, 0, 1);
 }
@@ -157,25 +157,22 @@ weft_cond *weft_cond_new(void) { return calloc(1, sizeof(weft_cond)); }
 
 int weft_cond_wait(weft_cond *c, weft_lock *l)
 {
-    if (weft__need_task("weft_cond_wait")) return -EPERM;
+    int r = weft__enter("weft_cond_wait");
+    if (r == -EPERM) return r;
     if (l->owner != weft__L->current) {
         weft__report("weft_cond_wait: the lock is not held by the calling task");
         return -EPERM;
     }
+    if (r) return r; /* cancelled or past the deadline: the lock stays held */
     weft_lock_release(l);
-    int r = weft__park(&c->waiters, WAIT_COND, INFINITY, 0, 1);
-    /* The lock comes back whatever ended the wait, as asyncio does. */
-    while (weft_lock_try_acquire(l) == 0) {
-        if (sem_acquire(&l->sem, WAIT_LOCK) == 0) {
-            l->owner = weft__L->current;
-            break;
-        }
-        /* Cancelled while re-acquiring: wait without cancellation. */
+    r = weft__park(&c->waiters, WAIT_COND, INFINITY, 0, 1);
+    /* The lock comes back whatever ended the wait, as asyncio does: the
+     * re-acquire ignores cancellation and deadlines (a release hands the
+     * lock over with 0; only weft_lock_free ends it otherwise). */
+    if (!weft_lock_try_acquire(l)) {
         int rr = weft__park(&l->sem.waiters, WAIT_LOCK, INFINITY, 0, 0);
-        if (rr == 0) {
-            l->owner = weft__L->current;
-            break;
-        }
+        if (rr < 0) return rr; /* the lock was freed under us */
+        l->owner = weft__L->current;
     }
     return r;
 }

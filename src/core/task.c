@@ -366,15 +366,16 @@ int weft__park(weft__wlist *wl, int kind, double deadline, int timeout_result, i
 
 int weft_yield(void)
 {
-    if (weft__need_task("weft_yield")) return -EPERM;
+    int r = weft__enter("weft_yield");
+    if (r) return r;
     weft__loop *L = weft__L;
     weft_task *t = L->current;
-    if (t->flags & F_CANCELLED) return -ECANCELED;
     t->state = T_READY;
     weft__ready_push(L, t);
     switch_away(L, t);
     t->state = T_RUNNING;
-    return 0;
+    /* A cancel or deadline that came while queued ends this wait too. */
+    return weft__enter("weft_yield");
 }
 
 /* ---- ending, awaiting, cancelling ---------------------------------------------- */
@@ -434,6 +435,10 @@ static void cancel_reap(weft__loop *L, weft_task *t)
 
 static int check_awaitable(weft__loop *L, weft_task *t, const char *fn)
 {
+    if (t && t == L->current) {
+        weft__report("%s: a task cannot await itself", fn);
+        return -EDEADLK;
+    }
     if (!t || t->state == T_FREE || (t->flags & (F_DETACHED | F_AWAITED))) {
         weft__report("%s: task %s", fn,
                      !t ? "is NULL"
@@ -441,10 +446,12 @@ static int check_awaitable(weft__loop *L, weft_task *t, const char *fn)
                         : (t->flags & F_DETACHED) ? "is detached" : "is already awaited");
         return -EINVAL;
     }
-    if (t == L->current) return -EDEADLK;
     return 0;
 }
 
+/* A result that is ready is never thrown away: if t ended by the time an
+ * interrupted wait resumes, its result is returned (it may own something,
+ * such as an fd, that only the caller can release). */
 static int await_until(weft_task *t, double until, const char *fn)
 {
     if (weft__need_task(fn)) return -EPERM;
@@ -452,8 +459,7 @@ static int await_until(weft_task *t, double until, const char *fn)
     int r = check_awaitable(L, t, fn);
     if (r < 0) return r;
     t->flags |= F_AWAITED;
-    r = wait_done(L, t, until, 1);
-    if (r < 0) {
+    if (t->state != T_DONE && (r = wait_done(L, t, until, 1)) < 0 && t->state != T_DONE) {
         cancel_reap(L, t);
         return r;
     }
@@ -503,24 +509,25 @@ int weft_gather(weft_task **tasks, size_t n, int *results)
     if (weft__need_task("weft_gather")) return -EPERM;
     weft__loop *L = weft__L;
     for (size_t i = 0; i < n; i++) {
+        /* Marking as we go makes a task listed twice fail the check. */
         int r = check_awaitable(L, tasks[i], "weft_gather");
-        if (r < 0) return r;
-    }
-    for (size_t i = 0; i < n; i++) tasks[i]->flags |= F_AWAITED;
-    int first = 0;
-    for (size_t i = 0; i < n; i++) {
-        weft_task *t = tasks[i];
-        int r = wait_done(L, t, INFINITY, 1);
-        if (r < 0) { /* we were cancelled: so are all those not yet reaped */
-            for (size_t j = i; j < n; j++) weft_cancel(tasks[j]);
-            for (size_t j = i; j < n; j++) cancel_reap(L, tasks[j]);
+        if (r < 0) {
+            while (i-- > 0) tasks[i]->flags &= (uint8_t)~F_AWAITED;
             return r;
         }
+        tasks[i]->flags |= F_AWAITED;
+    }
+    int first = 0, err = 0;
+    for (size_t i = 0; i < n; i++) {
+        weft_task *t = tasks[i];
+        if (!err && t->state != T_DONE && (err = wait_done(L, t, INFINITY, 1)) < 0)
+            for (size_t j = i; j < n; j++) weft_cancel(tasks[j]); /* end together */
+        if (err) wait_done(L, t, INFINITY, 0);
         if (results) results[i] = t->result;
         if (t->result < 0 && !first) first = t->result;
         weft__task_free(L, t);
     }
-    return first;
+    return err ? err : first;
 }
 
 int weft_wait_any(weft_task **tasks, size_t n, double timeout_s)
@@ -528,10 +535,15 @@ int weft_wait_any(weft_task **tasks, size_t n, double timeout_s)
     if (weft__need_task("weft_wait_any")) return -EPERM;
     if (n == 0 || isnan(timeout_s)) return -EINVAL;
     weft__loop *L = weft__L;
+    /* Only a task nobody else awaits can be watched: an awaiter frees it. */
     for (size_t i = 0; i < n; i++) {
-        if (!tasks[i] || tasks[i]->state == T_FREE) return -EINVAL;
-        if (tasks[i]->state == T_DONE) return (int)i;
+        int r = check_awaitable(L, tasks[i], "weft_wait_any");
+        if (r < 0) return r;
     }
+    int r = weft__enter("weft_wait_any");
+    if (r) return r;
+    for (size_t i = 0; i < n; i++)
+        if (tasks[i]->state == T_DONE) return (int)i;
     weft__watch stackw[16];
     weft__watch *w = n <= 16 ? stackw : malloc(n * sizeof *w);
     if (!w) return -ENOMEM;
@@ -542,7 +554,7 @@ int weft_wait_any(weft_task **tasks, size_t n, double timeout_s)
     }
     double until = INFINITY;
     if (timeout_s >= 0) until = (L->now = weft__clock()) + timeout_s;
-    int r = weft__park(NULL, WAIT_TASK, until, -ETIMEDOUT, 1);
+    r = weft__park(NULL, WAIT_TASK, until, -ETIMEDOUT, 1);
     for (size_t i = 0; i < n; i++) unwatch(tasks[i], &w[i]);
     if (w != stackw) free(w);
     for (size_t i = 0; i < n; i++)
@@ -560,8 +572,16 @@ static void cancel_one(weft__loop *L, weft_task *t)
 
 void weft__cancel_all(weft__loop *L) { each_task(L, cancel_one); }
 
+static void free_debug(weft__loop *L, weft_task *t)
+{
+    (void)L;
+    free(t->dbg);
+    t->dbg = NULL;
+}
+
 void weft__free_all_tasks(weft__loop *L)
 {
+    each_task(L, free_debug); /* tasks abandoned or never awaited */
     free_chunks(L);
     L->live = 0;
 }

@@ -118,8 +118,10 @@ void weft__timers_free(weft__loop *L)
 
 int weft_sleep(double seconds)
 {
-    if (weft__need_task("weft_sleep")) return -EPERM;
+    int r = weft__enter("weft_sleep");
+    if (r == -EPERM) return r;
     if (isnan(seconds) || seconds < 0) return -EINVAL;
+    if (r) return r;
     if (seconds == 0) return weft_yield();
     weft__loop *L = weft__L;
     L->now = weft__clock();

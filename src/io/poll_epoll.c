@@ -131,7 +131,8 @@ void weft__poll(weft__loop *L, double timeout_s)
 
 int weft_wait_fd(int fd, int events)
 {
-    if (weft__need_task("weft_wait_fd")) return -EPERM;
+    int e = weft__enter("weft_wait_fd");
+    if (e) return e;
     if (fd < 0) return -EBADF;
     events &= WEFT_READABLE | WEFT_WRITABLE;
     if (!events) return -EINVAL;
@@ -155,6 +156,8 @@ int weft_wait_fd(int fd, int events)
 ssize_t weft_read(int fd, void *buf, size_t n)
 {
     if (weft__unlikely(weft__L && weft__L->opt.debug)) weft__debug_check_fd(fd, "weft_read");
+    int e = weft__enter("weft_read");
+    if (e) return e;
     for (;;) {
         ssize_t r = read(fd, buf, n);
         if (r >= 0) return r;
@@ -168,6 +171,8 @@ ssize_t weft_read(int fd, void *buf, size_t n)
 ssize_t weft_write(int fd, const void *buf, size_t n)
 {
     if (weft__unlikely(weft__L && weft__L->opt.debug)) weft__debug_check_fd(fd, "weft_write");
+    int e = weft__enter("weft_write");
+    if (e) return e;
     for (;;) {
         ssize_t r = write(fd, buf, n);
         if (r >= 0) return r;

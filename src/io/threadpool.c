@@ -106,7 +106,8 @@ void weft__pool_on_ready(weft__loop *L)
 
 int weft_to_thread(weft_fn fn, void *arg)
 {
-    if (weft__need_task("weft_to_thread")) return -EPERM;
+    int e = weft__enter("weft_to_thread");
+    if (e) return e;
     if (!fn) return -EINVAL;
     weft__loop *L = weft__L;
     struct weft__pool *P = pool_get(L);

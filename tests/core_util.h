@@ -1,0 +1,112 @@
+/* Helpers shared by the core tests (tests/test_core_*.c). */
+#ifndef WEFT_TESTS_CORE_UTIL_H
+#define WEFT_TESTS_CORE_UTIL_H
+#define _GNU_SOURCE
+#include <weft.h>
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include "check.h"
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#endif
+#ifndef UNDER_ASAN
+#define UNDER_ASAN 0
+#endif
+
+/* 1 when the tests run under valgrind or qemu-user (slow: use less load). */
+static inline int slow_machine(void)
+{
+    const char *v = getenv("WEFT_TEST_SLOW");
+    if (v && *v == '1') return 1;
+    if (UNDER_ASAN) return 1;
+    const char *p = getenv("LD_PRELOAD");
+    if (p && strstr(p, "vgpreload")) return 1;
+#if defined(__aarch64__)
+    return 1; /* here aarch64 means qemu-user */
+#endif
+    return 0;
+}
+
+static inline double mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Runs fn with stderr captured; returns what it wrote (malloc'd). */
+static inline char *capture_stderr(void (*fn)(void *), void *arg)
+{
+    char path[] = "/tmp/weft_test_stderrXXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    unlink(path);
+    fflush(stderr);
+    int saved = dup(2);
+    dup2(fd, 2);
+    fn(arg);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    off_t n = lseek(fd, 0, SEEK_END);
+    char *buf = calloc(1, (size_t)n + 1);
+    CHECK(pread(fd, buf, (size_t)n, 0) == n);
+    close(fd);
+    return buf;
+}
+
+/* Runs fn in a forked child with stderr captured; returns the child's wait
+ * status and its stderr in *err (malloc'd). */
+static inline int in_child(void (*fn)(void *), void *arg, char **err)
+{
+    int p[2];
+    CHECK(pipe(p) == 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        close(p[0]);
+        dup2(p[1], 2);
+        fn(arg);
+        fflush(NULL);
+        _exit(0);
+    }
+    close(p[1]);
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    ssize_t r;
+    while ((r = read(p[0], buf + len, cap - len - 1)) > 0) {
+        len += (size_t)r;
+        if (cap - len < 2) buf = realloc(buf, cap *= 2);
+    }
+    buf[len] = 0;
+    close(p[0]);
+    int st;
+    CHECK(waitpid(pid, &st, 0) == pid);
+    *err = buf;
+    return st;
+}
+
+#define CHECK_STR_HAS(s, sub)                                                              \
+    do {                                                                                   \
+        if (!strstr((s), (sub))) {                                                         \
+            fprintf(stderr, "%s:%d: expected \"%s\" in: %s\n", __FILE__, __LINE__, (sub), \
+                    (s));                                                                  \
+            exit(1);                                                                       \
+        }                                                                                  \
+    } while (0)
+
+#endif
