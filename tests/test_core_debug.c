@@ -3,39 +3,13 @@
  * backtraces of parked tasks) and SIGUSR1. Reports are captured by pointing
  * stderr at a temporary file. */
 #define _GNU_SOURCE
-#include "check.h"
+#include "capture.h"
 #include <weft.h>
 #include <weft/debug.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
-
-static int saved_fd = -1;
-static FILE *cap;
-
-static void capture_begin(void)
-{
-    fflush(stderr);
-    cap = tmpfile();
-    CHECK(cap);
-    saved_fd = dup(2);
-    dup2(fileno(cap), 2);
-}
-
-/* Returns what was written to stderr since capture_begin (malloc'd). */
-static char *capture_end(void)
-{
-    fflush(stderr);
-    dup2(saved_fd, 2);
-    close(saved_fd);
-    long n = lseek(fileno(cap), 0, SEEK_END);
-    char *buf = calloc(1, (size_t)n + 1);
-    CHECK(pread(fileno(cap), buf, (size_t)n, 0) == n);
-    fclose(cap);
-    fputs(buf, stderr); /* keep it visible in the test log */
-    return buf;
-}
 
 static int run_debug(weft_fn fn, void *arg, int debug)
 {

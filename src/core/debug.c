@@ -16,6 +16,8 @@
 
 void weft__each_task(void (*fn)(weft__loop *, weft_task *));
 
+__thread unsigned long weft__debug_leaks;
+
 static int env_on(const char *name)
 {
     const char *v = getenv(name);
@@ -182,6 +184,7 @@ static void pending_at_main_end(weft__loop *L, weft_task *t)
 {
     if (t == L->main || t->state == T_DONE || (t->flags & (F_AWAITED | F_DETACHED))) return;
     char lab[512], w[512];
+    weft__debug_leaks++;
     weft__report("%s was never awaited nor detached and is still pending when main returned "
                  "(state %s, waiting on %s): cancelling it",
                  weft__task_label(t, lab, sizeof lab),
@@ -200,6 +203,7 @@ static void at_close(weft__loop *L, weft_task *t)
     if (t->state != T_DONE || (t->flags & (F_AWAITED | F_DETACHED))) return;
     if (t->dbg && t->dbg->reported) return;
     char lab[512];
+    weft__debug_leaks++;
     if (t->result < 0 && t->result != -ECANCELED)
         weft__report("%s failed with '%s' and nobody read the error (never awaited)",
                      weft__task_label(t, lab, sizeof lab), weft_strerror(t->result));
@@ -222,7 +226,7 @@ void weft__debug_close(weft__loop *L)
         weft__each_task(at_close);
         for (size_t i = 0; i < d->capobjs; i++) {
             weft__dbgobj *o = &d->objs[i];
-            if ((uintptr_t)o->obj > 1)
+            if ((uintptr_t)o->obj > 1 && ++weft__debug_leaks)
                 weft__report("%s %p created at %s:%d was never closed", o->kind, o->obj,
                              o->file ? o->file : "?", o->line);
         }
@@ -242,6 +246,7 @@ void weft__debug_check_fd(int fd, const char *fn)
     int fl = fcntl(fd, F_GETFL);
     if (fl >= 0 && !(fl & O_NONBLOCK)) {
         char lab[512] = "outside a task";
+        weft__debug_leaks++;
         if (L->current) weft__task_label(L->current, lab, sizeof lab);
         weft__report("%s(%d) in %s: fd %d is in blocking mode, so this call may block the "
                      "whole loop (set O_NONBLOCK)", fn, fd, lab, fd);

@@ -29,6 +29,9 @@ const char *weft__wait_desc(weft__loop *L, const weft_task *t, char *buf, size_t
  * or NULL: names the semaphore or queue a task waits on. */
 const weft__dbgobj *weft__dbg_find_near(weft__loop *L, const void *p);
 
+/* Reports of leaks and misuse (not slow tasks) made on this thread. */
+extern __thread unsigned long weft__debug_leaks;
+
 /* dump.c */
 void weft__dump_signal_install(weft__loop *L);
 void weft__dump_signal_remove(weft__loop *L);
