@@ -1,0 +1,352 @@
+#!/usr/bin/env bash
+# Network benchmarks N1 (TCP echo, issue 3), N2 (HTTP server) and N3 (HTTP
+# client, issue 5): weft against its peers in the same run, with ratios.
+#
+#   bench/run_net.sh BUILD_DIR
+#
+# Environment:
+#   ONLY=N1,N3     run only these sections (default: all three)
+#   PEERS=epoll,weft  run only these servers/clients (default: all)
+#   BENCH_QUICK=1  2 s measured runs instead of 10 s (for checking the harness)
+#
+# Servers are pinned to CPU 0 and load generators to CPU 1 (N3: client on
+# CPU 0, nginx on CPU 1). Server CPU time is utime+stime from /proc/PID/stat
+# over the measured window. Every server is started and stopped by its pid.
+# Results also go to BUILD_DIR/bench/net_results.txt.
+set -uo pipefail
+
+BUILD=$(cd "${1:-build}" && pwd) || { echo "usage: $0 BUILD_DIR" >&2; exit 2; }
+SRC=$(cd "$(dirname "$0")" && pwd)
+PEERS_SRC=$SRC/peers
+OUT=$BUILD/bench/peers
+mkdir -p "$OUT"
+RESULTS=$BUILD/bench/net_results.txt
+: >"$RESULTS"
+PY=/usr/bin/python3
+DUR=10; WARM=1
+[ "${BENCH_QUICK:-0}" = 1 ] && { DUR=2; WARM=1; }
+ONLY=${ONLY:-N1,N2,N3}
+PORT=${BENCH_PORT:-18431}
+TMP=$(mktemp -d /tmp/weft-benchnet.XXXXXX)
+SERVER_PID=
+NGINX_PID=
+
+want_section() { [[ ",$ONLY," == *",$1,"* ]]; }
+want_peer() { [ -z "${PEERS:-}" ] || [[ ",$PEERS," == *",$1,"* ]]; }
+say() { echo "$*" | tee -a "$RESULTS"; }
+
+stop_pid() { # pid: TERM, then KILL after 3 s; always reaped
+  local pid=$1
+  [ -n "$pid" ] || return 0
+  kill "$pid" 2>/dev/null
+  for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  return 0
+}
+cleanup() {
+  stop_pid "$SERVER_PID"
+  stop_pid "$NGINX_PID"
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+wait_port() { # port: until something accepts there (max 10 s)
+  for _ in $(seq 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+cpu_ticks() { # pid -> utime+stime in clock ticks (all threads)
+  awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+TICK=$(getconf CLK_TCK)
+
+# ---- building the peers (into BUILD_DIR/bench/peers, only when stale) ------
+stale() { [ ! -e "$1" ] || [ "$2" -nt "$1" ]; }
+build_c() { # name libs...
+  local name=$1; shift
+  if stale "$OUT/$name" "$PEERS_SRC/$name.c" || stale "$OUT/$name" "$PEERS_SRC/uv_serve.h"; then
+    gcc -O2 -o "$OUT/$name" "$PEERS_SRC/$name.c" "$@" || echo "build of $name failed" >&2
+  fi
+}
+build_go() {
+  local name=$1
+  if stale "$OUT/$name" "$PEERS_SRC/$name.go"; then
+    (cd "$TMP" && GO111MODULE=off GOFLAGS= go build -o "$OUT/$name" "$PEERS_SRC/$name.go") ||
+      echo "build of $name failed" >&2
+  fi
+}
+build_c echo_libuv -luv
+build_c http_libuv -luv
+build_c get_curl -lcurl
+build_go echo_go
+build_go http_go
+build_go get_go
+
+# Where the weft sides are (each may not have landed yet).
+WEFT_ECHO=$BUILD/examples/echo_server
+WEFT_GET=$BUILD/examples/http_get_many
+WEFT_CLI=$BUILD/tools/weft/weft
+[ -x "$WEFT_CLI" ] || WEFT_CLI=$BUILD/weft
+
+# start_server NAME CMD...: pinned to CPU 0, waits for PORT to accept.
+# Environment for the command goes before taskset via `env`.
+start_server() {
+  local name=$1; shift
+  "$@" >"$TMP/$name.log" 2>&1 &
+  SERVER_PID=$!
+  if ! wait_port "$PORT"; then
+    echo "$name did not start:" >&2
+    tail -5 "$TMP/$name.log" >&2
+    stop_pid "$SERVER_PID"; SERVER_PID=
+    return 1
+  fi
+}
+stop_server() { stop_pid "$SERVER_PID"; SERVER_PID=; PORT=$((PORT + 1)); }
+
+# ratio A B -> A/B with 2 decimals ("-" if either is missing)
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 <= 0 || a + 0 < 0) print "-"; else printf "%.2f", a / b }'; }
+# field KEY LINE -> value of KEY=value in LINE
+field() { sed -n "s/.*[ ^]$1=\([^ ]*\).*/\1/p" <<<" $2"; }
+
+# ---- N1: TCP echo -----------------------------------------------------------
+N1_CASES="100:1024 100:100 1:1024 1:100"
+declare -A N1
+
+n1_server() { # name cmd...
+  local name=$1; shift
+  want_peer "$name" || return 0
+  if ! start_server "$name" "$@"; then
+    say "N1 $name failed (did not start)"; return 0
+  fi
+  local c s
+  for cs in $N1_CASES; do
+    c=${cs%%:*}; s=${cs##*:}
+    local line
+    line=$(taskset -c 1 "$BUILD/bench/bench_echo_load" "$PORT" "$c" "$s" "$WARM" "$DUR" "$SERVER_PID" 2>&1 | tail -1)
+    local r cpu
+    r=$(field rtt_per_s "$line"); cpu=$(field cpu_us_per_rt "$line")
+    if [ -z "$r" ]; then
+      say "N1 $name c=$c size=$s failed: $line"
+      continue
+    fi
+    N1[$name,$cs]="$r $cpu"
+    say "N1 $name c=$c size=$s rtt_per_s=$r cpu_us_per_rt=$cpu server_cpu_pct=$(field server_cpu_pct "$line")"
+  done
+  stop_server
+}
+
+run_n1() {
+  echo "== N1 TCP echo: server on CPU 0, bench_echo_load on CPU 1, ${DUR}s after ${WARM}s warm-up"
+  if [ -x "$WEFT_ECHO" ]; then
+    n1_server weft taskset -c 0 "$WEFT_ECHO" "$PORT"
+  else
+    want_peer weft && say "N1 weft skipped (not built)"
+  fi
+  n1_server epoll taskset -c 0 "$BUILD/bench/bench_epoll_echo" "$PORT"
+  n1_server libuv taskset -c 0 "$OUT/echo_libuv" "$PORT"
+  n1_server uvloop-protocol taskset -c 0 $PY "$PEERS_SRC/echo_asyncio.py" uvloop protocol "$PORT"
+  n1_server uvloop-streams taskset -c 0 $PY "$PEERS_SRC/echo_asyncio.py" uvloop streams "$PORT"
+  n1_server asyncio-protocol taskset -c 0 $PY "$PEERS_SRC/echo_asyncio.py" asyncio protocol "$PORT"
+  n1_server asyncio-streams taskset -c 0 $PY "$PEERS_SRC/echo_asyncio.py" asyncio streams "$PORT"
+  n1_server go env GOMAXPROCS=1 taskset -c 0 "$OUT/echo_go" "$PORT"
+  n1_server node taskset -c 0 node "$PEERS_SRC/echo_node.js" "$PORT"
+  # weft against the epoll limit and uvloop's Protocol server (targets:
+  # rtt >= 0.95x epoll; cpu/rt <= 1.1x epoll and <= 0.7x uvloop-protocol).
+  for cs in $N1_CASES; do
+    [ -n "${N1[weft,$cs]:-}" ] || continue
+    read -r wr wc <<<"${N1[weft,$cs]}"
+    read -r er ec <<<"${N1[epoll,$cs]:-}"
+    read -r ur uc <<<"${N1[uvloop-protocol,$cs]:-}"
+    say "N1 ratio c=${cs%%:*} size=${cs##*:} weft/epoll rtt=$(ratio "$wr" "$er") cpu=$(ratio "$wc" "$ec")" \
+      "weft/uvloop-protocol rtt=$(ratio "$wr" "$ur") cpu=$(ratio "$wc" "$uc")"
+  done
+}
+
+# ---- nginx (N2 peer, N3 origin) ------------------------------------------------
+# nginx_start CPU: one process (master_process off) serving / -> "Hello,
+# World!" and /1k -> a 1 KiB body, config and logs in $TMP.
+nginx_start() {
+  local cpu=$1
+  mkdir -p "$TMP/nginx/www"
+  head -c 1024 /dev/zero | tr '\0' 'x' >"$TMP/nginx/www/1k"
+  cat >"$TMP/nginx/nginx.conf" <<EOF
+daemon off;
+master_process off;
+worker_processes 1;
+pid $TMP/nginx/nginx.pid;
+error_log $TMP/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $TMP/nginx/body;
+  proxy_temp_path $TMP/nginx/proxy;
+  fastcgi_temp_path $TMP/nginx/fastcgi;
+  uwsgi_temp_path $TMP/nginx/uwsgi;
+  scgi_temp_path $TMP/nginx/scgi;
+  keepalive_requests 1000000;
+  keepalive_timeout 60s;
+  server {
+    listen 127.0.0.1:$PORT backlog=1024;
+    location = / { default_type text/plain; return 200 "Hello, World!"; }
+    location = /1k { root $TMP/nginx/www; default_type text/plain; }
+  }
+}
+EOF
+  taskset -c "$cpu" nginx -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -e "$TMP/nginx/error.log" \
+    >"$TMP/nginx.log" 2>&1 &
+  NGINX_PID=$!
+  wait_port "$PORT" || { echo "nginx did not start" >&2; cat "$TMP/nginx/error.log" >&2; return 1; }
+}
+nginx_stop() { stop_pid "$NGINX_PID"; NGINX_PID=; PORT=$((PORT + 1)); }
+
+# ---- N2: HTTP server ----------------------------------------------------------
+declare -A N2
+# wrk_run SECONDS URL -> prints "rps p99_ms requests"
+wrk_run() {
+  local out
+  out=$(taskset -c 1 wrk -t1 -c100 -d"$1"s --latency "$2" 2>&1)
+  local rps p99 reqs
+  rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
+  p99=$(awk '$1 == "99%" { v = $2; if (v ~ /us$/) { sub(/us$/, "", v); v /= 1000 }
+          else if (v ~ /ms$/) { sub(/ms$/, "", v) } else if (v ~ /s$/) { sub(/s$/, "", v); v *= 1000 }
+          printf "%.2f", v }' <<<"$out")
+  reqs=$(awk '/requests in/ { print $1 }' <<<"$out")
+  local errs
+  errs=$(awk '/Non-2xx|Socket errors/' <<<"$out")
+  [ -n "$errs" ] && echo "wrk: $errs" >&2
+  echo "${rps:-} ${p99:-} ${reqs:-}"
+}
+
+n2_measure() { # name pid
+  local name=$1 pid=$2
+  wrk_run 2 "http://127.0.0.1:$PORT/" >/dev/null # warm-up
+  local t0 t1 rps p99 reqs
+  t0=$(cpu_ticks "$pid")
+  read -r rps p99 reqs <<<"$(wrk_run "$DUR" "http://127.0.0.1:$PORT/")"
+  t1=$(cpu_ticks "$pid")
+  if [ -z "$rps" ] || [ -z "$reqs" ] || [ "$reqs" = 0 ]; then
+    say "N2 $name failed (no wrk result)"; return
+  fi
+  local cpu_us pct
+  cpu_us=$(awk -v d=$((t1 - t0)) -v t="$TICK" -v n="$reqs" 'BEGIN { printf "%.2f", d / t * 1e6 / n }')
+  pct=$(awk -v d=$((t1 - t0)) -v t="$TICK" -v s="$DUR" 'BEGIN { printf "%.0f", d / t / s * 100 }')
+  N2[$name]="$rps $cpu_us"
+  say "N2 $name req_per_s=$rps p99_ms=$p99 cpu_us_per_req=$cpu_us server_cpu_pct=$pct"
+}
+
+n2_server() { # name cmd...
+  local name=$1; shift
+  want_peer "$name" || return 0
+  if ! start_server "$name" "$@"; then
+    say "N2 $name failed (did not start)"; return 0
+  fi
+  n2_measure "$name" "$SERVER_PID"
+  stop_server
+}
+
+run_n2() {
+  echo "== N2 HTTP server: server on CPU 0, wrk -t1 -c100 -d${DUR}s --latency on CPU 1 after a 2 s warm-up"
+  if [ -x "$WEFT_CLI" ] && "$WEFT_CLI" serve --help >/dev/null 2>&1; then
+    n2_server weft taskset -c 0 "$WEFT_CLI" serve --hello --host 127.0.0.1 --port "$PORT"
+  else
+    want_peer weft && say "N2 weft skipped (not built)"
+  fi
+  if want_peer nginx; then
+    if nginx_start 0; then n2_measure nginx "$NGINX_PID"; else say "N2 nginx failed (did not start)"; fi
+    nginx_stop
+  fi
+  n2_server libuv taskset -c 0 "$OUT/http_libuv" "$PORT"
+  n2_server go env GOMAXPROCS=1 taskset -c 0 "$OUT/http_go" "$PORT"
+  n2_server node taskset -c 0 node "$PEERS_SRC/http_node.js" "$PORT"
+  n2_server aiohttp-uvloop taskset -c 0 $PY "$PEERS_SRC/http_aiohttp.py" uvloop "$PORT"
+  n2_server aiohttp-asyncio taskset -c 0 $PY "$PEERS_SRC/http_aiohttp.py" asyncio "$PORT"
+  # targets: req/s >= 0.95x nginx; cpu/req <= nginx's and <= 1/3 of Node's
+  if [ -n "${N2[weft]:-}" ]; then
+    read -r wr wc <<<"${N2[weft]}"
+    read -r nr nc <<<"${N2[nginx]:-}"
+    read -r _ oc <<<"${N2[node]:-}"
+    say "N2 ratio weft/nginx req=$(ratio "$wr" "$nr") cpu=$(ratio "$wc" "$nc") weft/node cpu=$(ratio "$wc" "$oc")"
+  fi
+}
+
+# ---- N3: HTTP client ----------------------------------------------------------
+N3_N=20000
+N3_C=100
+declare -A N3
+
+# n3_client name cmd...: the client on CPU 0 against nginx on CPU 1; wall
+# time and client CPU (user+sys) of the whole process, start-up included.
+n3_client() {
+  local name=$1; shift
+  want_peer "$name" || return 0
+  local TIMEFORMAT='%R %U %S' out rc wall usr sys
+  { time taskset -c 0 "$@" >"$TMP/$name.out" 2>&1; } 2>"$TMP/$name.time"
+  rc=$?
+  out=$(tail -1 "$TMP/$name.out")
+  read -r wall usr sys <"$TMP/$name.time"
+  if [ "$rc" != 0 ] || [ -z "$wall" ]; then
+    say "N3 $name failed: $out"; return
+  fi
+  local cpu
+  cpu=$(awk -v u="$usr" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')
+  N3[$name]="$wall $cpu"
+  say "N3 $name wall_s=$wall cpu_s=$cpu ($out)"
+}
+
+run_n3() {
+  echo "== N3 HTTP client: $N3_N GETs of 1 KiB, <= $N3_C in flight, keep-alive; client on CPU 0, nginx on CPU 1"
+  nginx_start 1 || { say "N3 skipped (nginx did not start)"; return; }
+  local url="http://127.0.0.1:$PORT/1k"
+  curl -sf "$url" | cmp -s - "$TMP/nginx/www/1k" || { say "N3 skipped (nginx /1k wrong)"; nginx_stop; return; }
+  if [ -x "$WEFT_GET" ]; then
+    n3_client weft "$WEFT_GET" "$url" "$N3_N" "$N3_C"
+  else
+    want_peer weft && say "N3 weft skipped (not built)"
+  fi
+  n3_client curl-multi "$OUT/get_curl" "$url" "$N3_N" "$N3_C"
+  n3_client go env GOMAXPROCS=1 "$OUT/get_go" "$url" "$N3_N" "$N3_C"
+  n3_client node node "$PEERS_SRC/get_node.js" "$url" "$N3_N" "$N3_C"
+  n3_client aiohttp-uvloop $PY "$PEERS_SRC/get_aiohttp.py" uvloop "$url" "$N3_N" "$N3_C"
+  n3_client aiohttp-asyncio $PY "$PEERS_SRC/get_aiohttp.py" asyncio "$url" "$N3_N" "$N3_C"
+  # wrk's rate over a few seconds, scaled to N3_N requests: the limit.
+  if want_peer wrk; then
+    local pid rps reqs t0 t1
+    taskset -c 0 wrk -t1 -c"$N3_C" -d3s "$url" >"$TMP/wrk3.out" 2>&1 &
+    pid=$!
+    sleep 0.2; t0=$(cpu_ticks "$pid")
+    sleep 2.6; t1=$(cpu_ticks "$pid")
+    wait "$pid"
+    rps=$(awk '/^Requests\/sec:/ { print $2 }' "$TMP/wrk3.out")
+    if [ -n "$rps" ]; then
+      local wall cpu
+      wall=$(awk -v n="$N3_N" -v r="$rps" 'BEGIN { printf "%.3f", n / r }')
+      # CPU per request over 2.6 s of steady state, times N3_N
+      cpu=$(awk -v d=$((t1 - t0)) -v t="$TICK" -v r="$rps" -v n="$N3_N" \
+        'BEGIN { printf "%.2f", d / t / (2.6 * r) * n }')
+      N3[wrk]="$wall $cpu"
+      say "N3 wrk wall_s=$wall cpu_s=$cpu (rate $rps req/s scaled to $N3_N)"
+    else
+      say "N3 wrk failed"
+    fi
+  fi
+  nginx_stop
+  # targets: faster than curl multi, within 1.5x of wrk
+  if [ -n "${N3[weft]:-}" ]; then
+    read -r ww wc <<<"${N3[weft]}"
+    read -r cw cc <<<"${N3[curl-multi]:-}"
+    read -r kw kc <<<"${N3[wrk]:-}"
+    say "N3 ratio weft/curl-multi wall=$(ratio "$ww" "$cw") cpu=$(ratio "$wc" "$cc")" \
+      "weft/wrk wall=$(ratio "$ww" "$kw") cpu=$(ratio "$wc" "$kc")"
+  fi
+}
+
+[ -x "$BUILD/bench/bench_echo_load" ] || { echo "build first: $BUILD/bench/bench_echo_load missing" >&2; exit 1; }
+want_section N1 && run_n1
+want_section N2 && run_n2
+want_section N3 && run_n3
+exit 0
