@@ -4,10 +4,17 @@
 #
 #   bench/run_net.sh BUILD_DIR
 #
-# Environment:
-#   ONLY=N1,N3     run only these sections (default: all three)
-#   PEERS=epoll,weft  run only these servers/clients (default: all)
-#   BENCH_QUICK=1  2 s measured runs instead of 10 s (for checking the harness)
+# Selection as in bench/lib.sh (bench/run.sh passes it on):
+#   ONLY=N1,N3        sections to run (default: all; M*/P* names select none)
+#   SYSTEMS=weft,epoll  servers/clients to run; a name also matches each of
+#                     its dash-separated parts (SYSTEMS=uvloop runs
+#                     uvloop-protocol, uvloop-streams and aiohttp-uvloop)
+#   SKIP=asyncio      servers/clients not to run (same matching)
+#   BENCH_QUICK=1     2 s measured runs instead of 10 s (checks the harness)
+#   ROUNDS=3          run every server/client that many times, in turns; the
+#                     ratios use each one's best rate and lowest CPU (the
+#                     other load on a shared machine only ever makes a run
+#                     worse). Default 1.
 #
 # Servers are pinned to CPU 0 and load generators to CPU 1 (N3: client on
 # CPU 0, nginx on CPU 1). Server CPU time is utime+stime from /proc/PID/stat
@@ -17,6 +24,7 @@ set -uo pipefail
 
 BUILD=$(cd "${1:-build}" && pwd) || { echo "usage: $0 BUILD_DIR" >&2; exit 2; }
 SRC=$(cd "$(dirname "$0")" && pwd)
+source "$SRC/lib.sh"
 PEERS_SRC=$SRC/peers
 OUT=$BUILD/bench/peers
 mkdir -p "$OUT"
@@ -25,14 +33,23 @@ RESULTS=$BUILD/bench/net_results.txt
 PY=/usr/bin/python3
 DUR=10; WARM=1
 [ "${BENCH_QUICK:-0}" = 1 ] && { DUR=2; WARM=1; }
-ONLY=${ONLY:-N1,N2,N3}
 PORT=${BENCH_PORT:-18431}
+ROUNDS=${ROUNDS:-1}
 TMP=$(mktemp -d /tmp/weft-benchnet.XXXXXX)
 SERVER_PID=
 NGINX_PID=
 
-want_section() { [[ ",$ONLY," == *",$1,"* ]]; }
-want_peer() { [ -z "${PEERS:-}" ] || [[ ",$PEERS," == *",$1,"* ]]; }
+# want_peer NAME: selected by SYSTEMS/SKIP through its name or any of its
+# dash-separated parts.
+want_peer() {
+  local parts=$1 p sel=0
+  [ -z "${SYSTEMS:-}" ] && sel=1
+  for p in "$1" ${parts//-/ }; do
+    [ -n "${SYSTEMS:-}" ] && in_list "$p" "$SYSTEMS" && sel=1
+    in_list "$p" "${SKIP:-}" && return 1
+  done
+  [ $sel = 1 ]
+}
 say() { echo "$*" | tee -a "$RESULTS"; }
 
 stop_pid() { # pid: TERM, then KILL after 3 s; always reaped
@@ -76,7 +93,9 @@ build_c() { # name libs...
 build_go() {
   local name=$1
   if stale "$OUT/$name" "$PEERS_SRC/$name.go"; then
-    (cd "$TMP" && GO111MODULE=off GOFLAGS= go build -o "$OUT/$name" "$PEERS_SRC/$name.go") ||
+    # std only, offline, caches inside the build dir (as bench/run.sh)
+    (cd "$TMP" && GO111MODULE=off GOFLAGS= GOPROXY=off GOCACHE=$OUT/go-cache \
+      GOPATH=$OUT/go-path go build -o "$OUT/$name" "$PEERS_SRC/$name.go") ||
       echo "build of $name failed" >&2
   fi
 }
@@ -110,6 +129,14 @@ stop_server() { stop_pid "$SERVER_PID"; SERVER_PID=; PORT=$((PORT + 1)); }
 
 # ratio A B -> A/B with 2 decimals ("-" if either is missing)
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 <= 0 || a + 0 < 0) print "-"; else printf "%.2f", a / b }'; }
+# best OLD NEW [time]: "rate cpu" pairs -> the higher rate and the lower
+# cpu; with `time`, "seconds cpu" pairs -> the lower of both.
+best() {
+  awk -v a="$1" -v b="$2" -v t="${3:-}" 'BEGIN { n = split(a, x, " "); split(b, y, " ")
+    if (n < 2) { print b; exit }
+    hi = t == "" ? (y[1] + 0 > x[1] + 0) : (y[1] + 0 < x[1] + 0)
+    printf "%s %s\n", (hi ? y[1] : x[1]), (y[2] + 0 < x[2] + 0 ? y[2] : x[2]) }'
+}
 # field KEY LINE -> value of KEY=value in LINE
 field() { sed -n "s/.*[ ^]$1=\([^ ]*\).*/\1/p" <<<" $2"; }
 
@@ -134,14 +161,19 @@ n1_server() { # name cmd...
       say "N1 $name c=$c size=$s failed: $line"
       continue
     fi
-    N1[$name,$cs]="$r $cpu"
+    N1[$name,$cs]=$(best "${N1[$name,$cs]:-}" "$r $cpu")
     say "N1 $name c=$c size=$s rtt_per_s=$r cpu_us_per_rt=$cpu server_cpu_pct=$(field server_cpu_pct "$line")"
   done
   stop_server
 }
 
 run_n1() {
-  echo "== N1 TCP echo: server on CPU 0, bench_echo_load on CPU 1, ${DUR}s after ${WARM}s warm-up"
+  echo "== N1 TCP echo: server on CPU 0, bench_echo_load on CPU 1, ${DUR}s after ${WARM}s warm-up, $ROUNDS round(s)"
+  for _ in $(seq "$ROUNDS"); do n1_round; done
+  n1_ratios
+}
+
+n1_round() {
   if [ -x "$WEFT_ECHO" ]; then
     n1_server weft taskset -c 0 "$WEFT_ECHO" "$PORT"
   else
@@ -155,6 +187,9 @@ run_n1() {
   n1_server asyncio-streams taskset -c 0 $PY "$PEERS_SRC/echo_asyncio.py" asyncio streams "$PORT"
   n1_server go env GOMAXPROCS=1 taskset -c 0 "$OUT/echo_go" "$PORT"
   n1_server node taskset -c 0 node "$PEERS_SRC/echo_node.js" "$PORT"
+}
+
+n1_ratios() {
   # weft against the epoll limit and uvloop's Protocol server (targets:
   # rtt >= 0.95x epoll; cpu/rt <= 1.1x epoll and <= 0.7x uvloop-protocol).
   for cs in $N1_CASES; do
@@ -235,7 +270,7 @@ n2_measure() { # name pid
   local cpu_us pct
   cpu_us=$(awk -v d=$((t1 - t0)) -v t="$TICK" -v n="$reqs" 'BEGIN { printf "%.2f", d / t * 1e6 / n }')
   pct=$(awk -v d=$((t1 - t0)) -v t="$TICK" -v s="$DUR" 'BEGIN { printf "%.0f", d / t / s * 100 }')
-  N2[$name]="$rps $cpu_us"
+  N2[$name]=$(best "${N2[$name]:-}" "$rps $cpu_us")
   say "N2 $name req_per_s=$rps p99_ms=$p99 cpu_us_per_req=$cpu_us server_cpu_pct=$pct"
 }
 
@@ -250,7 +285,12 @@ n2_server() { # name cmd...
 }
 
 run_n2() {
-  echo "== N2 HTTP server: server on CPU 0, wrk -t1 -c100 -d${DUR}s --latency on CPU 1 after a 2 s warm-up"
+  echo "== N2 HTTP server: server on CPU 0, wrk -t1 -c100 -d${DUR}s --latency on CPU 1 after a 2 s warm-up, $ROUNDS round(s)"
+  for _ in $(seq "$ROUNDS"); do n2_round; done
+  n2_ratios
+}
+
+n2_round() {
   if [ -x "$WEFT_CLI" ] && "$WEFT_CLI" serve --help >/dev/null 2>&1; then
     n2_server weft taskset -c 0 "$WEFT_CLI" serve --hello --host 127.0.0.1 --port "$PORT"
   else
@@ -265,6 +305,9 @@ run_n2() {
   n2_server node taskset -c 0 node "$PEERS_SRC/http_node.js" "$PORT"
   n2_server aiohttp-uvloop taskset -c 0 $PY "$PEERS_SRC/http_aiohttp.py" uvloop "$PORT"
   n2_server aiohttp-asyncio taskset -c 0 $PY "$PEERS_SRC/http_aiohttp.py" asyncio "$PORT"
+}
+
+n2_ratios() {
   # targets: req/s >= 0.95x nginx; cpu/req <= nginx's and <= 1/3 of Node's
   if [ -n "${N2[weft]:-}" ]; then
     read -r wr wc <<<"${N2[weft]}"
@@ -294,15 +337,22 @@ n3_client() {
   fi
   local cpu
   cpu=$(awk -v u="$usr" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')
-  N3[$name]="$wall $cpu"
+  N3[$name]=$(best "${N3[$name]:-}" "$wall $cpu" time)
   say "N3 $name wall_s=$wall cpu_s=$cpu ($out)"
 }
 
 run_n3() {
-  echo "== N3 HTTP client: $N3_N GETs of 1 KiB, <= $N3_C in flight, keep-alive; client on CPU 0, nginx on CPU 1"
+  echo "== N3 HTTP client: $N3_N GETs of 1 KiB, <= $N3_C in flight, keep-alive; client on CPU 0, nginx on CPU 1, $ROUNDS round(s)"
   nginx_start 1 || { say "N3 skipped (nginx did not start)"; return; }
   local url="http://127.0.0.1:$PORT/1k"
   curl -sf "$url" | cmp -s - "$TMP/nginx/www/1k" || { say "N3 skipped (nginx /1k wrong)"; nginx_stop; return; }
+  for _ in $(seq "$ROUNDS"); do n3_round "$url"; done
+  nginx_stop
+  n3_ratios
+}
+
+n3_round() {
+  local url=$1
   if [ -x "$WEFT_GET" ]; then
     n3_client weft "$WEFT_GET" "$url" "$N3_N" "$N3_C"
   else
@@ -328,13 +378,15 @@ run_n3() {
       # CPU per request over 2.6 s of steady state, times N3_N
       cpu=$(awk -v d=$((t1 - t0)) -v t="$TICK" -v r="$rps" -v n="$N3_N" \
         'BEGIN { printf "%.2f", d / t / (2.6 * r) * n }')
-      N3[wrk]="$wall $cpu"
+      N3[wrk]=$(best "${N3[wrk]:-}" "$wall $cpu" time)
       say "N3 wrk wall_s=$wall cpu_s=$cpu (rate $rps req/s scaled to $N3_N)"
     else
       say "N3 wrk failed"
     fi
   fi
-  nginx_stop
+}
+
+n3_ratios() {
   # targets: faster than curl multi, within 1.5x of wrk
   if [ -n "${N3[weft]:-}" ]; then
     read -r ww wc <<<"${N3[weft]}"
@@ -346,7 +398,7 @@ run_n3() {
 }
 
 [ -x "$BUILD/bench/bench_echo_load" ] || { echo "build first: $BUILD/bench/bench_echo_load missing" >&2; exit 1; }
-want_section N1 && run_n1
-want_section N2 && run_n2
-want_section N3 && run_n3
+want_workload N1 && run_n1
+want_workload N2 && run_n2
+want_workload N3 && run_n3
 exit 0
