@@ -121,16 +121,17 @@ static void shell(void) { CHECK_EQ(weft_run(t_shell, NULL), 0); }
 
 static int t_cancel(void *a)
 {
-    weft_task *w = weft_spawn(wait_one, (void *)(long)SIGUSR1);
+    struct sigaction before, sa;
+    sigaction(SIGUSR2, NULL, &before);
+    weft_task *w = weft_spawn(wait_one, (void *)(long)SIGUSR2);
     weft_sleep(0.01);
     weft_cancel(w);
     CHECK_EQ(weft_await(w), -ECANCELED);
-    struct sigaction sa;
-    sigaction(SIGUSR1, NULL, &sa);
-    CHECK(sa.sa_handler == SIG_DFL);
+    sigaction(SIGUSR2, NULL, &sa);
+    CHECK(sa.sa_handler == before.sa_handler); /* restored */
     /* Under a deadline. */
-    int sig = SIGUSR1;
-    CHECK_EQ(weft_timeout(0.02, wait_one, (void *)(long)SIGUSR1), -ETIMEDOUT);
+    int sig = SIGUSR2;
+    CHECK_EQ(weft_timeout(0.02, wait_one, (void *)(long)SIGUSR2), -ETIMEDOUT);
     (void)sig;
     return 0;
 }

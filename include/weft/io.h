@@ -158,24 +158,55 @@ ssize_t weft_udp_recv_from(int fd, void *buf, size_t n, struct sockaddr_storage 
 /* ---- TLS (OpenSSL) ---------------------------------------------------------- */
 
 typedef struct weft_tls_opts {
-    const char *ca_file;     /* trust these CAs instead of the system store */
-    int insecure;            /* 1: skip verification (tests only) */
-    const char *alpn;        /* comma-separated protocols, e.g. "h2,http/1.1" */
+    const char *ca_file;     /* client: trust these CAs instead of the system
+                                store; server: ask for client certificates
+                                and verify them against these CAs */
+    int insecure;            /* client, 1: skip verification (tests only) */
+    const char *alpn;        /* comma-separated protocols, e.g. "h2,http/1.1";
+                                a server picks the first of its own list that
+                                the client offers (none in common: no ALPN) */
     const char *cert_file;   /* server (or client-certificate) chain, PEM */
-    const char *key_file;
+    const char *key_file;    /* its private key, PEM */
 } weft_tls_opts;
 
-/* Client context: verification against the system trust store is on by
- * default. NULL and errno on failure. */
+/* Client context (opt may be NULL): TLS 1.2 or later, the peer's
+ * certificate verified against the system trust store and its name checked,
+ * unless opt says otherwise. NULL and errno on failure: ENOENT/EACCES for a
+ * file that cannot be read, EINVAL for bad PEM, a key not matching its
+ * certificate or a bad ALPN list (weft_tls_error() says which), ENOMEM. A
+ * context may serve many streams, on any thread, and may be freed while
+ * they run (they keep what they need). Does not wait. */
 weft_tls_ctx *weft_tls_client_ctx(const weft_tls_opts *opt);
-/* Server context from a certificate chain and key (PEM files). */
+/* Server context: cert_file and key_file are required (else EINVAL). Errors
+ * as for the client context. Does not wait. */
 weft_tls_ctx *weft_tls_server_ctx(const weft_tls_opts *opt);
+/* Drops the caller's reference; NULL is a no-op. Does not wait. */
 void weft_tls_ctx_free(weft_tls_ctx *ctx);
-/* Upgrades a connected stream to TLS (client when ctx is a client context;
- * server_name is SNI and the name checked). Waits for the handshake. */
+/* Upgrades a connected stream to TLS and waits for the handshake: as a client
+ * when ctx is a client context (server_name is sent as SNI, unless it is an
+ * IP address, and the certificate must match it: a DNS name or an IP), as a
+ * server otherwise (server_name unused). Unsent data is flushed first; bytes
+ * already read ahead are handed to TLS. Afterwards every weft_stream call
+ * works the same over TLS; shutdown and close send close_notify. A peer that
+ * closes the connection without close_notify is reported as end of stream
+ * (read returns 0): framing (a length, read_exactly, a delimiter) is what
+ * detects a truncated message, as in HTTP.
+ * Returns 0; -WEFT_ETLSCERT (the certificate chain does not verify),
+ * -WEFT_ETLSHOST (it is not for server_name), -WEFT_ETLS (handshake failure,
+ * e.g. the peer rejected our certificate or no common protocol version),
+ * -EINVAL (NULL argument, already TLS, or a verifying client without
+ * server_name), -EBUSY (a read or write in progress), -ECANCELED,
+ * -ETIMEDOUT, -ECONNRESET...; weft_tls_error() has OpenSSL's reason. On
+ * failure the stream is unusable (every call returns the error): close or
+ * abort it. Waits. */
 int weft_stream_start_tls(weft_stream *s, weft_tls_ctx *ctx, const char *server_name);
-/* The ALPN protocol agreed, or NULL. */
+/* The ALPN protocol agreed, or NULL (no TLS, no ALPN, no common protocol). */
 const char *weft_stream_alpn(const weft_stream *s);
+/* OpenSSL's reason for the last TLS failure on this thread (a context that
+ * failed to load, a handshake or record error: e.g. "certificate verify
+ * failed: unable to get local issuer certificate"), "" if none. Read it
+ * right after the failing call: the next TLS call on the thread replaces it. */
+const char *weft_tls_error(void);
 
 /* ---- subprocesses ------------------------------------------------------------ */
 
@@ -190,35 +221,68 @@ typedef struct weft_process_opts {
     int stdin_mode, stdout_mode, stderr_mode; /* WEFT_INHERIT/PIPE/DEVNULL */
 } weft_process_opts;
 
-/* Starts argv[0] (searched in PATH) with argv. No fd leaks into the child
- * beyond 0-2. 0 or -errno (-ENOENT: no such program). Does not wait. */
+/* Starts argv[0] (searched in the parent's PATH unless it contains a '/')
+ * with argv; opt may be NULL (inherit everything). The child gets its
+ * standard fds as asked and no other fd; every signal starts at its default
+ * action, none blocked. On success *out must be freed with
+ * weft_process_free. 0, or -EINVAL (empty argv, bad mode), -ENOENT (no such
+ * program or cwd), -EACCES (not executable), -ENOMEM, -EMFILE. Does not wait
+ * (the spawn itself blocks the thread only until the child has exec'd). */
 int weft_process_spawn(char *const argv[], const weft_process_opts *opt, weft_process **out);
-weft_stream *weft_process_stdin(weft_process *p);  /* NULL unless WEFT_PIPE */
+/* The pipes, owned by p (do not close or free them; see close_stdin).
+ * NULL unless that fd's mode was WEFT_PIPE. Do not wait. */
+weft_stream *weft_process_stdin(weft_process *p);
 weft_stream *weft_process_stdout(weft_process *p);
 weft_stream *weft_process_stderr(weft_process *p);
 pid_t weft_process_pid(const weft_process *p);
-/* Waits for the exit: returns the exit status (0-255), or 128+signal if
- * killed by a signal, or -errno. Waits. */
+/* Flushes and closes the child's stdin, so that it sees end of input (as
+ * proc.stdin.close()); weft_process_stdin is NULL afterwards. 0 or the
+ * error of the flush (-EPIPE: the child closed its end). Waits. */
+int weft_process_close_stdin(weft_process *p);
+/* Waits for the exit and reaps the child: returns the exit status (0-255),
+ * or 128+signal if killed by a signal; again the same value once reaped.
+ * -ECANCELED / -ETIMEDOUT leave the child running; -ECHILD if something else
+ * reaped it (SIGCHLD set to SIG_IGN). Several tasks may wait. Waits. */
 int weft_process_wait(weft_process *p);
+/* Sends sig (through the pidfd, so never to a recycled pid). 0, -ESRCH once
+ * reaped, -EINVAL bad signal. Does not wait. */
 int weft_process_kill(weft_process *p, int sig);
-/* Closes its pipes, kills (SIGKILL) and reaps it if still running, frees. */
+/* Closes its pipes (unsent data dropped), kills (SIGKILL) and reaps it if it
+ * has not been reaped, frees. NULL is a no-op. Does not wait. */
 void weft_process_free(weft_process *p);
 
 /* ---- signals ----------------------------------------------------------------- */
 
 /* Waits for one of the n signals (SIGINT, SIGTERM, SIGHUP, ...) and returns
  * its number. While a task waits, those signals are delivered to it instead
- * of their default action. Waits. */
+ * of their default action (for SIGINT: instead of cancelling the main task);
+ * outside any wait they keep their usual disposition, so a signal that comes
+ * when nobody waits is not queued for later. A signal goes to the task that
+ * started waiting for it first; several loops (threads) waiting for the same
+ * signal each get it. -EINVAL: n <= 0, or a signal that cannot be waited for
+ * (SIGKILL, SIGSTOP, the faults SIGSEGV/SIGBUS/SIGILL/SIGFPE, out of range);
+ * -ECANCELED, -ETIMEDOUT; -EAGAIN past 64 loops waiting at once. Waits. */
 int weft_signal_wait(const int *sigs, int n);
 
 /* ---- files (without stalling the loop) ---------------------------------------- */
 
-/* Reads a whole file into a malloc'd buffer (NUL-terminated, *len bytes).
- * Waits. */
+/* Each runs as one job on the loop's thread pool (weft_to_thread), so a
+ * slow disk or a blocking FIFO holds a worker, never the loop. A cancelled
+ * call still lets its job finish (it uses the caller's memory), then returns
+ * -ECANCELED. Outside a task: -EPERM. */
+
+/* Reads a whole file into a malloc'd buffer, NUL-terminated (the caller
+ * frees it); *len gets its size (len may be NULL). Works for files whose
+ * size stat does not know (/proc, FIFOs). -ENOENT, -EACCES, -EISDIR,
+ * -ENOMEM, -EINVAL (NULL path or data); *data untouched on error. Waits. */
 int weft_file_read(const char *path, char **data, size_t *len);
-/* Writes (creates/truncates) a file with mode 0644. Waits. */
+/* Writes (creates/truncates) a file with mode 0644 (less the umask). 0 or
+ * -errno (-ENOENT, -EACCES, -EISDIR, -ENOSPC, -EINVAL). Waits. */
 int weft_file_write(const char *path, const void *data, size_t len);
+/* stat(2). 0 or -errno. Waits. */
 int weft_file_stat(const char *path, struct stat *st);
+/* pread(2)/pwrite(2) on fd: bytes done (short at end of file), or -errno
+ * (-EBADF, -EINVAL for a negative offset). Waits. */
 ssize_t weft_file_pread(int fd, void *buf, size_t n, off_t off);
 ssize_t weft_file_pwrite(int fd, const void *buf, size_t n, off_t off);
 
