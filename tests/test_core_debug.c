@@ -99,10 +99,19 @@ static void test_never_awaited(void)
 
 /* ---- the registry --------------------------------------------------------- */
 
-static int registry_main(void *arg)
+/* A library constructor: tracks its object at its caller's address. */
+static __attribute__((noinline)) void *make_thing(void)
+{
+    static int thing;
+    weft_debug_track_at(&thing, "thing", WEFT_DEBUG_CALLER);
+    return &thing;
+}
+
+static __attribute__((noinline)) int registry_main(void *arg)
 {
     static int a, b;
     (void)arg;
+    make_thing();
     CHECK(weft_debug_enabled());
     WEFT_DEBUG_TRACK(&a, "widget");
     WEFT_DEBUG_TRACK(&b, "gadget");
@@ -120,6 +129,7 @@ static void test_registry(void)
     CHECK(strstr(out, "widget") && strstr(out, "was never closed"));
     CHECK(strstr(out, "test_core_debug.c:"));
     CHECK(!strstr(out, "gadget"));
+    CHECK(strstr(out, "thing 0x") && strstr(out, "created at registry_main+"));
     free(out);
     CHECK(!weft_debug_enabled());
 }

@@ -31,6 +31,12 @@ void weft_debug_track(const void *obj, const char *kind, const char *file, int l
  * and NULL are ignored. Does not wait. */
 void weft_debug_untrack(const void *obj);
 #define WEFT_DEBUG_TRACK(obj, kind) weft_debug_track((obj), (kind), __FILE__, __LINE__)
+/* As weft_debug_track for library code, which has no useful __FILE__: the
+ * creation site is the code address `caller`, reported as function+offset
+ * (object+offset for addr2line). A library's public constructor passes
+ * WEFT_DEBUG_CALLER, its own return address, i.e. the user's call. */
+void weft_debug_track_at(const void *obj, const char *kind, const void *caller);
+#define WEFT_DEBUG_CALLER __builtin_return_address(0)
 
 /* Prints every task of the calling thread's loop to f: id, name, state, what
  * it waits on (sleep deadline, fd, semaphore, queue, another task...), spawn

@@ -122,8 +122,9 @@ const char *weft__wait_desc(weft__loop *L, const weft_task *t, char *buf, size_t
     }
     case WAIT_SEM: case WAIT_LOCK: case WAIT_EVENT: case WAIT_COND: case WAIT_QUEUE: {
         const weft__dbgobj *o = weft__dbg_find_near(L, t->wlist);
-        if (o) snprintf(buf, n, "%s %p (%s created at %s:%d)%s", weft__wait_name(t->wait_kind),
-                        (void *)t->wlist, o->kind, o->file, o->line, dl);
+        char site[512];
+        if (o) snprintf(buf, n, "%s %p (%s created at %s)%s", weft__wait_name(t->wait_kind),
+                        (void *)t->wlist, o->kind, weft__obj_site(o, site, sizeof site), dl);
         else snprintf(buf, n, "%s %p%s", weft__wait_name(t->wait_kind), (void *)t->wlist, dl);
         break;
     }
@@ -226,9 +227,10 @@ void weft__debug_close(weft__loop *L)
         weft__each_task(at_close);
         for (size_t i = 0; i < d->capobjs; i++) {
             weft__dbgobj *o = &d->objs[i];
+            char site[512];
             if ((uintptr_t)o->obj > 1 && ++weft__debug_leaks)
-                weft__report("%s %p created at %s:%d was never closed", o->kind, o->obj,
-                             o->file ? o->file : "?", o->line);
+                weft__report("%s %p created at %s was never closed", o->kind, o->obj,
+                             weft__obj_site(o, site, sizeof site));
         }
         weft__dump_signal_remove(L);
     }
@@ -293,6 +295,32 @@ static weft__dbgobj *lookup(struct weft__dbgstate *d, const void *p)
     }
 }
 
+static weft__dbgobj *lookup(struct weft__dbgstate *d, const void *p);
+const char *weft__symbolize(uintptr_t addr, const char **fn, uintptr_t *off, uintptr_t *objoff);
+
+const char *weft__obj_site(const weft__dbgobj *o, char *buf, size_t n)
+{
+    if (o->file) snprintf(buf, n, "%s:%d", o->file, o->line);
+    else if (!o->caller) snprintf(buf, n, "?");
+    else {
+        const char *fn;
+        uintptr_t off, objoff;
+        const char *obj = weft__symbolize((uintptr_t)o->caller - 1, &fn, &off, &objoff);
+        const char *base = obj ? strrchr(obj, '/') : NULL;
+        snprintf(buf, n, "%s+%#lx (%s+%#lx)", fn ? fn : "??", (unsigned long)off + 1,
+                 base ? base + 1 : obj ? obj : "?", (unsigned long)objoff + 1);
+    }
+    return buf;
+}
+
+void weft_debug_track_at(const void *obj, const char *kind, const void *caller)
+{
+    if ((uintptr_t)obj <= 1) return;
+    weft_debug_track(obj, kind, NULL, 0);
+    weft__dbgobj *o = weft__L && weft__L->dbgs ? lookup(weft__L->dbgs, obj) : NULL;
+    if (o) o->caller = caller;
+}
+
 void weft_debug_track(const void *obj, const char *kind, const char *file, int line)
 {
     weft__loop *L = weft__L;
@@ -308,6 +336,7 @@ void weft_debug_track(const void *obj, const char *kind, const char *file, int l
         d->nobjs++;
     }
     o->obj = obj;
+    o->caller = NULL;
     o->kind = kind ? kind : "object";
     o->file = file;
     o->line = line;

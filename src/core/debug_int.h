@@ -8,7 +8,10 @@ typedef struct weft__dbgobj {
     const void *obj; /* NULL: empty slot; (void *)1: deleted */
     const char *kind, *file;
     int line;
+    const void *caller; /* creation site as a code address when file is NULL */
 } weft__dbgobj;
+/* "file:line", or the symbolized caller, of a tracked object. */
+const char *weft__obj_site(const weft__dbgobj *o, char *buf, size_t n);
 
 struct weft__dbgstate {
     int reports;            /* debug mode was asked for: print reports */

@@ -153,9 +153,11 @@ static void dump_loop(weft__loop *L, const sink *s)
     if (d && d->nobjs) {
         out(s, "  open resources:\n");
         for (size_t i = 0; i < d->capobjs; i++)
-            if ((uintptr_t)d->objs[i].obj > 1)
-                out(s, "    %s %p created at %s:%d\n", d->objs[i].kind, d->objs[i].obj,
-                    d->objs[i].file ? d->objs[i].file : "?", d->objs[i].line);
+            if ((uintptr_t)d->objs[i].obj > 1) {
+                char site[512];
+                out(s, "    %s %p created at %s\n", d->objs[i].kind, d->objs[i].obj,
+                    weft__obj_site(&d->objs[i], site, sizeof site));
+            }
     }
     dump_sink = NULL;
 }

@@ -14,6 +14,7 @@
  * -EBADF); the memory is freed by whoever leaves last. */
 #define _GNU_SOURCE
 #include "stream_internal.h"
+#include "weft/debug.h"
 #include <errno.h>
 #include <limits.h>
 #include <fcntl.h>
@@ -127,6 +128,7 @@ weft_stream *weft__stream_new(int fd, int is_sock)
     s->limit = LIMIT_DEFAULT;
     s->high = HIGH_DEFAULT;
     s->is_sock = (uint8_t)is_sock;
+    weft_debug_track(s, "stream", NULL, 0); /* debug mode: reported if never closed */
     return s;
 }
 
@@ -139,13 +141,16 @@ weft_stream *weft_stream_from_fd(int fd)
     }
     int fl = fcntl(fd, F_GETFL);
     if (fl < 0 || (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)) return NULL;
-    return weft__stream_new(fd, S_ISSOCK(st.st_mode));
+    weft_stream *s = weft__stream_new(fd, S_ISSOCK(st.st_mode));
+    weft_debug_track_at(s, "stream", WEFT_DEBUG_CALLER);
+    return s;
 }
 
 int weft_stream_fd(const weft_stream *s) { return s ? s->fd : -1; }
 
 void weft__stream_free(weft_stream *s)
 {
+    weft_debug_untrack(s);
     free(s->rbuf);
     free(s->wbuf);
     free(s);
