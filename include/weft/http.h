@@ -1,0 +1,221 @@
+/* weft/http.h: HTTP/1.1 client session and server (aiohttp's ClientSession
+ * and aiohttp.web), on weft streams, parsing by llhttp.
+ *
+ * Everything that "waits" must be called inside a task. Errors are negative
+ * errno values or the HTTP codes below (negated); weft_strerror names them.
+ * Header names compare case-insensitively everywhere. */
+#ifndef WEFT_HTTP_H
+#define WEFT_HTTP_H
+
+#include <weft.h>
+#include <weft/io.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- error codes (10200-10399) ------------------------------------------ */
+#define WEFT_EHTTP_PARSE 10200       /* malformed message (smuggling attempts included) */
+#define WEFT_EHTTP_HEADERS_SIZE 10201 /* header section over the limit (server: 431) */
+#define WEFT_EHTTP_BODY_SIZE 10202   /* body over the limit (server: 413) */
+#define WEFT_EHTTP_URL 10203         /* URL unparsable or scheme unsupported */
+#define WEFT_EHTTP_POOL_TIMEOUT 10204    /* no connection slot within pool_timeout_s */
+#define WEFT_EHTTP_CONNECT_TIMEOUT 10205 /* connect (DNS, TCP, TLS) took too long */
+#define WEFT_EHTTP_READ_TIMEOUT 10206    /* a single read waited over read_timeout_s */
+#define WEFT_EHTTP_TOTAL_TIMEOUT 10207   /* the whole request over total_timeout_s */
+#define WEFT_EHTTP_STATUS 10208      /* raise_for_status: the status was >= 400 */
+#define WEFT_EHTTP_REDIRECTS 10209   /* more redirects than max_redirects */
+#define WEFT_EHTTP_CLOSED 10210      /* connection closed before a complete response */
+#define WEFT_EHTTP_DECODE 10211      /* gzip/deflate body could not be decoded */
+#define WEFT_EHTTP_HEADER_TIMEOUT 10212 /* server: request head too slow (408) */
+#define WEFT_EHTTP_STATE 10213       /* call out of order (e.g. header after start) */
+
+/* One header line; both strings NUL-terminated, owned by the message. */
+typedef struct weft_http_header {
+    const char *name;
+    const char *value;
+} weft_http_header;
+
+/* ===========================================================================
+ * Server
+ * ======================================================================== */
+
+typedef struct weft_http_server weft_http_server;
+/* One request and its response, valid only inside its handler. */
+typedef struct weft_http_request weft_http_request;
+
+/* A route handler, run in the connection's task. Returns >= 0, or < 0 on
+ * failure: if no response was started yet the client gets 500, and the
+ * connection is closed either way. A handler that returns without
+ * responding gets an empty 200 sent for it, so no client is left waiting. */
+typedef int (*weft_http_handler)(weft_http_request *req, void *arg);
+/* Middleware: wraps every routed request; call weft_http_next(req) to run
+ * the rest of the chain (and the handler), or respond and return without. */
+typedef int (*weft_http_middleware)(weft_http_request *req, void *arg);
+
+typedef struct weft_http_server_opts {
+    size_t max_header_bytes;   /* request line + headers; default 16 KiB -> 431 */
+    size_t max_body_bytes;     /* request body; default 1 MiB -> 413 */
+    double header_timeout_s;   /* whole request head must arrive within; default 10 -> 408 */
+    double keepalive_s;        /* idle time between requests; default 75 */
+    double body_timeout_s;     /* each body read; default 30 */
+    size_t max_conns;          /* default 10000 */
+    FILE *access_log;          /* one line per request (common log format + time); NULL: none */
+    weft_tls_ctx *tls;         /* non-NULL: HTTPS */
+    const char *server_name;   /* the Server header; NULL: "weft", "": none */
+} weft_http_server_opts;
+
+/* A server with no routes (unrouted requests get 404, a path with a route
+ * but another method 405). opt may be NULL. NULL and errno on failure. Does
+ * not wait. */
+weft_http_server *weft_http_server_new(const weft_http_server_opts *opt);
+/* Adds a route. method: "GET", ..., or "*" for any; pattern: a path whose
+ * segments may be "{name}" captures (one segment each) and whose last
+ * segment may be "{name...}" (the rest of the path). The first matching
+ * route wins. Strings are copied. 0, -EINVAL (bad pattern), -ENOMEM. */
+int weft_http_server_route(weft_http_server *srv, const char *method, const char *pattern,
+                           weft_http_handler h, void *arg);
+/* Serves the files under dir for GET/HEAD paths below prefix ("/static"):
+ * sendfile, Range (single), If-Modified-Since, index.html for directories.
+ * Paths that leave dir (.., symlinks out, NUL) get 404. 0 or -errno. */
+int weft_http_server_static(weft_http_server *srv, const char *prefix, const char *dir);
+/* Appends a middleware to the chain (run in the order added). 0 or -ENOMEM. */
+int weft_http_server_use(weft_http_server *srv, weft_http_middleware mw, void *arg);
+/* Starts listening (host NULL: all interfaces; port 0: any, see
+ * weft_http_server_port). 0 or -errno. Waits (resolving host). */
+int weft_http_server_listen(weft_http_server *srv, const char *host, int port);
+int weft_http_server_port(const weft_http_server *srv);
+/* Graceful shutdown: stops accepting, idle keep-alive connections close, in
+ * flight requests get up to grace_s seconds, then are cancelled. Frees srv
+ * (also when never started). 0 or -errno. NULL is a no-op. Waits. */
+int weft_http_server_close(weft_http_server *srv, double grace_s);
+/* Serves one already accepted connection with srv's routes and limits
+ * until it closes (what listen does per connection). Waits. */
+int weft_http_server_serve_stream(weft_http_server *srv, weft_stream *s);
+
+/* ---- the request (in a handler) ---- */
+const char *weft_http_request_method(const weft_http_request *req);
+/* The path as sent, without the query; "%xx" is not decoded. */
+const char *weft_http_request_path(const weft_http_request *req);
+/* The query string without '?', or "" */
+const char *weft_http_request_query(const weft_http_request *req);
+/* First header of that name, or NULL. */
+const char *weft_http_request_header(const weft_http_request *req, const char *name);
+/* All headers in order; *n gets their count. */
+const weft_http_header *weft_http_request_headers(const weft_http_request *req, size_t *n);
+/* A route capture by name, or NULL. */
+const char *weft_http_request_param(const weft_http_request *req, const char *name);
+/* Reads up to n bytes of the body (chunked decoded); 0 at its end. A body
+ * over max_body_bytes gives -WEFT_EHTTP_BODY_SIZE (and the client 413 if
+ * nothing was sent yet). Sends "100 Continue" first when the client asked.
+ * Waits. */
+ssize_t weft_http_request_read(weft_http_request *req, void *buf, size_t n);
+/* Reads the whole body (max_body_bytes at most) into memory owned by req.
+ * 0 or -errno / -WEFT_EHTTP_BODY_SIZE. Waits. */
+int weft_http_request_body(weft_http_request *req, const char **data, size_t *len);
+/* Runs the rest of the middleware chain and the handler. */
+int weft_http_next(weft_http_request *req);
+
+/* ---- the response ("reply" on the server, "response" in the client) ---- */
+/* Adds a response header (copied) before the response starts.
+ * -WEFT_EHTTP_STATE once started; -EINVAL on CR/LF in name or value. */
+int weft_http_reply_header(weft_http_request *req, const char *name, const char *value);
+/* A whole response in one write: status line, headers, Content-Length and
+ * the body. content_type NULL: none. 0 or -errno. Waits. */
+int weft_http_respond(weft_http_request *req, int status, const char *content_type,
+                      const void *body, size_t len);
+/* Starts a streamed response: content_length >= 0 sends exactly that many
+ * bytes, -1 uses chunked encoding. Waits. */
+int weft_http_reply_start(weft_http_request *req, int status, const char *content_type,
+                             int64_t content_length);
+/* Writes body bytes (a chunk, with chunked encoding). Waits. */
+ssize_t weft_http_reply_write(weft_http_request *req, const void *buf, size_t n);
+/* Ends a streamed response (the last chunk). Waits. */
+int weft_http_reply_end(weft_http_request *req);
+/* Serves a file (full path; no traversal check: that is for static routes)
+ * with sendfile, Range and If-Modified-Since. Waits. */
+int weft_http_respond_file(weft_http_request *req, const char *path);
+/* The reason phrase of a status ("Not Found"), "" when unknown. */
+const char *weft_http_status_text(int status);
+
+/* ===========================================================================
+ * Client session
+ * ======================================================================== */
+
+typedef struct weft_http_client weft_http_client;
+typedef struct weft_http_response weft_http_response;
+
+typedef struct weft_http_client_opts {
+    size_t limit;            /* connections in total; default 100 */
+    size_t limit_per_host;   /* per scheme+host+port; 0: only the total applies */
+    double keepalive_s;      /* an idle pooled connection is closed after; default 15 */
+    double pool_timeout_s;   /* waiting for a slot; 0: none */
+    double connect_timeout_s;/* DNS + TCP + TLS; 0: none */
+    double read_timeout_s;   /* each read; 0: none */
+    double total_timeout_s;  /* a whole request, redirects and body included; 0: none */
+    int max_redirects;       /* default 10; -1: do not follow redirects */
+    int raise_for_status;    /* 1: a status >= 400 fails with -WEFT_EHTTP_STATUS */
+    int no_decompress;       /* 1: keep gzip/deflate bodies as sent */
+    int no_cookies;          /* 1: do not keep cookies */
+    size_t max_body_bytes;   /* weft_http_response_body limit; default 64 MiB */
+    weft_tls_ctx *tls;       /* for https; NULL: a default verifying context */
+    const char *user_agent;  /* NULL: "weft" */
+} weft_http_client_opts;
+
+/* A session. opt may be NULL. NULL and errno on failure. Does not wait. */
+weft_http_client *weft_http_client_new(const weft_http_client_opts *opt);
+/* Closes every pooled connection and waits until they are closed (TLS
+ * close_notify included), then frees the session. Responses still open are
+ * invalid afterwards. 0 or the first error. NULL is a no-op. Waits. */
+int weft_http_client_close(weft_http_client *c);
+/* Connections open now (pooled idle ones included). */
+size_t weft_http_client_connections(const weft_http_client *c);
+
+/* Streams a request body: fills buf with up to n bytes, returns how many,
+ * 0 at the end, < 0 to abort the request with that error. */
+typedef ssize_t (*weft_http_body_fn)(void *arg, void *buf, size_t n);
+
+typedef struct weft_http_req_opts {
+    const weft_http_header *headers;  /* extra headers; they override defaults */
+    size_t nheaders;
+    const void *body;                 /* body from memory (Content-Length) */
+    size_t body_len;
+    weft_http_body_fn body_fn;        /* or streamed (chunked) */
+    void *body_arg;
+    double total_timeout_s;           /* overrides the session's if > 0 */
+} weft_http_req_opts;
+
+/* Sends method url (http:// or https://) and waits for the response head.
+ * Follows redirects (303, and 301/302 for POST, become GET without body;
+ * 307/308 keep them). A pooled connection found dead before or while
+ * sending an idempotent request is replaced once. On success *out is the
+ * response: free it with weft_http_response_free. Errors: -WEFT_EHTTP_*,
+ * -ECONNREFUSED, -WEFT_EDNS, TLS errors, -ECANCELED. Waits. */
+int weft_http_client_request(weft_http_client *c, const char *method, const char *url,
+                             const weft_http_req_opts *opt, weft_http_response **out);
+/* GET, whole body read: the commonest case in one call. */
+int weft_http_client_get(weft_http_client *c, const char *url, weft_http_response **out);
+
+int weft_http_response_status(const weft_http_response *r);
+const char *weft_http_response_reason(const weft_http_response *r);
+/* First header of that name (case-insensitive), or NULL. */
+const char *weft_http_response_header(const weft_http_response *r, const char *name);
+const weft_http_header *weft_http_response_headers(const weft_http_response *r, size_t *n);
+/* The final URL (after redirects) and how many redirects were followed. */
+const char *weft_http_response_url(const weft_http_response *r);
+int weft_http_response_redirects(const weft_http_response *r);
+/* Reads up to n bytes of the body (decoded); 0 at the end. Waits. */
+ssize_t weft_http_response_read(weft_http_response *r, void *buf, size_t n);
+/* Reads the rest of the body into memory owned by r (max_body_bytes at
+ * most: -WEFT_EHTTP_BODY_SIZE). NUL-terminated. 0 or -errno. Waits. */
+int weft_http_response_body(weft_http_response *r, const char **data, size_t *len);
+/* Releases the response: its connection goes back to the pool when the body
+ * was read to the end, else it is closed. NULL is a no-op. Does not wait. */
+void weft_http_response_free(weft_http_response *r);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

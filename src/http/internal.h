@@ -1,0 +1,104 @@
+/* Internals shared by the HTTP modules. Not installed. */
+#ifndef WEFT_HTTP_INTERNAL_H
+#define WEFT_HTTP_INTERNAL_H
+
+#include <weft/http.h>
+#include <llhttp.h>
+#include <stdint.h>
+#include <string.h>
+
+#define WEFT_HTTP_MAX_HEADERS 100
+
+typedef struct weft__span {
+    uint32_t off, len;
+} weft__span;
+
+/* An incremental llhttp wrapper. The head is parsed over a buffer that only
+ * grows at its end between calls (the stream's unconsumed bytes), so spans
+ * are kept as offsets from its start and stay valid when the buffer moves. */
+typedef struct weft__parser {
+    llhttp_t p;
+    size_t parsed;          /* head bytes already given to llhttp */
+    size_t max_head;
+    weft__span method, url, reason;
+    weft__span hname[WEFT_HTTP_MAX_HEADERS], hval[WEFT_HTTP_MAX_HEADERS];
+    unsigned nheaders;
+    uint8_t in_value;       /* last header callback was a value */
+    uint8_t head_done, msg_done, too_many, bad_value;
+    const char *base;       /* start of the current buffer (during execute) */
+    char *out;              /* body bytes go here (during execute) */
+    size_t outlen;
+} weft__parser;
+
+/* A parsed head, its strings NUL-terminated in a caller's arena. */
+typedef struct weft__head {
+    const char *method;     /* requests */
+    const char *target, *path, *query;
+    int status;             /* responses */
+    const char *reason;
+    weft_http_header headers[WEFT_HTTP_MAX_HEADERS];
+    size_t nheaders;
+    int64_t content_length; /* -1: none */
+    uint8_t chunked, keep_alive, expect_continue, minor, upgrade;
+} weft__head;
+
+/* type: HTTP_REQUEST or HTTP_RESPONSE; max_head bounds the head. */
+void weft__parser_init(weft__parser *P, int type, size_t max_head);
+/* Parses the head at the start of data[0..n) (n only grows between calls).
+ * Returns the head's length once complete, 0 if more bytes are needed,
+ * -WEFT_EHTTP_HEADERS_SIZE past max_head or too many headers,
+ * -WEFT_EHTTP_PARSE on malformed input. */
+long weft__parser_head(weft__parser *P, const char *data, size_t n);
+/* Copies the parsed head (data as given to weft__parser_head) into arena
+ * (cap bytes; needs at most head length + 4 * WEFT_HTTP_MAX_HEADERS).
+ * 0 or -WEFT_EHTTP_HEADERS_SIZE. */
+int weft__parser_copy_head(weft__parser *P, const char *data, char *arena, size_t cap,
+                           weft__head *h);
+/* After the head: decodes body bytes from in[0..n) into out (which has room
+ * for n bytes: decoding never grows). Returns input bytes consumed (stops at
+ * the message's end, leaving what follows) and sets *outlen; P->msg_done
+ * once the body is complete. -WEFT_EHTTP_PARSE on malformed chunking. */
+long weft__parser_body(weft__parser *P, const char *in, size_t n, char *out, size_t *outlen);
+/* The connection ended: 1 if that completes the message (read-until-close
+ * bodies), else 0. */
+int weft__parser_eof(weft__parser *P);
+/* Makes a response to a HEAD request (or a 2xx to CONNECT) have no body. */
+void weft__parser_no_body(weft__parser *P);
+
+/* A growable byte buffer reused across messages. */
+typedef struct weft__buf {
+    char *p;
+    size_t len, cap;
+} weft__buf;
+int weft__buf_reserve(weft__buf *b, size_t extra);
+int weft__buf_add(weft__buf *b, const void *d, size_t n);
+int weft__buf_str(weft__buf *b, const char *s);
+int weft__buf_fmt(weft__buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void weft__buf_free(weft__buf *b);
+
+/* The IMF-fixdate of now, cached per second ("Sun, 06 Nov 1994 08:49:37 GMT"). */
+const char *weft__http_date(void);
+void weft__http_fmt_date(time_t t, char out[40]);
+time_t weft__http_parse_date(const char *s);
+/* Case-insensitive header lookup. */
+const char *weft__header_find(const weft_http_header *h, size_t n, const char *name);
+/* 1 if the comma-separated header value contains token (case-insensitive). */
+int weft__has_token(const char *value, const char *token);
+/* 1 if s may be sent as a header name/value (no CR, LF, NUL; names: tokens). */
+int weft__header_ok(const char *name, const char *value);
+
+/* Streaming decompression (gzip or zlib-wrapped/raw deflate). */
+typedef struct weft__inflate weft__inflate;
+weft__inflate *weft__inflate_new(int gzip);
+/* Decodes from *in (advanced) into out; returns bytes produced, 0 when it
+ * needs more input (or the stream ended: see weft__inflate_done), or
+ * -WEFT_EHTTP_DECODE. */
+long weft__inflate_run(weft__inflate *z, const char **in, size_t *inlen, char *out, size_t cap);
+int weft__inflate_done(const weft__inflate *z);
+void weft__inflate_free(weft__inflate *z);
+
+/* Registers the HTTP error names with weft_strerror (idempotent). */
+void weft__http_errors(void);
+void weft__error_table(int lo, int hi, const char *(*name)(int));
+
+#endif
