@@ -1,0 +1,408 @@
+/* The client session: a connection pool with a total and a per-host limit,
+ * request serialisation, redirects, and the retry of an idempotent request
+ * that met a pooled connection the server had already closed.
+ *
+ * Slots: an open connection (busy or idle) holds one permit of the total
+ * semaphore and one of its host's. Every path that drops a connection goes
+ * through pconn_close, which gives both back, so no error, EOF or
+ * cancellation can leak a slot. When the total is used up by idle
+ * connections of other hosts, the oldest of those is closed to make room. */
+#include "http/client_internal.h"
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#define DEF(x, v) ((x) ? (x) : (v))
+
+weft_http_client *weft_http_client_new(const weft_http_client_opts *opt)
+{
+    weft_http_client *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    if (opt) c->o = *opt;
+    c->o.limit = DEF(c->o.limit, 100);
+    c->o.keepalive_s = DEF(c->o.keepalive_s, 15);
+    c->o.max_redirects = DEF(c->o.max_redirects, 10);
+    c->o.max_body_bytes = DEF(c->o.max_body_bytes, 64 << 20);
+    if (!c->o.user_agent) c->o.user_agent = "weft";
+    c->slots = weft_sem_new((int)c->o.limit);
+    if (!c->slots) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+size_t weft_http_client_connections(const weft_http_client *c) { return c->nconns; }
+
+static weft__host *host_get(weft_http_client *c, const weft__url *u)
+{
+    for (weft__host *h = c->hosts; h; h = h->next)
+        if (h->port == u->port && h->tls == u->tls && !strcasecmp(h->name, u->host)) return h;
+    weft__host *h = calloc(1, sizeof *h);
+    if (!h) return NULL;
+    h->name = strdup(u->host);
+    h->port = u->port;
+    h->tls = u->tls;
+    if (c->o.limit_per_host) h->slots = weft_sem_new((int)c->o.limit_per_host);
+    if (!h->name || (c->o.limit_per_host && !h->slots)) {
+        free(h->name), weft_sem_free(h->slots), free(h);
+        return NULL;
+    }
+    h->next = c->hosts;
+    c->hosts = h;
+    return h;
+}
+
+/* Closes pc and gives its slots back. graceful: wait for the close (TLS
+ * close_notify); else abort at once. */
+static void pconn_close(weft_http_client *c, weft__pconn *pc, int graceful)
+{
+    if (graceful) weft_stream_close(pc->s);
+    else weft_stream_abort(pc->s);
+    if (!pc->permitless) {
+        if (pc->host->slots) weft_sem_release(pc->host->slots);
+        weft_sem_release(c->slots);
+    }
+    c->nconns--;
+    free(pc);
+}
+
+void weft__pconn_put(weft_http_client *c, weft__pconn *pc, int reusable)
+{
+    if (!reusable || c->closing || weft_stream_buffered(pc->s)) {
+        pconn_close(c, pc, 0);
+        return;
+    }
+    weft__host *h = pc->host;
+    if (h->waiting) {
+        /* A request for this host waits for a slot: hand it this one. The
+         * connection waits idle without permits; the waiter adopts it. */
+        pc->permitless = 1;
+        if (h->slots) weft_sem_release(h->slots);
+        weft_sem_release(c->slots);
+    } else if (c->waiting) {
+        /* A request for another host waits for a total slot. */
+        pconn_close(c, pc, 0);
+        return;
+    }
+    pc->idle_since = weft_now();
+    pc->next = pc->host->idle;
+    pc->host->idle = pc;
+    pc->host->nidle++;
+}
+
+/* A pooled connection is stale when the server closed it or sent bytes
+ * nobody asked for; one non-blocking peek at the socket tells. */
+static int pconn_alive(weft__pconn *pc)
+{
+    char b;
+    if (weft_stream_buffered(pc->s)) return 0;
+    ssize_t n = recv(weft_stream_fd(pc->s), &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+/* Takes a live idle connection of h. with_permits: the caller holds
+ * permits, and may adopt a permitless one (see weft__pconn_put); else those
+ * are left for the waiters they were kept for. */
+static weft__pconn *idle_take(weft_http_client *c, weft__host *h, int with_permits)
+{
+    double now = weft_now();
+    for (weft__pconn **pp = &h->idle; *pp;) {
+        weft__pconn *pc = *pp;
+        if (pc->permitless && !with_permits) {
+            pp = &pc->next;
+            continue;
+        }
+        *pp = pc->next;
+        h->nidle--;
+        if (now - pc->idle_since <= c->o.keepalive_s && pconn_alive(pc)) return pc;
+        pconn_close(c, pc, 0);
+    }
+    return NULL;
+}
+
+/* Frees a total-limit slot by closing the longest-idle connection of any
+ * host. 1 if one was closed. */
+static int evict_idle(weft_http_client *c)
+{
+    weft__host *best = NULL;
+    weft__pconn **bestp = NULL;
+    for (weft__host *h = c->hosts; h; h = h->next)
+        for (weft__pconn **pp = &h->idle; *pp; pp = &(*pp)->next)
+            if (!(*pp)->permitless && (!bestp || (*pp)->idle_since < (*bestp)->idle_since))
+                bestp = pp, best = h;
+    if (!bestp) return 0;
+    weft__pconn *pc = *bestp;
+    *bestp = pc->next;
+    best->nidle--;
+    pconn_close(c, pc, 0);
+    return 1;
+}
+
+typedef struct acq_args {
+    weft_http_client *c;
+    weft__host *h;
+    int have_host;
+} acq_args;
+
+static int acquire_slots(void *arg)
+{
+    acq_args *a = arg;
+    int r = 0;
+    a->h->waiting++;
+    if (a->h->slots && !a->have_host) {
+        r = weft_sem_acquire(a->h->slots);
+        if (!r) a->have_host = 1;
+    }
+    while (!r && !weft_sem_try_acquire(a->c->slots))
+        if (!evict_idle(a->c)) {
+            a->c->waiting++;
+            r = weft_sem_acquire(a->c->slots);
+            a->c->waiting--;
+            break;
+        }
+    a->h->waiting--;
+    return r;
+}
+
+/* Gets a connection for u: a live idle one (unless fresh is set), or a new
+ * one within the limits. */
+static int pconn_get(weft_http_client *c, const weft__url *u, int fresh, double deadline,
+                     weft__pconn **out)
+{
+    weft__host *h = host_get(c, u);
+    if (!h) return -ENOMEM;
+    if (!fresh && (*out = idle_take(c, h, 0))) return 0;
+    acq_args a = {c, h, 0};
+    int r;
+    double lim = c->o.pool_timeout_s > 0 ? c->o.pool_timeout_s : INFINITY;
+    int code = -WEFT_EHTTP_POOL_TIMEOUT;
+    if (deadline < INFINITY && deadline - weft_now() < lim)
+        lim = deadline - weft_now(), code = -WEFT_EHTTP_TOTAL_TIMEOUT;
+    if (lim == INFINITY) r = acquire_slots(&a);
+    else r = lim <= 0 ? -ETIMEDOUT : weft_timeout(lim, acquire_slots, &a);
+    if (r) {
+        if (a.have_host) weft_sem_release(h->slots);
+        return r == -ETIMEDOUT ? code : r;
+    }
+    /* Another request may have returned a connection while we waited. */
+    if ((*out = idle_take(c, h, 1))) {
+        if ((*out)->permitless) {
+            (*out)->permitless = 0; /* it takes over our permits */
+        } else {
+            if (h->slots) weft_sem_release(h->slots);
+            weft_sem_release(c->slots);
+        }
+        return 0;
+    }
+    weft_connect_opts co = {0};
+    double ct = c->o.connect_timeout_s;
+    code = -WEFT_EHTTP_CONNECT_TIMEOUT;
+    if (deadline < INFINITY && (ct <= 0 || deadline - weft_now() < ct))
+        ct = deadline - weft_now(), code = -WEFT_EHTTP_TOTAL_TIMEOUT;
+    co.timeout_s = ct > 0 ? ct : 0;
+    if (u->tls) {
+        if (!c->o.tls && !c->own_tls) c->own_tls = weft_tls_client_ctx(NULL);
+        co.tls = c->o.tls ? c->o.tls : c->own_tls;
+        if (!co.tls) r = errno ? -errno : -ENOMEM;
+    }
+    weft_stream *s = NULL;
+    if (!r) r = weft_tcp_connect(u->host, u->port, &co, &s);
+    weft__pconn *pc = r ? NULL : calloc(1, sizeof *pc);
+    if (!pc) {
+        if (!r) weft_stream_abort(s), r = -ENOMEM;
+        if (h->slots) weft_sem_release(h->slots);
+        weft_sem_release(c->slots);
+        return r == -ETIMEDOUT ? code : r;
+    }
+    pc->s = s;
+    pc->host = h;
+    c->nconns++;
+    *out = pc;
+    return 0;
+}
+
+static int idempotent(const char *m)
+{
+    return !strcmp(m, "GET") || !strcmp(m, "HEAD") || !strcmp(m, "PUT") ||
+           !strcmp(m, "DELETE") || !strcmp(m, "OPTIONS") || !strcmp(m, "TRACE");
+}
+
+static int build_head(weft_http_client *c, const char *method, const weft__url *u,
+                      const weft_http_req_opts *o)
+{
+    weft__buf *b = &c->reqbuf;
+    b->len = 0;
+    int r = weft__buf_fmt(b, "%s %s HTTP/1.1\r\n", method, u->target);
+    const weft_http_header *hs = o ? o->headers : NULL;
+    size_t nh = o ? o->nheaders : 0;
+    for (size_t i = 0; i < nh; i++)
+        if (!weft__header_ok(hs[i].name, hs[i].value)) return -EINVAL;
+#define USER(name) weft__header_find(hs, nh, name)
+    if (!USER("host")) {
+        const char *lb = u->ipv6 ? "[" : "", *rb = u->ipv6 ? "]" : "";
+        if (u->port == u->default_port) r |= weft__buf_fmt(b, "Host: %s%s%s\r\n", lb, u->host, rb);
+        else r |= weft__buf_fmt(b, "Host: %s%s%s:%d\r\n", lb, u->host, rb, u->port);
+    }
+    if (!USER("user-agent") && c->o.user_agent[0])
+        r |= weft__buf_fmt(b, "User-Agent: %s\r\n", c->o.user_agent);
+    if (!USER("accept-encoding") && !c->o.no_decompress)
+        r |= weft__buf_str(b, "Accept-Encoding: gzip, deflate\r\n");
+    if (!USER("accept")) r |= weft__buf_str(b, "Accept: */*\r\n");
+    if (!USER("cookie") && !c->o.no_cookies) r |= weft__cookies_header(c, u, b);
+    for (size_t i = 0; i < nh; i++) r |= weft__buf_fmt(b, "%s: %s\r\n", hs[i].name, hs[i].value);
+    if (o && o->body_fn) r |= weft__buf_str(b, "Transfer-Encoding: chunked\r\n");
+    else if ((o && o->body) || !strcmp(method, "POST") || !strcmp(method, "PUT") ||
+             !strcmp(method, "PATCH"))
+        r |= weft__buf_fmt(b, "Content-Length: %zu\r\n", o && o->body ? o->body_len : 0);
+    r |= weft__buf_str(b, "\r\n");
+#undef USER
+    return r ? -ENOMEM : 0;
+}
+
+static int send_body_stream(weft_stream *s, const weft_http_req_opts *o)
+{
+    char buf[16384];
+    for (;;) {
+        ssize_t n = o->body_fn(o->body_arg, buf, sizeof buf);
+        if (n < 0) return (int)n;
+        char hex[20];
+        int hl = snprintf(hex, sizeof hex, "%zx\r\n", (size_t)n);
+        struct iovec iov[3] = {{hex, (size_t)hl}, {buf, (size_t)n}, {"\r\n", 2}};
+        ssize_t w = n ? weft_stream_writev(s, iov, 3) : weft_stream_write(s, "0\r\n\r\n", 5);
+        if (w < 0) return (int)w;
+        if (n == 0) return 0;
+    }
+}
+
+/* One exchange on one connection: send, read the head. */
+static int exchange(weft_http_client *c, const char *method, const weft__url *u,
+                    const weft_http_req_opts *o, weft_http_response *r, int *retryable)
+{
+    weft__pconn *pc = r->conn;
+    int reused = pc->uses++ > 0;
+    *retryable = 0;
+    int e = build_head(c, method, u, o);
+    if (e) return e;
+    int with_body = o && o->body && o->body_len && !o->body_fn;
+    struct iovec iov[2] = {{c->reqbuf.p, c->reqbuf.len}, {(void *)(o ? o->body : NULL),
+                                                          with_body ? o->body_len : 0}};
+    ssize_t w = weft_stream_writev(pc->s, iov, with_body ? 2 : 1);
+    if (w >= 0 && o && o->body_fn) w = send_body_stream(pc->s, o);
+    r->got_any = 0;
+    if (w >= 0) e = weft__resp_read_head(r, !strcmp(method, "HEAD"));
+    else e = (int)w;
+    /* A reused connection that fails before any response byte was most
+     * likely closed by the server while idle: safe to resend when the
+     * request is idempotent and its body can be sent again. */
+    if (e < 0 && reused && !r->got_any && idempotent(method) && !(o && o->body_fn) &&
+        (e == -WEFT_EHTTP_CLOSED || e == -ECONNRESET || e == -EPIPE))
+        *retryable = 1;
+    return e;
+}
+
+static int is_redirect(int st) { return st == 301 || st == 302 || st == 303 || st == 307 || st == 308; }
+
+int weft_http_client_request(weft_http_client *c, const char *method, const char *url,
+                             const weft_http_req_opts *o, weft_http_response **out)
+{
+    *out = NULL;
+    if (c->closing) return -EPIPE;
+    weft_http_response *r = calloc(1, sizeof *r);
+    if (!r) return -ENOMEM;
+    r->c = c;
+    double total = o && o->total_timeout_s > 0 ? o->total_timeout_s : c->o.total_timeout_s;
+    r->deadline = total > 0 ? weft_now() + total : INFINITY;
+    weft__url cur;
+    weft_http_req_opts cur_o = o ? *o : (weft_http_req_opts){0};
+    char meth[16];
+    snprintf(meth, sizeof meth, "%s", method);
+    int e = weft__url_parse(url, &cur);
+    if (e) goto fail;
+    for (;;) {
+        int retryable = 0;
+        for (int attempt = 0; attempt < 2; attempt++) {
+            e = pconn_get(c, &cur, attempt > 0, r->deadline, &r->conn);
+            if (e) goto fail;
+            e = exchange(c, meth, &cur, &cur_o, r, &retryable);
+            if (e >= 0) break;
+            weft__resp_release(r, 0);
+            if (!retryable) goto fail;
+        }
+        if (e < 0) goto fail;
+        weft__url_format(&cur, r->url, sizeof r->url);
+        weft__cookies_store(c, &cur, &r->H);
+        const char *loc = weft_http_response_header(r, "location");
+        if (!is_redirect(r->H.status) || !loc || c->o.max_redirects < 0) break;
+        if (r->redirects >= c->o.max_redirects) {
+            e = -WEFT_EHTTP_REDIRECTS;
+            goto fail;
+        }
+        char next[2048];
+        if ((e = weft__url_join(&cur, loc, next, sizeof next))) goto fail;
+        /* Drop this response's body, keeping the connection if it is short. */
+        char scratch[4096];
+        ssize_t n;
+        while ((n = weft_http_response_read(r, scratch, sizeof scratch)) > 0) {}
+        weft__resp_release(r, 0);
+        if (r->H.status == 303 || ((r->H.status == 301 || r->H.status == 302) &&
+                                   !strcmp(meth, "POST"))) {
+            if (strcmp(meth, "HEAD")) strcpy(meth, "GET");
+            cur_o.body = NULL, cur_o.body_len = 0, cur_o.body_fn = NULL;
+        }
+        if ((e = weft__url_parse(next, &cur))) goto fail;
+        weft__inflate_free(r->z);
+        r->z = NULL;
+        r->body_done = 0;
+        r->redirects++;
+    }
+    if (c->o.raise_for_status && r->H.status >= 400) {
+        e = -WEFT_EHTTP_STATUS;
+        goto fail;
+    }
+    *out = r;
+    return 0;
+fail:
+    weft_http_response_free(r);
+    return e;
+}
+
+int weft_http_client_get(weft_http_client *c, const char *url, weft_http_response **out)
+{
+    int e = weft_http_client_request(c, "GET", url, NULL, out);
+    if (e) return e;
+    const char *d;
+    size_t n;
+    e = weft_http_response_body(*out, &d, &n);
+    if (e) {
+        weft_http_response_free(*out);
+        *out = NULL;
+    }
+    return e;
+}
+
+int weft_http_client_close(weft_http_client *c)
+{
+    if (!c) return 0;
+    c->closing = 1;
+    for (weft__host *h = c->hosts, *n; h; h = n) {
+        n = h->next;
+        while (h->idle) {
+            weft__pconn *pc = h->idle;
+            h->idle = pc->next;
+            pconn_close(c, pc, 1);
+        }
+        weft_sem_free(h->slots);
+        free(h->name);
+        free(h);
+    }
+    c->hosts = NULL;
+    weft__cookies_free(c);
+    weft__buf_free(&c->reqbuf);
+    weft_sem_free(c->slots);
+    weft_tls_ctx_free(c->own_tls);
+    free(c);
+    return 0;
+}

@@ -1,0 +1,99 @@
+/* The client's insides, shared by client.c (session, pool, requests),
+ * response.c (reading responses), url.c and cookie.c. Not installed. */
+#ifndef WEFT_HTTP_CLIENT_INTERNAL_H
+#define WEFT_HTTP_CLIENT_INTERNAL_H
+
+#include "http/internal.h"
+
+typedef struct weft__url {
+    char buf[2048];          /* host and path point in here */
+    int tls;
+    const char *host;        /* without brackets for IPv6 */
+    int port;
+    const char *target;      /* path?query, "/" at least */
+    int default_port;
+    int ipv6;
+} weft__url;
+
+/* Parses an absolute http/https URL. 0 or -WEFT_EHTTP_URL. */
+int weft__url_parse(const char *s, weft__url *u);
+/* Resolves a Location value against base into out (cap bytes). 0 or
+ * -WEFT_EHTTP_URL. */
+int weft__url_join(const weft__url *base, const char *loc, char *out, size_t cap);
+/* Writes the scheme://host:port/target form of u. */
+void weft__url_format(const weft__url *u, char *out, size_t cap);
+
+typedef struct weft__host weft__host;
+typedef struct weft__pconn weft__pconn;
+
+struct weft__pconn {
+    weft__pconn *next;       /* in its host's idle list */
+    weft__host *host;
+    weft_stream *s;
+    double idle_since;
+    int uses;                /* requests sent on it so far */
+    int permitless;          /* idle, its permits handed to a waiter */
+};
+
+struct weft__host {
+    weft__host *next;
+    int tls, port;
+    char *name;
+    weft_sem *slots;         /* per-host limit, NULL: none */
+    weft__pconn *idle;       /* most recently used first */
+    size_t nidle;
+    int waiting;             /* requests blocked on a slot for this host */
+};
+
+typedef struct weft__cookie {
+    struct weft__cookie *next;
+    char *name, *value, *domain, *path;
+    int host_only;
+} weft__cookie;
+
+struct weft_http_client {
+    weft_http_client_opts o;
+    weft__host *hosts;
+    weft_sem *slots;         /* total limit */
+    size_t nconns;           /* open connections, idle ones included */
+    int waiting;             /* requests blocked on the total limit */
+    weft_tls_ctx *own_tls;
+    weft__cookie *cookies;
+    weft__buf reqbuf;        /* request head being built */
+    int closing;
+};
+
+struct weft_http_response {
+    weft_http_client *c;
+    weft__pconn *conn;       /* NULL once released */
+    weft__parser P;
+    weft__head H;
+    char *arena;
+    double deadline;         /* total timeout, INFINITY: none */
+    int redirects;
+    uint8_t body_done, is_head, got_any;
+    weft__inflate *z;
+    weft__buf zin;           /* compressed bytes not yet inflated */
+    size_t zoff;
+    uint8_t raw_done;
+    weft__buf body;
+    char url[2048];
+};
+
+/* response.c */
+/* Reads the response head on r->conn (1xx skipped). 0 or -errno. */
+int weft__resp_read_head(weft_http_response *r, int method_head);
+ssize_t weft__resp_peek(weft_http_response *r, const char **data, size_t min);
+/* Gives the connection back (pool when reusable, else closed). */
+void weft__resp_release(weft_http_response *r, int reusable);
+
+/* client.c */
+void weft__pconn_put(weft_http_client *c, weft__pconn *pc, int reusable);
+
+/* cookie.c */
+void weft__cookies_store(weft_http_client *c, const weft__url *u, const weft__head *h);
+/* Appends a Cookie header for u to b, if any cookie applies. */
+int weft__cookies_header(weft_http_client *c, const weft__url *u, weft__buf *b);
+void weft__cookies_free(weft_http_client *c);
+
+#endif

@@ -1,0 +1,185 @@
+/* Server responses. A whole response goes out in one writev (head and body)
+ * and its head is built by hand into a buffer the connection reuses: no
+ * printf, no allocation per request once the buffer has grown. */
+#include "http/server_internal.h"
+#include <errno.h>
+
+static inline void add(weft__buf *b, const char *s, size_t n)
+{
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+}
+#define ADD_LIT(b, s) add((b), (s), sizeof(s) - 1)
+
+static void add_u64(weft__buf *b, uint64_t v)
+{
+    char tmp[24];
+    int i = 24;
+    do tmp[--i] = (char)('0' + v % 10);
+    while (v /= 10);
+    add(b, tmp + i, (size_t)(24 - i));
+}
+
+/* Builds the response head into c->out. content_length -1: chunked, -2:
+ * neither (1xx/204/304). */
+static int build_head(weft_http_request *req, int status, const char *ctype,
+                      int64_t content_length)
+{
+    weft__conn *c = req->c;
+    weft_http_server *srv = c->srv;
+    weft__buf *b = &c->out;
+    const char *reason = weft_http_status_text(status);
+    size_t need = 128 + strlen(reason) + c->extra.len + (ctype ? strlen(ctype) : 0) +
+                  (srv->o.server_name ? strlen(srv->o.server_name) : 0);
+    b->len = 0;
+    if (weft__buf_reserve(b, need)) return -ENOMEM;
+    if (srv->closing) req->keep_alive = 0;
+    ADD_LIT(b, "HTTP/1.1 ");
+    add_u64(b, (uint64_t)status);
+    ADD_LIT(b, " ");
+    add(b, reason, strlen(reason));
+    if (srv->o.server_name[0]) {
+        ADD_LIT(b, "\r\nServer: ");
+        add(b, srv->o.server_name, strlen(srv->o.server_name));
+    }
+    ADD_LIT(b, "\r\nDate: ");
+    add(b, weft__http_date(), 29);
+    if (ctype) {
+        ADD_LIT(b, "\r\nContent-Type: ");
+        add(b, ctype, strlen(ctype));
+    }
+    if (content_length >= 0) {
+        ADD_LIT(b, "\r\nContent-Length: ");
+        add_u64(b, (uint64_t)content_length);
+    } else if (content_length == -1) {
+        ADD_LIT(b, "\r\nTransfer-Encoding: chunked");
+    }
+    if (!req->keep_alive) ADD_LIT(b, "\r\nConnection: close");
+    else if (req->h->minor == 0) ADD_LIT(b, "\r\nConnection: keep-alive");
+    ADD_LIT(b, "\r\n");
+    add(b, c->extra.p, c->extra.len);
+    ADD_LIT(b, "\r\n");
+    req->status = status;
+    req->replied = 1;
+    return 0;
+}
+
+int weft_http_reply_header(weft_http_request *req, const char *name, const char *value)
+{
+    if (req->replied) return -WEFT_EHTTP_STATE;
+    if (!weft__header_ok(name, value)) return -EINVAL;
+    weft__buf *e = &req->c->extra;
+    if (!strcasecmp(name, "connection") && weft__has_token(value, "close")) req->keep_alive = 0;
+    if (weft__buf_reserve(e, strlen(name) + strlen(value) + 5)) return -ENOMEM;
+    weft__buf_str(e, name);
+    weft__buf_add(e, ": ", 2);
+    weft__buf_str(e, value);
+    weft__buf_add(e, "\r\n", 2);
+    return 0;
+}
+
+static int send_all(weft_http_request *req, struct iovec *iov, int n)
+{
+    size_t total = 0;
+    for (int i = 0; i < n; i++) total += iov[i].iov_len;
+    ssize_t r = weft_stream_writev(req->c->s, iov, n);
+    if (r < 0) {
+        req->keep_alive = 0;
+        return (int)r;
+    }
+    req->sent += total;
+    return 0;
+}
+
+int weft_http_respond(weft_http_request *req, int status, const char *ctype, const void *body,
+                      size_t len)
+{
+    if (req->replied) return -WEFT_EHTTP_STATE;
+    int no_body = status < 200 || status == 204 || status == 304;
+    int r = build_head(req, status, ctype, no_body ? -2 : (int64_t)len);
+    if (r) return r;
+    req->ended = 1;
+    struct iovec iov[2] = {{req->c->out.p, req->c->out.len}, {(void *)body, len}};
+    int n = (req->is_head || no_body || !len) ? 1 : 2;
+    r = send_all(req, iov, n);
+    req->sent -= req->c->out.len;
+    return r;
+}
+
+int weft_http_reply_start(weft_http_request *req, int status, const char *ctype,
+                          int64_t content_length)
+{
+    if (req->replied) return -WEFT_EHTTP_STATE;
+    /* HTTP/1.0 has no chunked coding: the body then ends with the connection. */
+    if (content_length < 0 && req->h->minor == 0) {
+        req->keep_alive = 0;
+        content_length = -3;
+    }
+    int r = build_head(req, status, ctype, content_length < -1 ? -2 : content_length);
+    if (r) return r;
+    req->chunked_reply = content_length == -1 && !req->is_head;
+    req->remaining = content_length >= 0 ? content_length : -1;
+    struct iovec iov = {req->c->out.p, req->c->out.len};
+    r = send_all(req, &iov, 1);
+    req->sent = 0;
+    return r;
+}
+
+ssize_t weft_http_reply_write(weft_http_request *req, const void *buf, size_t n)
+{
+    if (!req->replied || req->ended) return -WEFT_EHTTP_STATE;
+    if (req->is_head || n == 0) return (ssize_t)n;
+    if (req->remaining >= 0) {
+        if ((uint64_t)req->remaining < n) return -EINVAL;
+        req->remaining -= (int64_t)n;
+    }
+    int r;
+    if (req->chunked_reply) {
+        char hex[20];
+        int hl = snprintf(hex, sizeof hex, "%zx\r\n", n);
+        struct iovec iov[3] = {{hex, (size_t)hl}, {(void *)buf, n}, {"\r\n", 2}};
+        r = send_all(req, iov, 3);
+        req->sent -= (size_t)hl + 2;
+    } else {
+        struct iovec iov = {(void *)buf, n};
+        r = send_all(req, &iov, 1);
+    }
+    return r < 0 ? r : (ssize_t)n;
+}
+
+int weft_http_reply_end(weft_http_request *req)
+{
+    if (!req->replied) return -WEFT_EHTTP_STATE;
+    if (req->ended) return 0;
+    req->ended = 1;
+    if (req->chunked_reply) {
+        struct iovec iov = {"0\r\n\r\n", 5};
+        int r = send_all(req, &iov, 1);
+        req->sent -= 5;
+        return r;
+    }
+    if (req->remaining > 0) {
+        /* Fewer bytes than announced: the client can only tell by the
+         * connection ending. */
+        req->keep_alive = 0;
+        return -EPIPE;
+    }
+    return 0;
+}
+
+/* An error or status page with a short text body. */
+int weft__reply_simple(weft_http_request *req, int status, const char *msg)
+{
+    char body[128];
+    int n = snprintf(body, sizeof body, "%s\n", msg ? msg : weft_http_status_text(status));
+    req->c->extra.len = 0;
+    return weft_http_respond(req, status, "text/plain; charset=utf-8", body, (size_t)n);
+}
+
+/* After the handler: a response it never sent is sent for it. */
+int weft__reply_finish(weft_http_request *req)
+{
+    if (!req->replied) return weft_http_respond(req, 200, NULL, "", 0);
+    if (!req->ended) return weft_http_reply_end(req);
+    return 0;
+}

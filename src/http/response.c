@@ -1,0 +1,225 @@
+/* Client responses: the head, the body (raw, dechunked, inflated), and
+ * giving the connection back. Reads honour the read timeout and the total
+ * deadline, each reported with its own error code. */
+#include "http/client_internal.h"
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <strings.h>
+
+#define MAX_RESPONSE_HEAD 65536
+
+typedef struct peek_args {
+    weft_stream *s;
+    const char **data;
+    size_t min;
+    ssize_t r;
+} peek_args;
+
+static int peek_fn(void *arg)
+{
+    peek_args *a = arg;
+    a->r = weft_stream_peek(a->s, a->data, a->min);
+    return a->r < 0 ? (int)a->r : 0;
+}
+
+/* A peek under whichever of the read timeout and the total deadline comes
+ * first; the error names the one that expired. */
+ssize_t weft__resp_peek(weft_http_response *r, const char **data, size_t min)
+{
+    double lim = r->c->o.read_timeout_s > 0 ? r->c->o.read_timeout_s : INFINITY;
+    int code = -WEFT_EHTTP_READ_TIMEOUT;
+    if (r->deadline < INFINITY) {
+        double rem = r->deadline - weft_now();
+        if (rem <= 0) return -WEFT_EHTTP_TOTAL_TIMEOUT;
+        if (rem <= lim) lim = rem, code = -WEFT_EHTTP_TOTAL_TIMEOUT;
+    }
+    if (lim == INFINITY) return weft_stream_peek(r->conn->s, data, min);
+    peek_args a = {r->conn->s, data, min, 0};
+    int e = weft_timeout(lim, peek_fn, &a);
+    if (e == -ETIMEDOUT) return code;
+    return a.r;
+}
+
+void weft__resp_release(weft_http_response *r, int reusable)
+{
+    if (!r->conn) return;
+    weft__pconn_put(r->c, r->conn, reusable);
+    r->conn = NULL;
+}
+
+static int setup_decoding(weft_http_response *r)
+{
+    if (r->c->o.no_decompress) return 0;
+    const char *ce = weft_http_response_header(r, "content-encoding");
+    if (!ce) return 0;
+    int gz = !strcasecmp(ce, "gzip") || !strcasecmp(ce, "x-gzip");
+    if (!gz && strcasecmp(ce, "deflate")) return 0;
+    r->z = weft__inflate_new(gz);
+    return r->z ? 0 : -ENOMEM;
+}
+
+int weft__resp_read_head(weft_http_response *r, int method_head)
+{
+    for (;;) {
+        weft__parser_init(&r->P, HTTP_RESPONSE, MAX_RESPONSE_HEAD);
+        long n;
+        const char *data;
+        for (;;) {
+            ssize_t got = weft__resp_peek(r, &data, r->P.parsed + 1);
+            if (got < 0) return (int)got;
+            if (got == 0) return -WEFT_EHTTP_CLOSED;
+            r->got_any = 1;
+            n = weft__parser_head(&r->P, data, (size_t)got);
+            if (n < 0) return (int)n;
+            if (n > 0) break;
+        }
+        free(r->arena);
+        size_t cap = (size_t)n + 4 * WEFT_HTTP_MAX_HEADERS + 16;
+        r->arena = malloc(cap);
+        if (!r->arena) return -ENOMEM;
+        int e = weft__parser_copy_head(&r->P, data, r->arena, cap, &r->H);
+        if (e) return e;
+        weft_stream_consume(r->conn->s, (size_t)n);
+        /* 1xx: an interim response (100 Continue); the real one follows. */
+        if (r->H.status >= 100 && r->H.status < 200 && r->H.status != 101) continue;
+        break;
+    }
+    r->is_head = (uint8_t)method_head;
+    int st = r->H.status;
+    if (method_head || st == 204 || st == 304 || (st >= 100 && st < 200)) {
+        weft__parser_no_body(&r->P);
+        r->body_done = 1;
+    } else if (r->H.content_length == 0) {
+        r->body_done = 1;
+    }
+    if (r->body_done) weft__resp_release(r, r->H.keep_alive);
+    return setup_decoding(r);
+}
+
+/* The body as sent (dechunked, not inflated). */
+static ssize_t read_raw(weft_http_response *r, char *buf, size_t n)
+{
+    while (!r->body_done) {
+        if (!r->conn) return -WEFT_EHTTP_CLOSED;
+        const char *data;
+        ssize_t avail = weft__resp_peek(r, &data, 1);
+        if (avail < 0) {
+            weft__resp_release(r, 0);
+            return avail;
+        }
+        if (avail == 0) {
+            /* A body that ends with the connection (no length, HTTP/1.0). */
+            int ok = weft__parser_eof(&r->P);
+            r->body_done = 1;
+            weft__resp_release(r, 0);
+            return ok ? 0 : -WEFT_EHTTP_CLOSED;
+        }
+        size_t k = (size_t)avail < n ? (size_t)avail : n, got;
+        long used = weft__parser_body(&r->P, data, k, buf, &got);
+        if (used < 0) {
+            weft__resp_release(r, 0);
+            return used;
+        }
+        weft_stream_consume(r->conn->s, (size_t)used);
+        if (r->P.msg_done) {
+            r->body_done = 1;
+            weft__resp_release(r, r->H.keep_alive);
+        }
+        if (got) return (ssize_t)got;
+    }
+    return 0;
+}
+
+ssize_t weft_http_response_read(weft_http_response *r, void *buf, size_t n)
+{
+    if (!r->z) return read_raw(r, buf, n);
+    for (;;) {
+        if (r->zoff < r->zin.len) {
+            const char *in = r->zin.p + r->zoff;
+            size_t inlen = r->zin.len - r->zoff;
+            long out = weft__inflate_run(r->z, &in, &inlen, buf, n);
+            if (out < 0) {
+                weft__resp_release(r, 0);
+                return out;
+            }
+            r->zoff = r->zin.len - inlen;
+            if (out > 0) return out;
+        }
+        if (weft__inflate_done(r->z) || r->raw_done) {
+            /* Bytes after the compressed stream's end are ignored. */
+            if (!r->body_done) {
+                char scratch[4096];
+                while (read_raw(r, scratch, sizeof scratch) > 0) {}
+            }
+            if (!weft__inflate_done(r->z) && r->zin.len) return -WEFT_EHTTP_DECODE;
+            return 0;
+        }
+        r->zin.len = r->zoff = 0;
+        if (weft__buf_reserve(&r->zin, 16384)) return -ENOMEM;
+        ssize_t got = read_raw(r, r->zin.p, 16384);
+        if (got < 0) return got;
+        if (got == 0) r->raw_done = 1;
+        r->zin.len = (size_t)got;
+    }
+}
+
+int weft_http_response_body(weft_http_response *r, const char **data, size_t *len)
+{
+    weft__buf *b = &r->body;
+    size_t max = r->c->o.max_body_bytes;
+    if (!r->body_done || r->z) {
+        if (r->H.content_length > 0 && !r->z) {
+            if ((uint64_t)r->H.content_length > max) {
+                weft__resp_release(r, 0);
+                return -WEFT_EHTTP_BODY_SIZE;
+            }
+            if (weft__buf_reserve(b, (size_t)r->H.content_length + 1)) return -ENOMEM;
+        }
+        for (;;) {
+            if (weft__buf_reserve(b, 16385)) return -ENOMEM;
+            ssize_t got = weft_http_response_read(r, b->p + b->len, b->cap - b->len - 1);
+            if (got < 0) return (int)got;
+            if (got == 0) break;
+            b->len += (size_t)got;
+            if (b->len > max) {
+                weft__resp_release(r, 0);
+                return -WEFT_EHTTP_BODY_SIZE;
+            }
+        }
+    }
+    if (weft__buf_reserve(b, 1)) return -ENOMEM;
+    b->p[b->len] = 0;
+    *data = b->p;
+    *len = b->len;
+    return 0;
+}
+
+int weft_http_response_status(const weft_http_response *r) { return r->H.status; }
+const char *weft_http_response_reason(const weft_http_response *r) { return r->H.reason; }
+const char *weft_http_response_url(const weft_http_response *r) { return r->url; }
+int weft_http_response_redirects(const weft_http_response *r) { return r->redirects; }
+
+const char *weft_http_response_header(const weft_http_response *r, const char *name)
+{
+    return weft__header_find(r->H.headers, r->H.nheaders, name);
+}
+
+const weft_http_header *weft_http_response_headers(const weft_http_response *r, size_t *n)
+{
+    *n = r->H.nheaders;
+    return r->H.headers;
+}
+
+void weft_http_response_free(weft_http_response *r)
+{
+    if (!r) return;
+    /* Unread body bytes would be taken for the next response: the
+     * connection can only be reused once the body was read to its end. */
+    weft__resp_release(r, 0);
+    weft__inflate_free(r->z);
+    weft__buf_free(&r->zin);
+    weft__buf_free(&r->body);
+    free(r->arena);
+    free(r);
+}
