@@ -92,7 +92,9 @@ int weft_http_server_port(const weft_http_server *srv);
  * (also when never started). 0 or -errno. NULL is a no-op. Waits. */
 int weft_http_server_close(weft_http_server *srv, double grace_s);
 /* Serves one already accepted connection with srv's routes and limits
- * until it closes (what listen does per connection). Waits. */
+ * until it closes (what listen does per connection); s stays the caller's
+ * to close. Every such call must have returned before
+ * weft_http_server_close. 0 or -ENOMEM. Waits. */
 int weft_http_server_serve_stream(weft_http_server *srv, weft_stream *s);
 
 /* ---- the request (in a handler) ---- */

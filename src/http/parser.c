@@ -141,6 +141,12 @@ long weft__parser_head(weft__parser *P, const char *data, size_t n)
         const char *pos = llhttp_get_error_pos(&P->p);
         llhttp_resume(&P->p);
         P->parsed = (size_t)(pos - data);
+        /* llhttp 8 takes a request whose Transfer-Encoding does not end in
+         * chunked as bodiless; RFC 9112 says its length is unknowable: 400. */
+        if (P->p.http_major != 1 || P->p.http_minor > 1) return -WEFT_EHTTP_PARSE;
+        if (P->p.type == HTTP_REQUEST && (P->p.flags & F_TRANSFER_ENCODING) &&
+            !(P->p.flags & F_CHUNKED))
+            return -WEFT_EHTTP_PARSE;
         return (long)P->parsed;
     }
     if (e != HPE_OK) return P->too_many ? -WEFT_EHTTP_HEADERS_SIZE : -WEFT_EHTTP_PARSE;

@@ -68,7 +68,7 @@ int weft__resp_read_head(weft_http_response *r, int method_head)
         for (;;) {
             ssize_t got = weft__resp_peek(r, &data, r->P.parsed + 1);
             if (got < 0) return (int)got;
-            if (got == 0) return -WEFT_EHTTP_CLOSED;
+            if ((size_t)got <= r->P.parsed) return -WEFT_EHTTP_CLOSED; /* ended */
             r->got_any = 1;
             n = weft__parser_head(&r->P, data, (size_t)got);
             if (n < 0) return (int)n;

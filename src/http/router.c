@@ -12,6 +12,8 @@ int weft_http_server_route(weft_http_server *srv, const char *method, const char
     if (!srv || !method || !pattern || pattern[0] != '/' || !h) return -EINVAL;
     weft__route *r = calloc(1, sizeof *r);
     if (!r) return -ENOMEM;
+    r->h = h;
+    r->arg = arg;
     r->method = strdup(method);
     r->pattern = strdup(pattern + 1);
     size_t n = 1;
@@ -48,7 +50,7 @@ static void capture(weft_http_request *req, const char *seg, char *val)
 {
     if (req->nparams == WEFT_HTTP_MAX_PARAMS) return;
     size_t nl = strlen(seg) - 2;
-    if (nl > 3 && !strcmp(seg + 1 + nl - 3, "...")) nl -= 3;
+    if (nl > 3 && !strncmp(seg + 1 + nl - 3, "...", 3)) nl -= 3;
     req->pname[req->nparams] = seg + 1;
     req->pname_len[req->nparams] = nl;
     req->pval[req->nparams++] = val;
@@ -64,8 +66,7 @@ static int match(const weft__route *r, weft_http_request *req, char *path)
         const char *seg = r->segs[i];
         char *end = strchr(p, '/');
         if (r->rest && i == r->nseg - 1) {
-            if (!*p) return 0;
-            capture(req, seg, p);
+            capture(req, seg, p); /* may be empty: "/s/" matches "/s/{p...}" */
             return 1;
         }
         size_t len = end ? (size_t)(end - p) : strlen(p);

@@ -214,7 +214,8 @@ static int read_head(weft__conn *c)
         if (srv->closing && c->state == C_IDLE) return 0;
         const char *data;
         ssize_t n = weft_stream_peek(c->s, &data, c->P.parsed + 1);
-        if (n <= 0) {
+        /* At the stream's end peek returns what is left, possibly old bytes. */
+        if (n <= 0 || (size_t)n <= c->P.parsed) {
             /* EOF mid-head means the client gave up, or the reaper ended a
              * slow one: the latter is told why. */
             if (c->timed_out && c->state == C_HEAD) reject(c, 408);
@@ -258,8 +259,14 @@ static void peer_name(weft__conn *c)
         inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, c->peer, sizeof c->peer);
 }
 
+static int reaper(void *arg);
+
 int weft_http_server_serve_stream(weft_http_server *srv, weft_stream *s)
 {
+    if (!srv->reaper && !srv->closing) {
+        srv->reaper = weft_spawn_named("http-reaper", reaper, srv);
+        if (!srv->reaper) return -errno;
+    }
     weft__conn *c = calloc(1, sizeof *c);
     if (!c) return -ENOMEM;
     c->srv = srv;
@@ -306,16 +313,17 @@ int weft_http_server_serve_stream(weft_http_server *srv, weft_stream *s)
     return 0;
 }
 
-static int conn_task(weft_stream *s, void *arg)
-{
-    return weft_http_server_serve_stream(arg, s);
-}
-
 /* Ends the connections whose phase outlived its deadline (see the top). */
 static int reaper(void *arg)
 {
     weft_http_server *srv = arg;
-    while (weft_sleep(0.5) == 0) {
+    /* A tick of a quarter of the shortest timeout keeps them within 25%. */
+    double tick = srv->o.header_timeout_s;
+    if (srv->o.keepalive_s < tick) tick = srv->o.keepalive_s;
+    if (srv->o.body_timeout_s < tick) tick = srv->o.body_timeout_s;
+    tick /= 4;
+    if (tick > 0.5) tick = 0.5;
+    while (weft_sleep(tick) == 0) {
         double now = weft_now();
         for (weft__conn *c = srv->conns; c; c = c->next)
             if (c->state != C_HANDLER && now > c->deadline && !c->timed_out) {
@@ -324,27 +332,6 @@ static int reaper(void *arg)
             }
     }
     return 0;
-}
-
-int weft_http_server_listen(weft_http_server *srv, const char *host, int port)
-{
-    if (srv->tcp) return -EBUSY;
-    weft_serve_opts so = {.max_conns = srv->o.max_conns, .tls = srv->o.tls};
-    srv->tcp = weft_tcp_serve_with(host, port, conn_task, srv, &so);
-    if (!srv->tcp) return -errno;
-    srv->reaper = weft_spawn_named("http-reaper", reaper, srv);
-    if (!srv->reaper) {
-        int e = -errno;
-        weft_server_close(srv->tcp, 0);
-        srv->tcp = NULL;
-        return e;
-    }
-    return 0;
-}
-
-int weft_http_server_port(const weft_http_server *srv)
-{
-    return srv->tcp ? weft_server_port(srv->tcp) : -EINVAL;
 }
 
 int weft_http_server_close(weft_http_server *srv, double grace_s)
@@ -356,7 +343,7 @@ int weft_http_server_close(weft_http_server *srv, double grace_s)
      * end their reads now; busy ones finish their request and close. */
     for (weft__conn *c = srv->conns; c; c = c->next)
         if (c->state == C_IDLE) shutdown(weft_stream_fd(c->s), SHUT_RD);
-    if (srv->tcp) r = weft_server_close(srv->tcp, grace_s);
+    if (srv->tcp) r = srv->tcp_close(srv->tcp, grace_s);
     if (srv->reaper) {
         weft_cancel(srv->reaper);
         weft_await(srv->reaper);

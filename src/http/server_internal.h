@@ -32,6 +32,7 @@ struct weft_http_server {
     weft__mw *mws;
     int nmw;
     weft_server *tcp;
+    int (*tcp_close)(weft_server *, double); /* set by listen */
     weft_task *reaper;
     weft__conn *conns;       /* all live connections (for timeouts, shutdown) */
     int closing;
