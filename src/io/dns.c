@@ -1,0 +1,377 @@
+/* weft_resolve: getaddrinfo on a small dedicated thread pool, with a cache.
+ *
+ * Why getaddrinfo and not c-ares: it is what every other program on the
+ * machine uses, so /etc/hosts, nsswitch (mdns, systemd-resolved, LDAP...)
+ * and /etc/gai.conf address ordering all apply; c-ares reimplements only the
+ * DNS part. Its cost (a thread per lookup in flight) is paid only on a cache
+ * miss for a name that is not a numeric address.
+ *
+ * Why a pool of its own rather than weft_to_thread: a lookup can take
+ * seconds (an unreachable name server), and weft_to_thread must wait for its
+ * function even when the caller is cancelled. Here a cancelled or timed-out
+ * caller leaves at once: the job is reference-counted and the worker finishes
+ * it alone (its answer still goes into the cache). And slow lookups cannot
+ * starve file I/O on the loop's pool.
+ *
+ * The pool and the cache are process-wide (one mutex), unlike the loops: DNS
+ * answers are facts about the process's network, worth sharing between
+ * loops, and a few resolver threads per loop would be waste. Concurrent
+ * lookups of the same name share one job. A waiting task waits on an eventfd
+ * of its own, which the worker writes when the job is done. */
+#define _GNU_SOURCE
+#include "io_internal.h"
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TTL_S 30.0     /* getaddrinfo does not give TTLs: a fixed, short one */
+#define CACHE_MAX 256  /* entries; a linear scan is cheaper than a hash here */
+#define WORKERS_MAX 4
+#define IDLE_EXIT_S 30 /* an idle worker ends after this long */
+
+typedef struct waiter {
+    int efd;
+    struct waiter *next;
+} waiter;
+
+typedef struct job {
+    char *host;
+    int family, socktype;
+    int refs;        /* the worker + each waiting task */
+    int done, err;
+    struct addrinfo *res;
+    waiter *waiters;
+    struct job *next;          /* the queue */
+    struct job *iprev, *inext; /* jobs not yet done, for sharing */
+} job;
+
+typedef struct entry {
+    char *host;
+    int family, socktype;
+    double expires;
+    struct addrinfo *res; /* our copy (copy_list), port 0 */
+} entry;
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+static job *qhead, *qtail, *inflight;
+static int nworkers, nidle;
+static entry cache[CACHE_MAX];
+static int ncache;
+static unsigned long hits, misses;
+
+static double mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int map_gai(int rc)
+{
+    switch (rc) {
+    case 0: return 0;
+    case EAI_AGAIN: return -WEFT_EDNSAGAIN;
+    case EAI_MEMORY: return -ENOMEM;
+    case EAI_SYSTEM: return errno ? -errno : -WEFT_EDNS;
+    case EAI_FAMILY:
+    case EAI_SOCKTYPE:
+    case EAI_BADFLAGS: return -EINVAL;
+    default: return -WEFT_EDNS; /* NONAME, NODATA, FAIL, ADDRFAMILY, SERVICE */
+    }
+}
+
+/* ---- answers: our own copies, so that one free function fits all ---------------- */
+
+void weft_addrinfo_free(struct addrinfo *ai)
+{
+    while (ai) {
+        struct addrinfo *next = ai->ai_next;
+        free(ai);
+        ai = next;
+    }
+}
+
+/* Copies a getaddrinfo list, each node in one allocation, with port set. */
+static int copy_list(const struct addrinfo *src, int port, struct addrinfo **out)
+{
+    struct addrinfo *head = NULL, **tail = &head;
+    for (; src; src = src->ai_next) {
+        struct addrinfo *n = malloc(sizeof *n + src->ai_addrlen);
+        if (!n) {
+            weft_addrinfo_free(head);
+            return -ENOMEM;
+        }
+        *n = *src;
+        n->ai_canonname = NULL;
+        n->ai_next = NULL;
+        n->ai_addr = (struct sockaddr *)(n + 1);
+        memcpy(n->ai_addr, src->ai_addr, src->ai_addrlen);
+        if (n->ai_family == AF_INET) ((struct sockaddr_in *)n->ai_addr)->sin_port = htons((uint16_t)port);
+        else if (n->ai_family == AF_INET6) ((struct sockaddr_in6 *)n->ai_addr)->sin6_port = htons((uint16_t)port);
+        *tail = n;
+        tail = &n->ai_next;
+    }
+    *out = head;
+    return head ? 0 : -WEFT_EDNS;
+}
+
+/* ---- the cache (mu held) -------------------------------------------------------- */
+
+static int same(const char *h, int fam, int st, const char *h2, int fam2, int st2)
+{
+    return fam == fam2 && st == st2 && !strcmp(h, h2);
+}
+
+static entry *cache_find(const char *host, int family, int socktype, double now)
+{
+    for (int i = 0; i < ncache; i++) {
+        entry *e = &cache[i];
+        if (same(e->host, e->family, e->socktype, host, family, socktype))
+            return e->expires > now ? e : NULL;
+    }
+    return NULL;
+}
+
+static void entry_clear(entry *e)
+{
+    free(e->host);
+    weft_addrinfo_free(e->res);
+    *e = cache[--ncache];
+}
+
+/* Takes ownership of res. */
+static void cache_put(const job *j, struct addrinfo *res, double now)
+{
+    for (int i = 0; i < ncache;) {
+        entry *e = &cache[i];
+        if (e->expires <= now || same(e->host, e->family, e->socktype, j->host, j->family, j->socktype))
+            entry_clear(e);
+        else
+            i++;
+    }
+    if (ncache == CACHE_MAX) {
+        int old = 0;
+        for (int i = 1; i < ncache; i++)
+            if (cache[i].expires < cache[old].expires) old = i;
+        entry_clear(&cache[old]);
+    }
+    char *h = strdup(j->host);
+    if (!h) {
+        weft_addrinfo_free(res);
+        return;
+    }
+    cache[ncache++] = (entry){h, j->family, j->socktype, now + TTL_S, res};
+}
+
+void weft__dns_stats(unsigned long *hit, unsigned long *miss)
+{
+    pthread_mutex_lock(&mu);
+    *hit = hits;
+    *miss = misses;
+    pthread_mutex_unlock(&mu);
+}
+
+void weft__dns_cache_clear(void)
+{
+    pthread_mutex_lock(&mu);
+    while (ncache) entry_clear(&cache[0]);
+    pthread_mutex_unlock(&mu);
+}
+
+/* ---- jobs and workers ------------------------------------------------------------ */
+
+static void job_unref(job *j) /* mu held */
+{
+    if (--j->refs) return;
+    free(j->host);
+    weft_addrinfo_free(j->res);
+    free(j);
+}
+
+static void *worker(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&mu);
+    for (;;) {
+        while (!qhead) {
+            nidle++;
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += IDLE_EXIT_S;
+            int rc = pthread_cond_timedwait(&cv, &mu, &until);
+            nidle--;
+            if (rc == ETIMEDOUT && !qhead) {
+                nworkers--;
+                pthread_mutex_unlock(&mu);
+                return NULL;
+            }
+        }
+        job *j = qhead;
+        qhead = j->next;
+        if (!qhead) qtail = NULL;
+        pthread_mutex_unlock(&mu);
+
+        struct addrinfo hints = {.ai_family = j->family, .ai_socktype = j->socktype};
+        struct addrinfo *res = NULL;
+        int rc = getaddrinfo(j->host, NULL, &hints, &res);
+        int err = map_gai(rc);
+        double now = mono();
+
+        /* Two copies in our own format: the job may outlive the cache entry
+         * and the reverse. */
+        struct addrinfo *mine = NULL, *cached = NULL;
+        if (!err) err = copy_list(res, 0, &mine);
+        if (!err && copy_list(res, 0, &cached) < 0) cached = NULL;
+        if (res) freeaddrinfo(res);
+
+        pthread_mutex_lock(&mu);
+        j->done = 1;
+        j->err = err;
+        j->res = mine;
+        if (cached) cache_put(j, cached, now);
+        if (j->iprev) j->iprev->inext = j->inext; else inflight = j->inext;
+        if (j->inext) j->inext->iprev = j->iprev;
+        for (waiter *w = j->waiters; w; w = w->next) {
+            uint64_t one = 1;
+            (void)!write(w->efd, &one, sizeof one);
+        }
+        j->waiters = NULL;
+        job_unref(j);
+    }
+}
+
+/* Finds or starts the job for this name; mu held. NULL on ENOMEM. */
+static job *job_get(const char *host, int family, int socktype)
+{
+    for (job *j = inflight; j; j = j->inext)
+        if (same(j->host, j->family, j->socktype, host, family, socktype)) {
+            j->refs++;
+            return j;
+        }
+    job *j = calloc(1, sizeof *j);
+    if (!j || !(j->host = strdup(host))) {
+        free(j);
+        return NULL;
+    }
+    j->family = family;
+    j->socktype = socktype;
+    j->refs = 2;
+    j->inext = inflight;
+    if (inflight) inflight->iprev = j;
+    inflight = j;
+    if (qtail) qtail->next = j; else qhead = j;
+    qtail = j;
+    if (!nidle && nworkers < WORKERS_MAX) {
+        pthread_t th;
+        pthread_attr_t a;
+        pthread_attr_init(&a);
+        pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+        pthread_attr_setstacksize(&a, 256 * 1024);
+        if (pthread_create(&th, &a, worker, NULL) == 0) nworkers++;
+        pthread_attr_destroy(&a);
+        /* No thread at all: the job waits for one that exists, or fails below. */
+    }
+    pthread_cond_signal(&cv);
+    return j;
+}
+
+static int lookup_pool(const char *host, int port, int family, int socktype,
+                       struct addrinfo **out)
+{
+    waiter w = {.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};
+    if (w.efd < 0) return -errno;
+    pthread_mutex_lock(&mu);
+    misses++;
+    job *j = job_get(host, family, socktype);
+    if (!j || !nworkers) {
+        if (j) j->refs--; /* it stays queued for the next worker */
+        pthread_mutex_unlock(&mu);
+        close(w.efd);
+        return j ? -EAGAIN : -ENOMEM;
+    }
+    w.next = j->waiters;
+    j->waiters = &w;
+    pthread_mutex_unlock(&mu);
+
+    int r = 0;
+    for (;;) {
+        r = weft_wait_fd(w.efd, WEFT_READABLE);
+        pthread_mutex_lock(&mu);
+        if (j->done) break;
+        if (r < 0) { /* cancelled or timed out: leave the job to the worker */
+            for (waiter **p = &j->waiters; *p; p = &(*p)->next)
+                if (*p == &w) {
+                    *p = w.next;
+                    break;
+                }
+            break;
+        }
+        pthread_mutex_unlock(&mu);
+    }
+    if (j->done) r = j->err ? j->err : copy_list(j->res, port, out);
+    job_unref(j);
+    pthread_mutex_unlock(&mu);
+    weft_close(w.efd);
+    return r;
+}
+
+int weft_resolve(const char *host, int port, int family, int socktype, struct addrinfo **out)
+{
+    if (!out || port < 0 || port > 65535) return -EINVAL;
+    if (family != AF_UNSPEC && family != AF_INET && family != AF_INET6) return -EINVAL;
+    if (!socktype) socktype = SOCK_STREAM;
+    *out = NULL;
+    /* A numeric address, or none (the wildcard): getaddrinfo answers without
+     * any I/O, so no thread and no cache. */
+    struct addrinfo hints = {.ai_family = family, .ai_socktype = socktype,
+                             .ai_flags = AI_NUMERICHOST | (host && *host ? 0 : AI_PASSIVE)};
+    struct addrinfo *res = NULL;
+    int rc = getaddrinfo(host && *host ? host : NULL, "0", &hints, &res);
+    if (rc == 0) {
+        int r = copy_list(res, port, out);
+        freeaddrinfo(res);
+        return r;
+    }
+    if (rc != EAI_NONAME) return map_gai(rc);
+
+    pthread_mutex_lock(&mu);
+    entry *e = cache_find(host, family, socktype, mono());
+    if (e) {
+        hits++;
+        int r = copy_list(e->res, port, out);
+        pthread_mutex_unlock(&mu);
+        return r;
+    }
+    pthread_mutex_unlock(&mu);
+    if (weft__need_task("weft_resolve")) return -EPERM;
+    return lookup_pool(host, port, family, socktype, out);
+}
+
+/* Formats an address as "1.2.3.4:80" or "[::1]:80" (for messages). */
+const char *weft__addr_str(const struct sockaddr *sa, char *buf, size_t n)
+{
+    char ip[INET6_ADDRSTRLEN] = "?";
+    int port = 0;
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *a = (const void *)sa;
+        inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip);
+        port = ntohs(a->sin_port);
+        snprintf(buf, n, "%s:%d", ip, port);
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const void *)sa;
+        inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip);
+        port = ntohs(a->sin6_port);
+        snprintf(buf, n, "[%s]:%d", ip, port);
+    } else {
+        snprintf(buf, n, "(family %d)", sa->sa_family);
+    }
+    return buf;
+}

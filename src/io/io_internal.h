@@ -1,0 +1,36 @@
+/* Helpers shared by the socket modules (sock.c, tcp.c, server.c, udp.c,
+ * dns.c). Not installed. */
+#ifndef WEFT_IO_INTERNAL_H
+#define WEFT_IO_INTERNAL_H
+
+#include "stream_internal.h"
+#include <sys/un.h>
+
+/* sock.c */
+/* A non-blocking, close-on-exec socket: fd or -errno. */
+int weft__socket(int family, int type);
+/* Connects a non-blocking socket, waiting for the handshake (or, on a Unix
+ * socket whose listener's backlog is full, retrying with short sleeps).
+ * 0, -ECONNREFUSED, -ETIMEDOUT, -ECANCELED, -errno. The caller closes fd on
+ * failure. Waits. */
+int weft__connect_fd(int fd, const struct sockaddr *sa, socklen_t len);
+/* A listening socket on sa (SO_REUSEADDR; IPV6_V6ONLY on IPv6 so that the
+ * IPv4 wildcard can share the port): fd or -errno. */
+int weft__listen_on(const struct sockaddr *sa, socklen_t len, int backlog, int reuseport);
+/* Fills a sockaddr_un for path: its length, or -ENAMETOOLONG / -EINVAL. */
+int weft__unix_addr(const char *path, struct sockaddr_un *sun);
+/* TCP_NODELAY on (asyncio's default: request/response traffic must not wait
+ * for Nagle's 40 ms). */
+void weft__nodelay(int fd);
+
+/* dns.c */
+void weft__dns_stats(unsigned long *hits, unsigned long *misses);
+void weft__dns_cache_clear(void);
+const char *weft__addr_str(const struct sockaddr *sa, char *buf, size_t n);
+
+/* TLS lives in tls.c (another module): referenced weakly, so that programs
+ * without TLS link without it. A server or connect given a TLS context
+ * always has tls.c linked in, since the context came from it. */
+#pragma weak weft_stream_start_tls
+
+#endif

@@ -1,0 +1,301 @@
+/* Servers: weft_tcp_serve (asyncio.start_server) and weft_unix_serve.
+ *
+ * One acceptor task per listening socket; each accepted connection becomes a
+ * stream and a detached task running the handler, which the server tracks so
+ * that closing can wait for it or cancel it.
+ *
+ * Accept errors: EMFILE/ENFILE (out of descriptors) and ENOBUFS/ENOMEM leave
+ * the connection in the kernel's backlog, so the listening socket stays
+ * readable and a naive loop would spin at 100% CPU. The acceptor sleeps
+ * instead (10 ms, doubling up to 200 ms while the shortage lasts) and tries
+ * again: the server resumes by itself as soon as descriptors are freed, and
+ * the waiting clients are served then rather than dropped. */
+#define _GNU_SOURCE
+#include "io_internal.h"
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAX_LISTENERS 8
+#define CONNS_DEFAULT 10000
+#define BACKLOG_DEFAULT 511
+#define BACKOFF_MIN 0.01
+#define BACKOFF_MAX 0.2
+#define CLOSE_LINGER_S 10.0 /* how long a finished handler's stream may drain */
+
+typedef struct conn {
+    struct weft_server *srv;
+    weft_stream *s;
+    weft_task *task;
+    struct conn *prev, *next;
+} conn;
+
+struct weft_server {
+    int lfd[MAX_LISTENERS];
+    weft_task *acceptor[MAX_LISTENERS];
+    int nl;
+    int is_tcp;
+    char *path; /* Unix socket file to remove at close */
+    weft_handler handler;
+    void *arg;
+    weft_tls_ctx *tls;
+    size_t max_conns, nconns;
+    conn *conns;
+    weft__wlist room;  /* acceptors waiting under max_conns */
+    weft__wlist idle;  /* weft_server_close waiting for nconns == 0 */
+    int closing;
+};
+
+/* ---- connections -------------------------------------------------------------- */
+
+static int close_stream(void *arg) { return weft_stream_close(arg); }
+
+static int conn_main(void *arg)
+{
+    conn *c = arg;
+    weft_server *srv = c->srv;
+    int r = 0;
+    if (srv->tls)
+        r = weft_stream_start_tls ? weft_stream_start_tls(c->s, srv->tls, NULL) : -ENOSYS;
+    if (r == 0) r = srv->handler(c->s, srv->arg);
+    /* A handler that returns has said all it will: let the rest drain, for a
+     * while; a cancelled one gets its stream reset at once. */
+    if (weft_cancelled()) weft_stream_abort(c->s);
+    else weft_timeout(CLOSE_LINGER_S, close_stream, c->s);
+    if (c->prev) c->prev->next = c->next; else srv->conns = c->next;
+    if (c->next) c->next->prev = c->prev;
+    srv->nconns--;
+    if (srv->room.head) weft__wake(srv->room.head, 0);
+    if (!srv->nconns) weft__wl_wake_all(&srv->idle, 0);
+    free(c);
+    (void)r; /* a handler's result has no reader: errors are its to report */
+    return 0;
+}
+
+static int conn_start(weft_server *srv, int fd)
+{
+    conn *c = calloc(1, sizeof *c);
+    if (!c) return -ENOMEM;
+    c->srv = srv;
+    c->s = weft__stream_new(fd, 1);
+    c->task = c->s ? weft_spawn_named("weft connection", conn_main, c) : NULL;
+    if (!c->task) {
+        if (c->s) weft__stream_free(c->s);
+        free(c);
+        return -ENOMEM;
+    }
+    weft_detach(c->task);
+    c->next = srv->conns;
+    if (srv->conns) srv->conns->prev = c;
+    srv->conns = c;
+    srv->nconns++;
+    return 0;
+}
+
+/* ---- accepting ---------------------------------------------------------------- */
+
+static int out_of_resources(int e)
+{
+    return e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM;
+}
+
+static int acceptor_main(void *arg)
+{
+    weft_server *srv = arg;
+    int idx = 0;
+    while (idx < srv->nl && srv->acceptor[idx] != weft_current()) idx++;
+    int lfd = srv->lfd[idx];
+    double backoff = BACKOFF_MIN;
+    while (!srv->closing) {
+        if (srv->nconns >= srv->max_conns) {
+            int r = weft__park(&srv->room, WAIT_FD, INFINITY, 0, 1);
+            if (r < 0) return r;
+            continue;
+        }
+        int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0) {
+            backoff = BACKOFF_MIN;
+            if (srv->is_tcp) weft__nodelay(fd);
+            if (conn_start(srv, fd) < 0) {
+                close(fd);
+                int r = weft_sleep(backoff);
+                if (r < 0) return r;
+            }
+            continue;
+        }
+        int e = errno;
+        int r = 0;
+        if (e == EAGAIN || e == EWOULDBLOCK) {
+            r = weft_wait_fd(lfd, WEFT_READABLE);
+        } else if (out_of_resources(e)) {
+            r = weft_sleep(backoff);
+            if (backoff < BACKOFF_MAX) backoff *= 2;
+        } else if (e != EINTR && e != ECONNABORTED && e != EPROTO && e != EPERM) {
+            /* Unexpected (EBADF after close, EINVAL): stop this listener. */
+            return -e;
+        }
+        if (r < 0) return r;
+    }
+    return 0;
+}
+
+/* ---- starting and stopping ------------------------------------------------------ */
+
+static weft_server *server_new(weft_handler handler, void *arg, const weft_serve_opts *opt)
+{
+    weft_server *srv = calloc(1, sizeof *srv);
+    if (!srv) return NULL;
+    srv->handler = handler;
+    srv->arg = arg;
+    srv->max_conns = opt && opt->max_conns ? opt->max_conns : CONNS_DEFAULT;
+    srv->tls = opt ? opt->tls : NULL;
+    return srv;
+}
+
+static void server_free(weft_server *srv)
+{
+    for (int i = 0; i < srv->nl; i++) weft_close(srv->lfd[i]);
+    if (srv->path) unlink(srv->path);
+    free(srv->path);
+    free(srv);
+}
+
+/* Starts one acceptor per listener; NULL and errno on failure (srv freed). */
+static weft_server *server_start(weft_server *srv)
+{
+    for (int i = 0; i < srv->nl; i++) {
+        srv->acceptor[i] = weft_spawn_named("weft acceptor", acceptor_main, srv);
+        if (!srv->acceptor[i]) {
+            int e = errno;
+            for (int j = 0; j < i; j++) {
+                weft_cancel(srv->acceptor[j]);
+                weft_await(srv->acceptor[j]);
+            }
+            server_free(srv);
+            errno = e;
+            return NULL;
+        }
+    }
+    return srv;
+}
+
+static weft_server *fail(weft_server *srv, int err)
+{
+    if (srv) server_free(srv);
+    errno = -err;
+    return NULL;
+}
+
+static int port_of(const struct sockaddr_storage *ss)
+{
+    if (ss->ss_family == AF_INET) return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+    if (ss->ss_family == AF_INET6) return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+    return -1;
+}
+
+weft_server *weft_tcp_serve_with(const char *host, int port, weft_handler handler, void *arg,
+                                 const weft_serve_opts *opt)
+{
+    if (weft__need_task("weft_tcp_serve")) return fail(NULL, -EPERM);
+    if (!handler || port < 0 || port > 65535) return fail(NULL, -EINVAL);
+    weft_server *srv = server_new(handler, arg, opt);
+    if (!srv) return fail(NULL, -ENOMEM);
+    srv->is_tcp = 1;
+    struct addrinfo *ai = NULL;
+    int r = weft_resolve(host, port, AF_UNSPEC, SOCK_STREAM, &ai);
+    if (r < 0) return fail(srv, r);
+    int backlog = opt && opt->backlog > 0 ? opt->backlog : BACKLOG_DEFAULT;
+    int err = 0;
+    for (struct addrinfo *a = ai; a && srv->nl < MAX_LISTENERS; a = a->ai_next) {
+        /* Port 0: the first listener's port is used for the others, so that
+         * IPv4 and IPv6 answer on one port. */
+        if (srv->nl && !port) {
+            struct sockaddr_storage ss;
+            socklen_t len = sizeof ss;
+            getsockname(srv->lfd[0], (struct sockaddr *)&ss, &len);
+            int p = port_of(&ss);
+            if (a->ai_family == AF_INET) ((struct sockaddr_in *)a->ai_addr)->sin_port = htons((uint16_t)p);
+            else if (a->ai_family == AF_INET6) ((struct sockaddr_in6 *)a->ai_addr)->sin6_port = htons((uint16_t)p);
+        }
+        int fd = weft__listen_on(a->ai_addr, a->ai_addrlen, backlog, opt && opt->reuseport);
+        if (fd >= 0) srv->lfd[srv->nl++] = fd;
+        else if (!err || (fd != -EAFNOSUPPORT && fd != -EADDRNOTAVAIL)) err = fd;
+    }
+    weft_addrinfo_free(ai);
+    /* A host without IPv6 still serves IPv4: only an error on every
+     * address, or a real one (EADDRINUSE), fails. */
+    if (!srv->nl || (err && err != -EAFNOSUPPORT && err != -EADDRNOTAVAIL))
+        return fail(srv, err ? err : -EADDRNOTAVAIL);
+    return server_start(srv);
+}
+
+weft_server *weft_tcp_serve(const char *host, int port, weft_handler handler, void *arg)
+{
+    return weft_tcp_serve_with(host, port, handler, arg, NULL);
+}
+
+weft_server *weft_unix_serve(const char *path, weft_handler handler, void *arg,
+                             const weft_serve_opts *opt)
+{
+    if (weft__need_task("weft_unix_serve")) return fail(NULL, -EPERM);
+    struct sockaddr_un sun;
+    int len = weft__unix_addr(path, &sun);
+    if (len < 0 || !handler) return fail(NULL, len < 0 ? len : -EINVAL);
+    struct stat st;
+    if (lstat(path, &st) == 0) {
+        if (!S_ISSOCK(st.st_mode)) return fail(NULL, -EADDRINUSE); /* never remove a file */
+        unlink(path);
+    }
+    weft_server *srv = server_new(handler, arg, opt);
+    if (!srv || !(srv->path = strdup(path))) {
+        free(srv);
+        return fail(NULL, -ENOMEM);
+    }
+    int backlog = opt && opt->backlog > 0 ? opt->backlog : BACKLOG_DEFAULT;
+    int fd = weft__listen_on((struct sockaddr *)&sun, (socklen_t)len, backlog, 0);
+    if (fd < 0) {
+        free(srv->path);
+        srv->path = NULL; /* not ours to remove */
+        return fail(srv, fd);
+    }
+    srv->lfd[srv->nl++] = fd;
+    return server_start(srv);
+}
+
+int weft_server_port(const weft_server *srv)
+{
+    if (!srv || !srv->nl) return -EINVAL;
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getsockname(srv->lfd[0], (struct sockaddr *)&ss, &len) < 0) return -errno;
+    return port_of(&ss);
+}
+
+size_t weft_server_connections(const weft_server *srv) { return srv ? srv->nconns : 0; }
+
+int weft_server_close(weft_server *srv, double grace_s)
+{
+    if (!srv) return 0;
+    if (weft__need_task("weft_server_close")) return -EPERM;
+    srv->closing = 1;
+    for (int i = 0; i < srv->nl; i++) {
+        weft_cancel(srv->acceptor[i]);
+        weft_await(srv->acceptor[i]);
+    }
+    /* Stop accepting at once: pending connections in the backlog are reset. */
+    for (int i = 0; i < srv->nl; i++) weft_close(srv->lfd[i]);
+    srv->nl = 0;
+    int rc = 0;
+    if (srv->nconns && grace_s > 0) {
+        /* Our own grace ending returns 0; the caller's deadline -ETIMEDOUT. */
+        rc = weft__park(&srv->idle, WAIT_TASK, weft_now() + grace_s, 0, 1);
+    }
+    /* Whatever happened to the caller, no handler may outlive the server. */
+    for (conn *c = srv->conns; c; c = c->next) weft_cancel(c->task);
+    while (srv->nconns) weft__park(&srv->idle, WAIT_TASK, INFINITY, 0, 0);
+    server_free(srv);
+    return rc < 0 ? rc : 0;
+}

@@ -1,0 +1,113 @@
+/* Client connections: weft_tcp_connect (asyncio.open_connection) and
+ * weft_unix_connect.
+ *
+ * Addresses are tried in the order the resolver gives them (getaddrinfo
+ * already sorts them by RFC 6724), one at a time; the whole attempt (DNS,
+ * each address, TLS) runs under opt->timeout_s, and any enclosing
+ * weft_timeout or cancellation ends it where it is. Happy Eyeballs (racing
+ * IPv6 against IPv4) is not done. */
+#define _GNU_SOURCE
+#include "io_internal.h"
+#include <errno.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+typedef struct connect_req {
+    const char *host, *path;
+    int port;
+    const weft_connect_opts *opt;
+    weft_stream **out;
+} connect_req;
+
+/* Failures that only say "not this address": a later error says more. */
+static int weak_error(int e)
+{
+    return e == -EAFNOSUPPORT || e == -EADDRNOTAVAIL || e == -ENETUNREACH || e == -EHOSTUNREACH;
+}
+
+/* Wraps a connected socket and runs the TLS handshake if asked. */
+static int finish(int fd, int is_tcp, const connect_req *rq, const char *name)
+{
+    if (is_tcp) weft__nodelay(fd);
+    weft_stream *s = weft__stream_new(fd, 1);
+    if (!s) {
+        weft_close(fd);
+        return -ENOMEM;
+    }
+    const weft_connect_opts *o = rq->opt;
+    if (o && o->tls) {
+        int r = weft_stream_start_tls ? weft_stream_start_tls(s, o->tls, o->server_name ? o->server_name : name)
+                                      : -ENOSYS;
+        if (r < 0) {
+            weft_stream_abort(s);
+            return r;
+        }
+    }
+    *rq->out = s;
+    return 0;
+}
+
+static int tcp_body(void *arg)
+{
+    connect_req *rq = arg;
+    struct addrinfo *ai = NULL;
+    int family = rq->opt ? rq->opt->family : AF_UNSPEC;
+    int r = weft_resolve(rq->host, rq->port, family, SOCK_STREAM, &ai);
+    if (r < 0) return r;
+    int err = -ECONNREFUSED;
+    for (struct addrinfo *a = ai; a; a = a->ai_next) {
+        int fd = weft__socket(a->ai_family, SOCK_STREAM);
+        r = fd < 0 ? fd : weft__connect_fd(fd, a->ai_addr, a->ai_addrlen);
+        if (r == 0) {
+            weft_addrinfo_free(ai);
+            return finish(fd, 1, rq, rq->host);
+        }
+        if (fd >= 0) weft_close(fd);
+        if (a == ai || (weak_error(err) && !weak_error(r))) err = r;
+        if (r == -ECANCELED || r == -ETIMEDOUT) {
+            err = r;
+            break;
+        }
+    }
+    weft_addrinfo_free(ai);
+    return err;
+}
+
+static int unix_body(void *arg)
+{
+    connect_req *rq = arg;
+    struct sockaddr_un sun;
+    int len = weft__unix_addr(rq->path, &sun);
+    if (len < 0) return len;
+    int fd = weft__socket(AF_UNIX, SOCK_STREAM);
+    if (fd < 0) return fd;
+    int r = weft__connect_fd(fd, (struct sockaddr *)&sun, (socklen_t)len);
+    if (r < 0) {
+        weft_close(fd);
+        return r;
+    }
+    return finish(fd, 0, rq, NULL);
+}
+
+static int run(weft_fn body, connect_req *rq)
+{
+    if (!rq->out) return -EINVAL;
+    *rq->out = NULL;
+    double t = rq->opt ? rq->opt->timeout_s : 0;
+    return t > 0 ? weft_timeout(t, body, rq) : body(rq);
+}
+
+int weft_tcp_connect(const char *host, int port, const weft_connect_opts *opt, weft_stream **out)
+{
+    if (weft__need_task("weft_tcp_connect")) return -EPERM;
+    if (!host || !*host || port <= 0 || port > 65535) return -EINVAL;
+    connect_req rq = {.host = host, .port = port, .opt = opt, .out = out};
+    return run(tcp_body, &rq);
+}
+
+int weft_unix_connect(const char *path, const weft_connect_opts *opt, weft_stream **out)
+{
+    if (weft__need_task("weft_unix_connect")) return -EPERM;
+    connect_req rq = {.path = path, .opt = opt, .out = out};
+    return run(unix_body, &rq);
+}
