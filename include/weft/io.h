@@ -115,7 +115,8 @@ int weft_tcp_connect(const char *host, int port, const weft_connect_opts *opt,
 int weft_unix_connect(const char *path, const weft_connect_opts *opt, weft_stream **out);
 
 /* A connection handler: runs as its own task; the stream is closed (and
- * freed) by the server when the handler returns. */
+ * freed) by the server when the handler returns (unless the handler closed
+ * or aborted it itself). Its result is ignored. */
 typedef int (*weft_handler)(weft_stream *s, void *arg);
 typedef struct weft_server weft_server;
 

@@ -16,6 +16,7 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -25,6 +26,7 @@
 #define BACKOFF_MIN 0.01
 #define BACKOFF_MAX 0.2
 #define CLOSE_LINGER_S 10.0 /* how long a finished handler's stream may drain */
+#define LINGER_READ_S 2.0   /* how long unread input is drained after that */
 
 typedef struct conn {
     struct weft_server *srv;
@@ -51,7 +53,28 @@ struct weft_server {
 
 /* ---- connections -------------------------------------------------------------- */
 
-static int close_stream(void *arg) { return weft_stream_close(arg); }
+static int discard_input(void *arg)
+{
+    char buf[4096];
+    while (weft_stream_read(arg, buf, sizeof buf) > 0) {
+    }
+    return 0;
+}
+
+/* Closing a socket with unread input makes the kernel send a reset, and a
+ * reset can destroy the reply still in flight to the client (a client that
+ * sent more than the handler read: a line over the limit, a pipelined
+ * request). So, as nginx's lingering close: send everything, end our side,
+ * and read and drop the client's input until it closes too, for a while. */
+static int close_conn(void *arg)
+{
+    weft_stream *s = arg;
+    int unread = 0;
+    if (weft_stream_drain(s) == 0 && !s->eof && !s->rerr)
+        unread = weft_stream_buffered(s) || (ioctl(s->fd, FIONREAD, &unread) == 0 && unread > 0);
+    if (unread && weft_stream_shutdown(s) == 0) weft_timeout(LINGER_READ_S, discard_input, s);
+    return weft_stream_close(s);
+}
 
 static int conn_main(void *arg)
 {
@@ -60,11 +83,19 @@ static int conn_main(void *arg)
     int r = 0;
     if (srv->tls)
         r = weft_stream_start_tls ? weft_stream_start_tls(c->s, srv->tls, NULL) : -ENOSYS;
+    /* Held, so that a handler may close or abort the stream itself. */
+    weft__stream_enter(c->s);
     if (r == 0) r = srv->handler(c->s, srv->arg);
+    int dead = c->s->dead;
+    weft__stream_leave(c->s);
     /* A handler that returns has said all it will: let the rest drain, for a
      * while; a cancelled one gets its stream reset at once. */
-    if (weft_cancelled()) weft_stream_abort(c->s);
-    else weft_timeout(CLOSE_LINGER_S, close_stream, c->s);
+    if (dead) {
+    } else if (weft_cancelled()) {
+        weft_stream_abort(c->s);
+    } else {
+        weft_timeout(CLOSE_LINGER_S, close_conn, c->s);
+    }
     if (c->prev) c->prev->next = c->next; else srv->conns = c->next;
     if (c->next) c->next->prev = c->prev;
     srv->nconns--;
