@@ -39,7 +39,10 @@ void weft__debug_open(weft__loop *L)
     d->reports = L->opt.debug != 0;
     L->opt.debug = 1; /* the hooks serve both reports and the trace */
     if (trace) d->trace = weft__trace_open(L) == 0;
-    if (d->reports) weft__dump_signal_install(L);
+    if (d->reports) {
+        weft__dump_signal_install(L);
+        d->watchdog = weft__watchdog_start(L);
+    }
 }
 
 int weft_debug_enabled(void) { return weft__L && weft__L->dbgs && weft__L->dbgs->reports; }
@@ -155,6 +158,23 @@ void weft__debug_run_begin(weft__loop *L, weft_task *t)
                           d->wait_start, now);
     d->wait_start = 0;
     d->run_start = now;
+    if (L->dbgs && L->dbgs->watchdog) weft__watchdog_run(L->dbgs->watchdog, L, t, now);
+}
+
+/* What the watchdog saw while the slow run went on. */
+static void blocked_where(struct weft__watchdog *w)
+{
+    uintptr_t pcs[WEFT__WATCH_FRAMES];
+    long sys;
+    int n = weft__watchdog_take(w, &sys, pcs);
+    if (n < 0) return;
+    const char *name = sys >= 0 ? weft__syscall_name(sys) : NULL;
+    if (sys < 0) fprintf(stderr, "      it was computing (in no system call) when sampled\n");
+    else if (name) fprintf(stderr, "      it was blocked in the system call %s(), called from "
+                                   "(stack scan, innermost first):\n", name);
+    else fprintf(stderr, "      it was blocked in system call %ld, called from (stack scan, "
+                         "innermost first):\n", sys);
+    weft__print_pcs(stderr, (void *const *)pcs, n);
 }
 
 void weft__debug_run_end(weft__loop *L, weft_task *t)
@@ -173,7 +193,9 @@ void weft__debug_run_end(weft__loop *L, weft_task *t)
         weft__report("%s ran %.3f s without waiting: it blocked the loop (a blocking call or "
                      "long computation; use weft_to_thread for blocking work)",
                      weft__task_label(t, lab, sizeof lab), ran);
+        if (L->dbgs->watchdog) blocked_where(L->dbgs->watchdog);
     }
+    if (L->dbgs && L->dbgs->watchdog) weft__watchdog_run(L->dbgs->watchdog, L, t, 0);
 }
 
 void weft__debug_task_done(weft__loop *L, weft_task *t, int result)
@@ -223,6 +245,8 @@ void weft__debug_close(weft__loop *L)
 {
     struct weft__dbgstate *d = L->dbgs;
     if (!d) return;
+    weft__watchdog_stop(d->watchdog);
+    d->watchdog = NULL;
     if (d->reports) {
         weft__each_task(at_close);
         for (size_t i = 0; i < d->capobjs; i++) {

@@ -19,6 +19,7 @@ struct weft__dbgstate {
     unsigned loop_no;       /* trace pid: loops of a process, from 1 */
     weft__dbgobj *objs;     /* open-addressed by address */
     size_t nobjs, capobjs, used; /* live, slots, live + deleted */
+    struct weft__watchdog *watchdog; /* NULL: none (reports off, or no thread) */
 };
 
 /* A task's label for reports: its name, else "task <id> spawned at <site>". */
@@ -35,9 +36,22 @@ const weft__dbgobj *weft__dbg_find_near(weft__loop *L, const void *p);
 /* Reports of leaks and misuse (not slow tasks) made on this thread. */
 extern __thread unsigned long weft__debug_leaks;
 
+/* watchdog.c: where a slow task blocks (see there) */
+#define WEFT__WATCH_FRAMES 12
+struct weft__watchdog *weft__watchdog_start(weft__loop *L);
+void weft__watchdog_stop(struct weft__watchdog *w);
+/* A run of t begins at start (> 0) or ends (start == 0). */
+void weft__watchdog_run(struct weft__watchdog *w, weft__loop *L, weft_task *t, double start);
+/* The capture of the current run: -1 if none, else the frame count, with
+ * *sys the system call number (-1: it was computing). */
+int weft__watchdog_take(struct weft__watchdog *w, long *sys, uintptr_t *pcs);
+const char *weft__syscall_name(long nr);
+
 /* dump.c */
 void weft__dump_signal_install(weft__loop *L);
 void weft__dump_signal_remove(weft__loop *L);
+/* Prints symbolized code addresses, one line each, as dumps do. */
+void weft__print_pcs(FILE *f, void *const *pcs, int n);
 
 /* trace.c: all called only when dbgs->trace */
 int weft__trace_open(weft__loop *L);

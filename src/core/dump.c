@@ -72,6 +72,12 @@ static void print_frames(const sink *s, void *const *pcs, int n)
 #define NO_ASAN
 #endif
 
+void weft__print_pcs(FILE *f, void *const *pcs, int n)
+{
+    sink s = {f, -1};
+    print_frames(&s, pcs, n);
+}
+
 /* Walks frame records from (pc, fp), staying inside [lo, hi). */
 static NO_ASAN int walk(void **pcs, uintptr_t pc, uintptr_t fp, uintptr_t lo, uintptr_t hi)
 {
