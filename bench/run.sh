@@ -41,7 +41,7 @@ if [ $any_m = 1 ]; then
     g++ -O2 -o "$peers/boost_m1" "$src/boost_m1.cpp" -lboost_context 2>"$peers/build.log" \
       || skip boost "g++ failed (libboost-context-dev?): $(head -c 200 "$peers/build.log")"
   fi
-  if want_system go; then
+  if want_system go || want_system go-1p; then
     # Offline and module-free: std only, caches inside the build dir.
     GOFLAGS=-mod=mod GOPROXY=off GOCACHE=$peers/go-cache GOPATH=$peers/go-path \
       go build -o "$peers/bench_go" "$src/bench.go" 2>"$peers/build.log" \
@@ -70,12 +70,14 @@ bench_run M1 node node "$NODEB" m1 $M1_N
 
 bench_run M2 weft "$B/bench_m2_spawn" $M2_N
 bench_run M2 go "$peers/bench_go" m2 $M2_N
+bench_run M2 go-1p env GOMAXPROCS=1 BENCH_GO_NAME=go-1p "$peers/bench_go" m2 $M2_N
 bench_run M2 asyncio $PY "$PYB" asyncio m2 $M2_N
 bench_run M2 uvloop $PY "$PYB" uvloop m2 $M2_N
 bench_run M2 node node "$NODEB" m2 $M2_N
 
 bench_run M3 weft "$B/bench_m3_sleepers" $M3_N $M3_S
 bench_run M3 go "$peers/bench_go" m3 $M3_N $M3_S
+bench_run M3 go-1p env GOMAXPROCS=1 BENCH_GO_NAME=go-1p "$peers/bench_go" m3 $M3_N $M3_S
 bench_run M3 node node "$NODEB" m3 $M3_N $M3_S
 bench_run M3 asyncio $PY "$PYB" asyncio m3 $M3_N $M3_S
 bench_run M3 uvloop $PY "$PYB" uvloop m3 $M3_N $M3_S
@@ -83,6 +85,7 @@ bench_run M3 uvloop $PY "$PYB" uvloop m3 $M3_N $M3_S
 bench_run M4 weft "$B/bench_m4_semaphore" $M4_N $M4_LIMIT $M4_MS
 bench_run M4 libuv "$peers/uv_m4" $M4_N $M4_LIMIT $M4_MS
 bench_run M4 go "$peers/bench_go" m4 $M4_N $M4_LIMIT $M4_MS
+bench_run M4 go-1p env GOMAXPROCS=1 BENCH_GO_NAME=go-1p "$peers/bench_go" m4 $M4_N $M4_LIMIT $M4_MS
 bench_run M4 asyncio $PY "$PYB" asyncio m4 $M4_N $M4_LIMIT $M4_MS
 bench_run M4 uvloop $PY "$PYB" uvloop m4 $M4_N $M4_LIMIT $M4_MS
 bench_run M4 node node "$NODEB" m4 $M4_N $M4_LIMIT $M4_MS

@@ -1,7 +1,9 @@
 // Go peer for M1-M4 (bench/run.sh builds it with `go build`, std only).
 // Usage: bench_go m1 YIELDS | m2 TASKS | m3 TASKS SECONDS | m4 TASKS LIMIT MS
 // M1 runs with GOMAXPROCS=1 (Gosched between two goroutines on one thread);
-// M2-M4 use Go's default GOMAXPROCS, as a Go program would.
+// M2-M4 use Go's default GOMAXPROCS, as a Go program would; run.sh also runs
+// them with GOMAXPROCS=1 under the name go-1p (BENCH_GO_NAME), one thread
+// like weft, for comparison.
 package main
 
 import (
@@ -13,6 +15,8 @@ import (
 	"syscall"
 	"time"
 )
+
+var name = "go"
 
 func arg(i int) int {
 	v, err := strconv.Atoi(os.Args[i])
@@ -44,7 +48,7 @@ func m1(n int) {
 	}
 	wg.Wait()
 	dt := time.Since(t0).Seconds()
-	fmt.Printf("M1 go ns_per_switch=%.1f\n", dt*1e9/float64(2*n))
+	fmt.Printf("M1 %s ns_per_switch=%.1f\n", name, dt*1e9/float64(2*n))
 }
 
 func m2(n int) {
@@ -60,7 +64,7 @@ func m2(n int) {
 	}
 	wg.Wait()
 	dt := time.Since(t0).Seconds()
-	fmt.Printf("M2 go ns_per_task=%.1f peak_rss_mb=%.1f\n", dt*1e9/float64(n), peakRSSMB())
+	fmt.Printf("M2 %s ns_per_task=%.1f peak_rss_mb=%.1f\n", name, dt*1e9/float64(n), peakRSSMB())
 }
 
 func m3(n, secs int) {
@@ -75,7 +79,7 @@ func m3(n, secs int) {
 	}
 	wg.Wait()
 	dt := time.Since(t0).Seconds()
-	fmt.Printf("M3 go wall_s=%.2f peak_rss_mb=%.1f\n", dt, peakRSSMB())
+	fmt.Printf("M3 %s wall_s=%.2f peak_rss_mb=%.1f\n", name, dt, peakRSSMB())
 }
 
 func m4(n, limit, ms int) {
@@ -94,10 +98,13 @@ func m4(n, limit, ms int) {
 	wg.Wait()
 	dt := time.Since(t0).Seconds()
 	ideal := float64(n) / float64(limit) * float64(ms) / 1000.0
-	fmt.Printf("M4 go wall_s=%.3f overhead_pct=%.1f\n", dt, (dt-ideal)/ideal*100)
+	fmt.Printf("M4 %s wall_s=%.3f overhead_pct=%.1f\n", name, dt, (dt-ideal)/ideal*100)
 }
 
 func main() {
+	if n := os.Getenv("BENCH_GO_NAME"); n != "" {
+		name = n
+	}
 	if len(os.Args) < 3 {
 		fmt.Fprintln(os.Stderr, "usage: bench_go m1 N | m2 N | m3 N S | m4 N LIMIT MS")
 		os.Exit(2)
