@@ -6,7 +6,9 @@
 #
 # Usage: bench/run.sh BUILD_DIR   (the weft bench programs must be built)
 # Selection (see bench/lib.sh): ONLY=M1,M4 SYSTEMS=weft,go SKIP=asyncio,uvloop
-# BENCH_QUICK=1 (small sizes, a smoke run) BENCH_TIMEOUT=600.
+# BENCH_QUICK=1 (small sizes, a smoke run) BENCH_TIMEOUT=600; ROUNDS=N runs
+# every system N times, in turns, and the ratios use each one's best figures
+# (other load on a shared machine only ever makes a run worse).
 # Peers are built into BUILD_DIR/bench/peers: Boost.Context (C++), Go (std
 # only, offline), raw libuv (C); asyncio and uvloop run on /usr/bin/python3,
 # Node on `node`. A peer that cannot be built or run is reported and skipped.
@@ -61,38 +63,41 @@ B=$BUILD/bench
 PYB=$src/bench_asyncio.py
 NODEB=$src/bench_node.js
 
-bench_run M1 weft "$B/bench_m1_switch" $M1_N
-bench_run M1 boost "$peers/boost_m1" $M1_N
-bench_run M1 go "$peers/bench_go" m1 $M1_N
-bench_run M1 asyncio $PY "$PYB" asyncio m1 $M1_N
-bench_run M1 uvloop $PY "$PYB" uvloop m1 $M1_N
-bench_run M1 node node "$NODEB" m1 $M1_N
+for round in $(seq "${ROUNDS:-1}"); do
+  [ "${ROUNDS:-1}" -gt 1 ] && echo "# round $round"
+  bench_run M1 weft "$B/bench_m1_switch" $M1_N
+  bench_run M1 boost "$peers/boost_m1" $M1_N
+  bench_run M1 go "$peers/bench_go" m1 $M1_N
+  bench_run M1 asyncio $PY "$PYB" asyncio m1 $M1_N
+  bench_run M1 uvloop $PY "$PYB" uvloop m1 $M1_N
+  bench_run M1 node node "$NODEB" m1 $M1_N
 
-bench_run M2 weft "$B/bench_m2_spawn" $M2_N
-bench_run M2 go "$peers/bench_go" m2 $M2_N
-bench_run M2 go-1p env GOMAXPROCS=1 BENCH_GO_NAME=go-1p "$peers/bench_go" m2 $M2_N
-bench_run M2 asyncio $PY "$PYB" asyncio m2 $M2_N
-bench_run M2 uvloop $PY "$PYB" uvloop m2 $M2_N
-bench_run M2 node node "$NODEB" m2 $M2_N
+  bench_run M2 weft "$B/bench_m2_spawn" $M2_N
+  bench_run M2 go "$peers/bench_go" m2 $M2_N
+  bench_run M2 go-1p env GOMAXPROCS=1 BENCH_GO_NAME=go-1p "$peers/bench_go" m2 $M2_N
+  bench_run M2 asyncio $PY "$PYB" asyncio m2 $M2_N
+  bench_run M2 uvloop $PY "$PYB" uvloop m2 $M2_N
+  bench_run M2 node node "$NODEB" m2 $M2_N
 
-bench_run M3 weft "$B/bench_m3_sleepers" $M3_N $M3_S
-bench_run M3 go "$peers/bench_go" m3 $M3_N $M3_S
-bench_run M3 go-1p env GOMAXPROCS=1 BENCH_GO_NAME=go-1p "$peers/bench_go" m3 $M3_N $M3_S
-bench_run M3 node node "$NODEB" m3 $M3_N $M3_S
-bench_run M3 asyncio $PY "$PYB" asyncio m3 $M3_N $M3_S
-bench_run M3 uvloop $PY "$PYB" uvloop m3 $M3_N $M3_S
+  bench_run M3 weft "$B/bench_m3_sleepers" $M3_N $M3_S
+  bench_run M3 go "$peers/bench_go" m3 $M3_N $M3_S
+  bench_run M3 go-1p env GOMAXPROCS=1 BENCH_GO_NAME=go-1p "$peers/bench_go" m3 $M3_N $M3_S
+  bench_run M3 node node "$NODEB" m3 $M3_N $M3_S
+  bench_run M3 asyncio $PY "$PYB" asyncio m3 $M3_N $M3_S
+  bench_run M3 uvloop $PY "$PYB" uvloop m3 $M3_N $M3_S
 
-bench_run M4 weft "$B/bench_m4_semaphore" $M4_N $M4_LIMIT $M4_MS
-bench_run M4 libuv "$peers/uv_m4" $M4_N $M4_LIMIT $M4_MS
-bench_run M4 go "$peers/bench_go" m4 $M4_N $M4_LIMIT $M4_MS
-bench_run M4 go-1p env GOMAXPROCS=1 BENCH_GO_NAME=go-1p "$peers/bench_go" m4 $M4_N $M4_LIMIT $M4_MS
-bench_run M4 asyncio $PY "$PYB" asyncio m4 $M4_N $M4_LIMIT $M4_MS
-bench_run M4 uvloop $PY "$PYB" uvloop m4 $M4_N $M4_LIMIT $M4_MS
-bench_run M4 node node "$NODEB" m4 $M4_N $M4_LIMIT $M4_MS
+  bench_run M4 weft "$B/bench_m4_semaphore" $M4_N $M4_LIMIT $M4_MS
+  bench_run M4 libuv "$peers/uv_m4" $M4_N $M4_LIMIT $M4_MS
+  bench_run M4 go "$peers/bench_go" m4 $M4_N $M4_LIMIT $M4_MS
+  bench_run M4 go-1p env GOMAXPROCS=1 BENCH_GO_NAME=go-1p "$peers/bench_go" m4 $M4_N $M4_LIMIT $M4_MS
+  bench_run M4 asyncio $PY "$PYB" asyncio m4 $M4_N $M4_LIMIT $M4_MS
+  bench_run M4 uvloop $PY "$PYB" uvloop m4 $M4_N $M4_LIMIT $M4_MS
+  bench_run M4 node node "$NODEB" m4 $M4_N $M4_LIMIT $M4_MS
+done
 
 if [ -s "$BENCH_RESULTS" ]; then
   echo "# ratios (same run; targets from issue 2)"
-  awk -v m3_tasks=$M3_N -f "$here/bench/summary.awk" "$BENCH_RESULTS"
+  awk -v m3_tasks=$M3_N -f "$here/bench/summary.awk" "$BENCH_RESULTS" | tee "$peers/summary.txt"
 fi
 
 # ---- the other areas' benches ----

@@ -14,7 +14,9 @@ function check(name, value, op, limit) {
 {
   for (i = 3; i <= NF; i++) {
     split($i, kv, "=")
-    if (kv[2] != "") v[$1, $2, kv[1]] = kv[2] + 0
+    # several rounds: keep the best (every figure here is lower-is-better)
+    if (kv[2] != "" && (!(($1, $2, kv[1]) in v) || kv[2] + 0 < v[$1, $2, kv[1]]))
+      v[$1, $2, kv[1]] = kv[2] + 0
   }
   seen[$1] = 1
 }
