@@ -1,0 +1,291 @@
+/* weft/pg.h: an asynchronous PostgreSQL client (what asyncpg is to Python),
+ * on libpq's non-blocking API. Every function that "waits" suspends only the
+ * calling task and must be called inside one; the loop never stalls (host
+ * names are resolved by weft_resolve, the connect handshake is driven by
+ * weft_wait_fd, cancel requests run on the thread pool).
+ *
+ * Errors are negative: -errno values (-ECANCELED, -ETIMEDOUT, -ENOMEM,
+ * -EINVAL, ...) or the weft codes below (weft_strerror names them). After a
+ * server error the connection's weft_pg_sqlstate/weft_pg_errmsg tell what
+ * the server said.
+ *
+ * Objects belong to the loop (thread) that made them. */
+#ifndef WEFT_PG_H
+#define WEFT_PG_H
+
+#include <weft.h>
+#include <stdint.h>
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- error codes (returned negated) --------------------------------------- */
+#define WEFT_PG_ESERVER 10400   /* the server rejected the statement: see weft_pg_sqlstate */
+#define WEFT_PG_ECONNECT 10401  /* could not connect (refused, bad host, protocol) */
+#define WEFT_PG_EAUTH 10402     /* authentication failed (wrong password, no such role) */
+#define WEFT_PG_ENODB 10403     /* the database does not exist */
+#define WEFT_PG_EBROKEN 10404   /* the connection is lost or unusable: replace it */
+#define WEFT_PG_ENULL 10405     /* the value is SQL NULL */
+#define WEFT_PG_ETYPE 10406     /* the value is not of (or not convertible to) that type */
+#define WEFT_PG_EABORTED 10407  /* not run: an earlier statement of its pipeline
+                                   segment failed */
+#define WEFT_PG_ECLOSED 10408   /* the pool is closed */
+#define WEFT_PG_ESTATE 10409    /* wrong state (commit without begin, ...) */
+
+/* ---- connections ------------------------------------------------------------ */
+
+typedef struct weft_pg weft_pg;
+
+/* Opens a connection. dsn is a libpq conninfo string ("host=db port=5432
+ * user=u password=p dbname=d") or URI ("postgresql://u:p@db/d"). A host
+ * name is resolved with weft_resolve and handed to libpq as hostaddr (the
+ * name is kept for TLS verification); a host starting with '/' is a Unix
+ * socket directory. TLS follows sslmode (libpq's default "prefer": used when
+ * the server offers it). connect_timeout in dsn (seconds) bounds the whole
+ * attempt; default 10 s. On success *out is the connection (free it with
+ * weft_pg_free). Errors: -WEFT_PG_EAUTH, -WEFT_PG_ENODB, -WEFT_PG_ECONNECT,
+ * -WEFT_EDNS, -ETIMEDOUT, -ECANCELED, -EINVAL (bad dsn), -ENOMEM; *errmsg (if
+ * errmsg is not NULL) then gets libpq's message, malloc'd, for the caller
+ * to free. Waits. */
+int weft_pg_connect(const char *dsn, weft_pg **out, char **errmsg);
+
+/* Closes the connection and frees it; NULL is a no-op. If a cancelled query
+ * is still being drained the close happens when that ends. Does not wait. */
+void weft_pg_free(weft_pg *c);
+
+/* The SQLSTATE ("23505") and the primary message of the last server error
+ * on c, or "" when none. Valid until c's next operation. */
+const char *weft_pg_sqlstate(const weft_pg *c);
+const char *weft_pg_errmsg(const weft_pg *c);
+/* 1 while the connection is healthy as far as known, 0 once it is lost. */
+int weft_pg_ok(const weft_pg *c);
+/* The server's process id for this connection (for pg_cancel_backend...). */
+int weft_pg_backend_pid(const weft_pg *c);
+/* 1 if the connection uses TLS. */
+int weft_pg_tls(const weft_pg *c);
+/* 1 inside a transaction block (begun by weft_pg_begin or by SQL). */
+int weft_pg_in_transaction(const weft_pg *c);
+
+/* ---- parameters --------------------------------------------------------------
+ * Values travel separately from the SQL text ($1, $2, ...): never pasted
+ * into it. Scalars go in text form with an unspecified type, so the server
+ * infers each from its context as it does for literals; bytea goes binary. */
+
+typedef struct weft_pg_params weft_pg_params;
+weft_pg_params *weft_pg_params_new(void);         /* NULL on ENOMEM */
+void weft_pg_params_free(weft_pg_params *p);       /* NULL is a no-op */
+void weft_pg_params_clear(weft_pg_params *p);      /* back to zero values */
+/* Each appends one value; 0 or -ENOMEM (the params are then unusable:
+ * queries with them return -ENOMEM). Strings and bytes are copied. */
+int weft_pg_params_text(weft_pg_params *p, const char *s); /* s NULL: SQL NULL */
+int weft_pg_params_int(weft_pg_params *p, int64_t v);
+int weft_pg_params_double(weft_pg_params *p, double v);
+int weft_pg_params_bool(weft_pg_params *p, int v);
+int weft_pg_params_bytea(weft_pg_params *p, const void *data, size_t n);
+int weft_pg_params_null(weft_pg_params *p);
+int weft_pg_params_count(const weft_pg_params *p);
+
+/* ---- queries ---------------------------------------------------------------- */
+
+typedef struct weft_pg_result weft_pg_result;
+
+#define WEFT_PG_BINARY 1   /* results in binary format (the accessors decode both) */
+#define WEFT_PG_NOCACHE 2  /* do not prepare and cache this statement */
+
+/* Runs one statement with parameters p (NULL: none) and stores its result in
+ * *out (NULL: discard it). Statements are prepared once per connection and
+ * cached by their text (up to 256), so a repeated query costs one round
+ * trip; the first run of a new one sends Parse and Execute together in a
+ * pipeline. Returns the number of rows returned or affected (>= 0), or:
+ * -WEFT_PG_ESERVER (sqlstate/errmsg tell why; the connection stays usable),
+ * -WEFT_PG_EBROKEN, -ECANCELED and -ETIMEDOUT (the statement is cancelled
+ * on the server too and the connection comes back usable once the server
+ * has stopped), -ENOMEM, -EINVAL. Concurrent calls on one connection from
+ * several tasks are serialised. Waits. */
+int weft_pg_query(weft_pg *c, const char *sql, const weft_pg_params *p, weft_pg_result **out);
+int weft_pg_query_ex(weft_pg *c, const char *sql, const weft_pg_params *p, int flags,
+                     weft_pg_result **out);
+/* Runs sql, which may hold several statements separated by ';' and no
+ * parameters (the simple query protocol). Returns rows affected by the last
+ * statement or an error as weft_pg_query. Waits. */
+int weft_pg_exec(weft_pg *c, const char *sql);
+/* Prepares sql into the connection's cache ahead of use; returns the number
+ * of its parameters, or an error as weft_pg_query. Waits. */
+int weft_pg_prepare(weft_pg *c, const char *sql);
+
+/* Result access. Rows and columns count from 0. The result is owned by the
+ * caller: weft_pg_result_free (NULL is a no-op). */
+void weft_pg_result_free(weft_pg_result *r);
+int weft_pg_nrows(const weft_pg_result *r);
+int weft_pg_ncols(const weft_pg_result *r);
+const char *weft_pg_colname(const weft_pg_result *r, int col); /* NULL if out of range */
+int weft_pg_colindex(const weft_pg_result *r, const char *name); /* -1 if none */
+unsigned weft_pg_coltype(const weft_pg_result *r, int col);    /* the type's OID */
+/* 1 if the value is NULL, 0 if not, -EINVAL if row/col is out of range. */
+int weft_pg_isnull(const weft_pg_result *r, int row, int col);
+/* Typed accessors: 0 and *v set, or -WEFT_PG_ENULL (NULL value), -EINVAL
+ * (row/col out of range), -WEFT_PG_ETYPE (another type or unparsable),
+ * -ERANGE (does not fit). They read text and binary results alike.
+ * int: int2/int4/int8 (and oid); bigint: the same; double: float4/float8
+ * (and the integers, numeric in text form); bool: bool. */
+int weft_pg_get_int(const weft_pg_result *r, int row, int col, int32_t *v);
+int weft_pg_get_bigint(const weft_pg_result *r, int row, int col, int64_t *v);
+int weft_pg_get_double(const weft_pg_result *r, int row, int col, double *v);
+int weft_pg_get_bool(const weft_pg_result *r, int row, int col, int *v);
+/* timestamp and timestamptz as microseconds since 1970-01-01 00:00 UTC (a
+ * timestamp without zone is taken as UTC); +-infinity map to INT64_MAX/MIN. */
+int weft_pg_get_timestamp(const weft_pg_result *r, int row, int col, int64_t *usec);
+/* The value as text: a pointer into the result (valid while r lives), NULL
+ * for SQL NULL or out of range. For binary results it works for the text
+ * types (text, varchar, name, json...) only; use weft_pg_get_numeric for
+ * numeric. */
+const char *weft_pg_get_text(const weft_pg_result *r, int row, int col);
+/* numeric as its exact decimal text ("-12.3400", "NaN") in a buffer of the
+ * result (valid while r lives). */
+int weft_pg_get_numeric(const weft_pg_result *r, int row, int col, const char **text);
+/* bytea: *data points to n bytes owned by the result (decoded once from
+ * text form when needed). */
+int weft_pg_get_bytea(const weft_pg_result *r, int row, int col, const void **data,
+                      size_t *n);
+
+/* ---- large results, row by row ---------------------------------------------- */
+
+typedef struct weft_pg_rows weft_pg_rows;
+/* Starts sql and returns a cursor that yields its rows one at a time
+ * (libpq's single-row mode: memory stays bounded whatever the size). The
+ * connection is busy until the cursor ends or is closed. Errors as
+ * weft_pg_query. Waits. */
+int weft_pg_query_rows(weft_pg *c, const char *sql, const weft_pg_params *p, int flags,
+                       weft_pg_rows **out);
+/* Next row: 1 and *row set to a one-row result owned by the cursor (valid
+ * until the next call), 0 at the end, or a negative error (the cursor is
+ * then ended). Waits. */
+int weft_pg_rows_next(weft_pg_rows *it, const weft_pg_result **row);
+/* Ends the cursor; rows not read are cancelled on the server and drained in
+ * the background. NULL is a no-op. Does not wait. */
+void weft_pg_rows_close(weft_pg_rows *it);
+
+/* ---- transactions ------------------------------------------------------------ */
+
+/* Begins a transaction; inside one, a savepoint (so transactions nest).
+ * Returns the new depth (1 for the outermost), or an error as weft_pg_query.
+ * Waits. */
+int weft_pg_begin(weft_pg *c);
+/* Commits the innermost level (releases its savepoint). 0, -WEFT_PG_ESTATE
+ * when no transaction is open, or an error as weft_pg_query; a commit the
+ * server turns into a rollback returns -WEFT_PG_ESERVER with sqlstate
+ * 40000-class or "25P02". Waits. */
+int weft_pg_commit(weft_pg *c);
+/* Rolls back the innermost level. 0, -WEFT_PG_ESTATE, or an error. Waits. */
+int weft_pg_rollback(weft_pg *c);
+/* Runs fn(c, arg) in a transaction (or savepoint): committed if fn returns
+ * >= 0, rolled back otherwise (cancellation included). Returns fn's result,
+ * or the commit's error. Waits. */
+int weft_pg_transaction(weft_pg *c, int (*fn)(weft_pg *c, void *arg), void *arg);
+
+/* ---- pipelined batches ---------------------------------------------------------
+ * Many statements sent without waiting for each reply (libpq pipeline mode),
+ * results matched in order. Statements between two sync points form a
+ * segment that runs as one implicit transaction: an error there rolls the
+ * segment back and skips its remaining statements (-WEFT_PG_EABORTED), and
+ * the next segment runs normally. */
+
+typedef struct weft_pg_batch weft_pg_batch;
+weft_pg_batch *weft_pg_batch_new(void);           /* NULL on ENOMEM */
+void weft_pg_batch_free(weft_pg_batch *b);         /* NULL is a no-op */
+/* Appends a statement (p copied; NULL: no parameters). 0 or -ENOMEM. */
+int weft_pg_batch_add(weft_pg_batch *b, const char *sql, const weft_pg_params *p);
+/* Ends the current segment. 0 or -ENOMEM. */
+int weft_pg_batch_sync(weft_pg_batch *b);
+/* Runs every statement on c. Returns 0 if all succeeded, else the first
+ * error (the others are still run as described above; check each with
+ * weft_pg_batch_status). Clears results of an earlier run. Waits. */
+int weft_pg_batch_run(weft_pg *c, weft_pg_batch *b, int flags);
+int weft_pg_batch_count(const weft_pg_batch *b);
+/* Statement i's outcome: rows returned/affected (>= 0), -WEFT_PG_ESERVER,
+ * -WEFT_PG_EABORTED, or -EINVAL if not run / out of range. */
+int weft_pg_batch_status(const weft_pg_batch *b, int i);
+/* Statement i's rows, for statements that return rows (owned by the
+ * batch, valid until its next run or free), else NULL. */
+const weft_pg_result *weft_pg_batch_result(const weft_pg_batch *b, int i);
+/* SQLSTATE of statement i's error, or "". */
+const char *weft_pg_batch_sqlstate(const weft_pg_batch *b, int i);
+
+/* ---- COPY ---------------------------------------------------------------------- */
+
+/* COPY ... FROM STDIN: source(arg, &data) returns the length of the next
+ * chunk it sets data to (valid until the next call), 0 at the end, or a
+ * negative error that aborts the copy (returned as is). source may wait.
+ * Returns rows copied or an error as weft_pg_query. Waits. */
+int weft_pg_copy_in(weft_pg *c, const char *sql,
+                    ssize_t (*source)(void *arg, const char **data), void *arg);
+/* COPY ... TO STDOUT: sink(arg, data, n) gets each chunk (one row for the
+ * text and csv formats); a negative return stops (the copy is cancelled
+ * and that value returned). Returns rows copied or an error. Waits. */
+int weft_pg_copy_out(weft_pg *c, const char *sql,
+                     int (*sink)(void *arg, const char *data, size_t n), void *arg);
+
+/* ---- LISTEN / NOTIFY ------------------------------------------------------------ */
+
+typedef struct weft_pg_notify {
+    char *channel;
+    char *payload;
+    int pid; /* the notifying backend */
+} weft_pg_notify;
+
+/* LISTEN / UNLISTEN channel (quoted as an identifier). 0 or an error. Waits. */
+int weft_pg_listen(weft_pg *c, const char *channel);
+int weft_pg_unlisten(weft_pg *c, const char *channel);
+/* Waits for the next notification on channel (NULL: any channel listened on
+ * c); other channels' notifications stay queued for their waiters. Queries
+ * may run on c meanwhile. *out is freed with weft_pg_notify_free. 0,
+ * -WEFT_PG_EBROKEN, -ECANCELED, -ETIMEDOUT (under weft_timeout). Waits. */
+int weft_pg_notify_wait(weft_pg *c, const char *channel, weft_pg_notify **out);
+void weft_pg_notify_free(weft_pg_notify *n);
+
+/* ---- pool ------------------------------------------------------------------------ */
+
+typedef struct weft_pg_pool weft_pg_pool;
+typedef struct weft_pg_pool_opts {
+    int min_size;          /* connections opened by weft_pg_pool_new; default 1 */
+    int max_size;          /* upper bound; default 10 */
+    double acquire_timeout;/* seconds weft_pg_pool_acquire waits; 0: 30 s; < 0: forever */
+    double check_idle_s;   /* a connection idle this long is pinged before reuse; 0: 10 s */
+} weft_pg_pool_opts;
+
+/* Makes a pool for dsn (copied) and opens min_size connections. opts may be
+ * NULL. Errors as weft_pg_connect (nothing is left open). Waits. */
+int weft_pg_pool_new(const char *dsn, const weft_pg_pool_opts *opts, weft_pg_pool **out);
+/* Closes idle connections now and the others when released, then frees the
+ * pool once none is out. Waiters get -WEFT_PG_ECLOSED. NULL is a no-op.
+ * Does not wait. */
+void weft_pg_pool_free(weft_pg_pool *p);
+/* Takes a connection: an idle one (checked: lost ones are replaced, one idle
+ * too long is pinged, one released dirty is reset first) or a new one while
+ * below max_size, else waits for a release. 0 and *out, or -ETIMEDOUT
+ * (acquire_timeout or an enclosing deadline), -ECANCELED, -WEFT_PG_ECLOSED,
+ * connect errors. Waits. */
+int weft_pg_pool_acquire(weft_pg_pool *p, weft_pg **out);
+/* Gives c back. A connection inside a transaction, listening, or with a
+ * query in flight is reset (rollback, unlisten, reset all) before its next
+ * use; a lost one is closed. Never waits: safe on every path, cancelled
+ * ones included. */
+void weft_pg_pool_release(weft_pg_pool *p, weft_pg *c);
+/* Acquires, runs fn(c, arg), releases whatever fn returns (cancellation
+ * included). Returns fn's result or the acquire error. Waits. */
+int weft_pg_pool_run(weft_pg_pool *p, int (*fn)(weft_pg *c, void *arg), void *arg);
+/* weft_pg_query_ex on a pooled connection, released before returning (so
+ * a server error's SQLSTATE is not available: use weft_pg_pool_run for
+ * that). Waits. */
+int weft_pg_pool_query(weft_pg_pool *p, const char *sql, const weft_pg_params *params,
+                       int flags, weft_pg_result **out);
+/* Connections open (idle + in use) and idle. */
+int weft_pg_pool_size(const weft_pg_pool *p);
+int weft_pg_pool_idle(const weft_pg_pool *p);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,604 @@
+/* PostgreSQL connections: connecting without stalling the loop, and the
+ * engine every operation runs on (lock, flush, read a result, abort).
+ *
+ * libpq does the protocol; weft only decides when to call it. A connection
+ * is non-blocking: libpq buffers what it sends (pg__flush pushes it out when
+ * the socket takes it) and parses what PQconsumeInput reads; the calling
+ * task sleeps in weft_wait_fd in between. One operation holds the
+ * connection's semaphore from send to last result, so tasks sharing a
+ * connection queue up instead of interleaving protocol messages. */
+#define _GNU_SOURCE
+#include "pg_internal.h"
+#include <weft/io.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void weft__error_table(int lo, int hi, const char *(*name)(int));
+
+static const char *pg_error_name(int code)
+{
+    switch (code) {
+    case WEFT_PG_ESERVER: return "PostgreSQL: server error";
+    case WEFT_PG_ECONNECT: return "PostgreSQL: could not connect";
+    case WEFT_PG_EAUTH: return "PostgreSQL: authentication failed";
+    case WEFT_PG_ENODB: return "PostgreSQL: database does not exist";
+    case WEFT_PG_EBROKEN: return "PostgreSQL: connection lost";
+    case WEFT_PG_ENULL: return "PostgreSQL: value is NULL";
+    case WEFT_PG_ETYPE: return "PostgreSQL: value has another type";
+    case WEFT_PG_EABORTED: return "PostgreSQL: skipped after an earlier error in the pipeline";
+    case WEFT_PG_ECLOSED: return "PostgreSQL: pool closed";
+    case WEFT_PG_ESTATE: return "PostgreSQL: no transaction open";
+    }
+    return NULL;
+}
+
+__attribute__((constructor)) static void pg_register_errors(void)
+{
+    weft__error_table(10400, 10599, pg_error_name);
+}
+
+/* ---- errors ------------------------------------------------------------------ */
+
+void pg__clear_error(weft_pg *c)
+{
+    c->sqlstate[0] = 0;
+    if (c->errmsg) c->errmsg[0] = 0;
+}
+
+static void set_error(weft_pg *c, const char *state, const char *msg)
+{
+    snprintf(c->sqlstate, sizeof c->sqlstate, "%s", state ? state : "");
+    free(c->errmsg);
+    c->errmsg = strdup(msg ? msg : "");
+}
+
+int pg__server_error(weft_pg *c, const PGresult *res)
+{
+    if (PQstatus(c->pg) == CONNECTION_BAD) return pg__lost(c);
+    const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+    set_error(c, st, msg ? msg : PQresultErrorMessage(res));
+    return -WEFT_PG_ESERVER;
+}
+
+int pg__lost(weft_pg *c)
+{
+    if (!c->broken) {
+        c->broken = 1;
+        const char *m = PQerrorMessage(c->pg);
+        set_error(c, "08006", m && *m ? m : "connection lost");
+    }
+    /* libpq may already have closed the socket: forget it before its number
+     * is reused, since the loop's registration would otherwise be stale. */
+    if (c->fd >= 0) weft_fd_forget(c->fd);
+    c->fd = -1;
+    return -WEFT_PG_EBROKEN;
+}
+
+const char *weft_pg_sqlstate(const weft_pg *c) { return c ? c->sqlstate : ""; }
+const char *weft_pg_errmsg(const weft_pg *c) { return c && c->errmsg ? c->errmsg : ""; }
+int weft_pg_ok(const weft_pg *c) { return c && !c->broken && PQstatus(c->pg) == CONNECTION_OK; }
+int weft_pg_backend_pid(const weft_pg *c) { return c ? PQbackendPID(c->pg) : 0; }
+int weft_pg_tls(const weft_pg *c) { return c ? PQsslInUse(c->pg) : 0; }
+int weft_pg_in_transaction(const weft_pg *c)
+{
+    return c && PQtransactionStatus(c->pg) != PQTRANS_IDLE;
+}
+
+int pg__rows(const PGresult *res)
+{
+    if (PQresultStatus(res) == PGRES_TUPLES_OK || PQresultStatus(res) == PGRES_SINGLE_TUPLE)
+        return PQntuples(res);
+    const char *n = PQcmdTuples((PGresult *)res);
+    return *n ? atoi(n) : 0;
+}
+
+/* ---- the engine -------------------------------------------------------------- */
+
+void pg__collect_notifies(weft_pg *c)
+{
+    PGnotify *n;
+    int got = 0;
+    while ((n = PQnotifies(c->pg))) {
+        size_t lc = strlen(n->relname) + 1, lp = strlen(n->extra) + 1;
+        pg_nq *q = malloc(sizeof *q + lc + lp);
+        if (q) {
+            q->n.channel = (char *)(q + 1);
+            q->n.payload = q->n.channel + lc;
+            memcpy(q->n.channel, n->relname, lc);
+            memcpy(q->n.payload, n->extra, lp);
+            q->n.pid = n->be_pid;
+            q->next = NULL;
+            if (c->nq_tail) c->nq_tail->next = q; else c->nq_head = q;
+            c->nq_tail = q;
+            got = 1;
+        }
+        PQfreemem(n);
+    }
+    if (got && c->nwaiters) weft_event_set(c->nev);
+}
+
+/* Runs the rollback a cancelled transaction left for the next user. */
+int pg__rollback_pending(weft_pg *c)
+{
+    int to = c->rollback_to;
+    c->rollback_to = -1;
+    if (PQtransactionStatus(c->pg) == PQTRANS_IDLE) {
+        c->tx_depth = 0;
+        return 0;
+    }
+    if (to >= c->tx_depth) return 0;
+    char sql[96];
+    if (to <= 0)
+        snprintf(sql, sizeof sql, "ROLLBACK");
+    else
+        snprintf(sql, sizeof sql, "ROLLBACK TO SAVEPOINT weft_sp%d; RELEASE SAVEPOINT weft_sp%d",
+                 to + 1, to + 1);
+    int rc = pg__simple(c, sql);
+    c->tx_depth = to > 0 ? to : 0;
+    return rc < 0 ? rc : 0;
+}
+
+int pg__lock(weft_pg *c)
+{
+    if (!c) return -EINVAL;
+    if (c->broken) return -WEFT_PG_EBROKEN;
+    int rc = weft_sem_acquire(c->busy);
+    if (rc < 0) return rc;
+    if (c->broken) {
+        pg__unlock(c);
+        return -WEFT_PG_EBROKEN;
+    }
+    pg__clear_error(c);
+    if (c->rollback_to >= 0) {
+        rc = pg__rollback_pending(c);
+        if (rc < 0) {
+            pg__release(c);
+            return rc;
+        }
+    }
+    return 0;
+}
+
+void pg__unlock(weft_pg *c)
+{
+    weft_sem_release(c->busy);
+    if (c->nwaiters) weft_event_set(c->nev);
+}
+
+void pg__release(weft_pg *c)
+{
+    if (c->aborted) {
+        c->aborted = 0; /* the drain task holds the lock now */
+        return;
+    }
+    pg__unlock(c);
+}
+
+/* libpq may replace its socket (it reconnects during connect, and closes it
+ * when the link drops): keep the loop's registration in step. */
+static void check_socket(weft_pg *c)
+{
+    int fd = PQsocket(c->pg);
+    if (fd != c->fd) {
+        if (c->fd >= 0) weft_fd_forget(c->fd);
+        c->fd = fd;
+    }
+}
+
+int pg__flush(weft_pg *c)
+{
+    for (;;) {
+        int r = PQflush(c->pg);
+        if (r == 0) return 0;
+        if (r < 0) return pg__lost(c);
+        int ev = weft_wait_fd(c->fd, WEFT_READABLE | WEFT_WRITABLE);
+        if (ev == -EBADF) return pg__lost(c);
+        if (ev < 0) return ev;
+        /* The server may be blocked writing to us: read to let it go on. */
+        if ((ev & WEFT_READABLE) && !PQconsumeInput(c->pg)) return pg__lost(c);
+    }
+}
+
+int pg__get(weft_pg *c, PGresult **res)
+{
+    while (PQisBusy(c->pg)) {
+        int ev = weft_wait_fd(c->fd, WEFT_READABLE);
+        if (ev == -EBADF) return pg__lost(c);
+        if (ev < 0) return ev;
+        if (!PQconsumeInput(c->pg)) {
+            check_socket(c);
+            return pg__lost(c);
+        }
+    }
+    *res = PQgetResult(c->pg);
+    if (c->nwaiters || c->listening) pg__collect_notifies(c);
+    if (!*res && PQstatus(c->pg) == CONNECTION_BAD) return pg__lost(c);
+    return 0;
+}
+
+int pg__discard_copy(weft_pg *c, ExecStatusType st)
+{
+    if (st == PGRES_COPY_IN) {
+        if (PQputCopyEnd(c->pg, "COPY needs weft_pg_copy_in") < 0) return pg__lost(c);
+        return pg__flush(c);
+    }
+    for (;;) {
+        char *buf;
+        int n = PQgetCopyData(c->pg, &buf, 1);
+        if (n > 0) {
+            PQfreemem(buf);
+            continue;
+        }
+        if (n < 0) return 0;
+        int ev = weft_wait_fd(c->fd, WEFT_READABLE);
+        if (ev == -EBADF) return pg__lost(c);
+        if (ev < 0) return ev;
+        if (!PQconsumeInput(c->pg)) return pg__lost(c);
+    }
+}
+
+int pg__simple(weft_pg *c, const char *sql)
+{
+    if (PQpipelineStatus(c->pg) != PQ_PIPELINE_OFF) PQexitPipelineMode(c->pg);
+    if (!PQsendQuery(c->pg, sql)) return pg__abort(c, pg__lost(c), 0);
+    int rc = pg__flush(c), out = 0;
+    PGresult *res;
+    if (rc < 0) return pg__abort(c, rc, 0);
+    for (;;) {
+        rc = pg__get(c, &res);
+        if (rc < 0) return pg__abort(c, rc, 0);
+        if (!res) break;
+        ExecStatusType st = PQresultStatus(res);
+        if (st == PGRES_FATAL_ERROR) {
+            if (out >= 0) out = pg__server_error(c, res);
+        } else if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT) {
+            rc = pg__discard_copy(c, st);
+            if (rc < 0) {
+                PQclear(res);
+                return pg__abort(c, rc, 0);
+            }
+        } else if (out >= 0) {
+            out = pg__rows(res);
+        }
+        PQclear(res);
+    }
+    return c->broken ? -WEFT_PG_EBROKEN : out;
+}
+
+int weft_pg_exec(weft_pg *c, const char *sql)
+{
+    if (!sql) return -EINVAL;
+    int rc = pg__lock(c);
+    if (rc < 0) return rc;
+    rc = pg__simple(c, sql);
+    pg__release(c);
+    return rc;
+}
+
+/* ---- abort: cancel on the server, drain in the background --------------------- */
+
+static void really_free(weft_pg *c);
+
+typedef struct drain_job {
+    weft_pg *c;
+    int syncs;
+} drain_job;
+
+static int cancel_on_thread(void *arg)
+{
+    char err[256];
+    return PQcancel((PGcancel *)arg, err, sizeof err) ? 0 : -WEFT_PG_ECONNECT;
+}
+
+static int drain_body(void *arg)
+{
+    drain_job *d = arg;
+    weft_pg *c = d->c;
+    int rc = pg__flush(c);
+    if (rc < 0) return rc;
+    if (PQisBusy(c->pg) || PQpipelineStatus(c->pg) != PQ_PIPELINE_OFF) {
+        PGcancel *cn = PQgetCancel(c->pg);
+        if (cn) {
+            weft_to_thread(cancel_on_thread, cn); /* blocking connect + send */
+            PQfreeCancel(cn);
+        }
+    }
+    PGresult *res;
+    for (;;) {
+        if (PQpipelineStatus(c->pg) != PQ_PIPELINE_OFF && d->syncs == 0) {
+            if (!PQexitPipelineMode(c->pg)) return pg__lost(c);
+            break;
+        }
+        rc = pg__get(c, &res);
+        if (rc < 0) return rc;
+        if (!res) {
+            if (PQpipelineStatus(c->pg) == PQ_PIPELINE_OFF) break;
+            continue;
+        }
+        switch (PQresultStatus(res)) {
+        case PGRES_PIPELINE_SYNC: d->syncs--; break;
+        case PGRES_COPY_IN:
+        case PGRES_COPY_OUT: rc = pg__discard_copy(c, PQresultStatus(res)); break;
+        default: break;
+        }
+        PQclear(res);
+        if (rc < 0) return rc;
+    }
+    return 0;
+}
+
+static int drain_task(void *arg)
+{
+    drain_job *d = arg;
+    weft_pg *c = d->c;
+    int rc = weft_timeout(30.0, drain_body, d);
+    free(d);
+    if (rc < 0 && !c->broken) pg__lost(c);
+    c->draining = 0;
+    if (c->free_pending) {
+        really_free(c);
+        return 0;
+    }
+    pg__unlock(c);
+    return 0;
+}
+
+int pg__abort(weft_pg *c, int rc, int syncs)
+{
+    if (rc != -ECANCELED && rc != -ETIMEDOUT) return rc == -WEFT_PG_EBROKEN ? rc : pg__lost(c);
+    /* The task cannot wait any more (it is cancelled or past its deadline),
+     * but the statement may still run and its replies are on the way: a
+     * task of its own cancels it on the server and reads them, keeping the
+     * connection locked until it is clean again. */
+    pg__drop_pending(c); /* their Parse may never be answered */
+    drain_job *d = malloc(sizeof *d);
+    weft_task *t = NULL;
+    if (d) {
+        d->c = c;
+        d->syncs = syncs;
+        t = weft_spawn_named("weft_pg drain", drain_task, d);
+    }
+    if (!t) {
+        free(d);
+        pg__lost(c);
+        return rc;
+    }
+    c->draining = 1;
+    c->aborted = 1;
+    weft_detach(t);
+    return rc;
+}
+
+/* ---- connect ----------------------------------------------------------------- */
+
+/* Until weft_resolve lands in the io layer: getaddrinfo on the thread
+ * pool, which is what it does underneath (minus its cache). */
+typedef struct resolve_job {
+    const char *host;
+    struct addrinfo *ai;
+} resolve_job;
+
+static int resolve_on_thread(void *arg)
+{
+    resolve_job *r = arg;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    int rc = getaddrinfo(r->host, NULL, &hints, &r->ai);
+    return rc == 0 ? 0 : rc == EAI_AGAIN ? -WEFT_EDNSAGAIN : -WEFT_EDNS;
+}
+
+static int pg_resolve(const char *host, struct addrinfo **out)
+{
+    resolve_job r = {.host = host};
+    int rc = weft_to_thread(resolve_on_thread, &r);
+    if (rc < 0) {
+        if (r.ai) freeaddrinfo(r.ai);
+        return rc;
+    }
+    *out = r.ai;
+    return 0;
+}
+
+static int is_numeric_addr(const char *h)
+{
+    unsigned char buf[16];
+    return inet_pton(AF_INET, h, buf) == 1 || inet_pton(AF_INET6, h, buf) == 1;
+}
+
+/* Resolves each comma-separated host into a matching hostaddr list (libpq
+ * would otherwise call getaddrinfo itself, stalling the loop). */
+static int resolve_hosts(const char *hosts, char **hostaddr)
+{
+    size_t cap = strlen(hosts) * 4 + 64, len = 0;
+    char *out = malloc(cap), *dup = strdup(hosts);
+    if (!out || !dup) {
+        free(out);
+        free(dup);
+        return -ENOMEM;
+    }
+    int rc = 0, any = 0;
+    char *save = NULL;
+    for (char *h = strtok_r(dup, ",", &save); h; h = strtok_r(NULL, ",", &save)) {
+        char addr[INET6_ADDRSTRLEN] = "";
+        if (h[0] == '/' || h[0] == '@' || !*h) {
+            addr[0] = 0; /* Unix socket: no address */
+        } else if (is_numeric_addr(h)) {
+            snprintf(addr, sizeof addr, "%s", h);
+        } else {
+            struct addrinfo *ai = NULL;
+            rc = pg_resolve(h, &ai); /* later: weft_resolve(h, 0, AF_UNSPEC, SOCK_STREAM, &ai) */
+            if (rc < 0) break;
+            const void *p = ai->ai_family == AF_INET
+                                ? (const void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr
+                                : (const void *)&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr;
+            inet_ntop(ai->ai_family, p, addr, sizeof addr);
+            freeaddrinfo(ai); /* later: weft_addrinfo_free */
+            any = 1;
+        }
+        len += (size_t)snprintf(out + len, cap - len, "%s%s", len ? "," : "", addr);
+        if (len >= cap) { rc = -EINVAL; break; }
+    }
+    free(dup);
+    if (rc < 0 || !any) {
+        free(out);
+        *hostaddr = NULL;
+        return rc;
+    }
+    *hostaddr = out;
+    return 0;
+}
+
+typedef struct connect_job {
+    const char *dsn;
+    PGconn *pg;
+    char *err;
+    int code;
+} connect_job;
+
+static int classify(const char *msg)
+{
+    if (strstr(msg, "password authentication failed") || strstr(msg, "role \"") ||
+        strstr(msg, "authentication failed") || strstr(msg, "no password supplied"))
+        return -WEFT_PG_EAUTH;
+    if (strstr(msg, "database \"") && strstr(msg, "does not exist")) return -WEFT_PG_ENODB;
+    return -WEFT_PG_ECONNECT;
+}
+
+static int connect_body(void *arg)
+{
+    connect_job *j = arg;
+    char *perr = NULL;
+    PQconninfoOption *opts = PQconninfoParse(j->dsn, &perr);
+    if (!opts) {
+        j->err = perr ? strdup(perr) : NULL;
+        if (perr) PQfreemem(perr);
+        return perr ? -EINVAL : -ENOMEM;
+    }
+    const char *host = NULL, *hostaddr = NULL;
+    int n = 0;
+    for (PQconninfoOption *o = opts; o->keyword; o++) {
+        if (!o->val) continue;
+        if (!strcmp(o->keyword, "host")) host = o->val;
+        if (!strcmp(o->keyword, "hostaddr")) hostaddr = o->val;
+        n++;
+    }
+    char *resolved = NULL;
+    int rc = 0;
+    if (host && !hostaddr) rc = resolve_hosts(host, &resolved);
+    const char **kw = calloc((size_t)n + 2, sizeof *kw), **val = calloc((size_t)n + 2, sizeof *val);
+    if (rc < 0 || !kw || !val) {
+        free(kw);
+        free(val);
+        free(resolved);
+        PQconninfoFree(opts);
+        return rc < 0 ? rc : -ENOMEM;
+    }
+    int i = 0;
+    for (PQconninfoOption *o = opts; o->keyword; o++) {
+        if (!o->val) continue;
+        kw[i] = o->keyword;
+        val[i++] = o->val;
+    }
+    if (resolved) {
+        kw[i] = "hostaddr";
+        val[i++] = resolved;
+    }
+    j->pg = PQconnectStartParams(kw, val, 0);
+    free(kw);
+    free(val);
+    free(resolved);
+    PQconninfoFree(opts);
+    if (!j->pg) return -ENOMEM;
+
+    PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+    for (;;) {
+        if (PQstatus(j->pg) == CONNECTION_BAD || st == PGRES_POLLING_FAILED) {
+            j->err = strdup(PQerrorMessage(j->pg));
+            return classify(j->err ? j->err : "");
+        }
+        if (st == PGRES_POLLING_OK) return 0;
+        int fd = PQsocket(j->pg);
+        /* libpq may have closed the previous socket and got the same
+         * number back: start from a clean registration every step. */
+        weft_fd_forget(fd);
+        rc = weft_wait_fd(fd, st == PGRES_POLLING_READING ? WEFT_READABLE : WEFT_WRITABLE);
+        if (rc < 0) {
+            weft_fd_forget(fd);
+            return rc;
+        }
+        st = PQconnectPoll(j->pg);
+    }
+}
+
+int weft_pg_connect(const char *dsn, weft_pg **out, char **errmsg)
+{
+    if (errmsg) *errmsg = NULL;
+    if (!dsn || !out) return -EINVAL;
+    *out = NULL;
+    double limit = 10.0;
+    const char *ct = strstr(dsn, "connect_timeout=");
+    if (ct && atof(ct + 16) > 0) limit = atof(ct + 16);
+    connect_job j = {.dsn = dsn};
+    int rc = weft_timeout(limit, connect_body, &j);
+    if (rc < 0) {
+        if (j.pg) {
+            if (PQsocket(j.pg) >= 0) weft_fd_forget(PQsocket(j.pg));
+            PQfinish(j.pg);
+        }
+        if (errmsg) *errmsg = j.err ? j.err : strdup(weft_strerror(rc));
+        else free(j.err);
+        return rc;
+    }
+    weft_pg *c = calloc(1, sizeof *c);
+    if (c) {
+        c->busy = weft_sem_new(1);
+        c->nev = weft_event_new();
+        c->errmsg = calloc(1, 1);
+    }
+    if (!c || !c->busy || !c->nev || !c->errmsg || PQsetnonblocking(j.pg, 1) != 0) {
+        if (c) {
+            weft_sem_free(c->busy);
+            weft_event_free(c->nev);
+            free(c->errmsg);
+            free(c);
+        }
+        weft_fd_forget(PQsocket(j.pg));
+        PQfinish(j.pg);
+        return -ENOMEM;
+    }
+    c->pg = j.pg;
+    c->fd = PQsocket(j.pg);
+    c->rollback_to = -1;
+    *out = c;
+    return 0;
+}
+
+static void really_free(weft_pg *c)
+{
+    if (c->fd >= 0) weft_fd_forget(c->fd);
+    PQfinish(c->pg);
+    for (int i = 0; i < c->nstmts; i++) free(c->stmts[i].sql);
+    free(c->stmts);
+    for (pg_nq *q = c->nq_head, *n; q; q = n) {
+        n = q->next;
+        free(q);
+    }
+    weft_sem_free(c->busy);
+    weft_event_free(c->nev);
+    free(c->errmsg);
+    free(c);
+}
+
+void weft_pg_free(weft_pg *c)
+{
+    if (!c) return;
+    if (c->draining) {
+        c->free_pending = 1;
+        return;
+    }
+    really_free(c);
+}

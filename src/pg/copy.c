@@ -1,0 +1,151 @@
+/* COPY FROM STDIN and COPY TO STDOUT, streamed through callbacks that may
+ * themselves wait (they run in the calling task). */
+#define _GNU_SOURCE
+#include "pg_internal.h"
+#include <errno.h>
+#include <stdlib.h>
+
+/* Starts sql and reads up to its COPY result (want: COPY_IN or COPY_OUT). */
+static int copy_start(weft_pg *c, const char *sql, ExecStatusType want)
+{
+    if (!PQsendQuery(c->pg, sql)) return pg__abort(c, pg__lost(c), 0);
+    int rc = pg__flush(c);
+    PGresult *res = NULL;
+    if (rc >= 0) rc = pg__get(c, &res);
+    if (rc < 0) return pg__abort(c, rc, 0);
+    if (!res) return -WEFT_PG_ESTATE;
+    ExecStatusType st = PQresultStatus(res);
+    if (st == want) {
+        PQclear(res);
+        return 0;
+    }
+    rc = st == PGRES_FATAL_ERROR ? pg__server_error(c, res) : -WEFT_PG_ESTATE;
+    PQclear(res);
+    /* Not a COPY of that direction: end whatever it was. */
+    if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT) {
+        int d = pg__discard_copy(c, st);
+        if (d < 0) return pg__abort(c, d, 0);
+    }
+    for (;;) {
+        int d = pg__get(c, &res);
+        if (d < 0) return pg__abort(c, d, 0);
+        if (!res) break;
+        PQclear(res);
+    }
+    return rc;
+}
+
+/* Reads the COPY's final results: rows copied or the error. */
+static int copy_finish(weft_pg *c)
+{
+    PGresult *res;
+    int out = 0;
+    for (;;) {
+        int rc = pg__get(c, &res);
+        if (rc < 0) return pg__abort(c, rc, 0);
+        if (!res) break;
+        if (PQresultStatus(res) == PGRES_FATAL_ERROR) {
+            if (out >= 0) out = pg__server_error(c, res);
+        } else if (out >= 0) {
+            out = pg__rows(res);
+        }
+        PQclear(res);
+    }
+    return out;
+}
+
+int weft_pg_copy_in(weft_pg *c, const char *sql,
+                    ssize_t (*source)(void *arg, const char **data), void *arg)
+{
+    if (!c || !sql || !source) return -EINVAL;
+    int rc = pg__lock(c);
+    if (rc < 0) return rc;
+    rc = copy_start(c, sql, PGRES_COPY_IN);
+    if (rc < 0) {
+        pg__release(c);
+        return rc;
+    }
+    for (;;) {
+        const char *data = NULL;
+        ssize_t n = source(arg, &data);
+        if (n < 0) {
+            /* Abandon: the server rolls the COPY back. If this task can no
+             * longer wait, the drain task finishes it. */
+            rc = (int)n;
+            if (PQputCopyEnd(c->pg, "aborted by the client") < 0) rc = pg__abort(c, pg__lost(c), 0);
+            else if (n == -ECANCELED || n == -ETIMEDOUT) pg__abort(c, rc, 0);
+            else {
+                int f = pg__flush(c);
+                if (f >= 0) f = copy_finish(c);
+                else pg__abort(c, f, 0);
+                if (f == -WEFT_PG_EBROKEN) rc = f;
+                pg__clear_error(c);
+            }
+            pg__release(c);
+            return rc;
+        }
+        if (n == 0) break;
+        int q;
+        while ((q = PQputCopyData(c->pg, data, (int)n)) == 0) {
+            /* libpq's buffer is full: wait for the socket to take some. */
+            rc = pg__flush(c);
+            if (rc < 0) break;
+        }
+        if (q < 0) rc = pg__lost(c);
+        if (rc < 0) {
+            rc = pg__abort(c, rc, 0);
+            pg__release(c);
+            return rc;
+        }
+    }
+    if (PQputCopyEnd(c->pg, NULL) < 0) rc = pg__lost(c);
+    else rc = pg__flush(c);
+    if (rc < 0) rc = pg__abort(c, rc, 0);
+    else rc = copy_finish(c);
+    pg__release(c);
+    return rc;
+}
+
+int weft_pg_copy_out(weft_pg *c, const char *sql,
+                     int (*sink)(void *arg, const char *data, size_t n), void *arg)
+{
+    if (!c || !sql || !sink) return -EINVAL;
+    int rc = pg__lock(c);
+    if (rc < 0) return rc;
+    rc = copy_start(c, sql, PGRES_COPY_OUT);
+    if (rc < 0) {
+        pg__release(c);
+        return rc;
+    }
+    for (;;) {
+        char *buf;
+        int n = PQgetCopyData(c->pg, &buf, 1);
+        if (n > 0) {
+            int s = sink(arg, buf, (size_t)n);
+            PQfreemem(buf);
+            if (s < 0) {
+                /* Stop the server sending the rest: cancel and drain. */
+                pg__abort(c, -ECANCELED, 0);
+                pg__release(c);
+                return s;
+            }
+            continue;
+        }
+        if (n == -1) break;
+        if (n == -2) {
+            rc = pg__lost(c);
+        } else {
+            int ev = weft_wait_fd(c->fd, WEFT_READABLE);
+            rc = ev == -EBADF ? pg__lost(c) : ev < 0 ? ev : 0;
+            if (rc >= 0 && !PQconsumeInput(c->pg)) rc = pg__lost(c);
+        }
+        if (rc < 0) {
+            rc = pg__abort(c, rc, 0);
+            pg__release(c);
+            return rc;
+        }
+    }
+    rc = copy_finish(c);
+    pg__release(c);
+    return rc;
+}

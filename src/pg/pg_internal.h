@@ -1,0 +1,106 @@
+/* Internals shared by the PostgreSQL modules (src/pg). Not installed.
+ * The pg layer sees only include/weft.h, include/weft/io.h and libpq. */
+#ifndef WEFT_PG_INTERNAL_H
+#define WEFT_PG_INTERNAL_H
+
+#include <weft.h>
+#include <weft/pg.h>
+#include <libpq-fe.h>
+#include <stdint.h>
+
+#define PG_STMT_CACHE 256 /* prepared statements kept per connection */
+
+typedef struct pg_stmt {
+    char *sql;
+    uint64_t hash;
+    int nparams;
+    int pending;  /* Parse sent, answer not yet read */
+    char name[24];
+} pg_stmt;
+
+typedef struct pg_nq { /* a queued notification */
+    weft_pg_notify n;
+    struct pg_nq *next;
+} pg_nq;
+
+struct weft_pg {
+    PGconn *pg;
+    int fd;               /* the socket as registered with the loop, or -1 */
+    weft_sem *busy;       /* one operation at a time: held across a query */
+    int broken;           /* lost: every operation fails with -WEFT_PG_EBROKEN */
+    int draining;         /* a background task finishes a cancelled operation */
+    int aborted;          /* the lock was just handed to that task */
+    int free_pending;     /* weft_pg_free came while draining */
+    int tx_depth;         /* weft_pg_begin nesting */
+    int rollback_to;      /* >= 0: roll back to this depth at the next lock */
+    int listening;        /* LISTEN was issued (pool reset must UNLISTEN) */
+    char sqlstate[6];
+    char *errmsg;
+    pg_stmt *stmts;
+    int nstmts;
+    unsigned stmt_seq;
+    /* notifications */
+    pg_nq *nq_head, *nq_tail;
+    weft_event *nev;      /* set when notifications arrive or the lock frees */
+    int nwaiters;
+    /* pool bookkeeping */
+    struct weft_pg_pool *pool;
+    struct weft_pg *pool_next;
+    double idle_since;
+    int pool_dirty;       /* released mid-transaction/listening: reset first */
+};
+
+struct weft_pg_params {
+    int n, cap, oom;
+    char **values;
+    int *lengths, *formats;
+    unsigned *types;
+};
+
+struct weft_pg_result {
+    PGresult *res;
+    char **bufs; /* decoded values (bytea, numeric) freed with the result */
+    int nbufs;
+};
+
+/* conn.c: the engine every operation runs on */
+int pg__lock(weft_pg *c);            /* take c for one operation (waits) */
+void pg__unlock(weft_pg *c);
+/* Ends an operation: unlocks, unless pg__abort handed the lock on. */
+void pg__release(weft_pg *c);
+int pg__flush(weft_pg *c);           /* send what libpq buffered (waits) */
+int pg__get(weft_pg *c, PGresult **res); /* next result, NULL at the end (waits) */
+/* An operation's wait failed with rc (-ECANCELED/-ETIMEDOUT) or the link
+ * broke: hands c (locked) to a background task that cancels the statement
+ * on the server and drains it (syncs: pipeline syncs still expected), or
+ * marks c broken. The caller still calls pg__release. Returns rc (or
+ * -WEFT_PG_EBROKEN). */
+int pg__abort(weft_pg *c, int rc, int syncs);
+int pg__lost(weft_pg *c);
+/* Runs the rollback (to depth rollback_to) a cancelled task left. Waits. */
+int pg__rollback_pending(weft_pg *c);            /* mark broken; -WEFT_PG_EBROKEN */
+/* Records a server error from res (sqlstate, message); returns the weft code. */
+int pg__server_error(weft_pg *c, const PGresult *res);
+void pg__clear_error(weft_pg *c);
+int pg__rows(const PGresult *res);   /* rows returned or affected */
+void pg__collect_notifies(weft_pg *c);
+int pg__simple(weft_pg *c, const char *sql); /* weft_pg_exec on a locked c */
+/* Ends a COPY that nobody asked for (or that was cancelled). Waits. */
+int pg__discard_copy(weft_pg *c, ExecStatusType st);
+void pg__drop_pending(weft_pg *c); /* forget statements whose Parse is unanswered */
+
+/* query.c */
+/* Sends sql on locked c (prepared and cached unless nocache); *syncs gets
+ * the number of pipeline syncs sent (0 or 1). */
+int pg__send(weft_pg *c, const char *sql, const weft_pg_params *p, int flags, int *syncs);
+/* Reads what pg__send sent: the statement's result into *out. */
+int pg__recv(weft_pg *c, const char *sql, int syncs, PGresult **out);
+/* Parse of sql answered: keep its cache entry (ok) or drop it. */
+void pg__prepare_done(weft_pg *c, const char *sql, int ok);
+/* Sends one statement (in pipeline mode: preceded by its Parse when it is
+ * new to the cache, *prepared then set). */
+int pg__send_batch_item(weft_pg *c, const char *sql, const weft_pg_params *p, int flags,
+                        int *prepared);
+weft_pg_result *pg__wrap(PGresult *res);
+
+#endif

@@ -1,0 +1,242 @@
+/* A connection pool. A semaphore of max_size permits bounds the connections
+ * in use or being opened; idle ones wait in a LIFO list (the most recently
+ * used connection is the warmest: its backend's caches are hot). Release
+ * never waits, so it is safe on every path, cancellation included: the work
+ * a dirty connection needs (rollback, unlisten) is done by the next acquire.
+ */
+#define _GNU_SOURCE
+#include "pg_internal.h"
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct weft_pg_pool {
+    char *dsn;
+    weft_pg_pool_opts o;
+    weft_sem *slots;   /* permits: connections out or being opened */
+    weft_pg *idle;     /* LIFO through pool_next */
+    int nidle;
+    int size;          /* open connections, idle included */
+    int out;           /* acquired and not yet released */
+    int closed;
+};
+
+static void conn_close(weft_pg_pool *p, weft_pg *c)
+{
+    c->pool = NULL;
+    weft_pg_free(c);
+    p->size--;
+}
+
+static void pool_destroy(weft_pg_pool *p)
+{
+    while (p->idle) {
+        weft_pg *c = p->idle;
+        p->idle = c->pool_next;
+        conn_close(p, c);
+    }
+    weft_sem_free(p->slots);
+    free(p->dsn);
+    free(p);
+}
+
+int weft_pg_pool_new(const char *dsn, const weft_pg_pool_opts *opts, weft_pg_pool **out)
+{
+    if (!dsn || !out) return -EINVAL;
+    *out = NULL;
+    weft_pg_pool_opts o = {1, 10, 30.0, 10.0};
+    if (opts) {
+        if (opts->max_size > 0) o.max_size = opts->max_size;
+        o.min_size = opts->min_size;
+        if (opts->acquire_timeout != 0) o.acquire_timeout = opts->acquire_timeout;
+        if (opts->check_idle_s > 0) o.check_idle_s = opts->check_idle_s;
+    }
+    if (o.min_size < 0 || o.min_size > o.max_size) return -EINVAL;
+    weft_pg_pool *p = calloc(1, sizeof *p);
+    if (!p) return -ENOMEM;
+    p->o = o;
+    p->dsn = strdup(dsn);
+    p->slots = weft_sem_new(o.max_size);
+    if (!p->dsn || !p->slots) {
+        pool_destroy(p);
+        return -ENOMEM;
+    }
+    for (int i = 0; i < o.min_size; i++) {
+        weft_pg *c;
+        int rc = weft_pg_connect(dsn, &c, NULL);
+        if (rc < 0) {
+            pool_destroy(p);
+            return rc;
+        }
+        c->pool = p;
+        c->idle_since = weft_now();
+        c->pool_next = p->idle;
+        p->idle = c;
+        p->nidle++;
+        p->size++;
+    }
+    *out = p;
+    return 0;
+}
+
+void weft_pg_pool_free(weft_pg_pool *p)
+{
+    if (!p) return;
+    p->closed = 1;
+    if (p->out == 0) pool_destroy(p);
+    /* else: the last release destroys it */
+}
+
+/* A cheap look at an idle connection: anything readable while idle is
+ * either a notification or the server going away (restart, idle kill). */
+static int idle_healthy(weft_pg *c)
+{
+    if (!weft_pg_ok(c) || c->draining) return c->draining ? 1 : 0;
+    struct pollfd pf = {.fd = c->fd, .events = POLLIN};
+    if (poll(&pf, 1, 0) > 0) {
+        if (!PQconsumeInput(c->pg) || PQstatus(c->pg) != CONNECTION_OK) {
+            pg__lost(c);
+            return 0;
+        }
+        pg__collect_notifies(c);
+    }
+    return 1;
+}
+
+/* Makes an idle connection ready: reset if released dirty, pinged if idle
+ * long. 0, or < 0 when it must be dropped (or the task was cancelled). */
+static int prepare(weft_pg_pool *p, weft_pg *c)
+{
+    if (c->pool_dirty) {
+        int rc = pg__lock(c);
+        if (rc < 0) return rc;
+        int in_tx = PQtransactionStatus(c->pg) != PQTRANS_IDLE;
+        rc = pg__simple(c, in_tx ? "ROLLBACK; UNLISTEN *; RESET ALL" : "UNLISTEN *; RESET ALL");
+        if (rc >= 0) {
+            c->tx_depth = 0;
+            c->rollback_to = -1;
+            c->listening = 0;
+            c->pool_dirty = 0;
+            for (pg_nq *q = c->nq_head, *n; q; q = n) {
+                n = q->next;
+                free(q);
+            }
+            c->nq_head = c->nq_tail = NULL;
+        }
+        pg__release(c);
+        return rc < 0 ? rc : 0;
+    }
+    if (weft_now() - c->idle_since >= p->o.check_idle_s) {
+        int rc = weft_pg_exec(c, "");
+        return rc < 0 ? rc : 0;
+    }
+    return 0;
+}
+
+typedef struct acq {
+    weft_pg_pool *p;
+    weft_pg *c;
+} acq;
+
+static int acquire_body(void *arg)
+{
+    acq *a = arg;
+    weft_pg_pool *p = a->p;
+    int rc = weft_sem_acquire(p->slots);
+    if (rc < 0) return rc;
+    while (p->idle && !p->closed) {
+        weft_pg *c = p->idle;
+        p->idle = c->pool_next;
+        p->nidle--;
+        if (!idle_healthy(c) || (rc = prepare(p, c)) < 0) {
+            conn_close(p, c);
+            if (rc == -ECANCELED || rc == -ETIMEDOUT) {
+                weft_sem_release(p->slots);
+                return rc;
+            }
+            rc = 0;
+            continue;
+        }
+        a->c = c;
+        return 0;
+    }
+    if (p->closed) {
+        weft_sem_release(p->slots);
+        return -WEFT_PG_ECLOSED;
+    }
+    p->size++; /* counted while connecting, so the bound holds */
+    rc = weft_pg_connect(p->dsn, &a->c, NULL);
+    if (rc < 0) {
+        p->size--;
+        weft_sem_release(p->slots);
+        return rc;
+    }
+    a->c->pool = p;
+    return 0;
+}
+
+int weft_pg_pool_acquire(weft_pg_pool *p, weft_pg **out)
+{
+    if (!p || !out) return -EINVAL;
+    *out = NULL;
+    if (p->closed) return -WEFT_PG_ECLOSED;
+    acq a = {p, NULL};
+    p->out++; /* keeps p alive while we wait, even across weft_pg_pool_free */
+    int rc = p->o.acquire_timeout < 0 ? acquire_body(&a)
+                                      : weft_timeout(p->o.acquire_timeout, acquire_body, &a);
+    if (rc >= 0 && p->closed) {
+        conn_close(p, a.c);
+        weft_sem_release(p->slots);
+        rc = -WEFT_PG_ECLOSED;
+    }
+    if (rc < 0) {
+        if (--p->out == 0 && p->closed) pool_destroy(p);
+        return rc;
+    }
+    *out = a.c;
+    return 0;
+}
+
+void weft_pg_pool_release(weft_pg_pool *p, weft_pg *c)
+{
+    if (!p || !c) return;
+    if (p->closed || !weft_pg_ok(c)) {
+        conn_close(p, c);
+    } else {
+        if (c->draining || c->listening || c->tx_depth || c->rollback_to >= 0 ||
+            PQtransactionStatus(c->pg) != PQTRANS_IDLE || c->nq_head)
+            c->pool_dirty = 1;
+        c->idle_since = weft_now();
+        c->pool_next = p->idle;
+        p->idle = c;
+        p->nidle++;
+    }
+    weft_sem_release(p->slots);
+    if (--p->out == 0 && p->closed) pool_destroy(p);
+}
+
+int weft_pg_pool_run(weft_pg_pool *p, int (*fn)(weft_pg *c, void *arg), void *arg)
+{
+    if (!fn) return -EINVAL;
+    weft_pg *c;
+    int rc = weft_pg_pool_acquire(p, &c);
+    if (rc < 0) return rc;
+    rc = fn(c, arg);
+    weft_pg_pool_release(p, c);
+    return rc;
+}
+
+int weft_pg_pool_query(weft_pg_pool *p, const char *sql, const weft_pg_params *params,
+                       int flags, weft_pg_result **out)
+{
+    weft_pg *c;
+    int rc = weft_pg_pool_acquire(p, &c);
+    if (rc < 0) return rc;
+    rc = weft_pg_query_ex(c, sql, params, flags, out);
+    weft_pg_pool_release(p, c);
+    return rc;
+}
+
+int weft_pg_pool_size(const weft_pg_pool *p) { return p ? p->size : 0; }
+int weft_pg_pool_idle(const weft_pg_pool *p) { return p ? p->nidle : 0; }

@@ -1,0 +1,520 @@
+/* Parameters, statements (with the per-connection prepared-statement
+ * cache), row-by-row cursors and transactions. */
+#define _GNU_SOURCE
+#include "pg_internal.h"
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define OID_BYTEA 17
+
+/* ---- parameters ----------------------------------------------------------------- */
+
+weft_pg_params *weft_pg_params_new(void) { return calloc(1, sizeof(weft_pg_params)); }
+
+void weft_pg_params_clear(weft_pg_params *p)
+{
+    if (!p) return;
+    for (int i = 0; i < p->n; i++) free(p->values[i]);
+    p->n = 0;
+    p->oom = 0;
+}
+
+void weft_pg_params_free(weft_pg_params *p)
+{
+    if (!p) return;
+    weft_pg_params_clear(p);
+    free(p->values);
+    free(p->lengths);
+    free(p->formats);
+    free(p->types);
+    free(p);
+}
+
+int weft_pg_params_count(const weft_pg_params *p) { return p ? p->n : 0; }
+
+static int push(weft_pg_params *p, const void *data, size_t len, int format, unsigned type)
+{
+    if (!p) return -EINVAL;
+    if (p->n == p->cap) {
+        int cap = p->cap ? 2 * p->cap : 8;
+        char **v = realloc(p->values, (size_t)cap * sizeof *v);
+        if (v) p->values = v;
+        int *l = realloc(p->lengths, (size_t)cap * sizeof *l);
+        if (l) p->lengths = l;
+        int *f = realloc(p->formats, (size_t)cap * sizeof *f);
+        if (f) p->formats = f;
+        unsigned *t = realloc(p->types, (size_t)cap * sizeof *t);
+        if (t) p->types = t;
+        if (!v || !l || !f || !t) {
+            p->oom = 1;
+            return -ENOMEM;
+        }
+        p->cap = cap;
+    }
+    char *copy = NULL;
+    if (data) {
+        copy = malloc(len + 1);
+        if (!copy) {
+            p->oom = 1;
+            return -ENOMEM;
+        }
+        memcpy(copy, data, len);
+        copy[len] = 0;
+    }
+    p->values[p->n] = copy;
+    p->lengths[p->n] = (int)len;
+    p->formats[p->n] = format;
+    p->types[p->n] = type;
+    p->n++;
+    return 0;
+}
+
+int weft_pg_params_text(weft_pg_params *p, const char *s)
+{
+    return push(p, s, s ? strlen(s) : 0, 0, 0);
+}
+int weft_pg_params_null(weft_pg_params *p) { return push(p, NULL, 0, 0, 0); }
+int weft_pg_params_int(weft_pg_params *p, int64_t v)
+{
+    char b[24];
+    return push(p, b, (size_t)snprintf(b, sizeof b, "%" PRId64, v), 0, 0);
+}
+int weft_pg_params_double(weft_pg_params *p, double v)
+{
+    char b[40];
+    return push(p, b, (size_t)snprintf(b, sizeof b, "%.17g", v), 0, 0);
+}
+int weft_pg_params_bool(weft_pg_params *p, int v) { return push(p, v ? "t" : "f", 1, 0, 0); }
+int weft_pg_params_bytea(weft_pg_params *p, const void *data, size_t n)
+{
+    if (!data && n) return -EINVAL;
+    return push(p, data ? data : "", n, 1, OID_BYTEA);
+}
+
+/* ---- the statement cache ----------------------------------------------------- */
+
+static uint64_t hash_sql(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+static pg_stmt *stmt_find(weft_pg *c, const char *sql, uint64_t h)
+{
+    for (int i = c->nstmts - 1; i >= 0; i--)
+        if (c->stmts[i].hash == h && !strcmp(c->stmts[i].sql, sql)) return &c->stmts[i];
+    return NULL;
+}
+
+static pg_stmt *stmt_add(weft_pg *c, const char *sql, uint64_t h, int nparams)
+{
+    if (!c->stmts) {
+        c->stmts = calloc(PG_STMT_CACHE, sizeof *c->stmts);
+        if (!c->stmts) return NULL;
+    }
+    if (c->nstmts >= PG_STMT_CACHE) return NULL; /* full: run unnamed */
+    pg_stmt *s = &c->stmts[c->nstmts];
+    s->sql = strdup(sql);
+    if (!s->sql) return NULL;
+    s->hash = h;
+    s->nparams = nparams;
+    s->pending = 1;
+    snprintf(s->name, sizeof s->name, "weft_s%u", ++c->stmt_seq);
+    c->nstmts++;
+    return s;
+}
+
+static void stmt_drop(weft_pg *c, pg_stmt *s)
+{
+    free(s->sql);
+    *s = c->stmts[--c->nstmts];
+}
+
+void pg__drop_pending(weft_pg *c)
+{
+    for (int i = c->nstmts - 1; i >= 0; i--)
+        if (c->stmts[i].pending) stmt_drop(c, &c->stmts[i]);
+}
+
+/* ---- send and receive ---------------------------------------------------------- */
+
+static int send_failed(weft_pg *c)
+{
+    if (PQstatus(c->pg) == CONNECTION_BAD) return pg__lost(c);
+    const char *m = PQerrorMessage(c->pg);
+    free(c->errmsg);
+    c->errmsg = strdup(m ? m : "");
+    return -EINVAL;
+}
+
+int pg__send_batch_item(weft_pg *c, const char *sql, const weft_pg_params *p, int flags,
+                        int *prepared)
+{
+    int n = p ? p->n : 0, rf = (flags & WEFT_PG_BINARY) ? 1 : 0;
+    const char *const *v = p ? (const char *const *)p->values : NULL;
+    const int *l = p ? p->lengths : NULL, *f = p ? p->formats : NULL;
+    *prepared = 0;
+    if (p && p->oom) return -ENOMEM;
+    pg_stmt *s = NULL;
+    if (!(flags & WEFT_PG_NOCACHE)) {
+        uint64_t h = hash_sql(sql);
+        s = stmt_find(c, sql, h);
+        if (!s && PQpipelineStatus(c->pg) != PQ_PIPELINE_OFF && (s = stmt_add(c, sql, h, n))) {
+            if (!PQsendPrepare(c->pg, s->name, sql, n, p ? p->types : NULL)) {
+                stmt_drop(c, s);
+                return send_failed(c);
+            }
+            *prepared = 1;
+        }
+    }
+    int ok = s ? PQsendQueryPrepared(c->pg, s->name, n, v, l, f, rf)
+               : PQsendQueryParams(c->pg, sql, n, p ? p->types : NULL, v, l, f, rf);
+    return ok ? 0 : send_failed(c);
+}
+
+int pg__send(weft_pg *c, const char *sql, const weft_pg_params *p, int flags, int *syncs)
+{
+    *syncs = 0;
+    if (!sql) return -EINVAL;
+    if (p && p->oom) return -ENOMEM;
+    int prepared = 0;
+    /* A statement seen for the first time goes as Parse + Execute + Sync in
+     * one pipeline: preparing it costs no extra round trip. */
+    if (!(flags & WEFT_PG_NOCACHE) && !stmt_find(c, sql, hash_sql(sql)) &&
+        c->nstmts < PG_STMT_CACHE) {
+        if (!PQenterPipelineMode(c->pg)) return send_failed(c);
+        int rc = pg__send_batch_item(c, sql, p, flags, &prepared);
+        if (rc < 0 || !PQpipelineSync(c->pg)) {
+            PQexitPipelineMode(c->pg);
+            return rc < 0 ? rc : send_failed(c);
+        }
+        *syncs = 1;
+        return 0;
+    }
+    return pg__send_batch_item(c, sql, p, flags, &prepared);
+}
+
+void pg__prepare_done(weft_pg *c, const char *sql, int ok)
+{
+    pg_stmt *s = stmt_find(c, sql, hash_sql(sql));
+    if (!s) return;
+    if (ok) s->pending = 0;
+    else stmt_drop(c, s);
+}
+
+int pg__recv(weft_pg *c, const char *sql, int syncs, PGresult **out)
+{
+    PGresult *res, *keep = NULL;
+    int err = 0, first = syncs > 0;
+    for (;;) {
+        int rc = pg__get(c, &res);
+        if (rc < 0) {
+            PQclear(keep);
+            return pg__abort(c, rc, syncs);
+        }
+        if (!res) {
+            if (!syncs) break;
+            continue;
+        }
+        ExecStatusType st = PQresultStatus(res);
+        if (st == PGRES_PIPELINE_SYNC) {
+            PQclear(res);
+            syncs--;
+            PQexitPipelineMode(c->pg);
+            break;
+        }
+        if (first && st != PGRES_PIPELINE_ABORTED) { /* Parse's answer */
+            first = 0;
+            pg__prepare_done(c, sql, st == PGRES_COMMAND_OK);
+            if (st == PGRES_COMMAND_OK) {
+                PQclear(res);
+                continue;
+            }
+        }
+        if (st == PGRES_FATAL_ERROR) {
+            if (!err) err = pg__server_error(c, res);
+        } else if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT) {
+            rc = pg__discard_copy(c, st);
+            if (rc < 0) {
+                PQclear(res);
+                PQclear(keep);
+                return pg__abort(c, rc, syncs);
+            }
+        } else if (st != PGRES_PIPELINE_ABORTED && !keep) {
+            keep = res;
+            continue;
+        }
+        PQclear(res);
+    }
+    if (err || c->broken) {
+        PQclear(keep);
+        return err ? err : -WEFT_PG_EBROKEN;
+    }
+    int rows = keep ? pg__rows(keep) : 0;
+    if (out) *out = keep;
+    else PQclear(keep);
+    return rows;
+}
+
+weft_pg_result *pg__wrap(PGresult *res)
+{
+    weft_pg_result *r = calloc(1, sizeof *r);
+    if (!r) {
+        PQclear(res);
+        return NULL;
+    }
+    r->res = res;
+    return r;
+}
+
+int weft_pg_query_ex(weft_pg *c, const char *sql, const weft_pg_params *p, int flags,
+                     weft_pg_result **out)
+{
+    if (out) *out = NULL;
+    if (!c || !sql) return -EINVAL;
+    if (p && p->oom) return -ENOMEM;
+    int rc = pg__lock(c), syncs = 0;
+    if (rc < 0) return rc;
+    rc = pg__send(c, sql, p, flags, &syncs);
+    if (rc >= 0) rc = pg__flush(c);
+    PGresult *res = NULL;
+    if (rc < 0) rc = pg__abort(c, rc, syncs);
+    else rc = pg__recv(c, sql, syncs, out ? &res : NULL);
+    pg__release(c);
+    if (rc >= 0 && out) {
+        *out = res ? pg__wrap(res) : NULL;
+        if (res && !*out) rc = -ENOMEM;
+    }
+    return rc;
+}
+
+int weft_pg_query(weft_pg *c, const char *sql, const weft_pg_params *p, weft_pg_result **out)
+{
+    return weft_pg_query_ex(c, sql, p, 0, out);
+}
+
+int weft_pg_prepare(weft_pg *c, const char *sql)
+{
+    if (!c || !sql) return -EINVAL;
+    int rc = pg__lock(c);
+    if (rc < 0) return rc;
+    uint64_t h = hash_sql(sql);
+    pg_stmt *s = stmt_find(c, sql, h);
+    if (s) {
+        rc = s->nparams;
+        pg__release(c);
+        return rc;
+    }
+    s = stmt_add(c, sql, h, 0);
+    if (!s) {
+        pg__release(c);
+        return -ENOMEM;
+    }
+    char name[sizeof s->name];
+    memcpy(name, s->name, sizeof name);
+    PGresult *res = NULL;
+    int syncs = 1;
+    if (!PQenterPipelineMode(c->pg) || !PQsendPrepare(c->pg, name, sql, 0, NULL) ||
+        !PQsendDescribePrepared(c->pg, name) || !PQpipelineSync(c->pg)) {
+        rc = send_failed(c);
+        PQexitPipelineMode(c->pg);
+        pg__drop_pending(c);
+        pg__release(c);
+        return rc;
+    }
+    rc = pg__flush(c);
+    if (rc < 0) rc = pg__abort(c, rc, syncs);
+    else rc = pg__recv(c, sql, syncs, &res);
+    if (rc >= 0 && res) {
+        rc = PQnparams(res);
+        if ((s = stmt_find(c, sql, h))) s->nparams = rc;
+    }
+    PQclear(res);
+    pg__release(c);
+    return rc;
+}
+
+/* ---- row-by-row cursors --------------------------------------------------------- */
+
+struct weft_pg_rows {
+    weft_pg *c;
+    weft_pg_result cur;
+    int done;
+};
+
+int weft_pg_query_rows(weft_pg *c, const char *sql, const weft_pg_params *p, int flags,
+                       weft_pg_rows **out)
+{
+    *out = NULL;
+    if (!c || !sql) return -EINVAL;
+    if (p && p->oom) return -ENOMEM;
+    weft_pg_rows *it = calloc(1, sizeof *it);
+    if (!it) return -ENOMEM;
+    int rc = pg__lock(c), prepared;
+    if (rc < 0) {
+        free(it);
+        return rc;
+    }
+    /* Single-row mode applies to a statement sent alone, so cursors run
+     * cached statements prepared but do not prepare new ones. */
+    uint64_t h = hash_sql(sql);
+    rc = pg__send_batch_item(c, sql, p, stmt_find(c, sql, h) ? flags : flags | WEFT_PG_NOCACHE,
+                             &prepared);
+    if (rc >= 0 && !PQsetSingleRowMode(c->pg)) rc = send_failed(c);
+    if (rc >= 0) rc = pg__flush(c);
+    if (rc < 0) {
+        rc = pg__abort(c, rc, 0);
+        pg__release(c);
+        free(it);
+        return rc;
+    }
+    it->c = c;
+    *out = it;
+    return 0;
+}
+
+int weft_pg_rows_next(weft_pg_rows *it, const weft_pg_result **row)
+{
+    *row = NULL;
+    if (!it) return -EINVAL;
+    PQclear(it->cur.res);
+    it->cur.res = NULL;
+    for (int i = 0; i < it->cur.nbufs; i++) free(it->cur.bufs[i]);
+    it->cur.nbufs = 0;
+    if (it->done) return 0;
+    weft_pg *c = it->c;
+    int err = 0;
+    for (;;) {
+        PGresult *res;
+        int rc = pg__get(c, &res);
+        if (rc < 0) {
+            it->done = 1;
+            rc = pg__abort(c, rc, 0);
+            pg__release(c);
+            return rc;
+        }
+        if (!res) break;
+        ExecStatusType st = PQresultStatus(res);
+        if (st == PGRES_SINGLE_TUPLE && !err) {
+            it->cur.res = res;
+            *row = &it->cur;
+            return 1;
+        }
+        if (st == PGRES_FATAL_ERROR && !err) err = pg__server_error(c, res);
+        PQclear(res);
+    }
+    it->done = 1;
+    pg__release(c);
+    return err;
+}
+
+void weft_pg_rows_close(weft_pg_rows *it)
+{
+    if (!it) return;
+    PQclear(it->cur.res);
+    for (int i = 0; i < it->cur.nbufs; i++) free(it->cur.bufs[i]);
+    free(it->cur.bufs);
+    if (!it->done) {
+        /* Rows left: cancel and drain in the background (does not wait). */
+        pg__abort(it->c, -ECANCELED, 0);
+        pg__release(it->c);
+    }
+    free(it);
+}
+
+/* ---- transactions ----------------------------------------------------------------- */
+
+static void tx_sync(weft_pg *c)
+{
+    if (PQtransactionStatus(c->pg) == PQTRANS_IDLE) c->tx_depth = 0;
+}
+
+int weft_pg_begin(weft_pg *c)
+{
+    int rc = pg__lock(c);
+    if (rc < 0) return rc;
+    tx_sync(c);
+    char sql[48];
+    if (c->tx_depth == 0) snprintf(sql, sizeof sql, "BEGIN");
+    else snprintf(sql, sizeof sql, "SAVEPOINT weft_sp%d", c->tx_depth + 1);
+    rc = pg__simple(c, sql);
+    if (rc >= 0) rc = ++c->tx_depth;
+    pg__release(c);
+    return rc;
+}
+
+int weft_pg_commit(weft_pg *c)
+{
+    int rc = pg__lock(c);
+    if (rc < 0) return rc;
+    tx_sync(c);
+    char sql[48];
+    if (c->tx_depth == 0) {
+        pg__release(c);
+        return -WEFT_PG_ESTATE;
+    }
+    if (c->tx_depth == 1 && PQtransactionStatus(c->pg) == PQTRANS_INERROR) {
+        /* COMMIT would silently roll back: say so. */
+        rc = pg__simple(c, "ROLLBACK");
+        if (rc >= 0) {
+            c->tx_depth = 0;
+            snprintf(c->sqlstate, sizeof c->sqlstate, "25P02");
+            free(c->errmsg);
+            c->errmsg = strdup("transaction failed earlier: rolled back");
+            rc = -WEFT_PG_ESERVER;
+        }
+        pg__release(c);
+        return rc;
+    }
+    if (c->tx_depth == 1) snprintf(sql, sizeof sql, "COMMIT");
+    else snprintf(sql, sizeof sql, "RELEASE SAVEPOINT weft_sp%d", c->tx_depth);
+    rc = pg__simple(c, sql);
+    if (rc >= 0) {
+        c->tx_depth--;
+        rc = 0;
+    }
+    pg__release(c);
+    return rc;
+}
+
+int weft_pg_rollback(weft_pg *c)
+{
+    if (!c) return -EINVAL;
+    int depth = c->tx_depth;
+    int rc = pg__lock(c);
+    if (rc == -ECANCELED || rc == -ETIMEDOUT) {
+        /* This task cannot wait any more: the next user of c rolls back. */
+        if (depth > 0 && (c->rollback_to < 0 || c->rollback_to > depth - 1))
+            c->rollback_to = depth - 1;
+        return rc;
+    }
+    if (rc < 0) return rc;
+    tx_sync(c);
+    if (c->tx_depth == 0) {
+        pg__release(c);
+        return -WEFT_PG_ESTATE;
+    }
+    c->rollback_to = c->tx_depth - 1;
+    rc = pg__rollback_pending(c);
+    pg__release(c);
+    return rc;
+}
+
+int weft_pg_transaction(weft_pg *c, int (*fn)(weft_pg *c, void *arg), void *arg)
+{
+    if (!c || !fn) return -EINVAL;
+    int depth = weft_pg_begin(c);
+    if (depth < 0) return depth;
+    int r = fn(c, arg);
+    if (r >= 0) {
+        int rc = weft_pg_commit(c);
+        if (rc < 0 && c->tx_depth >= depth) weft_pg_rollback(c);
+        return rc < 0 ? rc : r;
+    }
+    if (c->tx_depth >= depth) weft_pg_rollback(c);
+    return r;
+}

@@ -1,0 +1,337 @@
+/* Results and typed accessors. Each accessor reads a value in text or binary
+ * format (the result's column says which), so callers choose the wire format
+ * for speed without changing how they read values. */
+#define _GNU_SOURCE
+#include "pg_internal.h"
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+    OID_BOOL = 16, OID_BYTEA = 17, OID_NAME = 19, OID_INT8 = 20, OID_INT2 = 21, OID_INT4 = 23,
+    OID_TEXT = 25, OID_OID = 26, OID_JSON = 114, OID_XML = 142, OID_FLOAT4 = 700,
+    OID_FLOAT8 = 701, OID_UNKNOWN = 705, OID_BPCHAR = 1042, OID_VARCHAR = 1043,
+    OID_TIMESTAMP = 1114, OID_TIMESTAMPTZ = 1184, OID_NUMERIC = 1700
+};
+
+#define PG_EPOCH_USEC 946684800000000LL /* 2000-01-01 in Unix microseconds */
+
+void weft_pg_result_free(weft_pg_result *r)
+{
+    if (!r) return;
+    PQclear(r->res);
+    for (int i = 0; i < r->nbufs; i++) free(r->bufs[i]);
+    free(r->bufs);
+    free(r);
+}
+
+int weft_pg_nrows(const weft_pg_result *r) { return r ? PQntuples(r->res) : 0; }
+int weft_pg_ncols(const weft_pg_result *r) { return r ? PQnfields(r->res) : 0; }
+const char *weft_pg_colname(const weft_pg_result *r, int col)
+{
+    return r ? PQfname(r->res, col) : NULL;
+}
+int weft_pg_colindex(const weft_pg_result *r, const char *name)
+{
+    return r && name ? PQfnumber(r->res, name) : -1;
+}
+unsigned weft_pg_coltype(const weft_pg_result *r, int col)
+{
+    return r ? (unsigned)PQftype(r->res, col) : 0;
+}
+
+int weft_pg_isnull(const weft_pg_result *r, int row, int col)
+{
+    if (!r || row < 0 || col < 0 || row >= PQntuples(r->res) || col >= PQnfields(r->res))
+        return -EINVAL;
+    return PQgetisnull(r->res, row, col);
+}
+
+typedef struct cell {
+    const char *v;
+    int len;
+    unsigned type;
+    int bin;
+} cell;
+
+static int get_cell(const weft_pg_result *r, int row, int col, cell *c)
+{
+    int n = weft_pg_isnull(r, row, col);
+    if (n < 0) return n;
+    if (n) return -WEFT_PG_ENULL;
+    c->v = PQgetvalue(r->res, row, col);
+    c->len = PQgetlength(r->res, row, col);
+    c->type = (unsigned)PQftype(r->res, col);
+    c->bin = PQfformat(r->res, col) == 1;
+    return 0;
+}
+
+static uint64_t be(const char *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++) v = (v << 8) | (unsigned char)p[i];
+    return v;
+}
+
+static int is_int(unsigned t) { return t == OID_INT2 || t == OID_INT4 || t == OID_INT8 || t == OID_OID; }
+
+int weft_pg_get_bigint(const weft_pg_result *r, int row, int col, int64_t *v)
+{
+    cell c;
+    int rc = get_cell(r, row, col, &c);
+    if (rc < 0) return rc;
+    if (!is_int(c.type)) return -WEFT_PG_ETYPE;
+    if (c.bin) {
+        if (c.len == 2) *v = (int16_t)be(c.v, 2);
+        else if (c.len == 4) *v = c.type == OID_OID ? (int64_t)(uint32_t)be(c.v, 4) : (int32_t)be(c.v, 4);
+        else if (c.len == 8) *v = (int64_t)be(c.v, 8);
+        else return -WEFT_PG_ETYPE;
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    long long x = strtoll(c.v, &end, 10);
+    if (end == c.v || *end) return -WEFT_PG_ETYPE;
+    if (errno == ERANGE) return -ERANGE;
+    *v = x;
+    return 0;
+}
+
+int weft_pg_get_int(const weft_pg_result *r, int row, int col, int32_t *v)
+{
+    int64_t x;
+    int rc = weft_pg_get_bigint(r, row, col, &x);
+    if (rc < 0) return rc;
+    if (x < INT32_MIN || x > INT32_MAX) return -ERANGE;
+    *v = (int32_t)x;
+    return 0;
+}
+
+int weft_pg_get_double(const weft_pg_result *r, int row, int col, double *v)
+{
+    cell c;
+    int rc = get_cell(r, row, col, &c);
+    if (rc < 0) return rc;
+    if (is_int(c.type)) {
+        int64_t x;
+        rc = weft_pg_get_bigint(r, row, col, &x);
+        if (rc == 0) *v = (double)x;
+        return rc;
+    }
+    if (c.type == OID_NUMERIC && c.bin) {
+        const char *t;
+        rc = weft_pg_get_numeric(r, row, col, &t);
+        if (rc < 0) return rc;
+        c.v = t;
+        c.bin = 0;
+    }
+    if (c.type != OID_FLOAT4 && c.type != OID_FLOAT8 && c.type != OID_NUMERIC) return -WEFT_PG_ETYPE;
+    if (c.bin) {
+        if (c.len == 4) {
+            uint32_t u = (uint32_t)be(c.v, 4);
+            float f;
+            memcpy(&f, &u, 4);
+            *v = f;
+        } else if (c.len == 8) {
+            uint64_t u = be(c.v, 8);
+            memcpy(v, &u, 8);
+        } else {
+            return -WEFT_PG_ETYPE;
+        }
+        return 0;
+    }
+    char *end;
+    *v = strtod(c.v, &end); /* accepts NaN, Infinity, -Infinity */
+    return end == c.v || *end ? -WEFT_PG_ETYPE : 0;
+}
+
+int weft_pg_get_bool(const weft_pg_result *r, int row, int col, int *v)
+{
+    cell c;
+    int rc = get_cell(r, row, col, &c);
+    if (rc < 0) return rc;
+    if (c.type != OID_BOOL || c.len != 1) return -WEFT_PG_ETYPE;
+    *v = c.bin ? c.v[0] != 0 : c.v[0] == 't';
+    return 0;
+}
+
+/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar. */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+/* ISO text: "2024-01-02 03:04:05.123456+05:30" (zone only for timestamptz). */
+static int parse_timestamp(const char *s, int64_t *usec)
+{
+    if (!strcmp(s, "infinity")) { *usec = INT64_MAX; return 0; }
+    if (!strcmp(s, "-infinity")) { *usec = INT64_MIN; return 0; }
+    long long y;
+    unsigned mo, d, h, mi, se;
+    int n = 0;
+    if (sscanf(s, "%lld-%u-%u %u:%u:%u%n", &y, &mo, &d, &h, &mi, &se, &n) != 6 || mo < 1 ||
+        mo > 12 || d < 1 || d > 31)
+        return -WEFT_PG_ETYPE;
+    s += n;
+    int64_t frac = 0;
+    if (*s == '.') {
+        int digits = 0;
+        for (s++; *s >= '0' && *s <= '9'; s++, digits++)
+            if (digits < 6) frac = frac * 10 + (*s - '0');
+        for (; digits < 6; digits++) frac *= 10;
+    }
+    int64_t off = 0;
+    if (*s == '+' || *s == '-') {
+        int sign = *s == '-' ? -1 : 1;
+        unsigned oh = 0, om = 0, os = 0;
+        if (sscanf(s + 1, "%u", &oh) != 1) return -WEFT_PG_ETYPE;
+        const char *p = s + 1;
+        while (*p >= '0' && *p <= '9') p++;
+        if (*p == ':') {
+            sscanf(p + 1, "%u", &om);
+            p++;
+            while (*p >= '0' && *p <= '9') p++;
+            if (*p == ':') sscanf(p + 1, "%u", &os);
+        }
+        off = sign * (int64_t)(oh * 3600 + om * 60 + os);
+        s = p;
+        while (*s && *s != ' ') s++;
+    }
+    if (!strcmp(s, " BC")) y = 1 - y;
+    else if (*s) return -WEFT_PG_ETYPE;
+    int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - off;
+    *usec = secs * 1000000 + frac;
+    return 0;
+}
+
+int weft_pg_get_timestamp(const weft_pg_result *r, int row, int col, int64_t *usec)
+{
+    cell c;
+    int rc = get_cell(r, row, col, &c);
+    if (rc < 0) return rc;
+    if (c.type != OID_TIMESTAMP && c.type != OID_TIMESTAMPTZ) return -WEFT_PG_ETYPE;
+    if (!c.bin) return parse_timestamp(c.v, usec);
+    if (c.len != 8) return -WEFT_PG_ETYPE;
+    int64_t t = (int64_t)be(c.v, 8);
+    *usec = t == INT64_MAX || t == INT64_MIN ? t : t + PG_EPOCH_USEC;
+    return 0;
+}
+
+const char *weft_pg_get_text(const weft_pg_result *r, int row, int col)
+{
+    cell c;
+    if (get_cell(r, row, col, &c) < 0) return NULL;
+    if (!c.bin) return c.v;
+    switch (c.type) {
+    case OID_TEXT: case OID_VARCHAR: case OID_BPCHAR: case OID_NAME: case OID_JSON:
+    case OID_XML: case OID_UNKNOWN:
+        return c.v; /* libpq NUL-terminates every value */
+    }
+    return NULL;
+}
+
+/* Keeps p with the result so pointers handed out stay valid. */
+static int keep(const weft_pg_result *cr, char *p)
+{
+    weft_pg_result *r = (weft_pg_result *)cr;
+    char **b = realloc(r->bufs, (size_t)(r->nbufs + 1) * sizeof *b);
+    if (!b) return -ENOMEM;
+    r->bufs = b;
+    r->bufs[r->nbufs++] = p;
+    return 0;
+}
+
+/* Binary numeric: ndigits, weight, sign, dscale, then base-10000 digits. */
+static char *numeric_text(const char *v, int len)
+{
+    if (len < 8) return NULL;
+    int nd = (int16_t)be(v, 2), weight = (int16_t)be(v + 2, 2);
+    unsigned sign = (unsigned)be(v + 4, 2);
+    int dscale = (int16_t)be(v + 6, 2);
+    if (nd < 0 || dscale < 0 || len < 8 + 2 * nd) return NULL;
+    if (sign == 0xC000) return strdup("NaN");
+    if (sign == 0xD000) return strdup("Infinity");
+    if (sign == 0xF000) return strdup("-Infinity");
+    int intdigits = weight >= 0 ? (weight + 1) * 4 : 1;
+    char *out = malloc((size_t)intdigits + (size_t)dscale + 8), *p = out;
+    if (!out) return NULL;
+    if (sign == 0x4000) *p++ = '-';
+    int started = 0;
+    for (int i = 0; i <= weight; i++) {
+        int dig = i < nd ? (int)be(v + 8 + 2 * i, 2) : 0;
+        char b[12];
+        snprintf(b, sizeof b, "%04d", dig);
+        for (int k = 0; k < 4; k++)
+            if (started || b[k] != '0' || (i == weight && k == 3)) {
+                *p++ = b[k];
+                started = 1;
+            }
+    }
+    if (weight < 0) *p++ = '0';
+    if (dscale > 0) {
+        *p++ = '.';
+        for (int k = 0; k < dscale; k++) {
+            int g = weight + 1 + k / 4; /* digit group holding this decimal */
+            int dig = g >= 0 && g < nd ? (int)be(v + 8 + 2 * g, 2) : 0;
+            static const int pow10[4] = {1000, 100, 10, 1};
+            *p++ = (char)('0' + dig / pow10[k % 4] % 10);
+        }
+    }
+    *p = 0;
+    return out;
+}
+
+int weft_pg_get_numeric(const weft_pg_result *r, int row, int col, const char **text)
+{
+    cell c;
+    int rc = get_cell(r, row, col, &c);
+    if (rc < 0) return rc;
+    if (c.type != OID_NUMERIC) return -WEFT_PG_ETYPE;
+    if (!c.bin) {
+        *text = c.v;
+        return 0;
+    }
+    char *s = numeric_text(c.v, c.len);
+    if (!s) return -WEFT_PG_ETYPE;
+    if (keep(r, s) < 0) {
+        free(s);
+        return -ENOMEM;
+    }
+    *text = s;
+    return 0;
+}
+
+int weft_pg_get_bytea(const weft_pg_result *r, int row, int col, const void **data, size_t *n)
+{
+    cell c;
+    int rc = get_cell(r, row, col, &c);
+    if (rc < 0) return rc;
+    if (c.type != OID_BYTEA) return -WEFT_PG_ETYPE;
+    if (c.bin) {
+        *data = c.v;
+        *n = (size_t)c.len;
+        return 0;
+    }
+    size_t len;
+    unsigned char *b = PQunescapeBytea((const unsigned char *)c.v, &len);
+    if (!b) return -ENOMEM;
+    /* PQunescapeBytea's memory must go back through PQfreemem; copy it into
+     * plain malloc memory so the result frees everything the same way. */
+    char *copy = malloc(len ? len : 1);
+    if (copy) memcpy(copy, b, len);
+    PQfreemem(b);
+    if (!copy || keep(r, copy) < 0) {
+        free(copy);
+        return -ENOMEM;
+    }
+    *data = copy;
+    *n = len;
+    return 0;
+}
