@@ -1,29 +1,26 @@
 /* Shared by the PostgreSQL tests: the server to use. tools/test.sh starts a
  * throwaway cluster and exports WEFT_PG_DSN; run alone, a test starts its
- * own with tests/pg_cluster.sh and stops it at exit. */
+ * own with tests/pg_cluster.sh and stops it at exit. Tests that restart the
+ * server start a private cluster (others may be using the shared one). */
 #ifndef WEFT_TESTS_PG_ENV_H
 #define WEFT_TESTS_PG_ENV_H
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static char pg_env_stop[1024];
+typedef struct pg_cluster {
+    char dsn[512], restart[1024], stop[1024], sockdir[256];
+} pg_cluster;
 
-static void pg_env_stop_cluster(void)
-{
-    if (pg_env_stop[0] && system(pg_env_stop) != 0) fprintf(stderr, "pg_env: stop failed\n");
-}
-
-/* Starts a cluster with tests/pg_cluster.sh and sets its variables in our
- * environment (overwriting). Returns 0 or -1. */
-static int pg_env_start_cluster(int own)
+/* Starts a cluster with tests/pg_cluster.sh. Returns 0 or -1. */
+static int pg_cluster_start(pg_cluster *pc)
 {
     const char *dir = getenv("WEFT_TEST_DIR");
-    char cmd[1024];
+    char cmd[1024], line[2048];
     snprintf(cmd, sizeof cmd, "%s/pg_cluster.sh start", dir ? dir : "tests");
+    memset(pc, 0, sizeof *pc);
     FILE *f = popen(cmd, "r");
     if (!f) return -1;
-    char line[2048];
     while (fgets(line, sizeof line, f)) {
         /* export NAME='value' */
         char *eq = strchr(line, '='), *name = line + 7;
@@ -33,21 +30,34 @@ static int pg_env_start_cluster(int own)
         size_t n = strlen(v);
         while (n && (v[n - 1] == '\n' || v[n - 1] == '\'')) v[--n] = 0;
         if (*v == '\'') v++;
-        setenv(name, v, 1);
-        if (own && !strcmp(name, "WEFT_PG_STOP")) snprintf(pg_env_stop, sizeof pg_env_stop, "%s", v);
+        if (!strcmp(name, "WEFT_PG_DSN")) snprintf(pc->dsn, sizeof pc->dsn, "%s", v);
+        if (!strcmp(name, "WEFT_PG_RESTART")) snprintf(pc->restart, sizeof pc->restart, "%s", v);
+        if (!strcmp(name, "WEFT_PG_STOP")) snprintf(pc->stop, sizeof pc->stop, "%s", v);
+        if (!strcmp(name, "WEFT_PG_SOCKDIR")) snprintf(pc->sockdir, sizeof pc->sockdir, "%s", v);
     }
-    if (pclose(f) != 0) return -1;
-    if (own) atexit(pg_env_stop_cluster);
-    return 0;
+    return pclose(f) == 0 && pc->dsn[0] ? 0 : -1;
 }
+
+static void pg_cluster_stop(pg_cluster *pc)
+{
+    if (pc->stop[0] && system(pc->stop) != 0) fprintf(stderr, "pg_env: stop failed\n");
+    pc->stop[0] = 0;
+}
+
+static pg_cluster pg_env_own;
+static void pg_env_stop_own(void) { pg_cluster_stop(&pg_env_own); }
 
 /* The DSN of the test server, starting one if none is given. */
 static const char *pg_env_dsn(void)
 {
-    if (!getenv("WEFT_PG_DSN") && pg_env_start_cluster(1) < 0) {
+    if (getenv("WEFT_PG_DSN")) return getenv("WEFT_PG_DSN");
+    if (pg_cluster_start(&pg_env_own) < 0) {
         fprintf(stderr, "no PostgreSQL: set WEFT_PG_DSN or install postgresql\n");
         exit(1);
     }
-    return getenv("WEFT_PG_DSN");
+    atexit(pg_env_stop_own);
+    setenv("WEFT_PG_DSN", pg_env_own.dsn, 1);
+    setenv("WEFT_PG_SOCKDIR", pg_env_own.sockdir, 1);
+    return pg_env_own.dsn;
 }
 #endif

@@ -301,12 +301,13 @@ static int drain_body(void *arg)
     weft_pg *c = d->c;
     int rc = pg__flush(c);
     if (rc < 0) return rc;
-    if (PQisBusy(c->pg) || PQpipelineStatus(c->pg) != PQ_PIPELINE_OFF) {
-        PGcancel *cn = PQgetCancel(c->pg);
-        if (cn) {
-            weft_to_thread(cancel_on_thread, cn); /* blocking connect + send */
-            PQfreeCancel(cn);
-        }
+    /* Always cancel: even when libpq holds no partial reply yet, the server
+     * may be producing one. A cancel that arrives after the statement ended
+     * is ignored by the server. */
+    PGcancel *cn = PQgetCancel(c->pg);
+    if (cn) {
+        weft_to_thread(cancel_on_thread, cn); /* blocking connect + send */
+        PQfreeCancel(cn);
     }
     PGresult *res;
     for (;;) {
@@ -534,6 +535,11 @@ static int connect_body(void *arg)
     }
 }
 
+/* libpq prints notices (and errors that arrive while idle, such as the
+ * server's goodbye at shutdown) on stderr by default; a library must not.
+ * The errors that matter come back through return values. */
+static void quiet_notice(void *arg, const char *message) {}
+
 int weft_pg_connect(const char *dsn, weft_pg **out, char **errmsg)
 {
     if (errmsg) *errmsg = NULL;
@@ -572,6 +578,7 @@ int weft_pg_connect(const char *dsn, weft_pg **out, char **errmsg)
     }
     c->pg = j.pg;
     c->fd = PQsocket(j.pg);
+    PQsetNoticeProcessor(j.pg, quiet_notice, NULL);
     c->rollback_to = -1;
     *out = c;
     return 0;

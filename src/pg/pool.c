@@ -95,11 +95,15 @@ static int idle_healthy(weft_pg *c)
     if (!weft_pg_ok(c) || c->draining) return c->draining ? 1 : 0;
     struct pollfd pf = {.fd = c->fd, .events = POLLIN};
     if (poll(&pf, 1, 0) > 0) {
+        pg_nq *tail = c->nq_tail;
         if (!PQconsumeInput(c->pg) || PQstatus(c->pg) != CONNECTION_OK) {
             pg__lost(c);
             return 0;
         }
         pg__collect_notifies(c);
+        /* Not a notification: most likely the server's goodbye (FATAL
+         * before the close). Dropping a good connection costs little. */
+        if (c->nq_tail == tail) return 0;
     }
     return 1;
 }
