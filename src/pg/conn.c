@@ -377,33 +377,6 @@ int pg__abort(weft_pg *c, int rc, int syncs)
 
 /* ---- connect ----------------------------------------------------------------- */
 
-/* Until weft_resolve lands in the io layer: getaddrinfo on the thread
- * pool, which is what it does underneath (minus its cache). */
-typedef struct resolve_job {
-    const char *host;
-    struct addrinfo *ai;
-} resolve_job;
-
-static int resolve_on_thread(void *arg)
-{
-    resolve_job *r = arg;
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
-    int rc = getaddrinfo(r->host, NULL, &hints, &r->ai);
-    return rc == 0 ? 0 : rc == EAI_AGAIN ? -WEFT_EDNSAGAIN : -WEFT_EDNS;
-}
-
-static int pg_resolve(const char *host, struct addrinfo **out)
-{
-    resolve_job r = {.host = host};
-    int rc = weft_to_thread(resolve_on_thread, &r);
-    if (rc < 0) {
-        if (r.ai) freeaddrinfo(r.ai);
-        return rc;
-    }
-    *out = r.ai;
-    return 0;
-}
-
 static int is_numeric_addr(const char *h)
 {
     unsigned char buf[16];
@@ -431,13 +404,13 @@ static int resolve_hosts(const char *hosts, char **hostaddr)
             snprintf(addr, sizeof addr, "%s", h);
         } else {
             struct addrinfo *ai = NULL;
-            rc = pg_resolve(h, &ai); /* later: weft_resolve(h, 0, AF_UNSPEC, SOCK_STREAM, &ai) */
+            rc = weft_resolve(h, 0, AF_UNSPEC, SOCK_STREAM, &ai);
             if (rc < 0) break;
             const void *p = ai->ai_family == AF_INET
                                 ? (const void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr
                                 : (const void *)&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr;
             inet_ntop(ai->ai_family, p, addr, sizeof addr);
-            freeaddrinfo(ai); /* later: weft_addrinfo_free */
+            weft_addrinfo_free(ai);
             any = 1;
         }
         len += (size_t)snprintf(out + len, cap - len, "%s%s", len ? "," : "", addr);
