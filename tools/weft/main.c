@@ -1,0 +1,27 @@
+/* weft: the command that shows what the library does.
+ *   weft fetch [-c N] [-o DIR] [--timeout S] URL... | -i FILE
+ *   weft serve [--port P] [--host H] [--delay S] [--log] [DIR] */
+#include "cmd.h"
+#include <stdio.h>
+#include <string.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage:\n"
+               "  weft fetch [-c N] [-o DIR] [--timeout S] URL... | -i FILE\n"
+               "      fetch URLs concurrently (at most N at once, default 10)\n"
+               "  weft serve [--port P] [--host H] [--delay S] [--log] [DIR]\n"
+               "      serve DIR, or a hello endpoint; --delay adds latency per request\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 2 && !strcmp(argv[1], "fetch")) return weft_cmd_fetch(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "serve")) return weft_cmd_serve(argc - 1, argv + 1);
+    if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+        usage(stdout);
+        return 0;
+    }
+    usage(stderr);
+    return 2;
+}

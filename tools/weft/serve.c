@@ -1,0 +1,69 @@
+/* weft serve: a directory over HTTP, or a hello endpoint (the N2
+ * benchmark's server). Runs until SIGINT or SIGTERM, then shuts down
+ * gracefully. */
+#include "cmd.h"
+#include <weft/http.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct serve_args {
+    const char *host, *dir;
+    int port, log;
+    double delay;
+} serve_args;
+
+static int hello(weft_http_request *req, void *arg)
+{
+    double delay = *(double *)arg;
+    if (delay > 0) {
+        int r = weft_sleep(delay);
+        if (r < 0) return r;
+    }
+    return weft_http_respond(req, 200, "text/plain", "Hello, World!", 13);
+}
+
+static int serve_main(void *arg)
+{
+    serve_args *a = arg;
+    weft_http_server_opts o = {.access_log = a->log ? stderr : NULL};
+    weft_http_server *srv = weft_http_server_new(&o);
+    if (!srv) return -errno;
+    int r = 0;
+    if (a->dir) r = weft_http_server_static(srv, "/", a->dir);
+    else {
+        weft_http_server_route(srv, "*", "/", hello, &a->delay);
+        weft_http_server_route(srv, "*", "/{path...}", hello, &a->delay);
+    }
+    if (r == 0) r = weft_http_server_listen(srv, a->host, a->port);
+    if (r < 0) {
+        fprintf(stderr, "weft serve: %s\n", weft_strerror(r));
+        weft_http_server_close(srv, 0);
+        return r;
+    }
+    fprintf(stderr, "serving %s on http://%s:%d/\n", a->dir ? a->dir : "hello",
+            a->host ? a->host : "0.0.0.0", weft_http_server_port(srv));
+    static const int sigs[] = {SIGINT, SIGTERM};
+    weft_signal_wait(sigs, 2);
+    fprintf(stderr, "shutting down\n");
+    return weft_http_server_close(srv, 5);
+}
+
+int weft_cmd_serve(int argc, char **argv)
+{
+    serve_args a = {.port = 8080};
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--port") && i + 1 < argc) a.port = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--host") && i + 1 < argc) a.host = argv[++i];
+        else if (!strcmp(argv[i], "--delay") && i + 1 < argc) a.delay = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--log")) a.log = 1;
+        else if (argv[i][0] != '-' && !a.dir) a.dir = argv[i];
+        else {
+            fprintf(stderr, "weft serve: bad argument %s\n", argv[i]);
+            return 2;
+        }
+    }
+    return weft_run(serve_main, &a) < 0 ? 1 : 0;
+}
