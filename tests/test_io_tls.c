@@ -533,6 +533,68 @@ static int t_s_client(void *x)
 }
 static void s_client(void) { CHECK_EQ(weft_run(t_s_client, NULL), 0); }
 
+/* ---- weft_tcp_connect / weft_tcp_serve with TLS options ---------------------------------- */
+
+static int echo_handler(weft_stream *s, void *arg)
+{
+    char line[128];
+    const char *al = weft_stream_alpn(s);
+    snprintf(arg, 32, "%s", al ? al : "");
+    ssize_t n;
+    while ((n = weft_stream_read_line(s, line, sizeof line)) > 0)
+        if (weft_stream_write(s, line, (size_t)n) < 0) return -1;
+    return 0;
+}
+
+static int t_tcp(void *x)
+{
+    weft_tls_ctx *sctx = server_ctx(srv_crt, "http/1.1", NULL), *cctx = client_ctx("http/1.1");
+    char srv_alpn[32] = "";
+    weft_serve_opts so = {.tls = sctx};
+    weft_server *srv = weft_tcp_serve_with("127.0.0.1", 0, echo_handler, srv_alpn, &so);
+    CHECK(srv);
+    int port = weft_server_port(srv);
+    /* server_name given, and defaulting to the host (an IP here). */
+    const char *names[2] = {"localhost", NULL};
+    for (int i = 0; i < 2; i++) {
+        weft_connect_opts co = {.tls = cctx, .server_name = names[i], .timeout_s = 5};
+        weft_stream *s;
+        CHECK_EQ(weft_tcp_connect("127.0.0.1", port, &co, &s), 0);
+        CHECK(weft_stream_alpn(s) && !strcmp(weft_stream_alpn(s), "http/1.1"));
+        char line[64];
+        CHECK_EQ(weft_stream_write(s, "through connect\n", 16), 16);
+        CHECK_EQ(weft_stream_read_line(s, line, sizeof line), 16);
+        CHECK(memcmp(line, "through connect\n", 16) == 0);
+        CHECK_EQ(weft_stream_close(s), 0);
+    }
+    CHECK(strcmp(srv_alpn, "http/1.1") == 0);
+    /* A wrong name fails the connect, with the stream released. */
+    weft_connect_opts co = {.tls = cctx, .server_name = "wrong.example"};
+    weft_stream *s = (weft_stream *)0x1;
+    CHECK_EQ(weft_tcp_connect("127.0.0.1", port, &co, &s), -WEFT_ETLSHOST);
+    CHECK(s == NULL);
+    CHECK_EQ(weft_server_close(srv, 1), 0);
+
+    /* A listener that never answers the handshake: the connect deadline
+     * covers TLS too. */
+    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CHECK_EQ(bind(lfd, (struct sockaddr *)&sa, sizeof sa), 0);
+    CHECK_EQ(listen(lfd, 4), 0);
+    socklen_t sl = sizeof sa;
+    getsockname(lfd, (struct sockaddr *)&sa, &sl);
+    co = (weft_connect_opts){.tls = cctx, .server_name = "localhost", .timeout_s = 0.1};
+    double t0 = weft_now();
+    CHECK_EQ(weft_tcp_connect("127.0.0.1", ntohs(sa.sin_port), &co, &s), -ETIMEDOUT);
+    CHECK(weft_now() - t0 < 3);
+    close(lfd);
+    weft_tls_ctx_free(sctx);
+    weft_tls_ctx_free(cctx);
+    return 0;
+}
+static void tcp(void) { CHECK_EQ(weft_run(t_tcp, NULL), 0); }
+
 /* ---- bad input ------------------------------------------------------------------------------ */
 
 static int t_bad(void *x)
@@ -604,6 +666,7 @@ int main(int argc, char **argv)
                                      {"cancel", cancel},
                                      {"s_server", s_server},
                                      {"s_client", s_client},
+                                     {"tcp", tcp},
                                      {"bad", bad},
                                      {0}},
                        argc, argv);
