@@ -291,7 +291,10 @@ void weft__task_main(weft_task *t)
     for (;;) {
         int r = t->fn(t->arg);
         char *stack = t->stack;
-        if (L->opt.debug) weft__debug_run_end(L, t);
+        if (L->opt.debug) {
+            weft__debug_run_end(L, t);
+            weft__debug_task_done(L, t, r);
+        }
         task_finish(L, t, r); /* t may be freed now */
         weft_task *n = L->ready_head;
         if (n && n->state == T_NEW && L->budget > 0) {
@@ -382,7 +385,6 @@ int weft_yield(void)
 
 static void task_finish(weft__loop *L, weft_task *t, int result)
 {
-    if (weft__unlikely(L->opt.debug)) weft__debug_task_done(L, t, result);
     t->result = result;
     t->state = T_DONE;
     t->stack = NULL;
