@@ -653,7 +653,18 @@ static int t_bad(void *x)
     weft_tls_ctx_free(cctx);
     return 0;
 }
-static void bad(void) { CHECK_EQ(weft_run(t_bad, NULL), 0); }
+static void bad(void)
+{
+    CHECK_EQ(weft_run(t_bad, NULL), 0);
+    /* Outside a task contexts are made on the calling thread. */
+    weft_tls_ctx *c = weft_tls_client_ctx(NULL);
+    CHECK(c);
+    weft_tls_ctx_free(c);
+    weft_tls_opts o = {.cert_file = srv_crt, .key_file = "/nonexistent.key"};
+    CHECK(weft_tls_server_ctx(&o) == NULL);
+    CHECK_EQ(errno, ENOENT);
+    CHECK(strstr(weft_tls_error(), "/nonexistent.key"));
+}
 
 int main(int argc, char **argv)
 {

@@ -174,12 +174,14 @@ typedef struct weft_tls_opts {
  * certificate verified against the system trust store and its name checked,
  * unless opt says otherwise. NULL and errno on failure: ENOENT/EACCES for a
  * file that cannot be read, EINVAL for bad PEM, a key not matching its
- * certificate or a bad ALPN list (weft_tls_error() says which), ENOMEM. A
- * context may serve many streams, on any thread, and may be freed while
- * they run (they keep what they need). Does not wait. */
+ * certificate or a bad ALPN list (weft_tls_error() says which), ENOMEM,
+ * ECANCELED/ETIMEDOUT. A context may serve many streams, on any thread, and
+ * may be freed while they run (they keep what they need). Loading files
+ * (the system store takes ~0.1 s) runs on the thread pool when called inside
+ * a task, which then waits; outside a task it blocks the thread. */
 weft_tls_ctx *weft_tls_client_ctx(const weft_tls_opts *opt);
 /* Server context: cert_file and key_file are required (else EINVAL). Errors
- * as for the client context. Does not wait. */
+ * and waiting as for the client context. */
 weft_tls_ctx *weft_tls_server_ctx(const weft_tls_opts *opt);
 /* Drops the caller's reference; NULL is a no-op. Does not wait. */
 void weft_tls_ctx_free(weft_tls_ctx *ctx);

@@ -296,8 +296,43 @@ fail:
     return NULL;
 }
 
-weft_tls_ctx *weft_tls_client_ctx(const weft_tls_opts *opt) { return ctx_new(opt, 0); }
-weft_tls_ctx *weft_tls_server_ctx(const weft_tls_opts *opt) { return ctx_new(opt, 1); }
+/* Loading the system trust store parses some 140 certificates: 70-100 ms
+ * here, far too long to hold the loop. Inside a task the context is made on
+ * the thread pool (OpenSSL is thread-safe); the reason of a failure is
+ * thread-local, so it is carried back. */
+typedef struct ctx_job {
+    const weft_tls_opts *opt;
+    int server, err;
+    weft_tls_ctx *ctx;
+    char reason[sizeof last_error];
+} ctx_job;
+
+static int ctx_job_run(void *arg)
+{
+    ctx_job *j = arg;
+    j->ctx = ctx_new(j->opt, j->server);
+    j->err = errno;
+    memcpy(j->reason, last_error, sizeof last_error);
+    return 0;
+}
+
+static weft_tls_ctx *ctx_make(const weft_tls_opts *opt, int server)
+{
+    if (!weft_current()) return ctx_new(opt, server);
+    ctx_job j = {.opt = opt, .server = server};
+    int rc = weft_to_thread(ctx_job_run, &j);
+    memcpy(last_error, j.reason, sizeof last_error);
+    if (rc < 0) {
+        ctx_unref(j.ctx);
+        errno = -rc;
+        return NULL;
+    }
+    errno = j.err;
+    return j.ctx;
+}
+
+weft_tls_ctx *weft_tls_client_ctx(const weft_tls_opts *opt) { return ctx_make(opt, 0); }
+weft_tls_ctx *weft_tls_server_ctx(const weft_tls_opts *opt) { return ctx_make(opt, 1); }
 
 /* ---- the transport ------------------------------------------------------------------- */
 
