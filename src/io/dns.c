@@ -34,6 +34,7 @@
 #define TTL_S 30.0     /* getaddrinfo does not give TTLs: a fixed, short one */
 #define CACHE_MAX 256  /* entries; a linear scan is cheaper than a hash here */
 #define WORKERS_MAX 4
+WEFT__PULL_IO_ERROR_NAMES
 #define IDLE_EXIT_S 30 /* an idle worker ends after this long */
 
 typedef struct waiter {
@@ -65,7 +66,7 @@ static job *qhead, *qtail, *inflight;
 static int nworkers, nidle;
 static entry cache[CACHE_MAX];
 static int ncache;
-static unsigned long hits, misses;
+static unsigned long hits, lookups;
 
 static double mono(void)
 {
@@ -171,11 +172,11 @@ static void cache_put(const job *j, struct addrinfo *res, double now)
     cache[ncache++] = (entry){h, j->family, j->socktype, now + TTL_S, res};
 }
 
-void weft__dns_stats(unsigned long *hit, unsigned long *miss)
+void weft__dns_stats(unsigned long *hit, unsigned long *lookup)
 {
     pthread_mutex_lock(&mu);
     *hit = hits;
-    *miss = misses;
+    *lookup = lookups;
     pthread_mutex_unlock(&mu);
 }
 
@@ -264,6 +265,7 @@ static job *job_get(const char *host, int family, int socktype)
     j->family = family;
     j->socktype = socktype;
     j->refs = 2;
+    lookups++;
     j->inext = inflight;
     if (inflight) inflight->iprev = j;
     inflight = j;
@@ -289,7 +291,6 @@ static int lookup_pool(const char *host, int port, int family, int socktype,
     waiter w = {.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};
     if (w.efd < 0) return -errno;
     pthread_mutex_lock(&mu);
-    misses++;
     job *j = job_get(host, family, socktype);
     if (!j || !nworkers) {
         if (j) j->refs--; /* it stays queued for the next worker */
@@ -316,7 +317,7 @@ static int lookup_pool(const char *host, int port, int family, int socktype,
         }
         pthread_mutex_unlock(&mu);
     }
-    if (j->done) r = j->err ? j->err : copy_list(j->res, port, out);
+    if (r >= 0) r = j->err ? j->err : copy_list(j->res, port, out);
     job_unref(j);
     pthread_mutex_unlock(&mu);
     weft_close(w.efd);

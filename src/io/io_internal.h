@@ -24,7 +24,8 @@ int weft__unix_addr(const char *path, struct sockaddr_un *sun);
 void weft__nodelay(int fd);
 
 /* dns.c */
-void weft__dns_stats(unsigned long *hits, unsigned long *misses);
+/* Cache hits, and getaddrinfo calls made by the pool (for tests). */
+void weft__dns_stats(unsigned long *hits, unsigned long *lookups);
 void weft__dns_cache_clear(void);
 const char *weft__addr_str(const struct sockaddr *sa, char *buf, size_t n);
 

@@ -115,8 +115,7 @@ static void sigpipe_ignore(void)
 
 void weft__ignore_sigpipe(void) { pthread_once(&sigpipe_once, sigpipe_ignore); }
 
-/* Keeps io_error.c (the io error names) in static links of stream users. */
-__attribute__((used)) static const char *(*const pull_error_names)(int) = weft__io_error_name;
+WEFT__PULL_IO_ERROR_NAMES
 
 weft_stream *weft__stream_new(int fd, int is_sock)
 {

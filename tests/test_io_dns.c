@@ -1,0 +1,147 @@
+/* weft_resolve: numeric hosts, localhost through the pool, a bogus name,
+ * the cache, shared lookups, cancellation. */
+#define _GNU_SOURCE
+#include <weft.h>
+#include <weft/io.h>
+#include "check.h"
+#include "io/io_internal.h"
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+
+static int has_v4(const struct addrinfo *ai, const char *ip, int port)
+{
+    for (; ai; ai = ai->ai_next)
+        if (ai->ai_family == AF_INET) {
+            const struct sockaddr_in *a = (const void *)ai->ai_addr;
+            char buf[32];
+            inet_ntop(AF_INET, &a->sin_addr, buf, sizeof buf);
+            if (!strcmp(buf, ip) && ntohs(a->sin_port) == port) return 1;
+        }
+    return 0;
+}
+
+static int t_numeric(void *arg)
+{
+    unsigned long h0, l0, h1, l1;
+    weft__dns_stats(&h0, &l0);
+    struct addrinfo *ai;
+    CHECK_EQ(weft_resolve("127.0.0.1", 80, AF_UNSPEC, SOCK_STREAM, &ai), 0);
+    CHECK(has_v4(ai, "127.0.0.1", 80));
+    CHECK(ai->ai_next == NULL);
+    weft_addrinfo_free(ai);
+    CHECK_EQ(weft_resolve("::1", 443, AF_UNSPEC, SOCK_STREAM, &ai), 0);
+    CHECK_EQ(ai->ai_family, AF_INET6);
+    CHECK_EQ(ntohs(((struct sockaddr_in6 *)ai->ai_addr)->sin6_port), 443);
+    weft_addrinfo_free(ai);
+    /* a family that does not match the literal */
+    CHECK_EQ(weft_resolve("::1", 1, AF_INET, SOCK_STREAM, &ai), -WEFT_EDNS);
+    /* no host: the wildcard, for servers */
+    CHECK_EQ(weft_resolve(NULL, 8080, AF_INET, SOCK_STREAM, &ai), 0);
+    CHECK(has_v4(ai, "0.0.0.0", 8080));
+    weft_addrinfo_free(ai);
+    weft__dns_stats(&h1, &l1);
+    CHECK_EQ(l1, l0); /* numeric hosts never reach the pool... */
+    CHECK_EQ(h1, h0); /* ...nor the cache */
+    CHECK_EQ(weft_resolve("x", 70000, AF_UNSPEC, SOCK_STREAM, &ai), -EINVAL);
+    CHECK_EQ(weft_resolve("x", 1, 12345, SOCK_STREAM, &ai), -EINVAL);
+    weft_addrinfo_free(NULL);
+    return 0;
+}
+
+static int t_localhost_and_cache(void *arg)
+{
+    weft__dns_cache_clear();
+    unsigned long h0, l0, h1, l1;
+    weft__dns_stats(&h0, &l0);
+    struct addrinfo *ai;
+    CHECK_EQ(weft_resolve("localhost", 5432, AF_INET, SOCK_STREAM, &ai), 0);
+    CHECK(has_v4(ai, "127.0.0.1", 5432));
+    weft_addrinfo_free(ai);
+    weft__dns_stats(&h1, &l1);
+    CHECK_EQ(l1, l0 + 1);
+    CHECK_EQ(h1, h0);
+    /* again: from the cache, with another port, without waiting */
+    CHECK_EQ(weft_resolve("localhost", 80, AF_INET, SOCK_STREAM, &ai), 0);
+    CHECK(has_v4(ai, "127.0.0.1", 80));
+    weft_addrinfo_free(ai);
+    weft__dns_stats(&h1, &l1);
+    CHECK_EQ(l1, l0 + 1);
+    CHECK_EQ(h1, h0 + 1);
+    /* another family or socket type is another entry */
+    CHECK_EQ(weft_resolve("localhost", 53, AF_INET, SOCK_DGRAM, &ai), 0);
+    CHECK_EQ(ai->ai_socktype, SOCK_DGRAM);
+    weft_addrinfo_free(ai);
+    weft__dns_stats(&h1, &l1);
+    CHECK_EQ(l1, l0 + 2);
+    return 0;
+}
+
+static int t_bogus(void *arg)
+{
+    struct addrinfo *ai = (struct addrinfo *)1;
+    int r = weft_resolve("no-such-host.invalid", 80, AF_UNSPEC, SOCK_STREAM, &ai);
+    /* NXDOMAIN; a sandbox with no reachable name server says "try again" */
+    CHECK(r == -WEFT_EDNS || r == -WEFT_EDNSAGAIN);
+    CHECK(ai == NULL);
+    CHECK(strstr(weft_strerror(-WEFT_EDNS), "not resolved"));
+    CHECK(strstr(weft_strerror(-WEFT_EDNSAGAIN), "temporary"));
+    return 0;
+}
+
+static int lookup(void *arg)
+{
+    struct addrinfo *ai = NULL;
+    int r = weft_resolve("localhost", (int)(long)arg, AF_INET, SOCK_STREAM, &ai);
+    if (r == 0) {
+        CHECK(has_v4(ai, "127.0.0.1", (int)(long)arg));
+        weft_addrinfo_free(ai);
+    }
+    return r;
+}
+
+static int t_shared_and_cancel(void *arg)
+{
+    /* concurrent lookups of one name share one getaddrinfo */
+    weft__dns_cache_clear();
+    unsigned long h0, l0, h1, l1;
+    weft__dns_stats(&h0, &l0);
+    weft_task *t[20];
+    for (long i = 0; i < 20; i++) t[i] = weft_spawn(lookup, (void *)(1000 + i));
+    CHECK_EQ(weft_gather(t, 20, NULL), 0);
+    weft__dns_stats(&h1, &l1);
+    CHECK_EQ(l1, l0 + 1);
+    /* a cancelled lookup returns at once; the job still fills the cache */
+    weft__dns_cache_clear();
+    weft_task *c = weft_spawn(lookup, (void *)1L);
+    weft_yield(); /* it starts and waits */
+    weft_cancel(c);
+    CHECK_EQ(weft_await(c), -ECANCELED);
+    for (int i = 0; i < 200; i++) { /* the worker finishes in the background */
+        weft__dns_stats(&h1, &l1);
+        struct addrinfo *ai;
+        weft__dns_stats(&h0, &l0);
+        CHECK_EQ(weft_resolve("localhost", 2, AF_INET, SOCK_STREAM, &ai), 0);
+        weft_addrinfo_free(ai);
+        weft__dns_stats(&h1, &l1);
+        if (h1 == h0 + 1) break; /* served from the cache */
+        weft_sleep(0.01);
+        weft__dns_cache_clear();
+        if (i == 199) CHECK(!"never cached");
+    }
+    return 0;
+}
+
+#define T(name) \
+    static void name##_run(void) { CHECK_EQ(weft_run(t_##name, NULL), 0); }
+T(numeric) T(localhost_and_cache) T(bogus) T(shared_and_cancel)
+
+int main(int argc, char **argv)
+{
+    return run_tests((test_case[]){{"numeric", numeric_run},
+                                   {"localhost_and_cache", localhost_and_cache_run},
+                                   {"bogus", bogus_run},
+                                   {"shared_and_cancel", shared_and_cancel_run},
+                                   {0}},
+                     argc, argv);
+}
