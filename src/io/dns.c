@@ -180,6 +180,15 @@ void weft__dns_stats(unsigned long *hit, unsigned long *lookup)
     pthread_mutex_unlock(&mu);
 }
 
+int weft__dns_pending(void)
+{
+    pthread_mutex_lock(&mu);
+    int n = 0;
+    for (job *j = inflight; j; j = j->inext) n++;
+    pthread_mutex_unlock(&mu);
+    return n;
+}
+
 void weft__dns_cache_clear(void)
 {
     pthread_mutex_lock(&mu);

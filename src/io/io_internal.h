@@ -27,6 +27,7 @@ void weft__nodelay(int fd);
 /* Cache hits, and getaddrinfo calls made by the pool (for tests). */
 void weft__dns_stats(unsigned long *hits, unsigned long *lookups);
 void weft__dns_cache_clear(void);
+int weft__dns_pending(void); /* lookups in flight */
 const char *weft__addr_str(const struct sockaddr *sa, char *buf, size_t n);
 
 /* TLS lives in tls.c (another module): referenced weakly, so that programs
