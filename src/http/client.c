@@ -244,8 +244,6 @@ static int build_head(weft_http_client *c, const char *method, const weft__url *
     int r = weft__buf_fmt(b, "%s %s HTTP/1.1\r\n", method, u->target);
     const weft_http_header *hs = o ? o->headers : NULL;
     size_t nh = o ? o->nheaders : 0;
-    for (size_t i = 0; i < nh; i++)
-        if (!weft__header_ok(hs[i].name, hs[i].value)) return -EINVAL;
 #define USER(name) weft__header_find(hs, nh, name)
     if (!USER("host")) {
         const char *lb = u->ipv6 ? "[" : "", *rb = u->ipv6 ? "]" : "";
@@ -316,6 +314,11 @@ int weft_http_client_request(weft_http_client *c, const char *method, const char
 {
     *out = NULL;
     if (c->closing) return -EPIPE;
+    for (size_t i = 0; o && i < o->nheaders; i++)
+        if (!weft__header_ok(o->headers[i].name, o->headers[i].value)) return -EINVAL;
+    if (!*method) return -EINVAL;
+    for (const char *m = method; *m; m++)
+        if (*m < 'A' || *m > 'Z' || m - method > 15) return -EINVAL;
     weft_http_response *r = calloc(1, sizeof *r);
     if (!r) return -ENOMEM;
     r->c = c;
