@@ -1,0 +1,313 @@
+/* weft's HTTP against real peers on loopback: curl, wrk and Python's
+ * aiohttp client against the server; the client against nginx, started
+ * here with its own configuration in a temporary directory. */
+#include <weft/http.h>
+#include <weft/test.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static weft_http_server *S;
+static int port;
+static char dir[64];
+static char out[1 << 16];
+
+/* Runs argv to its end, its stdout in out; returns its exit status. */
+static int run(char *const argv[])
+{
+    weft_process *p;
+    weft_process_opts o = {.stdout_mode = WEFT_PIPE, .stderr_mode = WEFT_INHERIT};
+    int r = weft_process_spawn(argv, &o, &p);
+    if (r < 0) {
+        fprintf(stderr, "cannot run %s: %s\n", argv[0], weft_strerror(r));
+        return r;
+    }
+    size_t got = 0;
+    ssize_t n;
+    while (got < sizeof out - 1 &&
+           (n = weft_stream_read(weft_process_stdout(p), out + got, sizeof out - 1 - got)) > 0)
+        got += (size_t)n;
+    out[got] = 0;
+    r = weft_process_wait(p);
+    weft_process_free(p);
+    return r;
+}
+
+static int h_hello(weft_http_request *req, void *arg)
+{
+    return weft_http_respond(req, 200, "text/plain", "Hello, World!", 13);
+}
+
+static int h_echo(weft_http_request *req, void *arg)
+{
+    const char *b;
+    size_t n;
+    int r = weft_http_request_body(req, &b, &n);
+    if (r < 0) return r;
+    return weft_http_respond(req, 200, NULL, b, n);
+}
+
+static int h_stream(weft_http_request *req, void *arg)
+{
+    int r = weft_http_reply_start(req, 200, "text/plain", -1);
+    for (int i = 0; r >= 0 && i < 100; i++) r = (int)weft_http_reply_write(req, "0123456789", 10);
+    return r < 0 ? r : weft_http_reply_end(req);
+}
+
+static int make_dir(void)
+{
+    strcpy(dir, "/tmp/weft-peers-XXXXXX");
+    if (!mkdtemp(dir)) return -1;
+    char p[128];
+    snprintf(p, sizeof p, "%s/www", dir);
+    mkdir(p, 0755);
+    snprintf(p, sizeof p, "%s/www/file.txt", dir);
+    FILE *f = fopen(p, "w");
+    for (int i = 0; i < 1024; i++) fputc('a' + i % 26, f);
+    fclose(f);
+    snprintf(p, sizeof p, "%s/www/big.txt", dir);
+    f = fopen(p, "w");
+    for (int i = 0; i < 200000; i++) fputc('a' + i % 26, f);
+    fclose(f);
+    return 0;
+}
+
+static void rm_dir(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd)) {}
+}
+
+static int start(void)
+{
+    if (make_dir()) return -1;
+    S = weft_http_server_new(NULL);
+    weft_http_server_route(S, "GET", "/", h_hello, NULL);
+    weft_http_server_route(S, "POST", "/echo", h_echo, NULL);
+    weft_http_server_route(S, "GET", "/stream", h_stream, NULL);
+    char www[128];
+    snprintf(www, sizeof www, "%s/www", dir);
+    weft_http_server_static(S, "/static", www);
+    int r = weft_http_server_listen(S, "127.0.0.1", 0);
+    port = weft_http_server_port(S);
+    return r;
+}
+
+static int stop(void)
+{
+    int r = weft_http_server_close(S, 1);
+    rm_dir();
+    return r;
+}
+
+WEFT_TEST(curl)
+{
+    WEFT_TEST_CHECK(start() == 0);
+    char u[128], u2[128], body[160], fs[128];
+    snprintf(u, sizeof u, "http://127.0.0.1:%d/", port);
+    /* Two transfers on one connection: the second makes no new connect. */
+    char *a1[] = {"curl", "-s", "-w", " %{http_code} %{num_connects}\n", u, u, NULL};
+    WEFT_TEST_CHECK(run(a1) == 0);
+    WEFT_TEST_CHECK(strstr(out, "Hello, World! 200 1\nHello, World! 200 0\n"));
+    /* A chunked upload with Expect: 100-continue. */
+    snprintf(u2, sizeof u2, "http://127.0.0.1:%d/echo", port);
+    char data[3000];
+    memset(data, 'z', sizeof data - 1);
+    data[sizeof data - 1] = 0;
+    snprintf(body, sizeof body, "@%s/up", dir);
+    char up[128];
+    snprintf(up, sizeof up, "%s/up", dir);
+    FILE *f = fopen(up, "w");
+    fputs(data, f);
+    fclose(f);
+    char *a2[] = {"curl", "-s", "-H", "Transfer-Encoding: chunked", "-H", "Expect: 100-continue",
+                  "--data-binary", body, u2, NULL};
+    WEFT_TEST_CHECK(run(a2) == 0);
+    WEFT_TEST_CHECK(!strcmp(out, data));
+    /* A streamed response, a range of a static file, a traversal attempt. */
+    snprintf(u2, sizeof u2, "http://127.0.0.1:%d/stream", port);
+    char *a3[] = {"curl", "-s", u2, NULL};
+    WEFT_TEST_CHECK(run(a3) == 0 && strlen(out) == 1000);
+    snprintf(fs, sizeof fs, "http://127.0.0.1:%d/static/file.txt", port);
+    char *a4[] = {"curl", "-s", "-r", "26-28", fs, NULL};
+    WEFT_TEST_CHECK(run(a4) == 0 && !strcmp(out, "abc"));
+    snprintf(fs, sizeof fs, "http://127.0.0.1:%d/static/../../etc/passwd", port);
+    char *a5[] = {"curl", "-s", "--path-as-is", "-o", "/dev/null", "-w", "%{http_code}", fs, NULL};
+    WEFT_TEST_CHECK(run(a5) == 0 && !strcmp(out, "404"));
+    return stop();
+}
+
+WEFT_TEST(wrk)
+{
+    WEFT_TEST_CHECK(start() == 0);
+    char u[128];
+    snprintf(u, sizeof u, "http://127.0.0.1:%d/", port);
+    char *a[] = {"wrk", "-t1", "-c20", "-d1s", u, NULL};
+    WEFT_TEST_CHECK(run(a) == 0);
+    WEFT_TEST_CHECK(strstr(out, "Requests/sec:"));
+    WEFT_TEST_CHECK(!strstr(out, "Non-2xx") && !strstr(out, "Socket errors"));
+    return stop();
+}
+
+static const char *py =
+    "import asyncio, aiohttp, sys\n"
+    "async def main(base):\n"
+    "    async with aiohttp.ClientSession() as s:\n"
+    "        async def get(i):\n"
+    "            async with s.get(base + '/') as r:\n"
+    "                assert r.status == 200 and await r.text() == 'Hello, World!'\n"
+    "        await asyncio.gather(*[get(i) for i in range(200)])\n"
+    "        async with s.post(base + '/echo', data=b'x' * 100000) as r:\n"
+    "            assert await r.read() == b'x' * 100000\n"
+    "        async def gen():\n"
+    "            for i in range(10): yield b'chunk'\n"
+    "        async with s.post(base + '/echo', data=gen()) as r:\n"
+    "            assert await r.read() == b'chunk' * 10\n"
+    "        async with s.get(base + '/stream') as r:\n"
+    "            assert len(await r.read()) == 1000\n"
+    "        async with s.get(base + '/static/file.txt') as r:\n"
+    "            assert len(await r.read()) == 1024\n"
+    "    print('OK')\n"
+    "asyncio.run(main(sys.argv[1]))\n";
+
+WEFT_TEST(aiohttp)
+{
+    WEFT_TEST_CHECK(start() == 0);
+    char u[128];
+    snprintf(u, sizeof u, "http://127.0.0.1:%d", port);
+    char *a[] = {"/usr/bin/python3", "-c", (char *)py, u, NULL};
+    WEFT_TEST_CHECK(run(a) == 0);
+    WEFT_TEST_CHECK(!strcmp(out, "OK\n"));
+    return stop();
+}
+
+/* ---- the client against nginx ---------------------------------------------- */
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t l = sizeof a;
+    bind(fd, (struct sockaddr *)&a, sizeof a);
+    getsockname(fd, (struct sockaddr *)&a, &l);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static weft_process *nginx;
+
+static int nginx_start(void)
+{
+    if (access("/usr/sbin/nginx", X_OK)) {
+        fprintf(stderr, "nginx is not installed (tools/deps.sh test)\n");
+        return -1;
+    }
+    port = free_port();
+    char conf[256];
+    snprintf(conf, sizeof conf, "%s/nginx.conf", dir);
+    FILE *f = fopen(conf, "w");
+    fprintf(f,
+            "daemon off; master_process off; worker_processes 1;\n"
+            "error_log %s/error.log; pid %s/nginx.pid;\n"
+            "events { worker_connections 256; }\n"
+            "http { access_log off; keepalive_timeout 1s;\n"
+            "  client_body_temp_path %s; proxy_temp_path %s; fastcgi_temp_path %s;\n"
+            "  uwsgi_temp_path %s; scgi_temp_path %s;\n"
+            "  gzip on; gzip_min_length 100; gzip_types text/plain;\n"
+            "  types { text/plain txt; }\n"
+            "  server { listen 127.0.0.1:%d; root %s/www;\n"
+            "    location = /redir { return 301 /file.txt; }\n"
+            "    location = /hello { return 200 \"hello\"; }\n"
+            "  }\n}\n",
+            dir, dir, dir, dir, dir, dir, dir, port, dir);
+    fclose(f);
+    char *argv[] = {"/usr/sbin/nginx", "-p", dir, "-c", conf, "-e", "stderr", NULL};
+    weft_process_opts o = {.stdout_mode = WEFT_DEVNULL};
+    if (weft_process_spawn(argv, &o, &nginx) < 0) return -1;
+    /* Ready once it accepts. */
+    for (int i = 0; i < 100; i++) {
+        weft_stream *s;
+        if (weft_tcp_connect("127.0.0.1", port, NULL, &s) == 0) {
+            weft_stream_close(s);
+            return 0;
+        }
+        weft_sleep(0.05);
+    }
+    return -1;
+}
+
+static void nginx_stop(void)
+{
+    weft_process_kill(nginx, SIGQUIT);
+    weft_process_wait(nginx);
+    weft_process_free(nginx);
+}
+
+static char url[256];
+static const char *U(const char *path)
+{
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
+    return url;
+}
+
+static weft_http_client *NC;
+static int nget(void *arg)
+{
+    weft_http_response *r;
+    int e = weft_http_client_get(NC, (char *)arg, &r);
+    if (e == 0 && weft_http_response_status(r) != 200) e = -EPROTO;
+    weft_http_response_free(r);
+    return e;
+}
+
+WEFT_TEST(client_vs_nginx)
+{
+    WEFT_TEST_CHECK(make_dir() == 0);
+    WEFT_TEST_CHECK(nginx_start() == 0);
+    NC = weft_http_client_new(&(weft_http_client_opts){.limit = 10});
+    weft_http_response *r;
+    const char *d;
+    size_t n;
+    WEFT_TEST_CHECK(weft_http_client_get(NC, U("/file.txt"), &r) == 0);
+    WEFT_TEST_CHECK(weft_http_response_body(r, &d, &n) == 0 && n == 1024 && d[27] == 'b');
+    /* nginx gzips it (we asked): decoded on the way. */
+    WEFT_TEST_CHECK(!strcmp(weft_http_response_header(r, "content-encoding"), "gzip"));
+    weft_http_response_free(r);
+    WEFT_TEST_CHECK(weft_http_client_get(NC, U("/big.txt"), &r) == 0);
+    WEFT_TEST_CHECK(weft_http_response_body(r, &d, &n) == 0 && n == 200000 && d[199999] == 'a' + 199999 % 26);
+    weft_http_response_free(r);
+    WEFT_TEST_CHECK(weft_http_client_get(NC, U("/redir"), &r) == 0);
+    WEFT_TEST_CHECK(weft_http_response_redirects(r) == 1 && weft_http_response_status(r) == 200);
+    weft_http_response_free(r);
+    WEFT_TEST_CHECK(weft_http_client_get(NC, U("/nope"), &r) == 0);
+    WEFT_TEST_CHECK(weft_http_response_status(r) == 404);
+    weft_http_response_free(r);
+    WEFT_TEST_CHECK(weft_http_client_request(NC, "HEAD", U("/file.txt"), NULL, &r) == 0);
+    WEFT_TEST_CHECK(weft_http_response_body(r, &d, &n) == 0 && n == 0);
+    weft_http_response_free(r);
+    /* 200 GETs, 10 connections at most, all reused. */
+    static char hello[256];
+    snprintf(hello, sizeof hello, "http://127.0.0.1:%d/hello", port);
+    weft_task *ts[200];
+    for (int i = 0; i < 200; i++) ts[i] = weft_spawn(nget, hello);
+    WEFT_TEST_CHECK(weft_gather(ts, 200, NULL) == 0);
+    WEFT_TEST_CHECK(weft_http_client_connections(NC) <= 10);
+    /* nginx closes idle connections after 1 s: the pool notices. */
+    weft_sleep(1.5);
+    WEFT_TEST_CHECK(nget(hello) == 0);
+    WEFT_TEST_CHECK(weft_http_client_close(NC) == 0);
+    nginx_stop();
+    rm_dir();
+    return 0;
+}
+
+WEFT_TEST_MAIN(WEFT_TEST_CASE(curl), WEFT_TEST_CASE(wrk), WEFT_TEST_CASE(aiohttp),
+               WEFT_TEST_CASE(client_vs_nginx))
