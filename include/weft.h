@@ -5,6 +5,12 @@
  * failure (-ECANCELED, -ETIMEDOUT, -ENOMEM, ...). Functions marked "waits" may
  * suspend the calling task and must be called from inside a task; called
  * outside one they return -EPERM and print a one-line diagnosis to stderr.
+ * Cancellation and deadlines are sticky: once a task is cancelled (or past
+ * its weft_timeout deadline) every waiting function it calls returns
+ * -ECANCELED (-ETIMEDOUT) at once, without doing anything, until the task
+ * ends (until the weft_timeout scope ends). Waits that hand something over
+ * (a permit, a lock, a queue item, a task's result) never lose it: a task
+ * handed it just before being cancelled gets it and returns success.
  * Objects are single-loop: use them only from the thread whose loop made them.
  */
 #ifndef WEFT_H
@@ -59,14 +65,18 @@ weft_task *weft__spawn_at(const char *name, weft_fn fn, void *arg,
 
 /* Waits for t to end, returns its result and frees t. If the caller is
  * cancelled (or its weft_timeout deadline passes) meanwhile, t is cancelled
- * too, its end awaited, t freed, and -ECANCELED (or -ETIMEDOUT) returned.
- * -EINVAL: t is NULL, detached, or already awaited. -EDEADLK: t is the
- * caller. Waits. */
+ * too, its end awaited, t freed, and -ECANCELED (or -ETIMEDOUT) returned;
+ * but if t has ended by then, its result is returned (a result is never
+ * thrown away). -EINVAL (reported): t is NULL, detached, or already awaited
+ * (awaiting a freed task is caught only until its memory is reused).
+ * -EDEADLK: t is the caller. Waits. */
 int weft_await(weft_task *t);
 /* Nobody will await t: it is freed when it ends. */
 void weft_detach(weft_task *t);
 /* Requests cancellation: t's current wait (or its next one) returns
- * -ECANCELED, and so does every later wait of t. No-op on a finished task. */
+ * -ECANCELED, and so does every later wait of t. No-op on a finished task.
+ * A task cancelled before it started still starts (so that it can release
+ * what arg owns); its first wait fails. */
 void weft_cancel(weft_task *t);
 /* 1 if t has ended (its result is ready), else 0. */
 int weft_done(const weft_task *t);
@@ -77,11 +87,13 @@ const char *weft_task_name(const weft_task *t);
 unsigned long weft_task_id(const weft_task *t);
 /* 1 if cancellation of the current task was requested. */
 int weft_cancelled(void);
-/* Lets every other ready task run once. Returns 0 or -ECANCELED. Waits. */
+/* Lets every other ready task run once. Returns 0, -ECANCELED, or -ETIMEDOUT
+ * (past a weft_timeout deadline). Waits. */
 int weft_yield(void);
-/* Suspends the task for seconds (0: like weft_yield). Returns 0, -ECANCELED,
- * -ETIMEDOUT (an enclosing weft_timeout expired first) or -EINVAL for a
- * negative or NaN duration. Waits. */
+/* Suspends the task for seconds (0: like weft_yield; INFINITY: until
+ * cancelled). Returns 0, -ECANCELED, -ETIMEDOUT (an enclosing weft_timeout
+ * expired first), -EINVAL for a negative or NaN duration, or -ENOMEM (no
+ * memory for its timer; any wait with a deadline may return it). Waits. */
 int weft_sleep(double seconds);
 /* The loop's monotonic clock in seconds (refreshed each loop turn). Outside a
  * loop: the monotonic clock. */
@@ -89,20 +101,24 @@ double weft_now(void);
 
 /* Awaits all n tasks in order and frees them; results[i] gets task i's result
  * (results may be NULL). Returns 0, or the first negative result in task
- * order. If the caller is cancelled, every task not yet awaited is cancelled
- * and awaited, and -ECANCELED returned. Waits. */
+ * order. If the caller is cancelled (past its deadline), every task not yet
+ * ended is cancelled, all are awaited (results still filled in), and
+ * -ECANCELED (-ETIMEDOUT) returned. -EINVAL (nothing touched): a task is
+ * NULL, detached, already awaited, or listed twice. Waits. */
 int weft_gather(weft_task **tasks, size_t n, int *results);
 /* weft_await with a limit: on timeout t is cancelled, its end awaited, t
  * freed and -ETIMEDOUT returned. Waits. */
 int weft_wait_for(weft_task *t, double timeout_s);
 /* Index of the first of the n tasks that is done (lowest index if several
- * are), or -ETIMEDOUT after timeout_s (< 0: no limit), or -ECANCELED. Awaits
- * and frees none. Waits. */
+ * are), or -ETIMEDOUT after timeout_s (< 0: no limit; 0: a poll), or
+ * -ECANCELED. Awaits and frees none, so the tasks must not be detached nor
+ * awaited by another task (-EINVAL). Waits. */
 int weft_wait_any(weft_task **tasks, size_t n, double timeout_s);
 /* Runs fn(arg) in the calling task under a deadline seconds from now: every
  * wait past the deadline returns -ETIMEDOUT (the wait in progress at the
- * deadline included). Deadlines nest: the nearest one applies. Returns fn's
- * result. Waits (through fn). */
+ * deadline included). Deadlines nest: the nearest one applies. Tasks that fn
+ * spawns are not bound by it. Returns fn's result; -EINVAL for NaN. Waits
+ * (through fn). */
 int weft_timeout(double seconds, weft_fn fn, void *arg);
 
 /* ---- structured concurrency ---------------------------------------------- */

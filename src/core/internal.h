@@ -174,7 +174,8 @@ static inline void weft__wl_remove(weft_task *t)
 void weft__wl_wake_all(weft__wlist *wl, int result);
 
 /* timer.c */
-void weft__timer_add(weft__loop *L, weft_task *t, double when);
+/* Arms t's timer; -ENOMEM if the heap cannot grow. */
+int weft__timer_add(weft__loop *L, weft_task *t, double when);
 static inline void weft__timer_cancel(weft_task *t) { t->timer_seq = 0; }
 /* Fires due timers; returns the next deadline or INFINITY. */
 double weft__timers_run(weft__loop *L);

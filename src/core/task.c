@@ -353,13 +353,13 @@ int weft__park(weft__wlist *wl, int kind, double deadline, int timeout_result, i
             timeout_result = -ETIMEDOUT;
         }
         if (deadline <= L->now) return timeout_result;
-        t->flags |= F_CANCELWAIT;
     }
-    if (wl) weft__wl_push(wl, t);
     if (deadline < INFINITY) {
+        if (weft__unlikely(weft__timer_add(L, t, deadline) < 0)) return -ENOMEM;
         t->timer_result = timeout_result;
-        weft__timer_add(L, t, deadline);
     }
+    if (cancellable) t->flags |= F_CANCELWAIT;
+    if (wl) weft__wl_push(wl, t);
     t->state = T_WAITING;
     t->wait_kind = (uint16_t)kind;
     switch_away(L, t);

@@ -72,14 +72,14 @@ static size_t live_timers(weft__loop *L)
     return k;
 }
 
-void weft__timer_add(weft__loop *L, weft_task *t, double when)
+int weft__timer_add(weft__loop *L, weft_task *t, double when)
 {
     if (weft__unlikely(L->nheap == L->capheap)) {
         if (L->nheap >= 4096 && live_timers(L) < L->nheap / 2) compact(L);
         if (L->nheap == L->capheap) {
             size_t cap = L->capheap ? L->capheap * 2 : 256;
             weft__timer_entry *h = realloc(L->heap, cap * sizeof *h);
-            if (!h) abort(); /* cannot report a lost timer honestly otherwise */
+            if (!h) return -ENOMEM;
             L->heap = h;
             L->capheap = cap;
         }
@@ -88,6 +88,7 @@ void weft__timer_add(weft__loop *L, weft_task *t, double when)
     t->timer_seq = seq;
     L->heap[L->nheap] = (weft__timer_entry){when, seq, t};
     sift_up(L->heap, L->nheap++);
+    return 0;
 }
 
 double weft__timers_run(weft__loop *L)

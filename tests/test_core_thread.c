@@ -1,0 +1,141 @@
+/* weft_to_thread: results, the loop running meanwhile, the pool size,
+ * waiting for fn after a cancel. (Interruption at the wait point is in
+ * test_core_cancel.c.) */
+#include "core_util.h"
+#include <pthread.h>
+
+static int blocking(void *a)
+{
+    usleep(30 * 1000);
+    return (int)(long)a;
+}
+
+static int ticks;
+static int ticker(void *a)
+{
+    for (;;) {
+        if (weft_sleep(0.002) < 0) return 0;
+        ticks++;
+    }
+}
+static int t_basic_main(void *a)
+{
+    weft_task *tk = weft_spawn(ticker, NULL);
+    double t0 = weft_now();
+    CHECK_EQ(weft_to_thread(blocking, (void *)9L), 9);
+    CHECK(weft_now() - t0 >= 0.029);
+    CHECK(ticks >= 3); /* the loop kept running */
+    weft_cancel(tk);
+    weft_await(tk);
+    CHECK_EQ(weft_to_thread(NULL, NULL), -EINVAL);
+    return 0;
+}
+static void t_basic(void) { CHECK_EQ(weft_run(t_basic_main, NULL), 0); }
+
+/* Jobs run in parallel up to the pool size, queue beyond it. */
+static int running_now, max_running;
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static int counted(void *a)
+{
+    pthread_mutex_lock(&mu);
+    if (++running_now > max_running) max_running = running_now;
+    pthread_mutex_unlock(&mu);
+    usleep(20 * 1000);
+    pthread_mutex_lock(&mu);
+    running_now--;
+    pthread_mutex_unlock(&mu);
+    return (int)(long)a;
+}
+static int job_task(void *a) { return weft_to_thread(counted, a); }
+static int t_pool_main(void *a)
+{
+    enum { N = 12 };
+    weft_task *t[N];
+    for (long i = 0; i < N; i++) t[i] = weft_spawn(job_task, (void *)i);
+    int res[N];
+    double t0 = weft_now();
+    CHECK_EQ(weft_gather(t, N, res), 0);
+    double took = weft_now() - t0;
+    for (int i = 0; i < N; i++) CHECK_EQ(res[i], i);
+    CHECK_EQ(max_running, 3); /* options.threads */
+    CHECK(took >= 0.079);     /* 12 jobs of 20 ms on 3 threads: 4 rounds */
+    return 0;
+}
+static void t_pool(void)
+{
+    weft_options o = {.threads = 3};
+    CHECK_EQ(weft_run_with(&o, t_pool_main, NULL), 0);
+}
+
+/* Cancelled while fn runs: returns only once fn is done. */
+typedef struct {
+    volatile int done;
+    int seen;
+} flag;
+static int sets_flag(void *a)
+{
+    usleep(40 * 1000);
+    ((flag *)a)->done = 1;
+    return 0;
+}
+static int cancelled_caller(void *a)
+{
+    flag *f = a;
+    int r = weft_to_thread(sets_flag, f);
+    f->seen = f->done;
+    return r;
+}
+static int t_cancel_waits_main(void *a)
+{
+    flag f = {0, 0};
+    weft_task *t = weft_spawn(cancelled_caller, &f);
+    weft_sleep(0.005);
+    double t0 = weft_now();
+    weft_cancel(t);
+    CHECK_EQ(weft_await(t), -ECANCELED);
+    CHECK_EQ(f.seen, 1);
+    CHECK(weft_now() - t0 >= 0.02);
+    return 0;
+}
+static void t_cancel_waits(void) { CHECK_EQ(weft_run(t_cancel_waits_main, NULL), 0); }
+
+/* Main ends while a job runs: the loop waits for it before closing. */
+static flag leftover;
+static int leave_job(void *a) { return weft_to_thread(sets_flag, &leftover); }
+static int t_leftover_main(void *a)
+{
+    weft_spawn(leave_job, NULL);
+    weft_yield();
+    return 0;
+}
+static void t_leftover(void)
+{
+    CHECK_EQ(weft_run(t_leftover_main, NULL), 0);
+    CHECK_EQ(leftover.done, 1);
+}
+
+/* Many short jobs: completions batched through one eventfd. */
+static int quick(void *a) { return (int)(long)a + 1; }
+static int many_job(void *a) { return weft_to_thread(quick, a); }
+static int t_many_main(void *a)
+{
+    enum { N = 2000 };
+    static weft_task *t[N];
+    static int res[N];
+    for (long i = 0; i < N; i++) t[i] = weft_spawn(many_job, (void *)i);
+    CHECK_EQ(weft_gather(t, N, res), 0);
+    for (int i = 0; i < N; i++) CHECK_EQ(res[i], i + 1);
+    return 0;
+}
+static void t_many(void) { CHECK_EQ(weft_run(t_many_main, NULL), 0); }
+
+int main(int argc, char **argv)
+{
+    return run_tests((test_case[]){{"basic", t_basic},
+                                   {"pool", t_pool},
+                                   {"cancel_waits", t_cancel_waits},
+                                   {"leftover", t_leftover},
+                                   {"many", t_many},
+                                   {0}},
+                     argc, argv);
+}
