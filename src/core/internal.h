@@ -118,7 +118,7 @@ typedef struct weft__loop {
     struct weft__dbgstate *dbgs; /* debug/trace state (debug.c), NULL when off */
     void *sched_stack_lo;      /* for sanitizers: the thread's stack */
     size_t sched_stack_size;
-    void *asan_fake;
+    void *zombie_sp;           /* where the ended task's last frame was (sanitizers) */
 } weft__loop;
 
 extern __thread weft__loop *weft__L;

@@ -23,6 +23,7 @@
 __thread weft__loop *weft__L;
 
 #ifdef WEFT_ASAN
+void __asan_unpoison_memory_region(void const volatile *addr, size_t size);
 void __sanitizer_start_switch_fiber(void **fake_stack_save, const void *bottom, size_t size);
 void __sanitizer_finish_switch_fiber(void *fake_stack_save, const void **bottom_old,
                                      size_t *size_old);
@@ -184,6 +185,12 @@ static void task_finish(weft__loop *L, weft_task *t, int result);
 static inline void after_resume(weft__loop *L)
 {
     if (L->zombie_stack) {
+#ifdef WEFT_ASAN
+        /* The ended task's last frames never returned, so their redzones
+         * are still poisoned; cleared now, or the poison would outlive the
+         * stack and hit whatever is mapped there later. */
+        __asan_unpoison_memory_region(L->zombie_sp, (size_t)(L->zombie_stack - (char *)L->zombie_sp));
+#endif
         weft__stack_put(L, L->zombie_stack);
         L->zombie_stack = NULL;
     }
@@ -201,7 +208,6 @@ static inline void jump(weft__loop *L, void **save, weft_task *to)
     const void *bottom;
     size_t size;
 #endif
-    void *dead;
     if (to) {
         sp = to->sp;
 #ifdef WEFT_ASAN
@@ -220,7 +226,7 @@ static inline void jump(weft__loop *L, void **save, weft_task *to)
     void *fake = NULL;
     __sanitizer_start_switch_fiber(save ? &fake : NULL, bottom, size);
 #endif
-    weft__ctx_switch(save ? save : &dead, sp);
+    weft__ctx_switch(save ? save : &L->zombie_sp, sp);
 #ifdef WEFT_ASAN
     __sanitizer_finish_switch_fiber(fake, NULL, NULL);
 #endif
@@ -579,6 +585,10 @@ static void free_debug(weft__loop *L, weft_task *t)
     (void)L;
     free(t->dbg);
     t->dbg = NULL;
+#ifdef WEFT_ASAN
+    if (t->stack && t->sp) /* abandoned while suspended: see after_resume */
+        __asan_unpoison_memory_region(t->sp, (size_t)(t->stack - (char *)t->sp));
+#endif
 }
 
 void weft__free_all_tasks(weft__loop *L)
