@@ -107,9 +107,9 @@ build_go http_go
 build_go get_go
 
 # Where the weft sides are (each may not have landed yet).
-WEFT_ECHO=$BUILD/examples/echo_server
-WEFT_GET=$BUILD/examples/http_get_many
-WEFT_CLI=$BUILD/tools/weft/weft
+WEFT_ECHO=${WEFT_ECHO:-$BUILD/examples/echo_server}
+WEFT_GET=${WEFT_GET:-$BUILD/examples/http_get_many}
+WEFT_CLI=${WEFT_CLI:-$BUILD/tools/weft/weft}
 [ -x "$WEFT_CLI" ] || WEFT_CLI=$BUILD/weft
 
 # start_server NAME CMD...: pinned to CPU 0, waits for PORT to accept.
