@@ -110,7 +110,6 @@ build_go get_go
 WEFT_ECHO=${WEFT_ECHO:-$BUILD/examples/echo_server}
 WEFT_GET=${WEFT_GET:-$BUILD/examples/http_get_many}
 WEFT_CLI=${WEFT_CLI:-$BUILD/tools/weft/weft}
-[ -x "$WEFT_CLI" ] || WEFT_CLI=$BUILD/weft
 
 # start_server NAME CMD...: pinned to CPU 0, waits for PORT to accept.
 # Environment for the command goes before taskset via `env`.
@@ -291,8 +290,9 @@ run_n2() {
 }
 
 n2_round() {
-  if [ -x "$WEFT_CLI" ] && "$WEFT_CLI" serve --help >/dev/null 2>&1; then
-    n2_server weft taskset -c 0 "$WEFT_CLI" serve --hello --host 127.0.0.1 --port "$PORT"
+  if [ -x "$WEFT_CLI" ]; then
+    # `weft serve` without a directory is the hello endpoint
+    n2_server weft taskset -c 0 "$WEFT_CLI" serve --host 127.0.0.1 --port "$PORT"
   else
     want_peer weft && say "N2 weft skipped (not built)"
   fi
