@@ -7,6 +7,7 @@
 #       export WEFT_PG_RESTART='...'  (restarts it: for the server-restart tests)
 #       export WEFT_PG_STOP='...'     (stops it and removes its directory)
 #   eval "$(tests/pg_cluster.sh start)"
+# PG_CPUS=0 pins the server (every backend) to those CPUs (benchmarks).
 #
 # The cluster runs as a non-root user (postgres refuses root): the invoking
 # user, or when that is root the Debian `postgres` user (a `weftpg` system
@@ -64,7 +65,7 @@ EOF
 started=
 for _ in 1 2 3 4 5 6 7 8; do
   port=$((20000 + RANDOM % 30000))
-  if as "$PGBIN/pg_ctl" -D "$dir/data" -o "-p $port" -l "$dir/log" -w -t 30 start >/dev/null 2>&1; then
+  if as ${PG_CPUS:+taskset -c "$PG_CPUS"} "$PGBIN/pg_ctl" -D "$dir/data" -o "-p $port" -l "$dir/log" -w -t 30 start >/dev/null 2>&1; then
     started=1; break
   fi
 done

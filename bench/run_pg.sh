@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# PostgreSQL benchmarks P1-P3 (issue 6): weft against asyncpg (uvloop) and
+# Go's pgx in the same run, over a pool of 10 connections for 10 s each.
+#
+#   bench/run_pg.sh BUILD_DIR
+#
+# P1 SELECT 1+1; P2 SELECT * FROM generate_series(1,1000) (every value read);
+# P3 a batch of 1,000 INSERTs (pipelined by all three). Two modes: "hold"
+# (each of the 10 workers keeps one pooled connection, the pattern of
+# asyncpg's published benchmark) and "acquire" (acquire/release around each
+# query: systems weft-acquire, asyncpg-acquire, pgx-acquire).
+# A throwaway cluster (tests/pg_cluster.sh) shares the machine with the
+# client, as on a one-box deployment: a driver's CPU cost is CPU the server
+# does not get. PG_PIN=1 pins the server to CPU 0 and clients to CPU 1
+# instead: the server (one core) is then the bottleneck for every driver.
+# Each line also gives client_cpu_us_per_query (the driver's own cost,
+# from getrusage over the measured window). Selection as in bench/lib.sh: ONLY=P1,P3 SYSTEMS=weft,asyncpg
+# SKIP=pgx BENCH_QUICK=1 (2 s runs) ROUNDS=3 (best of 3, in turns).
+# Results: BUILD_DIR/bench/pg_results.txt.
+set -uo pipefail
+BUILD=$(cd "${1:-build}" && pwd) || { echo "usage: $0 BUILD_DIR" >&2; exit 2; }
+SRC=$(cd "$(dirname "$0")" && pwd)
+source "$SRC/lib.sh"
+OUT=$BUILD/bench/peers
+mkdir -p "$OUT"
+RESULTS=$BUILD/bench/pg_results.txt
+: >"$RESULTS"
+export BENCH_RESULTS=$RESULTS
+PY=/usr/bin/python3
+DUR=10
+[ "${BENCH_QUICK:-0}" = 1 ] && DUR=2
+CONNS=10
+any=0
+for w in P1 P2 P3; do want_workload $w && any=1; done
+[ $any = 1 ] || exit 0
+
+WEFT=$BUILD/bench/bench_pg_bench
+[ -x "$WEFT" ] || { echo "# P1-P3: $WEFT not built"; exit 0; }
+
+# pgx from Debian's packages, GOPATH mode, offline.
+PGX=$OUT/pg_pgx
+if want_system pgx && { [ ! -e "$PGX" ] || [ "$SRC/peers/pg_pgx.go" -nt "$PGX" ]; }; then
+  tmp=$(mktemp -d)
+  cp "$SRC/peers/pg_pgx.go" "$tmp/main.go"
+  (cd "$tmp" && GO111MODULE=off GOFLAGS= GOPROXY=off GOCACHE=$OUT/go-cache \
+    GOPATH=/usr/share/gocode go build -o "$PGX" main.go) 2>"$OUT/pgx_build.log" ||
+    echo "# pgx: build failed (golang-github-jackc-pgx-v4-dev?): $(head -c 200 "$OUT/pgx_build.log")"
+  rm -rf "$tmp"
+fi
+$PY -c 'import asyncpg, uvloop' 2>/dev/null || echo "# asyncpg: python3-asyncpg/uvloop missing"
+
+PIN=${PG_PIN:-0}
+CPUS=; C1=
+[ "$PIN" = 1 ] && { CPUS=0; C1="taskset -c 1"; }
+eval "$(PG_CPUS=$CPUS "$SRC/../tests/pg_cluster.sh" start)" || { echo "# P1-P3: no PostgreSQL"; exit 0; }
+trap 'eval "$WEFT_PG_STOP"' EXIT
+where="server and client share the CPUs"
+[ "$PIN" = 1 ] && where="server on CPU 0, clients on CPU 1"
+echo "# P1-P3: pool of $CONNS, ${DUR} s each, $where ($(nproc) cores, $(date -u +%FT%TZ))"
+for round in $(seq "${ROUNDS:-1}"); do
+  [ "${ROUNDS:-1}" -gt 1 ] && echo "# round $round"
+  for w in P1 P2 P3; do
+    for mode in hold acquire; do
+      sfx=; [ $mode = acquire ] && sfx=-acquire
+      bench_run $w weft$sfx $C1 "$WEFT" $w $DUR $CONNS $mode
+      bench_run $w asyncpg$sfx $C1 $PY "$SRC/peers/pg_asyncpg.py" $w $DUR $CONNS $mode
+      [ -x "$PGX" ] && bench_run $w pgx$sfx $C1 "$PGX" $w $DUR $CONNS $mode
+    done
+  done
+done
+
+# Ratios from each system's best rate (target: weft >= 1.5x asyncpg).
+echo "# P1-P3 ratios (best of ${ROUNDS:-1}; queries/s)"
+awk '{ for (i = 3; i <= NF; i++) { split($i, kv, "=")
+    if (kv[1] == "queries_per_s" && kv[2] + 0 > best[$1 " " $2]) best[$1 " " $2] = kv[2] + 0
+    if (kv[1] == "client_cpu_us_per_query" && (!(($1 " " $2) in cpu) || kv[2] + 0 < cpu[$1 " " $2])) cpu[$1 " " $2] = kv[2] + 0 } }
+  END {
+    split("P1 P2 P3", ws, " ")
+    for (i = 1; i <= 3; i++) for (m = 0; m < 2; m++) {
+      s = m ? "-acquire" : ""; w = ws[i]
+      a = best[w " weft" s]; b = best[w " asyncpg" s]; g = best[w " pgx" s]
+      if (a == "") continue
+      line = sprintf("%s%s ratio", w, s)
+      if (b > 0) line = line sprintf(" weft/asyncpg=%.2f%s", a / b, a / b >= 1.5 ? " (target >= 1.5 ok)" : " (target >= 1.5 MISS)")
+      if (g > 0) line = line sprintf(" weft/pgx=%.2f", a / g)
+      if (cpu[w " weft" s] > 0 && cpu[w " asyncpg" s] > 0)
+        line = line sprintf(" client-cpu asyncpg/weft=%.2f", cpu[w " asyncpg" s] / cpu[w " weft" s])
+      if (cpu[w " weft" s] > 0 && cpu[w " pgx" s] > 0)
+        line = line sprintf(" pgx/weft=%.2f", cpu[w " pgx" s] / cpu[w " weft" s])
+      print line
+    }
+  }' "$RESULTS" | tee -a "$RESULTS.summary"
+exit 0
