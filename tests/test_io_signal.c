@@ -49,11 +49,21 @@ static int t_sigint(void *a)
     CHECK_EQ(weft_await(w), SIGINT);
     CHECK_EQ(weft_await(r), 0);
     CHECK_EQ(weft_sleep(0.02), 0); /* main was not cancelled */
+    if (!*(int *)a) return 7;      /* SIGINT ignored by whoever started us */
     raise(SIGINT);
     CHECK_EQ(weft_sleep(5), -ECANCELED);
     return 7;
 }
-static void sigint(void) { CHECK_EQ(weft_run(t_sigint, NULL), 7); }
+static void sigint(void)
+{
+    /* weft_run only takes SIGINT over if it has its default action (a shell
+     * starts background jobs with it ignored). */
+    struct sigaction sa;
+    sigaction(SIGINT, NULL, &sa);
+    int dfl = sa.sa_handler == SIG_DFL;
+    if (!dfl) fprintf(stderr, "   (SIGINT is ignored here: weft_run's cancellation not checked)\n");
+    CHECK_EQ(weft_run(t_sigint, &dfl), 7);
+}
 
 static int wait_two(void *arg)
 {
