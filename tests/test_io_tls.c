@@ -589,6 +589,24 @@ static int t_tcp(void *x)
     CHECK_EQ(weft_tcp_connect("127.0.0.1", ntohs(sa.sin_port), &co, &s), -ETIMEDOUT);
     CHECK(weft_now() - t0 < 3);
     close(lfd);
+
+    /* A client that connects and never says hello is dropped after the
+     * server's handshake limit, freeing its slot. */
+    so.tls_handshake_s = 0.1;
+    srv = weft_tcp_serve_with("127.0.0.1", 0, echo_handler, srv_alpn, &so);
+    CHECK(srv);
+    weft_stream *mute = tcp_connect(weft_server_port(srv));
+    for (int i = 0; i < 100 && weft_server_connections(srv) == 0; i++) weft_sleep(0.005);
+    CHECK_EQ(weft_server_connections(srv), 1);
+    t0 = weft_now();
+    char b[8];
+    ssize_t r = weft_stream_read(mute, b, sizeof b); /* the server hangs up */
+    CHECK(r == 0 || r == -ECONNRESET);
+    CHECK(weft_now() - t0 < 3);
+    for (int i = 0; i < 100 && weft_server_connections(srv) > 0; i++) weft_sleep(0.005);
+    CHECK_EQ(weft_server_connections(srv), 0);
+    weft_stream_close(mute);
+    CHECK_EQ(weft_server_close(srv, 1), 0);
     weft_tls_ctx_free(sctx);
     weft_tls_ctx_free(cctx);
     return 0;

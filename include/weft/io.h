@@ -126,6 +126,9 @@ typedef struct weft_serve_opts {
                                accepting pauses until one ends */
     weft_tls_ctx *tls;      /* non-NULL: TLS server */
     int reuseport;          /* SO_REUSEPORT */
+    double tls_handshake_s; /* TLS: a client that has not finished the
+                               handshake by then is dropped (it holds a
+                               connection slot); 0: 60 s, as asyncio */
 } weft_serve_opts;
 
 /* asyncio.start_server: listens on host:port (NULL or "" host: all

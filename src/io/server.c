@@ -27,6 +27,7 @@
 #define BACKOFF_MAX 0.2
 #define CLOSE_LINGER_S 10.0 /* how long a finished handler's stream may drain */
 #define LINGER_READ_S 2.0   /* how long unread input is drained after that */
+#define TLS_HANDSHAKE_S 60.0 /* default TLS handshake limit (asyncio's) */
 
 typedef struct conn {
     struct weft_server *srv;
@@ -44,6 +45,7 @@ struct weft_server {
     weft_handler handler;
     void *arg;
     weft_tls_ctx *tls;
+    double tls_handshake_s;
     size_t max_conns, nconns;
     conn *conns;
     weft__wlist room;  /* acceptors waiting under max_conns */
@@ -76,13 +78,21 @@ static int close_conn(void *arg)
     return weft_stream_close(s);
 }
 
+/* The handshake runs before the handler, so the handler's own timeouts
+ * cannot cover a client that connects and stalls: the server bounds it. */
+static int tls_accept(void *arg)
+{
+    conn *c = arg;
+    return weft_stream_start_tls(c->s, c->srv->tls, NULL);
+}
+
 static int conn_main(void *arg)
 {
     conn *c = arg;
     weft_server *srv = c->srv;
     int r = 0;
     if (srv->tls)
-        r = weft_stream_start_tls ? weft_stream_start_tls(c->s, srv->tls, NULL) : -ENOSYS;
+        r = weft_stream_start_tls ? weft_timeout(srv->tls_handshake_s, tls_accept, c) : -ENOSYS;
     /* Held, so that a handler may close or abort the stream itself. */
     weft__stream_enter(c->s);
     if (r == 0) r = srv->handler(c->s, srv->arg);
@@ -183,6 +193,7 @@ static weft_server *server_new(weft_handler handler, void *arg, const weft_serve
     srv->arg = arg;
     srv->max_conns = opt && opt->max_conns ? opt->max_conns : CONNS_DEFAULT;
     srv->tls = opt ? opt->tls : NULL;
+    srv->tls_handshake_s = opt && opt->tls_handshake_s > 0 ? opt->tls_handshake_s : TLS_HANDSHAKE_S;
     return srv;
 }
 
