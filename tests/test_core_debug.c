@@ -193,9 +193,11 @@ static int blocking_fd_main(void *arg)
     int p[2];
     CHECK(pipe(p) == 0);
     CHECK_EQ(weft_write(p[1], "x", 1), 1); /* blocking-mode fd: reported */
+    CHECK_EQ(weft_write(p[1], "y", 1), 1); /* once */
     fcntl(p[0], F_SETFL, O_NONBLOCK);
     char c;
     CHECK_EQ(weft_read(p[0], &c, 1), 1); /* non-blocking: not reported */
+    CHECK_EQ(weft_read(p[0], &c, 1), 1);
     close(p[0]);
     close(p[1]);
     return 0;
@@ -207,6 +209,7 @@ static void test_blocking_fd(void)
     CHECK_EQ(run_debug(blocking_fd_main, NULL, 1), 0);
     char *out = capture_end();
     CHECK(strstr(out, "weft_write("));
+    CHECK(!strstr(strstr(out, "weft_write(") + 1, "weft_write("));
     CHECK(strstr(out, "blocking mode"));
     CHECK(!strstr(out, "weft_read("));
     free(out);

@@ -35,6 +35,11 @@ step gather_results "gather returns results in spawn order, not finish order" "$
 step semaphore_limit "1,000 tasks, at most 10 at once (ideal 1.00 s)" "$EX/semaphore_limit"
 step blocking_vs_thread "a blocking call stalls the loop; weft_to_thread does not" \
   "$EX/blocking_vs_thread"
+step guide "docs/guide.md's programs: tasks, gather, semaphore, HTTP fetch, testing" \
+  bash -c 'for p in hello tasks gather semaphore fetch testing; do
+             echo "-- guide_$p"; "$0/guide_$p" || exit 1; done' "$EX"
+step pitfalls "debug mode catching the classic mistakes (docs/guide.md)" "$EX/guide_pitfalls"
+step task_dump "every task, what it waits on, where it is suspended" "$EX/guide_dump"
 
 # ---- summary ----
 printf '\n== timings\n'

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include "../weft.h"
 #include "debug.h"
+#include <errno.h> /* bodies compare results with -ETIMEDOUT, -ECANCELED... */
 
 #ifdef __cplusplus
 extern "C" {

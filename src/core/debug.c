@@ -260,6 +260,7 @@ void weft__debug_close(weft__loop *L)
     }
     if (d->trace) weft__trace_close(L);
     weft__each_task(free_dbg);
+    free(d->fd_seen);
     free(d->objs);
     free(d);
     L->dbgs = NULL;
@@ -269,8 +270,21 @@ void weft__debug_check_fd(int fd, const char *fn)
 {
     weft__loop *L = weft__L;
     if (!L->dbgs || !L->dbgs->reports) return;
+    struct weft__dbgstate *d = L->dbgs;
     int fl = fcntl(fd, F_GETFL);
     if (fl >= 0 && !(fl & O_NONBLOCK)) {
+        /* Once per fd and loop: a read loop must not flood stderr. */
+        size_t byte = (size_t)fd / 8;
+        if (byte >= d->fd_seen_bytes) {
+            size_t n = byte + 64;
+            unsigned char *b = realloc(d->fd_seen, n);
+            if (!b) return;
+            memset(b + d->fd_seen_bytes, 0, n - d->fd_seen_bytes);
+            d->fd_seen = b;
+            d->fd_seen_bytes = n;
+        }
+        if (d->fd_seen[byte] & (1u << (fd % 8))) return;
+        d->fd_seen[byte] |= (unsigned char)(1u << (fd % 8));
         char lab[512] = "outside a task";
         weft__debug_leaks++;
         if (L->current) weft__task_label(L->current, lab, sizeof lab);

@@ -19,6 +19,8 @@ struct weft__dbgstate {
     unsigned loop_no;       /* trace pid: loops of a process, from 1 */
     weft__dbgobj *objs;     /* open-addressed by address */
     size_t nobjs, capobjs, used; /* live, slots, live + deleted */
+    unsigned char *fd_seen;  /* bitmap: blocking fds already reported */
+    size_t fd_seen_bytes;
     struct weft__watchdog *watchdog; /* NULL: none (reports off, or no thread) */
 };
 

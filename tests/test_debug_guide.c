@@ -1,0 +1,125 @@
+/* docs/guide.md: every code block is still its examples/guide_*.c file, and
+ * every one of those programs runs and shows what the guide says it shows
+ * (timings only loosely: the machine may be loaded). The fetch example is
+ * also traced with WEFT_TRACE and the file parsed as JSON. */
+#define _GNU_SOURCE
+#include "check.h"
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char dir[1024], src[1024];
+
+/* Runs cmd (through sh, stderr merged), returns its output; *rc gets the
+ * exit status. */
+static char *run(const char *cmd, int *rc)
+{
+    char full[4096];
+    snprintf(full, sizeof full, "%s 2>&1", cmd);
+    FILE *p = popen(full, "r");
+    CHECK(p);
+    size_t cap = 1 << 16, n = 0, k;
+    char *out = malloc(cap);
+    while ((k = fread(out + n, 1, cap - 1 - n, p)) > 0) {
+        n += k;
+        if (n == cap - 1) out = realloc(out, cap *= 2);
+    }
+    out[n] = 0;
+    int st = pclose(p);
+    *rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+    fprintf(stderr, "$ %s\n%s", cmd, out);
+    return out;
+}
+
+static void example(const char *name, const char *env, const char *const *expect)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s %s/guide_%s", env ? env : "", dir, name);
+    int rc;
+    char *out = run(cmd, &rc);
+    CHECK_EQ(rc, 0);
+    for (; *expect; expect++)
+        if (!strstr(out, *expect)) {
+            fprintf(stderr, "guide_%s: expected '%s' in its output\n", name, *expect);
+            CHECK(0);
+        }
+    free(out);
+}
+
+static void test_blocks_match_files(void)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/tools/guide_sync.py --check %s", src, src);
+    int rc;
+    free(run(cmd, &rc));
+    CHECK_EQ(rc, 0);
+}
+
+static void test_programs(void)
+{
+    example("hello", NULL, (const char *const[]){"hello\nworld\n", NULL});
+    example("tasks", NULL, (const char *const[]){"hello\nworld\nfinished in 0.2", NULL});
+    example("gather", NULL, (const char *const[]){"results: 2 6 24", NULL});
+    example("semaphore", NULL, (const char *const[]){"at most 4 at once", NULL});
+    example("fetch", NULL, (const char *const[]){"20 fetches in", "150 bytes", "error: none", NULL});
+    example("pitfalls", NULL,
+            (const char *const[]){"task 'sleepy'", "without waiting", "task 'forgotten'",
+                                  "was never awaited", "nobody read the error",
+                                  "Connection reset by peer", "task 'consumer'",
+                                  "queue created at", "was never closed", "blocking mode",
+                                  "deadlock", "outside a task", NULL});
+    example("dump", NULL,
+            (const char *const[]){"'holder': waiting, waits on sleep", "holder+",
+                                  "'contender': waiting, waits on lock", "contender+",
+                                  "guide_dump.c:", NULL});
+    example("testing", NULL,
+            (const char *const[]){"ok queue_delivers_in_order", "ok wait_for_times_out",
+                                  "2 test(s), 0 failed", NULL});
+    /* debug mode finds nothing to say about the clean ones */
+    const char *clean[] = {"hello", "tasks", "gather", "semaphore", "fetch"};
+    for (int i = 0; i < 5; i++) {
+        char cmd[2048];
+        snprintf(cmd, sizeof cmd, "WEFT_DEBUG=1 %s/guide_%s >/dev/null", dir, clean[i]);
+        int rc;
+        char *out = run(cmd, &rc);
+        CHECK_EQ(rc, 0);
+        CHECK(!strstr(out, "weft:"));
+        free(out);
+    }
+}
+
+static void test_trace_fetch(void)
+{
+    char path[] = "/tmp/weft_guide_XXXXXX.json";
+    int fd = mkstemps(path, 5);
+    CHECK(fd >= 0);
+    close(fd);
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "WEFT_TRACE=%s %s/guide_fetch && /usr/bin/python3 -c 'import json,sys; "
+             "ev=json.load(open(sys.argv[1])); "
+             "n=[e[\"args\"][\"name\"] for e in ev if e.get(\"name\")==\"thread_name\"]; "
+             "assert sum(x.endswith(\" fetch\") for x in n)==20, n; "
+             "assert any(e[\"ph\"]==\"X\" and e[\"name\"]==\"fd\" for e in ev); "
+             "print(\"trace ok\", len(ev))' %s",
+             path, dir, path);
+    int rc;
+    char *out = run(cmd, &rc);
+    CHECK_EQ(rc, 0);
+    CHECK(strstr(out, "trace ok"));
+    free(out);
+    unlink(path);
+}
+
+int main(int argc, char **argv)
+{
+    const char *b = getenv("WEFT_BUILD_DIR"), *t = getenv("WEFT_TEST_DIR");
+    snprintf(dir, sizeof dir, "%s/examples", b ? b : "build");
+    snprintf(src, sizeof src, "%s/..", t ? t : "tests");
+    unsetenv("WEFT_DEBUG");
+    unsetenv("WEFT_TRACE");
+    static const test_case tests[] = {{"blocks_match_files", test_blocks_match_files},
+                                      {"programs", test_programs},
+                                      {"trace_fetch", test_trace_fetch},
+                                      {NULL, NULL}};
+    return run_tests(tests, argc, argv);
+}
