@@ -11,6 +11,9 @@
 #                     uvloop-protocol, uvloop-streams and aiohttp-uvloop)
 #   SKIP=asyncio      servers/clients not to run (same matching)
 #   BENCH_QUICK=1     2 s measured runs instead of 10 s (checks the harness)
+#   PERF=DIR          perf record (-g) the weft server/client over each
+#                     measured window into DIR/<case>.data, with the top
+#                     symbols in DIR/<case>.txt (for the owners to act on)
 #   ROUNDS=3          run every server/client that many times, in turns; the
 #                     ratios use each one's best rate and lowest CPU (the
 #                     other load on a shared machine only ever makes a run
@@ -126,6 +129,26 @@ start_server() {
 }
 stop_server() { stop_pid "$SERVER_PID"; SERVER_PID=; PORT=$((PORT + 1)); }
 
+# perf_start NAME CASE PID SECONDS [DELAY]: when PERF is set and NAME is
+# weft, records PID for SECONDS after DELAY, in the background (perf_wait
+# collects it).
+PERF_PID=
+perf_start() {
+  [ -n "${PERF:-}" ] && [ "$1" = weft ] || return 0
+  mkdir -p "$PERF"
+  (sleep "${5:-0}"; exec perf record -q -F 999 -g -p "$3" -o "$PERF/$2.data" -- sleep "$4") >/dev/null 2>&1 &
+  PERF_PID=$!
+  PERF_CASE=$2
+}
+perf_wait() {
+  [ -n "$PERF_PID" ] || return 0
+  wait "$PERF_PID"
+  PERF_PID=
+  perf report -i "$PERF/$PERF_CASE.data" --no-children --sort dso,sym --stdio -g none 2>/dev/null |
+    grep -v '^#' | grep -v '^$' | head -40 >"$PERF/$PERF_CASE.txt"
+  echo "# perf: $PERF/$PERF_CASE.data, top symbols in $PERF/$PERF_CASE.txt"
+}
+
 # ratio A B -> A/B with 2 decimals ("-" if either is missing)
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 <= 0 || a + 0 < 0) print "-"; else printf "%.2f", a / b }'; }
 # best OLD NEW [time]: "rate cpu" pairs -> the higher rate and the lower
@@ -153,7 +176,9 @@ n1_server() { # name cmd...
   for cs in $N1_CASES; do
     c=${cs%%:*}; s=${cs##*:}
     local line
+    perf_start "$name" "N1-$name-c$c-s$s" "$SERVER_PID" "$DUR" "$WARM"
     line=$(taskset -c 1 "$BUILD/bench/bench_echo_load" "$PORT" "$c" "$s" "$WARM" "$DUR" "$SERVER_PID" 2>&1 | tail -1)
+    perf_wait
     local r cpu
     r=$(field rtt_per_s "$line"); cpu=$(field cpu_us_per_rt "$line")
     if [ -z "$r" ]; then
@@ -261,8 +286,10 @@ n2_measure() { # name pid
   wrk_run 2 "http://127.0.0.1:$PORT/" >/dev/null # warm-up
   local t0 t1 rps p99 reqs
   t0=$(cpu_ticks "$pid")
+  perf_start "$name" "N2-$name" "$pid" "$DUR"
   read -r rps p99 reqs <<<"$(wrk_run "$DUR" "http://127.0.0.1:$PORT/")"
   t1=$(cpu_ticks "$pid")
+  perf_wait
   if [ -z "$rps" ] || [ -z "$reqs" ] || [ "$reqs" = 0 ]; then
     say "N2 $name failed (no wrk result)"; return
   fi
