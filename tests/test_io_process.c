@@ -281,6 +281,14 @@ static int t_signals_reset(void *a)
     weft_process *p = spawn(argv, WEFT_DEVNULL, WEFT_DEVNULL, WEFT_DEVNULL);
     CHECK_EQ(weft_process_wait(p), 128 + SIGTERM);
     weft_process_free(p);
+    /* weft ignores SIGPIPE once it makes a stream; the child must not. */
+    struct sigaction ign = {.sa_handler = SIG_IGN}, old;
+    sigaction(SIGPIPE, &ign, &old);
+    char *pipe_argv[] = {"sh", "-c", "kill -PIPE $$; sleep 5", NULL};
+    p = spawn(pipe_argv, WEFT_DEVNULL, WEFT_DEVNULL, WEFT_DEVNULL);
+    CHECK_EQ(weft_process_wait(p), 128 + SIGPIPE);
+    weft_process_free(p);
+    sigaction(SIGPIPE, &old, NULL);
     CHECK(!weft_done(w));
     weft_cancel(w);
     CHECK_EQ(weft_await(w), -ECANCELED);
