@@ -147,6 +147,36 @@ static int t_cancel(void *a)
 }
 static void cancel(void) { CHECK_EQ(weft_run(t_cancel, NULL), 0); }
 
+/* Two loops on two threads waiting for the same signal both get it. */
+static _Atomic int loops_waiting;
+
+static int loop_wait(void *a)
+{
+    loops_waiting++;
+    /* No wait between the count and the registration below. */
+    return weft_timeout(5, wait_one, (void *)(long)SIGUSR1);
+}
+
+static void *loop_thread(void *res)
+{
+    *(int *)res = weft_run(loop_wait, NULL);
+    return NULL;
+}
+
+static void two_loops(void)
+{
+    pthread_t th[2];
+    int res[2] = {0, 0};
+    loops_waiting = 0;
+    for (int i = 0; i < 2; i++) pthread_create(&th[i], NULL, loop_thread, &res[i]);
+    while (loops_waiting < 2) usleep(1000);
+    usleep(50000);
+    kill(getpid(), SIGUSR1);
+    for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+    CHECK_EQ(res[0], SIGUSR1);
+    CHECK_EQ(res[1], SIGUSR1);
+}
+
 static int t_bad(void *a)
 {
     int sigs[] = {SIGKILL, SIGSTOP, 0, -1, 1000, SIGSEGV};
@@ -175,6 +205,7 @@ int main(int argc, char **argv)
                                    {"thread", thread},
                                    {"shell", shell},
                                    {"cancel", cancel},
+                                   {"two_loops", two_loops},
                                    {"bad", bad},
                                    {0}},
                      argc, argv);
