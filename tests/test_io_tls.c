@@ -533,6 +533,43 @@ static int t_s_client(void *x)
 }
 static void s_client(void) { CHECK_EQ(weft_run(t_s_client, NULL), 0); }
 
+/* ---- STARTTLS: the ClientHello read ahead with the last plaintext ------------------------ */
+
+static int starttls_server(void *p)
+{
+    srv_arg *a = p;
+    weft_sleep(0.03); /* let "STARTTLS\n" and the ClientHello both arrive */
+    char line[32];
+    if (weft_stream_read_line(a->s, line, sizeof line) != 9) return -1;
+    if (weft_stream_buffered(a->s) == 0) return -2; /* the hello was not read ahead */
+    a->handshake = weft_stream_start_tls(a->s, a->ctx, NULL);
+    if (a->handshake < 0) return a->handshake;
+    ssize_t n = weft_stream_read_line(a->s, line, sizeof line);
+    if (n > 0) weft_stream_write(a->s, line, (size_t)n);
+    return weft_stream_close(a->s);
+}
+
+static int t_starttls(void *x)
+{
+    weft_tls_ctx *sctx = server_ctx(srv_crt, NULL, NULL), *cctx = client_ctx(NULL);
+    weft_stream *c, *s;
+    pair(&c, &s);
+    srv_arg a = {.s = s, .ctx = sctx};
+    weft_task *st = weft_spawn(starttls_server, &a);
+    CHECK_EQ(weft_stream_write(c, "STARTTLS\n", 9), 9);
+    CHECK_EQ(weft_stream_start_tls(c, cctx, "localhost"), 0);
+    CHECK_EQ(weft_stream_write(c, "secret\n", 7), 7);
+    char line[32];
+    CHECK_EQ(weft_stream_read_line(c, line, sizeof line), 7);
+    CHECK(memcmp(line, "secret\n", 7) == 0);
+    CHECK_EQ(weft_await(st), 0);
+    CHECK_EQ(weft_stream_close(c), 0);
+    weft_tls_ctx_free(sctx);
+    weft_tls_ctx_free(cctx);
+    return 0;
+}
+static void starttls(void) { CHECK_EQ(weft_run(t_starttls, NULL), 0); }
+
 /* ---- weft_tcp_connect / weft_tcp_serve with TLS options ---------------------------------- */
 
 static int echo_handler(weft_stream *s, void *arg)
@@ -696,6 +733,7 @@ int main(int argc, char **argv)
                                      {"s_server", s_server},
                                      {"s_client", s_client},
                                      {"tcp", tcp},
+                                     {"starttls", starttls},
                                      {"bad", bad},
                                      {0}},
                        argc, argv);
