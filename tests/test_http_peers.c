@@ -189,6 +189,63 @@ WEFT_TEST(aiohttp)
     return stop();
 }
 
+/* ---- https: the server with TLS, our client and curl verifying it -------- */
+
+WEFT_TEST(https)
+{
+    WEFT_TEST_CHECK(make_dir() == 0);
+    char cmd[1024], crt[128], key[128];
+    snprintf(crt, sizeof crt, "%s/srv.crt", dir);
+    snprintf(key, sizeof key, "%s/srv.key", dir);
+    snprintf(cmd, sizeof cmd,
+             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+             "-keyout %s -out %s -subj /CN=localhost -days 2 "
+             "-addext subjectAltName=DNS:localhost,IP:127.0.0.1 >/dev/null 2>&1",
+             key, crt);
+    WEFT_TEST_CHECK(system(cmd) == 0);
+    weft_tls_ctx *sctx = weft_tls_server_ctx(&(weft_tls_opts){.cert_file = crt, .key_file = key});
+    WEFT_TEST_CHECK(sctx != NULL);
+    S = weft_http_server_new(&(weft_http_server_opts){.tls = sctx});
+    weft_http_server_route(S, "GET", "/", h_hello, NULL);
+    char www[128];
+    snprintf(www, sizeof www, "%s/www", dir);
+    weft_http_server_static(S, "/static", www);
+    WEFT_TEST_CHECK(weft_http_server_listen(S, "127.0.0.1", 0) == 0);
+    port = weft_http_server_port(S);
+    weft_tls_ctx *cctx = weft_tls_client_ctx(&(weft_tls_opts){.ca_file = crt});
+    weft_http_client *c = weft_http_client_new(&(weft_http_client_opts){.tls = cctx});
+    char u[128];
+    snprintf(u, sizeof u, "https://127.0.0.1:%d/", port);
+    weft_http_response *r;
+    const char *d;
+    size_t n;
+    for (int i = 0; i < 3; i++) {
+        WEFT_TEST_CHECK(weft_http_client_get(c, u, &r) == 0);
+        WEFT_TEST_CHECK(weft_http_response_body(r, &d, &n) == 0 && n == 13);
+        weft_http_response_free(r);
+    }
+    WEFT_TEST_CHECK(weft_http_client_connections(c) == 1);
+    /* A static file over TLS goes through reads and writes, not sendfile. */
+    snprintf(u, sizeof u, "https://localhost:%d/static/big.txt", port);
+    WEFT_TEST_CHECK(weft_http_client_get(c, u, &r) == 0);
+    WEFT_TEST_CHECK(weft_http_response_body(r, &d, &n) == 0 && n == 200000);
+    weft_http_response_free(r);
+    WEFT_TEST_CHECK(weft_http_client_close(c) == 0);
+    /* The default context trusts the system store only: the self-signed
+     * certificate is refused. */
+    c = weft_http_client_new(NULL);
+    snprintf(u, sizeof u, "https://127.0.0.1:%d/", port);
+    int e = weft_http_client_get(c, u, &r);
+    WEFT_TEST_CHECK(e == -WEFT_ETLSCERT);
+    weft_http_client_close(c);
+    char *a[] = {"curl", "-s", "--cacert", crt, u, NULL};
+    WEFT_TEST_CHECK(run(a) == 0 && !strcmp(out, "Hello, World!"));
+    weft_tls_ctx_free(cctx);
+    int rc = stop();
+    weft_tls_ctx_free(sctx);
+    return rc;
+}
+
 /* ---- the client against nginx ---------------------------------------------- */
 
 static int free_port(void)
@@ -310,4 +367,5 @@ WEFT_TEST(client_vs_nginx)
 }
 
 WEFT_TEST_MAIN(WEFT_TEST_CASE(curl), WEFT_TEST_CASE(wrk), WEFT_TEST_CASE(aiohttp),
+               WEFT_TEST_CASE(https),
                WEFT_TEST_CASE(client_vs_nginx))

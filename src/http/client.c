@@ -16,11 +16,6 @@
 
 #define DEF(x, v) ((x) ? (x) : (v))
 
-/* TLS is its own module; weak references keep plain-http programs linkable
- * without it (https then fails with -ENOSYS). */
-extern weft_tls_ctx *weft_tls_client_ctx(const weft_tls_opts *opt) __attribute__((weak));
-extern void weft_tls_ctx_free(weft_tls_ctx *ctx) __attribute__((weak));
-
 weft_http_client *weft_http_client_new(const weft_http_client_opts *opt)
 {
     weft_http_client *c = calloc(1, sizeof *c);
@@ -209,10 +204,10 @@ static int pconn_get(weft_http_client *c, const weft__url *u, int fresh, double 
         ct = deadline - weft_now(), code = -WEFT_EHTTP_TOTAL_TIMEOUT;
     co.timeout_s = ct > 0 ? ct : 0;
     if (u->tls) {
-        if (!c->o.tls && !c->own_tls)
-            c->own_tls = weft_tls_client_ctx ? weft_tls_client_ctx(NULL) : NULL;
+        /* One verifying context per session, made on first use. */
+        if (!c->o.tls && !c->own_tls) c->own_tls = weft_tls_client_ctx(NULL);
         co.tls = c->o.tls ? c->o.tls : c->own_tls;
-        if (!co.tls) r = !weft_tls_client_ctx ? -ENOSYS : errno ? -errno : -ENOMEM;
+        if (!co.tls) r = errno ? -errno : -ENOMEM;
     }
     weft_stream *s = NULL;
     if (!r) r = weft_tcp_connect(u->host, u->port, &co, &s);
