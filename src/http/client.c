@@ -8,6 +8,7 @@
  * cancellation can leak a slot. When the total is used up by idle
  * connections of other hosts, the oldest of those is closed to make room. */
 #include "http/client_internal.h"
+#include <weft/debug.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -31,6 +32,7 @@ weft_http_client *weft_http_client_new(const weft_http_client_opts *opt)
         free(c);
         return NULL;
     }
+    weft_debug_track_at(c, "http client session", WEFT_DEBUG_CALLER);
     return c;
 }
 
@@ -390,6 +392,7 @@ int weft_http_client_get(weft_http_client *c, const char *url, weft_http_respons
 int weft_http_client_close(weft_http_client *c)
 {
     if (!c) return 0;
+    weft_debug_untrack(c);
     c->closing = 1;
     for (weft__host *h = c->hosts, *n; h; h = n) {
         n = h->next;

@@ -8,6 +8,7 @@
  * is shut down for reading, which ends its pending read at once with EOF;
  * the connection then sees timed_out and answers 408 or just closes. */
 #include "http/server_internal.h"
+#include <weft/debug.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
@@ -31,6 +32,7 @@ weft_http_server *weft_http_server_new(const weft_http_server_opts *opt)
     srv->o.max_conns = DEF(srv->o.max_conns, 10000);
     if (!srv->o.server_name) srv->o.server_name = "weft";
     srv->routes_tail = &srv->routes;
+    weft_debug_track_at(srv, "http server", WEFT_DEBUG_CALLER);
     return srv;
 }
 
@@ -337,6 +339,7 @@ static int reaper(void *arg)
 int weft_http_server_close(weft_http_server *srv, double grace_s)
 {
     if (!srv) return 0;
+    weft_debug_untrack(srv);
     int r = 0;
     srv->closing = 1;
     /* Idle keep-alive connections wait for a request that may never come:
