@@ -99,6 +99,7 @@ static size_t talk(const char *raw, size_t n, int half_close)
 }
 
 static size_t talks(const char *raw) { return talk(raw, strlen(raw), 1); }
+static size_t talk0(const char *raw) { return talk(raw, strlen(raw), 0); }
 
 static int count(const char *hay, const char *needle)
 {
@@ -125,10 +126,10 @@ WEFT_TEST(hello_pipelined)
     WEFT_TEST_CHECK(strstr(out, "Date: ") && strstr(out, "Server: weft"));
     WEFT_TEST_CHECK(!strstr(out, "Connection: close"));
     /* HTTP/1.0 without keep-alive: the server closes after one. */
-    talk("GET / HTTP/1.0\r\n\r\nGET / HTTP/1.0\r\n\r\n", 36, 0);
+    talk0("GET / HTTP/1.0\r\n\r\nGET / HTTP/1.0\r\n\r\n");
     WEFT_TEST_CHECK(count(out, "200 OK") == 1 && strstr(out, "Connection: close"));
     /* Connection: close is honoured. */
-    talk("GET / HTTP/1.1\r\nConnection: close\r\n\r\n", 38, 0);
+    talk0("GET / HTTP/1.1\r\nConnection: close\r\n\r\n");
     WEFT_TEST_CHECK(count(out, "200 OK") == 1);
     /* HEAD: headers with the length, no body. */
     talks("HEAD / HTTP/1.1\r\n\r\n");
@@ -203,7 +204,7 @@ WEFT_TEST(limits)
           "6\r\nabcdef\r\n0\r\n\r\n");
     WEFT_TEST_CHECK(!strncmp(out, "HTTP/1.1 413 ", 13));
     /* 413 before 100 Continue: the client need not send the body. */
-    talk("POST /echo HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 99\r\n\r\n", 68, 0);
+    talk0("POST /echo HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 99\r\n\r\n");
     WEFT_TEST_CHECK(!strncmp(out, "HTTP/1.1 413 ", 13));
     char big[1024];
     snprintf(big, sizeof big, "GET / HTTP/1.1\r\nX-Big: %0300d\r\n\r\n", 1);
@@ -255,12 +256,12 @@ WEFT_TEST(timeouts)
     weft_http_server_opts o = {.header_timeout_s = 0.3, .keepalive_s = 0.4};
     server(&o);
     double t0 = weft_now();
-    talk("GET / HTTP/1.1\r\nHost:", 21, 0);
+    talk0("GET / HTTP/1.1\r\nHost:");
     WEFT_TEST_CHECK(!strncmp(out, "HTTP/1.1 408 ", 13));
     WEFT_TEST_CHECK(weft_now() - t0 < 2);
     /* An idle keep-alive connection is closed without a word. */
     t0 = weft_now();
-    talk("GET / HTTP/1.1\r\n\r\n", 18, 0);
+    talk0("GET / HTTP/1.1\r\n\r\n");
     WEFT_TEST_CHECK(count(out, "200 OK") == 1 && !strstr(out, "408"));
     WEFT_TEST_CHECK(weft_now() - t0 >= 0.3 && weft_now() - t0 < 2);
     return done();

@@ -6,7 +6,7 @@
 
 static inline void add(weft__buf *b, const char *s, size_t n)
 {
-    memcpy(b->p + b->len, s, n);
+    if (n) memcpy(b->p + b->len, s, n);
     b->len += n;
 }
 #define ADD_LIT(b, s) add((b), (s), sizeof(s) - 1)

@@ -22,7 +22,7 @@ int weft__buf_reserve(weft__buf *b, size_t extra)
 int weft__buf_add(weft__buf *b, const void *d, size_t n)
 {
     if (weft__buf_reserve(b, n + 1)) return -ENOMEM;
-    memcpy(b->p + b->len, d, n);
+    if (n) memcpy(b->p + b->len, d, n);
     b->len += n;
     b->p[b->len] = 0;
     return 0;
