@@ -345,7 +345,7 @@ static const wp points[] = {
     {"wait_fd", setup_pipe, w_wait_fd, 1, fd_behind, after_wait_fd},
     {"read", setup_pipe, w_read, 1, NULL, after_read},
     {"write", setup_full_pipe, w_write, 1, NULL, after_write},
-    {NULL},
+    {.name = NULL},
 };
 
 /* ---- the driver ------------------------------------------------------------------- */

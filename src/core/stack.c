@@ -58,6 +58,9 @@ struct weft__stack_slab {
 };
 
 static __thread size_t mprotect_used; /* stacks guarded by mprotect */
+/* Slabs grow on the stack of whichever task needs one more stack, which
+ * may be a small one already deep in use: the iovec batches stay off it. */
+static __thread struct iovec iov_buf[256];
 
 /* Whether MADV_GUARD_INSTALL really guards: old kernels refuse it, but
  * qemu-user, for one, accepts it and does nothing, which would make an
@@ -101,7 +104,7 @@ static int guard_slab(weft__loop *L, struct weft__stack_slab *s)
 {
     size_t n = s->count, S = L->stack_size;
     if (L->guard_mode == GUARD_MADV_BATCH) {
-        struct iovec iov[128];
+        struct iovec *iov = iov_buf;
         size_t i = 0;
         int ok = 1;
         while (i < n && ok) {
@@ -145,7 +148,7 @@ static int guard_slab(weft__loop *L, struct weft__stack_slab *s)
 static void populate_tops(weft__loop *L, struct weft__stack_slab *s)
 {
     if (L->pidfd < 0) return;
-    struct iovec iov[256];
+    struct iovec *iov = iov_buf;
     size_t n = s->count, S = L->stack_size;
     for (size_t i = 0; i < n;) {
         size_t k = 0;

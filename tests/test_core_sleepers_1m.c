@@ -1,0 +1,66 @@
+/* Scale: a million concurrent sleeping tasks with the default
+ * vm.max_map_count (65530). Under ASan, valgrind or qemu the count is
+ * smaller (same code paths). (A million timers: test_core_timers_1m.c.) */
+#include "core_util.h"
+
+static size_t n_tasks(void) { return slow_machine() ? 50000 : 1000000; }
+
+static long maps_lines(void)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    CHECK(f != NULL);
+    long n = 0;
+    int c;
+    while ((c = fgetc(f)) != EOF) n += c == '\n';
+    fclose(f);
+    return n;
+}
+static long rss_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    long size, rss;
+    CHECK(f && fscanf(f, "%ld %ld", &size, &rss) == 2);
+    fclose(f);
+    return rss * sysconf(_SC_PAGESIZE);
+}
+
+/* ---- a million sleepers ------------------------------------------------------------ */
+
+static size_t woke;
+static int sleeper(void *a)
+{
+    int r = weft_sleep(0.3);
+    woke++;
+    return r;
+}
+static int sleepers_main(void *a)
+{
+    size_t n = n_tasks();
+    weft_task **t = malloc(n * sizeof *t);
+    CHECK(t != NULL);
+    memset(t, 0, n * sizeof *t);
+    long rss0 = rss_bytes();
+    double t0 = weft_now();
+    for (size_t i = 0; i < n; i++) CHECK((t[i] = weft_spawn(sleeper, NULL)) != NULL);
+    CHECK_EQ(weft_sleep(0.01), 0); /* they all run and park */
+    long maps = maps_lines(), rss = rss_bytes() - rss0;
+    fprintf(stderr, "   %zu parked: %ld mappings, %.0f bytes RSS per task, %.2f s to park\n", n,
+            maps, (double)rss / (double)n, weft_now() - t0);
+    CHECK_EQ(woke, 0);
+    /* far below the kernel's default limit: no mapping per stack */
+    CHECK(maps < 10000);
+    /* about one page per parked task (its stack's top page) plus its
+     * task record and timer entry; sanitizers use more */
+    if (!UNDER_ASAN) CHECK(rss < (long)n * 6000);
+    CHECK_EQ(weft_gather(t, n, NULL), 0);
+    CHECK_EQ(woke, n);
+    fprintf(stderr, "   all woke after %.2f s\n", weft_now() - t0);
+    free(t);
+    return 0;
+}
+static void t_sleepers(void) { CHECK_EQ(weft_run(sleepers_main, NULL), 0); }
+
+int main(int argc, char **argv)
+{
+    return run_tests((test_case[]){{"sleepers_1m", t_sleepers}, {0}}, argc, argv);
+}

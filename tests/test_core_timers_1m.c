@@ -1,0 +1,75 @@
+/* Scale: a million pending timers (tasks sleeping distinct durations).
+ * Under ASan, valgrind or qemu the count is smaller (same code paths). */
+#include "core_util.h"
+#include "core/internal.h" /* white-box heap check */
+
+static size_t n_tasks(void) { return slow_machine() ? 50000 : 1000000; }
+
+/* ---- a million pending timers with distinct deadlines ------------------------------ */
+
+/* Wake order cannot be checked exactly from outside: the loop reads the
+ * clock itself, and on a loaded machine the thread may be descheduled
+ * between our clock read and its. So: no task wakes before a lower bound
+ * of its deadline, every task wakes, and a checker task validates the heap
+ * (white box) while it holds up to a million entries. */
+static size_t early, checks, max_heap;
+static weft_event *go;
+static int timed(void *a)
+{
+    /* park first (no timer), so that all sleeps start within a short burst */
+    CHECK_EQ(weft_event_wait(go), 0);
+    double d = *(double *)a;
+    double until = mono() + d;
+    int r = weft_sleep(d);
+    if (mono() < until - 1e-6) early++;
+    return r;
+}
+static int heap_checker(void *a)
+{
+    while (weft_sleep(0.1) == 0) {
+        weft__loop *L = weft__L;
+        for (size_t i = 1; i < L->nheap; i++) {
+            const weft__timer_entry *c = &L->heap[i], *p = &L->heap[(i - 1) / 2];
+            CHECK(c->when > p->when || (c->when == p->when && c->seq > p->seq));
+        }
+        if (L->nheap > max_heap) max_heap = L->nheap;
+        checks++;
+    }
+    return 0;
+}
+static int timers_main(void *a)
+{
+    size_t n = n_tasks();
+    weft_task **t = malloc(n * sizeof *t);
+    double *d = malloc(n * sizeof *d);
+    CHECK(t && d);
+    go = weft_event_new();
+    unsigned x = 1;
+    for (size_t i = 0; i < n; i++) {
+        x = x * 1103515245 + 12345;
+        d[i] = 1.0 + (double)(x >> 8) / (double)(1u << 24) * 0.5; /* 1.0-1.5 s */
+        CHECK((t[i] = weft_spawn(timed, &d[i])) != NULL);
+    }
+    CHECK_EQ(weft_sleep(0.01), 0);
+    weft_task *checker = weft_spawn(heap_checker, NULL);
+    double t0 = weft_now();
+    weft_event_set(go);
+    CHECK_EQ(weft_gather(t, n, NULL), 0);
+    weft_cancel(checker);
+    CHECK_EQ(weft_await(checker), 0);
+    weft_event_free(go);
+    fprintf(stderr, "   %zu timers done in %.2f s; heap checked %zu times, up to %zu entries\n", n,
+            weft_now() - t0, checks, max_heap);
+    CHECK_EQ(early, 0);
+    CHECK(checks > 0);
+    CHECK(max_heap > n / 4);
+    free(t);
+    free(d);
+    return 0;
+}
+static void t_timers(void) { CHECK_EQ(weft_run(timers_main, NULL), 0); }
+
+int main(int argc, char **argv)
+{
+    return run_tests((test_case[]){{"timers_1m", t_timers}, {0}}, argc, argv);
+}
