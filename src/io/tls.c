@@ -54,6 +54,7 @@ typedef struct conn {
     size_t pre_len;
     size_t wpend;           /* an SSL_write to retry with exactly this length */
     char *scratch;          /* gathers small iovecs into one record */
+    size_t scratch_cap;
     char alpn[256];
 } conn;
 
@@ -395,11 +396,18 @@ static ssize_t tls_writev(weft_stream *s, const struct iovec *iov, int iovcnt, i
                  : iovcnt == 1 || iov[0].iov_len >= RECORD ? iov[0].iov_len
                  : total < RECORD ? total : RECORD;
     if (len > INT_MAX) len = INT_MAX;
+    if (len > total) return -EINVAL; /* a retry with fewer bytes: a stream bug */
     const char *p = iov[0].iov_base;
     if (iov[0].iov_len < len) {
-        if (!c->scratch && !(c->scratch = malloc(RECORD))) return -ENOMEM;
+        if (len > c->scratch_cap) {
+            size_t cap = len > RECORD ? len : RECORD;
+            char *b = realloc(c->scratch, cap);
+            if (!b) return -ENOMEM;
+            c->scratch = b;
+            c->scratch_cap = cap;
+        }
         size_t got = 0;
-        for (int i = 0; got < len; i++) {
+        for (int i = 0; i < iovcnt && got < len; i++) {
             size_t k = iov[i].iov_len < len - got ? iov[i].iov_len : len - got;
             memcpy(c->scratch + got, iov[i].iov_base, k);
             got += k;
