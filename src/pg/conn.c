@@ -11,6 +11,7 @@
 #include "pg_internal.h"
 #include <weft/io.h>
 #include <arpa/inet.h>
+#include <openssl/ssl.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -190,14 +191,26 @@ static void check_socket(weft_pg *c)
     }
 }
 
+/* TLS: libpq reads at most its free buffer space per call, so OpenSSL may
+ * hold decrypted bytes the socket no longer shows as readable (libpq's own
+ * waits check for that too). Such bytes count as readable now. */
+int pg__wait(weft_pg *c, int events)
+{
+    if ((events & WEFT_READABLE) && PQsslInUse(c->pg)) {
+        SSL *ssl = PQsslStruct(c->pg, "OpenSSL");
+        if (ssl && SSL_pending(ssl) > 0) return WEFT_READABLE;
+    }
+    int ev = weft_wait_fd(c->fd, events);
+    return ev == -EBADF ? pg__lost(c) : ev;
+}
+
 int pg__flush(weft_pg *c)
 {
     for (;;) {
         int r = PQflush(c->pg);
         if (r == 0) return 0;
         if (r < 0) return pg__lost(c);
-        int ev = weft_wait_fd(c->fd, WEFT_READABLE | WEFT_WRITABLE);
-        if (ev == -EBADF) return pg__lost(c);
+        int ev = pg__wait(c, WEFT_READABLE | WEFT_WRITABLE);
         if (ev < 0) return ev;
         /* The server may be blocked writing to us: read to let it go on. */
         if ((ev & WEFT_READABLE) && !PQconsumeInput(c->pg)) return pg__lost(c);
@@ -207,8 +220,7 @@ int pg__flush(weft_pg *c)
 int pg__get(weft_pg *c, PGresult **res)
 {
     while (PQisBusy(c->pg)) {
-        int ev = weft_wait_fd(c->fd, WEFT_READABLE);
-        if (ev == -EBADF) return pg__lost(c);
+        int ev = pg__wait(c, WEFT_READABLE);
         if (ev < 0) return ev;
         if (!PQconsumeInput(c->pg)) {
             check_socket(c);
@@ -235,8 +247,7 @@ int pg__discard_copy(weft_pg *c, ExecStatusType st)
             continue;
         }
         if (n < 0) return 0;
-        int ev = weft_wait_fd(c->fd, WEFT_READABLE);
-        if (ev == -EBADF) return pg__lost(c);
+        int ev = pg__wait(c, WEFT_READABLE);
         if (ev < 0) return ev;
         if (!PQconsumeInput(c->pg)) return pg__lost(c);
     }

@@ -135,8 +135,8 @@ int weft_pg_copy_out(weft_pg *c, const char *sql,
         if (n == -2) {
             rc = pg__lost(c);
         } else {
-            int ev = weft_wait_fd(c->fd, WEFT_READABLE);
-            rc = ev == -EBADF ? pg__lost(c) : ev < 0 ? ev : 0;
+            int ev = pg__wait(c, WEFT_READABLE);
+            rc = ev < 0 ? ev : 0;
             if (rc >= 0 && !PQconsumeInput(c->pg)) rc = pg__lost(c);
         }
         if (rc < 0) {

@@ -71,8 +71,8 @@ int weft_pg_notify_wait(weft_pg *c, const char *channel, weft_pg_notify **out)
                 c->nwaiters--;
                 return ok ? 0 : -WEFT_PG_EBROKEN;
             }
-            rc = weft_wait_fd(c->fd, WEFT_READABLE);
-            if (rc == -EBADF) rc = 0; /* forgotten (lost): the loop rechecks */
+            rc = pg__wait(c, WEFT_READABLE);
+            if (rc == -WEFT_PG_EBROKEN) rc = 0; /* the loop rechecks */
         } else {
             /* A query owns the socket; it queues what it reads and the
              * event fires when it finishes. */

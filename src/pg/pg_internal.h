@@ -68,6 +68,9 @@ int pg__lock(weft_pg *c);            /* take c for one operation (waits) */
 void pg__unlock(weft_pg *c);
 /* Ends an operation: unlocks, unless pg__abort handed the lock on. */
 void pg__release(weft_pg *c);
+/* weft_wait_fd on c's socket, counting bytes OpenSSL holds as readable;
+ * a forgotten socket (-EBADF) marks c lost. Waits. */
+int pg__wait(weft_pg *c, int events);
 int pg__flush(weft_pg *c);           /* send what libpq buffered (waits) */
 int pg__get(weft_pg *c, PGresult **res); /* next result, NULL at the end (waits) */
 /* An operation's wait failed with rc (-ECANCELED/-ETIMEDOUT) or the link
