@@ -189,6 +189,75 @@ WEFT_TEST(aiohttp)
     return stop();
 }
 
+static int h_slow(weft_http_request *req, void *arg)
+{
+    int r = weft_sleep(0.3);
+    if (r < 0) return r;
+    return weft_http_respond(req, 200, NULL, "finished", 8);
+}
+
+static weft_http_client *GC;
+static int slow_get(void *arg)
+{
+    weft_http_response *r;
+    int e = weft_http_client_get(GC, (const char *)arg, &r);
+    if (e == 0 && weft_http_response_status(r) != 200) e = -EPROTO;
+    weft_http_response_free(r);
+    return e;
+}
+
+/* Graceful shutdown: the request in flight completes (told to close), the
+ * idle keep-alive connection ends at once, new connections are refused. */
+WEFT_TEST(graceful_shutdown)
+{
+    WEFT_TEST_CHECK(start() == 0);
+    weft_http_server_route(S, "GET", "/slow", h_slow, NULL);
+    GC = weft_http_client_new(NULL);
+    static char slow[128], hello[128];
+    snprintf(slow, sizeof slow, "http://127.0.0.1:%d/slow", port);
+    snprintf(hello, sizeof hello, "http://127.0.0.1:%d/", port);
+    WEFT_TEST_CHECK(slow_get(hello) == 0); /* leaves an idle connection */
+    weft_task *t = weft_spawn(slow_get, slow);
+    weft_sleep(0.1);
+    double t0 = weft_now();
+    WEFT_TEST_CHECK(stop() == 0);
+    WEFT_TEST_CHECK(weft_now() - t0 < 1.0);
+    WEFT_TEST_CHECK(weft_await(t) == 0);
+    weft_http_response *r;
+    WEFT_TEST_CHECK(weft_http_client_get(GC, hello, &r) == -ECONNREFUSED);
+    weft_http_client_close(GC);
+    return 0;
+}
+
+/* ---- the weft command ------------------------------------------------------ */
+
+WEFT_TEST(weft_command)
+{
+    WEFT_TEST_CHECK(start() == 0);
+    const char *b = getenv("WEFT_BUILD_DIR");
+    char bin[512], u1[128], u2[128], u3[128], odir[128];
+    snprintf(bin, sizeof bin, "%s/tools/weft/weft", b ? b : "build");
+    snprintf(u1, sizeof u1, "http://127.0.0.1:%d/", port);
+    snprintf(u2, sizeof u2, "http://127.0.0.1:%d/static/file.txt", port);
+    snprintf(u3, sizeof u3, "http://127.0.0.1:%d/missing", port);
+    snprintf(odir, sizeof odir, "%s/out", dir);
+    mkdir(odir, 0755);
+    char *ok[] = {bin, "fetch", "-c", "2", "-o", odir, u1, u2, NULL};
+    WEFT_TEST_CHECK(run(ok) == 0);
+    WEFT_TEST_CHECK(strstr(out, "200 13 ") && strstr(out, "200 1024 "));
+    char path[256];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/1-file.txt", odir);
+    WEFT_TEST_CHECK(stat(path, &st) == 0 && st.st_size == 1024);
+    /* One failure (a 404, a refused connection) makes the exit status 1. */
+    char *bad[] = {bin, "fetch", u1, u3, "http://127.0.0.1:1/", NULL};
+    WEFT_TEST_CHECK(run(bad) == 1);
+    WEFT_TEST_CHECK(strstr(out, "404 ") && strstr(out, "ERR "));
+    char *usage[] = {bin, "fetch", NULL};
+    WEFT_TEST_CHECK(run(usage) == 2);
+    return stop();
+}
+
 /* ---- https: the server with TLS, our client and curl verifying it -------- */
 
 WEFT_TEST(https)
@@ -367,5 +436,6 @@ WEFT_TEST(client_vs_nginx)
 }
 
 WEFT_TEST_MAIN(WEFT_TEST_CASE(curl), WEFT_TEST_CASE(wrk), WEFT_TEST_CASE(aiohttp),
-               WEFT_TEST_CASE(https),
+               WEFT_TEST_CASE(https), WEFT_TEST_CASE(graceful_shutdown),
+               WEFT_TEST_CASE(weft_command),
                WEFT_TEST_CASE(client_vs_nginx))
