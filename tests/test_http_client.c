@@ -205,7 +205,12 @@ WEFT_TEST(gzip_and_bodies)
     WEFT_TEST_CHECK(weft_http_response_body(r, &d, &n) == -WEFT_EHTTP_BODY_SIZE);
     weft_http_response_free(r);
     WEFT_TEST_CHECK(weft_http_client_connections(c) == 0);
+    /* Closing the session under an open response. */
+    WEFT_TEST_CHECK(weft_http_client_request(c, "GET", U("/big"), NULL, &r) == 0);
     weft_http_client_close(c);
+    char b[10];
+    WEFT_TEST_CHECK(weft_http_response_read(r, b, sizeof b) == -WEFT_EHTTP_CLOSED);
+    weft_http_response_free(r);
     return stop();
 }
 

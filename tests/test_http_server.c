@@ -39,6 +39,14 @@ static int h_stream(weft_http_request *req, void *arg)
     return r < 0 ? r : weft_http_reply_end(req);
 }
 
+static int h_huge(weft_http_request *req, void *arg)
+{
+    static char block[65536];
+    int r = weft_http_reply_start(req, 200, NULL, 128 * sizeof block);
+    for (int i = 0; r >= 0 && i < 128; i++) r = (int)weft_http_reply_write(req, block, sizeof block);
+    return r < 0 ? r : weft_http_reply_end(req);
+}
+
 static int h_fail(weft_http_request *req, void *arg) { return -EIO; }
 static int h_silent(weft_http_request *req, void *arg) { return 0; }
 
@@ -65,6 +73,7 @@ static void server(const weft_http_server_opts *o)
     weft_http_server_route(S, "GET", "/stream", h_stream, NULL);
     weft_http_server_route(S, "GET", "/fail", h_fail, NULL);
     weft_http_server_route(S, "GET", "/silent", h_silent, NULL);
+    weft_http_server_route(S, "GET", "/huge", h_huge, NULL);
     weft_http_server_route(S, "POST", "/ignore", h_hello, NULL);
     weft_http_server_route(S, "GET", "/files/{rest...}", h_rest, NULL);
 }
@@ -253,7 +262,7 @@ WEFT_TEST(smuggling)
 
 WEFT_TEST(timeouts)
 {
-    weft_http_server_opts o = {.header_timeout_s = 0.3, .keepalive_s = 0.4};
+    weft_http_server_opts o = {.header_timeout_s = 0.3, .keepalive_s = 0.4, .body_timeout_s = 0.3};
     server(&o);
     double t0 = weft_now();
     talk0("GET / HTTP/1.1\r\nHost:");
@@ -264,6 +273,16 @@ WEFT_TEST(timeouts)
     talk0("GET / HTTP/1.1\r\n\r\n");
     WEFT_TEST_CHECK(count(out, "200 OK") == 1 && !strstr(out, "408"));
     WEFT_TEST_CHECK(weft_now() - t0 >= 0.3 && weft_now() - t0 < 2);
+    /* A client that never reads the response: the write is given up. */
+    int sv[2];
+    WEFT_TEST_CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0);
+    weft_stream *a = weft_stream_from_fd(sv[0]), *b = weft_stream_from_fd(sv[1]);
+    weft_task *t = weft_spawn(serve_task, b);
+    weft_stream_write(a, "GET /huge HTTP/1.1\r\n\r\n", 24);
+    weft_sleep(0.2);
+    WEFT_TEST_CHECK(!weft_done(t));
+    WEFT_TEST_CHECK(weft_wait_for(t, 3) == 0);
+    weft_stream_close(a);
     return done();
 }
 

@@ -169,8 +169,9 @@ typedef struct weft_http_client_opts {
 /* A session. opt may be NULL. NULL and errno on failure. Does not wait. */
 weft_http_client *weft_http_client_new(const weft_http_client_opts *opt);
 /* Closes every pooled connection and waits until they are closed (TLS
- * close_notify included), then frees the session. Responses still open are
- * invalid afterwards. 0 or the first error. NULL is a no-op. Waits. */
+ * close_notify included), then frees the session. Responses still open lose
+ * their connection at once: reading them fails with -WEFT_EHTTP_CLOSED; they
+ * must still be freed. 0. NULL is a no-op. Waits. */
 int weft_http_client_close(weft_http_client *c);
 /* Connections open now (pooled idle ones included). */
 size_t weft_http_client_connections(const weft_http_client *c);

@@ -57,10 +57,31 @@ static weft__host *host_get(weft_http_client *c, const weft__url *u)
     return h;
 }
 
+static void busy_remove(weft_http_client *c, weft__pconn *pc)
+{
+    if (!pc->busy) return;
+    if (pc->bprev) pc->bprev->bnext = pc->bnext;
+    else c->busy = pc->bnext;
+    if (pc->bnext) pc->bnext->bprev = pc->bprev;
+    pc->busy = 0;
+    pc->owner = NULL;
+}
+
+static void busy_add(weft_http_client *c, weft__pconn *pc, weft_http_response *owner)
+{
+    pc->bprev = NULL;
+    pc->bnext = c->busy;
+    if (c->busy) c->busy->bprev = pc;
+    c->busy = pc;
+    pc->busy = 1;
+    pc->owner = owner;
+}
+
 /* Closes pc and gives its slots back. graceful: wait for the close (TLS
  * close_notify); else abort at once. */
 static void pconn_close(weft_http_client *c, weft__pconn *pc, int graceful)
 {
+    busy_remove(c, pc);
     if (graceful) weft_stream_close(pc->s);
     else weft_stream_abort(pc->s);
     if (!pc->permitless) {
@@ -73,6 +94,7 @@ static void pconn_close(weft_http_client *c, weft__pconn *pc, int graceful)
 
 void weft__pconn_put(weft_http_client *c, weft__pconn *pc, int reusable)
 {
+    busy_remove(c, pc);
     if (!reusable || c->closing || weft_stream_buffered(pc->s)) {
         pconn_close(c, pc, 0);
         return;
@@ -319,6 +341,7 @@ int weft_http_client_request(weft_http_client *c, const char *method, const char
     weft_http_response *r = calloc(1, sizeof *r);
     if (!r) return -ENOMEM;
     r->c = c;
+    r->max_body = c->o.max_body_bytes;
     double total = o && o->total_timeout_s > 0 ? o->total_timeout_s : c->o.total_timeout_s;
     r->deadline = total > 0 ? weft_now() + total : INFINITY;
     weft__url cur;
@@ -332,6 +355,7 @@ int weft_http_client_request(weft_http_client *c, const char *method, const char
         for (int attempt = 0; attempt < 2; attempt++) {
             e = pconn_get(c, &cur, attempt > 0, r->deadline, &r->conn);
             if (e) goto fail;
+            busy_add(c, r->conn, r);
             e = exchange(c, meth, &cur, &cur_o, r, &retryable);
             if (e >= 0) break;
             weft__resp_release(r, 0);
@@ -394,6 +418,13 @@ int weft_http_client_close(weft_http_client *c)
     if (!c) return 0;
     weft_debug_untrack(c);
     c->closing = 1;
+    /* Responses still open lose their connection: reads then fail with
+     * -WEFT_EHTTP_CLOSED, and freeing them stays safe. */
+    while (c->busy) {
+        weft__pconn *pc = c->busy;
+        pc->owner->conn = NULL;
+        pconn_close(c, pc, 0);
+    }
     for (weft__host *h = c->hosts, *n; h; h = n) {
         n = h->next;
         while (h->idle) {

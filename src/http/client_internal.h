@@ -33,6 +33,9 @@ struct weft__pconn {
     double idle_since;
     int uses;                /* requests sent on it so far */
     int permitless;          /* idle, its permits handed to a waiter */
+    weft__pconn *bprev, *bnext; /* in the session's busy list */
+    int busy;
+    struct weft_http_response *owner; /* while busy */
 };
 
 struct weft__host {
@@ -57,6 +60,7 @@ struct weft_http_client {
     weft_sem *slots;         /* total limit */
     size_t nconns;           /* open connections, idle ones included */
     int waiting;             /* requests blocked on the total limit */
+    weft__pconn *busy;       /* connections serving a request */
     weft_tls_ctx *own_tls;
     weft__cookie *cookies;
     weft__buf reqbuf;        /* request head being built */
@@ -70,6 +74,7 @@ struct weft_http_response {
     weft__head H;
     char *arena;
     double deadline;         /* total timeout, INFINITY: none */
+    size_t max_body;
     int redirects;
     uint8_t body_done, is_head, got_any;
     weft__inflate *z;

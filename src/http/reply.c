@@ -82,7 +82,13 @@ static int send_all(weft_http_request *req, struct iovec *iov, int n)
 {
     size_t total = 0;
     for (int i = 0; i < n; i++) total += iov[i].iov_len;
-    ssize_t r = weft_stream_writev(req->c->s, iov, n);
+    /* A client that stops reading would hold the handler in this write
+     * forever: the reaper ends it after body_timeout_s. */
+    weft__conn *c = req->c;
+    c->state = C_WRITE;
+    c->deadline = weft_now() + c->srv->o.body_timeout_s;
+    ssize_t r = weft_stream_writev(c->s, iov, n);
+    c->state = C_HANDLER;
     if (r < 0) {
         req->keep_alive = 0;
         return (int)r;

@@ -167,7 +167,7 @@ ssize_t weft_http_response_read(weft_http_response *r, void *buf, size_t n)
 int weft_http_response_body(weft_http_response *r, const char **data, size_t *len)
 {
     weft__buf *b = &r->body;
-    size_t max = r->c->o.max_body_bytes;
+    size_t max = r->max_body;
     if (!r->body_done || r->z) {
         if (r->H.content_length > 0 && !r->z) {
             if ((uint64_t)r->H.content_length > max) {

@@ -330,7 +330,8 @@ static int reaper(void *arg)
         for (weft__conn *c = srv->conns; c; c = c->next)
             if (c->state != C_HANDLER && now > c->deadline && !c->timed_out) {
                 c->timed_out = 1;
-                shutdown(weft_stream_fd(c->s), SHUT_RD);
+                /* A stuck write (the client reads nothing) needs both ways. */
+                shutdown(weft_stream_fd(c->s), c->state == C_WRITE ? SHUT_RDWR : SHUT_RD);
             }
     }
     return 0;

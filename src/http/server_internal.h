@@ -59,7 +59,7 @@ struct weft__conn {
     weft_http_server *srv;
     weft_stream *s;
     double deadline;         /* the reaper ends the connection past it */
-    uint8_t state;           /* C_IDLE, C_HEAD, C_BODY, C_HANDLER */
+    uint8_t state;           /* C_IDLE, C_HEAD, C_BODY, C_HANDLER, C_WRITE */
     uint8_t timed_out;
     weft__parser P;
     weft__head H;
@@ -73,7 +73,7 @@ struct weft__conn {
     char peer[64];           /* for the access log */
 };
 
-enum { C_IDLE, C_HEAD, C_BODY, C_HANDLER };
+enum { C_IDLE, C_HEAD, C_BODY, C_HANDLER, C_WRITE };
 
 /* router.c */
 const weft__route *weft__route_match(weft_http_server *srv, weft_http_request *req,

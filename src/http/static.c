@@ -96,7 +96,10 @@ static int send_body(weft_http_request *req, int fd, off_t off, off_t len)
         if (n == 0) return -EIO; /* the file shrank under us */
         if (errno == EINTR) continue;
         if (errno != EAGAIN) return -errno;
+        c->state = C_WRITE; /* bounded like any write (see reply.c) */
+        c->deadline = weft_now() + c->srv->o.body_timeout_s;
         r = weft_wait_fd(sock, WEFT_WRITABLE);
+        c->state = C_HANDLER;
         if (r < 0) return r;
     }
     req->remaining = 0;
