@@ -440,8 +440,11 @@ static weft_stream *tcp_connect(int port)
 
 static int t_s_server(void *x)
 {
-    char *argv[] = {"openssl", "s_server", "-accept", "127.0.0.1:0", "-cert", srv_crt, "-key",
-                    srv_key, "-alpn", "http/1.1", "-www", NULL};
+    /* SNI decides the certificate: "localhost" gets the good one, anything
+     * else (or no SNI at all) one from the untrusted CA. */
+    char *argv[] = {"openssl", "s_server", "-accept", "127.0.0.1:0", "-cert", evil_crt, "-key",
+                    srv_key, "-servername", "localhost", "-cert2", srv_crt, "-key2", srv_key,
+                    "-www", NULL};
     weft_process_opts po = {.stdin_mode = WEFT_DEVNULL, .stdout_mode = WEFT_PIPE,
                             .stderr_mode = WEFT_DEVNULL};
     weft_process *p;
@@ -457,8 +460,8 @@ static int t_s_server(void *x)
     weft_tls_ctx *cctx = client_ctx("h2,http/1.1");
     for (int round = 0; round < 2; round++) {
         weft_stream *s = tcp_connect(port);
-        CHECK_EQ(weft_stream_start_tls(s, cctx, round ? "127.0.0.1" : "localhost"), 0);
-        CHECK(weft_stream_alpn(s) && !strcmp(weft_stream_alpn(s), "http/1.1"));
+        CHECK_EQ(weft_stream_start_tls(s, cctx, "localhost"), 0); /* SNI sent */
+        CHECK(weft_stream_alpn(s) == NULL); /* s_server does no ALPN here */
         const char req[] = "GET / HTTP/1.0\r\n\r\n";
         CHECK_EQ(weft_stream_write(s, req, sizeof req - 1), sizeof req - 1);
         ssize_t n = weft_stream_read_line(s, line, sizeof line - 1);
@@ -476,9 +479,14 @@ static int t_s_server(void *x)
         CHECK(total > 100);
         CHECK_EQ(weft_stream_close(s), 0);
     }
-    /* Wrong name against the real server too. */
+    /* An IP address is checked against the certificate but not sent as
+     * SNI (RFC 6066), so this server answers with its default certificate. */
     weft_stream *s = tcp_connect(port);
-    CHECK_EQ(weft_stream_start_tls(s, cctx, "weft.invalid"), -WEFT_ETLSHOST);
+    CHECK_EQ(weft_stream_start_tls(s, cctx, "127.0.0.1"), -WEFT_ETLSCERT);
+    weft_stream_abort(s);
+    /* Another name is sent as SNI but not the one the server knows. */
+    s = tcp_connect(port);
+    CHECK_EQ(weft_stream_start_tls(s, cctx, "weft.invalid"), -WEFT_ETLSCERT);
     weft_stream_abort(s);
     weft_tls_ctx_free(cctx);
     CHECK_EQ(weft_process_kill(p, SIGTERM), 0);
