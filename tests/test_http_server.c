@@ -278,7 +278,7 @@ WEFT_TEST(timeouts)
     WEFT_TEST_CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0);
     weft_stream *a = weft_stream_from_fd(sv[0]), *b = weft_stream_from_fd(sv[1]);
     weft_task *t = weft_spawn(serve_task, b);
-    weft_stream_write(a, "GET /huge HTTP/1.1\r\n\r\n", 24);
+    weft_stream_write(a, "GET /huge HTTP/1.1\r\n\r\n", 22);
     weft_sleep(0.2);
     WEFT_TEST_CHECK(!weft_done(t));
     WEFT_TEST_CHECK(weft_wait_for(t, 3) == 0);
