@@ -294,6 +294,7 @@ int weft_http_server_serve_stream(weft_http_server *srv, weft_stream *s)
         req->t0 = weft_now();
         req->keep_alive = c->H.keep_alive && !srv->closing;
         req->is_head = !strcmp(c->H.method, "HEAD");
+        if (c->H.content_length <= 0 && !c->H.chunked) req->body_started = req->body_done = 1;
         c->extra.len = 0;
         if (c->H.upgrade && !strcmp(c->H.method, "CONNECT")) {
             reject(c, 501);
