@@ -57,7 +57,7 @@ static void test_blocks_match_files(void)
 static void test_programs(void)
 {
     example("hello", NULL, (const char *const[]){"hello\nworld\n", NULL});
-    example("tasks", NULL, (const char *const[]){"hello\nworld\nfinished in 0.2", NULL});
+    example("tasks", NULL, (const char *const[]){"hello\nworld\nfinished in 0.", NULL});
     example("gather", NULL, (const char *const[]){"results: 2 6 24", NULL});
     example("semaphore", NULL, (const char *const[]){"at most 4 at once", NULL});
     example("fetch", NULL, (const char *const[]){"20 fetches in", "150 bytes", "error: none", NULL});
@@ -83,7 +83,14 @@ static void test_programs(void)
         int rc;
         char *out = run(cmd, &rc);
         CHECK_EQ(rc, 0);
-        CHECK(!strstr(out, "weft:"));
+        /* Slow-task reports measure wall time: a loaded machine that
+         * preempts the loop can cause one. Anything else is a finding. */
+        for (char *l = out; (l = strstr(l, "weft: ")); l++) {
+            char *end = strchr(l, '\n');
+            if (end) *end = 0;
+            CHECK(strstr(l, "without waiting"));
+            if (end) *end = '\n';
+        }
         free(out);
     }
 }
