@@ -5,7 +5,7 @@ PREFIX ?= /usr/local
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all test demo bench install asan aarch64 clean deps
+.PHONY: all test demo bench install asan aarch64 valgrind clean deps
 
 all:
 	@tools/deps.sh build
@@ -33,6 +33,14 @@ asan:
 	@cmake --build build-asan -j $(JOBS)
 	@tools/test.sh build-asan
 
+# The core suite under valgrind's memcheck (stacks registered with
+# VALGRIND_STACK_REGISTER); any report fails it.
+valgrind:
+	@tools/deps.sh build
+	@cmake -S . -B build-valgrind -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWEFT_CORE_ONLY=ON >/dev/null
+	@cmake --build build-valgrind -j $(JOBS)
+	@tools/valgrind.sh build-valgrind
+
 # The core suite built for aarch64 and run under qemu-user.
 aarch64:
 	@tools/deps.sh build cross
@@ -41,4 +49,4 @@ aarch64:
 	@cd build-aarch64 && ctest --output-on-failure -j 2
 
 clean:
-	rm -rf build build-asan build-aarch64
+	rm -rf build build-asan build-aarch64 build-valgrind

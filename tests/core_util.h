@@ -26,14 +26,18 @@
 #define UNDER_ASAN 0
 #endif
 
-/* 1 when the tests run under valgrind or qemu-user (slow: use less load). */
+static inline int under_valgrind(void)
+{
+    const char *p = getenv("LD_PRELOAD");
+    return p && strstr(p, "vgpreload");
+}
+
+/* 1 under ASan, valgrind or qemu-user (slow: use less load). */
 static inline int slow_machine(void)
 {
     const char *v = getenv("WEFT_TEST_SLOW");
     if (v && *v == '1') return 1;
-    if (UNDER_ASAN) return 1;
-    const char *p = getenv("LD_PRELOAD");
-    if (p && strstr(p, "vgpreload")) return 1;
+    if (UNDER_ASAN || under_valgrind()) return 1;
 #if defined(__aarch64__)
     return 1; /* here aarch64 means qemu-user */
 #endif

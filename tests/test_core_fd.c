@@ -165,7 +165,7 @@ static int t_misc_main(void *a)
     CHECK_EQ(weft_wait_fd(-1, WEFT_READABLE), -EBADF);
     CHECK_EQ(weft_wait_fd(0, 0), -EINVAL);
     CHECK_EQ(weft_wait_fd(fd, WEFT_READABLE), -EBADF); /* closed */
-    char b;
+    char b = 0;
     CHECK_EQ(weft_read(fd, &b, 1), -EBADF);
     CHECK_EQ(weft_write(fd, &b, 1), -EBADF);
     return 0;

@@ -27,19 +27,30 @@ static void t_sleep(void) { CHECK_EQ(weft_run(t_sleep_main, NULL), 0); }
 
 /* Sleepers wake in deadline order. */
 static int wake_order[64], wake_n;
+static weft_event *start;
 static int ordered_sleeper(void *a)
 {
     long i = (long)a;
-    CHECK_EQ(weft_sleep(0.002 * (double)((i * 37) % 50)), 0);
-    wake_order[wake_n++] = (int)((i * 37) % 50);
+    int k = (int)((i * 7) % 20); /* a shuffled order of durations */
+    CHECK_EQ(weft_event_wait(start), 0); /* all sleeps begin within microseconds */
+    CHECK_EQ(weft_sleep(0.01 * k), 0);
+    wake_order[wake_n++] = k;
     return 0;
 }
 static int t_order_main(void *a)
 {
-    weft_task *t[50];
-    for (long i = 0; i < 50; i++) t[i] = weft_spawn(ordered_sleeper, (void *)i);
-    CHECK_EQ(weft_gather(t, 50, NULL), 0);
-    for (int i = 1; i < 50; i++) CHECK(wake_order[i - 1] < wake_order[i]);
+    weft_task *t[20];
+    start = weft_event_new();
+    for (long i = 0; i < 20; i++) t[i] = weft_spawn(ordered_sleeper, (void *)i);
+    weft_yield();
+    weft_event_set(start);
+    CHECK_EQ(weft_gather(t, 20, NULL), 0);
+    weft_event_free(start);
+    for (int i = 1; i < 20; i++)
+        if (wake_order[i - 1] >= wake_order[i]) {
+            for (int j = 0; j < 20; j++) fprintf(stderr, "%d ", wake_order[j]);
+            CHECK(0);
+        }
     return 0;
 }
 static void t_order(void) { CHECK_EQ(weft_run(t_order_main, NULL), 0); }

@@ -3,7 +3,10 @@
 #include "core_util.h"
 #include "core/internal.h" /* white-box heap check */
 
-static size_t n_tasks(void) { return slow_machine() ? 50000 : 1000000; }
+static size_t n_tasks(void)
+{
+    return under_valgrind() ? 20000 : slow_machine() ? 50000 : 1000000;
+}
 
 /* ---- a million pending timers with distinct deadlines ------------------------------ */
 

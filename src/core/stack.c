@@ -94,7 +94,11 @@ int weft__stacks_init(weft__loop *L)
     if (sz > (1u << 30)) sz = 1u << 30;
     L->stack_size = round_page(sz);
     L->guard_mode = GUARD_MADV_BATCH;
-    L->pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+    L->pidfd = -1;
+#ifdef WEFT_VALGRIND
+    if (!RUNNING_ON_VALGRIND) /* it does not know pidfds: say so quietly */
+#endif
+        L->pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
     if (L->pidfd < 0) L->guard_mode = GUARD_MADV;
     if (!guard_advice_works()) L->guard_mode = GUARD_MPROTECT;
     return 0;

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# `make valgrind`: the core tests (tests/test_core_*.c) under valgrind's
+# memcheck in build dir $1; any error fails the run. Tests scale themselves
+# down under valgrind (tests/core_util.h: slow_machine). Forked children are
+# checked too (valgrind follows fork).
+set -uo pipefail
+BUILD=${1:-build-valgrind}
+# Tests that assert timings or open-fd counts which valgrind itself changes
+# (its pipes, its slowness); they run under ASan instead.
+SKIP_VG=${SKIP_VG:-test_core_debug test_core_testh}
+fail=0
+for t in "$BUILD"/tests/test_core_*; do
+  [ -x "$t" ] || continue
+  name=$(basename "$t")
+  case " $SKIP_VG " in *" $name "*) echo "valgrind skip  $name"; continue ;; esac
+  start=$(date +%s)
+  if valgrind -q --error-exitcode=1 --leak-check=no --track-fds=no "$t" >"$BUILD/$name.vg.log" 2>&1; then
+    echo "valgrind ok    $name ($(( $(date +%s) - start )) s)"
+  else
+    echo "valgrind FAIL  $name: see $BUILD/$name.vg.log"
+    tail -30 "$BUILD/$name.vg.log"
+    fail=1
+  fi
+done
+exit $fail
