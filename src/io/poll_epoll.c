@@ -99,18 +99,22 @@ static void dispatch(weft__loop *L, int fd, uint32_t got)
     if (!r) return;
     int ready = ((got & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) ? WEFT_READABLE : 0) |
                 ((got & (EPOLLOUT | EPOLLHUP | EPOLLERR)) ? WEFT_WRITABLE : 0);
-    int wanted = 0;
+    int wanted = 0, woken = 0;
     weft_task *t = r->waiters.head;
     while (t) {
         weft_task *next = t->wnext;
         int want = (int)(intptr_t)t->xfer;
-        if (want & ready) weft__wake(t, (got & (EPOLLHUP | EPOLLERR)) ? want : (want & ready));
-        else wanted |= want;
+        if (want & ready) {
+            weft__wake(t, (got & (EPOLLHUP | EPOLLERR)) ? want : (want & ready));
+            woken |= want & ready;
+        } else {
+            wanted |= want;
+        }
         t = next;
     }
     /* Keep interest that was just satisfied (its task will likely wait
      * again before the next poll); drop what fired with nobody waiting. */
-    uint32_t keep = r->mask & ~(got & (EPOLLIN | EPOLLOUT) & ~to_epoll(wanted));
+    uint32_t keep = r->mask & ~(got & (EPOLLIN | EPOLLOUT) & ~to_epoll(wanted | woken));
     if (!(keep & EPOLLIN)) keep &= ~(uint32_t)EPOLLRDHUP;
     if ((got & (EPOLLHUP | EPOLLERR)) && !wanted) keep = 0;
     if (keep != r->mask) ctl(L, fd, r, keep);
