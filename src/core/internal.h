@@ -74,6 +74,7 @@ typedef struct weft__timer_entry {
 
 typedef struct weft__fdrec {
     uint32_t mask;     /* epoll events registered, 0: not registered */
+    uint32_t owned;    /* 1: its owner closes it with weft_close (weft__fd_owned) */
     weft__wlist waiters;
 } weft__fdrec;
 
@@ -200,6 +201,11 @@ int weft__poll_init(weft__loop *L);
 void weft__poll(weft__loop *L, double timeout_s);
 void weft__poll_close(weft__loop *L);
 int weft__poll_watch_internal(weft__loop *L, int fd);
+/* Promises that fd will be closed only with weft_close/weft_fd_forget (as
+ * streams do): its interest then outlives each wake, so a task that reads,
+ * answers and waits again costs no epoll_ctl. Plain fds drop interest once
+ * satisfied, so that one closed with close(2) and reused is re-registered. */
+void weft__fd_owned(int fd);
 
 /* threadpool.c */
 void weft__pool_on_ready(weft__loop *L);

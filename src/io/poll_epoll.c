@@ -1,12 +1,13 @@
 /* The epoll backend and the fd-waiting primitives.
  *
  * Registrations are level-triggered and persistent: an fd is added once and
- * its interest kept after a wake, because the task that was woken nearly
- * always waits again for the same event before the next poll (read, reply,
- * read again). Interest nobody waits for is dropped only when epoll reports
- * it, so a steady request/response loop makes no epoll_ctl calls at all.
- * The price is that the loop must learn when an fd is closed: weft_close and
- * weft_fd_forget. */
+ * interest nobody waits for is dropped only when epoll reports it. On an fd
+ * whose owner promised to close it with weft_close (weft__fd_owned: streams,
+ * listeners) the interest is also kept after a wake, because the task that
+ * was woken nearly always waits again for the same event before the next
+ * poll (read, reply, read again): a steady request/response loop then makes
+ * no epoll_ctl calls at all. Other fds drop interest once satisfied, so one
+ * closed with plain close(2) and its number reused is registered afresh. */
 #define _GNU_SOURCE
 #include "../core/internal.h"
 #include <errno.h>
@@ -112,9 +113,11 @@ static void dispatch(weft__loop *L, int fd, uint32_t got)
         }
         t = next;
     }
-    /* Keep interest that was just satisfied (its task will likely wait
-     * again before the next poll); drop what fired with nobody waiting. */
-    uint32_t keep = r->mask & ~(got & (EPOLLIN | EPOLLOUT) & ~to_epoll(wanted | woken));
+    /* Keep interest that was just satisfied on an owned fd (its task will
+     * likely wait again before the next poll); drop what fired with nobody
+     * waiting. */
+    if (r->owned) wanted |= woken;
+    uint32_t keep = r->mask & ~(got & (EPOLLIN | EPOLLOUT) & ~to_epoll(wanted));
     if (!(keep & EPOLLIN)) keep &= ~(uint32_t)EPOLLRDHUP;
     if ((got & (EPOLLHUP | EPOLLERR)) && !wanted) keep = 0;
     if (keep != r->mask) ctl(L, fd, r, keep);
@@ -225,6 +228,14 @@ void weft_fd_forget(int fd)
     weft__wl_wake_all(&r->waiters, -EBADF);
     if (r->mask) ctl(L, fd, r, 0);
     r->mask = 0;
+    r->owned = 0;
+}
+
+void weft__fd_owned(int fd)
+{
+    weft__loop *L = weft__L;
+    weft__fdrec *r = L && fd >= 0 ? rec_get(L, fd, 1) : NULL;
+    if (r) r->owned = 1;
 }
 
 int weft_close(int fd)

@@ -66,7 +66,7 @@ struct weft_stream {
     unsigned busy;           /* operations in progress (they may be waiting) */
     uint8_t eof, reading, writing, shut, dead, is_sock;
     uint8_t short_read;      /* plain: last read was short, so the next one waits first */
-    uint8_t nodelay;
+    uint8_t owned;           /* the loop knows we close the fd with weft_close */
 };
 
 /* Creates a stream over fd, which must already be non-blocking (accept4 and
