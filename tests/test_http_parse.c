@@ -3,6 +3,7 @@
  * so any read past the end faults at once. */
 #include "check.h"
 #include "http/internal.h"
+#include "http/client_internal.h"
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -253,6 +254,77 @@ static void t_helpers(void)
     CHECK(!strcmp(weft_strerror(-WEFT_EHTTP_BODY_SIZE), "HTTP body too large"));
 }
 
+static void t_urls(void)
+{
+    weft__url u;
+    CHECK_EQ(weft__url_parse("http://example.com", &u), 0);
+    CHECK(!strcmp(u.host, "example.com") && u.port == 80 && !strcmp(u.target, "/") && !u.tls);
+    CHECK_EQ(weft__url_parse("HTTPS://h:8443/a/b?c=d#frag", &u), 0);
+    CHECK(u.tls && u.port == 8443 && !strcmp(u.target, "/a/b?c=d"));
+    CHECK_EQ(weft__url_parse("http://[::1]:81/x", &u), 0);
+    CHECK(!strcmp(u.host, "::1") && u.port == 81 && u.ipv6);
+    CHECK_EQ(weft__url_parse("http://h?q", &u), 0);
+    CHECK(!strcmp(u.target, "/?q"));
+    static const char *const bad[] = {
+        "ftp://h/", "http://", "http:///x", "http://h:0/", "http://h:65536/", "http://h:x/",
+        "http://h:/", "http://user@h/", "http://a b/", "http://[::1/", "http://[::1]x/",
+        "http://h/a b", "h/x", "http://h\\/",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (weft__url_parse(bad[i], &u) != -WEFT_EHTTP_URL) {
+            fprintf(stderr, "accepted %s\n", bad[i]);
+            exit(1);
+        }
+    }
+    char out[256];
+    CHECK_EQ(weft__url_parse("http://h:8080/a/b?x", &u), 0);
+    CHECK_EQ(weft__url_join(&u, "/c", out, sizeof out), 0);
+    CHECK(!strcmp(out, "http://h:8080/c"));
+    CHECK_EQ(weft__url_join(&u, "c?d", out, sizeof out), 0);
+    CHECK(!strcmp(out, "http://h:8080/a/c?d"));
+    CHECK_EQ(weft__url_join(&u, "//o/p", out, sizeof out), 0);
+    CHECK(!strcmp(out, "http://o/p"));
+    CHECK_EQ(weft__url_join(&u, "https://x/", out, sizeof out), 0);
+    CHECK(!strcmp(out, "https://x/"));
+    CHECK_EQ(weft__url_join(&u, "/c", out, 8), -WEFT_EHTTP_URL);
+}
+
+static void t_cookies(void)
+{
+    static weft_http_client c; /* only the cookie fields are used */
+    weft__url u;
+    CHECK_EQ(weft__url_parse("http://www.example.com/shop/cart", &u), 0);
+    weft__head h = {.nheaders = 4};
+    h.headers[0] = (weft_http_header){"Set-Cookie", "a=1; Path=/"};
+    h.headers[1] = (weft_http_header){"set-cookie", "b=2; Domain=.example.com; Path=/shop"};
+    h.headers[2] = (weft_http_header){"Set-Cookie", "evil=1; Domain=other.com"};
+    h.headers[3] = (weft_http_header){"Set-Cookie", "novalue"};
+    weft__cookies_store(&c, &u, &h);
+    weft__buf b = {0};
+    CHECK_EQ(weft__cookies_header(&c, &u, &b), 0);
+    CHECK(strstr(b.p, "a=1") && strstr(b.p, "b=2") && !strstr(b.p, "evil"));
+    /* Another host of the domain gets the domain cookie only; other paths
+     * not the /shop one. */
+    weft__url v;
+    CHECK_EQ(weft__url_parse("http://api.example.com/", &v), 0);
+    b.len = 0;
+    CHECK_EQ(weft__cookies_header(&c, &v, &b), 0);
+    CHECK(b.len == 0);
+    CHECK_EQ(weft__url_parse("http://api.example.com/shop", &v), 0);
+    b.len = 0;
+    CHECK_EQ(weft__cookies_header(&c, &v, &b), 0);
+    CHECK(!strcmp(b.p, "Cookie: b=2\r\n"));
+    /* Max-Age=0 deletes. */
+    h.nheaders = 1;
+    h.headers[0] = (weft_http_header){"Set-Cookie", "a=; Max-Age=0; Path=/"};
+    weft__cookies_store(&c, &u, &h);
+    b.len = 0;
+    CHECK_EQ(weft__cookies_header(&c, &u, &b), 0);
+    CHECK(!strstr(b.p, "a=") && strstr(b.p, "b=2"));
+    weft__buf_free(&b);
+    weft__cookies_free(&c);
+}
+
 int main(int argc, char **argv)
 {
     static const test_case tc[] = {
@@ -262,6 +334,7 @@ int main(int argc, char **argv)
         {"limits", t_limits},       {"chunked", t_chunked},
         {"content_length_body", t_content_length_body},
         {"response", t_response},   {"helpers", t_helpers},
+        {"urls", t_urls},           {"cookies", t_cookies},
         {NULL, NULL}};
     return run_tests(tc, argc, argv);
 }
