@@ -305,6 +305,83 @@ TASK_TEST(test_statement_cache)
     return 0;
 }
 
+static ssize_t no_source(void *arg, const char **data) { return 0; }
+static int no_sink(void *arg, const char *data, size_t n) { return 0; }
+
+TASK_TEST(test_bad_input)
+{
+    weft_pg *c = connect_ok();
+    weft_pg_params *p = weft_pg_params_new();
+    CHECK_EQ(weft_pg_params_bytea(p, NULL, 3), -EINVAL);
+    CHECK_EQ(weft_pg_params_count(p), 0);
+    CHECK_EQ(weft_pg_params_text(NULL, "x"), -EINVAL);
+    CHECK_EQ(weft_pg_exec(c, NULL), -EINVAL);
+    CHECK_EQ(weft_pg_prepare(c, NULL), -EINVAL);
+    CHECK_EQ(weft_pg_copy_in(c, "COPY x FROM STDIN", NULL, NULL), -EINVAL);
+    CHECK_EQ(weft_pg_copy_out(c, NULL, no_sink, NULL), -EINVAL);
+    CHECK_EQ(weft_pg_copy_in(NULL, "COPY x FROM STDIN", no_source, NULL), -EINVAL);
+    CHECK_EQ(weft_pg_listen(c, NULL), -EINVAL);
+    CHECK_EQ(weft_pg_notify_wait(c, "x", NULL), -EINVAL);
+    CHECK_EQ(weft_pg_transaction(c, NULL, NULL), -EINVAL);
+    weft_pg_rows *it = (weft_pg_rows *)1;
+    CHECK_EQ(weft_pg_query_rows(c, NULL, NULL, 0, &it), -EINVAL);
+    CHECK(it == NULL);
+    weft_pg_batch *b = weft_pg_batch_new();
+    CHECK_EQ(weft_pg_batch_add(b, NULL, NULL), -EINVAL);
+    CHECK_EQ(weft_pg_batch_count(b), 0);
+    CHECK_EQ(weft_pg_batch_run(c, b, 0), 0); /* empty: nothing to do */
+    CHECK_EQ(weft_pg_batch_run(NULL, b, 0), -EINVAL);
+    weft_pg_batch_free(b);
+    weft_pg_pool *pool = (weft_pg_pool *)1;
+    CHECK_EQ(weft_pg_pool_new(NULL, NULL, &pool), -EINVAL);
+    CHECK_EQ(weft_pg_pool_acquire(NULL, (weft_pg **)&it), -EINVAL);
+    weft_pg_pool_release(NULL, c); /* no-op */
+    /* a NUL-free but hostile channel name is quoted, not pasted */
+    CHECK_EQ(weft_pg_listen(c, "a\"; DROP TABLE x; --"), 0);
+    CHECK_EQ(weft_pg_query(c, "SELECT 1", NULL, NULL), 1);
+    weft_pg_params_free(p);
+    weft_pg_free(NULL);
+    weft_pg_result_free(NULL);
+    weft_pg_params_free(NULL);
+    weft_pg_batch_free(NULL);
+    weft_pg_pool_free(NULL);
+    weft_pg_rows_close(NULL);
+    weft_pg_notify_free(NULL);
+    CHECK(weft_pg_get_text(NULL, 0, 0) == NULL);
+    CHECK_EQ(weft_pg_nrows(NULL), 0);
+    weft_pg_free(c);
+    return 0;
+}
+
+/* Debug mode reports a connection never freed, naming it. */
+static weft_pg *leaked;
+static int leak_one(void *arg)
+{
+    leaked = connect_ok();
+    return 0;
+}
+
+static void test_debug_reports_unfreed(void)
+{
+    fflush(stderr);
+    int saved = dup(2);
+    FILE *tmp = tmpfile();
+    dup2(fileno(tmp), 2);
+    weft_options o = {.debug = 1};
+    int rc = weft_run_with(&o, leak_one, NULL);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    CHECK_EQ(rc, 0);
+    char buf[4096] = "";
+    rewind(tmp);
+    size_t n = fread(buf, 1, sizeof buf - 1, tmp);
+    buf[n] = 0;
+    fclose(tmp);
+    CHECK(strstr(buf, "pg connection") != NULL);
+    weft_pg_free(leaked); /* after the loop: plain frees, for the leak checker */
+}
+
 int main(int argc, char **argv)
 {
     dsn = pg_env_dsn();
@@ -316,6 +393,8 @@ int main(int argc, char **argv)
         {"params_and_types", test_params_and_types},
         {"server_errors", test_server_errors},
         {"statement_cache", test_statement_cache},
+        {"bad_input", test_bad_input},
+        {"debug_reports_unfreed", test_debug_reports_unfreed},
         {NULL, NULL},
     };
     return run_tests(tests, argc, argv);

@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #include "pg_internal.h"
 #include <weft/io.h>
+#include <weft/debug.h>
 #include <arpa/inet.h>
 #include <openssl/ssl.h>
 #include <errno.h>
@@ -564,6 +565,8 @@ int weft_pg_connect(const char *dsn, weft_pg **out, char **errmsg)
     c->fd = PQsocket(j.pg);
     PQsetNoticeProcessor(j.pg, quiet_notice, NULL);
     c->rollback_to = -1;
+    /* debug mode: a connection never freed is reported at loop close */
+    weft_debug_track_at(c, "pg connection", WEFT_DEBUG_CALLER);
     *out = c;
     return 0;
 }
@@ -587,6 +590,7 @@ static void really_free(weft_pg *c)
 void weft_pg_free(weft_pg *c)
 {
     if (!c) return;
+    weft_debug_untrack(c);
     if (c->draining) {
         c->free_pending = 1;
         return;

@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include "pg_internal.h"
+#include <weft/debug.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -31,6 +32,7 @@ static void conn_close(weft_pg_pool *p, weft_pg *c)
 
 static void pool_destroy(weft_pg_pool *p)
 {
+    weft_debug_untrack(p);
     while (p->idle) {
         weft_pg *c = p->idle;
         p->idle = c->pool_next;
@@ -76,6 +78,7 @@ int weft_pg_pool_new(const char *dsn, const weft_pg_pool_opts *opts, weft_pg_poo
         p->nidle++;
         p->size++;
     }
+    weft_debug_track_at(p, "pg pool", WEFT_DEBUG_CALLER);
     *out = p;
     return 0;
 }
@@ -83,6 +86,7 @@ int weft_pg_pool_new(const char *dsn, const weft_pg_pool_opts *opts, weft_pg_poo
 void weft_pg_pool_free(weft_pg_pool *p)
 {
     if (!p) return;
+    weft_debug_untrack(p);
     p->closed = 1;
     if (p->out == 0) pool_destroy(p);
     /* else: the last release destroys it */
