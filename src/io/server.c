@@ -12,6 +12,7 @@
  * the waiting clients are served then rather than dropped. */
 #define _GNU_SOURCE
 #include "io_internal.h"
+#include "weft/debug.h"
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -195,6 +196,7 @@ static weft_server *server_new(weft_handler handler, void *arg, const weft_serve
     srv->max_conns = opt && opt->max_conns ? opt->max_conns : CONNS_DEFAULT;
     srv->tls = opt ? opt->tls : NULL;
     srv->tls_handshake_s = opt && opt->tls_handshake_s > 0 ? opt->tls_handshake_s : TLS_HANDSHAKE_S;
+    weft_debug_track_at(srv, "server", WEFT_DEBUG_CALLER); /* debug: reported if never closed */
     return srv;
 }
 
@@ -222,6 +224,7 @@ static weft_server *server_start(weft_server *srv)
             return NULL;
         }
     }
+    weft_debug_track_at(srv, "server", WEFT_DEBUG_CALLER); /* debug: reported if never closed */
     return srv;
 }
 
@@ -277,7 +280,9 @@ weft_server *weft_tcp_serve_with(const char *host, int port, weft_handler handle
 
 weft_server *weft_tcp_serve(const char *host, int port, weft_handler handler, void *arg)
 {
-    return weft_tcp_serve_with(host, port, handler, arg, NULL);
+    weft_server *srv = weft_tcp_serve_with(host, port, handler, arg, NULL);
+    weft_debug_track_at(srv, "server", WEFT_DEBUG_CALLER); /* the user's call, not ours */
+    return srv;
 }
 
 weft_server *weft_unix_serve(const char *path, weft_handler handler, void *arg,
@@ -323,6 +328,7 @@ int weft_server_close(weft_server *srv, double grace_s)
 {
     if (!srv) return 0;
     if (weft__need_task("weft_server_close")) return -EPERM;
+    weft_debug_untrack(srv);
     srv->closing = 1;
     for (int i = 0; i < srv->nl; i++) {
         weft_cancel(srv->acceptor[i]);

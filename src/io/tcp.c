@@ -8,6 +8,7 @@
  * IPv6 against IPv4) is not done. */
 #define _GNU_SOURCE
 #include "io_internal.h"
+#include "weft/debug.h"
 #include <errno.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -102,12 +103,16 @@ int weft_tcp_connect(const char *host, int port, const weft_connect_opts *opt, w
     if (weft__need_task("weft_tcp_connect")) return -EPERM;
     if (!host || !*host || port <= 0 || port > 65535) return -EINVAL;
     connect_req rq = {.host = host, .port = port, .opt = opt, .out = out};
-    return run(tcp_body, &rq);
+    int r = run(tcp_body, &rq);
+    if (r >= 0) weft_debug_track_at(*out, "stream", WEFT_DEBUG_CALLER); /* the user's call site */
+    return r;
 }
 
 int weft_unix_connect(const char *path, const weft_connect_opts *opt, weft_stream **out)
 {
     if (weft__need_task("weft_unix_connect")) return -EPERM;
     connect_req rq = {.path = path, .opt = opt, .out = out};
-    return run(unix_body, &rq);
+    int r = run(unix_body, &rq);
+    if (r >= 0) weft_debug_track_at(*out, "stream", WEFT_DEBUG_CALLER);
+    return r;
 }
