@@ -3,11 +3,15 @@
  * looks the address up in its ELF symbol table (.symtab, which also names
  * static functions that dladdr cannot see, else .dynsym). Only system calls
  * and no allocation, so a SIGUSR1 dump can call it; the one lock taken is
- * the dynamic loader's, held only during dlopen. */
+ * the dynamic loader's, held only during dlopen. The file cache is shared by
+ * all threads: whoever finds it busy (another thread's lookup, or a signal
+ * that interrupted one) gets the object and offset without a function name
+ * rather than wait. */
 #define _GNU_SOURCE
 #include <elf.h>
 #include <fcntl.h>
 #include <link.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -123,8 +127,13 @@ const char *weft__symbolize(uintptr_t addr, const char **fn, uintptr_t *off, uin
     if (!f.found) return NULL;
     uintptr_t rel = addr - f.bias;
     *objoff = rel;
+    static atomic_flag busy = ATOMIC_FLAG_INIT;
+    if (atomic_flag_test_and_set(&busy)) return f.name;
     symfile *sf = file_for(f.name);
-    if (!sf || !sf->syms) return f.name;
+    if (!sf || !sf->syms) {
+        atomic_flag_clear(&busy);
+        return f.name;
+    }
     const Elf64_Sym *best = NULL;
     for (size_t i = 0; i < sf->nsyms; i++) {
         const Elf64_Sym *s = &sf->syms[i];
@@ -138,5 +147,6 @@ const char *weft__symbolize(uintptr_t addr, const char **fn, uintptr_t *off, uin
         *fn = sf->strs + best->st_name;
         *off = rel - best->st_value;
     }
+    atomic_flag_clear(&busy);
     return f.name;
 }
