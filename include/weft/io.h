@@ -29,68 +29,109 @@ extern "C" {
 
 /* ---- DNS ------------------------------------------------------------------ */
 
-/* Resolves host:port without stalling the loop (getaddrinfo on a small
- * dedicated pool; answers cached for 30 s). family: AF_UNSPEC/AF_INET/
- * AF_INET6; socktype: SOCK_STREAM or SOCK_DGRAM. *out is freed with
- * weft_addrinfo_free. Returns 0, -WEFT_EDNS, -WEFT_EDNSAGAIN, -ECANCELED,
- * -ETIMEDOUT, -ENOMEM. Waits. */
+/* Resolves host:port without stalling the loop. family: AF_UNSPEC/AF_INET/
+ * AF_INET6; socktype: SOCK_STREAM or SOCK_DGRAM (0: SOCK_STREAM). A numeric
+ * address ("127.0.0.1", "::1") is answered at once, as is a NULL or "" host
+ * (the wildcard addresses, for servers); neither needs a task. Names go to
+ * getaddrinfo on a small process-wide thread pool; answers are cached for
+ * 30 s (process-wide), and concurrent lookups of one name share one call.
+ * A cancelled or timed-out caller returns at once (the lookup finishes in
+ * the background and still fills the cache). *out (set to NULL on error) is
+ * a list in the resolver's order with port filled in, freed with
+ * weft_addrinfo_free (never freeaddrinfo). Returns 0, -WEFT_EDNS (no such
+ * host, or no address of that family), -WEFT_EDNSAGAIN, -EINVAL (bad
+ * family or port), -ECANCELED, -ETIMEDOUT, -ENOMEM, -EPERM (a name outside a
+ * task). Waits (names only). */
 int weft_resolve(const char *host, int port, int family, int socktype, struct addrinfo **out);
+/* Frees a list from weft_resolve. NULL is a no-op. */
 void weft_addrinfo_free(struct addrinfo *ai);
 
 /* ---- streams -------------------------------------------------------------- */
 
 /* A buffered reader/writer over a socket, a pipe or TLS. One task reads and
- * one task writes at a time (a second concurrent reader gets -EBUSY). */
+ * one task writes at a time (a second concurrent reader gets -EBUSY). Any
+ * task may close or abort it, even while others wait on it: their calls
+ * then return -EPIPE. Cancellation and weft_timeout deadlines end any wait
+ * (-ECANCELED, -ETIMEDOUT) without breaking the stream: a later call
+ * continues where it stopped. */
 typedef struct weft_stream weft_stream;
 
-/* Wraps a connected fd (made non-blocking, owned by the stream from now). */
+/* Wraps a connected fd (a socket or a pipe; made non-blocking, owned by the
+ * stream from now: close it only through the stream). Ignores SIGPIPE for
+ * the process if it had its default action, so that writing to a closed
+ * peer returns -EPIPE. NULL and errno (EBADF, ENOMEM) on failure, the fd
+ * then left open. Does not wait. */
 weft_stream *weft_stream_from_fd(int fd);
+/* The fd (-1 for NULL). For getsockopt and the like; do not read or close it. */
 int weft_stream_fd(const weft_stream *s);
 
-/* Reads up to n bytes: buffered ones first, else waits for some. Returns
- * bytes read, 0 at end of stream, or -errno. Waits. */
+/* Reads up to n bytes: buffered ones first, else waits for some (n >= 4 KiB
+ * into an empty buffer reads straight into buf). Returns bytes read, 0 at
+ * end of stream (and on every later call), or -errno (-ECONNRESET,
+ * -ECANCELED, -ETIMEDOUT, -EBUSY, -EPIPE after close). Waits. */
 ssize_t weft_stream_read(weft_stream *s, void *buf, size_t n);
-/* Reads exactly n bytes; -WEFT_EINCOMPLETE if the stream ends first (the
- * bytes that did arrive are consumed). Waits. */
+/* Reads exactly n bytes and returns n. -WEFT_EINCOMPLETE if the stream ends
+ * first (the bytes that did arrive are consumed). Interrupted by
+ * cancellation or a deadline, it consumes nothing: the bytes that arrived
+ * stay buffered for the next call. Waits. */
 ssize_t weft_stream_read_exactly(weft_stream *s, void *buf, size_t n);
-/* Reads through the first occurrence of delim into buf (cap bytes) and
- * returns its length including delim. -WEFT_ELIMIT if cap bytes arrive
- * without delim: nothing is consumed, the bytes stay buffered.
- * -WEFT_EINCOMPLETE at end of stream without delim. Waits. */
+/* Reads through the first occurrence of delim into buf and returns its
+ * length including delim (buf is not NUL-terminated). At most min(cap,
+ * limit) bytes are searched: -WEFT_ELIMIT if that many arrive without delim
+ * (asyncio's LimitOverrunError), with nothing consumed: the bytes stay
+ * buffered (peek, read, or a larger cap get them). -WEFT_EINCOMPLETE at end
+ * of stream without delim, the bytes again left buffered. -EINVAL for an
+ * empty delim. Waits. */
 ssize_t weft_stream_read_until(weft_stream *s, const char *delim, size_t dlen, char *buf,
                                size_t cap);
 /* read_until "\n". Waits. */
 ssize_t weft_stream_read_line(weft_stream *s, char *buf, size_t cap);
 /* Zero-copy access for parsers: waits until at least min bytes are buffered
- * (or the stream ends, or min exceeds the buffer limit), then points *data at
- * the buffered bytes and returns how many there are (0: end of stream). The
- * bytes stay buffered until weft_stream_consume. Waits. */
+ * (min 0 counts as 1), then points *data at the buffered bytes and returns
+ * how many there are, which may be more than min. Fewer than min only at end
+ * of stream (0: nothing left). -WEFT_ELIMIT at once if min exceeds the
+ * stream's limit. The bytes stay buffered until weft_stream_consume; *data
+ * is valid until the next call on the stream. Waits. */
 ssize_t weft_stream_peek(weft_stream *s, const char **data, size_t min);
+/* Drops n buffered bytes (at most what is buffered). Does not wait. */
 void weft_stream_consume(weft_stream *s, size_t n);
+/* Bytes buffered and not yet consumed. */
 size_t weft_stream_buffered(const weft_stream *s);
-/* Limit on buffered unread bytes (default 64 KiB; read_until's default cap). */
+/* Most bytes the read buffer grows to (default 64 KiB; 0: the default):
+ * bounds peek's min and read_until's search. */
 void weft_stream_set_limit(weft_stream *s, size_t limit);
 
-/* Buffers data for sending; sends at once when possible. Waits while more
- * than the high-water mark (default 64 KiB) is unsent: a writer that outruns
- * its peer is paused, memory stays bounded. Returns n or -errno. Waits. */
+/* Sends n bytes. With nothing queued they go straight to the kernel; what it
+ * does not take is queued and sent in the background by a small task, so
+ * the writer goes on without waiting for a slow peer... until more than the
+ * high-water mark (default 64 KiB) is queued: then it waits for the queue to
+ * drop under the mark (back-pressure: memory per stream stays bounded, and
+ * the call doubles as asyncio's drain()). Returns n, or -errno: -EPIPE /
+ * -ECONNRESET (the peer is gone; the error sticks to every later write),
+ * -EPIPE after shutdown, -EBUSY (another task is writing), -ECANCELED or
+ * -ETIMEDOUT (part of the bytes may have been queued and will be sent).
+ * Waits. */
 ssize_t weft_stream_write(weft_stream *s, const void *buf, size_t n);
 ssize_t weft_stream_writev(weft_stream *s, const struct iovec *iov, int iovcnt);
 /* Sets the high-water mark for weft_stream_write (0: the default, 64 KiB). */
 void weft_stream_set_write_buffer(weft_stream *s, size_t high);
 /* Bytes accepted by write but not yet handed to the kernel. */
 size_t weft_stream_write_buffered(const weft_stream *s);
-/* Waits until everything buffered is sent. Waits. */
+/* Waits until everything queued is handed to the kernel. 0, or the write
+ * error, -ECANCELED, -ETIMEDOUT. Waits. */
 int weft_stream_drain(weft_stream *s);
-/* Sends what is buffered, then ends the sending side (TCP FIN, TLS
- * close_notify); reading still works. Waits. */
+/* Sends what is queued, then ends the sending side (TCP FIN, TLS
+ * close_notify): the peer reads end of stream; reading still works. Later
+ * writes return -EPIPE. Waits. */
 int weft_stream_shutdown(weft_stream *s);
 /* Drains (bounded by any weft_timeout deadline), closes, frees. On a TLS
- * stream sends close_notify. Returns 0 or the first error. NULL is a no-op.
+ * stream sends close_notify. If the drain fails, the queued bytes are
+ * dropped and a TCP peer gets a reset (never a silently truncated stream).
+ * Returns 0 or the drain's error; s is freed either way. NULL is a no-op.
  * Waits. */
 int weft_stream_close(weft_stream *s);
-/* Closes at once without flushing (pending data dropped; TCP sends RST) and
- * frees. Does not wait. */
+/* Closes at once without flushing (queued data dropped; TCP sends RST) and
+ * frees. Tasks waiting on s get -EPIPE. NULL is a no-op. Does not wait. */
 void weft_stream_abort(weft_stream *s);
 /* The peer's address (sockets only); 0 or -errno. */
 int weft_stream_peer(const weft_stream *s, struct sockaddr_storage *addr, socklen_t *len);
@@ -106,12 +147,20 @@ typedef struct weft_connect_opts {
     const char *server_name;   /* TLS SNI and verified name; default: host */
 } weft_connect_opts;
 
-/* asyncio.open_connection: resolves host, tries each address in turn, and
- * returns a stream. opt may be NULL. -ECONNREFUSED, -ETIMEDOUT, -WEFT_EDNS,
- * -ECANCELED, TLS errors. Waits. */
+/* asyncio.open_connection: resolves host, tries each address in turn (in
+ * the resolver's order; no Happy Eyeballs), and stores a stream in *out
+ * (TCP_NODELAY on, as asyncio does; NULL on error). The whole attempt runs
+ * under opt->timeout_s and under any enclosing weft_timeout. opt may be
+ * NULL. Returns 0, -ECONNREFUSED, -ETIMEDOUT, -WEFT_EDNS, -WEFT_EDNSAGAIN,
+ * -ECANCELED, -ENETUNREACH..., -EINVAL (no host, port not in 1-65535), TLS
+ * errors. When every address fails, the error of the first one is returned
+ * unless it only said "not this family" (EAFNOSUPPORT, EADDRNOTAVAIL,
+ * E*UNREACH). Waits. */
 int weft_tcp_connect(const char *host, int port, const weft_connect_opts *opt,
                      weft_stream **out);
-/* Connects to a Unix-domain stream socket. Waits. */
+/* Connects to a Unix-domain stream socket (opt: timeout_s and tls apply).
+ * -ENOENT, -ECONNREFUSED, -ENAMETOOLONG; a listener with a full backlog is
+ * retried with short sleeps until the deadline. Waits. */
 int weft_unix_connect(const char *path, const weft_connect_opts *opt, weft_stream **out);
 
 /* A connection handler: runs as its own task; the stream is closed (and
@@ -132,28 +181,46 @@ typedef struct weft_serve_opts {
 } weft_serve_opts;
 
 /* asyncio.start_server: listens on host:port (NULL or "" host: all
- * interfaces, IPv4 and IPv6; port 0: the kernel picks, see
- * weft_server_port) and runs handler(stream, arg) as a task per
- * connection. Returns NULL and errno on failure. Waits (resolving host). */
+ * interfaces, IPv4 and IPv6 on one port; a name: each of its addresses;
+ * port 0: the kernel picks, see weft_server_port) and runs handler(stream,
+ * arg) as a task per connection (TCP_NODELAY on). Out of descriptors
+ * (EMFILE), it backs off (10-200 ms sleeps) rather than spin, and resumes
+ * by itself. When a handler returns, the server drains its stream (up to
+ * 10 s) and, if the client sent more than the handler read, reads and drops
+ * it for up to 2 s before closing, so that the kernel does not answer with
+ * a reset that could destroy the reply in flight. Returns NULL and errno
+ * (EADDRINUSE, EACCES, EINVAL, ENOMEM, DNS errors as positive WEFT_EDNS...)
+ * on failure. Must be called in a task; waits only to resolve a name. */
 weft_server *weft_tcp_serve(const char *host, int port, weft_handler handler, void *arg);
 weft_server *weft_tcp_serve_with(const char *host, int port, weft_handler handler, void *arg,
                                  const weft_serve_opts *opt);
-/* The same on a Unix-domain socket path (an existing socket file is replaced). */
+/* The same on a Unix-domain socket path (an existing socket file is
+ * replaced; any other file there fails with EADDRINUSE). The socket file is
+ * removed by weft_server_close. */
 weft_server *weft_unix_serve(const char *path, weft_handler handler, void *arg,
                              const weft_serve_opts *opt);
-/* The port actually bound (useful with port 0). */
+/* The port actually bound (useful with port 0); -EINVAL for a Unix server. */
 int weft_server_port(const weft_server *srv);
 /* Connections being handled now. */
 size_t weft_server_connections(const weft_server *srv);
-/* Graceful close: stops accepting, lets handlers finish for up to grace_s
- * seconds, then cancels the rest and waits for them; frees srv. Waits. */
+/* Graceful close: stops accepting at once (connections still in the
+ * kernel's backlog are reset), lets handlers finish for up to grace_s
+ * seconds, then cancels the rest (their streams are reset) and waits for
+ * them; frees srv. Returns 0; -ECANCELED or -ETIMEDOUT if the caller was
+ * cancelled or its deadline passed during the grace period (the handlers are
+ * then cancelled at once, and srv is still freed). NULL is a no-op. Waits. */
 int weft_server_close(weft_server *srv, double grace_s);
 
 /* ---- UDP ------------------------------------------------------------------- */
 
-/* A non-blocking UDP socket bound to host:port (NULL host: any; port 0: any).
- * Returns the fd or -errno. Close with weft_close. Waits (resolving). */
+/* A non-blocking UDP socket bound to host:port (NULL host: the wildcard of
+ * family, IPv4 first for AF_UNSPEC; port 0: any). Returns the fd or -errno
+ * (-EADDRINUSE, -EINVAL, DNS errors). Close with weft_close. Waits
+ * (resolving a name). */
 int weft_udp_bind(const char *host, int port, int family);
+/* One datagram each; the task waits while the socket is not ready. Returns
+ * bytes sent/received or -errno (-ECANCELED, -ETIMEDOUT, -EMSGSIZE...).
+ * recv_from: from/fromlen may be NULL. Wait. */
 ssize_t weft_udp_send_to(int fd, const void *buf, size_t n, const struct sockaddr *to,
                          socklen_t tolen);
 ssize_t weft_udp_recv_from(int fd, void *buf, size_t n, struct sockaddr_storage *from,
