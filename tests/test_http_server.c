@@ -138,10 +138,10 @@ WEFT_TEST(hello_pipelined)
     talk0("GET / HTTP/1.0\r\n\r\nGET / HTTP/1.0\r\n\r\n");
     WEFT_TEST_CHECK(count(out, "200 OK") == 1 && strstr(out, "Connection: close"));
     /* Connection: close is honoured. */
-    talk0("GET / HTTP/1.1\r\nConnection: close\r\n\r\n");
+    talk0("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     WEFT_TEST_CHECK(count(out, "200 OK") == 1);
     /* HEAD: headers with the length, no body. */
-    talks("HEAD / HTTP/1.1\r\n\r\n");
+    talks("HEAD / HTTP/1.1\r\nHost: x\r\n\r\n");
     WEFT_TEST_CHECK(strstr(out, "Content-Length: 13\r\n") && !strstr(out, "Hello"));
     return done();
 }
@@ -149,20 +149,20 @@ WEFT_TEST(hello_pipelined)
 WEFT_TEST(routing)
 {
     server(NULL);
-    talks("PUT /echo/42?x=1 HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc");
+    talks("PUT /echo/42?x=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc");
     WEFT_TEST_CHECK(strstr(out, "PUT id=42 q=x=1 body=abc"));
     WEFT_TEST_CHECK(strstr(out, "X-Echo: 1\r\n"));
-    talks("GET /files/a/b/c.txt HTTP/1.1\r\n\r\n");
+    talks("GET /files/a/b/c.txt HTTP/1.1\r\nHost: x\r\n\r\n");
     WEFT_TEST_CHECK(strstr(out, "\r\n\r\na/b/c.txt"));
-    talks("GET /nothing HTTP/1.1\r\n\r\n");
+    talks("GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n");
     WEFT_TEST_CHECK(!strncmp(out, "HTTP/1.1 404 ", 13));
-    talks("DELETE / HTTP/1.1\r\n\r\n");
+    talks("DELETE / HTTP/1.1\r\nHost: x\r\n\r\n");
     WEFT_TEST_CHECK(!strncmp(out, "HTTP/1.1 405 ", 13));
-    talks("GET /echo/ HTTP/1.1\r\n\r\n");
+    talks("GET /echo/ HTTP/1.1\r\nHost: x\r\n\r\n");
     WEFT_TEST_CHECK(!strncmp(out, "HTTP/1.1 404 ", 13));
-    talks("GET /fail HTTP/1.1\r\n\r\n");
+    talks("GET /fail HTTP/1.1\r\nHost: x\r\n\r\n");
     WEFT_TEST_CHECK(!strncmp(out, "HTTP/1.1 500 ", 13));
-    talks("GET /silent HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\n\r\n");
+    talks("GET /silent HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n");
     WEFT_TEST_CHECK(!strncmp(out, "HTTP/1.1 200 OK", 15) && count(out, "200 OK") == 2);
     WEFT_TEST_CHECK(weft_http_server_route(S, "GET", "nope", h_hello, NULL) == -EINVAL);
     WEFT_TEST_CHECK(weft_http_server_route(S, "GET", "/{a...}/b", h_hello, NULL) == -EINVAL);
@@ -175,7 +175,7 @@ WEFT_TEST(middleware)
     server(NULL);
     mw_count = 0;
     weft_http_server_use(S, mw_tag, NULL);
-    talks("GET / HTTP/1.1\r\n\r\n");
+    talks("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     WEFT_TEST_CHECK(mw_count == 1 && strstr(out, "X-Mw: yes\r\n"));
     return done();
 }
@@ -183,18 +183,18 @@ WEFT_TEST(middleware)
 WEFT_TEST(bodies)
 {
     server(NULL);
-    talks("POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
-          "3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\nGET / HTTP/1.1\r\n\r\n");
+    talks("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+          "3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n");
     WEFT_TEST_CHECK(strstr(out, "body=abcde"));
     WEFT_TEST_CHECK(strstr(out, "Hello, World!"));
     /* Expect: 100-continue gets the interim response before the body. */
-    talks("POST /echo HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nhi");
+    talks("POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nhi");
     WEFT_TEST_CHECK(!strncmp(out, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK", 40));
     /* An unread body is skipped: the next request still parses. */
-    talks("POST /ignore HTTP/1.1\r\nContent-Length: 5\r\n\r\nxxxxxGET / HTTP/1.1\r\n\r\n");
+    talks("POST /ignore HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nxxxxxGET / HTTP/1.1\r\nHost: x\r\n\r\n");
     WEFT_TEST_CHECK(count(out, "200 OK") == 2);
     /* A streamed (chunked) response. */
-    talks("GET /stream HTTP/1.1\r\n\r\n");
+    talks("GET /stream HTTP/1.1\r\nHost: x\r\n\r\n");
     WEFT_TEST_CHECK(strstr(out, "Transfer-Encoding: chunked\r\n"));
     WEFT_TEST_CHECK(strstr(out, "\r\n\r\n4\r\npart\r\n4\r\npart\r\n4\r\npart\r\n0\r\n\r\n"));
     /* ... and to HTTP/1.0: raw, ended by closing. */
@@ -207,21 +207,21 @@ WEFT_TEST(limits)
 {
     weft_http_server_opts o = {.max_body_bytes = 10, .max_header_bytes = 256};
     server(&o);
-    talks("POST /echo HTTP/1.1\r\nContent-Length: 11\r\n\r\n01234567890");
+    talks("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n01234567890");
     WEFT_TEST_CHECK(!strncmp(out, "HTTP/1.1 413 ", 13) && strstr(out, "Connection: close"));
-    talks("POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nabcdef\r\n"
+    talks("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nabcdef\r\n"
           "6\r\nabcdef\r\n0\r\n\r\n");
     WEFT_TEST_CHECK(!strncmp(out, "HTTP/1.1 413 ", 13));
     /* 413 before 100 Continue: the client need not send the body. */
-    talk0("POST /echo HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 99\r\n\r\n");
+    talk0("POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 99\r\n\r\n");
     WEFT_TEST_CHECK(!strncmp(out, "HTTP/1.1 413 ", 13));
     char big[1024];
-    snprintf(big, sizeof big, "GET / HTTP/1.1\r\nX-Big: %0300d\r\n\r\n", 1);
+    snprintf(big, sizeof big, "GET / HTTP/1.1\r\nHost: x\r\nX-Big: %0300d\r\n\r\n", 1);
     talks(big);
     WEFT_TEST_CHECK(!strncmp(out, "HTTP/1.1 431 ", 13));
     /* Too big even before its end arrives (no half-close: the server must
      * not wait for more). */
-    snprintf(big, sizeof big, "GET / HTTP/1.1\r\nX-Big: %0300d", 1);
+    snprintf(big, sizeof big, "GET / HTTP/1.1\r\nHost: x\r\nX-Big: %0300d", 1);
     talk(big, strlen(big), 0);
     WEFT_TEST_CHECK(!strncmp(out, "HTTP/1.1 431 ", 13));
     return done();
@@ -232,22 +232,24 @@ WEFT_TEST(limits)
 WEFT_TEST(smuggling)
 {
     static const char *const bad[] = {
-        "POST /echo HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"
-        "0\r\n\r\nGET / HTTP/1.1\r\n\r\n",
-        "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n"
-        "0\r\n\r\nGET / HTTP/1.1\r\n\r\n",
-        "POST /echo HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
-        "POST /echo HTTP/1.1\r\nContent-Length: +3\r\n\r\nabc",
-        "POST /echo HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\nabc",
-        "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nxyz\r\nabc\r\n0\r\n\r\n",
-        "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcX\r\n0\r\n\r\n",
-        "GET / HTTP/1.1\r\nX-A: 1\r\n folded\r\n\r\n",
-        "GET / HTTP/1.1\r\nHost : x\r\n\r\n",
+        "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "0\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n",
+        "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n"
+        "0\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n",
+        "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+        "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: +3\r\n\r\nabc",
+        "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\nabc",
+        "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nxyz\r\nabc\r\n0\r\n\r\n",
+        "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcX\r\n0\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n folded\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: x\r\nHost : x\r\n\r\n",
         "GET / HTTP/1.1\nHost: x\n\n",
-        "GET /\x01 HTTP/1.1\r\n\r\n",
+        "GET /\x01 HTTP/1.1\r\nHost: x\r\n\r\n",
         "GET / HTTP/2.0\r\n\r\n",
-        "POST /echo HTTP/1.1\r\nContent-Length: 1, 2\r\n\r\nab",
-        "GET / HTTP/1.1\r\nX: \x7f\r\n\r\n",
+        "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1, 2\r\n\r\nab",
+        "GET / HTTP/1.1\r\nHost: x\r\nX: \x7f\r\n\r\n",
+        "GET / HTTP/1.1\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n",
     };
     server(NULL);
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -265,12 +267,12 @@ WEFT_TEST(timeouts)
     weft_http_server_opts o = {.header_timeout_s = 0.3, .keepalive_s = 0.4, .body_timeout_s = 0.3};
     server(&o);
     double t0 = weft_now();
-    talk0("GET / HTTP/1.1\r\nHost:");
+    talk0("GET / HTTP/1.1\r\nHost: x\r\nHost:");
     WEFT_TEST_CHECK(!strncmp(out, "HTTP/1.1 408 ", 13));
     WEFT_TEST_CHECK(weft_now() - t0 < 2);
     /* An idle keep-alive connection is closed without a word. */
     t0 = weft_now();
-    talk0("GET / HTTP/1.1\r\n\r\n");
+    talk0("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     WEFT_TEST_CHECK(count(out, "200 OK") == 1 && !strstr(out, "408"));
     WEFT_TEST_CHECK(weft_now() - t0 >= 0.3 && weft_now() - t0 < 2);
     /* A client that never reads the response: the write is given up. */
@@ -278,7 +280,8 @@ WEFT_TEST(timeouts)
     WEFT_TEST_CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0);
     weft_stream *a = weft_stream_from_fd(sv[0]), *b = weft_stream_from_fd(sv[1]);
     weft_task *t = weft_spawn(serve_task, b);
-    weft_stream_write(a, "GET /huge HTTP/1.1\r\n\r\n", 22);
+    const char *huge = "GET /huge HTTP/1.1\r\nHost: x\r\n\r\n";
+    weft_stream_write(a, huge, strlen(huge));
     weft_sleep(0.2);
     WEFT_TEST_CHECK(!weft_done(t));
     WEFT_TEST_CHECK(weft_wait_for(t, 3) == 0);
@@ -327,34 +330,34 @@ WEFT_TEST(static_files)
     char pub[128];
     snprintf(pub, sizeof pub, "%s/pub", dir);
     WEFT_TEST_CHECK(weft_http_server_static(S, "/s", pub) == 0);
-    talks("GET /s/a.txt HTTP/1.1\r\n\r\n");
+    talks("GET /s/a.txt HTTP/1.1\r\nHost: x\r\n\r\n");
     WEFT_TEST_CHECK(!strncmp(out, "HTTP/1.1 200 ", 13) && strstr(out, "\r\n\r\n0123456789"));
     WEFT_TEST_CHECK(strstr(out, "Content-Type: text/plain") && strstr(out, "Last-Modified: "));
-    talks("GET /s/ HTTP/1.1\r\n\r\n");
+    talks("GET /s/ HTTP/1.1\r\nHost: x\r\n\r\n");
     WEFT_TEST_CHECK(strstr(out, "<h1>hi</h1>") && strstr(out, "text/html"));
-    talks("GET /s/a.txt HTTP/1.1\r\nRange: bytes=2-4\r\n\r\n");
+    talks("GET /s/a.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=2-4\r\n\r\n");
     WEFT_TEST_CHECK(!strncmp(out, "HTTP/1.1 206 ", 13) && strstr(out, "\r\n\r\n234") &&
                     strstr(out, "Content-Range: bytes 2-4/10"));
-    talks("GET /s/a.txt HTTP/1.1\r\nRange: bytes=-3\r\n\r\n");
+    talks("GET /s/a.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=-3\r\n\r\n");
     WEFT_TEST_CHECK(strstr(out, "\r\n\r\n789"));
-    talks("GET /s/a.txt HTTP/1.1\r\nRange: bytes=20-\r\n\r\n");
+    talks("GET /s/a.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=20-\r\n\r\n");
     WEFT_TEST_CHECK(!strncmp(out, "HTTP/1.1 416 ", 13) && strstr(out, "bytes */10"));
-    talks("GET /s/a.txt HTTP/1.1\r\nIf-Modified-Since: Fri, 01 Jan 2100 00:00:00 GMT\r\n\r\n");
+    talks("GET /s/a.txt HTTP/1.1\r\nHost: x\r\nIf-Modified-Since: Fri, 01 Jan 2100 00:00:00 GMT\r\n\r\n");
     WEFT_TEST_CHECK(!strncmp(out, "HTTP/1.1 304 ", 13) && !strstr(out, "0123"));
-    talks("GET /s/a.txt HTTP/1.1\r\nIf-Modified-Since: Thu, 01 Jan 1970 00:00:00 GMT\r\n\r\n");
+    talks("GET /s/a.txt HTTP/1.1\r\nHost: x\r\nIf-Modified-Since: Thu, 01 Jan 1970 00:00:00 GMT\r\n\r\n");
     WEFT_TEST_CHECK(!strncmp(out, "HTTP/1.1 200 ", 13));
-    talks("HEAD /s/a.txt HTTP/1.1\r\n\r\nGET /s/a.txt HTTP/1.1\r\n\r\n");
+    talks("HEAD /s/a.txt HTTP/1.1\r\nHost: x\r\n\r\nGET /s/a.txt HTTP/1.1\r\nHost: x\r\n\r\n");
     WEFT_TEST_CHECK(count(out, "0123456789") == 1 && count(out, "200 OK") == 2);
     /* Traversal, plain or encoded, and a symlink that points outside. */
     static const char *const evil[] = {
-        "GET /s/../secret.txt HTTP/1.1\r\n\r\n",
-        "GET /s/%2e%2e/secret.txt HTTP/1.1\r\n\r\n",
-        "GET /s/%2E%2E%2fsecret.txt HTTP/1.1\r\n\r\n",
-        "GET /s/..%5csecret.txt HTTP/1.1\r\n\r\n",
-        "GET /s/out HTTP/1.1\r\n\r\n",
-        "GET /s/a.txt%00.html HTTP/1.1\r\n\r\n",
-        "GET /s/./../secret.txt HTTP/1.1\r\n\r\n",
-        "GET /s/nope.txt HTTP/1.1\r\n\r\n",
+        "GET /s/../secret.txt HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET /s/%2e%2e/secret.txt HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET /s/%2E%2E%2fsecret.txt HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET /s/..%5csecret.txt HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET /s/out HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET /s/a.txt%00.html HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET /s/./../secret.txt HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET /s/nope.txt HTTP/1.1\r\nHost: x\r\n\r\n",
     };
     for (size_t i = 0; i < sizeof evil / sizeof evil[0]; i++) {
         talks(evil[i]);
@@ -363,7 +366,7 @@ WEFT_TEST(static_files)
             return -1;
         }
     }
-    talks("POST /s/a.txt HTTP/1.1\r\n\r\n");
+    talks("POST /s/a.txt HTTP/1.1\r\nHost: x\r\n\r\n");
     WEFT_TEST_CHECK(!strncmp(out, "HTTP/1.1 405 ", 13));
     rm_tree();
     return done();
@@ -376,7 +379,7 @@ WEFT_TEST(access_log)
     FILE *f = open_memstream(&buf, &len);
     weft_http_server_opts o = {.access_log = f};
     server(&o);
-    talks("GET /?q=1 HTTP/1.1\r\n\r\nGET /nothing HTTP/1.1\r\n\r\n");
+    talks("GET /?q=1 HTTP/1.1\r\nHost: x\r\n\r\nGET /nothing HTTP/1.1\r\nHost: x\r\n\r\n");
     fclose(f);
     int ok = strstr(buf, "\"GET /?q=1 HTTP/1.1\" 200 13 ") && strstr(buf, "\"GET /nothing HTTP/1.1\" 404");
     free(buf);

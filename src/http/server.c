@@ -263,6 +263,13 @@ static void peer_name(weft__conn *c)
 
 static int reaper(void *arg);
 
+static int host_count(const weft__head *h)
+{
+    int n = 0;
+    for (size_t i = 0; i < h->nheaders; i++) n += !strcasecmp(h->headers[i].name, "host");
+    return n;
+}
+
 int weft_http_server_serve_stream(weft_http_server *srv, weft_stream *s)
 {
     if (!srv->reaper && !srv->closing) {
@@ -298,6 +305,12 @@ int weft_http_server_serve_stream(weft_http_server *srv, weft_stream *s)
         c->extra.len = 0;
         if (c->H.upgrade && !strcmp(c->H.method, "CONNECT")) {
             reject(c, 501);
+            break;
+        }
+        /* RFC 9112 3.2: an HTTP/1.1 request has exactly one Host; two may
+         * route differently in a proxy in front of us than here. */
+        if (c->H.minor == 1 && host_count(&c->H) != 1) {
+            reject(c, 400);
             break;
         }
         handle(c);
