@@ -336,6 +336,20 @@ TASK_TEST(test_bad_input)
     CHECK_EQ(weft_pg_pool_new(NULL, NULL, &pool), -EINVAL);
     CHECK_EQ(weft_pg_pool_acquire(NULL, (weft_pg **)&it), -EINVAL);
     weft_pg_pool_release(NULL, c); /* no-op */
+    /* more parameters than the protocol allows: refused before sending,
+     * the connection (and a batch around it) unharmed */
+    weft_pg_params *many = weft_pg_params_new();
+    for (int i = 0; i < 70000; i++) weft_pg_params_int(many, i);
+    CHECK_EQ(weft_pg_query(c, "SELECT $1::int", many, NULL), -EINVAL);
+    CHECK(*weft_pg_errmsg(c));
+    CHECK_EQ(weft_pg_query(c, "SELECT 1", NULL, NULL), 1);
+    b = weft_pg_batch_new();
+    CHECK_EQ(weft_pg_batch_add(b, "SELECT 2", NULL), 0);
+    CHECK_EQ(weft_pg_batch_add(b, "SELECT $1::int", many), 0);
+    CHECK_EQ(weft_pg_batch_run(c, b, 0), -EINVAL);
+    CHECK_EQ(weft_pg_query(c, "SELECT 3", NULL, NULL), 1);
+    weft_pg_batch_free(b);
+    weft_pg_params_free(many);
     /* a NUL-free but hostile channel name is quoted, not pasted */
     CHECK_EQ(weft_pg_listen(c, "a\"; DROP TABLE x; --"), 0);
     CHECK_EQ(weft_pg_query(c, "SELECT 1", NULL, NULL), 1);

@@ -137,26 +137,31 @@ int weft_pg_batch_run(weft_pg *c, weft_pg_batch *b, int flags)
     if (rc < 0) return rc;
     int syncs = 0;
     if (!PQenterPipelineMode(c->pg)) {
+        rc = pg__send_failed(c);
         pg__release(c);
-        return pg__lost(c);
+        return rc;
     }
     for (int i = 0; i < b->n && rc >= 0; i++) {
         item *it = &b->items[i];
         rc = pg__send_batch_item(c, it->sql, it->p, flags, &it->prepared);
         if (rc >= 0 && (it->sync_after || i == b->n - 1)) {
-            if (!PQpipelineSync(c->pg)) rc = pg__lost(c);
+            if (!PQpipelineSync(c->pg)) rc = pg__send_failed(c);
             else syncs++;
         }
         /* Push out what is queued now and then, so the server starts
          * working while the rest is still being queued. */
         if (rc >= 0 && (i & 63) == 63 && PQflush(c->pg) < 0) rc = pg__lost(c);
     }
-    if (rc >= 0) rc = pg__flush(c);
     if (rc < 0) {
-        /* A statement could not be queued: end the pipeline cleanly when the
-         * link is still there (everything queued runs), else give up. */
-        if (!c->broken && PQpipelineSync(c->pg)) syncs++;
-        rc = pg__abort(c, rc == -EINVAL ? -ECANCELED : rc, syncs);
+        /* A statement could not be queued (bad input): nothing of the batch
+         * is reported run; what was queued is drained in the background. */
+        rc = pg__unsend(c, rc, syncs);
+        pg__release(c);
+        return rc;
+    }
+    rc = pg__flush(c);
+    if (rc < 0) {
+        rc = pg__abort(c, rc, syncs);
         pg__release(c);
         return rc;
     }

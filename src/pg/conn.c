@@ -67,6 +67,15 @@ int pg__server_error(weft_pg *c, const PGresult *res)
     return -WEFT_PG_ESERVER;
 }
 
+int pg__send_failed(weft_pg *c)
+{
+    if (PQstatus(c->pg) == CONNECTION_BAD) return pg__lost(c);
+    const char *m = PQerrorMessage(c->pg);
+    free(c->errmsg);
+    c->errmsg = strdup(m ? m : "");
+    return -EINVAL;
+}
+
 int pg__lost(weft_pg *c)
 {
     if (!c->broken) {
@@ -257,7 +266,7 @@ int pg__discard_copy(weft_pg *c, ExecStatusType st)
 int pg__simple(weft_pg *c, const char *sql)
 {
     if (PQpipelineStatus(c->pg) != PQ_PIPELINE_OFF) PQexitPipelineMode(c->pg);
-    if (!PQsendQuery(c->pg, sql)) return pg__abort(c, pg__lost(c), 0);
+    if (!PQsendQuery(c->pg, sql)) return pg__send_failed(c);
     int rc = pg__flush(c), out = 0;
     PGresult *res;
     if (rc < 0) return pg__abort(c, rc, 0);

@@ -8,7 +8,7 @@
 /* Starts sql and reads up to its COPY result (want: COPY_IN or COPY_OUT). */
 static int copy_start(weft_pg *c, const char *sql, ExecStatusType want)
 {
-    if (!PQsendQuery(c->pg, sql)) return pg__abort(c, pg__lost(c), 0);
+    if (!PQsendQuery(c->pg, sql)) return pg__send_failed(c);
     int rc = pg__flush(c);
     PGresult *res = NULL;
     if (rc >= 0) rc = pg__get(c, &res);

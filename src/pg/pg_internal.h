@@ -79,9 +79,12 @@ int pg__get(weft_pg *c, PGresult **res); /* next result, NULL at the end (waits)
  * marks c broken. The caller still calls pg__release. Returns rc (or
  * -WEFT_PG_EBROKEN). */
 int pg__abort(weft_pg *c, int rc, int syncs);
-int pg__lost(weft_pg *c);
+int pg__lost(weft_pg *c);            /* mark broken; -WEFT_PG_EBROKEN */
+/* A PQsend* call refused: lost connection, or bad input (-EINVAL, libpq's
+ * message kept as errmsg). */
+int pg__send_failed(weft_pg *c);
 /* Runs the rollback (to depth rollback_to) a cancelled task left. Waits. */
-int pg__rollback_pending(weft_pg *c);            /* mark broken; -WEFT_PG_EBROKEN */
+int pg__rollback_pending(weft_pg *c);
 /* Records a server error from res (sqlstate, message); returns the weft code. */
 int pg__server_error(weft_pg *c, const PGresult *res);
 void pg__clear_error(weft_pg *c);
@@ -96,6 +99,9 @@ void pg__drop_pending(weft_pg *c); /* forget statements whose Parse is unanswere
 /* Sends sql on locked c (prepared and cached unless nocache); *syncs gets
  * the number of pipeline syncs sent (0 or 1). */
 int pg__send(weft_pg *c, const char *sql, const weft_pg_params *p, int flags, int *syncs);
+/* A send failed with rc before anything was flushed: leaves c clean (a
+ * half-built pipeline is drained in the background). Returns rc. */
+int pg__unsend(weft_pg *c, int rc, int syncs);
 /* Reads what pg__send sent: the statement's result into *out. */
 int pg__recv(weft_pg *c, const char *sql, int syncs, PGresult **out);
 /* Parse of sql answered: keep its cache entry (ok) or drop it. */

@@ -142,13 +142,19 @@ void pg__drop_pending(weft_pg *c)
 
 /* ---- send and receive ---------------------------------------------------------- */
 
-static int send_failed(weft_pg *c)
+int pg__unsend(weft_pg *c, int rc, int syncs)
 {
-    if (PQstatus(c->pg) == CONNECTION_BAD) return pg__lost(c);
-    const char *m = PQerrorMessage(c->pg);
-    free(c->errmsg);
-    c->errmsg = strdup(m ? m : "");
-    return -EINVAL;
+    if (c->broken || rc == -WEFT_PG_EBROKEN) return rc;
+    if (PQpipelineStatus(c->pg) == PQ_PIPELINE_OFF) return rc; /* nothing was queued */
+    if (PQexitPipelineMode(c->pg)) {
+        pg__drop_pending(c);
+        return rc;
+    }
+    /* Earlier statements are queued: close the pipeline and let the drain
+     * task send and discard them, so the next user finds c clean. */
+    if (PQpipelineSync(c->pg)) syncs++;
+    pg__abort(c, -ECANCELED, syncs);
+    return rc;
 }
 
 int pg__send_batch_item(weft_pg *c, const char *sql, const weft_pg_params *p, int flags,
@@ -166,14 +172,14 @@ int pg__send_batch_item(weft_pg *c, const char *sql, const weft_pg_params *p, in
         if (!s && PQpipelineStatus(c->pg) != PQ_PIPELINE_OFF && (s = stmt_add(c, sql, h, n))) {
             if (!PQsendPrepare(c->pg, s->name, sql, n, p ? p->types : NULL)) {
                 stmt_drop(c, s);
-                return send_failed(c);
+                return pg__send_failed(c);
             }
             *prepared = 1;
         }
     }
     int ok = s ? PQsendQueryPrepared(c->pg, s->name, n, v, l, f, rf)
                : PQsendQueryParams(c->pg, sql, n, p ? p->types : NULL, v, l, f, rf);
-    return ok ? 0 : send_failed(c);
+    return ok ? 0 : pg__send_failed(c);
 }
 
 int pg__send(weft_pg *c, const char *sql, const weft_pg_params *p, int flags, int *syncs)
@@ -186,12 +192,10 @@ int pg__send(weft_pg *c, const char *sql, const weft_pg_params *p, int flags, in
      * one pipeline: preparing it costs no extra round trip. */
     if (!(flags & WEFT_PG_NOCACHE) && !stmt_find(c, sql, hash_sql(sql)) &&
         c->nstmts < PG_STMT_CACHE) {
-        if (!PQenterPipelineMode(c->pg)) return send_failed(c);
+        if (!PQenterPipelineMode(c->pg)) return pg__send_failed(c);
         int rc = pg__send_batch_item(c, sql, p, flags, &prepared);
-        if (rc < 0 || !PQpipelineSync(c->pg)) {
-            PQexitPipelineMode(c->pg);
-            return rc < 0 ? rc : send_failed(c);
-        }
+        if (rc < 0) return rc;
+        if (!PQpipelineSync(c->pg)) return pg__send_failed(c);
         *syncs = 1;
         return 0;
     }
@@ -280,10 +284,14 @@ int weft_pg_query_ex(weft_pg *c, const char *sql, const weft_pg_params *p, int f
     int rc = pg__lock(c), syncs = 0;
     if (rc < 0) return rc;
     rc = pg__send(c, sql, p, flags, &syncs);
-    if (rc >= 0) rc = pg__flush(c);
     PGresult *res = NULL;
-    if (rc < 0) rc = pg__abort(c, rc, syncs);
-    else rc = pg__recv(c, sql, syncs, out ? &res : NULL);
+    if (rc < 0) {
+        rc = pg__unsend(c, rc, syncs);
+    } else {
+        rc = pg__flush(c);
+        if (rc < 0) rc = pg__abort(c, rc, syncs);
+        else rc = pg__recv(c, sql, syncs, out ? &res : NULL);
+    }
     pg__release(c);
     if (rc >= 0 && out) {
         *out = res ? pg__wrap(res) : NULL;
@@ -320,9 +328,7 @@ int weft_pg_prepare(weft_pg *c, const char *sql)
     int syncs = 1;
     if (!PQenterPipelineMode(c->pg) || !PQsendPrepare(c->pg, name, sql, 0, NULL) ||
         !PQsendDescribePrepared(c->pg, name) || !PQpipelineSync(c->pg)) {
-        rc = send_failed(c);
-        PQexitPipelineMode(c->pg);
-        pg__drop_pending(c);
+        rc = pg__unsend(c, pg__send_failed(c), 0);
         pg__release(c);
         return rc;
     }
@@ -364,10 +370,16 @@ int weft_pg_query_rows(weft_pg *c, const char *sql, const weft_pg_params *p, int
     uint64_t h = hash_sql(sql);
     rc = pg__send_batch_item(c, sql, p, stmt_find(c, sql, h) ? flags : flags | WEFT_PG_NOCACHE,
                              &prepared);
-    if (rc >= 0 && !PQsetSingleRowMode(c->pg)) rc = send_failed(c);
-    if (rc >= 0) rc = pg__flush(c);
     if (rc < 0) {
-        rc = pg__abort(c, rc, 0);
+        rc = pg__unsend(c, rc, 0);
+    } else if (!PQsetSingleRowMode(c->pg)) {
+        rc = pg__send_failed(c); /* sent anyway: drain it in the background */
+        pg__abort(c, -ECANCELED, 0);
+    } else {
+        rc = pg__flush(c);
+        if (rc < 0) rc = pg__abort(c, rc, 0);
+    }
+    if (rc < 0) {
         pg__release(c);
         free(it);
         return rc;
