@@ -50,11 +50,13 @@ static int sleepers_main(void *a)
     fprintf(stderr, "   %zu parked: %ld mappings, %.0f bytes RSS per task, %.2f s to park\n", n,
             maps, (double)rss / (double)n, weft_now() - t0);
     CHECK_EQ(woke, 0);
-    /* far below the kernel's default limit: no mapping per stack */
-    CHECK(maps < 10000);
+    /* far below the kernel's default limit: no mapping per stack (where
+     * MADV_GUARD_INSTALL works; elsewhere, e.g. under qemu, at most 8192
+     * stacks get mprotect guards, two mappings each, the rest canaries) */
+    CHECK(maps < 20000);
     /* about one page per parked task (its stack's top page) plus its
      * task record and timer entry; sanitizers use more */
-    if (!UNDER_ASAN && !under_valgrind()) CHECK(rss < (long)n * 6000);
+    if (!slow_machine()) CHECK(rss < (long)n * 6000);
     CHECK_EQ(weft_gather(t, n, NULL), 0);
     CHECK_EQ(woke, n);
     fprintf(stderr, "   all woke after %.2f s\n", weft_now() - t0);

@@ -7,6 +7,10 @@
 #include <errno.h>
 #include <math.h>
 
+/* Internal symbols stay inside the library: calls bind locally (no PLT,
+ * no interposition), so the compiler may inline across the hot paths. */
+#pragma GCC visibility push(hidden)
+
 #define weft__likely(x) __builtin_expect(!!(x), 1)
 #define weft__unlikely(x) __builtin_expect(!!(x), 0)
 
@@ -26,6 +30,7 @@ enum {
     F_AWAITED = 4,     /* someone is awaiting or has awaited it */
     F_CANCELWAIT = 8,  /* the current wait may be ended by cancellation */
     F_READ = 16,       /* result was read (debug: errors nobody read) */
+    F_DEADLINE = 32,   /* under a weft_timeout: waits must look at the clock */
 };
 
 typedef struct weft__wlist {
@@ -127,7 +132,13 @@ extern __thread weft__loop *weft__L;
 double weft__clock(void); /* timer.c */
 
 /* task.c */
-void weft__ready_push(weft__loop *L, weft_task *t);
+static inline void weft__ready_push(weft__loop *L, weft_task *t)
+{
+    t->next = NULL;
+    if (L->ready_tail) L->ready_tail->next = t; else L->ready_head = t;
+    L->ready_tail = t;
+    L->nready++;
+}
 void weft__wake(weft_task *t, int result);
 int weft__park(weft__wlist *wl, int kind, double deadline, int timeout_result,
                int cancellable);
@@ -136,15 +147,17 @@ int weft__need_task(const char *fn);
  * task (reported), -ECANCELED once the caller is cancelled, -ETIMEDOUT once
  * its weft_timeout deadline has passed. Cancellation and deadlines are thus
  * sticky: they hold for every later wait, not just the one in progress. */
+static inline int weft__check(weft__loop *L, weft_task *t)
+{
+    if (weft__likely(!(t->flags & (F_CANCELLED | F_DEADLINE)))) return 0;
+    if (t->flags & F_CANCELLED) return -ECANCELED;
+    return t->deadline <= (L->now = weft__clock()) ? -ETIMEDOUT : 0;
+}
 static inline int weft__enter(const char *fn)
 {
     weft__loop *L = weft__L;
     if (weft__unlikely(!L || !L->current)) return weft__need_task(fn) ? -EPERM : 0;
-    weft_task *t = L->current;
-    if (weft__unlikely(t->flags & F_CANCELLED)) return -ECANCELED;
-    if (weft__unlikely(t->deadline != INFINITY) && t->deadline <= (L->now = weft__clock()))
-        return -ETIMEDOUT;
-    return 0;
+    return weft__check(L, L->current);
 }
 void weft__task_free(weft__loop *L, weft_task *t);
 void weft__switch_to_scheduler(weft__loop *L);
@@ -237,4 +250,5 @@ void weft__debug_check_fd(int fd, const char *fn); /* reports a blocking-mode fd
 void weft__debug_close(weft__loop *L);      /* at loop close, tasks still allocated */
 void weft__report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+#pragma GCC visibility pop
 #endif

@@ -45,7 +45,7 @@
 #endif
 #define PAGE 4096
 #define CANARY 0x7765667467756172ULL /* "weftguar" */
-#define MPROTECT_BUDGET 16384        /* stacks guarded by mprotect at most */
+#define MPROTECT_BUDGET 8192 /* stacks guarded by mprotect at most: 2 mappings each */
 
 enum { GUARD_MADV_BATCH, GUARD_MADV, GUARD_MPROTECT, GUARD_CANARY };
 

@@ -112,15 +112,7 @@ static void free_chunks(weft__loop *L)
 
 /* ---- ready queue ------------------------------------------------------------ */
 
-void weft__ready_push(weft__loop *L, weft_task *t)
-{
-    t->next = NULL;
-    if (L->ready_tail) L->ready_tail->next = t; else L->ready_head = t;
-    L->ready_tail = t;
-    L->nready++;
-}
-
-static weft_task *ready_pop(weft__loop *L)
+static inline weft_task *ready_pop(weft__loop *L)
 {
     weft_task *t = L->ready_head;
     if (t) {
@@ -247,9 +239,16 @@ static int prepare(weft__loop *L, weft_task *n)
 }
 
 /* The next task to run directly, or NULL to go through the scheduler. */
-static weft_task *next_direct(weft__loop *L)
+/* The next task to run directly, or NULL to go through the scheduler.
+ * on_task: we are on a task's stack, which may be small and deep in use:
+ * a new task that needs the stack pool to grow (mmap, guards, populating,
+ * interceptors under sanitizers) is left for the scheduler, whose stack is
+ * the thread's. */
+static inline weft_task *next_direct(weft__loop *L, int on_task)
 {
     while (L->budget > 0 && L->ready_head) {
+        if (weft__unlikely(on_task && L->ready_head->state == T_NEW && !L->stack_free))
+            return NULL;
         L->budget--;
         weft_task *n = ready_pop(L);
         if (n->state == T_NEW && prepare(L, n) < 0) continue;
@@ -260,9 +259,9 @@ static weft_task *next_direct(weft__loop *L)
 }
 
 /* The current task t gives up the CPU (it is waiting, or queued as ready). */
-static void switch_away(weft__loop *L, weft_task *t)
+static inline void switch_away(weft__loop *L, weft_task *t)
 {
-    weft_task *n = next_direct(L);
+    weft_task *n = next_direct(L, 1);
     if (n == t) { /* t was the only one ready */
         if (weft__unlikely(L->opt.debug)) {
             weft__debug_run_end(L, t);
@@ -277,7 +276,7 @@ static void switch_away(weft__loop *L, weft_task *t)
 void weft__run_ready(weft__loop *L)
 {
     L->budget = RUN_BUDGET;
-    weft_task *n = next_direct(L);
+    weft_task *n = next_direct(L, 0);
     if (n) jump(L, &L->sched_sp, n);
 }
 
@@ -316,7 +315,7 @@ void weft__task_main(weft_task *t)
         }
         L->zombie_stack = stack;
         L->current = NULL;
-        n = next_direct(L);
+        n = next_direct(L, 1);
         jump(L, NULL, n);
         __builtin_unreachable();
     }
@@ -375,16 +374,17 @@ int weft__park(weft__wlist *wl, int kind, double deadline, int timeout_result, i
 
 int weft_yield(void)
 {
-    int r = weft__enter("weft_yield");
-    if (r) return r;
     weft__loop *L = weft__L;
-    weft_task *t = L->current;
+    weft_task *t;
+    if (weft__unlikely(!L || !(t = L->current))) return weft__need_task("weft_yield") ? -EPERM : 0;
+    int r = weft__check(L, t);
+    if (weft__unlikely(r)) return r;
     t->state = T_READY;
     weft__ready_push(L, t);
     switch_away(L, t);
     t->state = T_RUNNING;
     /* A cancel or deadline that came while queued ends this wait too. */
-    return weft__enter("weft_yield");
+    return weft__check(L, t);
 }
 
 /* ---- ending, awaiting, cancelling ---------------------------------------------- */

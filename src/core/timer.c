@@ -139,7 +139,9 @@ int weft_timeout(double seconds, weft_fn fn, void *arg)
     L->now = weft__clock();
     double d = L->now + (seconds > 0 ? seconds : 0);
     if (d < t->deadline) t->deadline = d;
+    if (t->deadline != INFINITY) t->flags |= F_DEADLINE;
     int r = fn(arg);
     t->deadline = saved;
+    if (saved == INFINITY) t->flags &= (uint8_t)~F_DEADLINE;
     return r;
 }
