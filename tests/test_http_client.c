@@ -317,6 +317,17 @@ WEFT_TEST(pool_limits_and_cancel)
     ts[1] = weft_spawn(get_task, u1);
     WEFT_TEST_CHECK(weft_gather(ts, 2, NULL) == 0);
     weft_http_client_close(PC);
+    /* Idle expiry: two pooled connections, both past keepalive_s, are gone
+     * once the pool is used again. */
+    PC = weft_http_client_new(&(weft_http_client_opts){.keepalive_s = 0.2});
+    ts[0] = weft_spawn(get_task, u1);
+    ts[1] = weft_spawn(get_task, u1);
+    WEFT_TEST_CHECK(weft_gather(ts, 2, NULL) == 0);
+    WEFT_TEST_CHECK(weft_http_client_connections(PC) == 2);
+    weft_sleep(0.4);
+    WEFT_TEST_CHECK(get_task(u1) == 0);
+    WEFT_TEST_CHECK(weft_http_client_connections(PC) == 1);
+    weft_http_client_close(PC);
     return stop();
 }
 

@@ -111,7 +111,20 @@ void weft__pconn_put(weft_http_client *c, weft__pconn *pc, int reusable)
         pconn_close(c, pc, 0);
         return;
     }
-    pc->idle_since = weft_now();
+    /* Expired idle connections of this host go now rather than at their
+     * next use, so an idle session does not sit on sockets for long. */
+    double now = weft_now();
+    for (weft__pconn **pp = &h->idle; *pp;) {
+        weft__pconn *old = *pp;
+        if (old->permitless || now - old->idle_since <= c->o.keepalive_s) {
+            pp = &old->next;
+            continue;
+        }
+        *pp = old->next;
+        h->nidle--;
+        pconn_close(c, old, 0);
+    }
+    pc->idle_since = now;
     pc->next = pc->host->idle;
     pc->host->idle = pc;
     pc->host->nidle++;
