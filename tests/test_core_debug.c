@@ -8,6 +8,7 @@
 #include <weft/debug.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <time.h>
 #include <unistd.h>
@@ -318,6 +319,46 @@ static void test_sigusr1(void)
     CHECK(sa.sa_handler == SIG_DFL);
 }
 
+/* SIGUSR1 while a task blocks the loop, sent to another thread: the handler
+ * forwards it to the loop's thread, which dumps the blocked task's stack. */
+static void *send_usr1(void *arg)
+{
+    (void)arg;
+    usleep(50 * 1000);
+    pthread_kill(pthread_self(), SIGUSR1); /* lands on this thread: forwarded */
+    return NULL;
+}
+
+static __attribute__((noinline)) int blocked_body(void *arg)
+{
+    (void)arg;
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, send_usr1, NULL) == 0);
+    struct timespec ts = {0, 300 * 1000 * 1000};
+    while (nanosleep(&ts, &ts) < 0) {} /* blocks the loop; resumes after the signal */
+    pthread_join(th, NULL);
+    return zero;
+}
+
+static int blocked_main(void *arg)
+{
+    (void)arg;
+    return weft_await(weft_spawn_named("blocked", blocked_body, NULL));
+}
+
+static void test_sigusr1_while_blocked(void)
+{
+    capture_begin();
+    CHECK_EQ(run_debug(blocked_main, NULL, 1), 0);
+    char *out = capture_end();
+    CHECK(strstr(out, "SIGUSR1 task dump"));
+    char *d = strstr(out, "'blocked': running");
+    CHECK(d && strstr(d, "blocked_body+"));
+    CHECK(strstr(d, "s in this run, without waiting"));
+    CHECK(strstr(out, "'main': waiting, waits on task 'blocked'"));
+    free(out);
+}
+
 int main(int argc, char **argv)
 {
     unsetenv("WEFT_DEBUG");
@@ -326,6 +367,6 @@ int main(int argc, char **argv)
         {"slow_task", test_slow_task},   {"never_awaited", test_never_awaited},
         {"registry", test_registry},     {"registry_many", test_registry_many},
         {"blocking_fd", test_blocking_fd}, {"dump", test_dump},
-        {"sigusr1", test_sigusr1},       {NULL, NULL}};
+        {"sigusr1", test_sigusr1},       {"sigusr1_blocked", test_sigusr1_while_blocked},       {NULL, NULL}};
     return run_tests(tests, argc, argv);
 }

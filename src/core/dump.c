@@ -131,7 +131,9 @@ static void dump_one(weft__loop *L, weft_task *t)
     if (t->dbg) {
         out(s, ", spawned at %s", weft__site(t, site, sizeof site));
         if (t->dbg->parent) out(s, " by task %u", t->dbg->parent);
-        out(s, ", ran %.6f s", t->dbg->ran);
+        double now_run = t->dbg->run_start > 0 ? weft__clock() - t->dbg->run_start : 0;
+        out(s, ", ran %.6f s", t->dbg->ran + now_run);
+        if (now_run > 0) out(s, " (%.6f s in this run, without waiting)", now_run);
     }
     out(s, "\n");
     void *pcs[MAXFRAMES];
