@@ -43,8 +43,9 @@ typedef struct weft_test_options {
 
 /* Runs body(arg) as described above; opt may be NULL. Prints "ok name
  * (seconds)" or "FAIL name: reason" lines to stderr. Returns 0 if the test
- * passed, 1 if it failed. Call it outside any loop (-EBUSY-like failure
- * otherwise). Blocks until the test ended. */
+ * passed, 1 if it failed. Call it outside any loop (it fails otherwise).
+ * Owns SIGALRM and alarm() while it runs (both restored afterwards). Blocks
+ * until the test ended. */
 int weft_test_run(const char *name, weft_fn body, void *arg, const weft_test_options *opt);
 
 typedef struct weft_test_case {
