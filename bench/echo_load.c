@@ -193,5 +193,8 @@ int main(int argc, char **argv) {
          rtts / secs, rtts, secs, cpu >= 0 && rtts ? cpu * 1e6 / rtts : -1.0,
          cpu >= 0 ? cpu * 100 / secs : -1.0);
   for (int i = 0; i < nconn; i++) close(conns[i].fd);
+  free(conns); /* LeakSanitizer (make asan runs this in bench_smoke_n1) */
+  free(msg);
+  free(rbuf);
   return 0;
 }
