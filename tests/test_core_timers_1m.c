@@ -16,6 +16,7 @@ static size_t n_tasks(void)
  * of its deadline, every task wakes, and a checker task validates the heap
  * (white box) while it holds up to a million entries. */
 static size_t early, checks, max_heap;
+static double last_start; /* when the last task began its sleep */
 static weft_event *go;
 static int timed(void *a)
 {
@@ -23,6 +24,7 @@ static int timed(void *a)
     CHECK_EQ(weft_event_wait(go), 0);
     double d = *(double *)a;
     double until = mono() + d;
+    if (until - d > last_start) last_start = until - d;
     int r = weft_sleep(d);
     if (mono() < until - 1e-6) early++;
     return r;
@@ -50,12 +52,12 @@ static int timers_main(void *a)
     unsigned x = 1;
     for (size_t i = 0; i < n; i++) {
         x = x * 1103515245 + 12345;
-        d[i] = 1.0 + (double)(x >> 8) / (double)(1u << 24) * 0.5; /* 1.0-1.5 s */
+        d[i] = 2.0 + (double)(x >> 8) / (double)(1u << 24) * 0.5; /* 2.0-2.5 s */
         CHECK((t[i] = weft_spawn(timed, &d[i])) != NULL);
     }
     CHECK_EQ(weft_sleep(0.01), 0);
     weft_task *checker = weft_spawn(heap_checker, NULL);
-    double t0 = weft_now();
+    double t0 = weft_now(), m0 = mono();
     weft_event_set(go);
     CHECK_EQ(weft_gather(t, n, NULL), 0);
     weft_cancel(checker);
@@ -65,7 +67,13 @@ static int timers_main(void *a)
             weft_now() - t0, checks, max_heap);
     CHECK_EQ(early, 0);
     CHECK(checks > 0);
-    CHECK(max_heap > n / 4);
+    /* All n timers are pending at once only if every sleep began before
+     * the first (2.0 s) deadline, with the loop idle a while for the
+     * checker: on a loaded machine the burst of n sleeps alone can take
+     * seconds (seen: 17 s for the whole run under load). */
+    double burst = last_start - m0;
+    fprintf(stderr, "   the sleeps began within %.2f s\n", burst);
+    if (burst < 1.7) CHECK(max_heap > n / 4);
     free(t);
     free(d);
     return 0;

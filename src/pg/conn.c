@@ -404,46 +404,82 @@ static int is_numeric_addr(const char *h)
     return inet_pton(AF_INET, h, buf) == 1 || inet_pton(AF_INET6, h, buf) == 1;
 }
 
-/* Resolves each comma-separated host into a matching hostaddr list (libpq
- * would otherwise call getaddrinfo itself, stalling the loop). */
-static int resolve_hosts(const char *hosts, char **hostaddr)
+/* A growing comma-separated list. */
+typedef struct csv {
+    char *s;
+    size_t len, cap;
+    int n, err;
+} csv;
+
+static void csv_add(csv *b, const char *v)
 {
-    size_t cap = strlen(hosts) * 4 + 64, len = 0;
-    char *out = malloc(cap), *dup = strdup(hosts);
-    if (!out || !dup) {
-        free(out);
+    size_t need = strlen(v) + 2;
+    if (b->err) return;
+    if (b->len + need > b->cap) {
+        size_t cap = (b->len + need) * 2 + 64;
+        char *p = realloc(b->s, cap);
+        if (!p) {
+            b->err = 1;
+            return;
+        }
+        b->s = p;
+        b->cap = cap;
+    }
+    b->len += (size_t)sprintf(b->s + b->len, "%s%s", b->n++ ? "," : "", v);
+}
+
+/* Resolves the comma-separated hosts into matching host, hostaddr (and, if
+ * given per host, port) lists: libpq would otherwise call getaddrinfo
+ * itself, stalling the loop. A name with several addresses becomes that
+ * many entries, tried in order as libpq tries them (localhost is ::1, then
+ * 127.0.0.1, where a server may listen on IPv4 only). Sets nothing when no
+ * name needed resolving. */
+static int resolve_hosts(const char *hosts, const char *ports, csv *ho, csv *ao, csv *po)
+{
+    char *dup = strdup(hosts), *pdup = ports && strchr(ports, ',') ? strdup(ports) : NULL;
+    if (!dup || (ports && strchr(ports, ',') && !pdup)) {
         free(dup);
+        free(pdup);
         return -ENOMEM;
     }
     int rc = 0, any = 0;
-    char *save = NULL;
+    char *save = NULL, *psave = NULL, *port = pdup ? strtok_r(pdup, ",", &psave) : NULL;
     for (char *h = strtok_r(dup, ",", &save); h; h = strtok_r(NULL, ",", &save)) {
-        char addr[INET6_ADDRSTRLEN] = "";
-        if (h[0] == '/' || h[0] == '@' || !*h) {
-            addr[0] = 0; /* Unix socket: no address */
-        } else if (is_numeric_addr(h)) {
-            snprintf(addr, sizeof addr, "%s", h);
+        const char *p = port ? port : "";
+        if (h[0] == '/' || h[0] == '@' || is_numeric_addr(h)) {
+            csv_add(ho, h);
+            csv_add(ao, h[0] == '/' || h[0] == '@' ? "" : h); /* Unix socket: no address */
+            csv_add(po, p);
         } else {
             struct addrinfo *ai = NULL;
             rc = weft_resolve(h, 0, AF_UNSPEC, SOCK_STREAM, &ai);
             if (rc < 0) break;
-            const void *p = ai->ai_family == AF_INET
-                                ? (const void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr
-                                : (const void *)&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr;
-            inet_ntop(ai->ai_family, p, addr, sizeof addr);
+            for (struct addrinfo *a = ai; a; a = a->ai_next) {
+                char addr[INET6_ADDRSTRLEN] = "";
+                if (a->ai_family == AF_INET)
+                    inet_ntop(AF_INET, &((struct sockaddr_in *)a->ai_addr)->sin_addr, addr, sizeof addr);
+                else if (a->ai_family == AF_INET6)
+                    inet_ntop(AF_INET6, &((struct sockaddr_in6 *)a->ai_addr)->sin6_addr, addr,
+                              sizeof addr);
+                if (!addr[0]) continue;
+                csv_add(ho, h);
+                csv_add(ao, addr);
+                csv_add(po, p);
+            }
             weft_addrinfo_free(ai);
             any = 1;
         }
-        len += (size_t)snprintf(out + len, cap - len, "%s%s", len ? "," : "", addr);
-        if (len >= cap) { rc = -EINVAL; break; }
+        if (port) port = strtok_r(NULL, ",", &psave);
     }
     free(dup);
+    free(pdup);
+    if (rc == 0 && (ho->err || ao->err || po->err)) rc = -ENOMEM;
     if (rc < 0 || !any) {
-        free(out);
-        *hostaddr = NULL;
+        free(ho->s), free(ao->s), free(po->s);
+        *ho = *ao = *po = (csv){0};
         return rc;
     }
-    *hostaddr = out;
+    if (!pdup) free(po->s), *po = (csv){0}; /* one port for all: left as given */
     return 0;
 }
 
@@ -473,22 +509,23 @@ static int connect_body(void *arg)
         if (perr) PQfreemem(perr);
         return perr ? -EINVAL : -ENOMEM;
     }
-    const char *host = NULL, *hostaddr = NULL;
+    const char *host = NULL, *hostaddr = NULL, *port = NULL;
     int n = 0;
     for (PQconninfoOption *o = opts; o->keyword; o++) {
         if (!o->val) continue;
         if (!strcmp(o->keyword, "host")) host = o->val;
         if (!strcmp(o->keyword, "hostaddr")) hostaddr = o->val;
+        if (!strcmp(o->keyword, "port")) port = o->val;
         n++;
     }
-    char *resolved = NULL;
+    csv rh = {0}, ra = {0}, rp = {0};
     int rc = 0;
-    if (host && !hostaddr) rc = resolve_hosts(host, &resolved);
+    if (host && !hostaddr) rc = resolve_hosts(host, port, &rh, &ra, &rp);
     const char **kw = calloc((size_t)n + 2, sizeof *kw), **val = calloc((size_t)n + 2, sizeof *val);
     if (rc < 0 || !kw || !val) {
         free(kw);
         free(val);
-        free(resolved);
+        free(rh.s), free(ra.s), free(rp.s);
         PQconninfoFree(opts);
         return rc < 0 ? rc : -ENOMEM;
     }
@@ -496,16 +533,19 @@ static int connect_body(void *arg)
     for (PQconninfoOption *o = opts; o->keyword; o++) {
         if (!o->val) continue;
         kw[i] = o->keyword;
-        val[i++] = o->val;
+        val[i] = o->val;
+        if (rh.s && !strcmp(o->keyword, "host")) val[i] = rh.s;
+        if (rp.s && !strcmp(o->keyword, "port")) val[i] = rp.s;
+        i++;
     }
-    if (resolved) {
+    if (ra.s) {
         kw[i] = "hostaddr";
-        val[i++] = resolved;
+        val[i++] = ra.s;
     }
     j->pg = PQconnectStartParams(kw, val, 0);
     free(kw);
     free(val);
-    free(resolved);
+    free(rh.s), free(ra.s), free(rp.s);
     PQconninfoFree(opts);
     if (!j->pg) return -ENOMEM;
 
