@@ -8,6 +8,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static int has_v4(const struct addrinfo *ai, const char *ip, int port)
 {
@@ -100,6 +102,8 @@ static int lookup(void *arg)
     return r;
 }
 
+static int lookup_main(void *arg) { return lookup((void *)7L); }
+
 static int t_shared_and_cancel(void *arg)
 {
     /* concurrent lookups of one name share one getaddrinfo */
@@ -130,6 +134,23 @@ static int t_shared_and_cancel(void *arg)
     return 0;
 }
 
+/* a forked child resolves with workers of its own */
+static void fork_run(void)
+{
+    weft__dns_cache_clear();
+    CHECK_EQ(weft_run(lookup_main, NULL), 0); /* the parent has a worker now */
+    weft__dns_cache_clear();
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        alarm(10);
+        _exit(weft_run(lookup_main, NULL) == 0 ? 0 : 1);
+    }
+    int st = 0;
+    CHECK(waitpid(pid, &st, 0) == pid);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
 #define T(name) \
     static void name##_run(void) { CHECK_EQ(weft_run(t_##name, NULL), 0); }
 T(numeric) T(localhost_and_cache) T(bogus) T(shared_and_cancel)
@@ -140,6 +161,7 @@ int main(int argc, char **argv)
                                    {"localhost_and_cache", localhost_and_cache_run},
                                    {"bogus", bogus_run},
                                    {"shared_and_cancel", shared_and_cancel_run},
+                                   {"fork", fork_run},
                                    {0}},
                      argc, argv);
 }

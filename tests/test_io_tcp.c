@@ -341,6 +341,43 @@ static int t_cap(void *arg)
     return 0;
 }
 
+/* A handler closes its own server (a "stop" command) */
+static weft_server *g_srv;
+static int command_handler(weft_stream *s, void *arg)
+{
+    char line[32];
+    for (;;) {
+        ssize_t n = weft_stream_read_line(s, line, sizeof line);
+        if (n <= 0) return (int)n;
+        if (n == 5 && !memcmp(line, "stop\n", 5)) {
+            CHECK_EQ(weft_server_close(g_srv, 0.1), 0); /* cancels the others, not us */
+            CHECK_EQ(weft_stream_write(s, "stopped\n", 8), 8);
+            return 0;
+        }
+    }
+}
+
+static int t_close_from_handler(void *arg)
+{
+    g_srv = weft_tcp_serve("127.0.0.1", 0, command_handler, NULL);
+    int port = weft_server_port(g_srv);
+    weft_stream *idle, *boss;
+    CHECK_EQ(weft_tcp_connect("127.0.0.1", port, NULL, &idle), 0);
+    CHECK_EQ(weft_tcp_connect("127.0.0.1", port, NULL, &boss), 0);
+    CHECK_EQ(weft_stream_write(boss, "stop\n", 5), 5);
+    char buf[16];
+    CHECK_EQ(weft_stream_read_line(boss, buf, sizeof buf), 8);
+    CHECK(!memcmp(buf, "stopped\n", 8));
+    CHECK_EQ(weft_stream_read(boss, buf, sizeof buf), 0);
+    ssize_t r = weft_stream_read(idle, buf, sizeof buf); /* its handler was cancelled */
+    CHECK(r == 0 || r == -ECONNRESET);
+    weft_stream *c;
+    CHECK_EQ(weft_tcp_connect("127.0.0.1", port, NULL, &c), -ECONNREFUSED);
+    weft_stream_close(idle);
+    weft_stream_close(boss);
+    return 0;
+}
+
 /* ---- EMFILE on accept ---- */
 
 static double cpu_now(void)
@@ -407,6 +444,7 @@ static int t_emfile(void *arg)
 #define T(name) \
     static void name##_run(void) { CHECK_EQ(weft_run(t_##name, NULL), 0); }
 T(echo) T(many_clients) T(connect_errors) T(reset) T(long_line) T(graceful) T(cap) T(emfile)
+T(close_from_handler)
 
 int main(int argc, char **argv)
 {
@@ -418,6 +456,7 @@ int main(int argc, char **argv)
                                    {"graceful", graceful_run},
                                    {"cap", cap_run},
                                    {"emfile", emfile_run},
+                                   {"close_from_handler", close_from_handler_run},
                                    {0}},
                      argc, argv);
 }

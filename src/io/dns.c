@@ -258,6 +258,18 @@ static void *worker(void *arg)
     }
 }
 
+/* A forked child has none of the workers: it starts afresh (jobs in flight
+ * belong to the parent's tasks and are left behind). */
+static void forked_child(void)
+{
+    pthread_mutex_init(&mu, NULL);
+    pthread_cond_init(&cv, NULL);
+    qhead = qtail = inflight = NULL;
+    nworkers = nidle = 0;
+}
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static void atfork_register(void) { pthread_atfork(NULL, NULL, forked_child); }
+
 /* Finds or starts the job for this name; mu held. NULL on ENOMEM. */
 static job *job_get(const char *host, int family, int socktype)
 {
@@ -297,6 +309,7 @@ static job *job_get(const char *host, int family, int socktype)
 static int lookup_pool(const char *host, int port, int family, int socktype,
                        struct addrinfo **out)
 {
+    pthread_once(&atfork_once, atfork_register);
     waiter w = {.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};
     if (w.efd < 0) return -errno;
     pthread_mutex_lock(&mu);

@@ -52,7 +52,12 @@ struct weft_server {
     weft__wlist room;  /* acceptors waiting under max_conns */
     weft__wlist idle;  /* weft_server_close waiting for nconns == 0 */
     int closing;
+    size_t idle_target; /* close waits for nconns to fall to this (1: closed
+                           from one of its own handlers) */
+    int orphaned;       /* closed from a handler: the last connection frees it */
 };
+
+static void server_free(weft_server *srv);
 
 /* ---- connections -------------------------------------------------------------- */
 
@@ -111,8 +116,9 @@ static int conn_main(void *arg)
     if (c->next) c->next->prev = c->prev;
     srv->nconns--;
     if (srv->room.head) weft__wake(srv->room.head, 0);
-    if (!srv->nconns) weft__wl_wake_all(&srv->idle, 0);
+    if (srv->nconns <= srv->idle_target) weft__wl_wake_all(&srv->idle, 0);
     free(c);
+    if (srv->orphaned && !srv->nconns) server_free(srv); /* closed by its own handler */
     (void)r; /* a handler's result has no reader: errors are its to report */
     return 0;
 }
@@ -203,7 +209,7 @@ static weft_server *server_new(weft_handler handler, void *arg, const weft_serve
 static void server_free(weft_server *srv)
 {
     for (int i = 0; i < srv->nl; i++) weft_close(srv->lfd[i]);
-    if (srv->path) unlink(srv->path);
+    if (srv->path && srv->nl) unlink(srv->path); /* else close did */
     free(srv->path);
     free(srv);
 }
@@ -337,14 +343,23 @@ int weft_server_close(weft_server *srv, double grace_s)
     /* Stop accepting at once: pending connections in the backlog are reset. */
     for (int i = 0; i < srv->nl; i++) weft_close(srv->lfd[i]);
     srv->nl = 0;
+    if (srv->path) unlink(srv->path);
+    /* A handler may close its own server (a "shutdown" command): it is then
+     * neither waited for nor cancelled, and frees the server as it ends. */
+    conn *self = NULL;
+    for (conn *c = srv->conns; c; c = c->next)
+        if (c->task == weft_current()) self = c;
+    srv->idle_target = self ? 1 : 0;
     int rc = 0;
-    if (srv->nconns && grace_s > 0) {
+    if (srv->nconns > srv->idle_target && grace_s > 0) {
         /* Our own grace ending returns 0; the caller's deadline -ETIMEDOUT. */
         rc = weft__park(&srv->idle, WAIT_TASK, weft_now() + grace_s, 0, 1);
     }
     /* Whatever happened to the caller, no handler may outlive the server. */
-    for (conn *c = srv->conns; c; c = c->next) weft_cancel(c->task);
-    while (srv->nconns) weft__park(&srv->idle, WAIT_TASK, INFINITY, 0, 0);
-    server_free(srv);
+    for (conn *c = srv->conns; c; c = c->next)
+        if (c != self) weft_cancel(c->task);
+    while (srv->nconns > srv->idle_target) weft__park(&srv->idle, WAIT_TASK, INFINITY, 0, 0);
+    if (self) srv->orphaned = 1;
+    else server_free(srv);
     return rc < 0 ? rc : 0;
 }
