@@ -52,7 +52,9 @@ typedef struct weft_pg weft_pg;
 int weft_pg_connect(const char *dsn, weft_pg **out, char **errmsg);
 
 /* Closes the connection and frees it; NULL is a no-op. If a cancelled query
- * is still being drained the close happens when that ends. Does not wait. */
+ * is still being drained the close happens when that ends. No other task
+ * may be using or waiting on c. In debug mode a connection never freed is
+ * reported at loop close. Does not wait. */
 void weft_pg_free(weft_pg *c);
 
 /* The SQLSTATE ("23505") and the primary message of the last server error
