@@ -117,7 +117,8 @@ ssize_t weft_http_request_read(weft_http_request *req, void *buf, size_t n);
 /* Reads the whole body (max_body_bytes at most) into memory owned by req.
  * 0 or -errno / -WEFT_EHTTP_BODY_SIZE. Waits. */
 int weft_http_request_body(weft_http_request *req, const char **data, size_t *len);
-/* Runs the rest of the middleware chain and the handler. */
+/* Runs the rest of the middleware chain and the handler (404 when no
+ * route matched); returns what they return. Waits (through them). */
 int weft_http_next(weft_http_request *req);
 
 /* ---- the response ("reply" on the server, "response" in the client) ---- */
@@ -125,19 +126,29 @@ int weft_http_next(weft_http_request *req);
  * -WEFT_EHTTP_STATE once started; -EINVAL on CR/LF in name or value. */
 int weft_http_reply_header(weft_http_request *req, const char *name, const char *value);
 /* A whole response in one write: status line, headers, Content-Length and
- * the body. content_type NULL: none. 0 or -errno. Waits. */
+ * the body (not sent for HEAD, 1xx, 204, 304). content_type NULL: none.
+ * body is not kept. 0, -WEFT_EHTTP_STATE (a response was already started),
+ * or the stream's error (the connection then closes). Waits. */
 int weft_http_respond(weft_http_request *req, int status, const char *content_type,
                       const void *body, size_t len);
 /* Starts a streamed response: content_length >= 0 sends exactly that many
- * bytes, -1 uses chunked encoding. Waits. */
+ * bytes, -1 uses chunked encoding (to an HTTP/1.0 client: raw, ended by
+ * closing). Sends the head at once. 0, -WEFT_EHTTP_STATE, or the stream's
+ * error. Waits. */
 int weft_http_reply_start(weft_http_request *req, int status, const char *content_type,
                              int64_t content_length);
-/* Writes body bytes (a chunk, with chunked encoding). Waits. */
+/* Writes body bytes (one chunk, with chunked encoding); returns n.
+ * -WEFT_EHTTP_STATE before start or after end; -EINVAL past the announced
+ * Content-Length; the stream's error; -EPIPE/-ETIMEDOUT when the client
+ * stopped reading for body_timeout_s. Waits. */
 ssize_t weft_http_reply_write(weft_http_request *req, const void *buf, size_t n);
-/* Ends a streamed response (the last chunk). Waits. */
+/* Ends a streamed response (the last chunk). -EPIPE if fewer bytes than
+ * the announced Content-Length were written (the connection then closes).
+ * Called for the handler if it returns without. Waits. */
 int weft_http_reply_end(weft_http_request *req);
 /* Serves a file (full path; no traversal check: that is for static routes)
- * with sendfile, Range and If-Modified-Since. Waits. */
+ * with sendfile (read+write under TLS), one Range and If-Modified-Since;
+ * answers 404/403 itself when it cannot be opened. Waits. */
 int weft_http_respond_file(weft_http_request *req, const char *path);
 /* The reason phrase of a status ("Not Found"), "" when unknown. */
 const char *weft_http_status_text(int status);
