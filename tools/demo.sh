@@ -66,7 +66,9 @@ step guide "docs/guide.md's programs: tasks, gather, semaphore, HTTP fetch, test
              echo "-- guide_$p"; "$0/guide_$p" || exit 1; done' "$EX"
 step pitfalls "debug mode catching the classic mistakes (docs/guide.md)" "$EX/guide_pitfalls"
 step task_dump "every task, what it waits on, where it is suspended" "$EX/guide_dump"
-step weft_fetch "1,000 URLs from a 1 s-latency server: one by one vs weft fetch -c 100" fetch_demo
+# (timeout runs programs, not shell functions: hand it a bash with the function)
+step weft_fetch "1,000 URLs from a 1 s-latency server: one by one vs weft fetch -c 100" \
+  bash -c "B='$B'; $(declare -f fetch_demo); fetch_demo"
 
 # ---- summary ----
 printf '\n== timings\n'
