@@ -378,6 +378,55 @@ static int t_close_from_handler(void *arg)
     return 0;
 }
 
+/* A Unix listener with a full backlog: connect retries until the deadline,
+ * and succeeds once the server makes room. */
+static int until_eof(weft_stream *s, void *arg)
+{
+    char buf[64];
+    while (weft_stream_read(s, buf, sizeof buf) > 0) {
+    }
+    return 0;
+}
+
+static const char *g_path;
+static int unix_connect_task(void *arg)
+{
+    weft_stream *s;
+    int r = weft_unix_connect(g_path, NULL, &s);
+    if (r == 0) weft_stream_close(s);
+    return r;
+}
+
+static int t_unix_backlog(void *arg)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/weft-test-bl-%d.sock", (int)getpid());
+    g_path = path;
+    weft_serve_opts o = {.backlog = 1, .max_conns = 1};
+    weft_server *srv = weft_unix_serve(path, until_eof, NULL, &o);
+    CHECK(srv);
+    weft_stream *held[8];
+    int nheld = 0, timed_out = 0;
+    weft_connect_opts co = {.timeout_s = 0.1};
+    while (nheld < 8 && !timed_out) {
+        int r = weft_unix_connect(path, &co, &held[nheld]);
+        if (r == -ETIMEDOUT) {
+            timed_out = 1;
+        } else {
+            CHECK_EQ(r, 0);
+            nheld++;
+        }
+    }
+    CHECK(timed_out); /* the backlog filled up */
+    weft_task *t = weft_spawn(unix_connect_task, NULL);
+    weft_sleep(0.05);
+    CHECK(!weft_done(t));
+    for (int i = 0; i < nheld; i++) weft_stream_close(held[i]); /* room again */
+    CHECK_EQ(weft_wait_for(t, 5), 0);
+    CHECK_EQ(weft_server_close(srv, 1), 0);
+    return 0;
+}
+
 /* ---- EMFILE on accept ---- */
 
 static double cpu_now(void)
@@ -444,7 +493,7 @@ static int t_emfile(void *arg)
 #define T(name) \
     static void name##_run(void) { CHECK_EQ(weft_run(t_##name, NULL), 0); }
 T(echo) T(many_clients) T(connect_errors) T(reset) T(long_line) T(graceful) T(cap) T(emfile)
-T(close_from_handler)
+T(close_from_handler) T(unix_backlog)
 
 int main(int argc, char **argv)
 {
@@ -457,6 +506,7 @@ int main(int argc, char **argv)
                                    {"cap", cap_run},
                                    {"emfile", emfile_run},
                                    {"close_from_handler", close_from_handler_run},
+                                   {"unix_backlog", unix_backlog_run},
                                    {0}},
                      argc, argv);
 }
