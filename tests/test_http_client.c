@@ -346,6 +346,18 @@ WEFT_TEST(stale_connection)
     WEFT_TEST_CHECK(body_is(r, "Hello, World!"));
     weft_http_response_free(r);
     WEFT_TEST_CHECK(weft_http_client_connections(c) == 1);
+    /* A POST is not resent, so its stale connection must be found before
+     * use; a GET meets it and is resent once. */
+    weft_sleep(0.5);
+    weft_http_req_opts o = {.body = "x", .body_len = 1};
+    WEFT_TEST_CHECK(weft_http_client_request(c, "POST", U("/echo"), &o, &r) == 0);
+    WEFT_TEST_CHECK(body_is(r, "x"));
+    weft_http_response_free(r);
+    weft_sleep(0.5);
+    WEFT_TEST_CHECK(weft_http_client_request(c, "PUT", U("/echo"), &o, &r) == 0);
+    WEFT_TEST_CHECK(body_is(r, "x"));
+    weft_http_response_free(r);
+    WEFT_TEST_CHECK(weft_http_client_connections(c) == 1);
     weft_http_client_close(c);
     return stop();
 }

@@ -131,7 +131,9 @@ void weft__pconn_put(weft_http_client *c, weft__pconn *pc, int reusable)
 }
 
 /* A pooled connection is stale when the server closed it or sent bytes
- * nobody asked for; one non-blocking peek at the socket tells. */
+ * nobody asked for; one non-blocking peek at the socket tells. Idempotent
+ * requests skip it (one syscall per request): if the connection turns out
+ * dead before any response byte, they are sent again on a fresh one. */
 static int pconn_alive(weft__pconn *pc)
 {
     char b;
@@ -143,7 +145,7 @@ static int pconn_alive(weft__pconn *pc)
 /* Takes a live idle connection of h. with_permits: the caller holds
  * permits, and may adopt a permitless one (see weft__pconn_put); else those
  * are left for the waiters they were kept for. */
-static weft__pconn *idle_take(weft_http_client *c, weft__host *h, int with_permits)
+static weft__pconn *idle_take(weft_http_client *c, weft__host *h, int with_permits, int check)
 {
     double now = weft_now();
     for (weft__pconn **pp = &h->idle; *pp;) {
@@ -154,7 +156,7 @@ static weft__pconn *idle_take(weft_http_client *c, weft__host *h, int with_permi
         }
         *pp = pc->next;
         h->nidle--;
-        if (now - pc->idle_since <= c->o.keepalive_s && pconn_alive(pc)) return pc;
+        if (now - pc->idle_since <= c->o.keepalive_s && (!check || pconn_alive(pc))) return pc;
         pconn_close(c, pc, 0);
     }
     return NULL;
@@ -206,12 +208,12 @@ static int acquire_slots(void *arg)
 
 /* Gets a connection for u: a live idle one (unless fresh is set), or a new
  * one within the limits. */
-static int pconn_get(weft_http_client *c, const weft__url *u, int fresh, double deadline,
-                     weft__pconn **out)
+static int pconn_get(weft_http_client *c, const weft__url *u, int fresh, int check,
+                     double deadline, weft__pconn **out)
 {
     weft__host *h = host_get(c, u);
     if (!h) return -ENOMEM;
-    if (!fresh && (*out = idle_take(c, h, 0))) return 0;
+    if (!fresh && (*out = idle_take(c, h, 0, check))) return 0;
     acq_args a = {c, h, 0};
     int r;
     double lim = c->o.pool_timeout_s > 0 ? c->o.pool_timeout_s : INFINITY;
@@ -225,7 +227,7 @@ static int pconn_get(weft_http_client *c, const weft__url *u, int fresh, double 
         return r == -ETIMEDOUT ? code : r;
     }
     /* Another request may have returned a connection while we waited. */
-    if ((*out = idle_take(c, h, 1))) {
+    if ((*out = idle_take(c, h, 1, check))) {
         if ((*out)->permitless) {
             (*out)->permitless = 0; /* it takes over our permits */
         } else {
@@ -366,7 +368,8 @@ int weft_http_client_request(weft_http_client *c, const char *method, const char
     for (;;) {
         int retryable = 0;
         for (int attempt = 0; attempt < 2; attempt++) {
-            e = pconn_get(c, &cur, attempt > 0, r->deadline, &r->conn);
+            int safe = idempotent(meth) && !(cur_o.body_fn);
+            e = pconn_get(c, &cur, attempt > 0, !safe || attempt > 0, r->deadline, &r->conn);
             if (e) goto fail;
             busy_add(c, r->conn, r);
             e = exchange(c, meth, &cur, &cur_o, r, &retryable);
