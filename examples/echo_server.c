@@ -41,9 +41,13 @@ static int serve(void *arg)
         return 1;
     }
     fprintf(stderr, "echo_server: listening on port %d\n", weft_server_port(srv));
-    while (weft_sleep(3600) == 0) {
-    }
-    /* SIGINT cancelled us: stop accepting, let connections finish briefly */
+    /* Wait for SIGINT (it cancels this task). An event nobody sets rather
+     * than a long sleep: no timer pending, so the poller waits without a
+     * timeout (no kernel hrtimer armed at every poll). */
+    weft_event *never = weft_event_new();
+    weft_event_wait(never);
+    weft_event_free(never);
+    /* stop accepting, let connections finish briefly */
     weft_server_close(srv, 1.0);
     return 0;
 }
