@@ -38,6 +38,18 @@ static void roundtrip(const char *host, int port, const char *msg)
 
 /* ---- echo over v4, v6, both, Unix ---- */
 
+/* Some CI containers have no IPv6 at all: the IPv6 cases then say so and
+ * are skipped rather than failed. */
+static int have_ipv6(void)
+{
+    int fd = socket(AF_INET6, SOCK_STREAM, 0);
+    struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+    int ok = fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    if (fd >= 0) close(fd);
+    if (!ok) fprintf(stderr, "no IPv6 loopback here: IPv6 cases skipped\n");
+    return ok;
+}
+
 static int t_echo(void *arg)
 {
     weft_server *v4 = weft_tcp_serve("127.0.0.1", 0, echo, NULL);
@@ -46,20 +58,23 @@ static int t_echo(void *arg)
     CHECK(port > 0);
     roundtrip("127.0.0.1", port, "over IPv4");
     roundtrip("localhost", port, "by name");
-    CHECK_EQ(weft_tcp_connect("::1", port, NULL, &(weft_stream *){0}), -ECONNREFUSED);
+    int v6ok = have_ipv6();
+    if (v6ok) CHECK_EQ(weft_tcp_connect("::1", port, NULL, &(weft_stream *){0}), -ECONNREFUSED);
     CHECK_EQ(weft_server_close(v4, 1), 0);
 
-    weft_server *v6 = weft_tcp_serve("::1", 0, echo, NULL);
-    CHECK(v6);
-    roundtrip("::1", weft_server_port(v6), "over IPv6");
-    CHECK_EQ(weft_server_close(v6, 1), 0);
+    if (v6ok) {
+        weft_server *v6 = weft_tcp_serve("::1", 0, echo, NULL);
+        CHECK(v6);
+        roundtrip("::1", weft_server_port(v6), "over IPv6");
+        CHECK_EQ(weft_server_close(v6, 1), 0);
+    }
 
     /* no host: every interface, both families, one port */
     weft_server *any = weft_tcp_serve(NULL, 0, echo, NULL);
     CHECK(any);
     port = weft_server_port(any);
     roundtrip("127.0.0.1", port, "wildcard v4");
-    roundtrip("::1", port, "wildcard v6");
+    if (v6ok) roundtrip("::1", port, "wildcard v6");
     /* many clients at once */
     CHECK_EQ(weft_server_close(any, 1), 0);
 

@@ -6,6 +6,7 @@
 #include "check.h"
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <unistd.h>
 
 static int bound_port(int fd)
@@ -62,7 +63,11 @@ static int recv_one(void *arg)
 static int t_udp(void *arg)
 {
     roundtrip("127.0.0.1", AF_INET);
-    roundtrip("::1", AF_INET6);
+    int v6 = socket(AF_INET6, SOCK_DGRAM, 0);
+    struct sockaddr_in6 a6 = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+    if (v6 >= 0 && bind(v6, (struct sockaddr *)&a6, sizeof a6) == 0) roundtrip("::1", AF_INET6);
+    else fprintf(stderr, "no IPv6 loopback here: skipped\n");
+    if (v6 >= 0) close(v6);
     roundtrip("localhost", AF_INET);
     /* waiting for a datagram that never comes: a deadline, a cancellation */
     g_fd = weft_udp_bind("127.0.0.1", 0, AF_INET);
