@@ -22,9 +22,22 @@ static int port_pipe[2];
 
 static int live, most, ended;
 
+static long rss_kb(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[128];
+    long kb = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "VmRSS:", 6)) kb = atol(line + 6);
+    if (f) fclose(f);
+    return kb;
+}
+static long peak_rss_kb;
+
 static int hello(weft_stream *s, void *arg)
 {
     if (++live > most) most = live;
+    if (live == N) peak_rss_kb = rss_kb();
     char line[16];
     ssize_t r = weft_stream_read_line(s, line, sizeof line);
     if (r == 6) r = weft_stream_write(s, "hi\n", 3);
@@ -44,8 +57,8 @@ static int server_main(void *arg)
     double t0 = weft_now();
     /* wait until everyone came and went */
     while (weft_now() - t0 < 20 && (ended < N || weft_server_connections(srv))) weft_sleep(0.01);
-    fprintf(stderr, "server: %d connections at once, %d ended, %zu left, %.2f s\n", most, ended,
-            weft_server_connections(srv), weft_now() - t0);
+    fprintf(stderr, "server: %d connections at once (RSS %ld KiB then), %d ended, %zu left, %.2f s\n",
+            most, peak_rss_kb, ended, weft_server_connections(srv), weft_now() - t0);
     CHECK_EQ(most, N);
     CHECK_EQ(weft_server_close(srv, 1), 0);
     return 0;
