@@ -177,6 +177,8 @@ WEFT_TEST(middleware)
     weft_http_server_use(S, mw_tag, NULL);
     talks("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     WEFT_TEST_CHECK(mw_count == 1 && strstr(out, "X-Mw: yes\r\n"));
+    talks("GET /nothing HTTP/1.1\r\nHost: x\r\n\r\nDELETE / HTTP/1.1\r\nHost: x\r\n\r\n");
+    WEFT_TEST_CHECK(mw_count == 3 && strstr(out, " 404 ") && strstr(out, " 405 "));
     return done();
 }
 

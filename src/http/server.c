@@ -158,7 +158,7 @@ int weft_http_next(weft_http_request *req)
         weft__mw *m = &srv->mws[req->mw_next++];
         return m->fn(req, m->arg);
     }
-    if (!req->rt) return weft__reply_simple(req, 404, NULL);
+    if (!req->rt) return weft__reply_simple(req, req->path_matched ? 405 : 404, NULL);
     return req->rt->h(req, req->rt->arg);
 }
 
@@ -179,9 +179,8 @@ static void handle(weft__conn *c)
     weft_http_server *srv = c->srv;
     int path_ok;
     req->rt = weft__route_match(srv, req, &path_ok);
-    int r;
-    if (!req->rt && path_ok) r = weft__reply_simple(req, 405, NULL);
-    else r = weft_http_next(req);
+    req->path_matched = (uint8_t)path_ok;
+    int r = weft_http_next(req); /* middleware sees 404/405 requests too */
     if (r < 0) {
         if (!req->replied) weft__reply_simple(req, 500, NULL);
         req->keep_alive = 0;

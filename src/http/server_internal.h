@@ -48,6 +48,7 @@ struct weft_http_request {
     size_t pname_len[WEFT_HTTP_MAX_PARAMS];
     char *pval[WEFT_HTTP_MAX_PARAMS];
     uint8_t body_started, body_done, replied, ended, chunked_reply, is_head, keep_alive;
+    uint8_t path_matched;    /* a route has this path, for another method: 405 */
     int status;
     int64_t remaining;       /* Content-Length reply: bytes still owed */
     uint64_t body_read, sent;
