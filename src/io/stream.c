@@ -233,9 +233,12 @@ static int flusher_main(void *arg)
         if (r > 0) {
             s->wpos += (size_t)r;
             if (s->wpos == s->wend) s->wpos = s->wend = 0;
-            if (wpending(s) < s->high) wake_writers(s);
+            /* Hysteresis: a writer woken for a few bytes of room would
+             * only wait again at once. */
+            if (wpending(s) <= s->high / 2) wake_writers(s);
             continue;
         }
+        if (r == 0) r = -EPIPE; /* a transport that takes nothing would spin us */
         if (r == -EAGAIN) r = weft__stream_wait(s, want);
         if (r < 0) {
             if (!s->werr) s->werr = (int)r;
