@@ -108,6 +108,9 @@ typedef struct weft__loop {
     char *stack_free;          /* free list of stack tops */
     char *zombie_stack;        /* stack of a task that just ended: freed after switching away */
     struct weft__stack_slab *slabs;
+    struct weft__stack_slab *stack_reserve; /* next slab, being pre-faulted */
+    weft__slab_chunk *chunk_reserve;        /* next task chunk, likewise */
+    struct weft__prefault *prefault;        /* the pre-faulting thread, if started */
     size_t nstacks, nstacks_free;
     int guard_mode;            /* how stacks get guard pages (stack.c) */
     int pidfd;
@@ -202,6 +205,10 @@ void weft__stack_put(weft__loop *L, char *top);
 void weft__stacks_close(weft__loop *L);
 void weft__overflow_handler_install(weft__loop *L);
 void weft__overflow_handler_remove(weft__loop *L);
+
+/* prefault.c */
+void weft__prefault(weft__loop *L, char *top, size_t stride, size_t count, size_t len);
+void weft__prefault_close(weft__loop *L);
 
 /* ctx_*.S */
 void weft__ctx_switch(void **save_sp, void *load_sp);

@@ -198,6 +198,7 @@ int weft_run_with(const weft_options *opt, weft_fn main, void *arg)
     sigint_remove();
     weft__poll_close(L);
     weft__timers_free(L);
+    weft__prefault_close(L); /* before anything it may be touching is unmapped */
     weft__free_all_tasks(L);
     weft__stacks_close(L);
     weft__overflow_handler_remove(L);

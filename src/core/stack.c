@@ -165,18 +165,17 @@ static void populate_tops(weft__loop *L, struct weft__stack_slab *s)
     }
 }
 
-static int grow(weft__loop *L)
+/* A new slab of n stacks, mapped and guarded, not yet in the pool. */
+static struct weft__stack_slab *slab_new(weft__loop *L, size_t n)
 {
-    /* Slabs grow with the pool: 64 stacks, then up to 1024 per mapping. */
-    size_t n = L->nstacks < 64 ? 64 : L->nstacks > 1024 ? 1024 : L->nstacks;
     size_t S = L->stack_size;
     struct weft__stack_slab *s = malloc(sizeof *s);
-    if (!s) return -ENOMEM;
+    if (!s) return NULL;
     void *p = mmap(NULL, n * S, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
     if (p == MAP_FAILED) {
         free(s);
-        return -ENOMEM;
+        return NULL;
     }
     s->base = p;
     s->count = n;
@@ -191,17 +190,58 @@ static int grow(weft__loop *L)
     }
 #endif
     s->guard_mode = guard_slab(L, s);
-    populate_tops(L, s);
+    return s;
+}
+
+static void slab_free(weft__loop *L, struct weft__stack_slab *s)
+{
+#ifdef WEFT_VALGRIND
+    for (size_t i = 0; s->vg && i < s->count; i++) VALGRIND_STACK_DEREGISTER(s->vg[i]);
+#endif
+    free(s->vg);
+    if (s->guard_mode == GUARD_MPROTECT) mprotect_used -= s->count;
+    munmap(s->base, s->count * L->stack_size);
+    free(s);
+}
+
+/* Slabs grow with the pool: 64 stacks, then up to 1024 per mapping. */
+static size_t next_count(weft__loop *L)
+{
+    return L->nstacks < 64 ? 64 : L->nstacks > 1024 ? 1024 : L->nstacks;
+}
+
+/* Runs on the scheduler's stack only (see next_direct in task.c). */
+static int grow(weft__loop *L)
+{
+    size_t S = L->stack_size;
+    struct weft__stack_slab *s = L->stack_reserve;
+    L->stack_reserve = NULL;
+    if (!s) {
+        s = slab_new(L, next_count(L));
+        if (!s) return -ENOMEM;
+        populate_tops(L, s);
+    }
     s->next = L->slabs;
     L->slabs = s;
     /* Push in reverse so the lowest address is handed out first. */
-    for (size_t i = n; i-- > 0;) {
+    for (size_t i = s->count; i-- > 0;) {
         char *top = s->base + (i + 1) * S;
         *(char **)(top - sizeof(char *)) = L->stack_free;
         L->stack_free = top;
     }
-    L->nstacks += n;
-    L->nstacks_free += n;
+    L->nstacks += s->count;
+    L->nstacks_free += s->count;
+    /* Past the first slab the workload is a big one: map the next slab now
+     * and have its top pages faulted in on the helper thread while this one
+     * is used (prefault.c). Highest first: the pool hands out lowest first,
+     * so if the loop catches up, the two work from opposite ends. */
+    if (L->nstacks > 64) {
+        struct weft__stack_slab *r = slab_new(L, next_count(L));
+        if (r) {
+            L->stack_reserve = r;
+            weft__prefault(L, r->base + r->count * S - PAGE, S, r->count, PAGE);
+        }
+    }
     return 0;
 }
 
@@ -242,16 +282,12 @@ void weft__stacks_close(weft__loop *L)
     struct weft__stack_slab *s = L->slabs;
     while (s) {
         struct weft__stack_slab *next = s->next;
-#ifdef WEFT_VALGRIND
-        for (size_t i = 0; s->vg && i < s->count; i++) VALGRIND_STACK_DEREGISTER(s->vg[i]);
-#endif
-        free(s->vg);
-        if (s->guard_mode == GUARD_MPROTECT) mprotect_used -= s->count;
-        munmap(s->base, s->count * L->stack_size);
-        free(s);
+        slab_free(L, s);
         s = next;
     }
     L->slabs = NULL;
+    if (L->stack_reserve) slab_free(L, L->stack_reserve);
+    L->stack_reserve = NULL;
     L->stack_free = NULL;
     if (L->pidfd >= 0) close(L->pidfd);
     L->pidfd = -1;

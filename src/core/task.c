@@ -39,7 +39,7 @@ struct weft__slab_chunk {
 #define SLOT_BASE(c) ((weft_task *)((char *)(c) + 64))
 #define SLOTS_PER_CHUNK ((CHUNK - 64) / sizeof(weft_task))
 
-static weft__slab_chunk *chunk_new(weft__loop *L)
+static char *chunk_map(void)
 {
     /* Over-map to align on 2 MiB so the chunk can be one huge page: a
      * million tasks then cost dozens of page faults instead of tens of
@@ -50,10 +50,22 @@ static weft__slab_chunk *chunk_new(weft__loop *L)
     if (a > p) munmap(p, (size_t)(a - p));
     if (a + CHUNK < p + 2 * CHUNK) munmap(a + CHUNK, (size_t)(p + 2 * CHUNK - (a + CHUNK)));
     madvise(a, CHUNK, MADV_HUGEPAGE);
+    return a;
+}
+
+static weft__slab_chunk *chunk_new(weft__loop *L)
+{
+    char *a = (char *)L->chunk_reserve;
+    L->chunk_reserve = NULL;
+    if (!a && !(a = chunk_map())) return NULL;
     weft__slab_chunk *c = (weft__slab_chunk *)a;
     c->used = 0;
     c->next = L->chunks;
     L->chunks = c;
+    /* A second chunk means a big workload: get the next one faulted in on
+     * the helper thread while this one fills (prefault.c). */
+    if (c->next && (L->chunk_reserve = (weft__slab_chunk *)chunk_map()))
+        weft__prefault(L, (char *)L->chunk_reserve, 0, 1, CHUNK);
     return c;
 }
 
@@ -108,6 +120,8 @@ static void free_chunks(weft__loop *L)
     }
     L->chunks = NULL;
     L->task_free = NULL;
+    if (L->chunk_reserve) munmap(L->chunk_reserve, CHUNK);
+    L->chunk_reserve = NULL;
 }
 
 /* ---- ready queue ------------------------------------------------------------ */
