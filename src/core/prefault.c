@@ -18,6 +18,7 @@
 #define _GNU_SOURCE
 #include "internal.h"
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 
@@ -78,7 +79,12 @@ void weft__prefault(weft__loop *L, char *top, size_t stride, size_t count, size_
         pthread_attr_t a;
         pthread_attr_init(&a);
         pthread_attr_setstacksize(&a, 64 * 1024);
+        /* Signals are for the loop's thread (SIGINT, debug dumps), not this one. */
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
         int rc = pthread_create(&P->th, &a, worker, P);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
         pthread_attr_destroy(&a);
         if (rc != 0) {
             free(P);
