@@ -134,6 +134,12 @@ WEFT_TEST(hello_pipelined)
     WEFT_TEST_CHECK(count(out, "\r\n\r\nHello, World!") == 3);
     WEFT_TEST_CHECK(strstr(out, "Date: ") && strstr(out, "Server: weft"));
     WEFT_TEST_CHECK(!strstr(out, "Connection: close"));
+    /* Gathered pipelined responses keep their order around a streamed one. */
+    talks("GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /stream HTTP/1.1\r\nHost: x\r\n\r\n"
+          "GET /files/z HTTP/1.1\r\nHost: x\r\n\r\n");
+    char *h1 = strstr(out, "Hello, World!"), *h2 = strstr(out, "4\r\npart\r\n"),
+         *h3 = strstr(out, "\r\n\r\nz");
+    WEFT_TEST_CHECK(h1 && h2 && h3 && h1 < h2 && h2 < h3 && count(out, "HTTP/1.1 200") == 3);
     /* HTTP/1.0 without keep-alive: the server closes after one. */
     talk0("GET / HTTP/1.0\r\n\r\nGET / HTTP/1.0\r\n\r\n");
     WEFT_TEST_CHECK(count(out, "200 OK") == 1 && strstr(out, "Connection: close"));

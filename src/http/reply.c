@@ -78,23 +78,47 @@ int weft_http_reply_header(weft_http_request *req, const char *name, const char 
     return 0;
 }
 
-static int send_all(weft_http_request *req, struct iovec *iov, int n)
+/* Writes iov after whatever pipelined responses wait in c->pend. A client
+ * that stops reading would hold the handler in this write forever: the
+ * reaper ends it after body_timeout_s. */
+static int write_out(weft__conn *c, struct iovec *iov, int n)
 {
-    size_t total = 0;
-    for (int i = 0; i < n; i++) total += iov[i].iov_len;
-    /* A client that stops reading would hold the handler in this write
-     * forever: the reaper ends it after body_timeout_s. */
-    weft__conn *c = req->c;
+    struct iovec all[4];
+    int k = 0;
+    if (c->pend.len) all[k++] = (struct iovec){c->pend.p, c->pend.len};
+    for (int i = 0; i < n && k < 4; i++) all[k++] = iov[i];
     c->state = C_WRITE;
     c->deadline = weft_now() + c->srv->o.body_timeout_s;
-    ssize_t r = weft_stream_writev(c->s, iov, n);
+    ssize_t r = weft_stream_writev(c->s, all, k);
     c->state = C_HANDLER;
-    if (r < 0) {
-        req->keep_alive = 0;
-        return (int)r;
-    }
+    c->pend.len = 0;
+    return r < 0 ? (int)r : 0;
+}
+
+int weft__reply_flush(weft__conn *c)
+{
+    return c->pend.len ? write_out(c, NULL, 0) : 0;
+}
+
+/* Pipelined requests (more already buffered behind this one) get their
+ * responses gathered and sent with the last of them: one write for the
+ * batch instead of one each. */
+static int send_all(weft_http_request *req, struct iovec *iov, int n)
+{
+    weft__conn *c = req->c;
+    size_t total = 0;
+    for (int i = 0; i < n; i++) total += iov[i].iov_len;
     req->sent += total;
-    return 0;
+    if (c->corked && c->pend.len + total <= 65536 && !weft__buf_reserve(&c->pend, total)) {
+        for (int i = 0; i < n; i++) {
+            memcpy(c->pend.p + c->pend.len, iov[i].iov_base, iov[i].iov_len);
+            c->pend.len += iov[i].iov_len;
+        }
+        return 0;
+    }
+    int r = write_out(c, iov, n);
+    if (r < 0) req->keep_alive = 0;
+    return r;
 }
 
 int weft_http_respond(weft_http_request *req, int status, const char *ctype, const void *body,
@@ -124,6 +148,7 @@ int weft_http_reply_start(weft_http_request *req, int status, const char *ctype,
     int r = build_head(req, status, ctype, content_length < -1 ? -2 : content_length);
     if (r) return r;
     req->chunked_reply = content_length == -1 && !req->is_head;
+    req->c->corked = 0; /* a stream may pause: its bytes go out as written */
     req->remaining = content_length >= 0 ? content_length : -1;
     struct iovec iov = {req->c->out.p, req->c->out.len};
     r = send_all(req, &iov, 1);

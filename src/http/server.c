@@ -213,6 +213,9 @@ static int read_head(weft__conn *c)
     c->deadline = weft_now() + (have ? srv->o.header_timeout_s : srv->o.keepalive_s);
     for (;;) {
         if (srv->closing && c->state == C_IDLE) return 0;
+        /* About to wait for bytes: what was gathered must go first. */
+        if (c->pend.len && weft_stream_buffered(c->s) <= c->P.parsed && weft__reply_flush(c) < 0)
+            return 0;
         const char *data;
         ssize_t n = weft_stream_peek(c->s, &data, c->P.parsed + 1);
         /* At the stream's end peek returns what is left, possibly old bytes. */
@@ -301,6 +304,7 @@ int weft_http_server_serve_stream(weft_http_server *srv, weft_stream *s)
         req->keep_alive = c->H.keep_alive && !srv->closing;
         req->is_head = !strcmp(c->H.method, "HEAD");
         if (c->H.content_length <= 0 && !c->H.chunked) req->body_started = req->body_done = 1;
+        c->corked = req->body_done && weft_stream_buffered(c->s) > 0;
         c->extra.len = 0;
         if (c->H.upgrade && !strcmp(c->H.method, "CONNECT")) {
             reject(c, 501);
@@ -316,10 +320,12 @@ int weft_http_server_serve_stream(weft_http_server *srv, weft_stream *s)
         if (!req->keep_alive) break;
     }
 
+    weft__reply_flush(c);
     if (c->prev) c->prev->next = c->next;
     else srv->conns = c->next;
     if (c->next) c->next->prev = c->prev;
     weft__buf_free(&c->out);
+    weft__buf_free(&c->pend);
     weft__buf_free(&c->extra);
     weft__buf_free(&c->body);
     weft__buf_free(&c->pathbuf);

@@ -62,12 +62,14 @@ struct weft__conn {
     double deadline;         /* the reaper ends the connection past it */
     uint8_t state;           /* C_IDLE, C_HEAD, C_BODY, C_HANDLER, C_WRITE */
     uint8_t timed_out;
+    uint8_t corked;          /* gather responses in pend (pipelining) */
     weft__parser P;
     weft__head H;
     weft_http_request req;
     char *arena;             /* the head's strings */
     size_t arena_cap;
     weft__buf out;           /* response head being built */
+    weft__buf pend;          /* pipelined responses not yet sent */
     weft__buf extra;         /* headers added by weft_http_reply_header */
     weft__buf body;          /* weft_http_request_body */
     weft__buf pathbuf;       /* route captures */
@@ -84,5 +86,7 @@ void weft__routes_free(weft_http_server *srv);
 /* reply.c */
 int weft__reply_simple(weft_http_request *req, int status, const char *msg);
 int weft__reply_finish(weft_http_request *req);
+/* Sends the gathered pipelined responses. 0 or the stream's error. */
+int weft__reply_flush(weft__conn *c);
 
 #endif

@@ -83,7 +83,8 @@ static int send_body(weft_http_request *req, int fd, off_t off, off_t len)
         }
         return 0;
     }
-    int r = weft_stream_drain(c->s);
+    int r = weft__reply_flush(c);
+    if (r == 0) r = weft_stream_drain(c->s);
     if (r < 0) return r;
     int sock = weft_stream_fd(c->s);
     while (len > 0) {
