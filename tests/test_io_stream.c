@@ -212,6 +212,52 @@ static int t_backpressure(void *arg)
     return 0;
 }
 
+/* Bytes queued under the mark are sent by the stream itself while the
+ * writer waits on something else entirely (a proxy waiting on its other
+ * side): nobody has to call drain. */
+static size_t g_sent;
+static weft_event *g_done;
+static int queue_then_wait(void *arg)
+{
+    weft_stream *a = arg;
+    char chunk[1000];
+    memset(chunk, 'q', sizeof chunk);
+    while (!weft_stream_write_buffered(a)) { /* until the kernel is full */
+        CHECK_EQ(weft_stream_write(a, chunk, sizeof chunk), (long)sizeof chunk);
+        g_sent += sizeof chunk;
+    }
+    CHECK_EQ(weft_event_wait(g_done), 0); /* not touching the stream */
+    return 0;
+}
+
+static weft_stream *g_rd;
+static int read_all_sent(void *arg)
+{
+    static char buf[1 << 20];
+    CHECK(g_sent <= sizeof buf);
+    return (int)weft_stream_read_exactly(g_rd, buf, g_sent);
+}
+
+static int t_background(void *arg)
+{
+    weft_stream *a, *b;
+    pair(&a, &b);
+    g_done = weft_event_new();
+    weft_task *w = weft_spawn(queue_then_wait, a);
+    weft_sleep(0.02); /* it filled the socket and now waits on the event */
+    CHECK(!weft_done(w));
+    CHECK(weft_stream_write_buffered(a) > 0);
+    g_rd = b;
+    CHECK_EQ(weft_timeout(5, read_all_sent, NULL), (long)g_sent);
+    CHECK_EQ(weft_stream_write_buffered(a), 0);
+    weft_event_set(g_done);
+    CHECK_EQ(weft_await(w), 0);
+    weft_event_free(g_done);
+    weft_stream_close(a);
+    weft_stream_close(b);
+    return 0;
+}
+
 static int t_halfclose(void *arg)
 {
     weft_stream *a, *b;
@@ -338,7 +384,7 @@ static int t_pipe(void *arg)
 #define T(name)                                                   \
     static void name##_run(void) { CHECK_EQ(weft_run(t_##name, NULL), 0); }
 T(roundtrip) T(exactly_eof) T(until) T(line_limit) T(peek) T(writev) T(backpressure)
-T(halfclose) T(cancel_read) T(cancel_write) T(abort) T(pipe)
+T(halfclose) T(background) T(cancel_read) T(cancel_write) T(abort) T(pipe)
 
 int main(int argc, char **argv)
 {
@@ -350,6 +396,7 @@ int main(int argc, char **argv)
                                    {"writev", writev_run},
                                    {"backpressure", backpressure_run},
                                    {"halfclose", halfclose_run},
+                                   {"background", background_run},
                                    {"cancel_read", cancel_read_run},
                                    {"cancel_write", cancel_write_run},
                                    {"abort", abort_run},
