@@ -9,9 +9,16 @@ load=$1
 shift
 for server in "$@"; do
   for size in 1024 100; do
-    port=$((20000 + RANDOM % 20000))
-    "$server" "$port" >/dev/null 2>&1 &
-    pid=$!
+    # A random port may be taken (a test's PostgreSQL, another server): a
+    # server that exits at once failed to bind; try another port.
+    for _ in 1 2 3 4 5; do
+      port=$((20000 + RANDOM % 20000))
+      "$server" "$port" >/dev/null 2>&1 &
+      pid=$!
+      sleep 0.2
+      kill -0 "$pid" 2>/dev/null && break
+      wait "$pid" 2>/dev/null
+    done
     out=$("$load" "$port" 10 "$size" 0.1 0.3 "$pid" 2>&1)
     rc=$?
     kill "$pid" 2>/dev/null

@@ -154,7 +154,7 @@ TASK_TEST(test_connect_errors)
              ntohs(a.sin_port));
     double t0 = weft_now();
     CHECK_EQ(weft_pg_connect(silent, &c, NULL), -ETIMEDOUT);
-    CHECK_NEAR(weft_now() - t0, 0.3, 0.25);
+    CHECK_NEAR(weft_now() - t0, 1.15, 1.1); /* 0.3 s; loaded CI machines stall */
     close(l);
     CHECK(!strcmp(weft_strerror(-WEFT_PG_EAUTH), "PostgreSQL: authentication failed"));
     return 0;
