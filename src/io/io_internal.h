@@ -1,4 +1,4 @@
-/* Helpers shared by the socket modules (sock.c, tcp.c, server.c, udp.c,
+/* Helpers shared by the socket modules (sock.c, tcp.c, server.c, udp.c, process.c,
  * dns.c). Not installed. */
 #ifndef WEFT_IO_INTERNAL_H
 #define WEFT_IO_INTERNAL_H
@@ -22,6 +22,8 @@ int weft__unix_addr(const char *path, struct sockaddr_un *sun);
 /* TCP_NODELAY on (asyncio's default: request/response traffic must not wait
  * for Nagle's 40 ms). */
 void weft__nodelay(int fd);
+/* The next delay of a retry loop: doubled, but never past max. */
+static inline double weft__backoff(double d, double max) { return d * 2 < max ? d * 2 : max; }
 
 /* dns.c */
 /* Cache hits, and getaddrinfo calls made by the pool (for tests). */

@@ -14,6 +14,7 @@
  * is reaped by weft_process_wait or, at the latest, by weft_process_free: no
  * zombies. */
 #define _GNU_SOURCE
+#include "io_internal.h"
 #include <weft/io.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -184,7 +185,7 @@ int weft_process_wait(weft_process *p)
             r = weft_wait_fd(p->pidfd, WEFT_READABLE);
         } else {
             r = weft_sleep(nap);
-            if (nap < 0.05) nap *= 2;
+            nap = weft__backoff(nap, 0.05);
         }
         if (r < 0) return r;
     }

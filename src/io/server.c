@@ -181,7 +181,7 @@ static int acceptor_main(void *arg)
             r = weft_wait_fd(lfd, WEFT_READABLE);
         } else if (out_of_resources(e)) {
             r = weft_sleep(backoff);
-            if (backoff < BACKOFF_MAX) backoff *= 2;
+            backoff = weft__backoff(backoff, BACKOFF_MAX);
         } else if (e != EINTR && e != ECONNABORTED && e != EPROTO && e != EPERM) {
             /* Unexpected (EBADF after close, EINVAL): stop this listener. */
             return -e;

@@ -33,7 +33,7 @@ int weft__connect_fd(int fd, const struct sockaddr *sa, socklen_t len)
              * drains: poll with growing sleeps, under the task's deadline. */
             int r = weft_sleep(backoff);
             if (r < 0) return r;
-            if (backoff < 0.1) backoff *= 2;
+            backoff = weft__backoff(backoff, 0.1);
             continue;
         }
         if (e != EINPROGRESS) return -e;
