@@ -39,8 +39,13 @@ typedef struct weft_options {
 /* Makes a loop on this thread, runs main(arg) as its first task until it
  * ends, then cancels every task still alive, waits for them to end, closes
  * the loop and returns main's result. SIGINT during the run cancels the main
- * task. Returns -EBUSY if this thread already runs a loop. */
+ * task. Returns -EBUSY if this thread already runs a loop, -EINVAL for a
+ * NULL main, -ENOMEM, or -EDEADLK when every task waits on another and
+ * cancelling them all could not end the wait (reported). Blocks the thread
+ * for the whole run. */
 int weft_run(weft_fn main, void *arg);
+/* As weft_run, with options (opt may be NULL: all defaults). WEFT_DEBUG=1 in
+ * the environment turns debug mode on whatever opt says. */
 int weft_run_with(const weft_options *opt, weft_fn main, void *arg);
 
 /* ---- tasks ---------------------------------------------------------------- */
@@ -137,8 +142,14 @@ int weft_group_wait(weft_group *g);
 
 /* ---- synchronisation: FIFO-fair; waits honour cancellation and deadlines -- */
 
+/* Common to the five objects below: _new returns NULL and errno (ENOMEM;
+ * EINVAL for a negative semaphore value) and does not wait; _free wakes every
+ * task still waiting on the object with -EPIPE, then frees it (NULL is a
+ * no-op). Only the functions marked "Waits" may suspend; called outside a
+ * task they return -EPERM. Nothing else waits. */
+
 typedef struct weft_sem weft_sem;
-weft_sem *weft_sem_new(int value);      /* NULL and errno on failure */
+weft_sem *weft_sem_new(int value);      /* value permits (>= 0) */
 int weft_sem_acquire(weft_sem *s);      /* 0, -ECANCELED, -ETIMEDOUT. Waits. */
 int weft_sem_try_acquire(weft_sem *s);  /* 1 acquired, 0 not */
 void weft_sem_release(weft_sem *s);     /* hands the permit to the first waiter */
@@ -146,45 +157,56 @@ int weft_sem_value(const weft_sem *s);  /* free permits */
 void weft_sem_free(weft_sem *s);        /* waiters get -EPIPE; NULL is a no-op */
 
 typedef struct weft_lock weft_lock;
-weft_lock *weft_lock_new(void);
-int weft_lock_acquire(weft_lock *l);    /* 0, -ECANCELED, -ETIMEDOUT. Waits. */
+weft_lock *weft_lock_new(void);         /* unlocked */
+/* 0, -ECANCELED, -ETIMEDOUT; -EDEADLK (reported) if the caller already holds
+ * it: the lock is not reentrant. Waits. */
+int weft_lock_acquire(weft_lock *l);
 int weft_lock_try_acquire(weft_lock *l);/* 1 acquired, 0 not */
-void weft_lock_release(weft_lock *l);   /* by its owner only (else reported, ignored) */
-int weft_lock_locked(const weft_lock *l);
-void weft_lock_free(weft_lock *l);
+void weft_lock_release(weft_lock *l);   /* by its owner only (else reported, ignored);
+                                           hands the lock to the first waiter */
+int weft_lock_locked(const weft_lock *l);/* 1 if held */
+void weft_lock_free(weft_lock *l);      /* waiters get -EPIPE; NULL is a no-op */
 
 typedef struct weft_event weft_event;
-weft_event *weft_event_new(void);
+weft_event *weft_event_new(void);       /* initially clear */
 void weft_event_set(weft_event *e);     /* wakes every waiter; stays set */
 void weft_event_clear(weft_event *e);
 int weft_event_is_set(const weft_event *e);
 int weft_event_wait(weft_event *e);     /* 0 once set, -ECANCELED, -ETIMEDOUT. Waits. */
-void weft_event_free(weft_event *e);
+void weft_event_free(weft_event *e);    /* waiters get -EPIPE; NULL is a no-op */
 
 typedef struct weft_cond weft_cond;
 weft_cond *weft_cond_new(void);
 /* Releases l (held by the caller), waits for a notify, re-acquires l. l is
- * held again on every return, errors included. Waits. */
+ * held again on every return, errors included. 0, -ECANCELED, -ETIMEDOUT;
+ * -EPERM (reported) if the caller does not hold l; -EPIPE if c is freed
+ * meanwhile (or l, which then is not held). Waits. */
 int weft_cond_wait(weft_cond *c, weft_lock *l);
 void weft_cond_notify(weft_cond *c);    /* wakes the first waiter */
 void weft_cond_notify_all(weft_cond *c);
-void weft_cond_free(weft_cond *c);
+void weft_cond_free(weft_cond *c);      /* waiters get -EPIPE; NULL is a no-op */
 
 typedef struct weft_queue weft_queue;
 weft_queue *weft_queue_new(size_t capacity);      /* 0: unbounded */
 /* Debug mode reports a queue never freed, with this creation site. */
 weft_queue *weft__queue_new_at(size_t capacity, const char *file, int line);
 #define weft_queue_new(capacity) weft__queue_new_at((capacity), __FILE__, __LINE__)
-int weft_queue_put(weft_queue *q, void *item);    /* waits while full; -EPIPE if closed.
-                                                     On error the item was not queued. */
+int weft_queue_put(weft_queue *q, void *item);    /* waits while full; -EPIPE if closed,
+                                                     -ENOMEM (unbounded ring cannot grow),
+                                                     -ECANCELED, -ETIMEDOUT. On error the
+                                                     item was not queued. Waits. */
 int weft_queue_get(weft_queue *q, void **item);   /* waits while empty; -EPIPE once
-                                                     closed and drained */
-int weft_queue_try_put(weft_queue *q, void *item);/* 0, -EAGAIN full, -EPIPE closed */
+                                                     closed and drained, -ECANCELED,
+                                                     -ETIMEDOUT. Waits. */
+int weft_queue_try_put(weft_queue *q, void *item);/* 0, -EAGAIN full, -EPIPE closed,
+                                                     -ENOMEM */
 int weft_queue_try_get(weft_queue *q, void **item);/* 0, -EAGAIN empty, -EPIPE */
 void weft_queue_close(weft_queue *q);             /* waiters get -EPIPE; items stay
                                                      gettable */
-size_t weft_queue_size(const weft_queue *q);
-void weft_queue_free(weft_queue *q);
+size_t weft_queue_size(const weft_queue *q);      /* items queued */
+void weft_queue_free(weft_queue *q);              /* closes, then frees; queued items
+                                                     are not freed (they are the
+                                                     caller's); NULL is a no-op */
 
 /* ---- blocking work off the loop ------------------------------------------ */
 
@@ -208,10 +230,11 @@ ssize_t weft_read(int fd, void *buf, size_t n);
 ssize_t weft_write(int fd, const void *buf, size_t n);
 /* Writes all n bytes (suspending as needed); n or -errno. Waits. */
 ssize_t weft_write_all(int fd, const void *buf, size_t n);
-/* Wakes the fd's waiters with -EBADF, drops it from the loop, closes it. */
+/* Wakes the fd's waiters with -EBADF, drops it from the loop, closes it.
+ * 0, or -errno from close(2) (-EBADF for a negative fd). Does not wait. */
 int weft_close(int fd);
 /* As weft_close without closing: for fds that someone else closes (call it
- * before they do, e.g. before PQfinish). */
+ * before they do, e.g. before PQfinish). Does not wait. */
 void weft_fd_forget(int fd);
 
 /* ---- errors --------------------------------------------------------------- */
