@@ -86,6 +86,7 @@ int weft_http_server_use(weft_http_server *srv, weft_http_middleware mw, void *a
 /* Starts listening (host NULL: all interfaces; port 0: any, see
  * weft_http_server_port). 0 or -errno. Waits (resolving host). */
 int weft_http_server_listen(weft_http_server *srv, const char *host, int port);
+/* The port listen bound (useful with port 0); -EINVAL before listen. */
 int weft_http_server_port(const weft_http_server *srv);
 /* Graceful shutdown: stops accepting, idle keep-alive connections close, in
  * flight requests get up to grace_s seconds, then are cancelled. Frees srv
@@ -212,10 +213,14 @@ int weft_http_client_request(weft_http_client *c, const char *method, const char
 /* GET, whole body read: the commonest case in one call. */
 int weft_http_client_get(weft_http_client *c, const char *url, weft_http_response **out);
 
+/* The status code (200) and the reason phrase as the server sent it ("OK";
+ * may be ""). Strings returned by these accessors belong to r and live until
+ * weft_http_response_free. None of them waits. */
 int weft_http_response_status(const weft_http_response *r);
 const char *weft_http_response_reason(const weft_http_response *r);
 /* First header of that name (case-insensitive), or NULL. */
 const char *weft_http_response_header(const weft_http_response *r, const char *name);
+/* All headers in the order received; *n gets their count. */
 const weft_http_header *weft_http_response_headers(const weft_http_response *r, size_t *n);
 /* The final URL (after redirects) and how many redirects were followed. */
 const char *weft_http_response_url(const weft_http_response *r);
