@@ -54,7 +54,8 @@ static int ring_push(weft_queue *q, void *item)
         q->cap = cap;
         q->head = 0;
     }
-    q->ring[(q->head + q->count) % q->cap] = item;
+    size_t i = q->head + q->count; /* < 2 * cap: a subtraction, not a division */
+    q->ring[i >= q->cap ? i - q->cap : i] = item;
     q->count++;
     return 0;
 }
@@ -62,7 +63,7 @@ static int ring_push(weft_queue *q, void *item)
 static void *ring_pop(weft_queue *q)
 {
     void *item = q->ring[q->head];
-    q->head = (q->head + 1) % q->cap;
+    if (++q->head == q->cap) q->head = 0;
     q->count--;
     return item;
 }
@@ -136,8 +137,8 @@ size_t weft_queue_size(const weft_queue *q) { return q->count; }
 
 void weft_queue_free(weft_queue *q)
 {
-    if (weft__unlikely(weft__L && weft__L->dbgs)) weft_debug_untrack(q);
     if (!q) return;
+    if (weft__unlikely(weft__L && weft__L->dbgs)) weft_debug_untrack(q);
     weft_queue_close(q);
     free(q->ring);
     free(q);
