@@ -29,7 +29,6 @@
 #include <unistd.h>
 
 #define HIGH_DEFAULT (64 * 1024)
-#define LIMIT_DEFAULT (64 * 1024)
 
 /* ---- the plain transport ------------------------------------------------------ */
 
@@ -124,7 +123,7 @@ weft_stream *weft__stream_new(int fd, int is_sock)
     if (!s) return NULL;
     s->fd = fd;
     s->tp = &weft__plain_transport;
-    s->limit = LIMIT_DEFAULT;
+    s->limit = WEFT__STREAM_LIMIT_DEFAULT;
     s->high = HIGH_DEFAULT;
     s->is_sock = (uint8_t)is_sock;
     weft_debug_track(s, "stream", NULL, 0); /* debug mode: reported if never closed */

@@ -31,6 +31,8 @@
 #ifndef WEFT_IO_STREAM_INTERNAL_H
 #define WEFT_IO_STREAM_INTERNAL_H
 
+#define WEFT__STREAM_LIMIT_DEFAULT (64 * 1024) /* read buffer limit (io.h: 64 KiB) */
+
 #include "weft/io.h"
 #include "core/internal.h" /* wait lists for writers over the mark */
 #include <stdint.h>
@@ -54,7 +56,8 @@ struct weft_stream {
     /* read side: unread bytes are rbuf[rpos, rend) */
     char *rbuf;
     size_t rpos, rend, rcap;
-    size_t limit;            /* most bytes ever buffered for reading */
+    size_t limit;            /* most bytes ever buffered for reading (default
+                                WEFT__STREAM_LIMIT_DEFAULT) */
     int rerr;                /* sticky read error */
     /* write side: unsent bytes are wbuf[wpos, wend) */
     char *wbuf;

@@ -234,7 +234,7 @@ size_t weft_stream_buffered(const weft_stream *s) { return s ? ravail(s) : 0; }
 
 void weft_stream_set_limit(weft_stream *s, size_t limit)
 {
-    if (s) s->limit = limit ? limit : 64 * 1024;
+    if (s) s->limit = limit ? limit : WEFT__STREAM_LIMIT_DEFAULT;
 }
 
 size_t weft__stream_take_buffered(weft_stream *s, const char **data)
