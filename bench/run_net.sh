@@ -36,7 +36,6 @@ RESULTS=$BUILD/bench/net_results.txt
 PY=/usr/bin/python3
 DUR=10; WARM=1
 [ "${BENCH_QUICK:-0}" = 1 ] && { DUR=2; WARM=1; }
-PORT=${BENCH_PORT:-18431}
 ROUNDS=${ROUNDS:-1}
 TMP=$(mktemp -d /tmp/weft-benchnet.XXXXXX)
 SERVER_PID=
@@ -80,6 +79,18 @@ wait_port() { # port: until something accepts there (max 10 s)
   return 1
 }
 
+# free_port: a random port below the ephemeral range that nothing listens on
+# (several copies of this script, and other tests, may run at once).
+free_port() {
+  local p
+  for _ in $(seq 100); do
+    p=$((20000 + RANDOM % 12000))
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+  done
+  echo 29999
+}
+PORT=$(free_port)
+
 cpu_ticks() { # pid -> utime+stime in clock ticks (all threads)
   awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0
 }
@@ -120,14 +131,14 @@ start_server() {
   local name=$1; shift
   "$@" >"$TMP/$name.log" 2>&1 &
   SERVER_PID=$!
-  if ! wait_port "$PORT"; then
+  if ! wait_port "$PORT" || ! kill -0 "$SERVER_PID" 2>/dev/null; then
     echo "$name did not start:" >&2
     tail -5 "$TMP/$name.log" >&2
     stop_pid "$SERVER_PID"; SERVER_PID=
     return 1
   fi
 }
-stop_server() { stop_pid "$SERVER_PID"; SERVER_PID=; PORT=$((PORT + 1)); }
+stop_server() { stop_pid "$SERVER_PID"; SERVER_PID=; PORT=$(free_port); }
 
 # perf_start NAME CASE PID SECONDS [DELAY]: when PERF is set and NAME is
 # weft, records PID for SECONDS after DELAY, in the background (perf_wait
@@ -259,9 +270,9 @@ EOF
   taskset -c "$cpu" nginx -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -e "$TMP/nginx/error.log" \
     >"$TMP/nginx.log" 2>&1 &
   NGINX_PID=$!
-  wait_port "$PORT" || { echo "nginx did not start" >&2; cat "$TMP/nginx/error.log" >&2; return 1; }
+  wait_port "$PORT" && kill -0 "$NGINX_PID" 2>/dev/null || { echo "nginx did not start" >&2; cat "$TMP/nginx/error.log" >&2; return 1; }
 }
-nginx_stop() { stop_pid "$NGINX_PID"; NGINX_PID=; PORT=$((PORT + 1)); }
+nginx_stop() { stop_pid "$NGINX_PID"; NGINX_PID=; PORT=$(free_port); }
 
 # ---- N2: HTTP server ----------------------------------------------------------
 declare -A N2
