@@ -14,8 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-void weft__each_task(void (*fn)(weft__loop *, weft_task *));
-
 __thread unsigned long weft__debug_leaks;
 
 static int env_on(const char *name)
@@ -334,7 +332,6 @@ static weft__dbgobj *lookup(struct weft__dbgstate *d, const void *p)
 }
 
 static weft__dbgobj *lookup(struct weft__dbgstate *d, const void *p);
-const char *weft__symbolize(uintptr_t addr, const char **fn, uintptr_t *off, uintptr_t *objoff);
 
 const char *weft__obj_site(const weft__dbgobj *o, char *buf, size_t n)
 {

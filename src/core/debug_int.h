@@ -24,6 +24,14 @@ struct weft__dbgstate {
     struct weft__watchdog *watchdog; /* NULL: none (reports off, or no thread) */
 };
 
+/* symbols.c: fills *fn with the function holding addr (NULL if unknown) and
+ * *off with the offset in it; returns the object's path (NULL if none holds
+ * addr) and its offset in *objoff, for addr2line. Signal-safe. */
+const char *weft__symbolize(uintptr_t addr, const char **fn, uintptr_t *off, uintptr_t *objoff);
+/* task.c: calls fn on every task record in use (running, parked, or ended
+ * and not yet freed) of the calling thread's loop; none outside a loop. */
+void weft__each_task(void (*fn)(weft__loop *, weft_task *));
+
 /* A task's label for reports: its name, else "task <id> spawned at <site>". */
 const char *weft__task_label(const weft_task *t, char *buf, size_t n);
 /* "file:line", "file" when line is 0, or "?" */

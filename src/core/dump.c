@@ -28,9 +28,6 @@
 
 #define MAXFRAMES 48
 
-const char *weft__symbolize(uintptr_t addr, const char **fn, uintptr_t *off, uintptr_t *objoff);
-void weft__each_task(void (*fn)(weft__loop *, weft_task *));
-
 /* Output to a FILE (normal calls) or an fd (signal handler). */
 typedef struct {
     FILE *f;

@@ -8,6 +8,7 @@
  * that interrupted one) gets the object and offset without a function name
  * rather than wait. */
 #define _GNU_SOURCE
+#include "debug_int.h"
 #include <elf.h>
 #include <fcntl.h>
 #include <link.h>
