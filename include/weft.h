@@ -54,7 +54,8 @@ typedef struct weft_task weft_task;
 
 /* Schedules fn(arg) as a new task; it starts at the loop's next turn (the
  * caller keeps running). The task must be awaited (weft_await, gather, ...)
- * or detached. Returns NULL with errno set: EPERM outside a loop, ENOMEM.
+ * or detached. Returns NULL with errno set: EPERM outside a loop, EINVAL for
+ * a NULL fn, ENOMEM.
  * A task gets a stack when it first runs; if none can be had it ends at once
  * with -ENOMEM. Does not wait. */
 weft_task *weft_spawn(weft_fn fn, void *arg);
@@ -131,8 +132,9 @@ int weft_timeout(double seconds, weft_fn fn, void *arg);
 typedef struct weft_group weft_group;
 /* A task group (asyncio.TaskGroup). NULL and errno on failure. */
 weft_group *weft_group_new(void);
-/* Spawns fn(arg) in the group. 0, or -ENOMEM, or -ECANCELED if the group is
- * already failing (the task is not started). Does not wait. */
+/* Spawns fn(arg) in the group. 0, or -ENOMEM, -EINVAL (fn is NULL), -EPERM
+ * (outside a loop), or -ECANCELED if the group is already failing (the task
+ * is not started). Does not wait. */
 int weft_group_spawn(weft_group *g, weft_fn fn, void *arg);
 /* Awaits every task of the group (tasks spawned meanwhile included). The
  * first task ending with a negative result cancels all others. Returns that

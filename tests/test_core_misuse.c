@@ -232,6 +232,25 @@ static void t_strerror(void)
     CHECK(!strcmp(weft_strerror(-12345), "unknown weft error") || weft_strerror(-12345));
 }
 
+/* A NULL task body is refused where it is given, not run (and crashed on). */
+static int null_fn_main(void *a)
+{
+    errno = 0;
+    CHECK(weft_spawn(NULL, NULL) == NULL);
+    CHECK_EQ(errno, EINVAL);
+    weft_group *g = weft_group_new();
+    CHECK(g != NULL);
+    CHECK_EQ(weft_group_spawn(g, NULL, NULL), -EINVAL);
+    CHECK_EQ(weft_group_spawn(g, nop, NULL), 0);
+    CHECK_EQ(weft_group_wait(g), 0);
+    return 0;
+}
+static void t_null_fn(void)
+{
+    CHECK_EQ(weft_run(NULL, NULL), -EINVAL);
+    CHECK_EQ(weft_run(null_fn_main, NULL), 0);
+}
+
 int main(int argc, char **argv)
 {
     return run_tests((test_case[]){{"outside", t_outside},
@@ -240,6 +259,7 @@ int main(int argc, char **argv)
                                    {"deadlock", t_deadlock},
                                    {"sleep_forever", t_sleep_forever},
                                    {"strerror", t_strerror},
+                                   {"null_fn", t_null_fn},
                                    {0}},
                      argc, argv);
 }

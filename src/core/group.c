@@ -23,6 +23,7 @@ int weft_group_spawn(weft_group *g, weft_fn fn, void *arg)
 {
     weft__loop *L = weft__L;
     if (!L) return -EPERM;
+    if (!fn) return -EINVAL;
     if (g->err) return -ECANCELED;
     if (g->n == g->cap) {
         size_t cap = g->cap ? g->cap * 2 : 8;
