@@ -214,7 +214,9 @@ void weft_queue_free(weft_queue *q);              /* closes, then frees; queued 
 
 /* Runs fn(arg) on the loop's thread pool while other tasks run; returns fn's
  * result. If the caller is cancelled it still waits for fn to end (fn may use
- * arg), then returns -ECANCELED. Waits. */
+ * arg), then returns -ECANCELED (-ETIMEDOUT past a weft_timeout deadline).
+ * -EINVAL for a NULL fn, -ENOMEM, -EAGAIN if no worker thread could be
+ * started. Workers start on demand, up to weft_options.threads. Waits. */
 int weft_to_thread(weft_fn fn, void *arg);
 
 /* ---- any non-blocking fd -------------------------------------------------- */
@@ -222,9 +224,11 @@ int weft_to_thread(weft_fn fn, void *arg);
 #define WEFT_READABLE 1
 #define WEFT_WRITABLE 2
 /* Waits until fd is ready for events; > 0: the events that are ready (an
- * error or hang-up reports both). -ECANCELED, -ETIMEDOUT, -EBADF (fd closed
- * with weft_close meanwhile). fd stays registered with the loop until
- * weft_close or weft_fd_forget. Waits. */
+ * error or hang-up reports both). -ECANCELED, -ETIMEDOUT, -EBADF (a negative
+ * fd, or fd closed with weft_close meanwhile), -EINVAL (events names neither
+ * direction), -ENOMEM, or epoll_ctl's error. A regular file (which epoll
+ * refuses) is reported ready at once. fd stays registered with the loop
+ * until weft_close or weft_fd_forget. Waits. */
 int weft_wait_fd(int fd, int events);
 /* read(2)/write(2) that suspend the task on EAGAIN. fd must be non-blocking.
  * Returns bytes done or -errno. Wait. */
