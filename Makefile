@@ -25,6 +25,8 @@ bench: all
 
 install: all
 	@cmake --install $(BUILD) --prefix $(PREFIX)
+	@# the dynamic linker's cache, or programs linked with -lweft do not find libweft.so.0
+	@if [ "$$(id -u)" = 0 ] && command -v ldconfig >/dev/null; then ldconfig; fi
 
 # The suite under AddressSanitizer + UndefinedBehaviorSanitizer.
 asan:
