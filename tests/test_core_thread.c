@@ -4,18 +4,21 @@
 #include "core_util.h"
 #include <pthread.h>
 
+static int ticks;
 static int blocking(void *a)
 {
     usleep(30 * 1000);
+    /* The loop ticks meanwhile. Waited for rather than assumed: on a loaded
+     * machine (qemu, seen in CI) it may get no CPU within 30 ms. */
+    for (int i = 0; i < 10000 && __atomic_load_n(&ticks, __ATOMIC_RELAXED) < 3; i++) usleep(1000);
     return (int)(long)a;
 }
 
-static int ticks;
 static int ticker(void *a)
 {
     for (;;) {
         if (weft_sleep(0.002) < 0) return 0;
-        ticks++;
+        __atomic_add_fetch(&ticks, 1, __ATOMIC_RELAXED);
     }
 }
 static int t_basic_main(void *a)
