@@ -1,6 +1,7 @@
 /* Error names: errno's own, and weft's codes (WEFT_ERRBASE and up), which
  * the higher layers register their tables for. */
 #include "internal.h"
+#include "error_table.h"
 #include <errno.h>
 #include <limits.h>
 #include <string.h>

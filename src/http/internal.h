@@ -3,6 +3,7 @@
 #define WEFT_HTTP_INTERNAL_H
 
 #include <weft/http.h>
+#include "error_table.h"
 #include <llhttp.h>
 #include <stdint.h>
 #include <string.h>
@@ -99,6 +100,5 @@ void weft__inflate_free(weft__inflate *z);
 
 /* Registers the HTTP error names with weft_strerror (idempotent). */
 void weft__http_errors(void);
-void weft__error_table(int lo, int hi, const char *(*name)(int));
 
 #endif

@@ -35,6 +35,7 @@
 
 #include "weft/io.h"
 #include "core/internal.h" /* wait lists for writers over the mark */
+#include "error_table.h"
 #include <stdint.h>
 
 typedef struct weft__transport {
@@ -118,6 +119,5 @@ void weft__ignore_sigpipe(void);
 const char *weft__io_error_name(int code);
 #define WEFT__PULL_IO_ERROR_NAMES \
     __attribute__((used)) static const char *(*const weft__pull_io_errors)(int) = weft__io_error_name;
-void weft__error_table(int lo, int hi, const char *(*name)(int));
 
 #endif

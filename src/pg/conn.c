@@ -9,6 +9,7 @@
  * connection queue up instead of interleaving protocol messages. */
 #define _GNU_SOURCE
 #include "pg_internal.h"
+#include "error_table.h"
 #include <weft/io.h>
 #include <weft/debug.h>
 #include <arpa/inet.h>
@@ -18,8 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-void weft__error_table(int lo, int hi, const char *(*name)(int));
 
 static const char *pg_error_name(int code)
 {
