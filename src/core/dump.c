@@ -151,7 +151,11 @@ static void dump_one(weft__loop *L, weft_task *t)
 
 static void dump_loop(weft__loop *L, const sink *s)
 {
-    out(s, "weft: %zu task(s) alive, %zu ready\n", L->live, L->nready);
+    /* Counted here rather than kept up to date on every switch; bounded in
+     * case a signal caught the list mid-update. */
+    size_t nready = 0;
+    for (weft_task *t = L->ready_head; t && nready <= L->live; t = t->next) nready++;
+    out(s, "weft: %zu task(s) alive, %zu ready\n", L->live, nready);
     dump_sink = s;
     weft__each_task(dump_one);
     struct weft__dbgstate *d = L->dbgs;

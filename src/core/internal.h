@@ -89,7 +89,6 @@ typedef struct weft__loop {
     weft_task *current;
     void *sched_sp;            /* scheduler context */
     weft_task *ready_head, *ready_tail;
-    size_t nready;
     int budget;                /* task runs before the scheduler polls again */
     double now;
     /* timers: min-heap with lazy deletion */
@@ -140,7 +139,6 @@ static inline void weft__ready_push(weft__loop *L, weft_task *t)
     t->next = NULL;
     if (L->ready_tail) L->ready_tail->next = t; else L->ready_head = t;
     L->ready_tail = t;
-    L->nready++;
 }
 void weft__wake(weft_task *t, int result);
 int weft__park(weft__wlist *wl, int kind, double deadline, int timeout_result,

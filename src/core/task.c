@@ -132,7 +132,6 @@ static inline weft_task *ready_pop(weft__loop *L)
     if (t) {
         L->ready_head = t->next;
         if (!L->ready_head) L->ready_tail = NULL;
-        L->nready--;
     }
     return t;
 }
