@@ -218,7 +218,9 @@ void weft__task_main(weft_task *t) __attribute__((noreturn));
 int weft__poll_init(weft__loop *L);
 void weft__poll(weft__loop *L, double timeout_s);
 void weft__poll_close(weft__loop *L);
-int weft__poll_watch_internal(weft__loop *L, int fd);
+/* Watches an fd of the loop's own for reading; its events come back as tag
+ * (a WEFT__*_TAG, beyond any fd number) instead of as an fd. */
+int weft__poll_watch_internal(weft__loop *L, int fd, uint64_t tag);
 /* Promises that fd will be closed only with weft_close/weft_fd_forget (as
  * streams do): its interest then outlives each wake, so a task that reads,
  * answers and waits again costs no epoll_ctl. Plain fds drop interest once
@@ -230,6 +232,9 @@ void weft__pool_on_ready(weft__loop *L);
 void weft__pool_close(weft__loop *L);
 int weft__pool_busy(weft__loop *L);
 #define WEFT__POOL_TAG ((uint64_t)1 << 40)
+#define WEFT__SIGINT_TAG ((uint64_t)2 << 40) /* loop.c: the SIGINT eventfd */
+/* loop.c: reads the SIGINT eventfd and cancels the main task if SIGINT came. */
+void weft__sigint_drain(weft__loop *L);
 
 /* group.c */
 void weft__group_task_done(weft_task *t);

@@ -56,7 +56,7 @@ static void sigint_install(weft__loop *L)
         goto out;
     int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (efd < 0) goto out;
-    if (weft__poll_watch_internal(L, efd) < 0) {
+    if (weft__poll_watch_internal(L, efd, WEFT__SIGINT_TAG) < 0) {
         close(efd);
         goto out;
     }
@@ -92,8 +92,6 @@ void weft__sigint_drain(weft__loop *L)
         weft_cancel(L->main);
     }
 }
-
-int weft__is_sigint_fd(int fd) { return sigint_owner && fd == sigint_efd; }
 
 static void find_thread_stack(weft__loop *L)
 {

@@ -27,9 +27,6 @@
 
 #define BLOCK 1024 /* fd records per block; blocks never move */
 
-int weft__is_sigint_fd(int fd);
-void weft__sigint_drain(weft__loop *L);
-
 int weft__poll_init(weft__loop *L)
 {
     L->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -82,9 +79,9 @@ static int ctl(weft__loop *L, int fd, weft__fdrec *r, uint32_t mask)
     return 0;
 }
 
-int weft__poll_watch_internal(weft__loop *L, int fd)
+int weft__poll_watch_internal(weft__loop *L, int fd, uint64_t tag)
 {
-    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = (uint64_t)fd};
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = tag};
     return epoll_ctl(L->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 }
 
@@ -149,7 +146,7 @@ void weft__poll(weft__loop *L, double timeout_s)
     for (int i = 0; i < n; i++) {
         uint64_t d = ev[i].data.u64;
         if (d == WEFT__POOL_TAG) weft__pool_on_ready(L);
-        else if (weft__is_sigint_fd((int)d)) weft__sigint_drain(L);
+        else if (d == WEFT__SIGINT_TAG) weft__sigint_drain(L);
         else dispatch(L, (int)d, ev[i].events);
     }
 }
