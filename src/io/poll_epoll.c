@@ -26,6 +26,7 @@
 #endif
 
 #define BLOCK 1024 /* fd records per block; blocks never move */
+#define MAX_POLL_S 1e6 /* longest poll (11.6 days): its ms fit an int */
 
 int weft__poll_init(weft__loop *L)
 {
@@ -127,6 +128,10 @@ void weft__poll(weft__loop *L, double timeout_s)
     if (timeout_s < 0) {
         n = epoll_wait(L->epfd, ev, 256, -1);
     } else {
+        /* A far deadline (a sleep of 1e300 s) would overflow time_t and the
+         * int of milliseconds: the poll would fail at once on every turn.
+         * Waking up every MAX_POLL_S instead is harmless. */
+        if (timeout_s > MAX_POLL_S) timeout_s = MAX_POLL_S;
         struct timespec ts;
         ts.tv_sec = (time_t)timeout_s;
         ts.tv_nsec = (long)((timeout_s - (double)ts.tv_sec) * 1e9);
