@@ -313,6 +313,17 @@ static int lookup_pool(const char *host, int port, int family, int socktype,
     waiter w = {.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};
     if (w.efd < 0) return -errno;
     pthread_mutex_lock(&mu);
+    /* A job for this name may have ended since weft_resolve looked in the
+     * cache (mu was released): its answer is there now. Without this look,
+     * a second getaddrinfo (seen in io_dns on a loaded machine). */
+    entry *e = cache_find(host, family, socktype, mono());
+    if (e) {
+        hits++;
+        int r = copy_list(e->res, port, out);
+        pthread_mutex_unlock(&mu);
+        close(w.efd);
+        return r;
+    }
     job *j = job_get(host, family, socktype);
     if (!j || !nworkers) {
         if (j) j->refs--; /* it stays queued for the next worker */
