@@ -306,6 +306,17 @@ static job *job_get(const char *host, int family, int socktype)
     return j;
 }
 
+/* The cached answer for host, as a fresh list for port; -ENOENT when there
+ * is none. Called with mu held. */
+static int cache_answer(const char *host, int port, int family, int socktype,
+                        struct addrinfo **out)
+{
+    entry *e = cache_find(host, family, socktype, mono());
+    if (!e) return -ENOENT;
+    hits++;
+    return copy_list(e->res, port, out);
+}
+
 static int lookup_pool(const char *host, int port, int family, int socktype,
                        struct addrinfo **out)
 {
@@ -316,10 +327,8 @@ static int lookup_pool(const char *host, int port, int family, int socktype,
     /* A job for this name may have ended since weft_resolve looked in the
      * cache (mu was released): its answer is there now. Without this look,
      * a second getaddrinfo (seen in io_dns on a loaded machine). */
-    entry *e = cache_find(host, family, socktype, mono());
-    if (e) {
-        hits++;
-        int r = copy_list(e->res, port, out);
+    int r = cache_answer(host, port, family, socktype, out);
+    if (r != -ENOENT) {
         pthread_mutex_unlock(&mu);
         close(w.efd);
         return r;
@@ -335,7 +344,6 @@ static int lookup_pool(const char *host, int port, int family, int socktype,
     j->waiters = &w;
     pthread_mutex_unlock(&mu);
 
-    int r = 0;
     for (;;) {
         r = weft_wait_fd(w.efd, WEFT_READABLE);
         pthread_mutex_lock(&mu);
@@ -377,14 +385,9 @@ int weft_resolve(const char *host, int port, int family, int socktype, struct ad
     if (rc != EAI_NONAME) return map_gai(rc);
 
     pthread_mutex_lock(&mu);
-    entry *e = cache_find(host, family, socktype, mono());
-    if (e) {
-        hits++;
-        int r = copy_list(e->res, port, out);
-        pthread_mutex_unlock(&mu);
-        return r;
-    }
+    int r = cache_answer(host, port, family, socktype, out);
     pthread_mutex_unlock(&mu);
+    if (r != -ENOENT) return r;
     if (weft__need_task("weft_resolve")) return -EPERM;
     return lookup_pool(host, port, family, socktype, out);
 }
