@@ -35,6 +35,15 @@
         }                                                                                   \
     } while (0)
 
+#ifdef WEFT_H
+/* TASK_TEST(name) { ... } defines a test whose body runs as the main task of
+ * a fresh loop and must return 0. */
+#define TASK_TEST(name)                                                   \
+    static int name##_body(void *arg);                                    \
+    static void name(void) { CHECK_EQ(weft_run(name##_body, NULL), 0); } \
+    static int name##_body(void *arg)
+#endif
+
 /* Runs every test named on the command line, or all of them. */
 typedef struct { const char *name; void (*fn)(void); } test_case;
 static inline int run_tests(const test_case *tc, int argc, char **argv)

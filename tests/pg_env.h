@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <weft/pg.h>
+#include "check.h"
 
 typedef struct pg_cluster {
     char dsn[512], restart[1024], stop[1024], sockdir[256];
@@ -60,4 +62,17 @@ static const char *pg_env_dsn(void)
     setenv("WEFT_PG_SOCKDIR", pg_env_own.sockdir, 1);
     return pg_env_own.dsn;
 }
+/* A connection to dsn, or the test fails with libpq's message. */
+static inline weft_pg *pg_connect_ok(const char *dsn)
+{
+    weft_pg *c = NULL;
+    char *err = NULL;
+    int rc = weft_pg_connect(dsn, &c, &err);
+    if (rc < 0) fprintf(stderr, "connect: %s: %s\n", weft_strerror(rc), err ? err : "");
+    CHECK_EQ(rc, 0);
+    CHECK(c != NULL);
+    free(err);
+    return c;
+}
+
 #endif

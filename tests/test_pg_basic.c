@@ -16,23 +16,6 @@
 
 static const char *dsn;
 
-#define TASK_TEST(name)                                   \
-    static int name##_body(void *arg);                    \
-    static void name(void) { CHECK_EQ(weft_run(name##_body, NULL), 0); } \
-    static int name##_body(void *arg)
-
-static weft_pg *connect_ok(void)
-{
-    weft_pg *c = NULL;
-    char *err = NULL;
-    int rc = weft_pg_connect(dsn, &c, &err);
-    if (rc < 0) fprintf(stderr, "connect: %s: %s\n", weft_strerror(rc), err ? err : "");
-    CHECK_EQ(rc, 0);
-    CHECK(c != NULL);
-    free(err);
-    return c;
-}
-
 /* A DSN with one keyword replaced (or added). */
 static char *dsn_with(const char *key, const char *value)
 {
@@ -54,7 +37,7 @@ static char *dsn_with(const char *key, const char *value)
 
 TASK_TEST(test_connect_and_select)
 {
-    weft_pg *c = connect_ok();
+    weft_pg *c = pg_connect_ok(dsn);
     CHECK(weft_pg_ok(c));
     CHECK(weft_pg_backend_pid(c) > 0);
     CHECK(!weft_pg_tls(c)); /* the test DSN says sslmode=disable */
@@ -162,7 +145,7 @@ TASK_TEST(test_connect_errors)
 
 TASK_TEST(test_params_and_types)
 {
-    weft_pg *c = connect_ok();
+    weft_pg *c = pg_connect_ok(dsn);
     weft_pg_params *p = weft_pg_params_new();
     weft_pg_params_int(p, 40);
     weft_pg_params_text(p, "it's; DROP TABLE x --");
@@ -237,7 +220,7 @@ TASK_TEST(test_params_and_types)
 
 TASK_TEST(test_server_errors)
 {
-    weft_pg *c = connect_ok();
+    weft_pg *c = pg_connect_ok(dsn);
     CHECK_EQ(weft_pg_query(c, "SELEC 1", NULL, NULL), -WEFT_PG_ESERVER);
     CHECK(!strcmp(weft_pg_sqlstate(c), "42601"));
     CHECK(strstr(weft_pg_errmsg(c), "syntax error"));
@@ -267,7 +250,7 @@ TASK_TEST(test_server_errors)
 
 TASK_TEST(test_statement_cache)
 {
-    weft_pg *c = connect_ok();
+    weft_pg *c = pg_connect_ok(dsn);
     CHECK_EQ(weft_pg_prepare(c, "SELECT $1::int * $2::int"), 2);
     weft_pg_params *p = weft_pg_params_new();
     for (int i = 0; i < 50; i++) {
@@ -310,7 +293,7 @@ static int no_sink(void *arg, const char *data, size_t n) { return 0; }
 
 TASK_TEST(test_bad_input)
 {
-    weft_pg *c = connect_ok();
+    weft_pg *c = pg_connect_ok(dsn);
     weft_pg_params *p = weft_pg_params_new();
     CHECK_EQ(weft_pg_params_bytea(p, NULL, 3), -EINVAL);
     CHECK_EQ(weft_pg_params_count(p), 0);
@@ -371,7 +354,7 @@ TASK_TEST(test_bad_input)
 static weft_pg *leaked;
 static int leak_one(void *arg)
 {
-    leaked = connect_ok();
+    leaked = pg_connect_ok(dsn);
     return 0;
 }
 

@@ -11,18 +11,6 @@
 
 static const char *dsn;
 
-#define TASK_TEST(name)                                                   \
-    static int name##_body(void *arg);                                    \
-    static void name(void) { CHECK_EQ(weft_run(name##_body, NULL), 0); } \
-    static int name##_body(void *arg)
-
-static weft_pg *connect_ok(void)
-{
-    weft_pg *c = NULL;
-    CHECK_EQ(weft_pg_connect(dsn, &c, NULL), 0);
-    return c;
-}
-
 static int64_t scalar(weft_pg *c, const char *sql)
 {
     weft_pg_result *r = NULL;
@@ -53,7 +41,7 @@ static int insert_ok(weft_pg *c, void *arg)
 
 TASK_TEST(test_transactions)
 {
-    weft_pg *c = connect_ok();
+    weft_pg *c = pg_connect_ok(dsn);
     CHECK_EQ(weft_pg_exec(c, "CREATE TEMP TABLE t(x int)"), 0);
     CHECK_EQ(weft_pg_commit(c), -WEFT_PG_ESTATE);
     CHECK_EQ(weft_pg_rollback(c), -WEFT_PG_ESTATE);
@@ -89,7 +77,7 @@ TASK_TEST(test_transactions)
 
 TASK_TEST(test_rows_cursor_large)
 {
-    weft_pg *c = connect_ok();
+    weft_pg *c = pg_connect_ok(dsn);
     weft_pg_rows *it;
     weft_pg_params *p = weft_pg_params_new();
     weft_pg_params_int(p, 300000);
@@ -169,7 +157,7 @@ static int copy_sink(void *arg, const char *data, size_t n)
 
 TASK_TEST(test_copy)
 {
-    weft_pg *c = connect_ok();
+    weft_pg *c = pg_connect_ok(dsn);
     CHECK_EQ(weft_pg_exec(c, "CREATE TEMP TABLE cp(id int, name text)"), 0);
     src s = {0, 50000, ""};
     CHECK_EQ(weft_pg_copy_in(c, "COPY cp FROM STDIN", copy_source, &s), 50000);
@@ -205,7 +193,7 @@ TASK_TEST(test_copy)
 
 TASK_TEST(test_batch_pipeline)
 {
-    weft_pg *c = connect_ok();
+    weft_pg *c = pg_connect_ok(dsn);
     CHECK_EQ(weft_pg_exec(c, "CREATE TEMP TABLE bt(x int PRIMARY KEY)"), 0);
     weft_pg_batch *b = weft_pg_batch_new();
     weft_pg_params *p = weft_pg_params_new();
@@ -279,7 +267,7 @@ static int listener(void *arg)
 
 TASK_TEST(test_listen_notify)
 {
-    weft_pg *c = connect_ok(), *other = connect_ok();
+    weft_pg *c = pg_connect_ok(dsn), *other = pg_connect_ok(dsn);
     CHECK_EQ(weft_pg_listen(c, "jobs"), 0);
     CHECK_EQ(weft_pg_listen(c, "Other Channel"), 0);
     lctx a = {c, "jobs", 0, ""}, b = {c, "Other Channel", 0, ""};
@@ -330,7 +318,7 @@ static int active_queries(weft_pg *watcher)
 
 TASK_TEST(test_cancel_reaches_server)
 {
-    weft_pg *c = connect_ok(), *w = connect_ok();
+    weft_pg *c = pg_connect_ok(dsn), *w = pg_connect_ok(dsn);
     weft_task *t = weft_spawn(slow_query, c);
     weft_sleep(0.2);
     CHECK_EQ(active_queries(w), 1);
@@ -366,7 +354,7 @@ TASK_TEST(test_cancel_reaches_server)
 
 static int free_while_running(void *arg)
 {
-    weft_pg *c = connect_ok();
+    weft_pg *c = pg_connect_ok(dsn);
     weft_task *t = weft_spawn(slow_query, c);
     weft_sleep(0.1);
     weft_cancel(t);
@@ -405,7 +393,7 @@ static int hammer(void *arg)
 
 TASK_TEST(test_shared_connection)
 {
-    weft_pg *c = connect_ok();
+    weft_pg *c = pg_connect_ok(dsn);
     shared a = {c, 1, 0}, b = {c, 2, 0}, d = {c, 3, 0};
     weft_task *t[3] = {weft_spawn(hammer, &a), weft_spawn(hammer, &b), weft_spawn(hammer, &d)};
     CHECK_EQ(weft_gather(t, 3, NULL), 0);

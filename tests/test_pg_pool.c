@@ -10,11 +10,6 @@
 
 static const char *dsn;
 
-#define TASK_TEST(name)                                                   \
-    static int name##_body(void *arg);                                    \
-    static void name(void) { CHECK_EQ(weft_run(name##_body, NULL), 0); } \
-    static int name##_body(void *arg)
-
 static int64_t pscalar(weft_pg_pool *p, const char *sql)
 {
     weft_pg_result *r = NULL;
