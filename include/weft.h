@@ -136,6 +136,12 @@ weft_group *weft_group_new(void);
  * (outside a loop), or -ECANCELED if the group is already failing (the task
  * is not started). Does not wait. */
 int weft_group_spawn(weft_group *g, weft_fn fn, void *arg);
+/* As weft_group_spawn, and stores fn's result in *result when the task ends
+ * (-ENOMEM there if it could not start): a group then collects results as
+ * weft_gather does, without a handle per task. A member becomes a task only
+ * when it starts, so members spawned in a burst cost 24 bytes each until
+ * then. *result must stay valid until weft_group_wait returns. */
+int weft_group_spawn_into(weft_group *g, weft_fn fn, void *arg, int *result);
 /* Awaits every task of the group (tasks spawned meanwhile included). The
  * first task ending with a negative result cancels all others. Returns that
  * first error, or 0. If the caller is cancelled, all tasks are cancelled and

@@ -23,7 +23,8 @@
 #define WEFT_ASAN 1
 #endif
 
-enum { T_FREE = 0, T_NEW, T_READY, T_RUNNING, T_WAITING, T_DONE };
+enum { T_FREE = 0, T_NEW, T_READY, T_RUNNING, T_WAITING, T_DONE,
+       T_BATCH /* not a task: a group's members not yet started (group.c) */ };
 enum {
     F_CANCELLED = 1,   /* cancellation requested: sticky */
     F_DETACHED = 2,
@@ -60,7 +61,10 @@ struct weft_task {
     double deadline;          /* nearest weft_timeout deadline, or INFINITY */
     uint64_t timer_seq;       /* valid heap entry's sequence, 0: none */
     uint32_t id;
-    int result;
+    union {
+        int result;           /* once T_DONE */
+        uint32_t group_slot;  /* a group member, until it ends: its place in the group */
+    };
     int wake_result;
     int timer_result;         /* wake_result if the timer fires */
     uint8_t state, flags;
@@ -100,6 +104,8 @@ typedef struct weft__loop {
     weft_task *task_free;
     size_t live;               /* tasks not yet freed */
     size_t running;            /* tasks not yet ended */
+    size_t batches;            /* of those, group batches (T_BATCH records, group.c) */
+    size_t members_pending;    /* group members in batches, not started yet */
     uint32_t next_id;
     weft_task *main;
     /* stacks */
@@ -140,6 +146,11 @@ static inline void weft__ready_push(weft__loop *L, weft_task *t)
     if (L->ready_tail) L->ready_tail->next = t; else L->ready_head = t;
     L->ready_tail = t;
 }
+static inline void weft__ready_pop(weft__loop *L)
+{
+    L->ready_head = L->ready_head->next;
+    if (!L->ready_head) L->ready_tail = NULL;
+}
 void weft__wake(weft_task *t, int result);
 int weft__park(weft__wlist *wl, int kind, double deadline, int timeout_result,
                int cancellable);
@@ -166,6 +177,9 @@ void weft__run_ready(weft__loop *L);
 void weft__cancel_all(weft__loop *L);
 void weft__free_all_tasks(weft__loop *L);
 weft_task *weft__spawn_raw(weft__loop *L, const char *name, weft_fn fn, void *arg);
+/* A new task record (T_NEW, counted as live and running) not yet queued;
+ * NULL when memory runs out. */
+weft_task *weft__task_new(weft__loop *L, const char *name, weft_fn fn, void *arg);
 
 /* wait lists */
 static inline void weft__wl_push(weft__wlist *wl, weft_task *t)
@@ -237,7 +251,16 @@ int weft__pool_busy(weft__loop *L);
 void weft__sigint_drain(weft__loop *L);
 
 /* group.c */
-void weft__group_task_done(weft_task *t);
+/* A group member ended with result: the group records it; the caller then
+ * frees t (members are never awaited one by one). */
+void weft__group_task_done(weft_task *t, int result);
+/* The batch `proxy` heads the ready queue: starts its next pending member
+ * and returns it as a T_NEW task (not queued), or NULL if that member
+ * could not be made (it ends at once with -ENOMEM, reported to its group).
+ * The proxy leaves the queue and is freed with its last member. */
+weft_task *weft__batch_take(weft__loop *L, weft_task *proxy);
+/* Frees a batch abandoned with members never started (loop teardown). */
+void weft__batch_free(weft__loop *L, weft_task *proxy);
 
 /* debug hooks (debug.c) */
 struct weft__debug {

@@ -101,7 +101,7 @@ static void each_task(weft__loop *L, void (*fn)(weft__loop *, weft_task *))
     for (weft__slab_chunk *c = L->chunks; c; c = c->next)
         for (size_t i = 0; i < c->used; i++) {
             weft_task *t = SLOT_BASE(c) + i;
-            if (t->state != T_FREE) fn(L, t);
+            if (t->state != T_FREE && t->state != T_BATCH) fn(L, t);
         }
 }
 
@@ -126,25 +126,35 @@ static void free_chunks(weft__loop *L)
 
 /* ---- ready queue ------------------------------------------------------------ */
 
-static inline weft_task *ready_pop(weft__loop *L)
+/* Takes the head of the ready queue, or NULL if it is empty. A group's
+ * batch of members not yet started yields its next member, made a task
+ * only now: a million members waiting to start cost 24 bytes each, not a
+ * task record each (group.c). */
+static inline weft_task *ready_take(weft__loop *L)
 {
-    weft_task *t = L->ready_head;
-    if (t) {
-        L->ready_head = t->next;
-        if (!L->ready_head) L->ready_tail = NULL;
+    weft_task *t;
+    while ((t = L->ready_head)) {
+        if (weft__likely(t->state != T_BATCH)) {
+            weft__ready_pop(L);
+            return t;
+        }
+        if ((t = weft__batch_take(L, t))) return t;
     }
-    return t;
+    return NULL;
+}
+
+/* Whether running the ready queue's head needs a fresh stack. */
+static inline int head_is_new(const weft__loop *L)
+{
+    return L->ready_head->state == T_NEW || L->ready_head->state == T_BATCH;
 }
 
 /* ---- spawning ---------------------------------------------------------------- */
 
-weft_task *weft__spawn_raw(weft__loop *L, const char *name, weft_fn fn, void *arg)
+weft_task *weft__task_new(weft__loop *L, const char *name, weft_fn fn, void *arg)
 {
     weft_task *t = task_alloc(L);
-    if (weft__unlikely(!t)) {
-        errno = ENOMEM;
-        return NULL;
-    }
+    if (weft__unlikely(!t)) return NULL;
     memset(t, 0, sizeof *t);
     t->fn = fn;
     t->arg = arg;
@@ -154,6 +164,16 @@ weft_task *weft__spawn_raw(weft__loop *L, const char *name, weft_fn fn, void *ar
     t->state = T_NEW;
     L->live++;
     L->running++;
+    return t;
+}
+
+weft_task *weft__spawn_raw(weft__loop *L, const char *name, weft_fn fn, void *arg)
+{
+    weft_task *t = weft__task_new(L, name, fn, arg);
+    if (weft__unlikely(!t)) {
+        errno = ENOMEM;
+        return NULL;
+    }
     weft__ready_push(L, t);
     return t;
 }
@@ -260,11 +280,10 @@ static int prepare(weft__loop *L, weft_task *n)
 static inline weft_task *next_direct(weft__loop *L, int on_task)
 {
     while (L->budget > 0 && L->ready_head) {
-        if (weft__unlikely(on_task && L->ready_head->state == T_NEW && !L->stack_free))
-            return NULL;
+        if (weft__unlikely(on_task && !L->stack_free && head_is_new(L))) return NULL;
         L->budget--;
-        weft_task *n = ready_pop(L);
-        if (n->state == T_NEW && prepare(L, n) < 0) continue;
+        weft_task *n = ready_take(L);
+        if (!n || (n->state == T_NEW && prepare(L, n) < 0)) continue;
         n->state = T_RUNNING;
         return n;
     }
@@ -314,21 +333,24 @@ void weft__task_main(weft_task *t)
             weft__debug_task_done(L, t, r);
         }
         task_finish(L, t, r); /* t may be freed now */
-        weft_task *n = L->ready_head;
-        if (n && n->state == T_NEW && L->budget > 0) {
-            /* Run the next new task on this very stack: our frames are gone. */
+        weft_task *n = NULL;
+        if (L->ready_head && L->budget > 0 && head_is_new(L)) {
             L->budget--;
-            ready_pop(L);
-            n->stack = stack;
-            n->state = T_RUNNING;
-            L->current = n;
-            if (L->opt.debug) weft__debug_run_begin(L, n);
-            t = n;
-            continue;
+            n = ready_take(L);
+            if (n && n->state == T_NEW) {
+                /* Run the next new task on this very stack: our frames are gone. */
+                n->stack = stack;
+                n->state = T_RUNNING;
+                L->current = n;
+                if (L->opt.debug) weft__debug_run_begin(L, n);
+                t = n;
+                continue;
+            }
         }
         L->zombie_stack = stack;
         L->current = NULL;
-        n = next_direct(L, 1);
+        if (n) n->state = T_RUNNING; /* a batch's failed member left a ready task first */
+        else n = next_direct(L, 1);
         jump(L, NULL, n);
         __builtin_unreachable();
     }
@@ -404,16 +426,20 @@ int weft_yield(void)
 
 static void task_finish(weft__loop *L, weft_task *t, int result)
 {
-    t->result = result;
     t->state = T_DONE;
     t->stack = NULL;
     L->running--;
+    if (t->group) { /* members report to their group, then go */
+        weft__group_task_done(t, result);
+        weft__task_free(L, t);
+        return;
+    }
+    t->result = result;
     for (weft__watch *w = t->watchers; w; w = w->next) {
         weft_task *x = w->waiter;
         if (x->state == T_WAITING && x->wait_kind == WAIT_TASK) weft__wake(x, 0);
     }
     t->watchers = NULL;
-    if (t->group) weft__group_task_done(t);
     if (t->flags & F_DETACHED) {
         if (result < 0 && result != -ECANCELED && L->opt.debug)
             weft__report("detached task '%s' (id %u) failed: %s (nobody will read it)",
@@ -607,6 +633,9 @@ static void free_debug(weft__loop *L, weft_task *t)
 void weft__free_all_tasks(weft__loop *L)
 {
     each_task(L, free_debug); /* tasks abandoned or never awaited */
+    for (weft__slab_chunk *c = L->chunks; c; c = c->next)
+        for (size_t i = 0; i < c->used; i++)
+            if (SLOT_BASE(c)[i].state == T_BATCH) weft__batch_free(L, SLOT_BASE(c) + i);
     free_chunks(L);
     L->live = 0;
 }

@@ -1,0 +1,142 @@
+/* Task groups whose members start late: weft_group_spawn_into, members
+ * that become tasks only when their turn comes, their order against other
+ * ready tasks, cancellation of members not yet started, and loop teardown
+ * with members pending. */
+#include <weft.h>
+#include <weft/debug.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include "check.h"
+
+static int give(void *a) { return (int)(intptr_t)a; }
+
+/* Many members that never wait: each result lands in its slot. */
+TASK_TEST(t_results)
+{
+    enum { N = 200000 };
+    int *res = malloc(N * sizeof *res);
+    for (int i = 0; i < N; i++) res[i] = -1;
+    weft_group *g = weft_group_new();
+    for (int i = 0; i < N; i++) CHECK_EQ(weft_group_spawn_into(g, give, (void *)(intptr_t)i, &res[i]), 0);
+    CHECK_EQ(weft_group_wait(g), 0);
+    for (int i = 0; i < N; i++)
+        if (res[i] != i) CHECK_EQ(res[i], i);
+    free(res);
+    CHECK_EQ(weft_group_spawn_into(NULL, give, NULL, NULL), -EINVAL);
+    return 0;
+}
+
+/* Start order is spawn order, across groups and plain tasks alike. */
+static char order[64];
+static int norder;
+static int mark(void *a)
+{
+    order[norder++] = (char)(intptr_t)a;
+    return 0;
+}
+TASK_TEST(t_fifo)
+{
+    norder = 0;
+    weft_group *g = weft_group_new(), *h = weft_group_new();
+    weft_group_spawn(g, mark, (void *)'a');
+    weft_group_spawn(g, mark, (void *)'b');
+    weft_task *t = weft_spawn(mark, (void *)'c'); /* closes g's batch */
+    weft_group_spawn(g, mark, (void *)'d');
+    weft_group_spawn(h, mark, (void *)'e');
+    weft_group_spawn(g, mark, (void *)'f');
+    weft_group_spawn(g, mark, (void *)'g');
+    CHECK_EQ(weft_group_wait(g), 0);
+    CHECK_EQ(weft_group_wait(h), 0);
+    CHECK_EQ(weft_await(t), 0);
+    order[norder] = 0;
+    CHECK(!strcmp(order, "abcdefg"));
+    return 0;
+}
+
+/* A member fails while many have not started: those start cancelled, see
+ * -ECANCELED at their first wait, and their slots say so. */
+static int fail_now(void *a) { return -EIO; }
+static int waits(void *a) { return weft_sleep(10); }
+TASK_TEST(t_fail_cancels_pending)
+{
+    enum { N = 5000 };
+    static int res[N];
+    weft_group *g = weft_group_new();
+    CHECK_EQ(weft_group_spawn_into(g, waits, NULL, &res[0]), 0);
+    CHECK_EQ(weft_group_spawn_into(g, fail_now, NULL, &res[1]), 0);
+    for (int i = 2; i < N; i++) CHECK_EQ(weft_group_spawn_into(g, waits, NULL, &res[i]), 0);
+    double t0 = weft_now();
+    CHECK_EQ(weft_group_wait(g), -EIO);
+    CHECK(weft_now() - t0 < 5);
+    CHECK_EQ(res[0], -ECANCELED);
+    CHECK_EQ(res[1], -EIO);
+    for (int i = 2; i < N; i++)
+        if (res[i] != -ECANCELED) CHECK_EQ(res[i], -ECANCELED);
+    return 0;
+}
+
+/* The waiter is cancelled while members are pending: all of them end. */
+static int started;
+static int counted_wait(void *a)
+{
+    started++;
+    return weft_sleep(10);
+}
+static int outer(void *a)
+{
+    weft_group *g = weft_group_new();
+    for (int i = 0; i < 1000; i++) weft_group_spawn(g, counted_wait, NULL);
+    return weft_group_wait(g);
+}
+TASK_TEST(t_waiter_cancelled)
+{
+    started = 0;
+    weft_task *o = weft_spawn(outer, NULL);
+    weft_yield(); /* outer spawns its members and waits; some start */
+    weft_cancel(o);
+    CHECK_EQ(weft_await(o), -ECANCELED);
+    CHECK_EQ(started, 1000);
+    return 0;
+}
+
+/* A dump taken while members are pending counts tasks only; and a loop
+ * whose main ends while a group's members are pending still ends: its
+ * waiter is cancelled and the pending members start cancelled. */
+static int group_owner(void *a)
+{
+    weft_group *g = weft_group_new();
+    for (int i = 0; i < 100; i++) weft_group_spawn(g, counted_wait, NULL);
+    return weft_group_wait(g);
+}
+static int teardown_main(void *a)
+{
+    weft_detach(weft_spawn(group_owner, NULL));
+    weft_yield(); /* the owner spawns and waits; its members are queued after us */
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    weft_dump_tasks(f);
+    fclose(f);
+    CHECK(strstr(buf, "weft: 2 task(s) alive, 0 ready, 100 group member(s) not started yet\n"));
+    free(buf);
+    return 0;
+}
+static void t_teardown(void)
+{
+    started = 0;
+    CHECK_EQ(weft_run(teardown_main, NULL), 0);
+    CHECK_EQ(started, 100);
+}
+
+int main(int argc, char **argv)
+{
+    return run_tests((test_case[]){{"results", t_results},
+                                   {"fifo", t_fifo},
+                                   {"fail_cancels_pending", t_fail_cancels_pending},
+                                   {"waiter_cancelled", t_waiter_cancelled},
+                                   {"teardown", t_teardown},
+                                   {NULL, NULL}},
+                     argc, argv);
+}
