@@ -279,10 +279,19 @@ static int prepare(weft__loop *L, weft_task *n)
  * the thread's. */
 static inline weft_task *next_direct(weft__loop *L, int on_task)
 {
-    while (L->budget > 0 && L->ready_head) {
-        if (weft__unlikely(on_task && !L->stack_free && head_is_new(L))) return NULL;
+    weft_task *n;
+    while (L->budget > 0 && (n = L->ready_head)) {
         L->budget--;
-        weft_task *n = ready_take(L);
+        if (weft__likely(n->state == T_READY)) { /* has a stack: the switch path */
+            weft__ready_pop(L);
+            n->state = T_RUNNING;
+            return n;
+        }
+        if (weft__unlikely(on_task && !L->stack_free)) {
+            L->budget++;
+            return NULL;
+        }
+        n = ready_take(L);
         if (!n || (n->state == T_NEW && prepare(L, n) < 0)) continue;
         n->state = T_RUNNING;
         return n;
