@@ -170,6 +170,65 @@ TASK_TEST(test_lost_connection_replaced)
     return 0;
 }
 
+TASK_TEST(test_free_wakes_waiters)
+{
+    weft_pg_pool *p;
+    weft_pg_pool_opts o = {.min_size = 1, .max_size = 1, .acquire_timeout = 10};
+    CHECK_EQ(weft_pg_pool_new(dsn, &o, &p), 0);
+    weft_pg *c;
+    CHECK_EQ(weft_pg_pool_acquire(p, &c), 0);
+    weft_task *w[3];
+    for (int i = 0; i < 3; i++) w[i] = weft_spawn(acquire_one, p);
+    weft_sleep(0.05); /* all three blocked for the one permit (10 s at most) */
+    double t0 = weft_now();
+    weft_pg_pool_free(p);
+    /* woken now, while c is still out: not at its release */
+    for (int i = 0; i < 3; i++) CHECK_EQ(weft_await(w[i]), -WEFT_PG_ECLOSED);
+    CHECK(weft_now() - t0 < 5);
+    weft_pg *late;
+    CHECK_EQ(weft_pg_pool_acquire(p, &late), -WEFT_PG_ECLOSED);
+    CHECK_EQ(weft_pg_query(c, "SELECT 1", NULL, NULL), 1); /* c itself still works */
+    weft_pg_pool_release(p, c); /* the last one out frees the pool */
+    return 0;
+}
+
+TASK_TEST(test_query_error)
+{
+    weft_pg_pool *p;
+    weft_pg_pool_opts o = {.min_size = 1, .max_size = 1};
+    CHECK_EQ(weft_pg_pool_new(dsn, &o, &p), 0);
+    weft_pg_error e;
+    weft_pg_result *r = (weft_pg_result *)&e; /* must come back NULL */
+    CHECK_EQ(weft_pg_pool_query_err(p, "SELECT * FROM no_such_table", NULL, 0, &r, &e),
+             -WEFT_PG_ESERVER);
+    CHECK(r == NULL);
+    CHECK(!strcmp(e.sqlstate, "42P01"));
+    CHECK(strstr(e.message, "no_such_table") != NULL);
+    weft_pg_params *pp = weft_pg_params_new();
+    weft_pg_params_text(pp, "not a number");
+    CHECK_EQ(weft_pg_pool_query_err(p, "SELECT $1::int", pp, 0, NULL, &e), -WEFT_PG_ESERVER);
+    CHECK(!strcmp(e.sqlstate, "22P02"));
+    weft_pg_params_free(pp);
+    /* success clears it; the connection went back clean */
+    CHECK_EQ(weft_pg_pool_query_err(p, "SELECT 1", NULL, 0, NULL, &e), 1);
+    CHECK(!strcmp(e.sqlstate, "") && !strcmp(e.message, ""));
+    CHECK_EQ(weft_pg_pool_idle(p), 1);
+    /* not the server's: no SQLSTATE, weft's name for the code */
+    CHECK_EQ(weft_pg_pool_query_err(p, NULL, NULL, 0, NULL, &e), -EINVAL);
+    CHECK(!strcmp(e.sqlstate, "") && *e.message);
+    weft_pg_pool_free(p);
+    /* an acquire error is reported the same way */
+    o.acquire_timeout = 0.05;
+    CHECK_EQ(weft_pg_pool_new(dsn, &o, &p), 0);
+    weft_pg *c;
+    CHECK_EQ(weft_pg_pool_acquire(p, &c), 0);
+    CHECK_EQ(weft_pg_pool_query_err(p, "SELECT 1", NULL, 0, NULL, &e), -ETIMEDOUT);
+    CHECK(!strcmp(e.sqlstate, "") && !strcmp(e.message, weft_strerror(-ETIMEDOUT)));
+    weft_pg_pool_release(p, c);
+    weft_pg_pool_free(p);
+    return 0;
+}
+
 static pg_cluster own;
 static void stop_own(void) { pg_cluster_stop(&own); }
 
@@ -211,6 +270,8 @@ int main(int argc, char **argv)
         {"acquire_deadline_and_cancel", test_acquire_deadline_and_cancel},
         {"reset_on_release", test_reset_on_release},
         {"lost_connection_replaced", test_lost_connection_replaced},
+        {"free_wakes_waiters", test_free_wakes_waiters},
+        {"query_error", test_query_error},
         {"server_restart", test_server_restart},
         {NULL, NULL},
     };

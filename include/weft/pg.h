@@ -261,8 +261,9 @@ typedef struct weft_pg_pool_opts {
  * NULL. Errors as weft_pg_connect (nothing is left open). Waits. */
 int weft_pg_pool_new(const char *dsn, const weft_pg_pool_opts *opts, weft_pg_pool **out);
 /* Closes idle connections now and the others when released, then frees the
- * pool once none is out. Waiters get -WEFT_PG_ECLOSED. NULL is a no-op.
- * Does not wait. */
+ * pool once none is out. Tasks waiting in weft_pg_pool_acquire are woken
+ * at once with -WEFT_PG_ECLOSED (a connect in progress finishes and is
+ * closed). NULL is a no-op. Does not wait. */
 void weft_pg_pool_free(weft_pg_pool *p);
 /* Takes a connection: an idle one (checked: lost ones are replaced, one idle
  * too long is pinged, one released dirty is reset first) or a new one while
@@ -278,11 +279,22 @@ void weft_pg_pool_release(weft_pg_pool *p, weft_pg *c);
 /* Acquires, runs fn(c, arg), releases whatever fn returns (cancellation
  * included). Returns fn's result or the acquire error. Waits. */
 int weft_pg_pool_run(weft_pg_pool *p, int (*fn)(weft_pg *c, void *arg), void *arg);
-/* weft_pg_query_ex on a pooled connection, released before returning (so
- * a server error's SQLSTATE is not available: use weft_pg_pool_run for
- * that). Waits. */
+/* weft_pg_query_ex on a pooled connection, released before returning.
+ * Returns as weft_pg_query, or an acquire error. Waits. */
 int weft_pg_pool_query(weft_pg_pool *p, const char *sql, const weft_pg_params *params,
                        int flags, weft_pg_result **out);
+/* Why a pooled query failed, copied out before the connection went back
+ * (its weft_pg_sqlstate/weft_pg_errmsg then belong to its next user). */
+typedef struct weft_pg_error {
+    char sqlstate[6];  /* the server's SQLSTATE ("23505"), or "" if the server
+                          did not answer (acquire error, cancel, lost link) */
+    char message[256]; /* the server's primary message or libpq's, else
+                          weft_strerror's name of the code; truncated to fit */
+} weft_pg_error;
+/* weft_pg_pool_query that also fills *err (if not NULL): on failure as
+ * above, on success with empty strings. Waits. */
+int weft_pg_pool_query_err(weft_pg_pool *p, const char *sql, const weft_pg_params *params,
+                           int flags, weft_pg_result **out, weft_pg_error *err);
 /* Connections open (idle + in use) and idle. */
 int weft_pg_pool_size(const weft_pg_pool *p);
 int weft_pg_pool_idle(const weft_pg_pool *p);

@@ -9,6 +9,7 @@
 #include <weft/debug.h>
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -88,8 +89,15 @@ void weft_pg_pool_free(weft_pg_pool *p)
     if (!p) return;
     weft_debug_untrack(p);
     p->closed = 1;
-    if (p->out == 0) pool_destroy(p);
-    /* else: the last release destroys it */
+    if (p->out == 0) {
+        pool_destroy(p);
+        return;
+    }
+    /* The last release destroys it. Tasks blocked for a permit must not
+     * wait for that release to learn the pool is gone: one extra permit
+     * wakes the first, which sees `closed` and passes its permit on, so
+     * every waiter returns -WEFT_PG_ECLOSED now, in queue order. */
+    weft_sem_release(p->slots);
 }
 
 /* A cheap look at an idle connection: anything readable while idle is
@@ -235,15 +243,37 @@ int weft_pg_pool_run(weft_pg_pool *p, int (*fn)(weft_pg *c, void *arg), void *ar
     return rc;
 }
 
+/* Copies what c says about the failure rc (or weft's name for rc). */
+static void error_fill(weft_pg_error *err, const weft_pg *c, int rc)
+{
+    const char *msg = c && *weft_pg_errmsg(c) ? weft_pg_errmsg(c) : weft_strerror(rc);
+    snprintf(err->sqlstate, sizeof err->sqlstate, "%s", c ? weft_pg_sqlstate(c) : "");
+    snprintf(err->message, sizeof err->message, "%s", msg);
+}
+
+int weft_pg_pool_query_err(weft_pg_pool *p, const char *sql, const weft_pg_params *params,
+                           int flags, weft_pg_result **out, weft_pg_error *err)
+{
+    if (err) err->sqlstate[0] = err->message[0] = 0;
+    if (out) *out = NULL;
+    weft_pg *c;
+    int rc = weft_pg_pool_acquire(p, &c);
+    if (rc < 0) {
+        if (err) error_fill(err, NULL, rc);
+        return rc;
+    }
+    rc = weft_pg_query_ex(c, sql, params, flags, out);
+    /* Copied before the release: the connection's error state belongs to
+     * its next user from then on. */
+    if (rc < 0 && err) error_fill(err, c, rc);
+    weft_pg_pool_release(p, c);
+    return rc;
+}
+
 int weft_pg_pool_query(weft_pg_pool *p, const char *sql, const weft_pg_params *params,
                        int flags, weft_pg_result **out)
 {
-    weft_pg *c;
-    int rc = weft_pg_pool_acquire(p, &c);
-    if (rc < 0) return rc;
-    rc = weft_pg_query_ex(c, sql, params, flags, out);
-    weft_pg_pool_release(p, c);
-    return rc;
+    return weft_pg_pool_query_err(p, sql, params, flags, out, NULL);
 }
 
 int weft_pg_pool_size(const weft_pg_pool *p) { return p ? p->size : 0; }
