@@ -10,7 +10,8 @@
 #include <string.h>
 
 typedef struct item {
-    char *sql;
+    char *sql;        /* shared with the item before when the text is equal */
+    int shared_sql;
     weft_pg_params *p;
     int sync_after;   /* a sync point follows this statement */
     int prepared;     /* its Parse was sent in this run */
@@ -41,7 +42,7 @@ void weft_pg_batch_free(weft_pg_batch *b)
     if (!b) return;
     clear_results(b);
     for (int i = 0; i < b->n; i++) {
-        free(b->items[i].sql);
+        if (!b->items[i].shared_sql) free(b->items[i].sql);
         weft_pg_params_free(b->items[i].p);
     }
     free(b->items);
@@ -77,10 +78,17 @@ int weft_pg_batch_add(weft_pg_batch *b, const char *sql, const weft_pg_params *p
     item *it = &b->items[b->n];
     memset(it, 0, sizeof *it);
     it->status = -EINVAL;
-    it->sql = strdup(sql);
+    /* A batch usually repeats one statement: one copy of its text, and a
+     * run then finds its cache entry once (pg_send_hint). */
+    if (b->n && !strcmp(b->items[b->n - 1].sql, sql)) {
+        it->sql = b->items[b->n - 1].sql;
+        it->shared_sql = 1;
+    } else {
+        it->sql = strdup(sql);
+    }
     it->p = p && p->n ? params_copy(p) : NULL;
     if (!it->sql || (p && p->n && !it->p)) {
-        free(it->sql);
+        if (!it->shared_sql) free(it->sql);
         weft_pg_params_free(it->p);
         return -ENOMEM;
     }
@@ -136,6 +144,7 @@ int weft_pg_batch_run(weft_pg *c, weft_pg_batch *b, int flags)
     int rc = pg__lock(c);
     if (rc < 0) return rc;
     int syncs = 0;
+    pg_send_hint hint = {NULL, NULL};
     if (!PQenterPipelineMode(c->pg)) {
         rc = pg__send_failed(c);
         pg__release(c);
@@ -143,7 +152,7 @@ int weft_pg_batch_run(weft_pg *c, weft_pg_batch *b, int flags)
     }
     for (int i = 0; i < b->n && rc >= 0; i++) {
         item *it = &b->items[i];
-        rc = pg__send_batch_item(c, it->sql, it->p, flags, &it->prepared);
+        rc = pg__send_batch_item(c, it->sql, it->p, flags, &it->prepared, &hint);
         if (rc >= 0 && (it->sync_after || i == b->n - 1)) {
             if (!PQpipelineSync(c->pg)) rc = pg__send_failed(c);
             else syncs++;

@@ -106,10 +106,16 @@ int pg__unsend(weft_pg *c, int rc, int syncs);
 int pg__recv(weft_pg *c, const char *sql, int syncs, PGresult **out);
 /* Parse of sql answered: keep its cache entry (ok) or drop it. */
 void pg__prepare_done(weft_pg *c, const char *sql, int ok);
+/* The cache entry the last statement of a batch used: the next one with
+ * the same text (the same pointer) skips the lookup. */
+typedef struct pg_send_hint {
+    const char *sql;
+    pg_stmt *s;
+} pg_send_hint;
 /* Sends one statement (in pipeline mode: preceded by its Parse when it is
- * new to the cache, *prepared then set). */
+ * new to the cache, *prepared then set). hint may be NULL. */
 int pg__send_batch_item(weft_pg *c, const char *sql, const weft_pg_params *p, int flags,
-                        int *prepared);
+                        int *prepared, pg_send_hint *hint);
 weft_pg_result *pg__wrap(PGresult *res);
 
 #endif

@@ -158,7 +158,7 @@ int pg__unsend(weft_pg *c, int rc, int syncs)
 }
 
 int pg__send_batch_item(weft_pg *c, const char *sql, const weft_pg_params *p, int flags,
-                        int *prepared)
+                        int *prepared, pg_send_hint *hint)
 {
     int n = p ? p->n : 0, rf = (flags & WEFT_PG_BINARY) ? 1 : 0;
     const char *const *v = p ? (const char *const *)p->values : NULL;
@@ -166,7 +166,10 @@ int pg__send_batch_item(weft_pg *c, const char *sql, const weft_pg_params *p, in
     *prepared = 0;
     if (p && p->oom) return -ENOMEM;
     pg_stmt *s = NULL;
-    if (!(flags & WEFT_PG_NOCACHE)) {
+    if (hint && hint->sql == sql && hint->s) {
+        /* Entries only move when one is dropped, which ends a batch. */
+        s = hint->s;
+    } else if (!(flags & WEFT_PG_NOCACHE)) {
         uint64_t h = hash_sql(sql);
         s = stmt_find(c, sql, h);
         if (!s && PQpipelineStatus(c->pg) != PQ_PIPELINE_OFF && (s = stmt_add(c, sql, h, n))) {
@@ -175,6 +178,10 @@ int pg__send_batch_item(weft_pg *c, const char *sql, const weft_pg_params *p, in
                 return pg__send_failed(c);
             }
             *prepared = 1;
+        }
+        if (hint) {
+            hint->sql = sql;
+            hint->s = s;
         }
     }
     int ok = s ? PQsendQueryPrepared(c->pg, s->name, n, v, l, f, rf)
@@ -193,13 +200,13 @@ int pg__send(weft_pg *c, const char *sql, const weft_pg_params *p, int flags, in
     if (!(flags & WEFT_PG_NOCACHE) && !stmt_find(c, sql, hash_sql(sql)) &&
         c->nstmts < PG_STMT_CACHE) {
         if (!PQenterPipelineMode(c->pg)) return pg__send_failed(c);
-        int rc = pg__send_batch_item(c, sql, p, flags, &prepared);
+        int rc = pg__send_batch_item(c, sql, p, flags, &prepared, NULL);
         if (rc < 0) return rc;
         if (!PQpipelineSync(c->pg)) return pg__send_failed(c);
         *syncs = 1;
         return 0;
     }
-    return pg__send_batch_item(c, sql, p, flags, &prepared);
+    return pg__send_batch_item(c, sql, p, flags, &prepared, NULL);
 }
 
 void pg__prepare_done(weft_pg *c, const char *sql, int ok)
@@ -369,7 +376,7 @@ int weft_pg_query_rows(weft_pg *c, const char *sql, const weft_pg_params *p, int
      * cached statements prepared but do not prepare new ones. */
     uint64_t h = hash_sql(sql);
     rc = pg__send_batch_item(c, sql, p, stmt_find(c, sql, h) ? flags : flags | WEFT_PG_NOCACHE,
-                             &prepared);
+                             &prepared, NULL);
     if (rc < 0) {
         rc = pg__unsend(c, rc, 0);
     } else if (!PQsetSingleRowMode(c->pg)) {
