@@ -13,6 +13,10 @@
 # client, as on a one-box deployment: a driver's CPU cost is CPU the server
 # does not get. PG_PIN=1 pins the server to CPU 0 and clients to CPU 1
 # instead: the server (one core) is then the bottleneck for every driver.
+# P3 also runs bench/peers/pg_ideal.c, a raw-protocol client that is not
+# weft and costs next to nothing per row (system `ideal`, asyncpg's
+# messages; `ideal-libpq`, the messages libpq sends for weft): the most any
+# client can get from this server, so the ceiling for the 1.5x target.
 # Each line also gives client_cpu_us_per_query (the driver's own cost,
 # from getrusage over the measured window). Selection as in bench/lib.sh: ONLY=P1,P3 SYSTEMS=weft,asyncpg
 # SKIP=pgx BENCH_QUICK=1 (2 s runs) ROUNDS=3 (best of 3, in turns).
@@ -48,6 +52,12 @@ if want_system pgx && { [ ! -e "$PGX" ] || [ "$SRC/peers/pg_pgx.go" -nt "$PGX" ]
   rm -rf "$tmp"
 fi
 $PY -c 'import asyncpg, uvloop' 2>/dev/null || echo "# asyncpg: python3-asyncpg/uvloop missing"
+# P3's ceiling: a raw-protocol client with next to no client cost (not weft).
+IDEAL=$OUT/pg_ideal
+if { want_system ideal || want_system ideal-libpq; } && { [ ! -e "$IDEAL" ] || [ "$SRC/peers/pg_ideal.c" -nt "$IDEAL" ]; }; then
+  gcc -O2 -o "$IDEAL" "$SRC/peers/pg_ideal.c" $(pkg-config --cflags --libs libpq 2>/dev/null || echo -lpq) \
+    2>"$OUT/ideal_build.log" || echo "# ideal: build failed: $(head -c 200 "$OUT/ideal_build.log")"
+fi
 
 PIN=${PG_PIN:-0}
 CPUS=; C1=
@@ -66,6 +76,9 @@ for round in $(seq "${ROUNDS:-1}"); do
       bench_run $w asyncpg$sfx $C1 $PY "$SRC/peers/pg_asyncpg.py" $w $DUR $CONNS $mode
       [ -x "$PGX" ] && bench_run $w pgx$sfx $C1 "$PGX" $w $DUR $CONNS $mode
     done
+    # The ceiling for P3 (connections held, so it compares with hold mode).
+    [ $w = P3 ] && [ -x "$IDEAL" ] && bench_run P3 ideal $C1 "$IDEAL" P3 $DUR $CONNS
+    [ $w = P3 ] && [ -x "$IDEAL" ] && bench_run P3 ideal-libpq $C1 "$IDEAL" P3 $DUR $CONNS libpq
   done
 done
 
@@ -88,6 +101,14 @@ awk '{ for (i = 3; i <= NF; i++) { split($i, kv, "=")
       if (cpu[w " weft" s] > 0 && cpu[w " pgx" s] > 0)
         line = line sprintf(" pgx/weft=%.2f", cpu[w " pgx" s] / cpu[w " weft" s])
       print line
+    }
+    # What any client could get on this machine: the raw-protocol peer.
+    i = best["P3 ideal"]; b = best["P3 asyncpg"]; l = best["P3 ideal-libpq"]
+    if (i > 0 && b > 0) {
+      note = i / b >= 1.5 ? "" : " (below 1.5: no client meets the target here)"
+      lp = l > 0 ? sprintf(" ideal-libpq/ideal=%.2f (Describe + text parameters)", l / i) : ""
+      printf("P3 ceiling ideal/asyncpg=%.2f%s weft/ideal=%.2f%s\n", i / b, note,
+             best["P3 weft"] / i, lp)
     }
   }' "$RESULTS" | tee -a "$RESULTS.summary"
 exit 0
