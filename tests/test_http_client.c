@@ -4,6 +4,7 @@
 #include <weft/http.h>
 #include <weft/test.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -331,6 +332,30 @@ WEFT_TEST(pool_limits_and_cancel)
     return stop();
 }
 
+/* Limits past int's range mean "no limit". They used to be cast to int for
+ * the semaphores: SIZE_MAX became -1 (no session at all), 2^32 became 0
+ * (every request waited for a slot that never came). */
+WEFT_TEST(huge_limits)
+{
+    WEFT_TEST_CHECK(start(0) == 0);
+    static char u[128];
+    snprintf(u, sizeof u, "http://127.0.0.1:%d/", port);
+    size_t huge[] = {SIZE_MAX, (size_t)1 << 32, ((size_t)1 << 32) + 1, (size_t)INT_MAX + 1};
+    for (size_t i = 0; i < sizeof huge / sizeof *huge; i++) {
+        weft_http_client_opts o = {.limit = huge[i], .limit_per_host = huge[i],
+                                   .pool_timeout_s = 2};
+        PC = weft_http_client_new(&o);
+        WEFT_TEST_CHECK(PC != NULL);
+        weft_task *ts[3];
+        for (int k = 0; k < 3; k++) ts[k] = weft_spawn(get_task, u);
+        int res[3];
+        WEFT_TEST_CHECK(weft_gather(ts, 3, res) == 0);
+        WEFT_TEST_CHECK(weft_http_client_connections(PC) >= 1);
+        weft_http_client_close(PC);
+    }
+    return stop();
+}
+
 WEFT_TEST(stale_connection)
 {
     /* The server drops idle connections after 0.2 s; the client keeps them
@@ -364,4 +389,5 @@ WEFT_TEST(stale_connection)
 
 WEFT_TEST_MAIN(WEFT_TEST_CASE(basics), WEFT_TEST_CASE(gzip_and_bodies),
                WEFT_TEST_CASE(redirects_cookies_status), WEFT_TEST_CASE(timeouts),
-               WEFT_TEST_CASE(pool_limits_and_cancel), WEFT_TEST_CASE(stale_connection))
+               WEFT_TEST_CASE(pool_limits_and_cancel), WEFT_TEST_CASE(stale_connection),
+               WEFT_TEST_CASE(huge_limits))

@@ -162,7 +162,9 @@ typedef struct weft_http_client weft_http_client;
 typedef struct weft_http_response weft_http_response;
 
 typedef struct weft_http_client_opts {
-    size_t limit;            /* connections in total; default 100 */
+    size_t limit;            /* connections in total; default 100; a value
+                                over INT_MAX (SIZE_MAX: "no limit") counts
+                                as INT_MAX, as does limit_per_host */
     size_t limit_per_host;   /* per scheme+host+port; 0: only the total applies */
     double keepalive_s;      /* an idle pooled connection is closed after; default 15 */
     double pool_timeout_s;   /* waiting for a slot; 0: none */

@@ -29,9 +29,10 @@ extern "C" {
 #endif
 
 typedef struct weft_test_options {
-    double timeout_s;  /* time limit of the body; 0: WEFT_TEST_TIMEOUT or 10 s. A
-                          body that blocks the loop past twice the limit (+1 s)
-                          is killed by SIGALRM after a task dump */
+    double timeout_s;  /* time limit of the body; 0 (or NaN): WEFT_TEST_TIMEOUT
+                          or 10 s. A body that blocks the loop past twice the
+                          limit (+1 s, at most 2^31 s) is killed by SIGALRM
+                          after a task dump */
     int no_debug;      /* 1: run the loop without debug mode (no report checks) */
     int no_fd_check;   /* 1: skip the fd comparison (e.g. a library keeps a
                           process-wide fd open on purpose) */

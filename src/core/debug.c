@@ -112,8 +112,20 @@ const char *weft__wait_desc(weft__loop *L, const weft_task *t, char *buf, size_t
     case WAIT_SLEEP: snprintf(buf, n, "sleep%s", dl); break;
     case WAIT_FD: {
         int ev = (int)(intptr_t)t->xfer;
-        snprintf(buf, n, "fd %d (%s%s)%s", t->wait_fd, ev & WEFT_READABLE ? "r" : "",
-                 ev & WEFT_WRITABLE ? "w" : "", dl);
+        if (ev) {
+            snprintf(buf, n, "fd %d (%s%s)%s", t->wait_fd, ev & WEFT_READABLE ? "r" : "",
+                     ev & WEFT_WRITABLE ? "w" : "", dl);
+            break;
+        }
+        /* No events: not the fd's readiness but room in an io object (a
+         * stream's write buffer, a server's connection slots), which the
+         * io layer names by its wait list and, if it has one, its fd. */
+        const weft__dbgobj *o = weft__dbg_find_near(L, t->wlist);
+        char site[512], fd[32] = "";
+        if (t->wait_fd >= 0) snprintf(fd, sizeof fd, " on fd %d", t->wait_fd);
+        if (o) snprintf(buf, n, "room in %s %p%s (created at %s)%s", o->kind, o->obj,
+                        fd, weft__obj_site(o, site, sizeof site), dl);
+        else snprintf(buf, n, "room in %p%s%s", (void *)t->wlist, fd, dl);
         break;
     }
     case WAIT_TASK: {

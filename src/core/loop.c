@@ -160,11 +160,17 @@ int weft_run_with(const weft_options *opt, weft_fn main, void *arg)
     weft__debug_open(L);
     L->pidfd = -1;
     L->epfd = -1;
-    if (weft__stacks_init(L) < 0 || weft__poll_init(L) < 0) {
+    int err = weft__stacks_init(L);
+    if (err == 0) err = weft__poll_init(L);
+    if (err < 0) {
+        /* Not started: undo the debug state too (its SIGUSR1 handler,
+         * watchdog thread and trace file), and say why (-EMFILE when out
+         * of descriptors for epoll, rather than a blanket -ENOMEM). */
+        weft__debug_close(L);
         weft__poll_close(L);
         weft__stacks_close(L);
         free(L);
-        return -ENOMEM;
+        return err;
     }
     weft__L = L;
     find_thread_stack(L);

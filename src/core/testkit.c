@@ -119,6 +119,7 @@ static void fds_compare(run_ctx *c, const fdset *before)
 /* ---- the hard limit ----------------------------------------------------------- */
 
 static const char *volatile alarm_test;
+#define ALARM_MAX 0x7fffffffu /* seconds: alarm()'s range, kept signed-safe */
 
 static void on_alarm(int sig)
 {
@@ -148,7 +149,7 @@ int weft_test_run(const char *name, weft_fn body, void *arg, const weft_test_opt
 {
     weft_test_options o = {0};
     if (opt) o = *opt;
-    if (o.timeout_s <= 0) {
+    if (!(o.timeout_s > 0)) { /* NaN too */
         const char *e = getenv("WEFT_TEST_TIMEOUT");
         o.timeout_s = e && atof(e) > 0 ? atof(e) : 10;
     }
@@ -165,7 +166,10 @@ int weft_test_run(const char *name, weft_fn body, void *arg, const weft_test_opt
     sigemptyset(&sa.sa_mask);
     sigaction(SIGALRM, &sa, &old);
     alarm_test = c.name;
-    unsigned old_alarm = alarm((unsigned)ceil(2 * o.timeout_s) + 1);
+    /* Clamped: a huge or infinite timeout would overflow the conversion to
+     * unsigned (INFINITY became alarm(1)); 2^31 s is "never" anyway. */
+    double hard = ceil(2 * o.timeout_s) + 1;
+    unsigned old_alarm = alarm(hard < ALARM_MAX ? (unsigned)hard : ALARM_MAX);
     double t0 = weft__clock();
 
     run_once(&c, &o);

@@ -10,12 +10,18 @@
 #include "http/client_internal.h"
 #include <weft/debug.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <strings.h>
 #include <sys/socket.h>
 
 #define DEF(x, v) ((x) ? (x) : (v))
+
+/* Limits count semaphore permits, which are ints: a larger limit (SIZE_MAX
+ * for "no limit") is the same as INT_MAX, where a plain cast would wrap
+ * (to -1: no session at all; to 0: every request waiting forever). */
+static int permits(size_t limit) { return limit > INT_MAX ? INT_MAX : (int)limit; }
 
 weft_http_client *weft_http_client_new(const weft_http_client_opts *opt)
 {
@@ -27,7 +33,7 @@ weft_http_client *weft_http_client_new(const weft_http_client_opts *opt)
     c->o.max_redirects = DEF(c->o.max_redirects, 10);
     c->o.max_body_bytes = DEF(c->o.max_body_bytes, 64 << 20);
     if (!c->o.user_agent) c->o.user_agent = "weft";
-    c->slots = weft_sem_new((int)c->o.limit);
+    c->slots = weft_sem_new(permits(c->o.limit));
     if (!c->slots) {
         free(c);
         return NULL;
@@ -47,7 +53,7 @@ static weft__host *host_get(weft_http_client *c, const weft__url *u)
     h->name = strdup(u->host);
     h->port = u->port;
     h->tls = u->tls;
-    if (c->o.limit_per_host) h->slots = weft_sem_new((int)c->o.limit_per_host);
+    if (c->o.limit_per_host) h->slots = weft_sem_new(permits(c->o.limit_per_host));
     if (!h->name || (c->o.limit_per_host && !h->slots)) {
         free(h->name), weft_sem_free(h->slots), free(h);
         return NULL;

@@ -160,6 +160,9 @@ static int acceptor_main(void *arg)
     double backoff = BACKOFF_MIN;
     while (!srv->closing) {
         if (srv->nconns >= srv->max_conns) {
+            /* Dumps: room in this server, not readiness of an fd. */
+            weft_current()->wait_fd = -1;
+            weft_current()->xfer = NULL;
             int r = weft__park(&srv->room, WAIT_FD, INFINITY, 0, 1);
             if (r < 0) return r;
             continue;
@@ -281,7 +284,9 @@ weft_server *weft_tcp_serve_with(const char *host, int port, weft_handler handle
      * address, or a real one (EADDRINUSE), fails. */
     if (!srv->nl || (err && err != -EAFNOSUPPORT && err != -EADDRNOTAVAIL))
         return fail(srv, err ? err : -EADDRNOTAVAIL);
-    return server_start(srv);
+    srv = server_start(srv);
+    weft_debug_track_at(srv, "server", WEFT_DEBUG_CALLER); /* the user's call, not ours */
+    return srv;
 }
 
 weft_server *weft_tcp_serve(const char *host, int port, weft_handler handler, void *arg)
@@ -316,7 +321,9 @@ weft_server *weft_unix_serve(const char *path, weft_handler handler, void *arg,
         return fail(srv, fd);
     }
     srv->lfd[srv->nl++] = fd;
-    return server_start(srv);
+    srv = server_start(srv);
+    weft_debug_track_at(srv, "server", WEFT_DEBUG_CALLER);
+    return srv;
 }
 
 int weft_server_port(const weft_server *srv)

@@ -293,6 +293,7 @@ static size_t wbuf_put(weft_stream *s, const char *p, size_t n)
 static int wait_room(weft_stream *s)
 {
     weft__L->current->wait_fd = s->fd;
+    weft__L->current->xfer = NULL; /* dumps: room in the stream, not the fd's readiness */
     int r = weft__park(&s->waiters, WAIT_FD, INFINITY, 0, 1);
     if (s->dead) return -EPIPE;
     return r;

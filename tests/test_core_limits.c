@@ -1,0 +1,108 @@
+/* Edges of the run and test entry points: a loop that cannot start (out of
+ * descriptors for epoll) undoes everything it set up, and weft/test.h's
+ * hard time limit survives absurd timeouts. */
+#include "core_util.h"
+#include <weft/test.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/resource.h>
+
+static int threads_now(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    int n = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "Threads: %d", &n) == 1) break;
+    if (f) fclose(f);
+    return n;
+}
+
+static int never_runs(void *a)
+{
+    (void)a;
+    CHECK(!"main must not run when the loop cannot start");
+    return 0;
+}
+
+static int trivial(void *a)
+{
+    (void)a;
+    return weft_sleep(0.001) == 0 ? 5 : -1;
+}
+
+/* With every descriptor in use, epoll_create fails: weft_run_with must say
+ * so (-EMFILE) and leave nothing behind (debug mode's SIGUSR1 handler,
+ * watchdog thread, memory: ASan's leak check covers the last). Before the
+ * fix the debug state was never closed: SIGUSR1 stayed on a freed loop. */
+static void t_no_fds(void)
+{
+    struct sigaction before, after;
+    CHECK_EQ(sigaction(SIGUSR1, NULL, &before), 0);
+    CHECK(before.sa_handler == SIG_DFL);
+    int threads = threads_now();
+
+    struct rlimit old, low;
+    CHECK_EQ(getrlimit(RLIMIT_NOFILE, &old), 0);
+    low = old;
+    low.rlim_cur = 64;
+    CHECK_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+    int fill[64], n = 0;
+    for (int fd; n < 64 && (fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0;) fill[n++] = fd;
+    CHECK_EQ(errno, EMFILE);
+
+    weft_options o = {.debug = 1};
+    int r = weft_run_with(&o, never_runs, NULL);
+    for (int i = 0; i < n; i++) close(fill[i]);
+    CHECK_EQ(setrlimit(RLIMIT_NOFILE, &old), 0);
+    CHECK_EQ(r, -EMFILE);
+
+    CHECK_EQ(sigaction(SIGUSR1, NULL, &after), 0);
+    CHECK(after.sa_handler == SIG_DFL); /* the dump handler was removed */
+    CHECK_EQ(threads_now(), threads);   /* the watchdog thread was stopped */
+    /* And the thread can run a loop afterwards, debug mode included. */
+    CHECK_EQ(weft_run_with(&o, trivial, NULL), 5);
+}
+
+/* weft_test_run's SIGALRM limit is 2 * timeout + 1 s. A huge or infinite
+ * timeout used to overflow the conversion to alarm()'s unsigned seconds:
+ * INFINITY became alarm(1), killing any test that ran over a second. */
+static unsigned alarm_left;
+static int peek_alarm(void *a)
+{
+    (void)a;
+    alarm_left = alarm(0);
+    alarm(alarm_left);
+    return weft_sleep(0.001);
+}
+
+static void check_timeout(double timeout_s)
+{
+    weft_test_options o = {.timeout_s = timeout_s};
+    alarm_left = 0;
+    CHECK_EQ(weft_test_run("alarm", peek_alarm, NULL, &o), 0);
+    CHECK(alarm_left >= 1000000000u); /* clamped far away, never wrapped */
+    CHECK_EQ(alarm(0), 0);             /* and taken back afterwards */
+}
+
+static void t_test_timeouts(void)
+{
+    check_timeout(1e12);
+    check_timeout(INFINITY);
+    check_timeout(1e300);
+    /* An ordinary timeout keeps its ordinary limit. */
+    weft_test_options o = {.timeout_s = 5};
+    CHECK_EQ(weft_test_run("alarm", peek_alarm, NULL, &o), 0);
+    CHECK_EQ(alarm_left, 11);
+    /* NaN means the default (10 s: limit 21 s), as 0 does. */
+    o.timeout_s = NAN;
+    CHECK_EQ(weft_test_run("alarm", peek_alarm, NULL, &o), 0);
+    CHECK_EQ(alarm_left, 21);
+}
+
+int main(int argc, char **argv)
+{
+    unsetenv("WEFT_TEST_TIMEOUT");
+    return run_tests((test_case[]){{"no_fds", t_no_fds}, {"test_timeouts", t_test_timeouts}, {0}},
+                     argc, argv);
+}
