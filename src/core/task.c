@@ -20,7 +20,7 @@
 #define PAGE 4096
 #define RUN_BUDGET 1024 /* task runs between two looks at I/O and timers */
 
-__thread weft__loop *weft__L;
+__thread weft__loop *weft__L WEFT__TLS_IE;
 
 #ifdef WEFT_ASAN
 void __asan_unpoison_memory_region(void const volatile *addr, size_t size);
