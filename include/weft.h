@@ -8,7 +8,10 @@
  * Cancellation and deadlines are sticky: once a task is cancelled (or past
  * its weft_timeout deadline) every waiting function it calls returns
  * -ECANCELED (-ETIMEDOUT) at once, without doing anything, until the task
- * ends (until the weft_timeout scope ends). Waits that hand something over
+ * ends (until the weft_timeout scope ends) -- also when the call would not
+ * have had to wait (weft_check is that entry check, for layers on top).
+ * Functions that close or free still do so, skipping only their waits.
+ * Waits that hand something over
  * (a permit, a lock, a queue item, a task's result) never lose it: a task
  * handed it just before being cancelled gets it and returns success.
  * Objects are single-loop: use them only from the thread whose loop made them.
@@ -93,6 +96,13 @@ const char *weft_task_name(const weft_task *t);
 unsigned long weft_task_id(const weft_task *t);
 /* 1 if cancellation of the current task was requested. */
 int weft_cancelled(void);
+/* The entry check of every waiting function, for libraries built on weft
+ * whose waiting functions may complete without waiting (data already
+ * buffered) or do something they cannot undo before their first wait: 0 to
+ * go ahead; -ECANCELED once the calling task is cancelled; -ETIMEDOUT past
+ * its weft_timeout deadline; -EPERM outside a task (then, if fn is not NULL,
+ * a one-line report names fn). Does not wait. */
+int weft_check(const char *fn);
 /* Lets every other ready task run once. Returns 0, -ECANCELED, or -ETIMEDOUT
  * (past a weft_timeout deadline). Waits. */
 int weft_yield(void);

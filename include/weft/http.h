@@ -3,6 +3,10 @@
  *
  * Everything that "waits" must be called inside a task. Errors are negative
  * errno values or the HTTP codes below (negated); weft_strerror names them.
+ * As in weft/io.h, a cancelled task (past its weft_timeout deadline) gets
+ * -ECANCELED (-ETIMEDOUT) from every waiting function at once, with nothing
+ * read, sent or taken from the pool, even when the bytes are already
+ * buffered; the close functions still close and free, without waiting.
  * Header names compare case-insensitively everywhere. */
 #ifndef WEFT_HTTP_H
 #define WEFT_HTTP_H
@@ -116,7 +120,8 @@ const char *weft_http_request_param(const weft_http_request *req, const char *na
  * Waits. */
 ssize_t weft_http_request_read(weft_http_request *req, void *buf, size_t n);
 /* Reads the whole body (max_body_bytes at most) into memory owned by req.
- * 0 or -errno / -WEFT_EHTTP_BODY_SIZE. Waits. */
+ * 0 or -errno / -WEFT_EHTTP_BODY_SIZE. A call interrupted by a cancel or
+ * deadline keeps what it read: the next call goes on from there. Waits. */
 int weft_http_request_body(weft_http_request *req, const char **data, size_t *len);
 /* Runs the rest of the middleware chain and the handler (404 when no
  * route matched); returns what they return. Waits (through them). */
@@ -185,7 +190,9 @@ weft_http_client *weft_http_client_new(const weft_http_client_opts *opt);
 /* Closes every pooled connection and waits until they are closed (TLS
  * close_notify included), then frees the session. Responses still open lose
  * their connection at once: reading them fails with -WEFT_EHTTP_CLOSED; they
- * must still be freed. 0. NULL is a no-op. Waits. */
+ * must still be freed. 0; -ECANCELED (-ETIMEDOUT) for a cancelled caller
+ * (past its deadline), the session then closed without waiting and freed
+ * all the same. NULL is a no-op. Waits. */
 int weft_http_client_close(weft_http_client *c);
 /* Connections open now (pooled idle ones included). */
 size_t weft_http_client_connections(const weft_http_client *c);
@@ -227,7 +234,9 @@ const weft_http_header *weft_http_response_headers(const weft_http_response *r, 
 /* The final URL (after redirects) and how many redirects were followed. */
 const char *weft_http_response_url(const weft_http_response *r);
 int weft_http_response_redirects(const weft_http_response *r);
-/* Reads up to n bytes of the body (decoded); 0 at the end. Waits. */
+/* Reads up to n bytes of the body (decoded); 0 at the end. Interrupted by
+ * the caller's cancel or weft_timeout deadline it consumes nothing and
+ * keeps the connection: a later call goes on. Waits. */
 ssize_t weft_http_response_read(weft_http_response *r, void *buf, size_t n);
 /* Reads the rest of the body into memory owned by r (max_body_bytes at
  * most: -WEFT_EHTTP_BODY_SIZE). NUL-terminated. 0 or -errno. Waits. */

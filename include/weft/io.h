@@ -3,7 +3,16 @@
  * errors are negative errno values or weft codes (weft_strerror names them).
  *
  * Error-code ranges (negated when returned): io 10000-10099, TLS
- * 10100-10199, HTTP 10200-10399, PostgreSQL 10400-10599. */
+ * 10100-10199, HTTP 10200-10399, PostgreSQL 10400-10599.
+ *
+ * Cancellation and deadlines are checked first (weft.h): a cancelled task,
+ * or one past its weft_timeout deadline, gets -ECANCELED (-ETIMEDOUT) from
+ * every function marked "waits" at once, also when the call could have
+ * completed without waiting: buffered bytes stay buffered, a queued
+ * datagram stays queued, nothing is sent, connected, created or reaped.
+ * Closing functions (weft_stream_close, weft_server_close,
+ * weft_process_close_stdin) are the exception: they still close and free,
+ * skipping only their waits, and return that error. */
 #ifndef WEFT_IO_H
 #define WEFT_IO_H
 
@@ -41,7 +50,7 @@ extern "C" {
  * weft_addrinfo_free (never freeaddrinfo). Returns 0, -WEFT_EDNS (no such
  * host, or no address of that family), -WEFT_EDNSAGAIN, -EINVAL (bad
  * family or port), -ECANCELED, -ETIMEDOUT, -ENOMEM, -EPERM (a name outside a
- * task). Waits (names only). */
+ * task). Waits (names only, cached ones included). */
 int weft_resolve(const char *host, int port, int family, int socktype, struct addrinfo **out);
 /* Frees a list from weft_resolve. NULL is a no-op. */
 void weft_addrinfo_free(struct addrinfo *ai);
@@ -127,8 +136,9 @@ int weft_stream_shutdown(weft_stream *s);
 /* Drains (bounded by any weft_timeout deadline), closes, frees. On a TLS
  * stream sends close_notify. If the drain fails, the queued bytes are
  * dropped and a TCP peer gets a reset (never a silently truncated stream).
- * Returns 0 or the drain's error; s is freed either way. NULL is a no-op.
- * Waits. */
+ * Returns 0 or the drain's error; s is freed either way. A cancelled caller
+ * (past its deadline) gets -ECANCELED (-ETIMEDOUT), and the close is still
+ * graceful if nothing was queued. NULL is a no-op. Waits. */
 int weft_stream_close(weft_stream *s);
 /* Closes at once without flushing (queued data dropped; TCP sends RST) and
  * frees. Tasks waiting on s get -EPIPE. NULL is a no-op. Does not wait. */
@@ -310,11 +320,13 @@ weft_stream *weft_process_stderr(weft_process *p);
 pid_t weft_process_pid(const weft_process *p);
 /* Flushes and closes the child's stdin, so that it sees end of input (as
  * proc.stdin.close()); weft_process_stdin is NULL afterwards. 0 or the
- * error of the flush (-EPIPE: the child closed its end). Waits. */
+ * error of the flush (-EPIPE: the child closed its end; -ECANCELED,
+ * -ETIMEDOUT: stdin is closed all the same). Waits. */
 int weft_process_close_stdin(weft_process *p);
 /* Waits for the exit and reaps the child: returns the exit status (0-255),
  * or 128+signal if killed by a signal; again the same value once reaped.
- * -ECANCELED / -ETIMEDOUT leave the child running; -ECHILD if something else
+ * -ECANCELED / -ETIMEDOUT leave the child running, or exited and not yet
+ * reaped (a later wait gets its status); -ECHILD if something else
  * reaped it (SIGCHLD set to SIG_IGN). Several tasks may wait. Waits. */
 int weft_process_wait(weft_process *p);
 /* Sends sig (through the pidfd, so never to a recycled pid). 0, -ESRCH once

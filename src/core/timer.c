@@ -117,6 +117,12 @@ void weft__timers_free(weft__loop *L)
     L->nheap = L->capheap = 0;
 }
 
+int weft_check(const char *fn)
+{
+    if (!fn && (!weft__L || !weft__L->current)) return -EPERM;
+    return weft__enter(fn);
+}
+
 int weft_sleep(double seconds)
 {
     int r = weft__enter("weft_sleep");

@@ -353,6 +353,10 @@ int weft_http_client_request(weft_http_client *c, const char *method, const char
                              const weft_http_req_opts *o, weft_http_response **out)
 {
     *out = NULL;
+    /* Before taking a pooled connection: a cancelled caller (or one past
+     * its deadline) leaves the pool as it was. */
+    int e = weft_check("weft_http_client_request");
+    if (e) return e;
     if (c->closing) return -EPIPE;
     for (size_t i = 0; o && i < o->nheaders; i++)
         if (!weft__header_ok(o->headers[i].name, o->headers[i].value)) return -EINVAL;
@@ -369,7 +373,7 @@ int weft_http_client_request(weft_http_client *c, const char *method, const char
     weft_http_req_opts cur_o = o ? *o : (weft_http_req_opts){0};
     char meth[16];
     snprintf(meth, sizeof meth, "%s", method);
-    int e = weft__url_parse(url, &cur);
+    e = weft__url_parse(url, &cur);
     if (e) goto fail;
     for (;;) {
         int retryable = 0;
@@ -438,6 +442,10 @@ int weft_http_client_get(weft_http_client *c, const char *url, weft_http_respons
 int weft_http_client_close(weft_http_client *c)
 {
     if (!c) return 0;
+    /* A cancelled caller (or one past its deadline) closes all the same,
+     * without waiting (TLS close_notify best effort), and gets the error. */
+    int rc = weft_check("weft_http_client_close");
+    if (rc == -EPERM) return rc;
     weft_debug_untrack(c);
     c->closing = 1;
     /* Responses still open lose their connection: reads then fail with
@@ -464,5 +472,5 @@ int weft_http_client_close(weft_http_client *c)
     weft_sem_free(c->slots);
     if (c->own_tls) weft_tls_ctx_free(c->own_tls);
     free(c);
-    return 0;
+    return rc;
 }

@@ -121,9 +121,14 @@ static int send_all(weft_http_request *req, struct iovec *iov, int n)
     return r;
 }
 
+/* Every reply call starts with the entry check of waiting functions, also
+ * when its bytes would only be gathered for a pipelined batch: a cancelled
+ * handler (or one past its deadline) sends nothing and changes no state. */
 int weft_http_respond(weft_http_request *req, int status, const char *ctype, const void *body,
                       size_t len)
 {
+    int e = weft_check("weft_http_respond");
+    if (e) return e;
     if (req->replied) return -WEFT_EHTTP_STATE;
     int no_body = status < 200 || status == 204 || status == 304;
     int r = build_head(req, status, ctype, no_body ? -2 : (int64_t)len);
@@ -139,6 +144,8 @@ int weft_http_respond(weft_http_request *req, int status, const char *ctype, con
 int weft_http_reply_start(weft_http_request *req, int status, const char *ctype,
                           int64_t content_length)
 {
+    int e = weft_check("weft_http_reply_start");
+    if (e) return e;
     if (req->replied) return -WEFT_EHTTP_STATE;
     /* HTTP/1.0 has no chunked coding: the body then ends with the connection. */
     if (content_length < 0 && req->h->minor == 0) {
@@ -158,6 +165,8 @@ int weft_http_reply_start(weft_http_request *req, int status, const char *ctype,
 
 ssize_t weft_http_reply_write(weft_http_request *req, const void *buf, size_t n)
 {
+    int e = weft_check("weft_http_reply_write");
+    if (e) return e;
     if (!req->replied || req->ended) return -WEFT_EHTTP_STATE;
     if (req->is_head || n == 0) return (ssize_t)n;
     if (req->remaining >= 0) {
@@ -180,6 +189,8 @@ ssize_t weft_http_reply_write(weft_http_request *req, const void *buf, size_t n)
 
 int weft_http_reply_end(weft_http_request *req)
 {
+    int e = weft_check("weft_http_reply_end");
+    if (e) return e;
     if (!req->replied) return -WEFT_EHTTP_STATE;
     if (req->ended) return 0;
     req->ended = 1;

@@ -104,6 +104,9 @@ static ssize_t read_raw(weft_http_response *r, char *buf, size_t n)
         if (!r->conn) return -WEFT_EHTTP_CLOSED;
         const char *data;
         ssize_t avail = weft__resp_peek(r, &data, 1);
+        /* The caller's own cancel or deadline leaves the body intact (peek
+         * consumed nothing): the connection stays for a later read. */
+        if (avail == -ECANCELED || avail == -ETIMEDOUT) return avail;
         if (avail < 0) {
             weft__resp_release(r, 0);
             return avail;
@@ -133,6 +136,10 @@ static ssize_t read_raw(weft_http_response *r, char *buf, size_t n)
 
 ssize_t weft_http_response_read(weft_http_response *r, void *buf, size_t n)
 {
+    /* Before anything, even with the body buffered or decoded: nothing is
+     * consumed for a cancelled caller (or one past its deadline). */
+    int e = weft_check("weft_http_response_read");
+    if (e) return e;
     if (!r->z) return read_raw(r, buf, n);
     for (;;) {
         if (r->zoff < r->zin.len) {
@@ -166,6 +173,8 @@ ssize_t weft_http_response_read(weft_http_response *r, void *buf, size_t n)
 
 int weft_http_response_body(weft_http_response *r, const char **data, size_t *len)
 {
+    int e = weft_check("weft_http_response_body");
+    if (e) return e;
     weft__buf *b = &r->body;
     size_t max = r->max_body;
     if (!r->body_done || r->z) {

@@ -87,6 +87,10 @@ static int body_begin(weft_http_request *req)
 ssize_t weft_http_request_read(weft_http_request *req, void *buf, size_t n)
 {
     weft__conn *c = req->c;
+    /* Before anything, even with the body already buffered or done: a
+     * cancelled handler (or one past its deadline) consumes nothing. */
+    int e = weft_check("weft_http_request_read");
+    if (e) return e;
     if (!req->body_started) {
         int r = body_begin(req);
         if (r) return r;
@@ -99,6 +103,9 @@ ssize_t weft_http_request_read(weft_http_request *req, void *buf, size_t n)
         ssize_t avail = weft_stream_peek(c->s, &data, 1);
         c->state = C_HANDLER;
         if (avail <= 0) {
+            /* Interrupted by the handler's own cancel or deadline, the body
+             * is intact (peek consumed nothing): a later read goes on. */
+            if (!c->timed_out && (avail == -ECANCELED || avail == -ETIMEDOUT)) return avail;
             req->keep_alive = 0;
             if (c->timed_out) return -ETIMEDOUT;
             return avail ? avail : -WEFT_EHTTP_CLOSED;
@@ -124,8 +131,11 @@ ssize_t weft_http_request_read(weft_http_request *req, void *buf, size_t n)
 
 int weft_http_request_body(weft_http_request *req, const char **data, size_t *len)
 {
+    int e = weft_check("weft_http_request_body");
+    if (e) return e;
+    /* Not emptied here but when the request starts: a call interrupted by
+     * a cancel or deadline keeps what it read, and the next one goes on. */
     weft__buf *b = &req->c->body;
-    b->len = 0;
     for (;;) {
         if (weft__buf_reserve(b, 16384)) return -ENOMEM;
         ssize_t r = weft_http_request_read(req, b->p + b->len, b->cap - b->len - 1);
@@ -274,6 +284,8 @@ static int host_count(const weft__head *h)
 
 int weft_http_server_serve_stream(weft_http_server *srv, weft_stream *s)
 {
+    int e = weft_check("weft_http_server_serve_stream");
+    if (e) return e; /* not a byte read: s is as it was */
     if (!srv->reaper && !srv->closing) {
         srv->reaper = weft_spawn_named("http-reaper", reaper, srv);
         if (!srv->reaper) return -errno;
@@ -306,6 +318,7 @@ int weft_http_server_serve_stream(weft_http_server *srv, weft_stream *s)
         if (c->H.content_length <= 0 && !c->H.chunked) req->body_started = req->body_done = 1;
         c->corked = req->body_done && weft_stream_buffered(c->s) > 0;
         c->extra.len = 0;
+        c->body.len = 0;
         if (c->H.upgrade && !strcmp(c->H.method, "CONNECT")) {
             reject(c, 501);
             break;
@@ -359,14 +372,20 @@ static int reaper(void *arg)
 int weft_http_server_close(weft_http_server *srv, double grace_s)
 {
     if (!srv) return 0;
+    /* A cancelled caller (or one past its deadline) still closes and frees
+     * srv, without a grace period, and gets the error back. */
+    int r = weft_check("weft_http_server_close");
+    if (r == -EPERM) return r;
     weft_debug_untrack(srv);
-    int r = 0;
     srv->closing = 1;
     /* Idle keep-alive connections wait for a request that may never come:
      * end their reads now; busy ones finish their request and close. */
     for (weft__conn *c = srv->conns; c; c = c->next)
         if (c->state == C_IDLE) shutdown(weft_stream_fd(c->s), SHUT_RD);
-    if (srv->tcp) r = srv->tcp_close(srv->tcp, grace_s);
+    if (srv->tcp) {
+        int rc = srv->tcp_close(srv->tcp, grace_s);
+        if (!r) r = rc;
+    }
     if (srv->reaper) {
         weft_cancel(srv->reaper);
         weft_await(srv->reaper);

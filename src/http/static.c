@@ -109,6 +109,8 @@ static int send_body(weft_http_request *req, int fd, off_t off, off_t len)
 
 int weft_http_respond_file(weft_http_request *req, const char *path)
 {
+    int e = weft_check("weft_http_respond_file");
+    if (e) return e;
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) return weft__reply_simple(req, errno == EACCES ? 403 : 404, NULL);
     struct stat st;

@@ -384,11 +384,14 @@ int weft_resolve(const char *host, int port, int family, int socktype, struct ad
     }
     if (rc != EAI_NONAME) return map_gai(rc);
 
+    /* A name waits, even when the cache has it: a cancelled caller (or one
+     * past its deadline) is refused before looking, as at every wait. */
+    int r = weft__enter("weft_resolve");
+    if (r) return r;
     pthread_mutex_lock(&mu);
-    int r = cache_answer(host, port, family, socktype, out);
+    r = cache_answer(host, port, family, socktype, out);
     pthread_mutex_unlock(&mu);
     if (r != -ENOENT) return r;
-    if (weft__need_task("weft_resolve")) return -EPERM;
     return lookup_pool(host, port, family, socktype, out);
 }
 

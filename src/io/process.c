@@ -175,7 +175,12 @@ static int try_reap(weft_process *p, int options)
 
 int weft_process_wait(weft_process *p)
 {
+    int e = weft__enter("weft_process_wait");
+    if (e == -EPERM) return e;
     if (!p) return -EINVAL;
+    /* Checked before reaping: an exited child stays unreaped (its status
+     * not lost) for a later wait, and a reaped one keeps its status. */
+    if (e) return e;
     double nap = 0.001;
     while (!p->reaped) {
         int r = try_reap(p, WNOHANG);

@@ -340,7 +340,10 @@ size_t weft_server_connections(const weft_server *srv) { return srv ? srv->nconn
 int weft_server_close(weft_server *srv, double grace_s)
 {
     if (!srv) return 0;
-    if (weft__need_task("weft_server_close")) return -EPERM;
+    /* A cancelled caller (or one past its deadline) still closes and frees
+     * the server, but grants no grace period and gets the error back. */
+    int rc = weft__enter("weft_server_close");
+    if (rc == -EPERM) return rc;
     weft_debug_untrack(srv);
     srv->closing = 1;
     for (int i = 0; i < srv->nl; i++) {
@@ -357,8 +360,7 @@ int weft_server_close(weft_server *srv, double grace_s)
     for (conn *c = srv->conns; c; c = c->next)
         if (c->task == weft_current()) self = c;
     srv->idle_target = self ? 1 : 0;
-    int rc = 0;
-    if (srv->nconns > srv->idle_target && grace_s > 0) {
+    if (rc == 0 && srv->nconns > srv->idle_target && grace_s > 0) {
         /* Our own grace ending returns 0; the caller's deadline -ETIMEDOUT. */
         rc = weft__park(&srv->idle, WAIT_TASK, weft_now() + grace_s, 0, 1);
     }

@@ -188,8 +188,10 @@ static void unwant(uint64_t mask)
 
 int weft_signal_wait(const int *sigs, int n)
 {
-    if (!weft_current()) return -EPERM;
+    int e = weft_check("weft_signal_wait");
+    if (e == -EPERM) return e;
     if (!sigs || n <= 0) return -EINVAL;
+    if (e) return e;
     waiter w = {0};
     for (int i = 0; i < n; i++) {
         if (!valid(sigs[i])) return -EINVAL;

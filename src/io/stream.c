@@ -30,6 +30,8 @@
 
 #define HIGH_DEFAULT (64 * 1024)
 
+static inline size_t wpending(const weft_stream *s) { return s->wend - s->wpos; }
+
 /* ---- the plain transport ------------------------------------------------------ */
 
 static ssize_t plain_read(weft_stream *s, void *buf, size_t n, int *want)
@@ -211,14 +213,18 @@ int weft_stream_close(weft_stream *s)
     if (s->dead) return -EPIPE;
     weft__stream_enter(s);
     int rc = weft_stream_drain(s);
-    if (!s->dead) stream_kill(s, rc == 0);
+    /* A cancelled caller (or one past its deadline) gets that error, but
+     * the stream is closed all the same, and gracefully when nothing was
+     * queued: there is nothing to drop, so no reason to reset the peer or
+     * to skip TLS's close_notify. */
+    int graceful = rc == 0 || ((rc == -ECANCELED || rc == -ETIMEDOUT) && !wpending(s) &&
+                               !s->flusher && !s->werr);
+    if (!s->dead) stream_kill(s, graceful);
     weft__stream_leave(s);
     return rc;
 }
 
 /* ---- the write side ----------------------------------------------------------- */
-
-static inline size_t wpending(const weft_stream *s) { return s->wend - s->wpos; }
 
 static void wake_writers(weft_stream *s) { weft__wl_wake_all(&s->waiters, 0); }
 
@@ -301,8 +307,11 @@ static int wait_room(weft_stream *s)
 
 ssize_t weft_stream_writev(weft_stream *s, const struct iovec *iov, int iovcnt)
 {
-    if (weft__need_task("weft_stream_writev")) return -EPERM;
+    int e = weft__enter("weft_stream_writev");
+    if (e == -EPERM) return e;
     if (!s || (iovcnt && !iov) || iovcnt < 0) return -EINVAL;
+    /* Refused even with room in the buffer: nothing is sent or queued. */
+    if (e) return e;
     if (s->dead || s->shut) return -EPIPE;
     if (s->werr) return s->werr;
     if (s->writing) return -EBUSY;
@@ -366,8 +375,10 @@ ssize_t weft_stream_write(weft_stream *s, const void *buf, size_t n)
 
 int weft_stream_drain(weft_stream *s)
 {
-    if (weft__need_task("weft_stream_drain")) return -EPERM;
+    int e = weft__enter("weft_stream_drain");
+    if (e == -EPERM) return e;
     if (!s) return -EINVAL;
+    if (e) return e;
     if (s->dead) return -EPIPE;
     weft__stream_enter(s);
     int r = 0;

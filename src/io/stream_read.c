@@ -20,11 +20,15 @@ static inline size_t ravail(const weft_stream *s) { return s->rend - s->rpos; }
 static inline const char *rdata(const weft_stream *s) { return s->rbuf ? s->rbuf + s->rpos : ""; }
 
 /* Every read operation: one reader at a time, the stream kept alive while it
- * waits. */
+ * waits. A cancelled task (or one past its deadline) is refused before
+ * anything is taken, even when the bytes are already buffered: they stay
+ * there for whoever reads next. */
 static int rbegin(weft_stream *s, const char *fn)
 {
-    if (weft__need_task(fn)) return -EPERM;
+    int e = weft__enter(fn);
+    if (e == -EPERM) return e;
     if (!s) return -EINVAL;
+    if (e) return e;
     if (s->dead) return -EPIPE;
     if (s->reading) return -EBUSY;
     s->reading = 1;

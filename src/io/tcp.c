@@ -100,7 +100,11 @@ static int run(weft_fn body, connect_req *rq)
 
 int weft_tcp_connect(const char *host, int port, const weft_connect_opts *opt, weft_stream **out)
 {
-    if (weft__need_task("weft_tcp_connect")) return -EPERM;
+    int e = weft__enter("weft_tcp_connect");
+    if (e) {
+        if (out) *out = NULL;
+        return e;
+    }
     if (!host || !*host || port <= 0 || port > 65535) return -EINVAL;
     connect_req rq = {.host = host, .port = port, .opt = opt, .out = out};
     int r = run(tcp_body, &rq);
@@ -110,7 +114,11 @@ int weft_tcp_connect(const char *host, int port, const weft_connect_opts *opt, w
 
 int weft_unix_connect(const char *path, const weft_connect_opts *opt, weft_stream **out)
 {
-    if (weft__need_task("weft_unix_connect")) return -EPERM;
+    int e = weft__enter("weft_unix_connect");
+    if (e) {
+        if (out) *out = NULL;
+        return e;
+    }
     connect_req rq = {.path = path, .opt = opt, .out = out};
     int r = run(unix_body, &rq);
     if (r >= 0) weft_debug_track_at(*out, "stream", WEFT_DEBUG_CALLER);

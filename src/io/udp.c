@@ -29,6 +29,9 @@ int weft_udp_bind(const char *host, int port, int family)
 ssize_t weft_udp_send_to(int fd, const void *buf, size_t n, const struct sockaddr *to,
                          socklen_t tolen)
 {
+    /* Checked first, even when the socket has room: nothing is sent. */
+    int e = weft__enter("weft_udp_send_to");
+    if (e) return e;
     for (;;) {
         ssize_t r = sendto(fd, buf, n, MSG_NOSIGNAL, to, tolen);
         if (r >= 0) return r;
@@ -42,6 +45,9 @@ ssize_t weft_udp_send_to(int fd, const void *buf, size_t n, const struct sockadd
 ssize_t weft_udp_recv_from(int fd, void *buf, size_t n, struct sockaddr_storage *from,
                            socklen_t *fromlen)
 {
+    /* Checked first, even with a datagram queued: it stays queued. */
+    int e = weft__enter("weft_udp_recv_from");
+    if (e) return e;
     for (;;) {
         socklen_t len = sizeof(struct sockaddr_storage);
         ssize_t r = recvfrom(fd, buf, n, 0, (struct sockaddr *)from, from ? &len : NULL);
