@@ -1,15 +1,18 @@
 /* P1-P3: PostgreSQL throughput over a pool of connections (the workloads of
  * asyncpg's published benchmark).
  *
- *   bench_pg_bench P1|P2|P3 SECONDS [CONNECTIONS [hold|acquire]]   (DSN: WEFT_PG_DSN)
+ *   bench_pg_bench P1|P2|P3 SECONDS [CONNECTIONS [hold|acquire|shared [TASKS]]]
+ *   (DSN: WEFT_PG_DSN)
  *
  * P1: SELECT 1+1.  P2: SELECT * FROM generate_series(1,1000), every value
  * read.  P3: a batch of 1,000 INSERTs (pipelined, one segment).  As many
  * tasks as connections loop for SECONDS. "hold" (the default, the pattern
  * of asyncpg's published benchmark): each task takes a pooled connection
  * once and keeps it. "acquire": each iteration acquires and releases.
+ * "shared": TASKS tasks (default 10) all use one connection (queries from
+ * tasks sharing a connection are pipelined; P1/P2 only).
  * Prints `P1 weft queries_per_s=... rows_per_s=... conns=...` (system
- * `weft-acquire` in acquire mode). */
+ * `weft-acquire` / `weft-shared` in the other modes). */
 #include <weft.h>
 #include <weft/pg.h>
 #include <stdio.h>
@@ -19,7 +22,8 @@
 
 static const char *workload, *dsn;
 static double seconds, deadline;
-static int conns, per_query;
+static int conns, per_query, tasks;
+static weft_pg *shared_conn; /* "shared" mode: every task's connection */
 static long queries, rows;
 static weft_pg_pool *pool;
 
@@ -64,6 +68,7 @@ static int work(void *arg)
     weft_pg *c = NULL;
     int rc = 0;
     while (weft_now() < deadline) {
+        if (shared_conn) c = shared_conn;
         if (!c && (rc = weft_pg_pool_acquire(pool, &c)) < 0) return rc;
         if (!strcmp(workload, "P1")) rc = p1(c);
         else if (!strcmp(workload, "P2")) rc = p2(c);
@@ -81,7 +86,7 @@ static int work(void *arg)
         }
         queries++;
     }
-    if (c) weft_pg_pool_release(pool, c);
+    if (c && !shared_conn) weft_pg_pool_release(pool, c);
     return 0;
 }
 
@@ -123,27 +128,30 @@ static int bench_main(void *arg)
         weft_pg_pool_release(pool, c);
         if (rc < 0) return 1;
     }
-    worker *w = calloc((size_t)conns, sizeof *w);
-    weft_task **t = calloc((size_t)conns, sizeof *t);
+    if (tasks && weft_pg_pool_acquire(pool, &shared_conn) < 0) return 1;
+    int n = tasks ? tasks : conns;
+    worker *w = calloc((size_t)n, sizeof *w);
+    weft_task **t = calloc((size_t)n, sizeof *t);
     /* warm up: every connection prepares its statements once */
     deadline = weft_now() + 0.5;
-    for (int i = 0; i < conns; i++) {
+    for (int i = 0; i < n; i++) {
         if (!strcmp(workload, "P3")) w[i].b = make_batch();
         t[i] = weft_spawn(work, &w[i]);
     }
-    if (weft_gather(t, (size_t)conns, NULL) < 0) return 1;
+    if (weft_gather(t, (size_t)n, NULL) < 0) return 1;
     queries = rows = 0;
     double t0 = weft_now(), cpu0 = cpu_seconds();
     deadline = t0 + seconds;
-    for (int i = 0; i < conns; i++) t[i] = weft_spawn(work, &w[i]);
-    rc = weft_gather(t, (size_t)conns, NULL);
+    for (int i = 0; i < n; i++) t[i] = weft_spawn(work, &w[i]);
+    rc = weft_gather(t, (size_t)n, NULL);
     double el = weft_now() - t0, cpu = cpu_seconds() - cpu0;
     if (rc < 0) return 1;
     printf("%s weft%s queries_per_s=%.0f rows_per_s=%.0f client_cpu_us_per_query=%.1f conns=%d"
-           " seconds=%.1f\n",
-           workload, per_query ? "-acquire" : "", queries / el, rows / el, cpu * 1e6 / queries,
-           conns, el);
-    for (int i = 0; i < conns; i++) weft_pg_batch_free(w[i].b);
+           " tasks=%d seconds=%.1f\n",
+           workload, per_query ? "-acquire" : tasks ? "-shared" : "", queries / el, rows / el,
+           cpu * 1e6 / queries, tasks ? 1 : conns, n, el);
+    if (shared_conn) weft_pg_pool_release(pool, shared_conn);
+    for (int i = 0; i < n; i++) weft_pg_batch_free(w[i].b);
     free(w);
     free(t);
     weft_pg_pool_free(pool);
@@ -160,6 +168,11 @@ int main(int argc, char **argv)
     seconds = atof(argv[2]);
     conns = argc > 3 ? atoi(argv[3]) : 10;
     per_query = argc > 4 && !strcmp(argv[4], "acquire");
+    if (argc > 4 && !strcmp(argv[4], "shared")) {
+        tasks = argc > 5 ? atoi(argv[5]) : 10;
+        conns = 1;
+        if (tasks < 1 || !strcmp(workload, "P3")) return 2; /* a batch is one task's */
+    }
     dsn = getenv("WEFT_PG_DSN");
     return weft_run(bench_main, NULL);
 }

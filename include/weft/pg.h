@@ -104,8 +104,16 @@ typedef struct weft_pg_result weft_pg_result;
  * -WEFT_PG_ESERVER (sqlstate/errmsg tell why; the connection stays usable),
  * -WEFT_PG_EBROKEN, -ECANCELED and -ETIMEDOUT (the statement is cancelled
  * on the server too and the connection comes back usable once the server
- * has stopped), -ENOMEM, -EINVAL. Concurrent calls on one connection from
- * several tasks are serialised. Waits. */
+ * has stopped), -ENOMEM, -EINVAL. Calls from several tasks on one
+ * connection are pipelined: each statement is sent without waiting for the
+ * replies of those before it, each gets its own result in order, and an
+ * error fails only its own statement. A call cancelled (or timed out)
+ * after its statement was sent returns at once; its replies are read and
+ * dropped by the next caller, and the statement is cancelled on the server
+ * only when no other task's statement is queued behind it (a cancel request
+ * cannot name a statement). Other operations on the connection (exec,
+ * batches, cursors, transactions, COPY) wait their turn and are never
+ * interleaved. Waits. */
 int weft_pg_query(weft_pg *c, const char *sql, const weft_pg_params *p, weft_pg_result **out);
 int weft_pg_query_ex(weft_pg *c, const char *sql, const weft_pg_params *p, int flags,
                      weft_pg_result **out);

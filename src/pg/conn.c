@@ -157,7 +157,9 @@ int pg__lock(weft_pg *c)
 {
     if (!c) return -EINVAL;
     if (c->broken) return -WEFT_PG_EBROKEN;
+    c->lock_waiters++;
     int rc = weft_sem_acquire(c->busy);
+    c->lock_waiters--;
     if (rc < 0) return rc;
     if (c->broken) {
         pg__unlock(c);

@@ -18,6 +18,8 @@ typedef struct pg_stmt {
     char name[24];
 } pg_stmt;
 
+typedef struct pg_ap pg_ap;
+
 typedef struct pg_nq { /* a queued notification */
     weft_pg_notify n;
     struct pg_nq *next;
@@ -43,6 +45,11 @@ struct weft_pg {
     pg_nq *nq_head, *nq_tail;
     weft_event *nev;      /* set when notifications arrive or the lock frees */
     int nwaiters;
+    /* automatic pipelining of concurrent weft_pg_query calls (autopipe.c) */
+    struct pg_ap *ap_head, *ap_tail; /* the session's queue, in reply order */
+    int ap_on;            /* a session holds the lock, in pipeline mode */
+    int lock_waiters;     /* tasks waiting in pg__lock */
+    int ap_lockers;       /* ... of which weft_pg_query calls */
     /* pool bookkeeping */
     struct weft_pg_pool *pool;
     struct weft_pg *pool_next;
@@ -96,13 +103,11 @@ int pg__discard_copy(weft_pg *c, ExecStatusType st);
 void pg__drop_pending(weft_pg *c); /* forget statements whose Parse is unanswered */
 
 /* query.c */
-/* Sends sql on locked c (prepared and cached unless nocache); *syncs gets
- * the number of pipeline syncs sent (0 or 1). */
-int pg__send(weft_pg *c, const char *sql, const weft_pg_params *p, int flags, int *syncs);
 /* A send failed with rc before anything was flushed: leaves c clean (a
  * half-built pipeline is drained in the background). Returns rc. */
 int pg__unsend(weft_pg *c, int rc, int syncs);
-/* Reads what pg__send sent: the statement's result into *out. */
+/* Reads the result of a statement sent with syncs (0 or 1) pipeline syncs
+ * (1: its Parse was sent first) into *out. */
 int pg__recv(weft_pg *c, const char *sql, int syncs, PGresult **out);
 /* Parse of sql answered: keep its cache entry (ok) or drop it. */
 void pg__prepare_done(weft_pg *c, const char *sql, int ok);
@@ -117,5 +122,12 @@ typedef struct pg_send_hint {
 int pg__send_batch_item(weft_pg *c, const char *sql, const weft_pg_params *p, int flags,
                         int *prepared, pg_send_hint *hint);
 weft_pg_result *pg__wrap(PGresult *res);
+/* 1 if sql is cached and its Parse is not answered yet. */
+int pg__stmt_pending(weft_pg *c, const char *sql);
+
+/* autopipe.c: one statement on c, pipelined with concurrent calls from
+ * other tasks; its result into *out (NULL: discarded). As weft_pg_query. */
+int pg__ap_query(weft_pg *c, const char *sql, const weft_pg_params *p, int flags,
+                 PGresult **out);
 
 #endif

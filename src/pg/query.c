@@ -189,24 +189,10 @@ int pg__send_batch_item(weft_pg *c, const char *sql, const weft_pg_params *p, in
     return ok ? 0 : pg__send_failed(c);
 }
 
-int pg__send(weft_pg *c, const char *sql, const weft_pg_params *p, int flags, int *syncs)
+int pg__stmt_pending(weft_pg *c, const char *sql)
 {
-    *syncs = 0;
-    if (!sql) return -EINVAL;
-    if (p && p->oom) return -ENOMEM;
-    int prepared = 0;
-    /* A statement seen for the first time goes as Parse + Execute + Sync in
-     * one pipeline: preparing it costs no extra round trip. */
-    if (!(flags & WEFT_PG_NOCACHE) && !stmt_find(c, sql, hash_sql(sql)) &&
-        c->nstmts < PG_STMT_CACHE) {
-        if (!PQenterPipelineMode(c->pg)) return pg__send_failed(c);
-        int rc = pg__send_batch_item(c, sql, p, flags, &prepared, NULL);
-        if (rc < 0) return rc;
-        if (!PQpipelineSync(c->pg)) return pg__send_failed(c);
-        *syncs = 1;
-        return 0;
-    }
-    return pg__send_batch_item(c, sql, p, flags, &prepared, NULL);
+    pg_stmt *s = stmt_find(c, sql, hash_sql(sql));
+    return s && s->pending;
 }
 
 void pg__prepare_done(weft_pg *c, const char *sql, int ok)
@@ -288,18 +274,9 @@ int weft_pg_query_ex(weft_pg *c, const char *sql, const weft_pg_params *p, int f
     if (out) *out = NULL;
     if (!c || !sql) return -EINVAL;
     if (p && p->oom) return -ENOMEM;
-    int rc = pg__lock(c), syncs = 0;
-    if (rc < 0) return rc;
-    rc = pg__send(c, sql, p, flags, &syncs);
+    if (c->broken) return -WEFT_PG_EBROKEN;
     PGresult *res = NULL;
-    if (rc < 0) {
-        rc = pg__unsend(c, rc, syncs);
-    } else {
-        rc = pg__flush(c);
-        if (rc < 0) rc = pg__abort(c, rc, syncs);
-        else rc = pg__recv(c, sql, syncs, out ? &res : NULL);
-    }
-    pg__release(c);
+    int rc = pg__ap_query(c, sql, p, flags, out ? &res : NULL);
     if (rc >= 0 && out) {
         *out = res ? pg__wrap(res) : NULL;
         if (res && !*out) rc = -ENOMEM;
