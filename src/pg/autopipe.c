@@ -259,8 +259,10 @@ int pg__ap_query(weft_pg *c, const char *sql, const weft_pg_params *p, int flags
 {
     pg_ap e = {.sql = sql, .p = p, .flags = flags, .state = AP_READER};
     int rc;
-    /* lock_waiters > ap_lockers: another kind of operation waits */
-    if (c->ap_on && !c->draining && !c->broken && c->lock_waiters <= c->ap_lockers) {
+    /* lock_waiters > ap_lockers: another kind of operation waits; a
+     * rollback left by a cancelled task runs at the next lock, first */
+    if (c->ap_on && !c->draining && !c->broken && c->lock_waiters <= c->ap_lockers &&
+        c->rollback_to < 0) {
         /* join the running session; the reader will send it */
         if (!(e.turn = weft_event_new())) return -ENOMEM;
         e.state = AP_WAIT;
