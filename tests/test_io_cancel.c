@@ -481,9 +481,100 @@ static void t_handler(void)
     CHECK_EQ(weft_run(handler_main, NULL), 0);
 }
 
+/* ---- interrupted mid-wait, then resumed ------------------------------------------- */
+
+/* A body arriving in two parts 0.2 s apart, read under a 0.05 s deadline:
+ * the read is cut after the first part, and a later read gets the rest.
+ * Before, the client dropped the connection at the cut (the rest was lost:
+ * -WEFT_EHTTP_CLOSED) and the server's request_body started over, losing
+ * the first part. */
+typedef struct {
+    weft_http_request *req;
+    weft_http_response *resp;
+} body_args;
+
+static int req_body(void *a)
+{
+    const char *d;
+    size_t n;
+    return weft_http_request_body(((body_args *)a)->req, &d, &n);
+}
+
+static int resp_body(void *a)
+{
+    const char *d;
+    size_t n;
+    return weft_http_response_body(((body_args *)a)->resp, &d, &n);
+}
+
+static int h_slow_body(weft_http_request *req, void *arg)
+{
+    (void)arg;
+    body_args ba = {.req = req};
+    CHECK_EQ(weft_timeout(0.05, req_body, &ba), -ETIMEDOUT);
+    const char *data;
+    size_t len;
+    int r = weft_http_request_body(req, &data, &len);
+    if (r < 0) return r;
+    return weft_http_respond(req, 200, "text/plain", data, len);
+}
+
+static int h_slow_reply(weft_http_request *req, void *arg)
+{
+    (void)arg;
+    int r = weft_http_reply_start(req, 200, "text/plain", 6);
+    if (r == 0) r = (int)weft_http_reply_write(req, "abc", 3);
+    if (r >= 0) r = weft_sleep(0.2);
+    if (r == 0) r = (int)weft_http_reply_write(req, "def", 3);
+    return r < 0 ? r : 0;
+}
+
+static int midwait_main(void *arg)
+{
+    (void)arg;
+    weft_http_server *hs = weft_http_server_new(NULL);
+    CHECK(hs);
+    CHECK_EQ(weft_http_server_route(hs, "POST", "/slow_body", h_slow_body, NULL), 0);
+    CHECK_EQ(weft_http_server_route(hs, "GET", "/slow_reply", h_slow_reply, NULL), 0);
+    CHECK_EQ(weft_http_server_listen(hs, "127.0.0.1", 0), 0);
+    int port = weft_http_server_port(hs);
+
+    /* server side: the client sends the body in two parts */
+    weft_stream *s;
+    CHECK_EQ(weft_tcp_connect("127.0.0.1", port, NULL, &s), 0);
+    static const char head[] = "POST /slow_body HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n\r\nabc";
+    CHECK_EQ(weft_stream_write(s, head, sizeof head - 1), sizeof head - 1);
+    weft_sleep(0.2);
+    CHECK_EQ(weft_stream_write(s, "def", 3), 3);
+    char buf[512];
+    ssize_t n = weft_stream_read_until(s, "abcdef", 6, buf, sizeof buf - 1);
+    if (n < 0) fprintf(stderr, "reply: %s\n", weft_strerror((int)n));
+    CHECK(n > 0 && !strncmp(buf, "HTTP/1.1 200 ", 13));
+    weft_stream_close(s);
+
+    /* client side: the response body comes in two parts */
+    weft_http_client *hc = weft_http_client_new(NULL);
+    char url[96];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/slow_reply", port);
+    body_args ba = {0};
+    CHECK_EQ(weft_http_client_request(hc, "GET", url, NULL, &ba.resp), 0);
+    CHECK_EQ(weft_timeout(0.05, resp_body, &ba), -ETIMEDOUT);
+    CHECK_EQ(weft_http_client_connections(hc), 1); /* kept */
+    const char *data;
+    size_t len;
+    CHECK_EQ(weft_http_response_body(ba.resp, &data, &len), 0);
+    CHECK(len == 6 && !memcmp(data, "abcdef", 6));
+    weft_http_response_free(ba.resp);
+    weft_http_client_close(hc);
+    CHECK_EQ(weft_http_server_close(hs, 1), 0);
+    return 0;
+}
+
+static void t_midwait(void) { CHECK_EQ(weft_run(midwait_main, NULL), 0); }
+
 int main(int argc, char **argv)
 {
     return run_tests((test_case[]){{"cancelled", t_cancelled}, {"deadline", t_deadline},
-                                   {"handler", t_handler}, {0}},
+                                   {"handler", t_handler}, {"midwait", t_midwait}, {0}},
                      argc, argv);
 }
