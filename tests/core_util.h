@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -112,5 +113,21 @@ static inline int in_child(void (*fn)(void *), void *arg, char **err)
             exit(1);                                                                       \
         }                                                                                  \
     } while (0)
+
+/* The process's address-space size, and a limit (RLIMIT_AS) extra bytes
+ * above it: for out-of-memory tests, in a child (see in_child). */
+static inline long vm_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    long pages = 0;
+    CHECK(f && fscanf(f, "%ld", &pages) == 1);
+    fclose(f);
+    return pages * sysconf(_SC_PAGESIZE);
+}
+static inline void limit_as(long extra)
+{
+    struct rlimit r = {(rlim_t)(vm_bytes() + extra), (rlim_t)(vm_bytes() + extra)};
+    CHECK_EQ(setrlimit(RLIMIT_AS, &r), 0);
+}
 
 #endif

@@ -83,20 +83,6 @@ static void t_worker(void)
 
 /* ---- memory limits ---------------------------------------------------------------- */
 
-static long vm_bytes(void)
-{
-    FILE *f = fopen("/proc/self/statm", "r");
-    long pages = 0;
-    CHECK(f && fscanf(f, "%ld", &pages) == 1);
-    fclose(f);
-    return pages * sysconf(_SC_PAGESIZE);
-}
-static void limit_as(long extra)
-{
-    struct rlimit r = {(rlim_t)(vm_bytes() + extra), (rlim_t)(vm_bytes() + extra)};
-    CHECK_EQ(setrlimit(RLIMIT_AS, &r), 0);
-}
-
 static int sleeper(void *a) { return weft_sleep(0.001); }
 static weft_task **all;
 static int spawn_until_enomem(void *a)
