@@ -110,10 +110,16 @@ TASK_TEST(test_each_gets_its_own)
         j[i] = (job){c, sqls[i % 3], params[i], 0, 0, ""};
         t[i] = start(&j[i]);
     }
-    CHECK_EQ(weft_gather(t, N, NULL), 0);
-    for (int i = 0; i < N; i++) {
-        CHECK_EQ(j[i].rc, 1);
-        CHECK_EQ(j[i].v, i * 7);
+    /* round 0: statements new (the first goes pipelined with its Parse);
+     * round 1: prepared (the first goes alone, the others pipelined after) */
+    for (int round = 0; round < 2; round++) {
+        if (round)
+            for (int i = 0; i < N; i++) t[i] = start(&j[i]);
+        CHECK_EQ(weft_gather(t, N, NULL), 0);
+        for (int i = 0; i < N; i++) {
+            CHECK_EQ(j[i].rc, 1);
+            CHECK_EQ(j[i].v, i * 7);
+        }
     }
     CHECK_EQ(scalar(c, "SELECT 5"), 5);
     weft_pg_free(c);
@@ -192,6 +198,17 @@ TASK_TEST(test_cancel_reader_with_followers)
     weft_cancel(ta);
     expect(ta, &a, -ECANCELED, 0);
     expect(tb, &b, 1, 7);
+    /* the same with a prepared statement (sent alone, not pipelined) */
+    job p0 = {c, "SELECT 1 FROM pg_sleep($1::float8)", "0", 0, 0, ""};
+    CHECK_EQ(run_job(&p0), 0);
+    CHECK_EQ(p0.rc, 1);
+    job p1 = {c, "SELECT 1 FROM pg_sleep($1::float8)", "0.3", 0, 0, ""};
+    job p2 = {c, "SELECT $1::int", "8", 0, 0, ""};
+    weft_task *tp1 = start_wait(&p1, 0.05);
+    weft_task *tp2 = start_wait(&p2, 0.05);
+    weft_cancel(tp1);
+    expect(tp1, &p1, -ECANCELED, 0);
+    expect(tp2, &p2, 1, 8);
     /* a follower cancelled after its statement was sent, with another
      * behind it: that one still gets its own answer */
     job d = {c, "SELECT 1 FROM pg_sleep(0.2)", NULL, 0, 0, ""};

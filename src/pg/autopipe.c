@@ -9,6 +9,13 @@
  * entry of the queue. It sends what joined since its last wake, reads its
  * own segment and passes the role on.
  *
+ * A query alone on the connection, of a statement already prepared, is sent
+ * outside pipeline mode, exactly as a lone query always was (pipeline mode
+ * costs a single task ~5% in round trips per second: the sync's result, mode
+ * switches). Queries that join it wait unsent until its reply is in; the
+ * next reader then enters pipeline mode and sends them all. So a burst pays
+ * one round trip for its first query, then pipelines.
+ *
  * Only the reader calls libpq or waits on the socket. Joiners leave their
  * statement in the queue for the reader to send: a joiner calling libpq
  * itself could make libpq read replies into its buffer (it does when a send
@@ -39,7 +46,9 @@ struct pg_ap {
     const char *sql;          /* the caller's until sent; then a copy if parsed */
     const weft_pg_params *p;  /* the caller's; used only until sent */
     int flags;
-    int sent;                 /* its messages and sync are queued in libpq */
+    int sent;                 /* 1 its messages are queued in libpq, 2 read */
+    int piped;                /* sent in pipeline mode (its segment ends at
+                                 a sync, else at the end of its results) */
     int parse_due;            /* its Parse's answer is still to be read */
     int send_rc;              /* its send failed after a Parse was queued */
     int abandoned;            /* its task left; heap copy owned by the queue */
@@ -67,16 +76,18 @@ static void unlink_entry(weft_pg *c, pg_ap *e)
     if (c->ap_tail == e) c->ap_tail = prev;
 }
 
-/* Queues the messages of every entry not yet sent (reader only). */
+/* Queues the messages of every entry not yet sent (reader only; in
+ * pipeline mode). */
 static void send_queued(weft_pg *c)
 {
+    if (PQpipelineStatus(c->pg) == PQ_PIPELINE_OFF) return;
     for (pg_ap *e = c->ap_head, *n; e; e = n) {
         n = e->next;
         if (e->sent) continue;
         int flags = e->flags;
         /* A statement whose Parse is still in flight may yet fail to
          * prepare: run this one unnamed, so its error is its own. */
-        if (pg__stmt_pending(c, e->sql)) flags |= WEFT_PG_NOCACHE;
+        if (e != c->ap_head && pg__stmt_state(c, e->sql) == 2) flags |= WEFT_PG_NOCACHE;
         int parsed = 0;
         int rc = pg__send_batch_item(c, e->sql, e->p, flags, &parsed, NULL);
         if (parsed && !(e->sql_copy = strdup(e->sql))) rc = rc < 0 ? rc : -ENOMEM;
@@ -95,6 +106,7 @@ static void send_queued(weft_pg *c)
             return;
         }
         e->sent = 1;
+        e->piped = 1;
         e->parse_due = parsed;
         e->send_rc = rc < 0 ? rc : 0;
     }
@@ -124,11 +136,15 @@ static int read_segment(weft_pg *c, pg_ap *e, PGresult **keep, int *err)
         PGresult *res;
         int rc = ap_get(c, &res);
         if (rc < 0) return rc;
+        if (!res && !e->piped) {
+            e->sent = 2; /* done */
+            return 0;
+        }
         if (!res) continue;
         ExecStatusType st = PQresultStatus(res);
         if (st == PGRES_PIPELINE_SYNC) {
             PQclear(res);
-            e->sent = 2; /* done */
+            e->sent = 2;
             return 0;
         }
         if (e->parse_due && st != PGRES_PIPELINE_ABORTED) {
@@ -189,20 +205,21 @@ static void pass_on(weft_pg *c)
             weft_event_set(e->turn);
             return;
         }
-    int syncs = 0;
+    int syncs = 0, sent_any = 0;
     while (c->ap_head) { /* only abandoned ones are left: nobody waits */
         pg_ap *e = c->ap_head;
         c->ap_head = e->next;
-        if (e->sent == 1) syncs++;
+        if (e->sent == 1 && e->piped) syncs++;
+        sent_any |= e->sent == 1;
         ap_free(e);
     }
     c->ap_tail = NULL;
     c->ap_on = 0;
-    if (syncs) {
+    if (sent_any) {
         /* cancels what still runs and drains it in the background */
         pg__abort(c, -ECANCELED, syncs);
         pg__release(c);
-    } else if (!PQexitPipelineMode(c->pg)) {
+    } else if (PQpipelineStatus(c->pg) != PQ_PIPELINE_OFF && !PQexitPipelineMode(c->pg)) {
         pg__lost(c);
         pg__unlock(c);
     } else {
@@ -238,6 +255,31 @@ static int give_up(weft_pg *c, pg_ap *e, int rc)
     if (c->ap_tail == e) c->ap_tail = h;
     if (e->state == AP_READER || !e->turn) pass_on(c);
     return rc;
+}
+
+/* Sends the reader's own entry (at the head of the queue): alone and
+ * prepared, as a plain query; else in pipeline mode with whatever joined. */
+static int send_own(weft_pg *c, pg_ap *e)
+{
+    if (PQpipelineStatus(c->pg) == PQ_PIPELINE_OFF) {
+        if (!e->next && ((e->flags & WEFT_PG_NOCACHE) || pg__stmt_state(c, e->sql) == 1)) {
+            int parsed;
+            int rc = pg__send_batch_item(c, e->sql, e->p, e->flags, &parsed, NULL);
+            e->p = NULL;
+            if (rc < 0) {
+                unlink_entry(c, e);
+                e->state = AP_FAILED;
+                e->rc = rc;
+            } else {
+                e->sent = 1;
+            }
+            return 0;
+        }
+        /* (a new statement is prepared on the way: Parse rides along) */
+        if (!PQenterPipelineMode(c->pg)) return pg__lost(c); /* c is idle here */
+    }
+    send_queued(c);
+    return c->broken ? -WEFT_PG_EBROKEN : 0;
 }
 
 /* Discards the abandoned entries ahead of e (the reader). */
@@ -285,11 +327,6 @@ int pg__ap_query(weft_pg *c, const char *sql, const weft_pg_params *p, int flags
         rc = pg__lock(c);
         c->ap_lockers--;
         if (rc < 0) return rc;
-        if (!PQenterPipelineMode(c->pg)) {
-            rc = pg__send_failed(c);
-            pg__release(c);
-            return rc;
-        }
         c->ap_on = 1;
         c->ap_head = c->ap_tail = &e;
     }
@@ -297,12 +334,12 @@ int pg__ap_query(weft_pg *c, const char *sql, const weft_pg_params *p, int flags
     PGresult *keep = NULL;
     int err = 0;
     if (e.turn) pg__clear_error(c); /* the lead's pg__lock did it */
-    send_queued(c);
-    if (e.state == AP_FAILED) { /* its own send failed: nothing queued */
+    rc = discard_ahead(c, &e);
+    if (rc >= 0 && !e.sent) rc = send_own(c, &e);
+    if (rc >= 0 && e.state == AP_FAILED) { /* its own send failed: nothing queued */
         rc = e.rc;
         pass_on(c);
     } else {
-        rc = discard_ahead(c, &e);
         if (rc >= 0) rc = read_segment(c, &e, &keep, &err);
         if (rc < 0 && (c->broken || rc == -WEFT_PG_EBROKEN)) {
             unlink_entry(c, &e);

@@ -122,8 +122,9 @@ typedef struct pg_send_hint {
 int pg__send_batch_item(weft_pg *c, const char *sql, const weft_pg_params *p, int flags,
                         int *prepared, pg_send_hint *hint);
 weft_pg_result *pg__wrap(PGresult *res);
-/* 1 if sql is cached and its Parse is not answered yet. */
-int pg__stmt_pending(weft_pg *c, const char *sql);
+/* sql in the statement cache: 0 not there, 1 prepared, 2 its Parse is
+ * not answered yet. */
+int pg__stmt_state(weft_pg *c, const char *sql);
 
 /* autopipe.c: one statement on c, pipelined with concurrent calls from
  * other tasks; its result into *out (NULL: discarded). As weft_pg_query. */

@@ -189,10 +189,10 @@ int pg__send_batch_item(weft_pg *c, const char *sql, const weft_pg_params *p, in
     return ok ? 0 : pg__send_failed(c);
 }
 
-int pg__stmt_pending(weft_pg *c, const char *sql)
+int pg__stmt_state(weft_pg *c, const char *sql)
 {
     pg_stmt *s = stmt_find(c, sql, hash_sql(sql));
-    return s && s->pending;
+    return !s ? 0 : s->pending ? 2 : 1;
 }
 
 void pg__prepare_done(weft_pg *c, const char *sql, int ok)
