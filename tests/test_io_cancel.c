@@ -201,6 +201,7 @@ static int walk(void *arg)
     EXPECT("weft_process_wait", weft_process_wait(e->exited), want);
     EXPECT("weft_process_close_stdin", weft_process_close_stdin(e->cat), want);
     CHECK(weft_process_stdin(e->cat) == NULL); /* closed all the same */
+    EXPECT("weft_process_close_stdin (none left)", weft_process_close_stdin(e->cat), want);
     EXPECT("weft_signal_wait", weft_signal_wait((int[]){SIGUSR2}, 1), want);
 
     /* HTTP client: an idle pooled connection, a body buffered */

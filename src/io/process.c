@@ -152,10 +152,14 @@ pid_t weft_process_pid(const weft_process *p) { return p ? p->pid : -1; }
 
 int weft_process_close_stdin(weft_process *p)
 {
+    int e = weft__enter("weft_process_close_stdin");
+    if (e == -EPERM) return e;
     if (!p) return -EINVAL;
     weft_stream *s = p->io[0];
     p->io[0] = NULL;
-    return s ? weft_stream_close(s) : 0;
+    /* Closed even for a cancelled caller (who gets the error): a close
+     * must release what it holds. */
+    return s ? weft_stream_close(s) : e;
 }
 
 /* Reaps the child if it has exited: 1 reaped, 0 still running, -errno. */
