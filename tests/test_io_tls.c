@@ -3,7 +3,9 @@
  * openssl command's own server and client (s_server, s_client) as external
  * peers. Echo with large transfers both ways, verification failures (unknown
  * CA, wrong host, wrong IP), ALPN, client certificates, a peer that skips
- * close_notify, cancellation and deadlines mid-handshake, bad input. */
+ * close_notify, cancellation and deadlines mid-handshake, bad input, and
+ * peers that break the protocol (plaintext answers, vanishing mid-handshake,
+ * a forged record), each a -WEFT_ETLS with OpenSSL's reason. */
 #define _GNU_SOURCE
 #include <weft/io.h>
 #include "check.h"
@@ -729,6 +731,97 @@ static void bad(void)
     CHECK(strstr(weft_tls_error(), "/nonexistent.key"));
 }
 
+/* ---- peers that break the protocol -------------------------------------------------------- */
+
+typedef struct {
+    weft_stream *s;
+    int mode; /* 0: answer in plaintext; 1: read some, then vanish */
+} rogue_arg;
+
+static int rogue(void *p)
+{
+    rogue_arg *a = p;
+    char buf[512];
+    ssize_t n = weft_stream_read(a->s, buf, sizeof buf); /* (part of) a ClientHello */
+    CHECK(n > 0);
+    if (a->mode == 0) {
+        static const char plain[] = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n";
+        CHECK_EQ(weft_stream_write(a->s, plain, sizeof plain - 1), sizeof plain - 1);
+        weft_stream_close(a->s);
+    } else {
+        weft_stream_abort(a->s);
+    }
+    return 0;
+}
+
+/* A half ClientHello, then the client is gone. */
+static int half_hello(void *p)
+{
+    weft_stream *c = p;
+    static const unsigned char hello_start[] = {0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01};
+    CHECK_EQ(weft_stream_write(c, hello_start, sizeof hello_start), sizeof hello_start);
+    CHECK_EQ(weft_stream_drain(c), 0);
+    weft_stream_close(c);
+    return 0;
+}
+
+static int t_bad_peers(void *x)
+{
+    (void)x;
+    weft_tls_ctx *cctx = client_ctx(NULL);
+    weft_tls_ctx *sctx = server_ctx(srv_crt, NULL, NULL);
+    weft_stream *c, *s;
+    for (int mode = 0; mode < 2; mode++) {
+        /* A server that answers the ClientHello in plaintext, or vanishes. */
+        pair(&c, &s);
+        rogue_arg ra = {s, mode};
+        weft_task *t = weft_spawn(rogue, &ra);
+        double t0 = weft_now();
+        int r = weft_stream_start_tls(c, cctx, "localhost");
+        fprintf(stderr, "  rogue server %d: %s (%s)\n", mode, weft_strerror(r), weft_tls_error());
+        CHECK(weft_now() - t0 < 3);
+        CHECK_EQ(r, -WEFT_ETLS);
+        CHECK(strstr(weft_tls_error(), mode ? "closed during the TLS handshake"
+                                            : "wrong version number"));
+        char b[8];
+        CHECK_EQ(weft_stream_read(c, b, sizeof b), r); /* the stream stays failed */
+        weft_stream_close(c);
+        CHECK_EQ(weft_await(t), 0);
+    }
+
+    /* A client that sends half a ClientHello and goes. */
+    pair(&c, &s);
+    weft_task *t = weft_spawn(half_hello, c);
+    int r = weft_stream_start_tls(s, sctx, NULL);
+    fprintf(stderr, "  half hello: %s (%s)\n", weft_strerror(r), weft_tls_error());
+    CHECK_EQ(r, -WEFT_ETLS);
+    CHECK(strstr(weft_tls_error(), "closed during the TLS handshake"));
+    weft_stream_close(s);
+    CHECK_EQ(weft_await(t), 0);
+
+    /* A forged record in an established session: its MAC fails. */
+    pair(&c, &s);
+    srv_arg a;
+    t = serve(&a, s, sctx, 0);
+    CHECK_EQ(weft_stream_start_tls(c, cctx, "localhost"), 0);
+    char line[16];
+    CHECK_EQ(weft_stream_write(c, "hi\n", 3), 3);
+    CHECK_EQ(weft_stream_read_line(c, line, sizeof line), 3);
+    unsigned char forged[5 + 32] = {0x17, 0x03, 0x03, 0x00, 32};
+    for (int i = 5; i < (int)sizeof forged; i++) forged[i] = (unsigned char)(i * 37);
+    CHECK_EQ(write(weft_stream_fd(s), forged, sizeof forged), (ssize_t)sizeof forged);
+    r = (int)weft_stream_read(c, line, sizeof line);
+    fprintf(stderr, "  forged record: %s (%s)\n", weft_strerror(r), weft_tls_error());
+    CHECK_EQ(r, -WEFT_ETLS);
+    weft_stream_abort(c);
+    r = weft_await(t); /* the server sees the client go */
+    CHECK(r <= 0);
+    weft_tls_ctx_free(sctx);
+    weft_tls_ctx_free(cctx);
+    return 0;
+}
+static void bad_peers(void) { CHECK_EQ(weft_run(t_bad_peers, NULL), 0); }
+
 int main(int argc, char **argv)
 {
     make_certs();
@@ -738,6 +831,7 @@ int main(int argc, char **argv)
                                      {"client_cert", client_cert},
                                      {"no_close_notify", no_close_notify},
                                      {"cancel", cancel},
+                                     {"bad_peers", bad_peers},
                                      {"s_server", s_server},
                                      {"s_client", s_client},
                                      {"tcp", tcp},
