@@ -1,6 +1,7 @@
 /* Edges of the run and test entry points: a loop that cannot start (out of
- * descriptors for epoll) undoes everything it set up, and weft/test.h's
- * hard time limit survives absurd timeouts. */
+ * descriptors for epoll) undoes everything it set up, weft/test.h's hard
+ * time limit survives absurd timeouts, and weft_check (the public entry
+ * check of waiting functions) says what a wait would. */
 #include "core_util.h"
 #include <weft/test.h>
 #include <fcntl.h>
@@ -100,9 +101,51 @@ static void t_test_timeouts(void)
     CHECK_EQ(alarm_left, 21);
 }
 
+static int spin_then_check(void *a)
+{
+    (void)a;
+    double t0 = weft_now();
+    struct timespec ts;
+    do clock_gettime(CLOCK_MONOTONIC, &ts);
+    while ((double)ts.tv_sec + (double)ts.tv_nsec / 1e9 < t0 + 0.003);
+    return weft_check("spin_then_check");
+}
+
+static int plain_check(void *a)
+{
+    (void)a;
+    return weft_check(NULL);
+}
+
+static int cancelled_check(void *a)
+{
+    (void)a;
+    weft_cancel(weft_current());
+    return weft_check(NULL);
+}
+
+static int check_main(void *a)
+{
+    (void)a;
+    CHECK_EQ(weft_check("check_main"), 0);
+    CHECK_EQ(weft_timeout(10, plain_check, NULL), 0); /* deadline not reached */
+    CHECK_EQ(weft_timeout(0.001, spin_then_check, NULL), -ETIMEDOUT);
+    CHECK_EQ(weft_check(NULL), 0); /* the scope ended: so did its deadline */
+    weft_task *t = weft_spawn(cancelled_check, NULL);
+    CHECK_EQ(weft_await(t), -ECANCELED);
+    return 0;
+}
+
+static void t_check(void)
+{
+    CHECK_EQ(weft_check(NULL), -EPERM); /* outside a task, quietly */
+    CHECK_EQ(weft_run(check_main, NULL), 0);
+}
+
 int main(int argc, char **argv)
 {
     unsetenv("WEFT_TEST_TIMEOUT");
-    return run_tests((test_case[]){{"no_fds", t_no_fds}, {"test_timeouts", t_test_timeouts}, {0}},
+    return run_tests((test_case[]){{"no_fds", t_no_fds}, {"test_timeouts", t_test_timeouts},
+                                   {"check", t_check}, {0}},
                      argc, argv);
 }

@@ -203,6 +203,8 @@ static void t_client(void) { CHECK_EQ(weft_run(client_main, NULL), 0); }
 static int body_result, stream_result;
 static weft_event *handler_done;
 
+static int wait_event(void *e) { return weft_event_wait(e); }
+
 static int h_body(weft_http_request *req, void *arg)
 {
     (void)arg;
@@ -265,7 +267,7 @@ static int server_main(void *arg)
     CHECK_EQ(weft_stream_drain(s), 0);
     weft_sleep(0.05);
     CHECK_EQ(weft_stream_close(s), 0);
-    CHECK_EQ(weft_timeout(5, (weft_fn)weft_event_wait, handler_done), 0);
+    CHECK_EQ(weft_timeout(5, wait_event, handler_done), 0);
     CHECK_EQ(body_result, -WEFT_EHTTP_CLOSED);
     still_serves(port);
 
@@ -276,7 +278,7 @@ static int server_main(void *arg)
     CHECK_EQ(weft_stream_write(s, get, sizeof get - 1), sizeof get - 1);
     weft_sleep(0.1); /* the handler fills the socket buffers and waits */
     weft_stream_abort(s);
-    CHECK_EQ(weft_timeout(5, (weft_fn)weft_event_wait, handler_done), 0);
+    CHECK_EQ(weft_timeout(5, wait_event, handler_done), 0);
     CHECK(stream_result == -ECONNRESET || stream_result == -EPIPE);
     still_serves(port);
 
