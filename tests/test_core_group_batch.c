@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include "check.h"
+#include "core_util.h"
 
 static int give(void *a) { return (int)(intptr_t)a; }
 
@@ -130,6 +130,46 @@ static void t_teardown(void)
     CHECK_EQ(started, 100);
 }
 
+/* Out of memory while members start (an address-space limit, in a child):
+ * a member that gets no stack ends with -ENOMEM in its slot, the group
+ * fails with it, the others end cancelled, and the loop carries on. */
+enum { OOM_N = 20000 };
+static int oom_res[OOM_N];
+static int naps(void *a) { return weft_sleep(0.2); }
+static int oom_main(void *a)
+{
+    for (int i = 0; i < OOM_N; i++) oom_res[i] = 1;
+    weft_group *g = weft_group_new();
+    for (int i = 0; i < OOM_N; i++) CHECK_EQ(weft_group_spawn_into(g, naps, NULL, &oom_res[i]), 0);
+    CHECK_EQ(weft_group_wait(g), -ENOMEM);
+    int nomem = 0;
+    for (int i = 0; i < OOM_N; i++) {
+        if (oom_res[i] == -ENOMEM) nomem++;
+        else CHECK_EQ(oom_res[i], -ECANCELED);
+    }
+    CHECK(nomem > 0);
+    CHECK_EQ(weft_sleep(0.001), 0); /* still a working loop */
+    return 0;
+}
+static void child_oom(void *a)
+{
+    limit_as(48L << 20);
+    CHECK_EQ(weft_run(oom_main, NULL), 0);
+    exit(0);
+}
+static void t_oom(void)
+{
+    if (slow_machine()) {
+        fprintf(stderr, "   skipped: address-space limits and sanitizers/emulators do not mix\n");
+        return;
+    }
+    char *err;
+    int st = in_child(child_oom, NULL, &err);
+    fputs(err, stderr);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    free(err);
+}
+
 int main(int argc, char **argv)
 {
     return run_tests((test_case[]){{"results", t_results},
@@ -137,6 +177,7 @@ int main(int argc, char **argv)
                                    {"fail_cancels_pending", t_fail_cancels_pending},
                                    {"waiter_cancelled", t_waiter_cancelled},
                                    {"teardown", t_teardown},
+                                   {"oom", t_oom},
                                    {NULL, NULL}},
                      argc, argv);
 }
