@@ -352,6 +352,35 @@ TASK_TEST(test_cancel_reaches_server)
     return 0;
 }
 
+/* A cancel that reaches the backend when it is not running the statement is
+ * ignored (the statement may reach the server just after its cancel). Here
+ * the statement swallows the first cancel itself: the drain must cancel
+ * again rather than wait out the statement. */
+static int stubborn_query(void *arg)
+{
+    return weft_pg_query((weft_pg *)arg, "SELECT pg_temp.stubborn()", NULL, NULL);
+}
+TASK_TEST(test_cancel_again)
+{
+    weft_pg *c = pg_connect_ok(dsn), *w = pg_connect_ok(dsn);
+    CHECK_EQ(weft_pg_exec(c, "CREATE FUNCTION pg_temp.stubborn() RETURNS int LANGUAGE plpgsql AS $$"
+                             " BEGIN"
+                             "  BEGIN PERFORM pg_sleep(30); EXCEPTION WHEN query_canceled THEN NULL; END;"
+                             "  PERFORM pg_sleep(30); RETURN 1;"
+                             " END $$"), 0);
+    double t0 = weft_now();
+    CHECK_EQ(weft_timeout(0.2, stubborn_query, c), -ETIMEDOUT);
+    CHECK_EQ(scalar(c, "SELECT 13"), 13); /* waits for the drain */
+    CHECK(weft_now() - t0 < 15);          /* ~1.2 s; not the statement's 60 s */
+    CHECK_EQ((int)scalar(w, "SELECT count(*) FROM pg_stat_activity"
+                            " WHERE query LIKE '%stubborn()%' AND state = 'active'"
+                            " AND pid <> pg_backend_pid()"), 0);
+    CHECK(weft_pg_ok(c));
+    weft_pg_free(w);
+    weft_pg_free(c);
+    return 0;
+}
+
 static int free_while_running(void *arg)
 {
     weft_pg *c = pg_connect_ok(dsn);
@@ -412,6 +441,7 @@ int main(int argc, char **argv)
         {"batch_pipeline", test_batch_pipeline},
         {"listen_notify", test_listen_notify},
         {"cancel_reaches_server", test_cancel_reaches_server},
+        {"cancel_again", test_cancel_again},
         {"free_while_draining", test_free_while_draining},
         {"shared_connection", test_shared_connection},
         {NULL, NULL},

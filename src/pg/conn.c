@@ -317,27 +317,29 @@ static int cancel_on_thread(void *arg)
     return PQcancel((PGcancel *)arg, err, sizeof err) ? 0 : -WEFT_PG_ECONNECT;
 }
 
-static int drain_body(void *arg)
+static void send_cancel(weft_pg *c)
+{
+    PGcancel *cn = PQgetCancel(c->pg);
+    if (cn) {
+        /* blocking connect + send; returns once the postmaster has passed
+         * it on, so no cancel is still in flight when the drain ends */
+        weft_to_thread(cancel_on_thread, cn);
+        PQfreeCancel(cn);
+    }
+}
+
+/* Reads and drops every reply still due. */
+static int drain_replies(void *arg)
 {
     drain_job *d = arg;
     weft_pg *c = d->c;
-    int rc = pg__flush(c);
-    if (rc < 0) return rc;
-    /* Always cancel: even when libpq holds no partial reply yet, the server
-     * may be producing one. A cancel that arrives after the statement ended
-     * is ignored by the server. */
-    PGcancel *cn = PQgetCancel(c->pg);
-    if (cn) {
-        weft_to_thread(cancel_on_thread, cn); /* blocking connect + send */
-        PQfreeCancel(cn);
-    }
     PGresult *res;
     for (;;) {
         if (PQpipelineStatus(c->pg) != PQ_PIPELINE_OFF && d->syncs == 0) {
             if (!PQexitPipelineMode(c->pg)) return pg__lost(c);
             break;
         }
-        rc = pg__get(c, &res);
+        int rc = pg__get(c, &res);
         if (rc < 0) return rc;
         if (!res) {
             if (PQpipelineStatus(c->pg) == PQ_PIPELINE_OFF) break;
@@ -353,6 +355,27 @@ static int drain_body(void *arg)
         if (rc < 0) return rc;
     }
     return 0;
+}
+
+#define RECANCEL_S 1.0 /* a statement still running this long after a cancel gets another */
+
+static int drain_body(void *arg)
+{
+    drain_job *d = arg;
+    weft_pg *c = d->c;
+    int rc = pg__flush(c);
+    if (rc < 0) return rc;
+    /* Always cancel: even when libpq holds no partial reply yet, the server
+     * may be producing one. A cancel that arrives while the backend is not
+     * running a statement is ignored, which is a race: a statement that
+     * reached the server just after its cancel would run to its end. So
+     * while replies are still due, cancel again every RECANCEL_S (waits
+     * interrupted by that inner deadline leave libpq's state intact). */
+    for (;;) {
+        send_cancel(c);
+        rc = weft_timeout(RECANCEL_S, drain_replies, d);
+        if (rc != -ETIMEDOUT || weft_check(NULL) < 0) return rc;
+    }
 }
 
 static int drain_task(void *arg)
