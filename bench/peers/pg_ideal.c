@@ -2,7 +2,7 @@
  * much of P3 the server allows. Not weft: libpq only connects and prepares
  * the statement; the batch is then written as raw protocol messages.
  *
- *   WEFT_PG_DSN=... pg_ideal P3 SECONDS [CONNECTIONS [ideal|libpq]]
+ *   WEFT_PG_DSN=... pg_ideal P3 SECONDS [CONNECTIONS [ideal|text|describe|libpq]]
  *
  * Each of CONNECTIONS connections (sslmode=disable: raw socket access needs
  * a plain link) repeatedly gets one precomputed pipelined batch of the same
@@ -13,8 +13,9 @@
  * row: Bind (binary parameters) + Execute. Mode "libpq" sends what libpq's
  * PQsendQueryPrepared sends in pipeline mode (weft's batch path): Bind (text
  * parameters) + Describe(portal) + Execute, so the two modes measure what
- * those extra bytes cost the server. Prints a line in bench_pg_bench's
- * format, system `ideal` or `ideal-libpq`. */
+ * those extra bytes cost the server; "text" and "describe" add one of the
+ * two each. Prints a line in bench_pg_bench's format, system `ideal`,
+ * `ideal-text`, `ideal-describe` or `ideal-libpq`. */
 #define _GNU_SOURCE
 #include <libpq-fe.h>
 #include <arpa/inet.h>
@@ -66,7 +67,9 @@ static void endmsg(buf *b, size_t at)
     memcpy(b->d + at + 1, &x, 4);
 }
 
-static void make_batch(buf *b, int libpq_style)
+enum { TEXT_PARAMS = 1, DESCRIBE = 2 }; /* what libpq sends that asyncpg does not */
+
+static void make_batch(buf *b, int style)
 {
     static const char text[] = "a row of the batch";
     for (int i = 0; i < ROWS; i++) {
@@ -75,7 +78,7 @@ static void make_batch(buf *b, int libpq_style)
         put32(b, 0);
         putstr(b, "");    /* unnamed portal */
         putstr(b, "p3");  /* the prepared statement */
-        if (libpq_style) {
+        if (style & TEXT_PARAMS) {
             char num[16];
             int n = snprintf(num, sizeof num, "%d", i);
             put16(b, 2); /* parameter formats: text, text (what weft sends) */
@@ -93,10 +96,10 @@ static void make_batch(buf *b, int libpq_style)
         }
         put32(b, (int)strlen(text));
         put(b, text, strlen(text));
-        put16(b, libpq_style ? 1 : 0); /* result formats (libpq sends one) */
-        if (libpq_style) put16(b, 0);
+        put16(b, style ? 1 : 0); /* result formats (libpq sends one) */
+        if (style) put16(b, 0);
         endmsg(b, at);
-        if (libpq_style) {
+        if (style & DESCRIBE) {
             at = b->n;
             put8(b, 'D');
             put32(b, 0);
@@ -237,13 +240,16 @@ int main(int argc, char **argv)
 {
     const char *dsn = getenv("WEFT_PG_DSN");
     if (argc < 3 || !dsn || strcmp(argv[1], "P3")) {
-        fprintf(stderr, "usage: WEFT_PG_DSN=... %s P3 SECONDS [CONNECTIONS [ideal|libpq]]\n",
+        fprintf(stderr, "usage: WEFT_PG_DSN=... %s P3 SECONDS [CONNECTIONS [ideal|text|describe|libpq]]\n",
                 argv[0]);
         return 2;
     }
     double seconds = atof(argv[2]);
     int n = argc > 3 ? atoi(argv[3]) : 10;
-    int libpq_style = argc > 4 && !strcmp(argv[4], "libpq");
+    static const char *const modes[] = {"ideal", "text", "describe", "libpq"};
+    int style = 0;
+    for (int m = 0; m < 4 && argc > 4; m++)
+        if (!strcmp(argv[4], modes[m])) style = m;
     if (n < 1 || n > MAXC) return 2;
     char full[1024];
     snprintf(full, sizeof full, "%s sslmode=disable", dsn); /* the last value wins */
@@ -274,7 +280,7 @@ int main(int argc, char **argv)
         cs[i].fd = PQsocket(cs[i].pg);
     }
     buf batch = {0};
-    make_batch(&batch, libpq_style);
+    make_batch(&batch, style);
     long rows = 0;
     run(cs, n, &batch, now() + 0.5, &rows); /* warm-up, as the other clients */
     rows = 0;
@@ -283,7 +289,7 @@ int main(int argc, char **argv)
     double el = now() - t0, cpu = cpu_seconds() - cpu0;
     printf("P3 %s queries_per_s=%.0f rows_per_s=%.0f client_cpu_us_per_query=%.1f conns=%d"
            " seconds=%.1f\n",
-           libpq_style ? "ideal-libpq" : "ideal", q / el, rows / el, cpu * 1e6 / q, n, el);
+           style ? (const char *[]){"", "ideal-text", "ideal-describe", "ideal-libpq"}[style] : "ideal", q / el, rows / el, cpu * 1e6 / q, n, el);
     for (int i = 0; i < n; i++) PQfinish(cs[i].pg);
     free(batch.d);
     free(cs);

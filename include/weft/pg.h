@@ -58,7 +58,9 @@ int weft_pg_connect(const char *dsn, weft_pg **out, char **errmsg);
 void weft_pg_free(weft_pg *c);
 
 /* The SQLSTATE ("23505") and the primary message of the last server error
- * on c, or "" when none. Valid until c's next operation. */
+ * on c, or "" when none. Valid until c's next operation; when several tasks
+ * share c, read them before this task waits again (another task's query
+ * may be next). */
 const char *weft_pg_sqlstate(const weft_pg *c);
 const char *weft_pg_errmsg(const weft_pg *c);
 /* 1 while the connection is healthy as far as known, 0 once it is lost. */
