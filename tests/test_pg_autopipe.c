@@ -259,6 +259,36 @@ TASK_TEST(test_cancel_last_one_cancels_on_server)
     return 0;
 }
 
+TASK_TEST(test_link_lost_fails_all)
+{
+    weft_pg *c = pg_connect_ok(dsn);
+    weft_pg *w = pg_connect_ok(dsn);
+    /* the backend is killed while one query runs and others wait behind
+     * it: every task gets a clear error, none hangs */
+    job j[5];
+    weft_task *t[5];
+    for (int i = 0; i < 5; i++) {
+        j[i] = (job){c, i ? "SELECT $1::int" : "SELECT 1 FROM pg_sleep(5)", "3", 0, 0, ""};
+        if (!i) j[i].param = NULL;
+        t[i] = start(&j[i]);
+    }
+    weft_sleep(0.2);
+    weft_pg_params *p = weft_pg_params_new();
+    weft_pg_params_int(p, weft_pg_backend_pid(c));
+    CHECK_EQ(weft_pg_query(w, "SELECT pg_terminate_backend($1)", p, NULL), 1);
+    weft_pg_params_free(p);
+    double t0 = weft_now();
+    CHECK_EQ(weft_gather(t, 5, NULL), 0);
+    CHECK(weft_now() - t0 < 4); /* not the 5 s of the sleep */
+    for (int i = 0; i < 5; i++)
+        CHECK(j[i].rc == -WEFT_PG_EBROKEN || j[i].rc == -WEFT_PG_ESERVER);
+    CHECK(!weft_pg_ok(c));
+    CHECK_EQ(weft_pg_query(c, "SELECT 1", NULL, NULL), -WEFT_PG_EBROKEN);
+    weft_pg_free(w);
+    weft_pg_free(c);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     dsn = pg_env_dsn();
@@ -268,6 +298,7 @@ int main(int argc, char **argv)
         {"cancel_before_sent", test_cancel_before_sent},
         {"cancel_reader_with_followers", test_cancel_reader_with_followers},
         {"cancel_last_one_cancels_on_server", test_cancel_last_one_cancels_on_server},
+        {"link_lost_fails_all", test_link_lost_fails_all},
         {NULL, NULL},
     };
     return run_tests(tests, argc, argv);
