@@ -213,7 +213,9 @@ TASK_TEST(test_query_error)
     CHECK_EQ(weft_pg_pool_query_err(p, "SELECT 1", NULL, 0, NULL, &e), 1);
     CHECK(!strcmp(e.sqlstate, "") && !strcmp(e.message, ""));
     CHECK_EQ(weft_pg_pool_idle(p), 1);
-    /* not the server's: no SQLSTATE, weft's name for the code */
+    /* not the server's: no SQLSTATE, weft's name for the code (and not the
+     * connection's previous error, right after one) */
+    CHECK_EQ(weft_pg_pool_query_err(p, "SELECT 1/0", NULL, 0, NULL, &e), -WEFT_PG_ESERVER);
     CHECK_EQ(weft_pg_pool_query_err(p, NULL, NULL, 0, NULL, &e), -EINVAL);
     CHECK(!strcmp(e.sqlstate, "") && *e.message);
     weft_pg_pool_free(p);

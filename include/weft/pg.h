@@ -277,7 +277,8 @@ int weft_pg_pool_new(const char *dsn, const weft_pg_pool_opts *opts, weft_pg_poo
 void weft_pg_pool_free(weft_pg_pool *p);
 /* Takes a connection: an idle one (checked: lost ones are replaced, one idle
  * too long is pinged, one released dirty is reset first) or a new one while
- * below max_size, else waits for a release. 0 and *out, or -ETIMEDOUT
+ * below max_size, else waits for a release. Its weft_pg_sqlstate/errmsg
+ * start empty (not the last holder's). 0 and *out, or -ETIMEDOUT
  * (acquire_timeout or an enclosing deadline), -ECANCELED, -WEFT_PG_ECLOSED,
  * connect errors. Waits. */
 int weft_pg_pool_acquire(weft_pg_pool *p, weft_pg **out);

@@ -210,6 +210,8 @@ int weft_pg_pool_acquire(weft_pg_pool *p, weft_pg **out)
         if (--p->out == 0 && p->closed) pool_destroy(p);
         return rc;
     }
+    /* A new holder starts with no error: the last one's is not its own. */
+    pg__clear_error(a.c);
     *out = a.c;
     return 0;
 }
