@@ -198,17 +198,20 @@ TASK_TEST(test_cancel_reader_with_followers)
     weft_cancel(ta);
     expect(ta, &a, -ECANCELED, 0);
     expect(tb, &b, 1, 7);
-    /* the same with a prepared statement (sent alone, not pipelined) */
+    /* the same with a prepared statement (sent alone, not pipelined): the
+     * next task has sent nothing yet, so it stops it on the server first */
     job p0 = {c, "SELECT 1 FROM pg_sleep($1::float8)", "0", 0, 0, ""};
     CHECK_EQ(run_job(&p0), 0);
     CHECK_EQ(p0.rc, 1);
-    job p1 = {c, "SELECT 1 FROM pg_sleep($1::float8)", "0.3", 0, 0, ""};
+    job p1 = {c, "SELECT 1 FROM pg_sleep($1::float8)", "30", 0, 0, ""};
     job p2 = {c, "SELECT $1::int", "8", 0, 0, ""};
     weft_task *tp1 = start_wait(&p1, 0.05);
-    weft_task *tp2 = start_wait(&p2, 0.05);
+    weft_task *tp2 = start_wait(&p2, 0.2);
+    double t0 = weft_now();
     weft_cancel(tp1);
     expect(tp1, &p1, -ECANCELED, 0);
     expect(tp2, &p2, 1, 8);
+    CHECK(weft_now() - t0 < 10); /* not the 30 s */
     /* a follower cancelled after its statement was sent, with another
      * behind it: that one still gets its own answer */
     job d = {c, "SELECT 1 FROM pg_sleep(0.2)", NULL, 0, 0, ""};

@@ -112,10 +112,10 @@ typedef struct weft_pg_result weft_pg_result;
  * error fails only its own statement. A call cancelled (or timed out)
  * after its statement was sent returns at once; its replies are read and
  * dropped by the next caller, and the statement is cancelled on the server
- * only when no other task's statement is queued behind it (a cancel request
- * cannot name a statement). Other operations on the connection (exec,
- * batches, cursors, transactions, COPY) wait their turn and are never
- * interleaved. Waits. */
+ * unless another task's statement was already sent behind it (a cancel
+ * request cannot name a statement); those then wait for it to end. Other
+ * operations on the connection (exec, batches, cursors, transactions,
+ * COPY) wait their turn and are never interleaved. Waits. */
 int weft_pg_query(weft_pg *c, const char *sql, const weft_pg_params *p, weft_pg_result **out);
 int weft_pg_query_ex(weft_pg *c, const char *sql, const weft_pg_params *p, int flags,
                      weft_pg_result **out);

@@ -26,9 +26,11 @@
  * A task that gives up (cancelled, past its deadline) before its statement
  * was sent just leaves the queue. One that gives up after is "abandoned":
  * the next reader discards its replies. Its statement is not cancelled on
- * the server while other tasks' statements are queued behind it (a cancel
+ * the server while other tasks' statements were sent behind it (a cancel
  * request cannot name a statement and could hit theirs); when nobody is
- * left, the session ends through pg__abort, which does cancel and drain.
+ * left, the session ends through pg__abort, which does cancel and drain. A
+ * statement sent alone (below) has nothing of others behind it on the
+ * wire: the next reader cancels it before sending anything.
  *
  * The session ends when the queue empties, or when another kind of operation
  * (weft_pg_exec, a batch, a transaction...) waits for the lock: new queries
@@ -52,6 +54,7 @@ struct pg_ap {
     int parse_due;            /* its Parse's answer is still to be read */
     int send_rc;              /* its send failed after a Parse was queued */
     int abandoned;            /* its task left; heap copy owned by the queue */
+    int cancel_sent;          /* the reader asked the server to stop it */
     int state;                /* AP_*: what the wake-up means */
     int rc;
     weft_event *turn;         /* joiners: set to wake them */
@@ -288,6 +291,13 @@ static int discard_ahead(weft_pg *c, pg_ap *e)
     while (c->ap_head != e) {
         pg_ap *h = c->ap_head;
         int err = 0;
+        /* Sent alone, it is all the server has of ours (the rest waits
+         * unsent): stopping it cannot hit a neighbour, since nothing more
+         * is sent before the request is passed on and its reply read. */
+        if (!h->piped && h->sent == 1 && !h->cancel_sent) {
+            h->cancel_sent = 1;
+            pg__send_cancel(c);
+        }
         int rc = read_segment(c, h, NULL, &err);
         if (rc < 0) return rc;
         c->ap_head = h->next;

@@ -317,7 +317,7 @@ static int cancel_on_thread(void *arg)
     return PQcancel((PGcancel *)arg, err, sizeof err) ? 0 : -WEFT_PG_ECONNECT;
 }
 
-static void send_cancel(weft_pg *c)
+void pg__send_cancel(weft_pg *c)
 {
     PGcancel *cn = PQgetCancel(c->pg);
     if (cn) {
@@ -372,7 +372,7 @@ static int drain_body(void *arg)
      * while replies are still due, cancel again every RECANCEL_S (waits
      * interrupted by that inner deadline leave libpq's state intact). */
     for (;;) {
-        send_cancel(c);
+        pg__send_cancel(c);
         rc = weft_timeout(RECANCEL_S, drain_replies, d);
         if (rc != -ETIMEDOUT || weft_check(NULL) < 0) return rc;
     }

@@ -87,6 +87,9 @@ int pg__get(weft_pg *c, PGresult **res); /* next result, NULL at the end (waits)
  * -WEFT_PG_EBROKEN). */
 int pg__abort(weft_pg *c, int rc, int syncs);
 int pg__lost(weft_pg *c);            /* mark broken; -WEFT_PG_EBROKEN */
+/* Asks the server to cancel what c's backend runs (PQcancel on the thread
+ * pool); returns once the request is passed on. Waits. */
+void pg__send_cancel(weft_pg *c);
 /* A PQsend* call refused: lost connection, or bad input (-EINVAL, libpq's
  * message kept as errmsg). */
 int pg__send_failed(weft_pg *c);
