@@ -212,6 +212,17 @@ TASK_TEST(test_cancel_reader_with_followers)
     expect(tp1, &p1, -ECANCELED, 0);
     expect(tp2, &p2, 1, 8);
     CHECK(weft_now() - t0 < 10); /* not the 30 s */
+    /* cancelled at once, its cancel may reach the server before the
+     * statement does (and be ignored): cancelled again until it stops */
+    for (int i = 0; i < 3; i++) {
+        tp1 = start_wait(&p1, 0);
+        tp2 = start_wait(&p2, 0);
+        t0 = weft_now();
+        weft_cancel(tp1);
+        expect(tp1, &p1, -ECANCELED, 0);
+        expect(tp2, &p2, 1, 8);
+        CHECK(weft_now() - t0 < 10);
+    }
     /* a follower cancelled after its statement was sent, with another
      * behind it: that one still gets its own answer */
     job d = {c, "SELECT 1 FROM pg_sleep(0.2)", NULL, 0, 0, ""};

@@ -54,7 +54,6 @@ struct pg_ap {
     int parse_due;            /* its Parse's answer is still to be read */
     int send_rc;              /* its send failed after a Parse was queued */
     int abandoned;            /* its task left; heap copy owned by the queue */
-    int cancel_sent;          /* the reader asked the server to stop it */
     int state;                /* AP_*: what the wake-up means */
     int rc;
     weft_event *turn;         /* joiners: set to wake them */
@@ -285,20 +284,38 @@ static int send_own(weft_pg *c, pg_ap *e)
     return c->broken ? -WEFT_PG_EBROKEN : 0;
 }
 
+typedef struct discard_job {
+    weft_pg *c;
+    pg_ap *h;
+} discard_job;
+
+static int discard_one(void *arg)
+{
+    discard_job *d = arg;
+    int err = 0;
+    return read_segment(d->c, d->h, NULL, &err);
+}
+
 /* Discards the abandoned entries ahead of e (the reader). */
 static int discard_ahead(weft_pg *c, pg_ap *e)
 {
     while (c->ap_head != e) {
         pg_ap *h = c->ap_head;
-        int err = 0;
-        /* Sent alone, it is all the server has of ours (the rest waits
-         * unsent): stopping it cannot hit a neighbour, since nothing more
-         * is sent before the request is passed on and its reply read. */
-        if (!h->piped && h->sent == 1 && !h->cancel_sent) {
-            h->cancel_sent = 1;
-            pg__send_cancel(c);
+        discard_job d = {c, h};
+        int rc;
+        if (h->piped || h->sent != 1) {
+            rc = discard_one(&d);
+        } else {
+            /* Sent alone, it is all the server has of ours (the rest waits
+             * unsent): stopping it cannot hit a neighbour, since nothing
+             * more is sent before the request is passed on and its reply
+             * read. Again every RECANCEL_S, as the drain does. */
+            for (;;) {
+                pg__send_cancel(c);
+                rc = weft_timeout(RECANCEL_S, discard_one, &d);
+                if (rc != -ETIMEDOUT || weft_check(NULL) < 0) break;
+            }
         }
-        int rc = read_segment(c, h, NULL, &err);
         if (rc < 0) return rc;
         c->ap_head = h->next;
         ap_free(h);

@@ -357,8 +357,6 @@ static int drain_replies(void *arg)
     return 0;
 }
 
-#define RECANCEL_S 1.0 /* a statement still running this long after a cancel gets another */
-
 static int drain_body(void *arg)
 {
     drain_job *d = arg;

@@ -88,8 +88,11 @@ int pg__get(weft_pg *c, PGresult **res); /* next result, NULL at the end (waits)
 int pg__abort(weft_pg *c, int rc, int syncs);
 int pg__lost(weft_pg *c);            /* mark broken; -WEFT_PG_EBROKEN */
 /* Asks the server to cancel what c's backend runs (PQcancel on the thread
- * pool); returns once the request is passed on. Waits. */
+ * pool); returns once the request is passed on. Waits. A cancel that
+ * reaches the backend before its statement does is ignored, so whoever
+ * waits for a cancelled statement cancels again every RECANCEL_S. */
 void pg__send_cancel(weft_pg *c);
+#define RECANCEL_S 1.0
 /* A PQsend* call refused: lost connection, or bad input (-EINVAL, libpq's
  * message kept as errmsg). */
 int pg__send_failed(weft_pg *c);
