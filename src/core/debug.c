@@ -79,9 +79,9 @@ const char *weft__wait_name(int kind)
 
 static double sleep_until(weft__loop *L, const weft_task *t)
 {
-    if (!t->timer_seq) return INFINITY;
+    if (!RUN(t)->timer_seq) return INFINITY;
     for (size_t i = 0; i < L->nheap; i++)
-        if (L->heap[i].task == t && L->heap[i].seq == t->timer_seq) return L->heap[i].when;
+        if (L->heap[i].task == t && L->heap[i].seq == RUN(t)->timer_seq) return L->heap[i].when;
     return INFINITY;
 }
 
@@ -108,24 +108,24 @@ const char *weft__wait_desc(weft__loop *L, const weft_task *t, char *buf, size_t
     double until = sleep_until(L, t);
     char dl[64] = "";
     if (until < INFINITY) snprintf(dl, sizeof dl, ", until now%+.3f s", until - weft__clock());
-    switch (t->wait_kind) {
+    switch (RUN(t)->wait_kind) {
     case WAIT_SLEEP: snprintf(buf, n, "sleep%s", dl); break;
     case WAIT_FD: {
-        int ev = (int)(intptr_t)t->xfer;
+        int ev = (int)(intptr_t)RUN(t)->xfer;
         if (ev) {
-            snprintf(buf, n, "fd %d (%s%s)%s", t->wait_fd, ev & WEFT_READABLE ? "r" : "",
+            snprintf(buf, n, "fd %d (%s%s)%s", RUN(t)->wait_fd, ev & WEFT_READABLE ? "r" : "",
                      ev & WEFT_WRITABLE ? "w" : "", dl);
             break;
         }
         /* No events: not the fd's readiness but room in an io object (a
          * stream's write buffer, a server's connection slots), which the
          * io layer names by its wait list and, if it has one, its fd. */
-        const weft__dbgobj *o = weft__dbg_find_near(L, t->wlist);
+        const weft__dbgobj *o = weft__dbg_find_near(L, RUN(t)->wlist);
         char site[512], fd[32] = "";
-        if (t->wait_fd >= 0) snprintf(fd, sizeof fd, " on fd %d", t->wait_fd);
+        if (RUN(t)->wait_fd >= 0) snprintf(fd, sizeof fd, " on fd %d", RUN(t)->wait_fd);
         if (o) snprintf(buf, n, "room in %s %p%s (created at %s)%s", o->kind, o->obj,
                         fd, weft__obj_site(o, site, sizeof site), dl);
-        else snprintf(buf, n, "room in %p%s%s", (void *)t->wlist, fd, dl);
+        else snprintf(buf, n, "room in %p%s%s", (void *)RUN(t)->wlist, fd, dl);
         break;
     }
     case WAIT_TASK: {
@@ -134,14 +134,14 @@ const char *weft__wait_desc(weft__loop *L, const weft_task *t, char *buf, size_t
         break;
     }
     case WAIT_SEM: case WAIT_LOCK: case WAIT_EVENT: case WAIT_COND: case WAIT_QUEUE: {
-        const weft__dbgobj *o = weft__dbg_find_near(L, t->wlist);
+        const weft__dbgobj *o = weft__dbg_find_near(L, RUN(t)->wlist);
         char site[512];
-        if (o) snprintf(buf, n, "%s %p (%s created at %s)%s", weft__wait_name(t->wait_kind),
-                        (void *)t->wlist, o->kind, weft__obj_site(o, site, sizeof site), dl);
-        else snprintf(buf, n, "%s %p%s", weft__wait_name(t->wait_kind), (void *)t->wlist, dl);
+        if (o) snprintf(buf, n, "%s %p (%s created at %s)%s", weft__wait_name(RUN(t)->wait_kind),
+                        (void *)RUN(t)->wlist, o->kind, weft__obj_site(o, site, sizeof site), dl);
+        else snprintf(buf, n, "%s %p%s", weft__wait_name(RUN(t)->wait_kind), (void *)RUN(t)->wlist, dl);
         break;
     }
-    default: snprintf(buf, n, "%s%s", weft__wait_name(t->wait_kind), dl);
+    default: snprintf(buf, n, "%s%s", weft__wait_name(RUN(t)->wait_kind), dl);
     }
     return buf;
 }
@@ -164,7 +164,7 @@ void weft__debug_run_begin(weft__loop *L, weft_task *t)
     if (!d) return;
     double now = weft__clock();
     if (d->wait_start > 0 && L->dbgs && L->dbgs->trace)
-        weft__trace_slice(L, t, t->wait_kind ? weft__wait_name(t->wait_kind) : "ready", "wait",
+        weft__trace_slice(L, t, RUN(t)->wait_kind ? weft__wait_name(RUN(t)->wait_kind) : "ready", "wait",
                           d->wait_start, now);
     d->wait_start = 0;
     d->run_start = now;

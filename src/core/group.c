@@ -8,8 +8,8 @@
  * its turn comes (weft__batch_take). A member that ends without waiting
  * then runs on the previous member's stack and frees its record at once,
  * so a million members spawned in a row cost 24 bytes each until they run
- * (Go's `go` + WaitGroup costs more: a goroutine record each), against a
- * 144-byte task record each through weft_spawn + weft_gather.
+ * (Go's `go` + WaitGroup costs more: a goroutine record each), against an
+ * 88-byte task record each through weft_spawn + weft_gather.
  *
  * FIFO order is kept: a spawn joins the group's batch only while that batch
  * is still the ready queue's tail; anything queued after it starts a new

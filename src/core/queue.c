@@ -75,7 +75,7 @@ int weft_queue_try_put(weft_queue *q, void *item)
     if (q->closed) return -EPIPE;
     if (q->getters.head) { /* a getter waits, so the queue is empty */
         weft_task *g = q->getters.head;
-        g->xfer = item;
+        RUN(g)->xfer = item;
         weft__wake(g, 0);
         return 0;
     }
@@ -90,7 +90,7 @@ int weft_queue_put(weft_queue *q, void *item)
     weft_task *me = weft__L->current;
     r = weft_queue_try_put(q, item);
     if (r != -EAGAIN) return r;
-    me->xfer = item;
+    RUN(me)->xfer = item;
     return weft__park(&q->putters, WAIT_QUEUE, INFINITY, 0, 1);
 }
 
@@ -100,14 +100,14 @@ int weft_queue_try_get(weft_queue *q, void **item)
         *item = ring_pop(q);
         if (q->putters.head) { /* room now: take the first waiting putter's item */
             weft_task *p = q->putters.head;
-            ring_push(q, p->xfer);
+            ring_push(q, RUN(p)->xfer);
             weft__wake(p, 0);
         }
         return 0;
     }
     if (q->putters.head) { /* capacity 0 cannot happen, but stay safe */
         weft_task *p = q->putters.head;
-        *item = p->xfer;
+        *item = RUN(p)->xfer;
         weft__wake(p, 0);
         return 0;
     }
@@ -122,7 +122,7 @@ int weft_queue_get(weft_queue *q, void **item)
     r = weft_queue_try_get(q, item);
     if (r != -EAGAIN) return r;
     r = weft__park(&q->getters, WAIT_QUEUE, INFINITY, 0, 1);
-    if (r == 0) *item = me->xfer;
+    if (r == 0) *item = RUN(me)->xfer;
     return r;
 }
 

@@ -89,7 +89,6 @@ void weft__task_free(weft__loop *L, weft_task *t)
     if (t->dbg) free(t->dbg);
     t->dbg = NULL;
     t->state = T_FREE;
-    t->timer_seq = 0;
     t->next = L->task_free;
     L->task_free = t;
     L->live--;
@@ -159,7 +158,6 @@ weft_task *weft__task_new(weft__loop *L, const char *name, weft_fn fn, void *arg
     t->fn = fn;
     t->arg = arg;
     t->name = name;
-    t->deadline = INFINITY;
     t->id = ++L->next_id;
     t->state = T_NEW;
     L->live++;
@@ -260,14 +258,24 @@ static inline void jump(weft__loop *L, void **save, weft_task *to)
 
 /* Gives a never-run task its stack and first frame; on failure it ends at
  * once with -ENOMEM. */
+/* A task that takes a stack starts with a clean run state at its top. */
+static inline void run_init(weft_task *t, char *stack)
+{
+    t->stack = stack;
+    weft__run *r = RUN(t);
+    memset(r, 0, sizeof *r);
+    r->deadline = INFINITY;
+}
+
 static int prepare(weft__loop *L, weft_task *n)
 {
-    n->stack = weft__stack_get(L);
-    if (weft__unlikely(!n->stack)) {
+    char *stack = weft__stack_get(L);
+    if (weft__unlikely(!stack)) {
         task_finish(L, n, -ENOMEM);
         return -1;
     }
-    n->sp = weft__ctx_make(n->stack, n);
+    run_init(n, stack);
+    n->sp = weft__ctx_make((char *)RUN(n), n);
     return 0;
 }
 
@@ -347,8 +355,9 @@ void weft__task_main(weft_task *t)
             L->budget--;
             n = ready_take(L);
             if (n && n->state == T_NEW) {
-                /* Run the next new task on this very stack: our frames are gone. */
-                n->stack = stack;
+                /* Run the next new task on this very stack: our frames are gone
+                 * (they lie below the run state, which n now takes over). */
+                run_init(n, stack);
                 n->state = T_RUNNING;
                 L->current = n;
                 if (L->opt.debug) weft__debug_run_begin(L, n);
@@ -379,8 +388,8 @@ void weft__wake(weft_task *t, int result)
 {
     weft__loop *L = weft__L;
     weft__wl_remove(t);
-    if (t->timer_seq) weft__timer_cancel(t);
-    t->wake_result = result;
+    if (RUN(t)->timer_seq) weft__timer_cancel(t);
+    RUN(t)->wake_result = result;
     t->state = T_READY;
     t->flags &= (uint8_t)~F_CANCELWAIT;
     weft__ready_push(L, t);
@@ -397,23 +406,23 @@ int weft__park(weft__wlist *wl, int kind, double deadline, int timeout_result, i
     weft_task *t = L->current;
     if (cancellable) {
         if (weft__unlikely(t->flags & F_CANCELLED)) return -ECANCELED;
-        if (t->deadline < deadline) {
-            deadline = t->deadline;
+        if (RUN(t)->deadline < deadline) {
+            deadline = RUN(t)->deadline;
             timeout_result = -ETIMEDOUT;
         }
         if (deadline <= L->now) return timeout_result;
     }
     if (deadline < INFINITY) {
         if (weft__unlikely(weft__timer_add(L, t, deadline) < 0)) return -ENOMEM;
-        t->timer_result = timeout_result;
+        RUN(t)->timer_result = timeout_result;
     }
     if (cancellable) t->flags |= F_CANCELWAIT;
     if (wl) weft__wl_push(wl, t);
     t->state = T_WAITING;
-    t->wait_kind = (uint16_t)kind;
+    RUN(t)->wait_kind = (uint16_t)kind;
     switch_away(L, t);
-    t->wait_kind = WAIT_NONE;
-    return t->wake_result;
+    RUN(t)->wait_kind = WAIT_NONE;
+    return RUN(t)->wake_result;
 }
 
 int weft_yield(void)
@@ -446,7 +455,7 @@ static void task_finish(weft__loop *L, weft_task *t, int result)
     t->result = result;
     for (weft__watch *w = t->watchers; w; w = w->next) {
         weft_task *x = w->waiter;
-        if (x->state == T_WAITING && x->wait_kind == WAIT_TASK) weft__wake(x, 0);
+        if (x->state == T_WAITING && RUN(x)->wait_kind == WAIT_TASK) weft__wake(x, 0);
     }
     t->watchers = NULL;
     if (t->flags & F_DETACHED) {

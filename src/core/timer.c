@@ -53,7 +53,14 @@ static void sift_down(weft__timer_entry *h, size_t n, size_t i)
     h[i] = e;
 }
 
-static inline int live_entry(const weft__timer_entry *e) { return e->task->timer_seq == e->seq; }
+/* A heap entry is live while its task still waits on it: a task that ended
+ * (no stack, so no run state) or whose timer was cancelled or re-armed
+ * (another sequence) leaves a stale entry behind. Task records stay mapped
+ * until the loop ends, so reading one that was freed is safe. */
+static inline int live_entry(const weft__timer_entry *e)
+{
+    return e->task->stack && RUN(e->task)->timer_seq == e->seq;
+}
 
 static void compact(weft__loop *L)
 {
@@ -85,7 +92,7 @@ int weft__timer_add(weft__loop *L, weft_task *t, double when)
         }
     }
     uint64_t seq = ++L->timer_seq;
-    t->timer_seq = seq;
+    RUN(t)->timer_seq = seq;
     L->heap[L->nheap] = (weft__timer_entry){when, seq, t};
     sift_up(L->heap, L->nheap++);
     return 0;
@@ -104,8 +111,8 @@ double weft__timers_run(weft__loop *L)
         weft_task *t = h[0].task;
         h[0] = h[--L->nheap];
         if (L->nheap) sift_down(h, L->nheap, 0);
-        t->timer_seq = 0;
-        weft__wake(t, t->timer_result);
+        RUN(t)->timer_seq = 0;
+        weft__wake(t, RUN(t)->timer_result);
     }
     return INFINITY;
 }
@@ -141,13 +148,13 @@ int weft_timeout(double seconds, weft_fn fn, void *arg)
     if (isnan(seconds)) return -EINVAL;
     weft__loop *L = weft__L;
     weft_task *t = L->current;
-    double saved = t->deadline;
+    double saved = RUN(t)->deadline;
     L->now = weft__clock();
     double d = L->now + (seconds > 0 ? seconds : 0);
-    if (d < t->deadline) t->deadline = d;
-    if (t->deadline != INFINITY) t->flags |= F_DEADLINE;
+    if (d < RUN(t)->deadline) RUN(t)->deadline = d;
+    if (RUN(t)->deadline != INFINITY) t->flags |= F_DEADLINE;
     int r = fn(arg);
-    t->deadline = saved;
+    RUN(t)->deadline = saved;
     if (saved == INFINITY) t->flags &= (uint8_t)~F_DEADLINE;
     return r;
 }

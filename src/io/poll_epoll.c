@@ -101,8 +101,8 @@ static void dispatch(weft__loop *L, int fd, uint32_t got)
     int wanted = 0, woken = 0;
     weft_task *t = r->waiters.head;
     while (t) {
-        weft_task *next = t->wnext;
-        int want = (int)(intptr_t)t->xfer;
+        weft_task *next = RUN(t)->wnext;
+        int want = (int)(intptr_t)RUN(t)->xfer;
         if (want & ready) {
             weft__wake(t, (got & (EPOLLHUP | EPOLLERR)) ? want : (want & ready));
             woken |= want & ready;
@@ -172,8 +172,8 @@ int weft_wait_fd(int fd, int events)
         if (rc == -EPERM) return events; /* regular files are always ready */
         if (rc < 0) return rc;
     }
-    L->current->xfer = (void *)(intptr_t)events;
-    L->current->wait_fd = fd;
+    RUN(L->current)->xfer = (void *)(intptr_t)events;
+    RUN(L->current)->wait_fd = fd;
     L->fd_waiting++;
     int res = weft__park(&r->waiters, WAIT_FD, INFINITY, 0, 1);
     L->fd_waiting--;

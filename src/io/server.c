@@ -161,8 +161,8 @@ static int acceptor_main(void *arg)
     while (!srv->closing) {
         if (srv->nconns >= srv->max_conns) {
             /* Dumps: room in this server, not readiness of an fd. */
-            weft_current()->wait_fd = -1;
-            weft_current()->xfer = NULL;
+            RUN(weft_current())->wait_fd = -1;
+            RUN(weft_current())->xfer = NULL;
             int r = weft__park(&srv->room, WAIT_FD, INFINITY, 0, 1);
             if (r < 0) return r;
             continue;

@@ -298,8 +298,8 @@ static size_t wbuf_put(weft_stream *s, const char *p, size_t n)
 /* Waits until the flusher made room (or failed). */
 static int wait_room(weft_stream *s)
 {
-    weft__L->current->wait_fd = s->fd;
-    weft__L->current->xfer = NULL; /* dumps: room in the stream, not the fd's readiness */
+    RUN(weft__L->current)->wait_fd = s->fd;
+    RUN(weft__L->current)->xfer = NULL; /* dumps: room in the stream, not the fd's readiness */
     int r = weft__park(&s->waiters, WAIT_FD, INFINITY, 0, 1);
     if (s->dead) return -EPIPE;
     return r;

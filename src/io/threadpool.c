@@ -99,7 +99,7 @@ void weft__pool_on_ready(weft__loop *L)
     while (j) {
         job *next = j->next;
         j->done = 1;
-        if (j->task->state == T_WAITING && j->task->wait_kind == WAIT_THREAD) weft__wake(j->task, 0);
+        if (j->task->state == T_WAITING && RUN(j->task)->wait_kind == WAIT_THREAD) weft__wake(j->task, 0);
         j = next;
     }
 }

@@ -8,13 +8,15 @@
 # The loop is the thread-local weft__L; tasks live in 2 MiB slab chunks
 # (struct weft__slab_chunk: next, used) whose slots start 64 bytes in. A
 # parked task's registers are on its stack at task->sp, in the order
-# weft__ctx_switch pushed them (src/core/ctx_x86_64.S, ctx_aarch64.S):
+# weft__ctx_switch pushed them (src/core/ctx_x86_64.S, ctx_aarch64.S); the
+# run state (what it waits on) of a started task is a struct weft__run
+# at the top of its stack (RUN(t) in src/core/internal.h):
 # weft-bt loads them into the selected thread, prints the backtrace, and
 # restores the real registers. It needs a live process (registers of a core
 # file cannot be changed).
 import gdb
 
-STATES = ["free", "new", "ready", "running", "waiting", "done"]
+STATES = ["free", "new", "ready", "running", "waiting", "done", "batch of group members"]
 WAITS = ["-", "sleep", "task", "semaphore", "lock", "event", "condition",
          "queue", "fd", "thread", "group", "yield"]
 
@@ -43,6 +45,16 @@ def _tasks(L):
         c = c["next"]
 
 
+def _run(t):
+    """The run state of a task that holds a stack, or None."""
+    if int(t["stack"]) == 0:
+        return None
+    run_t = gdb.lookup_type("weft__run")
+    area = (run_t.sizeof + 15) & ~15
+    char_p = gdb.lookup_type("char").pointer()
+    return (t["stack"].cast(char_p) - area).cast(run_t.pointer()).dereference()
+
+
 def _str(p):
     if int(p) == 0:
         return None
@@ -58,13 +70,14 @@ def _describe(L, t):
     desc = STATES[state] if state < len(STATES) else str(state)
     if int(L["current"]) == int(t.address):
         desc = "running (current)"
-    if state == 4:
-        k = int(t["wait_kind"])
+    r = _run(t)
+    if state == 4 and r is not None:
+        k = int(r["wait_kind"])
         w = WAITS[k] if k < len(WAITS) else str(k)
         if k == 8:
-            w += " %d" % int(t["wait_fd"])
+            w += " %d" % int(r["wait_fd"])
         elif k in (3, 4, 5, 6, 7):
-            w += " (wait list %s)" % t["wlist"]
+            w += " (wait list %s)" % r["wlist"]
         desc += ", waits on " + w
     if int(t["flags"]) & 1:
         desc += ", cancel requested"
