@@ -145,7 +145,8 @@ static int room_main(void *arg)
 
     char *dump = dump_text();
     char *acc = task_line(dump, "'weft acceptor'");
-    CHECK(strstr(acc, "waits on room in ") && !strstr(acc, "fd"));
+    /* " on fd ", not "fd": the line holds addresses, whose hex may contain "fd" */
+    CHECK(strstr(acc, "waits on room in ") && !strstr(acc, " on fd "));
     if (debug) CHECK(strstr(acc, "room in server 0x") && strstr(acc, "created at "));
     char *stf = task_line(acc + strlen(acc) + 1, "'stuffer'");
     char want[64];
