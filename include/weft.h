@@ -258,6 +258,13 @@ int weft_close(int fd);
 /* As weft_close without closing: for fds that someone else closes (call it
  * before they do, e.g. before PQfinish). Does not wait. */
 void weft_fd_forget(int fd);
+/* Promises that fd is closed only with weft_close or after weft_fd_forget
+ * (and that whoever else may close it is watched: e.g. libpq, which closes
+ * its socket when the link drops). The loop then keeps its interest in fd
+ * between waits, so a task waiting on it over and over (a database
+ * connection's socket) costs no epoll_ctl per wait, as streams do for their
+ * own fds. Does not wait. */
+void weft_fd_keep(int fd);
 
 /* ---- errors --------------------------------------------------------------- */
 

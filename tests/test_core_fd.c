@@ -1,4 +1,4 @@
-/* weft_wait_fd, weft_read, weft_write(_all), weft_close, weft_fd_forget on
+/* weft_wait_fd, weft_read, weft_write(_all), weft_close, weft_fd_forget, weft_fd_keep on
  * pipes, socketpairs and files. (Interruption is in test_core_cancel.c.) */
 #include "core_util.h"
 #include <fcntl.h>
@@ -152,6 +152,63 @@ static int t_reuse_main(void *a)
 }
 static void t_reuse(void) { CHECK_EQ(weft_run(t_reuse_main, NULL), 0); }
 
+/* Whether some epoll instance of this process has fd registered (from
+ * /proc/self/fdinfo: an epoll fd lists "tfd: N" per registered fd). */
+static int epoll_has(int fd)
+{
+    int found = 0;
+    for (int e = 0; e < 1024 && !found; e++) {
+        char path[64], line[256];
+        snprintf(path, sizeof path, "/proc/self/fdinfo/%d", e);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        int tfd;
+        while (fgets(line, sizeof line, f))
+            if (sscanf(line, "tfd: %d", &tfd) == 1 && tfd == fd) found = 1;
+        fclose(f);
+    }
+    return found;
+}
+
+/* weft_fd_keep: interest stays registered between waits (no epoll_ctl per
+ * wait); without it, it is dropped once satisfied. Either way, interest
+ * that fires with nobody waiting is dropped (no busy polling), and after
+ * weft_fd_forget the number can be reused by another file. */
+static int t_keep_main(void *a)
+{
+    int s[2];
+    CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, s), 0);
+    CHECK_EQ(write(s[1], "x", 1), 1);
+    CHECK_EQ(weft_wait_fd(s[0], WEFT_READABLE), WEFT_READABLE);
+    CHECK_EQ(epoll_has(s[0]), 0); /* plain fd: dropped once satisfied */
+
+    weft_fd_keep(s[0]);
+    CHECK_EQ(weft_wait_fd(s[0], WEFT_READABLE), WEFT_READABLE);
+    CHECK_EQ(epoll_has(s[0]), 1); /* kept for the next wait */
+    char c;
+    CHECK_EQ(read(s[0], &c, 1), 1);
+    CHECK_EQ(write(s[1], "y", 1), 1);
+    CHECK_EQ(weft_wait_fd(s[0], WEFT_READABLE), WEFT_READABLE);
+    CHECK_EQ(epoll_has(s[0]), 1);
+    weft_sleep(0.01); /* readable, nobody waits: the loop drops the interest */
+    CHECK_EQ(epoll_has(s[0]), 0);
+
+    weft_fd_forget(s[0]);
+    close(s[0]);
+    close(s[1]);
+    int q[2];
+    CHECK_EQ(pipe2(q, O_NONBLOCK | O_CLOEXEC), 0);
+    weft_fd_keep(q[0]);
+    weft_task *r = weft_spawn(reader, &q[0]);
+    weft_yield();
+    CHECK_EQ(weft_write(q[1], "hello", 5), 5);
+    CHECK_EQ(weft_await(r), 0);
+    weft_close(q[0]);
+    weft_close(q[1]);
+    return 0;
+}
+static void t_keep(void) { CHECK_EQ(weft_run(t_keep_main, NULL), 0); }
+
 /* Regular files cannot be polled: always ready. Bad arguments. */
 static int t_misc_main(void *a)
 {
@@ -210,6 +267,7 @@ int main(int argc, char **argv)
                                    {"both", t_both},
                                    {"close", t_close},
                                    {"reuse", t_reuse},
+                                   {"keep", t_keep},
                                    {"misc", t_misc},
                                    {"many", t_many},
                                    {0}},

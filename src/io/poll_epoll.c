@@ -2,8 +2,8 @@
  *
  * Registrations are level-triggered and persistent: an fd is added once and
  * interest nobody waits for is dropped only when epoll reports it. On an fd
- * whose owner promised to close it with weft_close (weft__fd_owned: streams,
- * listeners) the interest is also kept after a wake, because the task that
+ * whose owner promised to close it with weft_close (weft_fd_keep: streams,
+ * listeners, PostgreSQL connections) the interest is also kept after a wake, because the task that
  * was woken nearly always waits again for the same event before the next
  * poll (read, reply, read again): a steady request/response loop then makes
  * no epoll_ctl calls at all. Other fds drop interest once satisfied, so one
@@ -233,7 +233,9 @@ void weft_fd_forget(int fd)
     r->owned = 0;
 }
 
-void weft__fd_owned(int fd)
+void weft__fd_owned(int fd) { weft_fd_keep(fd); }
+
+void weft_fd_keep(int fd)
 {
     weft__loop *L = weft__L;
     weft__fdrec *r = L && fd >= 0 ? rec_get(L, fd, 1) : NULL;

@@ -199,6 +199,7 @@ static void check_socket(weft_pg *c)
     if (fd != c->fd) {
         if (c->fd >= 0) weft_fd_forget(c->fd);
         c->fd = fd;
+        if (fd >= 0) weft_fd_keep(fd);
     }
 }
 
@@ -634,6 +635,10 @@ int weft_pg_connect(const char *dsn, weft_pg **out, char **errmsg)
     }
     c->pg = j.pg;
     c->fd = PQsocket(j.pg);
+    /* Every path where libpq may close it forgets it first or right after
+     * (pg__lost, check_socket, really_free): so its interest can stay
+     * registered between queries, saving two epoll_ctl per query. */
+    weft_fd_keep(c->fd);
     PQsetNoticeProcessor(j.pg, quiet_notice, NULL);
     c->rollback_to = -1;
     /* debug mode: a connection never freed is reported at loop close */
