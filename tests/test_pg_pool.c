@@ -100,13 +100,20 @@ TASK_TEST(test_acquire_deadline_and_cancel)
     CHECK_NEAR(weft_now() - t0, 1.0, 1.0); /* 0.1 s; loaded CI machines stall */
     /* a waiter cancelled: nothing leaks */
     weft_task *w = weft_spawn(acquire_one, p);
-    weft_sleep(0.02);
+    weft_yield(); /* w runs until it waits; not a sleep: a stall past the 0.1 s
+                     acquire_timeout would end its wait with -ETIMEDOUT first */
+    CHECK(!weft_done(w));
     weft_cancel(w);
     CHECK_EQ(weft_await(w), -ECANCELED);
     weft_pg_pool_release(p, c);
     CHECK_EQ(acquire_one(p), 0);
+    weft_pg_pool_free(p);
     /* a holder cancelled mid-query: released, cancelled on the server,
-     * and the connection comes back clean */
+     * and the connection comes back clean. A pool with the default acquire
+     * timeout: the next acquire waits for that drain, which a loaded machine
+     * did not finish within 0.1 s. */
+    o.acquire_timeout = 0;
+    CHECK_EQ(weft_pg_pool_new(dsn, &o, &p), 0);
     weft_task *h = weft_spawn(run_slow, p);
     weft_sleep(0.1);
     CHECK_EQ(weft_pg_pool_idle(p), 0);
