@@ -65,7 +65,7 @@ WEFT_TEST(group_first_failure_cancels_the_rest)
     WEFT_TEST_CHECK(weft_group_spawn(g, fails_soon, NULL) == 0);
     double t0 = weft_now();
     WEFT_TEST_CHECK(weft_group_wait(g) == -EIO);
-    WEFT_TEST_CHECK(weft_now() - t0 < 1); /* the 10 s sleeper was cancelled */
+    WEFT_TEST_CHECK(weft_now() - t0 < 5); /* the 10 s sleeper was cancelled */
     return 0;
 }
 
@@ -85,7 +85,7 @@ WEFT_TEST(timeouts_nest)
     double t0 = weft_now();
     WEFT_TEST_CHECK(weft_timeout(0.02, outer, NULL) == -ETIMEDOUT);
     double took = weft_now() - t0;
-    WEFT_TEST_CHECK(took >= 0.019 && took < 1);
+    WEFT_TEST_CHECK(took >= 0.019 && took < 3); /* not the outer's 5 s */
     return 0;
 }
 

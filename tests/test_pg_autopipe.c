@@ -191,7 +191,8 @@ TASK_TEST(test_cancel_reader_with_followers)
     weft_pg *w = pg_connect_ok(dsn);
     /* the reader (first in line) cancelled mid-query: the next task reads
      * and drops its replies, then gets its own */
-    job a = {c, "SELECT 1 FROM pg_sleep(0.3)", NULL, 0, 0, ""};
+    /* 1 s: still running when cancelled 0.1 s later, even on a stalled machine */
+    job a = {c, "SELECT 1 FROM pg_sleep(1)", NULL, 0, 0, ""};
     job b = {c, "SELECT 7", NULL, 0, 0, ""};
     weft_task *ta = start_wait(&a, 0.05);
     weft_task *tb = start_wait(&b, 0.05);
@@ -226,7 +227,7 @@ TASK_TEST(test_cancel_reader_with_followers)
     /* a follower cancelled after its statement was sent, with another
      * behind it: that one still gets its own answer */
     job d = {c, "SELECT 1 FROM pg_sleep(0.2)", NULL, 0, 0, ""};
-    job e = {c, "SELECT 2 FROM pg_sleep(0.3)", NULL, 0, 0, ""};
+    job e = {c, "SELECT 2 FROM pg_sleep(1)", NULL, 0, 0, ""}; /* runs at the cancel */
     job f = {c, "SELECT 42", NULL, 0, 0, ""};
     weft_task *td = start_wait(&d, 0.05);
     weft_task *te = start(&e), *tf = start(&f);
@@ -253,8 +254,9 @@ TASK_TEST(test_cancel_last_one_cancels_on_server)
     weft_task *ta = start_wait(&a, 0.05);
     weft_task *tb = start(&b);
     expect(ta, &a, 1, 1);
-    weft_sleep(0.2);
-    CHECK_EQ(busy_on_server(w, c), 1); /* b is running on the server */
+    /* b is running on the server (polled: a loaded server starts it late) */
+    for (int i = 0; i < 100 && busy_on_server(w, c) != 1; i++) weft_sleep(0.05);
+    CHECK_EQ(busy_on_server(w, c), 1);
     double t0 = weft_now();
     weft_cancel(tb);
     expect(tb, &b, -ECANCELED, 0);

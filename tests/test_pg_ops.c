@@ -320,15 +320,16 @@ TASK_TEST(test_cancel_reaches_server)
 {
     weft_pg *c = pg_connect_ok(dsn), *w = pg_connect_ok(dsn);
     weft_task *t = weft_spawn(slow_query, c);
-    weft_sleep(0.2);
+    /* polled: a loaded server starts the query late */
+    for (int i = 0; i < 100 && active_queries(w) != 1; i++) weft_sleep(0.05);
     CHECK_EQ(active_queries(w), 1);
     double t0 = weft_now();
     weft_cancel(t);
     CHECK_EQ(weft_await(t), -ECANCELED);
-    CHECK(weft_now() - t0 < 1);
+    CHECK(weft_now() - t0 < 3); /* not the 30 s */
     /* the server stops it; the connection is usable right after */
     CHECK_EQ(scalar(c, "SELECT 11"), 11);
-    CHECK(weft_now() - t0 < 5);
+    CHECK(weft_now() - t0 < 10);
     CHECK_EQ(active_queries(w), 0);
     CHECK(weft_pg_ok(c));
 
