@@ -104,13 +104,14 @@ static int w_group(ctx *c) { return weft_group_wait(c->group); }
 /* ---- sleep / yield ----------------------------------------------------------------- */
 
 /* Long against the driver's 10 ms (a loaded machine stalls tens of ms:
- * the sleep then ended before the cancel came, seen in CI). */
-static int w_sleep(ctx *c) { return weft_sleep(0.3); }
+ * the sleep then ended before the cancel came, seen in CI; a starved
+ * thread was seen stalled 0.2 s, so 1 s). */
+static int w_sleep(ctx *c) { return weft_sleep(1); }
 static int late_sleeper(void *a)
 {
     double t0 = weft_now();
-    CHECK_EQ(weft_sleep(0.5), 0); /* spans the stale 0.3 s entry */
-    return weft_now() - t0 >= 0.5 ? 0 : -1;
+    CHECK_EQ(weft_sleep(1.2), 0); /* spans the stale 1 s entry */
+    return weft_now() - t0 >= 1.2 ? 0 : -1;
 }
 static void after_sleep(ctx *c)
 {
@@ -254,7 +255,7 @@ static int slow_job(void *a)
 {
     ctx *c = a;
     c->thread_runs++;
-    usleep(300 * 1000); /* outlasts the driver's 10 ms even on a loaded machine */
+    usleep(1000 * 1000); /* outlasts the driver's 10 ms even on a loaded machine */
     c->thread_done = 1;
     return 5;
 }
@@ -410,7 +411,7 @@ static int drive(const wp *p, int mode)
     CHECK_EQ(r.after_scope, mode == MODE_CANCEL ? -ECANCELED : 0);
     if (mode == MODE_DEADLINE) {
         CHECK(r.took >= DEADLINE - 0.001);
-        /* to_thread waits for its fn (300 ms); the others end at the deadline */
+        /* to_thread waits for its fn (1 s); the others end at the deadline */
         CHECK(r.took < 3);
     }
     if (p->after) p->after(&c);
