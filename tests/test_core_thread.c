@@ -43,6 +43,12 @@ static int counted(void *a)
     pthread_mutex_lock(&mu);
     if (++running_now > max_running) max_running = running_now;
     pthread_mutex_unlock(&mu);
+    /* Until 3 ran at once (at most 2 s): a loaded machine may start a pool
+     * thread more than 20 ms late, so the 3 would never overlap by chance.
+     * A pool of 2 never gets there (the check below fails); one of 4 or
+     * more goes past 3 (it fails too). */
+    for (int i = 0; i < 2000 && __atomic_load_n(&max_running, __ATOMIC_RELAXED) < 3; i++)
+        usleep(1000);
     usleep(20 * 1000);
     pthread_mutex_lock(&mu);
     running_now--;
@@ -74,6 +80,7 @@ static void t_pool(void)
 typedef struct {
     volatile int done;
     int seen;
+    int cancelled; /* set once the caller was cancelled */
 } flag;
 static int sets_flag(void *a)
 {
@@ -81,20 +88,29 @@ static int sets_flag(void *a)
     ((flag *)a)->done = 1;
     return 0;
 }
+/* Ends 40 ms after its caller was cancelled (waited for, at most 5 s: a
+ * fixed sleep ended before the cancel on a loaded machine). */
+static int sets_flag_after_cancel(void *a)
+{
+    flag *f = a;
+    for (int i = 0; i < 5000 && !__atomic_load_n(&f->cancelled, __ATOMIC_ACQUIRE); i++) usleep(1000);
+    return sets_flag(f);
+}
 static int cancelled_caller(void *a)
 {
     flag *f = a;
-    int r = weft_to_thread(sets_flag, f);
+    int r = weft_to_thread(sets_flag_after_cancel, f);
     f->seen = f->done;
     return r;
 }
 static int t_cancel_waits_main(void *a)
 {
-    flag f = {0, 0};
+    flag f = {0, 0, 0};
     weft_task *t = weft_spawn(cancelled_caller, &f);
     weft_sleep(0.005);
     double t0 = weft_now();
     weft_cancel(t);
+    __atomic_store_n(&f.cancelled, 1, __ATOMIC_RELEASE);
     CHECK_EQ(weft_await(t), -ECANCELED);
     CHECK_EQ(f.seen, 1);
     CHECK(weft_now() - t0 >= 0.02);
