@@ -28,12 +28,23 @@ static void t_sleep(void) { CHECK_EQ(weft_run(t_sleep_main, NULL), 0); }
 /* Sleepers wake in deadline order. */
 static int wake_order[64], wake_n;
 static weft_event *start;
+static double order_base; /* the common origin of the deadlines */
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
 static int ordered_sleeper(void *a)
 {
     long i = (long)a;
-    int k = (int)((i * 7) % 20); /* a shuffled order of durations */
-    CHECK_EQ(weft_event_wait(start), 0); /* all sleeps begin within microseconds */
-    CHECK_EQ(weft_sleep(0.01 * k), 0);
+    int k = (int)((i * 7) % 20); /* a shuffled order of deadlines */
+    CHECK_EQ(weft_event_wait(start), 0);
+    /* Deadline order_base + 0.5 + 0.01 k, whenever this sleep begins: the 20
+     * begin in a burst, which a loaded machine may stall by more than the
+     * 10 ms between two deadlines (relative sleeps would then swap). */
+    double left = order_base + 0.5 + 0.01 * k - mono_now();
+    CHECK_EQ(weft_sleep(left > 0 ? left : 0), 0);
     wake_order[wake_n++] = k;
     return 0;
 }
@@ -43,6 +54,7 @@ static int t_order_main(void *a)
     start = weft_event_new();
     for (long i = 0; i < 20; i++) t[i] = weft_spawn(ordered_sleeper, (void *)i);
     weft_yield();
+    order_base = mono_now();
     weft_event_set(start);
     CHECK_EQ(weft_gather(t, 20, NULL), 0);
     weft_event_free(start);
