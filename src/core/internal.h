@@ -95,7 +95,7 @@ typedef struct weft__timer_entry {
 
 typedef struct weft__fdrec {
     uint32_t mask;     /* epoll events registered, 0: not registered */
-    uint32_t owned;    /* 1: its owner closes it with weft_close (weft__fd_owned) */
+    uint32_t owned;    /* 1: its owner closes it with weft_close (weft_fd_keep) */
     weft__wlist waiters;
 } weft__fdrec;
 
@@ -253,11 +253,6 @@ void weft__poll_close(weft__loop *L);
 /* Watches an fd of the loop's own for reading; its events come back as tag
  * (a WEFT__*_TAG, beyond any fd number) instead of as an fd. */
 int weft__poll_watch_internal(weft__loop *L, int fd, uint64_t tag);
-/* Promises that fd will be closed only with weft_close/weft_fd_forget (as
- * streams do): its interest then outlives each wake, so a task that reads,
- * answers and waits again costs no epoll_ctl. Plain fds drop interest once
- * satisfied, so that one closed with close(2) and reused is re-registered. */
-void weft__fd_owned(int fd);
 
 /* threadpool.c */
 void weft__pool_on_ready(weft__loop *L);

@@ -233,8 +233,6 @@ void weft_fd_forget(int fd)
     r->owned = 0;
 }
 
-void weft__fd_owned(int fd) { weft_fd_keep(fd); }
-
 void weft_fd_keep(int fd)
 {
     weft__loop *L = weft__L;

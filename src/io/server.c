@@ -156,7 +156,7 @@ static int acceptor_main(void *arg)
     int idx = 0;
     while (idx < srv->nl && srv->acceptor[idx] != weft_current()) idx++;
     int lfd = srv->lfd[idx];
-    weft__fd_owned(lfd); /* closed by server_free with weft_close */
+    weft_fd_keep(lfd); /* closed by server_free with weft_close */
     double backoff = BACKOFF_MIN;
     while (!srv->closing) {
         if (srv->nconns >= srv->max_conns) {

@@ -160,7 +160,7 @@ int weft__stream_wait(weft_stream *s, int want)
 {
     if (s->dead) return -EPIPE;
     if (weft__unlikely(!s->owned)) {
-        weft__fd_owned(s->fd); /* the stream closes it with weft_close */
+        weft_fd_keep(s->fd); /* the stream closes it with weft_close */
         s->owned = 1;
     }
     int r = weft_wait_fd(s->fd, want);

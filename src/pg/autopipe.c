@@ -309,12 +309,8 @@ static int discard_ahead(weft_pg *c, pg_ap *e)
             /* Sent alone, it is all the server has of ours (the rest waits
              * unsent): stopping it cannot hit a neighbour, since nothing
              * more is sent before the request is passed on and its reply
-             * read. Again every RECANCEL_S, as the drain does. */
-            for (;;) {
-                pg__send_cancel(c);
-                rc = weft_timeout(RECANCEL_S, discard_one, &d);
-                if (rc != -ETIMEDOUT || weft_check(NULL) < 0) break;
-            }
+             * read. */
+            rc = pg__cancel_until(c, discard_one, &d);
         }
         if (rc < 0) return rc;
         c->ap_head = h->next;

@@ -318,14 +318,22 @@ static int cancel_on_thread(void *arg)
     return PQcancel((PGcancel *)arg, err, sizeof err) ? 0 : -WEFT_PG_ECONNECT;
 }
 
-void pg__send_cancel(weft_pg *c)
+#define RECANCEL_S 1.0 /* a statement still running this long after a cancel gets another */
+
+int pg__cancel_until(weft_pg *c, weft_fn read_rest, void *arg)
 {
-    PGcancel *cn = PQgetCancel(c->pg);
-    if (cn) {
-        /* blocking connect + send; returns once the postmaster has passed
-         * it on, so no cancel is still in flight when the drain ends */
-        weft_to_thread(cancel_on_thread, cn);
-        PQfreeCancel(cn);
+    for (;;) {
+        PGcancel *cn = PQgetCancel(c->pg);
+        if (cn) {
+            /* blocking connect + send; returns once the postmaster has passed
+             * it on, so no cancel is still in flight when read_rest ends
+             * (waits it interrupts at the inner deadline leave libpq's state
+             * intact) */
+            weft_to_thread(cancel_on_thread, cn);
+            PQfreeCancel(cn);
+        }
+        int rc = weft_timeout(RECANCEL_S, read_rest, arg);
+        if (rc != -ETIMEDOUT || weft_check(NULL) < 0) return rc;
     }
 }
 
@@ -365,16 +373,8 @@ static int drain_body(void *arg)
     int rc = pg__flush(c);
     if (rc < 0) return rc;
     /* Always cancel: even when libpq holds no partial reply yet, the server
-     * may be producing one. A cancel that arrives while the backend is not
-     * running a statement is ignored, which is a race: a statement that
-     * reached the server just after its cancel would run to its end. So
-     * while replies are still due, cancel again every RECANCEL_S (waits
-     * interrupted by that inner deadline leave libpq's state intact). */
-    for (;;) {
-        pg__send_cancel(c);
-        rc = weft_timeout(RECANCEL_S, drain_replies, d);
-        if (rc != -ETIMEDOUT || weft_check(NULL) < 0) return rc;
-    }
+     * may be producing one. */
+    return pg__cancel_until(c, drain_replies, d);
 }
 
 static int drain_task(void *arg)

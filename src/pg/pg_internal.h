@@ -87,12 +87,12 @@ int pg__get(weft_pg *c, PGresult **res); /* next result, NULL at the end (waits)
  * -WEFT_PG_EBROKEN). */
 int pg__abort(weft_pg *c, int rc, int syncs);
 int pg__lost(weft_pg *c);            /* mark broken; -WEFT_PG_EBROKEN */
-/* Asks the server to cancel what c's backend runs (PQcancel on the thread
- * pool); returns once the request is passed on. Waits. A cancel that
- * reaches the backend before its statement does is ignored, so whoever
- * waits for a cancelled statement cancels again every RECANCEL_S. */
-void pg__send_cancel(weft_pg *c);
-#define RECANCEL_S 1.0
+/* Cancels what c's backend runs (PQcancel on the thread pool) and runs
+ * read_rest(arg), which reads the cancelled statement's replies; a cancel
+ * that reaches the backend before its statement does is ignored, so while
+ * read_rest is still waiting after RECANCEL_S it cancels again. Returns
+ * read_rest's result, or the caller's own cancellation/deadline. Waits. */
+int pg__cancel_until(weft_pg *c, weft_fn read_rest, void *arg);
 /* A PQsend* call refused: lost connection, or bad input (-EINVAL, libpq's
  * message kept as errmsg). */
 int pg__send_failed(weft_pg *c);
