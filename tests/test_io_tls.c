@@ -822,6 +822,93 @@ static int t_bad_peers(void *x)
 }
 static void bad_peers(void) { CHECK_EQ(weft_run(t_bad_peers, NULL), 0); }
 
+/* ---- defect 13: large writes to a slow reader ------------------------------------------ */
+
+/* Writes of every size across the record (16 KiB) and buffer (64 KiB)
+ * boundaries, each made when the socket is already full (a 100 KB write,
+ * drained into the kernel, that the reader has not taken yet), so the first
+ * SSL_write of each returns WANT_WRITE and must be retried from the stream's
+ * buffer. Before the fix a 1 MB write failed with -EINVAL and every later
+ * write with it. The reader is slow: small reads with pauses. Every byte is
+ * checked. */
+#define PATTERN(off) ((char)(((off) * 7 + ((off) >> 13)) % 251))
+
+typedef struct slow_reader {
+    weft_stream *s;
+    size_t expect, got;
+    int bad;
+} slow_reader;
+
+static int slow_read(void *p)
+{
+    slow_reader *r = p;
+    char buf[4096];
+    weft_sleep(0.05); /* let the writer fill the socket first */
+    for (;;) {
+        ssize_t k = weft_stream_read(r->s, buf, sizeof buf);
+        if (k < 0) return (int)k;
+        if (k == 0) break;
+        for (ssize_t i = 0; i < k; i++) r->bad += buf[i] != PATTERN(r->got + (size_t)i);
+        r->got += (size_t)k;
+        weft_sleep(0.001);
+    }
+    return weft_stream_close(r->s);
+}
+
+static size_t put_pattern(char *buf, size_t off, size_t n)
+{
+    for (size_t i = 0; i < n; i++) buf[i] = PATTERN(off + i);
+    return off + n;
+}
+
+static int t_defect_13(void *x)
+{
+    static const size_t sizes[] = {16384, 16385, 65536, 65537, 100000, 1 << 20, 8 << 20};
+    weft_stream *c, *s;
+    pair(&c, &s);
+    int small = 32768; /* a socket that fills quickly */
+    setsockopt(weft_stream_fd(c), SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+    weft_tls_ctx *sctx = server_ctx(srv_crt, NULL, NULL), *cctx = client_ctx(NULL);
+    hs_arg h = {s, sctx};
+    weft_task *hs = weft_spawn(do_handshake, &h);
+    CHECK_EQ(weft_stream_start_tls(c, cctx, "localhost"), 0);
+    CHECK_EQ(weft_await(hs), 0);
+    weft_tls_ctx_free(sctx);
+    weft_tls_ctx_free(cctx);
+    slow_reader r = {.s = s};
+    weft_task *rt = weft_spawn(slow_read, &r);
+    char *buf = malloc(8 << 20);
+    CHECK(buf);
+    size_t off = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        /* Pass 1 with a write buffer below one record. */
+        if (pass == 1) weft_stream_set_write_buffer(c, 5000);
+        for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+            size_t fill = 100000;
+            off = put_pattern(buf, off, fill);
+            CHECK_EQ(weft_stream_write(c, buf, fill), fill);
+            CHECK_EQ(weft_stream_drain(c), 0);
+            size_t n = sizes[i];
+            if (pass == 1 && n > (1 << 20)) continue;
+            off = put_pattern(buf, off, n);
+            CHECK_EQ(weft_stream_write(c, buf, n), n);
+        }
+        /* A gather: small pieces around a large one. */
+        size_t n0 = 10, n1 = 70000, n2 = 3;
+        off = put_pattern(buf, off, n0 + n1 + n2);
+        struct iovec iov[3] = {{buf, n0}, {buf + n0, n1}, {buf + n0 + n1, n2}};
+        CHECK_EQ(weft_stream_writev(c, iov, 3), n0 + n1 + n2);
+    }
+    CHECK_EQ(weft_stream_shutdown(c), 0);
+    CHECK_EQ(weft_await(rt), 0);
+    CHECK_EQ(r.got, off);
+    CHECK_EQ(r.bad, 0);
+    CHECK_EQ(weft_stream_close(c), 0);
+    free(buf);
+    return 0;
+}
+static void defect_13_large_writes(void) { CHECK_EQ(weft_run(t_defect_13, NULL), 0); }
+
 int main(int argc, char **argv)
 {
     make_certs();
@@ -837,6 +924,7 @@ int main(int argc, char **argv)
                                      {"tcp", tcp},
                                      {"starttls", starttls},
                                      {"bad", bad},
+                                     {"defect_13_large_writes", defect_13_large_writes},
                                      {0}},
                        argc, argv);
     char cmd[128];

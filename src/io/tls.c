@@ -52,9 +52,8 @@ typedef struct conn {
     const char *pre;        /* bytes the stream had buffered before TLS */
     char *pre_buf;
     size_t pre_len;
-    size_t wpend;           /* an SSL_write to retry with exactly this length */
-    char *scratch;          /* gathers small iovecs into one record */
-    size_t scratch_cap;
+    size_t wpend;           /* an SSL_write (one record) to retry with this length */
+    char *scratch;          /* RECORD bytes: gathers small iovecs into one record */
     char alpn[256];
 } conn;
 
@@ -390,22 +389,23 @@ static ssize_t tls_writev(weft_stream *s, const struct iovec *iov, int iovcnt, i
     if (c->failed) return c->failed;
     size_t total = 0;
     for (int i = 0; i < iovcnt; i++) total += iov[i].iov_len;
-    /* A retry must offer the same bytes with the same length; otherwise
-     * write the first buffer as it is, or gather small ones into a record. */
-    size_t len = c->wpend ? c->wpend
-                 : iovcnt == 1 || iov[0].iov_len >= RECORD ? iov[0].iov_len
-                 : total < RECORD ? total : RECORD;
-    if (len > INT_MAX) len = INT_MAX;
-    if (len > total) return -EINVAL; /* a retry with fewer bytes: a stream bug */
+    /* One record per SSL_write. After WANT_WRITE OpenSSL holds that record
+     * and must be called again with at least its length (same bytes; they
+     * may move); the stream offers again at most what it buffers, its
+     * high-water mark. So no call offers more than a record or that mark: a
+     * whole 1 MB write left pending could never be retried from a 64 KiB
+     * buffer (issue 10 item 13). One record a call costs nothing measurable:
+     * OpenSSL loops over records inside SSL_write anyway. */
+    size_t most = s->high < RECORD ? s->high : RECORD;
+    size_t len = c->wpend ? c->wpend : total < most ? total : most;
+    if (len > total) { /* a retry with fewer bytes: the mark was lowered meanwhile */
+        snprintf(last_error, sizeof last_error,
+                 "a pending TLS write of %zu bytes was offered %zu", len, total);
+        return c->failed = -EINVAL;
+    }
     const char *p = iov[0].iov_base;
     if (iov[0].iov_len < len) {
-        if (len > c->scratch_cap) {
-            size_t cap = len > RECORD ? len : RECORD;
-            char *b = realloc(c->scratch, cap);
-            if (!b) return -ENOMEM;
-            c->scratch = b;
-            c->scratch_cap = cap;
-        }
+        if (!c->scratch && !(c->scratch = malloc(RECORD))) return -ENOMEM;
         size_t got = 0;
         for (int i = 0; i < iovcnt && got < len; i++) {
             size_t k = iov[i].iov_len < len - got ? iov[i].iov_len : len - got;
