@@ -16,7 +16,10 @@ typedef struct weft__span {
 
 /* An incremental llhttp wrapper. The head is parsed over a buffer that only
  * grows at its end between calls (the stream's unconsumed bytes), so spans
- * are kept as offsets from its start and stay valid when the buffer moves. */
+ * are kept as offsets from its start and stay valid when the buffer moves.
+ * llhttp only tokenizes the head; weft checks the whole head against RFC
+ * 9112 itself, decides the body's framing from the headers it kept, and
+ * decodes bodies itself (see parser.c for why). */
 typedef struct weft__parser {
     llhttp_t p;
     size_t parsed;          /* head bytes already given to llhttp */
@@ -26,15 +29,28 @@ typedef struct weft__parser {
     unsigned nheaders;
     uint8_t in_value;       /* last header callback was a value */
     uint8_t head_done, msg_done, too_many, bad_value;
+    uint16_t status;        /* a rejected request's answer: 400, 413, 431, 501, 505 */
+    /* The body's framing, decided when the head is complete. */
+    uint8_t framing;        /* WEFT__BODY_* */
+    uint8_t chunk_state;    /* where the chunked decoder is (parser.c) */
+    uint8_t chunk_digits;   /* hex digits of the current chunk size */
+    uint8_t te_close;       /* HTTP/1.0 with Transfer-Encoding: close after it */
+    int64_t content_length; /* -1: none; at most INT64_MAX */
+    uint64_t remaining;     /* body bytes (length) or chunk bytes still due */
+    uint64_t overhead;      /* chunk extensions, trailers, size zeros: wire
+                               bytes that are not data, counted against the
+                               body limit like data */
     const char *base;       /* start of the current buffer (during execute) */
     char *out;              /* body bytes go here (during execute) */
     size_t outlen;
 } weft__parser;
 
+enum { WEFT__BODY_NONE, WEFT__BODY_LENGTH, WEFT__BODY_CHUNKED, WEFT__BODY_EOF };
+
 /* A parsed head, its strings NUL-terminated in a caller's arena. */
 typedef struct weft__head {
     const char *method;     /* requests */
-    const char *target, *path, *query;
+    const char *path, *query; /* from the target (origin or absolute form) */
     int status;             /* responses */
     const char *reason;
     weft_http_header headers[WEFT_HTTP_MAX_HEADERS];
@@ -48,7 +64,9 @@ void weft__parser_init(weft__parser *P, int type, size_t max_head);
 /* Parses the head at the start of data[0..n) (n only grows between calls).
  * Returns the head's length once complete, 0 if more bytes are needed,
  * -WEFT_EHTTP_HEADERS_SIZE past max_head or too many headers,
- * -WEFT_EHTTP_PARSE on malformed input. */
+ * -WEFT_EHTTP_BODY_SIZE for a Content-Length past 2^64, -WEFT_EHTTP_PARSE
+ * on malformed input or framing weft refuses. On failure P->status is the
+ * status a server answers with (400, 413, 431, 501 or 505). */
 long weft__parser_head(weft__parser *P, const char *data, size_t n);
 /* Copies the parsed head (data as given to weft__parser_head) into arena
  * (cap bytes; needs at most head length + 4 * WEFT_HTTP_MAX_HEADERS).
@@ -58,7 +76,8 @@ int weft__parser_copy_head(weft__parser *P, const char *data, char *arena, size_
 /* After the head: decodes body bytes from in[0..n) into out (which has room
  * for n bytes: decoding never grows). Returns input bytes consumed (stops at
  * the message's end, leaving what follows) and sets *outlen; P->msg_done
- * once the body is complete. -WEFT_EHTTP_PARSE on malformed chunking. */
+ * once the body is complete; P->overhead grows by the chunk framing that is
+ * not data. -WEFT_EHTTP_PARSE on malformed chunking. */
 long weft__parser_body(weft__parser *P, const char *in, size_t n, char *out, size_t *outlen);
 /* The connection ended: 1 if that completes the message (read-until-close
  * bodies), else 0. */
