@@ -93,15 +93,19 @@ typedef struct weft__timer_entry {
     weft_task *task;
 } weft__timer_entry;
 
+typedef struct weft__loop weft__loop;
+
+/* The loop's record of one fd (fd.c). */
 typedef struct weft__fdrec {
-    uint32_t mask;     /* epoll events registered, 0: not registered */
+    uint32_t mask;     /* interest the backend was told of (WEFT_READABLE...), 0: none */
     uint32_t owned;    /* 1: its owner closes it with weft_close (weft_fd_keep) */
     weft__wlist waiters;
+    void (*internal)(weft__loop *L); /* the loop's own fd: called when readable */
 } weft__fdrec;
 
 typedef struct weft__slab_chunk weft__slab_chunk;
 
-typedef struct weft__loop {
+struct weft__loop {
     weft_task *current;
     void *sched_sp;            /* scheduler context */
     weft_task *ready_head, *ready_tail;
@@ -132,9 +136,9 @@ typedef struct weft__loop {
     int guard_mode;            /* how stacks get guard pages (stack.c) */
     int pidfd;
     /* fds */
-    int epfd;
-    weft__fdrec *fds;
-    size_t nfds;
+    struct weft__backend *backend; /* the poller's own state (backend.h) */
+    weft__fdrec **fd_blocks;   /* records in blocks that never move (fd.c) */
+    size_t nfd_blocks;
     size_t fd_waiting;         /* tasks waiting on fds */
     /* thread pool */
     struct weft__pool *pool;
@@ -145,7 +149,7 @@ typedef struct weft__loop {
     void *sched_stack_lo;      /* for sanitizers: the thread's stack */
     size_t sched_stack_size;
     void *zombie_sp;           /* where the ended task's last frame was (sanitizers) */
-} weft__loop;
+};
 
 /* Initial-exec TLS: every API call reads it, and in libweft.so the default
  * model would make each read a __tls_get_addr call (M1: 128 instead of 89
@@ -246,20 +250,16 @@ void weft__ctx_entry(void);
 void *weft__ctx_make(char *top, weft_task *t);
 void weft__task_main(weft_task *t) __attribute__((noreturn));
 
-/* poll_epoll.c */
-int weft__poll_init(weft__loop *L);
-void weft__poll(weft__loop *L, double timeout_s);
-void weft__poll_close(weft__loop *L);
-/* Watches an fd of the loop's own for reading; its events come back as tag
- * (a WEFT__*_TAG, beyond any fd number) instead of as an fd. */
-int weft__poll_watch_internal(weft__loop *L, int fd, uint64_t tag);
+/* fd.c: fd records and waits, over the backend (backend.h) */
+/* Watches an fd of the loop's own for reading: on_ready(L) runs in the
+ * poll when it is readable, and must read it. */
+int weft__watch_internal(weft__loop *L, int fd, void (*on_ready)(weft__loop *L));
+void weft__fds_free(weft__loop *L);
 
 /* threadpool.c */
 void weft__pool_on_ready(weft__loop *L);
 void weft__pool_close(weft__loop *L);
 int weft__pool_busy(weft__loop *L);
-#define WEFT__POOL_TAG ((uint64_t)1 << 40)
-#define WEFT__SIGINT_TAG ((uint64_t)2 << 40) /* loop.c: the SIGINT eventfd */
 /* loop.c: reads the SIGINT eventfd and cancels the main task if SIGINT came. */
 void weft__sigint_drain(weft__loop *L);
 

@@ -1,7 +1,7 @@
 /* The loop: weft_run, the scheduler that runs ready tasks, fires timers and
  * polls for I/O, and the shutdown that cancels and reaps what is left. */
 #define _GNU_SOURCE
-#include "internal.h"
+#include "backend.h"
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -56,7 +56,7 @@ static void sigint_install(weft__loop *L)
         goto out;
     int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (efd < 0) goto out;
-    if (weft__poll_watch_internal(L, efd, WEFT__SIGINT_TAG) < 0) {
+    if (weft__watch_internal(L, efd, weft__sigint_drain) < 0) {
         close(efd);
         goto out;
     }
@@ -116,11 +116,11 @@ static int turn(weft__loop *L)
     int outside = L->fd_waiting || weft__pool_busy(L);
     if (L->ready_head) {
         /* Only pay for a system call when something could be waiting. */
-        if (outside || sigint_owner) weft__poll(L, 0);
+        if (outside || sigint_owner) weft__backend_poll(L, 0);
         return 0;
     }
     if (next == INFINITY && !outside) return -1;
-    weft__poll(L, next == INFINITY ? -1 : next - L->now);
+    weft__backend_poll(L, next == INFINITY ? -1 : next - L->now);
     return 0;
 }
 
@@ -159,15 +159,14 @@ int weft_run_with(const weft_options *opt, weft_fn main, void *arg)
     if (L->opt.slow_task_s <= 0) L->opt.slow_task_s = 0.1;
     weft__debug_open(L);
     L->pidfd = -1;
-    L->epfd = -1;
     int err = weft__stacks_init(L);
-    if (err == 0) err = weft__poll_init(L);
+    if (err == 0) err = weft__backend_init(L);
     if (err < 0) {
         /* Not started: undo the debug state too (its SIGUSR1 handler,
          * watchdog thread and trace file), and say why (-EMFILE when out
          * of descriptors for epoll, rather than a blanket -ENOMEM). */
         weft__debug_close(L);
-        weft__poll_close(L);
+        weft__backend_close(L);
         weft__stacks_close(L);
         free(L);
         return err;
@@ -200,7 +199,8 @@ int weft_run_with(const weft_options *opt, weft_fn main, void *arg)
     if (L->opt.debug) weft__debug_close(L);
     weft__pool_close(L);
     sigint_remove();
-    weft__poll_close(L);
+    weft__backend_close(L);
+    weft__fds_free(L);
     weft__timers_free(L);
     weft__prefault_close(L); /* before anything it may be touching is unmapped */
     weft__free_all_tasks(L);

@@ -1,18 +1,15 @@
 /* The thread pool behind weft_to_thread.
  *
  * Workers are started on demand up to the configured count. A finished job
- * goes on a done list and the loop is poked through an eventfd, written only
- * when the list goes from empty to non-empty, so a burst of completions costs
- * one wake-up. The job lives on the waiting task's stack: the task never
+ * goes on a done list and the loop is woken through the backend
+ * (weft__backend_wake), only when the list goes from empty to non-empty, so a
+ * burst of completions costs one wake-up. The job lives on the waiting task's stack: the task never
  * leaves before its job is done, even when cancelled. */
 #define _GNU_SOURCE
-#include "../core/internal.h"
+#include "backend.h"
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
 typedef struct job {
     weft_fn fn;
@@ -28,7 +25,7 @@ struct weft__pool {
     pthread_cond_t cv;
     job *head, *tail;
     job *finished;
-    int efd;
+    struct weft__backend *backend; /* to wake the loop (from the workers) */
     int max, started, idle, stop;
     size_t pending;
     pthread_t *threads;
@@ -55,10 +52,7 @@ static void *worker(void *p)
         int poke = !P->finished;
         j->next = P->finished;
         P->finished = j;
-        if (poke) {
-            uint64_t one = 1;
-            (void)!write(P->efd, &one, sizeof one);
-        }
+        if (poke) weft__backend_wake(P->backend);
     }
     pthread_mutex_unlock(&P->mu);
     return NULL;
@@ -71,11 +65,8 @@ static struct weft__pool *pool_get(weft__loop *L)
     if (!P) return NULL;
     P->max = L->opt.threads > 0 ? L->opt.threads : 4;
     P->threads = calloc((size_t)P->max, sizeof(pthread_t));
-    P->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = WEFT__POOL_TAG};
-    if (!P->threads || P->efd < 0 || epoll_ctl(L->epfd, EPOLL_CTL_ADD, P->efd, &ev) < 0) {
-        if (P->efd >= 0) close(P->efd);
-        free(P->threads);
+    P->backend = L->backend;
+    if (!P->threads) {
         free(P);
         return NULL;
     }
@@ -90,8 +81,6 @@ int weft__pool_busy(weft__loop *L) { return L->pool && L->pool->pending; }
 void weft__pool_on_ready(weft__loop *L)
 {
     struct weft__pool *P = L->pool;
-    uint64_t v;
-    (void)!read(P->efd, &v, sizeof v);
     pthread_mutex_lock(&P->mu);
     job *j = P->finished;
     P->finished = NULL;
@@ -149,7 +138,6 @@ void weft__pool_close(weft__loop *L)
     pthread_cond_broadcast(&P->cv);
     pthread_mutex_unlock(&P->mu);
     for (int i = 0; i < P->started; i++) pthread_join(P->threads[i], NULL);
-    close(P->efd);
     pthread_mutex_destroy(&P->mu);
     pthread_cond_destroy(&P->cv);
     free(P->threads);
