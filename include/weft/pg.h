@@ -81,8 +81,12 @@ typedef struct weft_pg_params weft_pg_params;
 weft_pg_params *weft_pg_params_new(void);         /* NULL on ENOMEM */
 void weft_pg_params_free(weft_pg_params *p);       /* NULL is a no-op */
 void weft_pg_params_clear(weft_pg_params *p);      /* back to zero values */
-/* Each appends one value; 0 or -ENOMEM (the params are then unusable:
- * queries with them return -ENOMEM). Strings and bytes are copied. */
+/* Each appends one value; 0, -ENOMEM, or -EOVERFLOW: a value of 2 GiB or
+ * more, or values totalling about that (the protocol counts lengths in 32
+ * bits), refused before anything is read or copied. After an error the
+ * params are unusable: queries and batch_add with them return that error
+ * (so no later value slides into the refused one's place). Strings and
+ * bytes are copied. */
 int weft_pg_params_text(weft_pg_params *p, const char *s); /* s NULL: SQL NULL */
 int weft_pg_params_int(weft_pg_params *p, int64_t v);
 int weft_pg_params_double(weft_pg_params *p, double v);
@@ -119,10 +123,20 @@ typedef struct weft_pg_result weft_pg_result;
 int weft_pg_query(weft_pg *c, const char *sql, const weft_pg_params *p, weft_pg_result **out);
 int weft_pg_query_ex(weft_pg *c, const char *sql, const weft_pg_params *p, int flags,
                      weft_pg_result **out);
+/* Row counts. A count is 64-bit on the wire ("UPDATE 4294967295"): every
+ * call above and below that returns rows as an int returns INT_MAX for a
+ * count of INT_MAX or more (the statement ran; the count is only clamped,
+ * never negative, so it cannot pass for an error code). The _count variants
+ * return 0 or an error, and the exact count in *rows (if rows is not NULL).
+ * weft_pg_query_count: as weft_pg_query_ex. Waits. */
+int weft_pg_query_count(weft_pg *c, const char *sql, const weft_pg_params *p, int flags,
+                        weft_pg_result **out, int64_t *rows);
 /* Runs sql, which may hold several statements separated by ';' and no
  * parameters (the simple query protocol). Returns rows affected by the last
  * statement or an error as weft_pg_query. Waits. */
 int weft_pg_exec(weft_pg *c, const char *sql);
+/* weft_pg_exec with the exact count in *rows: 0 or an error. Waits. */
+int weft_pg_exec_count(weft_pg *c, const char *sql, int64_t *rows);
 /* Prepares sql into the connection's cache ahead of use; returns the number
  * of its parameters, or an error as weft_pg_query. Waits. */
 int weft_pg_prepare(weft_pg *c, const char *sql);
@@ -131,6 +145,9 @@ int weft_pg_prepare(weft_pg *c, const char *sql);
  * caller: weft_pg_result_free (NULL is a no-op). */
 void weft_pg_result_free(weft_pg_result *r);
 int weft_pg_nrows(const weft_pg_result *r);
+/* Rows r returned, or affected by its command (UPDATE, INSERT...): 64-bit;
+ * 0 for NULL. */
+int64_t weft_pg_result_rows(const weft_pg_result *r);
 int weft_pg_ncols(const weft_pg_result *r);
 const char *weft_pg_colname(const weft_pg_result *r, int col); /* NULL if out of range */
 int weft_pg_colindex(const weft_pg_result *r, const char *name); /* -1 if none */
@@ -219,6 +236,9 @@ int weft_pg_batch_count(const weft_pg_batch *b);
 /* Statement i's outcome: rows returned/affected (>= 0), -WEFT_PG_ESERVER,
  * -WEFT_PG_EABORTED, or -EINVAL if not run / out of range. */
 int weft_pg_batch_status(const weft_pg_batch *b, int i);
+/* weft_pg_batch_status with the count 64-bit (weft_pg_batch_status clamps
+ * it to INT_MAX). */
+int64_t weft_pg_batch_rows(const weft_pg_batch *b, int i);
 /* Statement i's rows, for statements that return rows (owned by the
  * batch, valid until its next run or free), else NULL. */
 const weft_pg_result *weft_pg_batch_result(const weft_pg_batch *b, int i);
@@ -228,7 +248,8 @@ const char *weft_pg_batch_sqlstate(const weft_pg_batch *b, int i);
 /* ---- COPY ---------------------------------------------------------------------- */
 
 /* COPY ... FROM STDIN: source(arg, &data) returns the length of the next
- * chunk it sets data to (valid until the next call), 0 at the end, or a
+ * chunk it sets data to (valid until the next call; any length, sent in
+ * CopyData messages of at most 1 MiB), 0 at the end, or a
  * negative error that aborts the copy (returned as is). source may wait.
  * Returns rows copied or an error as weft_pg_query. Waits. */
 int weft_pg_copy_in(weft_pg *c, const char *sql,
@@ -238,6 +259,13 @@ int weft_pg_copy_in(weft_pg *c, const char *sql,
  * and that value returned). Returns rows copied or an error. Waits. */
 int weft_pg_copy_out(weft_pg *c, const char *sql,
                      int (*sink)(void *arg, const char *data, size_t n), void *arg);
+/* Both with the exact count in *rows: 0 or an error. Wait. */
+int weft_pg_copy_in_count(weft_pg *c, const char *sql,
+                          ssize_t (*source)(void *arg, const char **data), void *arg,
+                          int64_t *rows);
+int weft_pg_copy_out_count(weft_pg *c, const char *sql,
+                           int (*sink)(void *arg, const char *data, size_t n), void *arg,
+                           int64_t *rows);
 
 /* ---- LISTEN / NOTIFY ------------------------------------------------------------ */
 

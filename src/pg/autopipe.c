@@ -320,7 +320,7 @@ static int discard_ahead(weft_pg *c, pg_ap *e)
 }
 
 int pg__ap_query(weft_pg *c, const char *sql, const weft_pg_params *p, int flags,
-                 PGresult **out)
+                 PGresult **out, int64_t *rows)
 {
     pg_ap e = {.sql = sql, .p = p, .flags = flags, .state = AP_READER};
     int rc;
@@ -375,7 +375,7 @@ int pg__ap_query(weft_pg *c, const char *sql, const weft_pg_params *p, int flags
             unlink_entry(c, &e);
             pass_on(c);
             rc = e.send_rc ? e.send_rc : err;
-            if (!rc) rc = keep ? pg__rows(keep) : 0;
+            if (!rc) *rows = pg__rows64(keep);
         }
     }
     weft_event_free(e.turn);

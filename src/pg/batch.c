@@ -16,6 +16,7 @@ typedef struct item {
     int sync_after;   /* a sync point follows this statement */
     int prepared;     /* its Parse was sent in this run */
     int status;
+    int64_t rows;        /* status's count, 64-bit */
     weft_pg_result *res; /* rows returned, if any */
     char sqlstate[6];
 } item;
@@ -49,25 +50,10 @@ void weft_pg_batch_free(weft_pg_batch *b)
     free(b);
 }
 
-static weft_pg_params *params_copy(const weft_pg_params *p)
-{
-    weft_pg_params *q = weft_pg_params_new();
-    if (!q) return NULL;
-    for (int i = 0; i < p->n; i++) {
-        int rc = p->formats[i] ? weft_pg_params_bytea(q, p->values[i], (size_t)p->lengths[i])
-                               : weft_pg_params_text(q, p->values[i]);
-        if (rc < 0) {
-            weft_pg_params_free(q);
-            return NULL;
-        }
-    }
-    return q;
-}
-
 int weft_pg_batch_add(weft_pg_batch *b, const char *sql, const weft_pg_params *p)
 {
     if (!b || !sql) return -EINVAL;
-    if (p && p->oom) return -ENOMEM;
+    if (p && p->err) return p->err;
     if (b->n == b->cap) {
         int cap = b->cap ? 2 * b->cap : 16;
         item *it = realloc(b->items, (size_t)cap * sizeof *it);
@@ -86,7 +72,7 @@ int weft_pg_batch_add(weft_pg_batch *b, const char *sql, const weft_pg_params *p
     } else {
         it->sql = strdup(sql);
     }
-    it->p = p && p->n ? params_copy(p) : NULL;
+    it->p = p && p->n ? pg__params_dup(p) : NULL;
     if (!it->sql || (p && p->n && !it->p)) {
         if (!it->shared_sql) free(it->sql);
         weft_pg_params_free(it->p);
@@ -108,6 +94,12 @@ int weft_pg_batch_count(const weft_pg_batch *b) { return b ? b->n : 0; }
 int weft_pg_batch_status(const weft_pg_batch *b, int i)
 {
     return b && i >= 0 && i < b->n ? b->items[i].status : -EINVAL;
+}
+
+int64_t weft_pg_batch_rows(const weft_pg_batch *b, int i)
+{
+    if (!b || i < 0 || i >= b->n) return -EINVAL;
+    return b->items[i].status < 0 ? b->items[i].status : b->items[i].rows;
 }
 
 const weft_pg_result *weft_pg_batch_result(const weft_pg_batch *b, int i)
@@ -198,7 +190,8 @@ int weft_pg_batch_run(weft_pg *c, weft_pg_batch *b, int flags)
             PQclear(res);
             break;
         default:
-            it->status = pg__rows(res);
+            it->rows = pg__rows64(res);
+            it->status = pg__rows_int(it->rows);
             /* Only row-returning statements keep their result: a batch of
              * INSERTs keeps just counts. */
             if (PQresultStatus(res) == PGRES_TUPLES_OK) it->res = pg__wrap(res);

@@ -15,6 +15,7 @@
 #include <arpa/inet.h>
 #include <openssl/ssl.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,13 +100,27 @@ int weft_pg_in_transaction(const weft_pg *c)
     return c && PQtransactionStatus(c->pg) != PQTRANS_IDLE;
 }
 
-int pg__rows(const PGresult *res)
+int64_t pg__rows64(const PGresult *res)
 {
+    if (!res) return 0;
     if (PQresultStatus(res) == PGRES_TUPLES_OK || PQresultStatus(res) == PGRES_SINGLE_TUPLE)
         return PQntuples(res);
+    /* The count is the command tag's last word ("UPDATE 4294967295"): any
+     * size up to 2^64 - 1, and a server's to choose. Digits only, saturated
+     * rather than wrapped, so no tag turns into a negative (error) value. */
     const char *n = PQcmdTuples((PGresult *)res);
-    return *n ? atoi(n) : 0;
+    uint64_t v = 0;
+    for (; *n >= '0' && *n <= '9'; n++) {
+        unsigned d = (unsigned)(*n - '0');
+        if (v > ((uint64_t)INT64_MAX - d) / 10) return INT64_MAX;
+        v = v * 10 + d;
+    }
+    return *n ? 0 : (int64_t)v;
 }
+
+int pg__rows_int(int64_t rows) { return rows > INT_MAX ? INT_MAX : (int)rows; }
+
+int pg__rows(const PGresult *res) { return pg__rows_int(pg__rows64(res)); }
 
 /* ---- the engine -------------------------------------------------------------- */
 
@@ -265,8 +280,9 @@ int pg__discard_copy(weft_pg *c, ExecStatusType st)
     }
 }
 
-int pg__simple(weft_pg *c, const char *sql)
+int pg__simple_count(weft_pg *c, const char *sql, int64_t *rows)
 {
+    int64_t count = 0;
     if (PQpipelineStatus(c->pg) != PQ_PIPELINE_OFF) PQexitPipelineMode(c->pg);
     if (!PQsendQuery(c->pg, sql)) return pg__send_failed(c);
     int rc = pg__flush(c), out = 0;
@@ -286,21 +302,37 @@ int pg__simple(weft_pg *c, const char *sql)
                 return pg__abort(c, rc, 0);
             }
         } else if (out >= 0) {
-            out = pg__rows(res);
+            count = pg__rows64(res);
         }
         PQclear(res);
     }
-    return c->broken ? -WEFT_PG_EBROKEN : out;
+    if (c->broken) return -WEFT_PG_EBROKEN;
+    if (out >= 0 && rows) *rows = count;
+    return out;
 }
 
-int weft_pg_exec(weft_pg *c, const char *sql)
+int pg__simple(weft_pg *c, const char *sql)
+{
+    int64_t rows = 0;
+    int rc = pg__simple_count(c, sql, &rows);
+    return rc < 0 ? rc : pg__rows_int(rows);
+}
+
+int weft_pg_exec_count(weft_pg *c, const char *sql, int64_t *rows)
 {
     if (!sql) return -EINVAL;
     int rc = pg__lock(c);
     if (rc < 0) return rc;
-    rc = pg__simple(c, sql);
+    rc = pg__simple_count(c, sql, rows);
     pg__release(c);
     return rc;
+}
+
+int weft_pg_exec(weft_pg *c, const char *sql)
+{
+    int64_t rows = 0;
+    int rc = weft_pg_exec_count(c, sql, &rows);
+    return rc < 0 ? rc : pg__rows_int(rows);
 }
 
 /* ---- abort: cancel on the server, drain in the background --------------------- */

@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#define COPY_PIECE (1 << 20) /* bytes per CopyData message at most */
+
 /* Starts sql and reads up to its COPY result (want: COPY_IN or COPY_OUT). */
 static int copy_start(weft_pg *c, const char *sql, ExecStatusType want)
 {
@@ -35,8 +37,8 @@ static int copy_start(weft_pg *c, const char *sql, ExecStatusType want)
     return rc;
 }
 
-/* Reads the COPY's final results: rows copied or the error. */
-static int copy_finish(weft_pg *c)
+/* Reads the COPY's final results: 0 and *rows copied, or the error. */
+static int copy_finish(weft_pg *c, int64_t *rows)
 {
     PGresult *res;
     int out = 0;
@@ -47,16 +49,18 @@ static int copy_finish(weft_pg *c)
         if (PQresultStatus(res) == PGRES_FATAL_ERROR) {
             if (out >= 0) out = pg__server_error(c, res);
         } else if (out >= 0) {
-            out = pg__rows(res);
+            *rows = pg__rows64(res);
         }
         PQclear(res);
     }
     return out;
 }
 
-int weft_pg_copy_in(weft_pg *c, const char *sql,
-                    ssize_t (*source)(void *arg, const char **data), void *arg)
+int weft_pg_copy_in_count(weft_pg *c, const char *sql,
+                          ssize_t (*source)(void *arg, const char **data), void *arg,
+                          int64_t *rows)
 {
+    int64_t dropped = 0;
     if (!c || !sql || !source) return -EINVAL;
     int rc = pg__lock(c);
     if (rc < 0) return rc;
@@ -76,7 +80,7 @@ int weft_pg_copy_in(weft_pg *c, const char *sql,
             else if (n == -ECANCELED || n == -ETIMEDOUT) pg__abort(c, rc, 0);
             else {
                 int f = pg__flush(c);
-                if (f >= 0) f = copy_finish(c);
+                if (f >= 0) f = copy_finish(c, &dropped);
                 else pg__abort(c, f, 0);
                 if (f == -WEFT_PG_EBROKEN) rc = f;
                 pg__clear_error(c);
@@ -85,11 +89,18 @@ int weft_pg_copy_in(weft_pg *c, const char *sql,
             return rc;
         }
         if (n == 0) break;
-        int q;
-        while ((q = PQputCopyData(c->pg, data, (int)n)) == 0) {
-            /* libpq's buffer is full: wait for the socket to take some. */
-            rc = pg__flush(c);
-            if (rc < 0) break;
+        int q = 1;
+        /* libpq takes an int length and copies a piece whole into its
+         * buffer: chunks go in pieces (CopyData need not follow rows). */
+        for (size_t left = (size_t)n; left && q > 0 && rc >= 0;) {
+            int piece = left < COPY_PIECE ? (int)left : COPY_PIECE;
+            while ((q = PQputCopyData(c->pg, data, piece)) == 0) {
+                /* libpq's buffer is full: wait for the socket to take some. */
+                rc = pg__flush(c);
+                if (rc < 0) break;
+            }
+            data += piece;
+            left -= (size_t)piece;
         }
         if (q < 0) rc = pg__lost(c);
         if (rc < 0) {
@@ -101,14 +112,24 @@ int weft_pg_copy_in(weft_pg *c, const char *sql,
     if (PQputCopyEnd(c->pg, NULL) < 0) rc = pg__lost(c);
     else rc = pg__flush(c);
     if (rc < 0) rc = pg__abort(c, rc, 0);
-    else rc = copy_finish(c);
+    else rc = copy_finish(c, rows ? rows : &dropped);
     pg__release(c);
     return rc;
 }
 
-int weft_pg_copy_out(weft_pg *c, const char *sql,
-                     int (*sink)(void *arg, const char *data, size_t n), void *arg)
+int weft_pg_copy_in(weft_pg *c, const char *sql,
+                    ssize_t (*source)(void *arg, const char **data), void *arg)
 {
+    int64_t rows = 0;
+    int rc = weft_pg_copy_in_count(c, sql, source, arg, &rows);
+    return rc < 0 ? rc : pg__rows_int(rows);
+}
+
+int weft_pg_copy_out_count(weft_pg *c, const char *sql,
+                           int (*sink)(void *arg, const char *data, size_t n), void *arg,
+                           int64_t *rows)
+{
+    int64_t dropped = 0;
     if (!c || !sql || !sink) return -EINVAL;
     int rc = pg__lock(c);
     if (rc < 0) return rc;
@@ -145,7 +166,15 @@ int weft_pg_copy_out(weft_pg *c, const char *sql,
             return rc;
         }
     }
-    rc = copy_finish(c);
+    rc = copy_finish(c, rows ? rows : &dropped);
     pg__release(c);
     return rc;
+}
+
+int weft_pg_copy_out(weft_pg *c, const char *sql,
+                     int (*sink)(void *arg, const char *data, size_t n), void *arg)
+{
+    int64_t rows = 0;
+    int rc = weft_pg_copy_out_count(c, sql, sink, arg, &rows);
+    return rc < 0 ? rc : pg__rows_int(rows);
 }

@@ -58,7 +58,9 @@ struct weft_pg {
 };
 
 struct weft_pg_params {
-    int n, cap, oom;
+    int n, cap;
+    int err;      /* an append failed (-ENOMEM, -EOVERFLOW): unusable */
+    size_t bytes; /* the values' total length */
     char **values;
     int *lengths, *formats;
     unsigned *types;
@@ -101,9 +103,14 @@ int pg__rollback_pending(weft_pg *c);
 /* Records a server error from res (sqlstate, message); returns the weft code. */
 int pg__server_error(weft_pg *c, const PGresult *res);
 void pg__clear_error(weft_pg *c);
-int pg__rows(const PGresult *res);   /* rows returned or affected */
+/* Rows returned or affected: 64-bit, and the int the older calls return
+ * (clamped to INT_MAX: a count is never negative, never an error code). */
+int64_t pg__rows64(const PGresult *res);
+int pg__rows_int(int64_t rows);
+int pg__rows(const PGresult *res);
 void pg__collect_notifies(weft_pg *c);
 int pg__simple(weft_pg *c, const char *sql); /* weft_pg_exec on a locked c */
+int pg__simple_count(weft_pg *c, const char *sql, int64_t *rows); /* 0 or an error */
 /* Ends a COPY that nobody asked for (or that was cancelled). Waits. */
 int pg__discard_copy(weft_pg *c, ExecStatusType st);
 void pg__drop_pending(weft_pg *c); /* forget statements whose Parse is unanswered */
@@ -128,13 +135,15 @@ typedef struct pg_send_hint {
 int pg__send_batch_item(weft_pg *c, const char *sql, const weft_pg_params *p, int flags,
                         int *prepared, pg_send_hint *hint);
 weft_pg_result *pg__wrap(PGresult *res);
+weft_pg_params *pg__params_dup(const weft_pg_params *p); /* NULL on ENOMEM */
 /* sql in the statement cache: 0 not there, 1 prepared, 2 its Parse is
  * not answered yet. */
 int pg__stmt_state(weft_pg *c, const char *sql);
 
 /* autopipe.c: one statement on c, pipelined with concurrent calls from
- * other tasks; its result into *out (NULL: discarded). As weft_pg_query. */
+ * other tasks; its result into *out (NULL: discarded), its row count into
+ * *rows. 0, or an error as weft_pg_query. */
 int pg__ap_query(weft_pg *c, const char *sql, const weft_pg_params *p, int flags,
-                 PGresult **out);
+                 PGresult **out, int64_t *rows);
 
 #endif

@@ -4,6 +4,7 @@
 #include "pg_internal.h"
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,8 @@ void weft_pg_params_clear(weft_pg_params *p)
     if (!p) return;
     for (int i = 0; i < p->n; i++) free(p->values[i]);
     p->n = 0;
-    p->oom = 0;
+    p->err = 0;
+    p->bytes = 0;
 }
 
 void weft_pg_params_free(weft_pg_params *p)
@@ -35,9 +37,22 @@ void weft_pg_params_free(weft_pg_params *p)
 
 int weft_pg_params_count(const weft_pg_params *p) { return p ? p->n : 0; }
 
+/* The protocol counts a value's length, and the whole Bind message that
+ * carries the values, in 32 signed bits (libpq takes lengths as int): a
+ * value that does not fit is refused before anything is copied or sent,
+ * and the params are poisoned so that a query cannot run with the rest
+ * shifted into its place. */
+static int fits(const weft_pg_params *p, size_t len)
+{
+    size_t overhead = 6 * ((size_t)p->n + 1) + 1024; /* length and format words, names */
+    return len <= (size_t)INT_MAX && p->bytes + len <= (size_t)INT_MAX - overhead;
+}
+
 static int push(weft_pg_params *p, const void *data, size_t len, int format, unsigned type)
 {
     if (!p) return -EINVAL;
+    if (p->err) return p->err;
+    if (!fits(p, len)) return p->err = -EOVERFLOW;
     if (p->n == p->cap) {
         int cap = p->cap ? 2 * p->cap : 8;
         char **v = realloc(p->values, (size_t)cap * sizeof *v);
@@ -48,19 +63,13 @@ static int push(weft_pg_params *p, const void *data, size_t len, int format, uns
         if (f) p->formats = f;
         unsigned *t = realloc(p->types, (size_t)cap * sizeof *t);
         if (t) p->types = t;
-        if (!v || !l || !f || !t) {
-            p->oom = 1;
-            return -ENOMEM;
-        }
+        if (!v || !l || !f || !t) return p->err = -ENOMEM;
         p->cap = cap;
     }
     char *copy = NULL;
     if (data) {
         copy = malloc(len + 1);
-        if (!copy) {
-            p->oom = 1;
-            return -ENOMEM;
-        }
+        if (!copy) return p->err = -ENOMEM;
         memcpy(copy, data, len);
         copy[len] = 0;
     }
@@ -69,7 +78,19 @@ static int push(weft_pg_params *p, const void *data, size_t len, int format, uns
     p->formats[p->n] = format;
     p->types[p->n] = type;
     p->n++;
+    p->bytes += len;
     return 0;
+}
+
+weft_pg_params *pg__params_dup(const weft_pg_params *p)
+{
+    weft_pg_params *q = weft_pg_params_new();
+    for (int i = 0; q && i < p->n; i++)
+        if (push(q, p->values[i], (size_t)(unsigned)p->lengths[i], p->formats[i], p->types[i]) < 0) {
+            weft_pg_params_free(q);
+            q = NULL;
+        }
+    return q;
 }
 
 int weft_pg_params_text(weft_pg_params *p, const char *s)
@@ -164,7 +185,7 @@ int pg__send_batch_item(weft_pg *c, const char *sql, const weft_pg_params *p, in
     const char *const *v = p ? (const char *const *)p->values : NULL;
     const int *l = p ? p->lengths : NULL, *f = p ? p->formats : NULL;
     *prepared = 0;
-    if (p && p->oom) return -ENOMEM;
+    if (p && p->err) return p->err;
     pg_stmt *s = NULL;
     if (hint && hint->sql == sql && hint->s) {
         /* Entries only move when one is dropped, which ends a batch. */
@@ -268,20 +289,30 @@ weft_pg_result *pg__wrap(PGresult *res)
     return r;
 }
 
-int weft_pg_query_ex(weft_pg *c, const char *sql, const weft_pg_params *p, int flags,
-                     weft_pg_result **out)
+int weft_pg_query_count(weft_pg *c, const char *sql, const weft_pg_params *p, int flags,
+                        weft_pg_result **out, int64_t *rows)
 {
     if (out) *out = NULL;
     if (!c || !sql) return -EINVAL;
-    if (p && p->oom) return -ENOMEM;
+    if (p && p->err) return p->err;
     if (c->broken) return -WEFT_PG_EBROKEN;
     PGresult *res = NULL;
-    int rc = pg__ap_query(c, sql, p, flags, out ? &res : NULL);
+    int64_t n = 0;
+    int rc = pg__ap_query(c, sql, p, flags, out ? &res : NULL, &n);
     if (rc >= 0 && out) {
         *out = res ? pg__wrap(res) : NULL;
         if (res && !*out) rc = -ENOMEM;
     }
+    if (rc >= 0 && rows) *rows = n;
     return rc;
+}
+
+int weft_pg_query_ex(weft_pg *c, const char *sql, const weft_pg_params *p, int flags,
+                     weft_pg_result **out)
+{
+    int64_t rows = 0;
+    int rc = weft_pg_query_count(c, sql, p, flags, out, &rows);
+    return rc < 0 ? rc : pg__rows_int(rows);
 }
 
 int weft_pg_query(weft_pg *c, const char *sql, const weft_pg_params *p, weft_pg_result **out)
@@ -341,7 +372,7 @@ int weft_pg_query_rows(weft_pg *c, const char *sql, const weft_pg_params *p, int
 {
     *out = NULL;
     if (!c || !sql) return -EINVAL;
-    if (p && p->oom) return -ENOMEM;
+    if (p && p->err) return p->err;
     weft_pg_rows *it = calloc(1, sizeof *it);
     if (!it) return -ENOMEM;
     int rc = pg__lock(c), prepared;

@@ -28,6 +28,7 @@ void weft_pg_result_free(weft_pg_result *r)
 }
 
 int weft_pg_nrows(const weft_pg_result *r) { return r ? PQntuples(r->res) : 0; }
+int64_t weft_pg_result_rows(const weft_pg_result *r) { return r ? pg__rows64(r->res) : 0; }
 int weft_pg_ncols(const weft_pg_result *r) { return r ? PQnfields(r->res) : 0; }
 const char *weft_pg_colname(const weft_pg_result *r, int col)
 {
