@@ -7,6 +7,21 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+/* What an accepted head must satisfy whatever the input: a crash here is a
+ * finding like any ASan report. */
+static void weft_fuzz_check_head(const weft__head *H, int type)
+{
+    for (size_t i = 0; i < H->nheaders; i++) {
+        if (!H->headers[i].name[0]) abort();
+        for (const char *c = H->headers[i].name; *c; c++)
+            if (*c == ':' || *c == ' ' || *c == '\t' || (unsigned char)*c < 0x21) abort();
+        for (const char *c = H->headers[i].value; *c; c++)
+            if (*c == '\r' || *c == '\n') abort();
+    }
+    if (H->content_length < -1 || (H->chunked && H->content_length != -1)) abort();
+    if (type == HTTP_REQUEST && (H->minor > 1 || !H->method[0] || !H->path[0])) abort();
+}
+
 static int weft_fuzz_http(const uint8_t *data, size_t size, int type)
 {
     if (size < 1) return 0;
@@ -24,13 +39,16 @@ static int weft_fuzz_http(const uint8_t *data, size_t size, int type)
     }
     if (h <= 0) return 0;
     if (weft__parser_copy_head(&P, in, arena, sizeof arena, &H) < 0) return 0;
+    weft_fuzz_check_head(&H, type);
     if (type == HTTP_RESPONSE && (H.status == 204 || H.status == 304)) weft__parser_no_body(&P);
     char *out = malloc(step);
     size_t off = (size_t)h;
     while (out && off < n && !P.msg_done) {
         size_t k = n - off < step ? n - off : step, got;
         long r = weft__parser_body(&P, in + off, k, out, &got);
-        if (r < 0 || got > k) break;
+        if (r < 0) break;
+        /* Decoding never grows, and stops only at the message's end. */
+        if (got > (size_t)r || (size_t)r > k || ((size_t)r < k && !P.msg_done)) abort();
         off += (size_t)r;
     }
     if (out && off == n && !P.msg_done) weft__parser_eof(&P);
