@@ -35,6 +35,8 @@ extern "C" {
 #define WEFT_EHTTP_DECODE 10211      /* gzip/deflate body could not be decoded */
 #define WEFT_EHTTP_HEADER_TIMEOUT 10212 /* server: request head too slow (408) */
 #define WEFT_EHTTP_STATE 10213       /* call out of order (e.g. header after start) */
+#define WEFT_EHTTP_INSECURE_REDIRECT 10214 /* an https URL redirected to http (see
+                                              allow_insecure_redirects) */
 
 /* One header line; both strings NUL-terminated, owned by the message. */
 typedef struct weft_http_header {
@@ -183,6 +185,11 @@ typedef struct weft_http_client_opts {
     size_t max_body_bytes;   /* weft_http_response_body limit; default 64 MiB */
     weft_tls_ctx *tls;       /* for https; NULL: a default verifying context */
     const char *user_agent;  /* NULL: "weft" */
+    int allow_insecure_redirects; /* 1: follow a redirect from https to http;
+                                     else it fails with
+                                     -WEFT_EHTTP_INSECURE_REDIRECT (what was
+                                     sent over TLS must not be resent in
+                                     clear text, nor the answer trusted) */
 } weft_http_client_opts;
 
 /* A session. opt may be NULL. NULL and errno on failure. Does not wait. */
@@ -212,8 +219,15 @@ typedef struct weft_http_req_opts {
 } weft_http_req_opts;
 
 /* Sends method url (http:// or https://) and waits for the response head.
- * Follows redirects (303, and 301/302 for POST, become GET without body;
- * 307/308 keep them). A pooled connection found dead before or while
+ * Follows redirects (303, and 301/302 for POST, become GET without body
+ * and without the caller's Content-* headers; 307/308 keep them, except a
+ * streamed body_fn body, which cannot be sent twice: that 307/308 response
+ * is returned as it is). When a redirect leaves the origin (scheme, host,
+ * port), the caller's Authorization, Proxy-Authorization, Cookie and Host
+ * headers are dropped for the rest of the request (the cookie jar still
+ * applies its own). https -> http fails unless allow_insecure_redirects.
+ * Redirect bodies are discarded unread past 64 KiB (the connection is then
+ * closed) and never decoded. A pooled connection found dead before or while
  * sending an idempotent request is replaced once. On success *out is the
  * response: free it with weft_http_response_free. Errors: -WEFT_EHTTP_*,
  * -ECONNREFUSED, -WEFT_EDNS, TLS errors, -ECANCELED. Waits. */

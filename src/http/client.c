@@ -349,6 +349,66 @@ static int exchange(weft_http_client *c, const char *method, const weft__url *u,
 
 static int is_redirect(int st) { return st == 301 || st == 302 || st == 303 || st == 307 || st == 308; }
 
+/* Caller headers that carry credentials or name the origin: none of them
+ * may follow a redirect to another origin (what curl and the fetch standard
+ * do), since the caller meant them for the host it named. */
+static const char *const origin_headers[] = {"authorization", "proxy-authorization", "cookie",
+                                             "host", NULL};
+/* Headers that describe a body: gone with the body when a redirect turns
+ * the request into a GET (a Content-Length left behind would make the
+ * server wait for bytes that never come). */
+static const char *const body_headers[] = {"content-length", "transfer-encoding", "content-type",
+                                           "content-encoding", "content-language",
+                                           "content-location", NULL};
+
+/* Removes the headers named in names from o's list; the first call copies
+ * the caller's array into *own, which the request frees. */
+static int drop_headers(weft_http_req_opts *o, weft_http_header **own, const char *const *names)
+{
+    if (!o->nheaders) return 0;
+    if (!*own) {
+        *own = malloc(o->nheaders * sizeof **own);
+        if (!*own) return -ENOMEM;
+        memcpy(*own, o->headers, o->nheaders * sizeof **own);
+        o->headers = *own;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < o->nheaders; i++) {
+        int drop = 0;
+        for (const char *const *n = names; *n && !drop; n++) drop = !strcasecmp((*own)[i].name, *n);
+        if (!drop) (*own)[k++] = (*own)[i];
+    }
+    o->nheaders = k;
+    return 0;
+}
+
+static int same_origin(const weft__url *a, const weft__url *b)
+{
+    return a->tls == b->tls && a->port == b->port && !strcasecmp(a->host, b->host);
+}
+
+/* A redirect's body is never decoded (a gzip bomb on a 302 costs nothing)
+ * and at most this many raw bytes are read to keep the connection; past
+ * that, closing and reconnecting is cheaper than reading on. */
+#define REDIRECT_DRAIN_MAX 65536
+
+static void discard_redirect_body(weft_http_response *r)
+{
+    weft__inflate_free(r->z);
+    r->z = NULL;
+    r->zin.len = r->zoff = 0;
+    r->raw_done = r->zseen = 0;
+    if (r->H.content_length <= REDIRECT_DRAIN_MAX) {
+        char scratch[4096];
+        size_t total = 0;
+        ssize_t n;
+        while (total <= REDIRECT_DRAIN_MAX &&
+               (n = weft_http_response_read(r, scratch, sizeof scratch)) > 0)
+            total += (size_t)n;
+    }
+    weft__resp_release(r, 0); /* no-op when the body ended and was kept */
+}
+
 int weft_http_client_request(weft_http_client *c, const char *method, const char *url,
                              const weft_http_req_opts *o, weft_http_response **out)
 {
@@ -369,8 +429,9 @@ int weft_http_client_request(weft_http_client *c, const char *method, const char
     r->max_body = c->o.max_body_bytes;
     double total = o && o->total_timeout_s > 0 ? o->total_timeout_s : c->o.total_timeout_s;
     r->deadline = total > 0 ? weft_now() + total : INFINITY;
-    weft__url cur;
+    weft__url cur, nxt;
     weft_http_req_opts cur_o = o ? *o : (weft_http_req_opts){0};
+    weft_http_header *own_headers = NULL; /* cur_o's list once filtered */
     char meth[16];
     snprintf(meth, sizeof meth, "%s", method);
     e = weft__url_parse(url, &cur);
@@ -391,29 +452,38 @@ int weft_http_client_request(weft_http_client *c, const char *method, const char
         weft__url_format(&cur, r->url, sizeof r->url);
         weft__cookies_store(c, &cur, &r->H);
         const char *loc = weft_http_response_header(r, "location");
-        if (!is_redirect(r->H.status) || !loc || c->o.max_redirects < 0) break;
+        int st = r->H.status;
+        if (!is_redirect(st) || !loc || c->o.max_redirects < 0) break;
+        int to_get = st == 303 || ((st == 301 || st == 302) && !strcmp(meth, "POST"));
+        /* A streamed body cannot be sent again: the caller gets the
+         * redirect itself (as Go's client does without GetBody). */
+        if (!to_get && cur_o.body_fn) break;
         if (r->redirects >= c->o.max_redirects) {
             e = -WEFT_EHTTP_REDIRECTS;
             goto fail;
         }
         char next[2048];
         if ((e = weft__url_join(&cur, loc, next, sizeof next))) goto fail;
-        /* Drop this response's body, keeping the connection if it is short. */
-        char scratch[4096];
-        ssize_t n;
-        while ((n = weft_http_response_read(r, scratch, sizeof scratch)) > 0) {}
-        weft__resp_release(r, 0);
-        if (r->H.status == 303 || ((r->H.status == 301 || r->H.status == 302) &&
-                                   !strcmp(meth, "POST"))) {
+        if ((e = weft__url_parse(next, &nxt))) goto fail;
+        if (cur.tls && !nxt.tls && !c->o.allow_insecure_redirects) {
+            e = -WEFT_EHTTP_INSECURE_REDIRECT;
+            goto fail;
+        }
+        if (!same_origin(&cur, &nxt) && (e = drop_headers(&cur_o, &own_headers, origin_headers)))
+            goto fail;
+        discard_redirect_body(r);
+        if (to_get) {
             if (strcmp(meth, "HEAD")) strcpy(meth, "GET");
             cur_o.body = NULL, cur_o.body_len = 0, cur_o.body_fn = NULL;
+            if ((e = drop_headers(&cur_o, &own_headers, body_headers))) goto fail;
         }
+        /* cur's pointers point into its own buffer: parse it afresh. */
         if ((e = weft__url_parse(next, &cur))) goto fail;
-        weft__inflate_free(r->z);
-        r->z = NULL;
         r->body_done = 0;
         r->redirects++;
     }
+    free(own_headers);
+    own_headers = NULL;
     if (c->o.raise_for_status && r->H.status >= 400) {
         e = -WEFT_EHTTP_STATUS;
         goto fail;
@@ -421,6 +491,7 @@ int weft_http_client_request(weft_http_client *c, const char *method, const char
     *out = r;
     return 0;
 fail:
+    free(own_headers);
     weft_http_response_free(r);
     return e;
 }

@@ -80,7 +80,8 @@ struct weft_http_response {
     weft__inflate *z;
     weft__buf zin;           /* compressed bytes not yet inflated */
     size_t zoff;
-    uint8_t raw_done;
+    uint8_t raw_done;        /* the raw body ended */
+    uint8_t zseen;           /* a compressed byte arrived */
     weft__buf body;
     char url[2048];
 };

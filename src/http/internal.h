@@ -112,7 +112,8 @@ typedef struct weft__inflate weft__inflate;
 weft__inflate *weft__inflate_new(int gzip);
 /* Decodes from *in (advanced) into out; returns bytes produced, 0 when it
  * needs more input (or the stream ended: see weft__inflate_done), or
- * -WEFT_EHTTP_DECODE. */
+ * -WEFT_EHTTP_DECODE. Input after the end starts a new gzip member; for
+ * deflate, or when it is not a member, it is -WEFT_EHTTP_DECODE. */
 long weft__inflate_run(weft__inflate *z, const char **in, size_t *inlen, char *out, size_t cap);
 int weft__inflate_done(const weft__inflate *z);
 void weft__inflate_free(weft__inflate *z);

@@ -140,6 +140,7 @@ ssize_t weft_http_response_read(weft_http_response *r, void *buf, size_t n)
      * consumed for a cancelled caller (or one past its deadline). */
     int e = weft_check("weft_http_response_read");
     if (e) return e;
+    if (n == 0) return 0; /* as read(2); the raw loop would never end */
     if (!r->z) return read_raw(r, buf, n);
     for (;;) {
         if (r->zoff < r->zin.len) {
@@ -152,21 +153,21 @@ ssize_t weft_http_response_read(weft_http_response *r, void *buf, size_t n)
             }
             r->zoff = r->zin.len - inlen;
             if (out > 0) return out;
+            if (r->zoff < r->zin.len) continue; /* a header consumed, no output yet */
         }
-        if (weft__inflate_done(r->z) || r->raw_done) {
-            /* Bytes after the compressed stream's end are ignored. */
-            if (!r->body_done) {
-                char scratch[4096];
-                while (read_raw(r, scratch, sizeof scratch) > 0) {}
-            }
-            if (!weft__inflate_done(r->z) && r->zin.len) return -WEFT_EHTTP_DECODE;
-            return 0;
+        if (r->raw_done) {
+            /* The body ended: complete only if the compressed stream did
+             * (an empty body, as HEAD's, is empty). A cut stream is an
+             * error, never a short success. */
+            if (!r->zseen || weft__inflate_done(r->z)) return 0;
+            return -WEFT_EHTTP_DECODE;
         }
         r->zin.len = r->zoff = 0;
         if (weft__buf_reserve(&r->zin, 16384)) return -ENOMEM;
         ssize_t got = read_raw(r, r->zin.p, 16384);
         if (got < 0) return got;
         if (got == 0) r->raw_done = 1;
+        else r->zseen = 1;
         r->zin.len = (size_t)got;
     }
 }
@@ -187,7 +188,11 @@ int weft_http_response_body(weft_http_response *r, const char **data, size_t *le
         }
         for (;;) {
             if (weft__buf_reserve(b, 16385)) return -ENOMEM;
-            ssize_t got = weft_http_response_read(r, b->p + b->len, b->cap - b->len - 1);
+            /* At most one byte past the limit per read: a decoded body (a
+             * gzip bomb) is refused before its buffer outgrows the limit. */
+            size_t room = b->cap - b->len - 1, left = max - b->len;
+            if (left < room) room = left + 1;
+            ssize_t got = weft_http_response_read(r, b->p + b->len, room);
             if (got < 0) return (int)got;
             if (got == 0) break;
             b->len += (size_t)got;

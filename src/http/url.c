@@ -1,5 +1,6 @@
 /* URL parsing for the client: absolute http(s) URLs and Location values. */
 #include "http/client_internal.h"
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <strings.h>
@@ -64,28 +65,95 @@ void weft__url_format(const weft__url *u, char *out, size_t cap)
                  u->port, u->target);
 }
 
+/* The length of s's scheme ("http" in "http:..."), 0 when s has none
+ * (RFC 3986 3.1: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) ":"). */
+static size_t scheme_len(const char *s)
+{
+    if (!isalpha((unsigned char)s[0])) return 0;
+    size_t i = 1;
+    while (isalnum((unsigned char)s[i]) || s[i] == '+' || s[i] == '-' || s[i] == '.') i++;
+    return s[i] == ':' ? i : 0;
+}
+
+/* Appends path (n bytes, starting with '/') to out at *o with its "." and
+ * ".." segments removed (RFC 3986 5.2.4), so that "../" cannot climb above
+ * the root and the server sees the path a browser would send. */
+static int remove_dots(const char *in, size_t n, char *out, size_t cap, size_t *o)
+{
+#define POP() do { while (*o > start && out[*o - 1] != '/') (*o)--; if (*o > start) (*o)--; } while (0)
+    size_t start = *o, i = 0;
+    while (i < n) {
+        const char *s = in + i;
+        size_t r = n - i, k;
+        if (r >= 3 && !memcmp(s, "/./", 3)) {
+            i += 2;
+        } else if (r == 2 && !memcmp(s, "/.", 2)) {
+            i += 2, s = "/", r = k = 1;
+            goto copy;
+        } else if (r >= 4 && !memcmp(s, "/../", 4)) {
+            i += 3;
+            POP();
+        } else if (r == 3 && !memcmp(s, "/..", 3)) {
+            i += 3;
+            POP();
+            s = "/", r = k = 1;
+            goto copy;
+        } else {
+            k = 1;
+            while (k < r && s[k] != '/') k++;
+            i += k;
+        copy:
+            if (*o + k >= cap) return -WEFT_EHTTP_URL;
+            memcpy(out + *o, s, k);
+            *o += k;
+        }
+    }
+    out[*o] = 0;
+    return 0;
+#undef POP
+}
+
 int weft__url_join(const weft__url *base, const char *loc, char *out, size_t cap)
 {
-    if (!strncasecmp(loc, "http://", 7) || !strncasecmp(loc, "https://", 8)) {
-        if (strlen(loc) >= cap) return -WEFT_EHTTP_URL;
+    size_t sl = scheme_len(loc);
+    if (sl) {
+        /* Only http(s) with an authority; "ftp:", "javascript:" and the
+         * like are refused, never taken for a relative path. */
+        int web = (sl == 4 && !strncasecmp(loc, "http", 4)) || (sl == 5 && !strncasecmp(loc, "https", 5));
+        if (!web || strncmp(loc + sl, "://", 3) || strlen(loc) >= cap) return -WEFT_EHTTP_URL;
         strcpy(out, loc);
         return 0;
     }
-    char origin[1024];
+    int n;
+    if (loc[0] == '/' && loc[1] == '/') {
+        n = snprintf(out, cap, "%s:%s", base->tls ? "https" : "http", loc);
+        return n < 0 || (size_t)n >= cap ? -WEFT_EHTTP_URL : 0;
+    }
     weft__url o = *base;
     o.target = "";
-    weft__url_format(&o, origin, sizeof origin);
-    int n;
-    if (loc[0] == '/' && loc[1] == '/')
-        n = snprintf(out, cap, "%s:%s", base->tls ? "https" : "http", loc);
-    else if (loc[0] == '/')
-        n = snprintf(out, cap, "%s%s", origin, loc);
-    else {
+    weft__url_format(&o, out, cap);
+    size_t len = strlen(out);
+    if (len + 1 >= cap) return -WEFT_EHTTP_URL;
+    size_t rp = strcspn(loc, "?#");                     /* the reference's path */
+    size_t bp = strcspn(base->target, "?");            /* the base's path */
+    const char *rest = loc + rp;                        /* its query and fragment */
+    int e = 0;
+    if (rp == 0) {
+        /* "?q" keeps the base path; "" or "#f" is the base itself. */
+        if (*rest != '?') rest = base->target + bp;
+        e = remove_dots(base->target, bp, out, cap, &len);
+    } else if (loc[0] == '/') {
+        e = remove_dots(loc, rp, out, cap, &len);
+    } else {
         /* Relative to the base path's directory. */
-        const char *q = strchr(base->target, '?');
-        size_t plen = q ? (size_t)(q - base->target) : strlen(base->target);
-        while (plen && base->target[plen - 1] != '/') plen--;
-        n = snprintf(out, cap, "%s%.*s%s", origin, (int)plen, base->target, loc);
+        char merged[2048];
+        size_t dir = bp;
+        while (dir && base->target[dir - 1] != '/') dir--;
+        n = snprintf(merged, sizeof merged, "%.*s%.*s", (int)dir, base->target, (int)rp, loc);
+        if (n < 0 || (size_t)n >= sizeof merged) return -WEFT_EHTTP_URL;
+        e = remove_dots(merged, (size_t)n, out, cap, &len);
     }
-    return n < 0 || (size_t)n >= cap ? -WEFT_EHTTP_URL : 0;
+    if (e) return e;
+    n = snprintf(out + len, cap - len, "%s", rest);
+    return n < 0 || (size_t)n >= cap - len ? -WEFT_EHTTP_URL : 0;
 }

@@ -120,7 +120,14 @@ weft__inflate *weft__inflate_new(int gzip)
 
 long weft__inflate_run(weft__inflate *d, const char **in, size_t *inlen, char *out, size_t cap)
 {
-    if (d->done || cap == 0) return 0;
+    if (cap == 0 || *inlen == 0) return 0;
+    if (d->done) {
+        /* More bytes after the end: a gzip body may be several members
+         * (RFC 1952 2.2), decoded in turn; anything else there (garbage, a
+         * second zlib stream) is refused rather than silently dropped. */
+        if (!d->gzip || inflateReset(&d->z) != Z_OK) return -WEFT_EHTTP_DECODE;
+        d->done = 0;
+    }
     d->z.next_in = (Bytef *)*in;
     d->z.avail_in = (uInt)*inlen;
     d->z.next_out = (Bytef *)out;
@@ -170,6 +177,7 @@ static const char *http_errname(int code)
     case WEFT_EHTTP_DECODE: return "HTTP content decoding failed";
     case WEFT_EHTTP_HEADER_TIMEOUT: return "HTTP request head too slow";
     case WEFT_EHTTP_STATE: return "HTTP call out of order";
+    case WEFT_EHTTP_INSECURE_REDIRECT: return "HTTP redirect from https to http refused";
     }
     return NULL;
 }
