@@ -73,6 +73,20 @@ static inline char *capture_stderr(void (*fn)(void *), void *arg)
     return buf;
 }
 
+/* Everything fd gives until end of file, NUL-terminated (malloc'd). */
+static inline char *read_to_end(int fd)
+{
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    ssize_t r;
+    while ((r = read(fd, buf + len, cap - len - 1)) > 0) {
+        len += (size_t)r;
+        if (cap - len < 2) CHECK(buf = realloc(buf, cap *= 2));
+    }
+    buf[len] = 0;
+    return buf;
+}
+
 /* Runs fn in a forked child with stderr captured; returns the child's wait
  * status and its stderr in *err (malloc'd). */
 static inline int in_child(void (*fn)(void *), void *arg, char **err)
@@ -90,14 +104,7 @@ static inline int in_child(void (*fn)(void *), void *arg, char **err)
         _exit(0);
     }
     close(p[1]);
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    ssize_t r;
-    while ((r = read(p[0], buf + len, cap - len - 1)) > 0) {
-        len += (size_t)r;
-        if (cap - len < 2) buf = realloc(buf, cap *= 2);
-    }
-    buf[len] = 0;
+    char *buf = read_to_end(p[0]);
     close(p[0]);
     int st;
     CHECK(waitpid(pid, &st, 0) == pid);

@@ -237,6 +237,9 @@ int weft__stacks_init(weft__loop *L);
 char *weft__stack_get(weft__loop *L);
 void weft__stack_put(weft__loop *L, char *top);
 void weft__stacks_close(weft__loop *L);
+/* Stacks mapped (the reserve slab included) with a guard page, and with only
+ * a canary word: for tests. */
+void weft__stacks_guards(const weft__loop *L, size_t *guarded, size_t *canaries);
 void weft__overflow_handler_install(weft__loop *L);
 void weft__overflow_handler_remove(weft__loop *L);
 

@@ -9,10 +9,13 @@
  * MADV_GUARD_INSTALL, which does not split the mapping (one process_madvise
  * call guards a whole slab). On older kernels the guard is an mprotect'ed
  * page, which costs two mappings per stack, so it is used only while under a
- * budget well inside vm.max_map_count; stacks past it get a canary word at
- * the bottom, checked whenever the task switches out. An overflow into a
- * guard page is caught by a SIGSEGV handler on an alternate stack, which
- * names the task before aborting.
+ * budget well inside vm.max_map_count. That limit is the process's, so the
+ * budget is too: one counter shared by every loop thread. Every guard's
+ * result is checked; a stack whose guard could not be made (past the budget,
+ * or mprotect failing with ENOMEM at the map limit) gets a canary word at the
+ * bottom instead, checked when its task ends. An overflow into a guard page
+ * is caught by a SIGSEGV handler on an alternate stack, which names the task
+ * before aborting.
  *
  * A stack's free-list link lives in its top page, which is warm anyway, so
  * the pool needs no side table. Freed stacks are reused LIFO (the warmest
@@ -45,7 +48,7 @@
 #endif
 #define PAGE 4096
 #define CANARY 0x7765667467756172ULL /* "weftguar" */
-#define MPROTECT_BUDGET 8192 /* stacks guarded by mprotect at most: 2 mappings each */
+#define MPROTECT_BUDGET 8192 /* stacks guarded by mprotect at most, per process: 2 mappings each */
 
 enum { GUARD_MADV_BATCH, GUARD_MADV, GUARD_MPROTECT, GUARD_CANARY };
 
@@ -53,11 +56,14 @@ struct weft__stack_slab {
     struct weft__stack_slab *next;
     char *base;
     size_t count;
-    int guard_mode; /* mode used for this slab's stacks */
-    unsigned *vg;   /* valgrind stack ids, when running under it */
+    size_t guarded;     /* stacks [0, guarded) have a guard page, the rest a canary */
+    size_t mprotected;  /* of the guarded, how many by mprotect (the budget's share) */
+    unsigned *vg;       /* valgrind stack ids, when running under it */
 };
 
-static __thread size_t mprotect_used; /* stacks guarded by mprotect */
+/* Stacks guarded by mprotect in the whole process: vm.max_map_count, which
+ * the budget protects, counts every thread's mappings. */
+static size_t mprotect_used;
 /* Slabs grow on the stack of whichever task needs one more stack, which
  * may be a small one already deep in use: the iovec batches stay off it. */
 static __thread struct iovec iov_buf[256];
@@ -104,44 +110,85 @@ int weft__stacks_init(weft__loop *L)
     return 0;
 }
 
-static int guard_slab(weft__loop *L, struct weft__stack_slab *s)
+/* Takes up to n stacks from the process's mprotect budget; returns how many. */
+static size_t budget_take(size_t n)
 {
-    size_t n = s->count, S = L->stack_size;
+    size_t used = __atomic_load_n(&mprotect_used, __ATOMIC_RELAXED), k;
+    do {
+        k = used >= MPROTECT_BUDGET ? 0 : MPROTECT_BUDGET - used;
+        if (k > n) k = n;
+        if (!k) return 0;
+    } while (!__atomic_compare_exchange_n(&mprotect_used, &used, used + k, 1, __ATOMIC_RELAXED,
+                                          __ATOMIC_RELAXED));
+    return k;
+}
+
+static void budget_give(size_t n)
+{
+    if (n) __atomic_fetch_sub(&mprotect_used, n, __ATOMIC_RELAXED);
+}
+
+/* Guards the slab's stacks from the first on, each by the loop's mode,
+ * falling to the next mode when one fails: returns how many are guarded.
+ * Once a mode fails it is not tried again for later slabs. */
+static size_t guard_stacks(weft__loop *L, struct weft__stack_slab *s)
+{
+    size_t n = s->count, S = L->stack_size, i = 0;
     if (L->guard_mode == GUARD_MADV_BATCH) {
         struct iovec *iov = iov_buf;
-        size_t i = 0;
-        int ok = 1;
-        while (i < n && ok) {
+        while (i < n) {
             size_t k = 0;
             for (; k < 128 && i + k < n; k++) {
                 iov[k].iov_base = s->base + (i + k) * S;
                 iov[k].iov_len = PAGE;
             }
             long r = syscall(SYS_process_madvise, L->pidfd, iov, k, MADV_GUARD_INSTALL, 0);
-            if (r != (long)(k * PAGE)) ok = 0;
+            if (r != (long)(k * PAGE)) break; /* a partial batch is redone below: idempotent */
             i += k;
         }
-        if (ok) return GUARD_MADV_BATCH;
+        if (i == n) return n;
         L->guard_mode = GUARD_MADV;
     }
     if (L->guard_mode == GUARD_MADV) {
-        if (madvise(s->base, PAGE, MADV_GUARD_INSTALL) == 0) {
-            for (size_t i = 1; i < n; i++) madvise(s->base + i * S, PAGE, MADV_GUARD_INSTALL);
-            return GUARD_MADV;
-        }
+        for (; i < n; i++)
+            if (madvise(s->base + i * S, PAGE, MADV_GUARD_INSTALL) != 0) break;
+        if (i == n) return n;
         L->guard_mode = GUARD_MPROTECT;
     }
     if (L->guard_mode == GUARD_MPROTECT) {
-        if (mprotect_used + n <= MPROTECT_BUDGET) {
-            for (size_t i = 0; i < n; i++) mprotect(s->base + i * S, PAGE, PROT_NONE);
-            mprotect_used += n;
-            return GUARD_MPROTECT;
-        }
+        size_t k = budget_take(n - i), done = 0;
+        while (done < k && mprotect(s->base + (i + done) * S, PAGE, PROT_NONE) == 0) done++;
+        budget_give(k - done);
+        s->mprotected = done;
+        i += done;
+        /* Out of budget or out of mappings (ENOMEM at vm.max_map_count):
+         * canaries from here on, for this loop. */
+        if (i < n) L->guard_mode = GUARD_CANARY;
     }
+    return i;
+}
+
+static void guard_slab(weft__loop *L, struct weft__stack_slab *s)
+{
+    s->mprotected = 0;
+    s->guarded = L->guard_mode == GUARD_CANARY ? 0 : guard_stacks(L, s);
     /* Canary: written lazily would cost a page per stack up front; the
      * bottom page is only touched here, on this fallback path. */
-    for (size_t i = 0; i < n; i++) *(uint64_t *)(s->base + i * S) = CANARY;
-    return GUARD_CANARY;
+    for (size_t i = s->guarded; i < s->count; i++)
+        *(uint64_t *)(s->base + i * L->stack_size) = CANARY;
+}
+
+static void count_guards(const struct weft__stack_slab *s, size_t *guarded, size_t *canaries)
+{
+    *guarded += s->guarded;
+    *canaries += s->count - s->guarded;
+}
+
+void weft__stacks_guards(const weft__loop *L, size_t *guarded, size_t *canaries)
+{
+    *guarded = *canaries = 0;
+    for (const struct weft__stack_slab *s = L->slabs; s; s = s->next) count_guards(s, guarded, canaries);
+    if (L->stack_reserve) count_guards(L->stack_reserve, guarded, canaries);
 }
 
 /* Pre-faults the top page of every stack of a new slab in one system call.
@@ -189,7 +236,7 @@ static struct weft__stack_slab *slab_new(weft__loop *L, size_t n)
             s->vg[i] = VALGRIND_STACK_REGISTER(s->base + i * S + PAGE, s->base + (i + 1) * S - 1);
     }
 #endif
-    s->guard_mode = guard_slab(L, s);
+    guard_slab(L, s);
     return s;
 }
 
@@ -199,7 +246,7 @@ static void slab_free(weft__loop *L, struct weft__stack_slab *s)
     for (size_t i = 0; s->vg && i < s->count; i++) VALGRIND_STACK_DEREGISTER(s->vg[i]);
 #endif
     free(s->vg);
-    if (s->guard_mode == GUARD_MPROTECT) mprotect_used -= s->count;
+    budget_give(s->mprotected);
     munmap(s->base, s->count * L->stack_size);
     free(s);
 }
@@ -258,11 +305,12 @@ void weft__stack_put(weft__loop *L, char *top)
 {
     if (weft__unlikely(L->guard_mode == GUARD_CANARY)) {
         uint64_t *bottom = (uint64_t *)(top - L->stack_size);
-        /* Only canary slabs have the word; others read a guard, so check
-         * the slab's mode first. */
+        /* Only stacks without a guard have the word; reading a guard would
+         * fault, so find the stack's slab first. */
         for (struct weft__stack_slab *s = L->slabs; s; s = s->next) {
             if ((char *)bottom >= s->base && (char *)bottom < s->base + s->count * L->stack_size) {
-                if (s->guard_mode == GUARD_CANARY && *bottom != CANARY) {
+                size_t i = (size_t)((char *)bottom - s->base) / L->stack_size;
+                if (i >= s->guarded && *bottom != CANARY) {
                     fprintf(stderr, "weft: stack overflow detected (canary smashed) in a task "
                                     "with a %zu-byte stack; raise weft_options.stack_size\n",
                             L->stack_size);
