@@ -133,6 +133,15 @@ int weft_stream_drain(weft_stream *s);
  * close_notify): the peer reads end of stream; reading still works. Later
  * writes return -EPIPE. Waits. */
 int weft_stream_shutdown(weft_stream *s);
+/* Stops the socket under s at once, from any task, without waiting or
+ * flushing (shutdown(2)): with WEFT_READABLE a read waiting in another task,
+ * and every later one, sees end of stream after the bytes already buffered;
+ * with WEFT_WRITABLE a write waiting for the peer fails (-EPIPE) and bytes
+ * not yet sent are lost. For ending another task's wait on a peer that went
+ * quiet (an idle keep-alive connection at server close, a stuck write past
+ * its timeout); s stays usable for closing. 0, or -EINVAL, -EPIPE (aborted),
+ * -ENOTSOCK. Does not wait. */
+int weft_stream_shutdown_now(weft_stream *s, int events);
 /* Drains (bounded by any weft_timeout deadline), closes, frees. On a TLS
  * stream sends close_notify. If the drain fails, the queued bytes are
  * dropped and a TCP peer gets a reset (never a silently truncated stream).

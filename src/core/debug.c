@@ -73,7 +73,8 @@ const char *weft__wait_name(int kind)
 {
     static const char *const names[] = {"nothing", "sleep",  "task",   "semaphore",
                                         "lock",    "event",  "condition", "queue",
-                                        "fd",      "thread", "group",  "yield"};
+                                        "fd",      "thread", "group",  "yield",
+                                        "room",    "connections"};
     return kind >= 0 && kind < (int)(sizeof names / sizeof *names) ? names[kind] : "?";
 }
 
@@ -112,14 +113,14 @@ const char *weft__wait_desc(weft__loop *L, const weft_task *t, char *buf, size_t
     case WAIT_SLEEP: snprintf(buf, n, "sleep%s", dl); break;
     case WAIT_FD: {
         int ev = (int)(intptr_t)RUN(t)->xfer;
-        if (ev) {
-            snprintf(buf, n, "fd %d (%s%s)%s", RUN(t)->wait_fd, ev & WEFT_READABLE ? "r" : "",
-                     ev & WEFT_WRITABLE ? "w" : "", dl);
-            break;
-        }
-        /* No events: not the fd's readiness but room in an io object (a
-         * stream's write buffer, a server's connection slots), which the
-         * io layer names by its wait list and, if it has one, its fd. */
+        snprintf(buf, n, "fd %d (%s%s)%s", RUN(t)->wait_fd, ev & WEFT_READABLE ? "r" : "",
+                 ev & WEFT_WRITABLE ? "w" : "", dl);
+        break;
+    }
+    case WAIT_ROOM: {
+        /* Room in an io object (a stream's write buffer, a server's
+         * connection slots), which the io layer names by its wait list and,
+         * if it has one, its fd. */
         const weft__dbgobj *o = weft__dbg_find_near(L, RUN(t)->wlist);
         char site[512], fd[32] = "";
         if (RUN(t)->wait_fd >= 0) snprintf(fd, sizeof fd, " on fd %d", RUN(t)->wait_fd);

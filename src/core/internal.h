@@ -3,6 +3,7 @@
 #define WEFT_CORE_INTERNAL_H
 
 #include "weft.h"
+#include "wait.h" /* wait lists and wait kinds, shared with the layers above */
 #include <stdint.h>
 #include <errno.h>
 #include <math.h>
@@ -33,10 +34,6 @@ enum {
     F_READ = 16,       /* result was read (debug: errors nobody read) */
     F_DEADLINE = 32,   /* under a weft_timeout: waits must look at the clock */
 };
-
-typedef struct weft__wlist {
-    weft_task *head, *tail;
-} weft__wlist;
 
 /* Someone waiting for a task to end (await, wait_any): lives on the waiter's
  * stack while registered. */
@@ -83,9 +80,6 @@ struct weft_task {
     };
     uint8_t state, flags;
 };
-
-enum { WAIT_NONE, WAIT_SLEEP, WAIT_TASK, WAIT_SEM, WAIT_LOCK, WAIT_EVENT,
-       WAIT_COND, WAIT_QUEUE, WAIT_FD, WAIT_THREAD, WAIT_GROUP, WAIT_YIELD };
 
 typedef struct weft__timer_entry {
     double when;
@@ -221,8 +215,6 @@ static inline void weft__wl_remove(weft_task *t)
     r->wlist = NULL;
     r->wprev = r->wnext = NULL;
 }
-/* Wakes every task in wl with result. */
-void weft__wl_wake_all(weft__wlist *wl, int result);
 
 /* timer.c */
 /* Arms t's timer; -ENOMEM if the heap cannot grow. */

@@ -400,6 +400,11 @@ void weft__wl_wake_all(weft__wlist *wl, int result)
     while (wl->head) weft__wake(wl->head, result);
 }
 
+void weft__wake_first(weft__wlist *wl, int result)
+{
+    if (wl->head) weft__wake(wl->head, result);
+}
+
 int weft__park(weft__wlist *wl, int kind, double deadline, int timeout_result, int cancellable)
 {
     weft__loop *L = weft__L;
@@ -423,6 +428,15 @@ int weft__park(weft__wlist *wl, int kind, double deadline, int timeout_result, i
     switch_away(L, t);
     RUN(t)->wait_kind = WAIT_NONE;
     return RUN(t)->wake_result;
+}
+
+int weft__wait(weft__wlist *wl, int kind, int fd, double deadline, int timeout_result,
+               int cancellable)
+{
+    weft__run *r = RUN(weft__L->current);
+    r->wait_fd = fd;
+    r->xfer = NULL;
+    return weft__park(wl, kind, deadline, timeout_result, cancellable);
 }
 
 int weft_yield(void)

@@ -372,7 +372,8 @@ static int reaper(void *arg)
             if (c->state != C_HANDLER && now > c->deadline && !c->timed_out) {
                 c->timed_out = 1;
                 /* A stuck write (the client reads nothing) needs both ways. */
-                shutdown(weft_stream_fd(c->s), c->state == C_WRITE ? SHUT_RDWR : SHUT_RD);
+                weft_stream_shutdown_now(c->s, c->state == C_WRITE ? WEFT_READABLE | WEFT_WRITABLE
+                                                                   : WEFT_READABLE);
             }
     }
     return 0;
@@ -390,7 +391,7 @@ int weft_http_server_close(weft_http_server *srv, double grace_s)
     /* Idle keep-alive connections wait for a request that may never come:
      * end their reads now; busy ones finish their request and close. */
     for (weft__conn *c = srv->conns; c; c = c->next)
-        if (c->state == C_IDLE) shutdown(weft_stream_fd(c->s), SHUT_RD);
+        if (c->state == C_IDLE) weft_stream_shutdown_now(c->s, WEFT_READABLE);
     if (srv->tcp) {
         int rc = srv->tcp_close(srv->tcp, grace_s);
         if (!r) r = rc;

@@ -386,7 +386,7 @@ int weft_resolve(const char *host, int port, int family, int socktype, struct ad
 
     /* A name waits, even when the cache has it: a cancelled caller (or one
      * past its deadline) is refused before looking, as at every wait. */
-    int r = weft__enter("weft_resolve");
+    int r = weft_check("weft_resolve");
     if (r) return r;
     pthread_mutex_lock(&mu);
     r = cache_answer(host, port, family, socktype, out);

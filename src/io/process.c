@@ -152,7 +152,7 @@ pid_t weft_process_pid(const weft_process *p) { return p ? p->pid : -1; }
 
 int weft_process_close_stdin(weft_process *p)
 {
-    int e = weft__enter("weft_process_close_stdin");
+    int e = weft_check("weft_process_close_stdin");
     if (e == -EPERM) return e;
     if (!p) return -EINVAL;
     weft_stream *s = p->io[0];
@@ -179,7 +179,7 @@ static int try_reap(weft_process *p, int options)
 
 int weft_process_wait(weft_process *p)
 {
-    int e = weft__enter("weft_process_wait");
+    int e = weft_check("weft_process_wait");
     if (e == -EPERM) return e;
     if (!p) return -EINVAL;
     /* Checked before reaping: an exited child stays unreaped (its status

@@ -115,7 +115,7 @@ static int conn_main(void *arg)
     if (c->prev) c->prev->next = c->next; else srv->conns = c->next;
     if (c->next) c->next->prev = c->prev;
     srv->nconns--;
-    if (srv->room.head) weft__wake(srv->room.head, 0);
+    weft__wake_first(&srv->room, 0);
     if (srv->nconns <= srv->idle_target) weft__wl_wake_all(&srv->idle, 0);
     free(c);
     if (srv->orphaned && !srv->nconns) server_free(srv); /* closed by its own handler */
@@ -160,10 +160,7 @@ static int acceptor_main(void *arg)
     double backoff = BACKOFF_MIN;
     while (!srv->closing) {
         if (srv->nconns >= srv->max_conns) {
-            /* Dumps: room in this server, not readiness of an fd. */
-            RUN(weft_current())->wait_fd = -1;
-            RUN(weft_current())->xfer = NULL;
-            int r = weft__park(&srv->room, WAIT_FD, INFINITY, 0, 1);
+            int r = weft__wait(&srv->room, WAIT_ROOM, -1, INFINITY, 0, 1);
             if (r < 0) return r;
             continue;
         }
@@ -254,7 +251,7 @@ static int port_of(const struct sockaddr_storage *ss)
 weft_server *weft_tcp_serve_with(const char *host, int port, weft_handler handler, void *arg,
                                  const weft_serve_opts *opt)
 {
-    if (weft__need_task("weft_tcp_serve")) return fail(NULL, -EPERM);
+    if (weft_check("weft_tcp_serve") == -EPERM) return fail(NULL, -EPERM);
     if (!handler || port < 0 || port > 65535) return fail(NULL, -EINVAL);
     weft_server *srv = server_new(handler, arg, opt);
     if (!srv) return fail(NULL, -ENOMEM);
@@ -299,7 +296,7 @@ weft_server *weft_tcp_serve(const char *host, int port, weft_handler handler, vo
 weft_server *weft_unix_serve(const char *path, weft_handler handler, void *arg,
                              const weft_serve_opts *opt)
 {
-    if (weft__need_task("weft_unix_serve")) return fail(NULL, -EPERM);
+    if (weft_check("weft_unix_serve") == -EPERM) return fail(NULL, -EPERM);
     struct sockaddr_un sun;
     int len = weft__unix_addr(path, &sun);
     if (len < 0 || !handler) return fail(NULL, len < 0 ? len : -EINVAL);
@@ -342,7 +339,7 @@ int weft_server_close(weft_server *srv, double grace_s)
     if (!srv) return 0;
     /* A cancelled caller (or one past its deadline) still closes and frees
      * the server, but grants no grace period and gets the error back. */
-    int rc = weft__enter("weft_server_close");
+    int rc = weft_check("weft_server_close");
     if (rc == -EPERM) return rc;
     weft_debug_untrack(srv);
     srv->closing = 1;
@@ -362,12 +359,12 @@ int weft_server_close(weft_server *srv, double grace_s)
     srv->idle_target = self ? 1 : 0;
     if (rc == 0 && srv->nconns > srv->idle_target && grace_s > 0) {
         /* Our own grace ending returns 0; the caller's deadline -ETIMEDOUT. */
-        rc = weft__park(&srv->idle, WAIT_TASK, weft_now() + grace_s, 0, 1);
+        rc = weft__wait(&srv->idle, WAIT_CONNS, -1, weft_now() + grace_s, 0, 1);
     }
     /* Whatever happened to the caller, no handler may outlive the server. */
     for (conn *c = srv->conns; c; c = c->next)
         if (c != self) weft_cancel(c->task);
-    while (srv->nconns > srv->idle_target) weft__park(&srv->idle, WAIT_TASK, INFINITY, 0, 0);
+    while (srv->nconns > srv->idle_target) weft__wait(&srv->idle, WAIT_CONNS, -1, INFINITY, 0, 0);
     if (self) srv->orphaned = 1;
     else server_free(srv);
     return rc < 0 ? rc : 0;

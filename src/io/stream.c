@@ -159,7 +159,7 @@ void weft__stream_free(weft_stream *s)
 int weft__stream_wait(weft_stream *s, int want)
 {
     if (s->dead) return -EPIPE;
-    if (weft__unlikely(!s->owned)) {
+    if (__builtin_expect(!s->owned, 0)) {
         weft_fd_keep(s->fd); /* the stream closes it with weft_close */
         s->owned = 1;
     }
@@ -298,16 +298,14 @@ static size_t wbuf_put(weft_stream *s, const char *p, size_t n)
 /* Waits until the flusher made room (or failed). */
 static int wait_room(weft_stream *s)
 {
-    RUN(weft__L->current)->wait_fd = s->fd;
-    RUN(weft__L->current)->xfer = NULL; /* dumps: room in the stream, not the fd's readiness */
-    int r = weft__park(&s->waiters, WAIT_FD, INFINITY, 0, 1);
+    int r = weft__wait(&s->waiters, WAIT_ROOM, s->fd, INFINITY, 0, 1);
     if (s->dead) return -EPIPE;
     return r;
 }
 
 ssize_t weft_stream_writev(weft_stream *s, const struct iovec *iov, int iovcnt)
 {
-    int e = weft__enter("weft_stream_writev");
+    int e = weft_check("weft_stream_writev");
     if (e == -EPERM) return e;
     if (!s || (iovcnt && !iov) || iovcnt < 0) return -EINVAL;
     /* Refused even with room in the buffer: nothing is sent or queued. */
@@ -375,7 +373,7 @@ ssize_t weft_stream_write(weft_stream *s, const void *buf, size_t n)
 
 int weft_stream_drain(weft_stream *s)
 {
-    int e = weft__enter("weft_stream_drain");
+    int e = weft_check("weft_stream_drain");
     if (e == -EPERM) return e;
     if (!s) return -EINVAL;
     if (e) return e;
@@ -407,6 +405,15 @@ int weft_stream_shutdown(weft_stream *s)
     if (r == 0) s->shut = 1;
     weft__stream_leave(s);
     return r;
+}
+
+int weft_stream_shutdown_now(weft_stream *s, int events)
+{
+    if (!s || !(events & (WEFT_READABLE | WEFT_WRITABLE))) return -EINVAL;
+    if (s->dead) return -EPIPE;
+    if (!s->is_sock) return -ENOTSOCK;
+    int how = !(events & WEFT_WRITABLE) ? SHUT_RD : !(events & WEFT_READABLE) ? SHUT_WR : SHUT_RDWR;
+    return shutdown(s->fd, how) < 0 && errno != ENOTCONN ? -errno : 0;
 }
 
 void weft_stream_set_write_buffer(weft_stream *s, size_t high)

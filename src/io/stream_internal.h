@@ -34,7 +34,7 @@
 #define WEFT__STREAM_LIMIT_DEFAULT (64 * 1024) /* read buffer limit (io.h: 64 KiB) */
 
 #include "weft/io.h"
-#include "core/internal.h" /* wait lists for writers over the mark */
+#include "core/wait.h" /* wait lists for writers over the mark */
 #include "error_table.h"
 #include <stdint.h>
 

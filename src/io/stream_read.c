@@ -25,7 +25,7 @@ static inline const char *rdata(const weft_stream *s) { return s->rbuf ? s->rbuf
  * there for whoever reads next. */
 static int rbegin(weft_stream *s, const char *fn)
 {
-    int e = weft__enter(fn);
+    int e = weft_check(fn);
     if (e == -EPERM) return e;
     if (!s) return -EINVAL;
     if (e) return e;

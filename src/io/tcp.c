@@ -100,7 +100,7 @@ static int run(weft_fn body, connect_req *rq)
 
 int weft_tcp_connect(const char *host, int port, const weft_connect_opts *opt, weft_stream **out)
 {
-    int e = weft__enter("weft_tcp_connect");
+    int e = weft_check("weft_tcp_connect");
     if (e) {
         if (out) *out = NULL;
         return e;
@@ -114,7 +114,7 @@ int weft_tcp_connect(const char *host, int port, const weft_connect_opts *opt, w
 
 int weft_unix_connect(const char *path, const weft_connect_opts *opt, weft_stream **out)
 {
-    int e = weft__enter("weft_unix_connect");
+    int e = weft_check("weft_unix_connect");
     if (e) {
         if (out) *out = NULL;
         return e;

@@ -522,7 +522,7 @@ static conn *conn_new(weft_stream *s, weft_tls_ctx *ctx, const char *name)
 
 int weft_stream_start_tls(weft_stream *s, weft_tls_ctx *ctx, const char *server_name)
 {
-    int e = weft__enter("weft_stream_start_tls");
+    int e = weft_check("weft_stream_start_tls");
     if (e == -EPERM) return e;
     if (!s || !ctx) return -EINVAL;
     if (e) return e; /* the stream stays as it was: plain, and usable */

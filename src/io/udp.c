@@ -30,7 +30,7 @@ ssize_t weft_udp_send_to(int fd, const void *buf, size_t n, const struct sockadd
                          socklen_t tolen)
 {
     /* Checked first, even when the socket has room: nothing is sent. */
-    int e = weft__enter("weft_udp_send_to");
+    int e = weft_check("weft_udp_send_to");
     if (e) return e;
     for (;;) {
         ssize_t r = sendto(fd, buf, n, MSG_NOSIGNAL, to, tolen);
@@ -46,7 +46,7 @@ ssize_t weft_udp_recv_from(int fd, void *buf, size_t n, struct sockaddr_storage 
                            socklen_t *fromlen)
 {
     /* Checked first, even with a datagram queued: it stays queued. */
-    int e = weft__enter("weft_udp_recv_from");
+    int e = weft_check("weft_udp_recv_from");
     if (e) return e;
     for (;;) {
         socklen_t len = sizeof(struct sockaddr_storage);

@@ -18,7 +18,7 @@ import gdb
 
 STATES = ["free", "new", "ready", "running", "waiting", "done", "batch of group members"]
 WAITS = ["-", "sleep", "task", "semaphore", "lock", "event", "condition",
-         "queue", "fd", "thread", "group", "yield"]
+         "queue", "fd", "thread", "group", "yield", "room", "connections"]
 
 
 def _loop():
@@ -76,7 +76,9 @@ def _describe(L, t):
         w = WAITS[k] if k < len(WAITS) else str(k)
         if k == 8:
             w += " %d" % int(r["wait_fd"])
-        elif k in (3, 4, 5, 6, 7):
+        elif k == 12 and int(r["wait_fd"]) >= 0:
+            w += " on fd %d" % int(r["wait_fd"])
+        if k in (3, 4, 5, 6, 7, 12, 13):
             w += " (wait list %s)" % r["wlist"]
         desc += ", waits on " + w
     if int(t["flags"]) & 1:
