@@ -42,7 +42,9 @@ typedef struct weft_options {
 /* Makes a loop on this thread, runs main(arg) as its first task until it
  * ends, then cancels every task still alive, waits for them to end, closes
  * the loop and returns main's result. SIGINT during the run cancels the main
- * task. Returns -EBUSY if this thread already runs a loop, -EINVAL for a
+ * task (of every loop running, with loops on several threads), unless a task
+ * waits for it (weft_signal_wait) or SIGINT did not have its default action
+ * when the run began (a handler of yours is left alone). Returns -EBUSY if this thread already runs a loop, -EINVAL for a
  * NULL main, -ENOMEM, or -EDEADLK when every task waits on another and
  * cancelling them all could not end the wait (reported). Blocks the thread
  * for the whole run. */

@@ -2,6 +2,7 @@
  * polls for I/O, and the shutdown that cancels and reaps what is left. */
 #define _GNU_SOURCE
 #include "backend.h"
+#include "sigreg.h"
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -27,70 +28,48 @@ void weft__report(const char *fmt, ...)
     fwrite(buf, 1, (size_t)n, stderr);
 }
 
-/* SIGINT cancels the main task. The handler only sets a flag and pokes an
- * eventfd the poller watches, so the loop notices even while blocked. The
- * signal belongs to the process, so one loop at a time owns it: the first
- * that finds the default disposition; other threads' loops leave it alone. */
-static int sigint_efd = -1;        /* the owning loop's eventfd */
-static volatile sig_atomic_t sigint_seen;
-static struct sigaction old_sigint;
-static pthread_mutex_t sigint_mu = PTHREAD_MUTEX_INITIALIZER;
-static __thread int sigint_owner;  /* this thread's loop owns SIGINT */
-
-static void on_sigint(int sig)
-{
-    (void)sig;
-    sigint_seen = 1;
-    int fd = sigint_efd;
-    if (fd >= 0) {
-        uint64_t one = 1;
-        (void)!write(fd, &one, sizeof one);
-    }
-}
+/* SIGINT cancels the main task of every running loop, unless a task waits
+ * for SIGINT (weft_signal_wait: it gets the signal instead) or SIGINT did not
+ * have its default action when weft took it (a handler of the user's, or
+ * SIG_IGN as a shell leaves it for background jobs: left alone). The
+ * process-wide handler belongs to the signal registry (sigreg.c); each loop
+ * is a fallback slot in it whose eventfd the poller watches, so the loop
+ * notices even while blocked. */
+static __thread int sigint_slot = -1; /* this loop's registry slot */
+static __thread int sigint_efd = -1;
 
 static void sigint_install(weft__loop *L)
 {
-    pthread_mutex_lock(&sigint_mu);
-    struct sigaction cur;
-    if (sigint_efd >= 0 || sigaction(SIGINT, NULL, &cur) < 0 || cur.sa_handler != SIG_DFL)
-        goto out;
     int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (efd < 0) goto out;
-    if (weft__watch_internal(L, efd, weft__sigint_drain) < 0) {
-        close(efd);
-        goto out;
+    if (efd < 0) return;
+    int slot = weft__sig_attach(efd, WEFT__SIG_FALLBACK);
+    /* Watched only once wanted: an internal watch stays on the fd's record,
+     * and this number, closed, may soon be a task's fd (signal.c's own). */
+    if (slot >= 0 && weft__sig_want(slot, SIGINT, 1) == 0 &&
+        weft__watch_internal(L, efd, weft__sigint_drain) == 0) {
+        sigint_slot = slot;
+        sigint_efd = efd;
+        return;
     }
-    sigint_efd = efd;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
-    sigemptyset(&sa.sa_mask);
-    sigint_seen = 0;
-    sigaction(SIGINT, &sa, &old_sigint);
-    sigint_owner = 1;
-out:
-    pthread_mutex_unlock(&sigint_mu);
+    if (slot >= 0) weft__sig_detach(slot);
+    close(efd);
 }
 
 static void sigint_remove(void)
 {
-    if (!sigint_owner) return;
-    pthread_mutex_lock(&sigint_mu);
-    sigaction(SIGINT, &old_sigint, NULL);
+    if (sigint_slot < 0) return;
+    weft__sig_detach(sigint_slot); /* no handler writes to the eventfd after this */
     close(sigint_efd);
-    sigint_efd = -1;
-    sigint_owner = 0;
-    pthread_mutex_unlock(&sigint_mu);
+    sigint_slot = sigint_efd = -1;
 }
 
 void weft__sigint_drain(weft__loop *L)
 {
     uint64_t v;
     (void)!read(sigint_efd, &v, sizeof v);
-    if (sigint_seen && L->main && L->main->state != T_DONE) {
-        sigint_seen = 0;
+    if ((weft__sig_take(sigint_slot) & weft__sig_bit(SIGINT)) && L->main &&
+        L->main->state != T_DONE)
         weft_cancel(L->main);
-    }
 }
 
 static void find_thread_stack(weft__loop *L)
@@ -116,7 +95,7 @@ static int turn(weft__loop *L)
     int outside = L->fd_waiting || weft__pool_busy(L);
     if (L->ready_head) {
         /* Only pay for a system call when something could be waiting. */
-        if (outside || sigint_owner) weft__backend_poll(L, 0);
+        if (outside || sigint_slot >= 0) weft__backend_poll(L, 0);
         return 0;
     }
     if (next == INFINITY && !outside) return -1;
