@@ -236,6 +236,28 @@ static void t_response(void)
     CHECK_EQ(got, 3);
     CHECK_EQ(P.msg_done, 0);
     CHECK_EQ(weft__parser_eof(&P), 1);
+    /* The client decodes with the server's decoder: the bytes after chunk
+     * data are checked there too (issue 10 item 4, a pooled connection's
+     * next response would start inside this one), and a truncated chunked
+     * body is not complete at EOF. */
+    weft__parser_init(&P, HTTP_RESPONSE, 8192);
+    r = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcXX0\r\n\r\n";
+    h = weft__parser_head(&P, r, strlen(r));
+    CHECK(h > 0);
+    char big[64];
+    CHECK_EQ(weft__parser_body(&P, r + h, strlen(r + h), big, &got), -WEFT_EHTTP_PARSE);
+    weft__parser_init(&P, HTTP_RESPONSE, 8192);
+    r = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n";
+    h = weft__parser_head(&P, r, strlen(r));
+    CHECK_EQ(weft__parser_body(&P, r + h, strlen(r + h), big, &got), (long)strlen(r + h));
+    CHECK_EQ(weft__parser_eof(&P), 0);
+    /* A response whose codings do not end in chunked runs until close. */
+    weft__parser_init(&P, HTTP_RESPONSE, 8192);
+    r = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\nxyz";
+    h = weft__parser_head(&P, r, strlen(r));
+    CHECK(h > 0);
+    CHECK_EQ(weft__parser_body(&P, r + h, 3, big, &got), 3);
+    CHECK_EQ(weft__parser_eof(&P), 1);
 }
 
 static void t_helpers(void)
