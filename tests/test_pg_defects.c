@@ -96,6 +96,64 @@ TASK_TEST(defect_17_row_counts)
     return 0;
 }
 
+/* ---- 18: a pooled connection comes back without its last holder's session -- */
+
+static const char *text_of(weft_pg *c, const char *sql)
+{
+    static char buf[256];
+    weft_pg_result *r;
+    CHECK_EQ(weft_pg_query(c, sql, NULL, &r), 1);
+    snprintf(buf, sizeof buf, "%s", weft_pg_get_text(r, 0, 0));
+    weft_pg_result_free(r);
+    return buf;
+}
+
+TASK_TEST(defect_18_pool_session_reset)
+{
+    weft_pg *admin = pg_connect_ok(dsn);
+    weft_pg_exec(admin, "DROP ROLE IF EXISTS weft_r18");
+    CHECK_EQ(weft_pg_exec(admin, "CREATE ROLE weft_r18 NOLOGIN"), 0);
+    weft_pg_pool *p;
+    weft_pg_pool_opts o = {.min_size = 1, .max_size = 1};
+    CHECK_EQ(weft_pg_pool_new(dsn, &o, &p), 0);
+    weft_pg *c;
+    CHECK_EQ(weft_pg_pool_acquire(p, &c), 0);
+    int pid = weft_pg_backend_pid(c);
+    char user[64];
+    snprintf(user, sizeof user, "%s", text_of(c, "SELECT current_user"));
+    /* a holder leaves everything a session can carry, outside a transaction */
+    CHECK_EQ(weft_pg_exec(c, "CREATE TEMP TABLE t18 (x int)"), 0);
+    CHECK_EQ(weft_pg_exec(c, "SELECT pg_advisory_lock(1818)"), 1);
+    CHECK_EQ(weft_pg_exec(c, "PREPARE p18 AS SELECT 18"), 0);
+    CHECK_EQ(weft_pg_exec(c, "SET search_path = pg_catalog"), 0);
+    CHECK_EQ(weft_pg_exec(c, "SET ROLE weft_r18"), 0);
+    CHECK(!strcmp(text_of(c, "SELECT current_user"), "weft_r18"));
+    CHECK(!weft_pg_in_transaction(c));
+    weft_pg_pool_release(p, c);
+
+    CHECK_EQ(weft_pg_pool_acquire(p, &c), 0);
+    CHECK_EQ(weft_pg_backend_pid(c), pid); /* the same session, reset */
+    CHECK(!strcmp(text_of(c, "SELECT current_user"), user));
+    CHECK(!strcmp(text_of(c, "SELECT current_setting('search_path')"), "\"$user\", public"));
+    CHECK(!strcmp(text_of(c, "SELECT to_regclass('pg_temp.t18') IS NULL"), "t"));
+    CHECK(!strcmp(text_of(c, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+                             " AND pid = pg_backend_pid()"), "0"));
+    CHECK(!strcmp(text_of(c, "SELECT count(*) FROM pg_prepared_statements WHERE from_sql"), "0"));
+    /* weft's own statement cache survived: those statements still exist */
+    CHECK(strcmp(text_of(c, "SELECT count(*) FROM pg_prepared_statements WHERE NOT from_sql"),
+                 "0"));
+    /* SET SESSION AUTHORIZATION too */
+    CHECK_EQ(weft_pg_exec(c, "SET SESSION AUTHORIZATION weft_r18"), 0);
+    weft_pg_pool_release(p, c);
+    CHECK_EQ(weft_pg_pool_acquire(p, &c), 0);
+    CHECK(!strcmp(text_of(c, "SELECT session_user"), user));
+    weft_pg_pool_release(p, c);
+    weft_pg_pool_free(p);
+    weft_pg_exec(admin, "DROP ROLE weft_r18");
+    weft_pg_free(admin);
+    return 0;
+}
+
 /* ---- 22: lengths over 2 GiB are refused, not truncated ---------------------- */
 
 #define GIB (1ull << 30)
@@ -199,6 +257,7 @@ int main(int argc, char **argv)
     dsn = pg_env_dsn();
     static const test_case tests[] = {
         {"defect_17_row_counts", defect_17_row_counts},
+        {"defect_18_pool_session_reset", defect_18_pool_session_reset},
         {"defect_22_lengths", defect_22_lengths},
         {NULL, NULL},
     };

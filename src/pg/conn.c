@@ -181,6 +181,7 @@ int pg__lock(weft_pg *c)
         return -WEFT_PG_EBROKEN;
     }
     pg__clear_error(c);
+    c->used = 1;
     if (c->rollback_to >= 0) {
         rc = pg__rollback_pending(c);
         if (rc < 0) {

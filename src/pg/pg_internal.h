@@ -54,7 +54,8 @@ struct weft_pg {
     struct weft_pg_pool *pool;
     struct weft_pg *pool_next;
     double idle_since;
-    int pool_dirty;       /* released mid-transaction/listening: reset first */
+    int pool_dirty;       /* ran something for its last holder: reset first */
+    int used;             /* an operation took the lock (pool: since acquire) */
 };
 
 struct weft_pg_params {

@@ -120,15 +120,46 @@ static int idle_healthy(weft_pg *c)
     return 1;
 }
 
-/* Makes an idle connection ready: reset if released dirty, pinged if idle
- * long. 0, or < 0 when it must be dropped (or the task was cancelled). */
+/* What a holder may leave in the session, undone for the next one. Not
+ * DISCARD ALL: it also drops every prepared statement, so each holder would
+ * parse and plan its statements again (weft's cache would be worthless in a
+ * pool), and it cannot share a pipeline with other statements. The list is
+ * DISCARD ALL's minus that: the session user and role (RESET ALL leaves
+ * both: they are GUC_NO_RESET_ALL), settings, cursors, LISTEN, advisory
+ * locks, temp tables, sequence state. Cached plans need no DISCARD PLANS:
+ * PostgreSQL re-plans a statement when search_path or the user it was
+ * planned for changes. The last statement counts prepared statements made
+ * with SQL PREPARE (from_sql; weft's own are protocol-level and stay, so
+ * its cache stays valid): when there are any, a second step deallocates
+ * them (a DO block costs ~0.4 ms of plpgsql, so only then). */
+static const char reset_sql[] =
+    "RESET SESSION AUTHORIZATION; RESET ROLE; RESET ALL; CLOSE ALL; UNLISTEN *;"
+    " SELECT pg_advisory_unlock_all(); DISCARD TEMP; DISCARD SEQUENCES;"
+    " SELECT 1 FROM pg_prepared_statements WHERE from_sql";
+static const char deallocate_sql[] =
+    "DO $weft$DECLARE s text; BEGIN FOR s IN SELECT name FROM pg_prepared_statements"
+    " WHERE from_sql LOOP EXECUTE format('DEALLOCATE %I', s); END LOOP; END$weft$";
+
+/* Resets the session of a locked c. */
+static int reset_session(weft_pg *c)
+{
+    int rc = 0;
+    int64_t user_prepared = 0;
+    if (PQtransactionStatus(c->pg) != PQTRANS_IDLE) rc = pg__simple(c, "ROLLBACK");
+    if (rc >= 0) rc = pg__simple_count(c, reset_sql, &user_prepared);
+    if (rc >= 0 && user_prepared > 0) rc = pg__simple(c, deallocate_sql);
+    return rc;
+}
+
+/* Makes an idle connection ready: reset if its last holder ran anything,
+ * pinged if idle long. 0, or < 0 when it must be dropped (or the task was
+ * cancelled). */
 static int prepare(weft_pg_pool *p, weft_pg *c)
 {
     if (c->pool_dirty) {
         int rc = pg__lock(c);
         if (rc < 0) return rc;
-        int in_tx = PQtransactionStatus(c->pg) != PQTRANS_IDLE;
-        rc = pg__simple(c, in_tx ? "ROLLBACK; UNLISTEN *; RESET ALL" : "UNLISTEN *; RESET ALL");
+        rc = reset_session(c);
         if (rc >= 0) {
             c->tx_depth = 0;
             c->rollback_to = -1;
@@ -174,6 +205,7 @@ static int acquire_body(void *arg)
             rc = 0;
             continue;
         }
+        c->used = 0;
         a->c = c;
         return 0;
     }
@@ -189,6 +221,7 @@ static int acquire_body(void *arg)
         return rc;
     }
     a->c->pool = p;
+    a->c->used = 0;
     return 0;
 }
 
@@ -222,7 +255,10 @@ void weft_pg_pool_release(weft_pg_pool *p, weft_pg *c)
     if (p->closed || !weft_pg_ok(c)) {
         conn_close(p, c);
     } else {
-        if (c->draining || c->listening || c->tx_depth || c->rollback_to >= 0 ||
+        /* Anything run may have changed the session (SET ROLE, search_path,
+         * temp tables, advisory locks): only an untouched one skips the
+         * reset. */
+        if (c->used || c->draining || c->listening || c->tx_depth || c->rollback_to >= 0 ||
             PQtransactionStatus(c->pg) != PQTRANS_IDLE || c->nq_head)
             c->pool_dirty = 1;
         c->idle_since = weft_now();
