@@ -61,16 +61,38 @@ typedef int (*weft_http_handler)(weft_http_request *req, void *arg);
  * the rest of the chain (and the handler), or respond and return without. */
 typedef int (*weft_http_middleware)(weft_http_request *req, void *arg);
 
+/* Limits against clients that hog a server (docs/design.md, "HTTP server",
+ * has nginx's defaults beside these and the reasons):
+ * - A connection's first request must arrive whole within header_timeout_s
+ *   of the accept; later ones may take keepalive_s to start.
+ * - A body's bytes on the wire (data, chunk sizes, extensions, trailers)
+ *   may be max_body_bytes plus as much again (at least 64 KiB) for framing;
+ *   it must all arrive within body_total_s; the rest of a body the handler
+ *   did not read is drained for min(body_timeout_s, 5 s) at most. Past any
+ *   of these the connection closes.
+ * - Unsent response bytes in the kernel are kept near 128 KiB a connection
+ *   (TCP_NOTSENT_LOWAT); a write that makes no headway for body_timeout_s,
+ *   or an idle connection still holding unsent bytes then, is reset (RST)
+ *   so that the kernel frees them at once.
+ * - At max_conns, or near the descriptor limit, connections waiting for a
+ *   request are closed, the longest idle first, to make room.
+ * - A connection task lets the loop look at other clients every 32
+ *   requests or 128 KiB of input, even when it need not wait. */
 typedef struct weft_http_server_opts {
     size_t max_header_bytes;   /* request line + headers; default 16 KiB -> 431 */
     size_t max_body_bytes;     /* request body; default 1 MiB -> 413 */
     double header_timeout_s;   /* whole request head must arrive within; default 10 -> 408 */
     double keepalive_s;        /* idle time between requests; default 75 */
-    double body_timeout_s;     /* each body read; default 30 */
+    double body_timeout_s;     /* each body read, each response write; default 30 */
     size_t max_conns;          /* default 10000 */
     FILE *access_log;          /* one line per request (common log format + time); NULL: none */
     weft_tls_ctx *tls;         /* non-NULL: HTTPS */
     const char *server_name;   /* the Server header; NULL: "weft", "": none */
+    size_t max_requests;       /* served on one connection, which then closes
+                                  (nginx's keepalive_requests); default 1000;
+                                  SIZE_MAX: no limit */
+    double body_total_s;       /* a whole request body, from the end of its
+                                  head; default 60 -> 408 and close */
 } weft_http_server_opts;
 
 /* A server with no routes (unrouted requests get 404, a path with a route

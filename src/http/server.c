@@ -3,10 +3,16 @@
  * a route, and loops for keep-alive and pipelining.
  *
  * Timeouts cost nothing per request: each connection stores the loop time
- * by which its current phase must end (idle, head, body), and one reaper
- * task per server checks them twice a second. A late connection's socket
- * is shut down for reading, which ends its pending read at once with EOF;
- * the connection then sees timed_out and answers 408 or just closes. */
+ * by which its current phase must end (idle, head, body, write), and one
+ * reaper task per server checks them a few times a second. A late
+ * connection's socket is shut down for reading, which ends its pending
+ * read at once with EOF; the connection then sees timed_out and answers
+ * 408 or just closes. A stalled write is reset instead (server_guard.c).
+ *
+ * Of the limits against hostile clients (weft/http.h lists them, and
+ * docs/design.md gives their reasons), the turns a busy connection gives
+ * the loop, requests per connection and the body's wire budget and
+ * deadlines are here; the rest is in server_guard.c. */
 #include "http/server_internal.h"
 #include <weft/debug.h>
 #include <arpa/inet.h>
@@ -14,10 +20,25 @@
 #include <math.h>
 #include <stdlib.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 
 #define DEF(x, v) ((x) ? (x) : (v))
+
+/* A connection that never has to wait (a client pipelining and reading
+ * flat out, an endless chunk extension) gives the loop a turn after this
+ * much work. */
+#define SLICE_REQUESTS 32
+#define SLICE_BYTES (128 * 1024)
+/* The turn is a sleep this short rather than weft_yield: a yield only lets
+ * the other ready tasks run, and the loop looks at I/O (new clients) once
+ * per 1024 task runs, so a lone busy connection would still keep everyone
+ * else waiting; a timer makes the loop poll before this task runs again. */
+#define TURN_S 1e-6
+/* The rest of a body the handler did not read is drained for at most this
+ * long (nginx: lingering_timeout, 5 s), to keep the connection. */
+#define DRAIN_MAX_S 5.0
 
 weft_http_server *weft_http_server_new(const weft_http_server_opts *opt)
 {
@@ -30,7 +51,12 @@ weft_http_server *weft_http_server_new(const weft_http_server_opts *opt)
     srv->o.keepalive_s = DEF(srv->o.keepalive_s, 75);
     srv->o.body_timeout_s = DEF(srv->o.body_timeout_s, 30);
     srv->o.max_conns = DEF(srv->o.max_conns, 10000);
+    srv->o.max_requests = DEF(srv->o.max_requests, 1000);
+    srv->o.body_total_s = DEF(srv->o.body_total_s, 60);
     if (!srv->o.server_name) srv->o.server_name = "weft";
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+        srv->nofile = (unsigned long)rl.rlim_cur;
     srv->routes_tail = &srv->routes;
     weft_debug_track_at(srv, "http server", WEFT_DEBUG_CALLER);
     return srv;
@@ -84,9 +110,39 @@ static int body_begin(weft_http_request *req)
     return 0;
 }
 
+/* Gives the loop a turn (see TURN_S), sending the gathered pipelined
+ * responses first so that the client is not kept waiting for them. */
+static int take_turn(weft__conn *c)
+{
+    c->slice_reqs = c->slice_bytes = 0;
+    if (c->pend.len) {
+        int r = weft__reply_flush(c);
+        if (r < 0) return r;
+    }
+    return weft_sleep(TURN_S);
+}
+
+/* What a body may put on the wire: its data and as much again for framing
+ * (chunk sizes, extensions, trailers, leading zeros), at least 64 KiB. */
+static uint64_t wire_budget(const weft_http_server *srv)
+{
+    uint64_t m = srv->o.max_body_bytes, framing = m > 65536 ? m : 65536;
+    return m > UINT64_MAX - framing ? UINT64_MAX : m + framing;
+}
+
+/* The body ran out of time (body_timeout_s for one read, body_total_s for
+ * the whole): the connection ends, the client told so if it can be. */
+static ssize_t body_late(weft_http_request *req)
+{
+    req->keep_alive = 0;
+    if (!req->replied) weft__reply_simple(req, 408, NULL);
+    return -ETIMEDOUT;
+}
+
 ssize_t weft_http_request_read(weft_http_request *req, void *buf, size_t n)
 {
     weft__conn *c = req->c;
+    weft_http_server *srv = c->srv;
     /* Before anything, even with the body already buffered or done: a
      * cancelled handler (or one past its deadline) consumes nothing. */
     int e = weft_check("weft_http_request_read");
@@ -97,17 +153,20 @@ ssize_t weft_http_request_read(weft_http_request *req, void *buf, size_t n)
     }
     if (req->body_done || n == 0) return 0;
     for (;;) {
+        if (c->slice_bytes >= SLICE_BYTES && (e = take_turn(c)) < 0) return e;
+        double now = weft_now();
+        if (now >= req->body_due) return body_late(req);
         const char *data;
         c->state = C_BODY;
-        c->deadline = weft_now() + c->srv->o.body_timeout_s;
+        c->deadline = fmin(now + srv->o.body_timeout_s, req->body_due);
         ssize_t avail = weft_stream_peek(c->s, &data, 1);
         c->state = C_HANDLER;
         if (avail <= 0) {
             /* Interrupted by the handler's own cancel or deadline, the body
              * is intact (peek consumed nothing): a later read goes on. */
             if (!c->timed_out && (avail == -ECANCELED || avail == -ETIMEDOUT)) return avail;
+            if (c->timed_out) return body_late(req);
             req->keep_alive = 0;
-            if (c->timed_out) return -ETIMEDOUT;
             return avail ? avail : -WEFT_EHTTP_CLOSED;
         }
         size_t k = (size_t)avail < n ? (size_t)avail : n, got;
@@ -119,9 +178,13 @@ ssize_t weft_http_request_read(weft_http_request *req, void *buf, size_t n)
         }
         weft_stream_consume(c->s, (size_t)used);
         req->body_read += got;
+        req->body_wire += (uint64_t)used;
+        c->slice_bytes += (size_t)used;
         /* Chunk extensions and trailers count like data: without them in
-         * the sum, megabytes of extensions passed a 1 MB limit. */
-        if (req->body_read + c->P.overhead > c->srv->o.max_body_bytes) {
+         * the sum, megabytes of extensions passed a 1 MB limit. The wire
+         * budget also counts what the parser does not (sizes, zeros). */
+        if (req->body_read + c->P.overhead > srv->o.max_body_bytes ||
+            req->body_wire > wire_budget(srv)) {
             req->keep_alive = 0;
             if (!req->replied) weft__reply_simple(req, 413, NULL);
             return -WEFT_EHTTP_BODY_SIZE;
@@ -153,9 +216,15 @@ int weft_http_request_body(weft_http_request *req, const char **data, size_t *le
 }
 
 /* The handler did not read the whole body: read and drop it so the next
- * request starts where it should, or give up on the connection. */
+ * request starts where it should, or give up on the connection. Only
+ * briefly: the client has its answer, and a drip of body bytes must not
+ * hold the connection (each read's timeout would start again). */
 static void body_skip(weft_http_request *req)
 {
+    if (req->keep_alive && !req->body_done) {
+        double drain = fmin(req->c->srv->o.body_timeout_s, DRAIN_MAX_S);
+        req->body_due = fmin(req->body_due, weft_now() + drain);
+    }
     char scratch[4096];
     while (req->keep_alive && !req->body_done)
         if (weft_http_request_read(req, scratch, sizeof scratch) < 0) req->keep_alive = 0;
@@ -216,19 +285,35 @@ static void reject(weft__conn *c, int status)
     if (c->srv->o.access_log) access_log(req);
 }
 
-/* Reads one request head. 1: ready in c->H; 0: the connection is over. */
+/* Reads one request head. 1: ready in c->H; 0: the connection is over.
+ * The first request is due whole within header_timeout_s of the accept (a
+ * connection that sends nothing is not an idle keep-alive one); a later
+ * one may take keepalive_s to start and header_timeout_s to arrive. */
 static int read_head(weft__conn *c)
 {
     weft_http_server *srv = c->srv;
     weft__parser_init(&c->P, HTTP_REQUEST, srv->o.max_header_bytes);
-    size_t have = weft_stream_buffered(c->s);
-    c->state = have ? C_HEAD : C_IDLE;
-    c->deadline = weft_now() + (have ? srv->o.header_timeout_s : srv->o.keepalive_s);
+    double now = weft_now();
+    double idle_until = c->nreq ? now + srv->o.keepalive_s : c->accepted + srv->o.header_timeout_s;
+    double head_due = c->nreq ? now + srv->o.header_timeout_s : idle_until;
+    int idle = weft_stream_buffered(c->s) == 0, phase_set = 0;
     for (;;) {
-        if (srv->closing && c->state == C_IDLE) return 0;
-        /* About to wait for bytes: what was gathered must go first. */
-        if (c->pend.len && weft_stream_buffered(c->s) <= c->P.parsed && weft__reply_flush(c) < 0)
-            return 0;
+        if (srv->closing && idle) return 0;
+        /* About to wait for bytes: what was gathered must go first (the
+         * write sets its own phase: ours is set again after it). */
+        if (c->pend.len && weft_stream_buffered(c->s) <= c->P.parsed) {
+            if (weft__reply_flush(c) < 0) return 0;
+            phase_set = 0;
+        }
+        if (!phase_set) {
+            if (idle) {
+                weft__conn_idle(c, idle_until);
+            } else {
+                c->state = C_HEAD;
+                c->deadline = head_due;
+            }
+            phase_set = 1;
+        }
         const char *data;
         ssize_t n = weft_stream_peek(c->s, &data, c->P.parsed + 1);
         /* At the stream's end peek returns what is left, possibly old bytes. */
@@ -238,9 +323,11 @@ static int read_head(weft__conn *c)
             if (c->timed_out && c->state == C_HEAD) reject(c, 408);
             return 0;
         }
-        if (c->state == C_IDLE) {
+        if (idle) {
+            idle = 0;
+            if (c->nreq) head_due = weft_now() + srv->o.header_timeout_s;
             c->state = C_HEAD;
-            c->deadline = weft_now() + srv->o.header_timeout_s;
+            c->deadline = head_due;
         }
         long r = weft__parser_head(&c->P, data, (size_t)n);
         if (r > 0) {
@@ -249,6 +336,8 @@ static int read_head(weft__conn *c)
                 return 0;
             }
             weft_stream_consume(c->s, (size_t)r);
+            c->slice_bytes += (size_t)r;
+            c->nreq++;
             c->state = C_HANDLER;
             c->deadline = INFINITY;
             return 1;
@@ -276,8 +365,6 @@ static void peer_name(weft__conn *c)
         inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, c->peer, sizeof c->peer);
 }
 
-static int reaper(void *arg);
-
 static int host_count(const weft__head *h)
 {
     int n = 0;
@@ -290,7 +377,7 @@ int weft_http_server_serve_stream(weft_http_server *srv, weft_stream *s)
     int e = weft_check("weft_http_server_serve_stream");
     if (e) return e; /* not a byte read: s is as it was */
     if (!srv->reaper && !srv->closing) {
-        srv->reaper = weft_spawn_named("http-reaper", reaper, srv);
+        srv->reaper = weft_spawn_named("http-reaper", weft__reaper, srv);
         if (!srv->reaper) return -errno;
     }
     weft__conn *c = calloc(1, sizeof *c);
@@ -306,9 +393,7 @@ int weft_http_server_serve_stream(weft_http_server *srv, weft_stream *s)
     /* The stream must be able to hold a whole head plus what follows. */
     weft_stream_set_limit(s, srv->o.max_header_bytes + 65536);
     if (srv->o.access_log) peer_name(c);
-    c->next = srv->conns;
-    if (srv->conns) srv->conns->prev = c;
-    srv->conns = c;
+    weft__conn_join(srv, c);
 
     while (read_head(c)) {
         weft_http_request *req = &c->req;
@@ -316,7 +401,8 @@ int weft_http_server_serve_stream(weft_http_server *srv, weft_stream *s)
         req->c = c;
         req->h = &c->H;
         req->t0 = weft_now();
-        req->keep_alive = c->H.keep_alive && !srv->closing;
+        req->body_due = req->t0 + srv->o.body_total_s;
+        req->keep_alive = c->H.keep_alive && !srv->closing && c->nreq < srv->o.max_requests;
         req->is_head = !strcmp(c->H.method, "HEAD");
         if (c->H.content_length <= 0 && !c->H.chunked) req->body_started = req->body_done = 1;
         c->corked = req->body_done && weft_stream_buffered(c->s) > 0;
@@ -340,12 +426,13 @@ int weft_http_server_serve_stream(weft_http_server *srv, weft_stream *s)
         }
         handle(c);
         if (!req->keep_alive) break;
+        if ((++c->slice_reqs >= SLICE_REQUESTS || c->slice_bytes >= SLICE_BYTES) &&
+            take_turn(c) < 0)
+            break;
     }
 
     weft__reply_flush(c);
-    if (c->prev) c->prev->next = c->next;
-    else srv->conns = c->next;
-    if (c->next) c->next->prev = c->prev;
+    weft__conn_leave(srv, c);
     weft__buf_free(&c->out);
     weft__buf_free(&c->pend);
     weft__buf_free(&c->extra);
@@ -353,29 +440,6 @@ int weft_http_server_serve_stream(weft_http_server *srv, weft_stream *s)
     weft__buf_free(&c->pathbuf);
     free(c->arena);
     free(c);
-    return 0;
-}
-
-/* Ends the connections whose phase outlived its deadline (see the top). */
-static int reaper(void *arg)
-{
-    weft_http_server *srv = arg;
-    /* A tick of a quarter of the shortest timeout keeps them within 25%. */
-    double tick = srv->o.header_timeout_s;
-    if (srv->o.keepalive_s < tick) tick = srv->o.keepalive_s;
-    if (srv->o.body_timeout_s < tick) tick = srv->o.body_timeout_s;
-    tick /= 4;
-    if (tick > 0.5) tick = 0.5;
-    while (weft_sleep(tick) == 0) {
-        double now = weft_now();
-        for (weft__conn *c = srv->conns; c; c = c->next)
-            if (c->state != C_HANDLER && now > c->deadline && !c->timed_out) {
-                c->timed_out = 1;
-                /* A stuck write (the client reads nothing) needs both ways. */
-                weft_stream_shutdown_now(c->s, c->state == C_WRITE ? WEFT_READABLE | WEFT_WRITABLE
-                                                                   : WEFT_READABLE);
-            }
-    }
     return 0;
 }
 

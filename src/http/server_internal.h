@@ -34,7 +34,11 @@ struct weft_http_server {
     weft_server *tcp;
     int (*tcp_close)(weft_server *, double); /* set by listen */
     weft_task *reaper;
-    weft__conn *conns;       /* all live connections (for timeouts, shutdown) */
+    weft__conn *conns;       /* all live connections (for timeouts, shutdown),
+                                the most recently idle first */
+    weft__conn *conns_tail;  /* the longest idle (shed first) */
+    size_t nconns;
+    unsigned long nofile;    /* the soft descriptor limit; 0: none */
     int closing;
 };
 
@@ -52,6 +56,8 @@ struct weft_http_request {
     int status;
     int64_t remaining;       /* Content-Length reply: bytes still owed */
     uint64_t body_read, sent;
+    uint64_t body_wire;      /* the body's bytes on the wire, framing included */
+    double body_due;         /* the whole body must be in by then */
     double t0;
 };
 
@@ -63,6 +69,11 @@ struct weft__conn {
     uint8_t state;           /* C_IDLE, C_HEAD, C_BODY, C_HANDLER, C_WRITE */
     uint8_t timed_out;
     uint8_t corked;          /* gather responses in pend (pipelining) */
+    uint8_t shed;            /* closed to make room (max_conns, descriptors) */
+    double accepted;         /* when serving began: the first head is due from it */
+    double idle_due;         /* C_IDLE: the end of the idle time allowed */
+    size_t nreq;             /* requests read on this connection */
+    size_t slice_reqs, slice_bytes; /* work since the loop last had a turn */
     weft__parser P;
     weft__head H;
     weft_http_request req;
@@ -77,6 +88,19 @@ struct weft__conn {
 };
 
 enum { C_IDLE, C_HEAD, C_BODY, C_HANDLER, C_WRITE };
+
+/* server_guard.c */
+/* Adds c (its stream set) to the server's connections, bounds its unsent
+ * data, and sheds idle connections if c took the last slot or nearly the
+ * last descriptor. */
+void weft__conn_join(weft_http_server *srv, weft__conn *c);
+void weft__conn_leave(weft_http_server *srv, weft__conn *c);
+/* c waits for a request until `until` (its stalled-write check comes first
+ * if a response went out); it becomes the most recently idle. */
+void weft__conn_idle(weft__conn *c, double until);
+/* The server's reaper task: ends connections past their phase's deadline,
+ * sheds idle ones when slots or descriptors run short. */
+int weft__reaper(void *srv);
 
 /* router.c */
 const weft__route *weft__route_match(weft_http_server *srv, weft_http_request *req,

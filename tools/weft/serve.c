@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 typedef struct serve_args {
     const char *host, *dir;
@@ -51,6 +52,18 @@ static int serve_main(void *arg)
     return weft_http_server_close(srv, 5);
 }
 
+/* A server's connections are descriptors, and the soft limit (often 1024)
+ * is a default for programs that do not expect many: raise it to the hard
+ * limit, as Go does since 1.19 and nginx's worker_rlimit_nofile. */
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == rl.rlim_max) return;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+        fprintf(stderr, "weft serve: cannot raise the descriptor limit: %s\n", strerror(errno));
+}
+
 int weft_cmd_serve(int argc, char **argv)
 {
     serve_args a = {.port = 8080};
@@ -65,5 +78,6 @@ int weft_cmd_serve(int argc, char **argv)
             return 2;
         }
     }
+    raise_nofile();
     return weft_run(serve_main, &a) < 0 ? 1 : 0;
 }
