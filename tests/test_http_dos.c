@@ -551,20 +551,29 @@ static void defect_24_endless_chunk_ext_and_trailers(void)
 
 /* ---- 25: a request body is bounded in time and bytes -------------------------- */
 
-/* A body read by the handler, one byte every 0.3 s: each read is quick
- * enough for body_timeout_s, the whole is not within body_total_s. */
+/* POSTs a 1000-byte body to path a byte every 0.3 s; the server must end
+ * the connection within [lo, hi) seconds. */
+static void drip_closed(const srv_cfg *cfg, const char *path, double lo, double hi)
+{
+    child ch = spawn_server(cfg);
+    int fd = connect_to(ch.port, 0);
+    char head[128];
+    int n = snprintf(head, sizeof head, "POST %s HTTP/1.1\r\nHost: a\r\nContent-Length: 1000\r\n\r\n",
+                     path);
+    send_all(fd, head, (size_t)n);
+    double t = until_closed(fd, 8, 0.3);
+    fprintf(stderr, "  body dripped to %s: closed after %.2f s\n", path, t);
+    CHECK(t >= lo && t < hi);
+    close(fd);
+    stop_server(ch);
+}
+
+/* A body read by the handler: each read is quick enough for
+ * body_timeout_s, the whole is not within body_total_s. */
 static void defect_25_body_total_deadline(void)
 {
     srv_cfg cfg = {.o = {.body_timeout_s = 1, .body_total_s = 2}};
-    child ch = spawn_server(&cfg);
-    int fd = connect_to(ch.port, 0);
-    static const char head[] = "POST /body HTTP/1.1\r\nHost: a\r\nContent-Length: 1000\r\n\r\n";
-    send_all(fd, head, sizeof head - 1);
-    double t = until_closed(fd, 8, 0.3);
-    fprintf(stderr, "  dripped body: closed after %.2f s\n", t);
-    CHECK(t >= 1 && t < 5);
-    close(fd);
-    stop_server(ch);
+    drip_closed(&cfg, "/body", 1, 5);
 }
 
 /* The same drip after the handler answered without reading the body: the
@@ -572,15 +581,7 @@ static void defect_25_body_total_deadline(void)
 static void defect_25_drain_deadline(void)
 {
     srv_cfg cfg = {.o = {.body_timeout_s = 1}};
-    child ch = spawn_server(&cfg);
-    int fd = connect_to(ch.port, 0);
-    static const char head[] = "POST /noread HTTP/1.1\r\nHost: a\r\nContent-Length: 1000\r\n\r\n";
-    send_all(fd, head, sizeof head - 1);
-    double t = until_closed(fd, 8, 0.3);
-    fprintf(stderr, "  dripped drain: closed after %.2f s\n", t);
-    CHECK(t >= 0 && t < 4);
-    close(fd);
-    stop_server(ch);
+    drip_closed(&cfg, "/noread", 0, 4);
 }
 
 /* Everything on the wire counts: extensions, trailers, leading zeros. */
