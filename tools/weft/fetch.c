@@ -1,7 +1,16 @@
 /* weft fetch: many URLs at once through one client session, at most N in
  * flight. One line per URL on stdout (status, bytes, seconds, URL), a live
  * progress bar on stderr when it is a terminal, a summary at the end. Exit
- * status 0 when every URL gave a 2xx, else 1. */
+ * status 0 when every URL gave a 2xx, else 1.
+ *
+ * With -o DIR each body goes to DIR/<index>-<last path segment>, created
+ * new (O_EXCL|O_NOFOLLOW beneath DIR's descriptor): an existing file or a
+ * symlink there is never written through or replaced, the URL fails with
+ * "File exists" instead (a list from elsewhere must not be able to aim
+ * writes at files the user owns; use a fresh directory). A body that fails
+ * half-way is removed, so a file left in DIR is a whole one. URLs are
+ * printed with control and non-ASCII bytes escaped (\xNN), since a hostile
+ * -i list could otherwise drive the terminal. */
 #include "cmd.h"
 #include <weft/http.h>
 #include <errno.h>
@@ -18,6 +27,7 @@ typedef struct fetch_state {
     int conc;
     double timeout, t0;
     const char *outdir;
+    int dirfd;               /* outdir, opened once */
     int bar;
     weft_http_client *c;
 } fetch_state;
@@ -33,18 +43,29 @@ static void progress(fetch_state *st)
     fflush(stderr);
 }
 
-/* DIR/<index>-<last path segment>: unique even when names repeat. */
-static int open_out(fetch_state *st, size_t i, const char *url)
+/* <index>-<last path segment>: unique even when names repeat. */
+static void out_name(size_t i, const char *url, char *name, size_t cap)
 {
     const char *q = strpbrk(url, "?#");
     size_t len = q ? (size_t)(q - url) : strlen(url);
     const char *slash = url + len;
     while (slash > url && slash[-1] != '/') slash--;
     size_t nl = (size_t)(url + len - slash);
-    char path[4096];
-    if (nl == 0 || (nl > 200)) snprintf(path, sizeof path, "%s/%zu-index.html", st->outdir, i);
-    else snprintf(path, sizeof path, "%s/%zu-%.*s", st->outdir, i, (int)nl, slash);
-    return open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (nl == 0 || nl > 200) snprintf(name, cap, "%zu-index.html", i);
+    else snprintf(name, cap, "%zu-%.*s", i, (int)nl, slash);
+}
+
+/* Every byte or an error: a short pwrite (disk full, RLIMIT_FSIZE) must
+ * not leave a hole or a cut file that looks whole. */
+static int pwrite_all(int fd, const char *buf, size_t n, off_t off)
+{
+    while (n) {
+        ssize_t w = weft_file_pwrite(fd, buf, n, off);
+        if (w < 0) return (int)w;
+        if (w == 0) return -EIO;
+        buf += w, n -= (size_t)w, off += w;
+    }
+    return 0;
 }
 
 static int fetch_one(fetch_state *st, size_t i, unsigned long long *nbytes)
@@ -52,8 +73,13 @@ static int fetch_one(fetch_state *st, size_t i, unsigned long long *nbytes)
     weft_http_response *r;
     int e = weft_http_client_request(st->c, "GET", st->urls[i], NULL, &r);
     if (e < 0) return e;
-    int fd = st->outdir ? open_out(st, i, st->urls[i]) : -1;
-    if (st->outdir && fd < 0) e = -errno;
+    char name[256];
+    int fd = -1;
+    if (st->outdir) {
+        out_name(i, st->urls[i], name, sizeof name);
+        fd = openat(st->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd < 0) e = -errno;
+    }
     static __thread char buf[65536];
     off_t off = 0;
     while (e >= 0) {
@@ -64,15 +90,26 @@ static int fetch_one(fetch_state *st, size_t i, unsigned long long *nbytes)
         }
         *nbytes += (unsigned long long)n;
         if (fd >= 0) {
-            ssize_t w = weft_file_pwrite(fd, buf, (size_t)n, off);
-            if (w < 0) e = (int)w;
+            e = pwrite_all(fd, buf, (size_t)n, off);
             off += n;
         }
     }
-    if (fd >= 0) close(fd);
+    if (fd >= 0) {
+        if (close(fd) < 0 && e >= 0) e = -errno;
+        if (e < 0) unlinkat(st->dirfd, name, 0);
+    }
     int status = weft_http_response_status(r);
     weft_http_response_free(r);
     return e < 0 ? e : status;
+}
+
+/* The URL with control bytes, DEL, backslash and non-ASCII as \xNN. */
+static void print_url(const char *u)
+{
+    for (const unsigned char *p = (const unsigned char *)u; *p; p++) {
+        if (*p < 0x20 || *p >= 0x7f || *p == '\\') printf("\\x%02x", *p);
+        else putchar(*p);
+    }
 }
 
 static int worker(void *arg)
@@ -89,8 +126,11 @@ static int worker(void *arg)
         if (r >= 200 && r < 300) st->ok++;
         else st->failed++;
         if (st->bar) fprintf(stderr, "\r\033[K");
-        if (r >= 0) printf("%d %llu %.3f %s\n", r, nb, dt, st->urls[i]);
-        else printf("ERR %llu %.3f %s (%s)\n", nb, dt, st->urls[i], weft_strerror(r));
+        if (r >= 0) printf("%d %llu %.3f ", r, nb, dt);
+        else printf("ERR %llu %.3f ", nb, dt);
+        print_url(st->urls[i]);
+        if (r >= 0) printf("\n");
+        else printf(" (%s)\n", weft_strerror(r));
         if (st->bar) fflush(stdout);
         progress(st);
     }
@@ -106,6 +146,10 @@ static int fetch_main(void *arg)
     st->t0 = weft_now();
     size_t nw = (size_t)st->conc < st->n ? (size_t)st->conc : st->n;
     weft_task **ts = calloc(nw ? nw : 1, sizeof *ts);
+    if (!ts) {
+        weft_http_client_close(st->c);
+        return -ENOMEM;
+    }
     for (size_t i = 0; i < nw; i++) ts[i] = weft_spawn(worker, st);
     int r = weft_gather(ts, nw, NULL);
     free(ts);
@@ -117,6 +161,21 @@ static int fetch_main(void *arg)
     return r;
 }
 
+/* Appends a copy of url to the list. 0 or -ENOMEM. */
+static int add_url(fetch_state *st, size_t *cap, const char *url)
+{
+    if (st->n == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 64;
+        char **u = realloc(st->urls, ncap * sizeof *u);
+        if (!u) return -ENOMEM;
+        st->urls = u, *cap = ncap;
+    }
+    char *copy = strdup(url);
+    if (!copy) return -ENOMEM;
+    st->urls[st->n++] = copy;
+    return 0;
+}
+
 static int read_list(const char *file, fetch_state *st, size_t *cap)
 {
     FILE *f = strcmp(file, "-") ? fopen(file, "r") : stdin;
@@ -124,40 +183,38 @@ static int read_list(const char *file, fetch_state *st, size_t *cap)
     char *line = NULL;
     size_t lcap = 0;
     ssize_t len;
-    while ((len = getline(&line, &lcap, f)) > 0) {
+    int e = 0;
+    while (!e && (len = getline(&line, &lcap, f)) > 0) {
         while (len && (line[len - 1] == '\n' || line[len - 1] == '\r' || line[len - 1] == ' '))
             line[--len] = 0;
         if (!len || line[0] == '#') continue;
-        if (st->n == *cap) {
-            *cap = *cap ? *cap * 2 : 64;
-            st->urls = realloc(st->urls, *cap * sizeof *st->urls);
-        }
-        st->urls[st->n++] = strdup(line);
+        e = add_url(st, cap, line);
     }
+    if (!e && ferror(f)) e = -EIO;
     free(line);
     if (f != stdin) fclose(f);
-    return 0;
+    return e;
 }
 
 int weft_cmd_fetch(int argc, char **argv)
 {
-    fetch_state st = {.conc = 10};
+    fetch_state st = {.conc = 10, .dirfd = -1};
     size_t cap = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-c") && i + 1 < argc) st.conc = atoi(argv[++i]);
         else if (!strcmp(argv[i], "-o") && i + 1 < argc) st.outdir = argv[++i];
         else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) st.timeout = atof(argv[++i]);
         else if (!strcmp(argv[i], "-i") && i + 1 < argc) {
-            if (read_list(argv[++i], &st, &cap) < 0) {
-                fprintf(stderr, "weft fetch: cannot read %s\n", argv[i]);
+            int e = read_list(argv[++i], &st, &cap);
+            if (e < 0) {
+                fprintf(stderr, "weft fetch: cannot read %s: %s\n", argv[i], weft_strerror(e));
                 return 2;
             }
         } else if (argv[i][0] != '-') {
-            if (st.n == cap) {
-                cap = cap ? cap * 2 : 64;
-                st.urls = realloc(st.urls, cap * sizeof *st.urls);
+            if (add_url(&st, &cap, argv[i]) < 0) {
+                fprintf(stderr, "weft fetch: out of memory\n");
+                return 2;
             }
-            st.urls[st.n++] = strdup(argv[i]);
         } else {
             fprintf(stderr, "weft fetch: bad argument %s\n", argv[i]);
             return 2;
@@ -167,8 +224,16 @@ int weft_cmd_fetch(int argc, char **argv)
         fprintf(stderr, "usage: weft fetch [-c N] [-o DIR] [--timeout S] URL... | -i FILE\n");
         return 2;
     }
+    if (st.outdir) {
+        st.dirfd = open(st.outdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (st.dirfd < 0) {
+            fprintf(stderr, "weft fetch: cannot open %s: %s\n", st.outdir, strerror(errno));
+            return 2;
+        }
+    }
     st.bar = isatty(2);
     int r = weft_run(fetch_main, &st);
+    if (st.dirfd >= 0) close(st.dirfd);
     for (size_t i = 0; i < st.n; i++) free(st.urls[i]);
     free(st.urls);
     return r < 0 || st.failed ? 1 : 0;
