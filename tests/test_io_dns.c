@@ -115,7 +115,8 @@ static int t_shared_and_cancel(void *arg)
     CHECK_EQ(weft_gather(t, 20, NULL), 0);
     weft__dns_stats(&h1, &l1);
     CHECK_EQ(l1, l0 + 1);
-    /* a cancelled lookup returns at once; the job still fills the cache */
+    /* a cancelled lookup returns at once; a job a worker had started still
+     * fills the cache, one still queued is dropped (issue 10 item 19) */
     weft__dns_cache_clear();
     weft_task *c = weft_spawn(lookup, (void *)1L);
     weft_yield(); /* it starts and waits */
@@ -129,8 +130,7 @@ static int t_shared_and_cancel(void *arg)
     CHECK_EQ(weft_resolve("localhost", 2, AF_INET, SOCK_STREAM, &ai), 0);
     weft_addrinfo_free(ai);
     weft__dns_stats(&h1, &l1);
-    CHECK_EQ(h1, h0 + 1); /* served from the cache */
-    CHECK_EQ(l1, l0);
+    CHECK((h1 == h0 + 1 && l1 == l0) || (h1 == h0 && l1 == l0 + 1));
     return 0;
 }
 

@@ -6,6 +6,11 @@
  * DNS part. Its cost (a thread per lookup in flight) is paid only on a cache
  * miss for a name that is not a numeric address.
  *
+ * A caller that gives up must not hold back the next one (issue 10 item
+ * 19): a queued job nobody waits for leaves the queue, a worker stuck in one
+ * stops counting against WORKERS_MAX (a fresh lookup gets a thread of its
+ * own), and failures are cached briefly. docs/design.md says why not c-ares.
+ *
  * Why a pool of its own rather than weft_to_thread: a lookup can take
  * seconds (an unreachable name server), and weft_to_thread must wait for its
  * function even when the caller is cancelled. Here a cancelled or timed-out
@@ -32,8 +37,10 @@
 #include <unistd.h>
 
 #define TTL_S 30.0     /* getaddrinfo does not give TTLs: a fixed, short one */
+#define NEG_TTL_S 5.0  /* failures too, briefly: a name that timed out is not retried at once */
 #define CACHE_MAX 256  /* entries; a linear scan is cheaper than a hash here */
-#define WORKERS_MAX 4
+#define WORKERS_MAX 4  /* threads serving lookups someone still waits for */
+#define THREADS_MAX 64 /* with those stuck in lookups everyone gave up on */
 WEFT__PULL_IO_ERROR_NAMES
 #define IDLE_EXIT_S 30 /* an idle worker ends after this long */
 
@@ -46,6 +53,8 @@ typedef struct job {
     char *host;
     int family, socktype;
     int refs;        /* the worker + each waiting task */
+    int started;     /* a worker took it from the queue */
+    int abandoned;   /* started, and every waiter has left */
     int done, err;
     struct addrinfo *res;
     waiter *waiters;
@@ -57,6 +66,7 @@ typedef struct entry {
     char *host;
     int family, socktype;
     double expires;
+    int err;              /* a failure remembered (res NULL), or 0 */
     struct addrinfo *res; /* our copy (copy_list), port 0 */
 } entry;
 
@@ -64,6 +74,7 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static job *qhead, *qtail, *inflight;
 static int nworkers, nidle;
+static int nstuck; /* workers in a lookup nobody waits for any more */
 static entry cache[CACHE_MAX];
 static int ncache;
 static unsigned long hits, lookups;
@@ -148,8 +159,8 @@ static void entry_clear(entry *e)
     *e = cache[--ncache];
 }
 
-/* Takes ownership of res. */
-static void cache_put(const job *j, struct addrinfo *res, double now)
+/* Takes ownership of res; with res NULL, remembers the failure err. */
+static void cache_put(const job *j, struct addrinfo *res, int err, double now)
 {
     for (int i = 0; i < ncache;) {
         entry *e = &cache[i];
@@ -169,7 +180,7 @@ static void cache_put(const job *j, struct addrinfo *res, double now)
         weft_addrinfo_free(res);
         return;
     }
-    cache[ncache++] = (entry){h, j->family, j->socktype, now + TTL_S, res};
+    cache[ncache++] = (entry){h, j->family, j->socktype, now + (res ? TTL_S : NEG_TTL_S), err, res};
 }
 
 void weft__dns_stats(unsigned long *hit, unsigned long *lookup)
@@ -227,6 +238,7 @@ static void *worker(void *arg)
         job *j = qhead;
         qhead = j->next;
         if (!qhead) qtail = NULL;
+        j->started = 1;
         pthread_mutex_unlock(&mu);
 
         struct addrinfo hints = {.ai_family = j->family, .ai_socktype = j->socktype};
@@ -246,7 +258,9 @@ static void *worker(void *arg)
         j->done = 1;
         j->err = err;
         j->res = mine;
-        if (cached) cache_put(j, cached, now);
+        if (j->abandoned) nstuck--;
+        if (cached) cache_put(j, cached, 0, now);
+        else if (err == -WEFT_EDNS || err == -WEFT_EDNSAGAIN) cache_put(j, NULL, err, now);
         if (j->iprev) j->iprev->inext = j->inext; else inflight = j->inext;
         if (j->inext) j->inext->iprev = j->iprev;
         for (waiter *w = j->waiters; w; w = w->next) {
@@ -265,7 +279,7 @@ static void forked_child(void)
     pthread_mutex_init(&mu, NULL);
     pthread_cond_init(&cv, NULL);
     qhead = qtail = inflight = NULL;
-    nworkers = nidle = 0;
+    nworkers = nidle = nstuck = 0;
 }
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 static void atfork_register(void) { pthread_atfork(NULL, NULL, forked_child); }
@@ -276,6 +290,10 @@ static job *job_get(const char *host, int family, int socktype)
     for (job *j = inflight; j; j = j->inext)
         if (same(j->host, j->family, j->socktype, host, family, socktype)) {
             j->refs++;
+            if (j->abandoned) { /* someone waits for it again */
+                j->abandoned = 0;
+                nstuck--;
+            }
             return j;
         }
     job *j = calloc(1, sizeof *j);
@@ -292,7 +310,9 @@ static job *job_get(const char *host, int family, int socktype)
     inflight = j;
     if (qtail) qtail->next = j; else qhead = j;
     qtail = j;
-    if (!nidle && nworkers < WORKERS_MAX) {
+    /* Workers stuck in lookups everyone gave up on do not count: a fresh
+     * lookup never queues behind them (only THREADS_MAX bounds them). */
+    if (!nidle && nworkers - nstuck < WORKERS_MAX && nworkers < THREADS_MAX) {
         pthread_t th;
         pthread_attr_t a;
         pthread_attr_init(&a);
@@ -306,6 +326,29 @@ static job *job_get(const char *host, int family, int socktype)
     return j;
 }
 
+/* Every waiter left j, not done (mu held). Not started: it leaves the queue
+ * and is never run. Started: its worker no longer counts against
+ * WORKERS_MAX, so fresh lookups get a thread of their own meanwhile. */
+static void job_abandon(job *j)
+{
+    if (j->started) {
+        j->abandoned = 1;
+        nstuck++;
+        return;
+    }
+    job **p = &qhead, *prev = NULL;
+    while (*p && *p != j) {
+        prev = *p;
+        p = &(*p)->next;
+    }
+    if (!*p) return;
+    *p = j->next;
+    if (qtail == j) qtail = prev;
+    if (j->iprev) j->iprev->inext = j->inext; else inflight = j->inext;
+    if (j->inext) j->inext->iprev = j->iprev;
+    j->refs--; /* the worker's: no worker will take it */
+}
+
 /* The cached answer for host, as a fresh list for port; -ENOENT when there
  * is none. Called with mu held. */
 static int cache_answer(const char *host, int port, int family, int socktype,
@@ -314,7 +357,7 @@ static int cache_answer(const char *host, int port, int family, int socktype,
     entry *e = cache_find(host, family, socktype, mono());
     if (!e) return -ENOENT;
     hits++;
-    return copy_list(e->res, port, out);
+    return e->err ? e->err : copy_list(e->res, port, out);
 }
 
 static int lookup_pool(const char *host, int port, int family, int socktype,
@@ -354,6 +397,7 @@ static int lookup_pool(const char *host, int port, int family, int socktype,
                     *p = w.next;
                     break;
                 }
+            if (!j->waiters) job_abandon(j);
             break;
         }
         pthread_mutex_unlock(&mu);
