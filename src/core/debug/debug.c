@@ -328,9 +328,16 @@ static int grow(struct weft__dbgstate *d)
         while (n[j].obj) j = (j + 1) & (cap - 1);
         n[j] = *o;
     }
-    free(d->objs);
+    /* A SIGUSR1 dump on this thread may walk the array at any instruction:
+     * publish the new one, then its size, and only then free the old (the
+     * old was once freed first: issue 10 item 15). The fences keep the
+     * compiler from reordering; the handler runs on this thread. */
+    weft__dbgobj *old = d->objs;
     d->objs = n;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
     d->capobjs = cap;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    free(old);
     d->used = d->nobjs;
     return 0;
 }
@@ -383,11 +390,12 @@ void weft_debug_track(const void *obj, const char *kind, const char *file, int l
         if (!o->obj) d->used++;
         d->nobjs++;
     }
-    o->obj = obj;
     o->caller = NULL;
     o->kind = kind ? kind : "object";
     o->file = file;
     o->line = line;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST); /* a dump sees a slot whole or empty */
+    o->obj = obj;
 }
 
 void weft_debug_untrack(const void *obj)

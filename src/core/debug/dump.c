@@ -159,6 +159,10 @@ static void dump_loop(weft__loop *L, const sink *s)
     if (L->members_pending) /* group members get a task only when they start */
         out(s, ", %zu group member(s) not started yet", L->members_pending);
     out(s, "\n");
+    /* A SIGUSR1 dump may interrupt weft_dump_tasks on this thread: it
+     * puts back the sink it found, so the interrupted dump goes on with its
+     * own (it used to find NULL and crash: issue 10 item 15). */
+    const sink *outer = dump_sink;
     dump_sink = s;
     weft__each_task(dump_one);
     struct weft__dbgstate *d = L->dbgs;
@@ -171,7 +175,7 @@ static void dump_loop(weft__loop *L, const sink *s)
                     weft__obj_site(&d->objs[i], site, sizeof site));
             }
     }
-    dump_sink = NULL;
+    dump_sink = outer;
 }
 
 __attribute__((noinline)) void weft_dump_tasks(FILE *f)
@@ -189,7 +193,7 @@ __attribute__((noinline)) void weft_dump_tasks(FILE *f)
 /* ---- SIGUSR1 ---------------------------------------------------------------- */
 
 static weft__loop *sig_loop;        /* the loop that installed the handler */
-static pthread_t sig_thread;
+static pthread_t sig_thread;        /* its thread: written before sig_loop is published */
 static struct sigaction sig_old;
 static volatile sig_atomic_t sig_busy;
 
@@ -198,14 +202,19 @@ static void on_sigusr1(int sig, siginfo_t *si, void *ucv)
     (void)sig;
     (void)si;
     int saved = errno;
-    weft__loop *L = sig_loop;
+    weft__loop *L = __atomic_load_n(&sig_loop, __ATOMIC_ACQUIRE);
     if (!L) goto out;
-    if (weft__L != L) { /* delivered to another thread: pass it to the loop's */
+    if (!pthread_equal(pthread_self(), sig_thread)) { /* pass it to the loop's thread */
         pthread_kill(sig_thread, SIGUSR1);
         goto out;
     }
-    if (sig_busy) goto out;
+    /* The loop's thread, before the loop runs (the handler is installed
+     * first) or after: nothing to dump. Forwarding here, as a check of
+     * weft__L alone once did, resent the signal to this very thread, which
+     * took it again on return: 100% CPU forever (issue 10 item 15). */
+    if (weft__L != L || sig_busy) goto out;
     sig_busy = 1;
+    void *outer_pc = dump_pc; /* a weft_dump_tasks this signal interrupted */
     ucontext_t *uc = ucv;
 #if defined(__x86_64__)
     dump_pc = (void *)uc->uc_mcontext.gregs[REG_RIP];
@@ -218,6 +227,7 @@ static void on_sigusr1(int sig, siginfo_t *si, void *ucv)
     sink s = {NULL, 2};
     out(&s, "weft: SIGUSR1 task dump\n");
     dump_loop(L, &s);
+    dump_pc = outer_pc;
     sig_busy = 0;
 out:
     errno = saved;
@@ -233,8 +243,8 @@ void weft__dump_signal_install(weft__loop *L)
     const char *fn;
     uintptr_t off, objoff;
     weft__symbolize((uintptr_t)&weft_dump_tasks, &fn, &off, &objoff);
-    sig_loop = L;
     sig_thread = pthread_self();
+    __atomic_store_n(&sig_loop, L, __ATOMIC_RELEASE);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = on_sigusr1;
@@ -247,5 +257,5 @@ void weft__dump_signal_remove(weft__loop *L)
 {
     if (sig_loop != L) return;
     sigaction(SIGUSR1, &sig_old, NULL);
-    sig_loop = NULL;
+    __atomic_store_n(&sig_loop, NULL, __ATOMIC_RELEASE);
 }

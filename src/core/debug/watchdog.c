@@ -103,9 +103,12 @@ static void capture(struct weft__watchdog *w, uint64_t seq)
     int np = 0;
     if (strncmp(buf, "running", 7) != 0) {
         /* "nr a1 a2 a3 a4 a5 a6 sp pc", or "-1 sp pc" outside a call */
-        char *tok[9];
+        char *tok[9], *save;
         int k = 0;
-        for (char *s = strtok(buf, " \n"); s && k < 9; s = strtok(NULL, " \n")) tok[k++] = s;
+        /* strtok_r: strtok's state is the process's, and this thread would
+         * reset a parse the user's code has under way (issue 10 item 15). */
+        for (char *s = strtok_r(buf, " \n", &save); s && k < 9; s = strtok_r(NULL, " \n", &save))
+            tok[k++] = s;
         if (k < 3) return;
         nr = strtol(tok[0], NULL, 0);
         uintptr_t sp = strtoull(tok[k - 2], NULL, 0), pc = strtoull(tok[k - 1], NULL, 0);
