@@ -35,6 +35,8 @@ typedef struct weft__parser {
     uint8_t chunk_state;    /* where the chunked decoder is (parser.c) */
     uint8_t chunk_digits;   /* hex digits of the current chunk size */
     uint8_t te_close;       /* HTTP/1.0 with Transfer-Encoding: close after it */
+    uint8_t tname_len;      /* the current trailer name's length (capped) */
+    char tname[18];         /* its first bytes, lower case */
     int64_t content_length; /* -1: none; at most INT64_MAX */
     uint64_t remaining;     /* body bytes (length) or chunk bytes still due */
     uint64_t overhead;      /* chunk extensions, trailers, size zeros: wire

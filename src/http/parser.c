@@ -135,7 +135,7 @@ void weft__parser_init(weft__parser *P, int type, size_t max_head)
     P->in_value = P->head_done = P->msg_done = P->too_many = P->bad_value = 0;
     P->status = 0;
     P->framing = WEFT__BODY_NONE;
-    P->chunk_state = P->chunk_digits = P->te_close = 0;
+    P->chunk_state = P->chunk_digits = P->te_close = P->tname_len = 0;
     P->content_length = -1;
     P->remaining = P->overhead = 0;
 }
@@ -408,6 +408,25 @@ static int hexval(unsigned char c)
     return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
+/* A trailer name is seen a byte at a time (it may straddle reads): its
+ * first bytes are kept, enough to tell the framing fields. */
+static void tname_add(weft__parser *P, unsigned char c)
+{
+    if (P->tname_len < sizeof P->tname) P->tname[P->tname_len] = (char)(c | 0x20);
+    if (P->tname_len <= sizeof P->tname) P->tname_len++;
+}
+
+/* RFC 9110 6.5.1: framing cannot come after the content. A trailer naming
+ * it is refused: h11 refuses some (a malformed Content-Length) and served
+ * nothing where weft served the request and the one behind it, and a
+ * proxy that merges trailers into the header section would frame anew. */
+static int framing_trailer(const weft__parser *P)
+{
+    static const char cl[] = "content-length", te[] = "transfer-encoding";
+    return (P->tname_len == sizeof cl - 1 && !memcmp(P->tname, cl, sizeof cl - 1)) ||
+           (P->tname_len == sizeof te - 1 && !memcmp(P->tname, te, sizeof te - 1));
+}
+
 /* Decodes chunked framing from in[0..n): data to P->out. The bytes
  * consumed, or -1 on a framing error. Stops after the final CRLF. */
 static long dechunk(weft__parser *P, const unsigned char *in, size_t n)
@@ -464,14 +483,26 @@ static long dechunk(weft__parser *P, const unsigned char *in, size_t n)
             i++;
             break;
         case CK_TRAILER:
-            if (c == '\r') P->chunk_state = CK_END_LF;
-            else if (tchar(c)) P->chunk_state = CK_TNAME, P->overhead++;
-            else return -1; /* a fold, an empty name, junk */
+            if (c == '\r') {
+                P->chunk_state = CK_END_LF;
+            } else if (tchar(c)) {
+                P->chunk_state = CK_TNAME, P->overhead++;
+                P->tname_len = 0;
+                tname_add(P, c);
+            } else {
+                return -1; /* a fold, an empty name, junk */
+            }
             i++;
             break;
         case CK_TNAME:
-            if (c == ':') P->chunk_state = CK_TVALUE;
-            else if (!tchar(c)) return -1;
+            if (c == ':') {
+                if (framing_trailer(P)) return -1;
+                P->chunk_state = CK_TVALUE;
+            } else if (tchar(c)) {
+                tname_add(P, c);
+            } else {
+                return -1;
+            }
             P->overhead++;
             i++;
             break;
