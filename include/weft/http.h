@@ -204,7 +204,9 @@ typedef struct weft_http_client_opts {
     int raise_for_status;    /* 1: a status >= 400 fails with -WEFT_EHTTP_STATUS */
     int no_decompress;       /* 1: keep gzip/deflate bodies as sent */
     int no_cookies;          /* 1: do not keep cookies */
-    size_t max_body_bytes;   /* weft_http_response_body limit; default 64 MiB */
+    size_t max_body_bytes;   /* weft_http_response_body limit; default 64 MiB; every
+                                read also ends with it once chunk extensions and
+                                trailers alone exceed it */
     weft_tls_ctx *tls;       /* for https; NULL: a default verifying context */
     const char *user_agent;  /* NULL: "weft" */
     int allow_insecure_redirects; /* 1: follow a redirect from https to http;

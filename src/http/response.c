@@ -125,6 +125,13 @@ static ssize_t read_raw(weft_http_response *r, char *buf, size_t n)
             return used;
         }
         weft_stream_consume(r->conn->s, (size_t)used);
+        /* Chunk extensions and trailers yield no data: without a bound, a
+         * server sending them endlessly held the client however small its
+         * body limit (8 MiB of extension passed a 64 KiB limit). */
+        if (r->P.overhead > r->max_body) {
+            weft__resp_release(r, 0);
+            return -WEFT_EHTTP_BODY_SIZE;
+        }
         if (r->P.msg_done) {
             r->body_done = 1;
             weft__resp_release(r, r->H.keep_alive);

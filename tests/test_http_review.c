@@ -1,0 +1,71 @@
+/* Findings of a hostile review of the issue 10 HTTP fixes, each confirmed
+ * over real loopback sockets before it was fixed (the server's are with
+ * their kind in test_http_smuggling.c):
+ *  - the client's body limit ignored chunk framing: a server sending an
+ *    endless chunk extension (or trailer section) held the client for as
+ *    long as it liked, megabytes past max_body_bytes. */
+#include <weft/http.h>
+#include <weft/io.h>
+#include <weft/test.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- client: chunk framing counts against the body limit ------------------------ */
+
+static const char *ext_head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1;";
+static const char *trailer_head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                  "1\r\na\r\n0\r\n";
+static size_t junk_sent;
+
+/* Answers with a chunk extension (arg: ext_head) or trailer section
+ * (trailer_head) of 8 MiB, then a proper end: a client with a 64 KiB body
+ * limit must give up long before. */
+static int junk_handler(weft_stream *s, void *arg)
+{
+    const char *head = arg;
+    int trailer = head == trailer_head;
+    char buf[4096];
+    ssize_t n = weft_stream_read_until(s, "\r\n\r\n", 4, buf, sizeof buf);
+    if (n <= 0 || weft_stream_write(s, head, strlen(head)) < 0) return 0;
+    static char junk[65536];
+    /* Extension bytes, or 64-byte trailer lines "X:vvv...\r\n". */
+    static const char line[] = "X:" "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvv" "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvv\r\n";
+    for (size_t i = 0; i < sizeof junk; i++) junk[i] = trailer ? line[i % 64] : 'e';
+    junk_sent = 0;
+    for (int i = 0; i < 128; i++) {
+        if (weft_stream_write(s, junk, sizeof junk) < 0) return 0;
+        junk_sent += sizeof junk;
+    }
+    const char *end = trailer ? "\r\n" : "\r\na\r\n0\r\n\r\n";
+    weft_stream_write(s, end, strlen(end));
+    return 0;
+}
+
+WEFT_TEST(review_client_chunk_framing_counts)
+{
+    const char *heads[] = {ext_head, trailer_head};
+    for (int i = 0; i < 2; i++) {
+        weft_server *raw = weft_tcp_serve("127.0.0.1", 0, junk_handler, (void *)heads[i]);
+        WEFT_TEST_CHECK(raw);
+        char u[64];
+        snprintf(u, sizeof u, "http://127.0.0.1:%d/", weft_server_port(raw));
+        weft_http_client_opts co = {.max_body_bytes = 65536, .total_timeout_s = 60};
+        weft_http_client *c = weft_http_client_new(&co);
+        weft_http_response *r = NULL;
+        int e = weft_http_client_request(c, "GET", u, NULL, &r);
+        WEFT_TEST_CHECK(e == 0);
+        const char *d;
+        size_t n;
+        e = weft_http_response_body(r, &d, &n);
+        fprintf(stderr, "%s: body -> %d, server wrote %zu bytes of junk\n",
+                i ? "trailers" : "extension", e, junk_sent);
+        WEFT_TEST_CHECK(e == -WEFT_EHTTP_BODY_SIZE);
+        weft_http_response_free(r);
+        weft_http_client_close(c);
+        weft_server_close(raw, 1);
+    }
+    return 0;
+}
+
+WEFT_TEST_MAIN(WEFT_TEST_CASE(review_client_chunk_framing_counts))
