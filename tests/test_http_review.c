@@ -3,10 +3,12 @@
  * their kind in test_http_smuggling.c):
  *  - the client's body limit ignored chunk framing: a server sending an
  *    endless chunk extension (or trailer section) held the client for as
- *    long as it liked, megabytes past max_body_bytes. */
+ *    long as it liked, megabytes past max_body_bytes;
+ *  - an endless run of interim (1xx) responses held the client for good. */
 #include <weft/http.h>
 #include <weft/io.h>
 #include <weft/test.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,4 +70,44 @@ WEFT_TEST(review_client_chunk_framing_counts)
     return 0;
 }
 
-WEFT_TEST_MAIN(WEFT_TEST_CASE(review_client_chunk_framing_counts))
+/* ---- client: interim responses are bounded ------------------------------------- */
+
+/* Answers with interim responses, as many as arg says (as an int), then a
+ * final 200. */
+static int interim_handler(weft_stream *s, void *arg)
+{
+    int n = (int)(intptr_t)arg;
+    static const char interim[] = "HTTP/1.1 102 Processing\r\n\r\n",
+                      final[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    char buf[4096];
+    if (weft_stream_read_until(s, "\r\n\r\n", 4, buf, sizeof buf) <= 0) return 0;
+    for (int i = 0; i < n; i++)
+        if (weft_stream_write(s, interim, strlen(interim)) < 0) return 0;
+    weft_stream_write(s, final, strlen(final));
+    return 0;
+}
+
+/* An endless run of 1xx responses held the client for good (no byte of it
+ * counts as body); Go's client stops after 5, weft after 10. */
+WEFT_TEST(review_client_interim_responses_bounded)
+{
+    const int counts[] = {3, 100000};
+    for (int i = 0; i < 2; i++) {
+        weft_server *raw = weft_tcp_serve("127.0.0.1", 0, interim_handler, (void *)(intptr_t)counts[i]);
+        WEFT_TEST_CHECK(raw);
+        char u[64];
+        snprintf(u, sizeof u, "http://127.0.0.1:%d/", weft_server_port(raw));
+        weft_http_client *c = weft_http_client_new(NULL);
+        weft_http_response *r = NULL;
+        int e = weft_http_client_request(c, "GET", u, NULL, &r);
+        fprintf(stderr, "%d interim responses: %d\n", counts[i], e);
+        WEFT_TEST_CHECK(i == 0 ? e == 0 && weft_http_response_status(r) == 200 : e == -WEFT_EHTTP_PARSE);
+        weft_http_response_free(r);
+        weft_http_client_close(c);
+        weft_server_close(raw, 1);
+    }
+    return 0;
+}
+
+WEFT_TEST_MAIN(WEFT_TEST_CASE(review_client_chunk_framing_counts),
+               WEFT_TEST_CASE(review_client_interim_responses_bounded))

@@ -8,6 +8,10 @@
 #include <strings.h>
 
 #define MAX_RESPONSE_HEAD 65536
+/* Interim (1xx) responses before the final one: a server sending them
+ * endlessly would hold the client for good, none of their bytes being
+ * body (Go's client allows 5). */
+#define MAX_INTERIM 10
 
 typedef struct peek_args {
     weft_stream *s;
@@ -61,7 +65,8 @@ static int setup_decoding(weft_http_response *r)
 
 int weft__resp_read_head(weft_http_response *r, int method_head)
 {
-    for (;;) {
+    for (int interim = 0;; interim++) {
+        if (interim > MAX_INTERIM) return -WEFT_EHTTP_PARSE;
         weft__parser_init(&r->P, HTTP_RESPONSE, MAX_RESPONSE_HEAD);
         long n;
         const char *data;
