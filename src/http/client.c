@@ -33,6 +33,11 @@ weft_http_client *weft_http_client_new(const weft_http_client_opts *opt)
     c->o.max_redirects = DEF(c->o.max_redirects, 10);
     c->o.max_body_bytes = DEF(c->o.max_body_bytes, 64 << 20);
     if (!c->o.user_agent) c->o.user_agent = "weft";
+    if (!weft__header_ok("User-Agent", c->o.user_agent)) { /* CR/LF: request splitting */
+        free(c);
+        errno = EINVAL;
+        return NULL;
+    }
     c->slots = weft_sem_new(permits(c->o.limit));
     if (!c->slots) {
         free(c);

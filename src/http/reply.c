@@ -1,23 +1,38 @@
 /* Server responses. A whole response goes out in one writev (head and body)
  * and its head is built by hand into a buffer the connection reuses: no
- * printf, no allocation per request once the buffer has grown. */
+ * printf, no allocation per request once the buffer has grown. Every byte
+ * of the head goes through a growing append: no size is computed apart
+ * from what is written (a fixed allowance for the constant text once ran
+ * past the buffer, issue 10 item 1). */
 #include "http/server_internal.h"
 #include <errno.h>
 
-static inline void add(weft__buf *b, const char *s, size_t n)
+/* Appends n bytes, growing the buffer; the first failure sticks in *err so
+ * that the head is written straight through and checked once. */
+static void put(weft__buf *b, const char *s, size_t n, int *err)
 {
-    if (n) memcpy(b->p + b->len, s, n);
-    b->len += n;
+    if (!*err) *err = weft__buf_add(b, s, n);
 }
-#define ADD_LIT(b, s) add((b), (s), sizeof(s) - 1)
+#define PUT_LIT(b, s, err) put((b), (s), sizeof(s) - 1, (err))
+#define PUT_STR(b, s, err) put((b), (s), strlen(s), (err))
 
-static void add_u64(weft__buf *b, uint64_t v)
+static void put_u64(weft__buf *b, uint64_t v, int *err)
 {
     char tmp[24];
     int i = 24;
     do tmp[--i] = (char)('0' + v % 10);
     while (v /= 10);
-    add(b, tmp + i, (size_t)(24 - i));
+    put(b, tmp + i, (size_t)(24 - i), err);
+}
+
+/* Refuses what the handler passes for the head that could split it:
+ * a status that is not three digits, CR/LF in the content type (issue 10
+ * item 12). Header names and values added one by one are checked in
+ * weft_http_reply_header, the server name in weft_http_server_new. */
+static int head_args_ok(int status, const char *ctype)
+{
+    if (status < 100 || status > 999) return 0;
+    return !ctype || weft__header_ok("Content-Type", ctype);
 }
 
 /* Builds the response head into c->out. content_length -1: chunked, -2:
@@ -28,37 +43,36 @@ static int build_head(weft_http_request *req, int status, const char *ctype,
     weft__conn *c = req->c;
     weft_http_server *srv = c->srv;
     weft__buf *b = &c->out;
-    const char *reason = weft_http_status_text(status);
-    size_t need = 128 + strlen(reason) + c->extra.len + (ctype ? strlen(ctype) : 0) +
-                  (srv->o.server_name ? strlen(srv->o.server_name) : 0);
+    int err = 0;
+    if (!head_args_ok(status, ctype)) return -EINVAL;
     b->len = 0;
-    if (weft__buf_reserve(b, need)) return -ENOMEM;
     if (srv->closing) req->keep_alive = 0;
-    ADD_LIT(b, "HTTP/1.1 ");
-    add_u64(b, (uint64_t)status);
-    ADD_LIT(b, " ");
-    add(b, reason, strlen(reason));
+    PUT_LIT(b, "HTTP/1.1 ", &err);
+    put_u64(b, (uint64_t)status, &err);
+    PUT_LIT(b, " ", &err);
+    PUT_STR(b, weft_http_status_text(status), &err);
     if (srv->o.server_name[0]) {
-        ADD_LIT(b, "\r\nServer: ");
-        add(b, srv->o.server_name, strlen(srv->o.server_name));
+        PUT_LIT(b, "\r\nServer: ", &err);
+        PUT_STR(b, srv->o.server_name, &err);
     }
-    ADD_LIT(b, "\r\nDate: ");
-    add(b, weft__http_date(), 29);
+    PUT_LIT(b, "\r\nDate: ", &err);
+    put(b, weft__http_date(), 29, &err);
     if (ctype) {
-        ADD_LIT(b, "\r\nContent-Type: ");
-        add(b, ctype, strlen(ctype));
+        PUT_LIT(b, "\r\nContent-Type: ", &err);
+        PUT_STR(b, ctype, &err);
     }
     if (content_length >= 0) {
-        ADD_LIT(b, "\r\nContent-Length: ");
-        add_u64(b, (uint64_t)content_length);
+        PUT_LIT(b, "\r\nContent-Length: ", &err);
+        put_u64(b, (uint64_t)content_length, &err);
     } else if (content_length == -1) {
-        ADD_LIT(b, "\r\nTransfer-Encoding: chunked");
+        PUT_LIT(b, "\r\nTransfer-Encoding: chunked", &err);
     }
-    if (!req->keep_alive) ADD_LIT(b, "\r\nConnection: close");
-    else if (req->h->minor == 0) ADD_LIT(b, "\r\nConnection: keep-alive");
-    ADD_LIT(b, "\r\n");
-    add(b, c->extra.p, c->extra.len);
-    ADD_LIT(b, "\r\n");
+    if (!req->keep_alive) PUT_LIT(b, "\r\nConnection: close", &err);
+    else if (req->h->minor == 0) PUT_LIT(b, "\r\nConnection: keep-alive", &err);
+    PUT_LIT(b, "\r\n", &err);
+    put(b, c->extra.p, c->extra.len, &err);
+    PUT_LIT(b, "\r\n", &err);
+    if (err) return err;
     req->status = status;
     req->replied = 1;
     return 0;
@@ -67,14 +81,22 @@ static int build_head(weft_http_request *req, int status, const char *ctype,
 int weft_http_reply_header(weft_http_request *req, const char *name, const char *value)
 {
     if (req->replied) return -WEFT_EHTTP_STATE;
-    if (!weft__header_ok(name, value)) return -EINVAL;
+    if (!name || !value || !weft__header_ok(name, value)) return -EINVAL;
+    /* The framing is weft's: a second Content-Length or Transfer-Encoding
+     * would let a client or proxy read the body differently from us. */
+    if (!strcasecmp(name, "content-length") || !strcasecmp(name, "transfer-encoding"))
+        return -EINVAL;
     weft__buf *e = &req->c->extra;
+    size_t before = e->len;
+    int r = weft__buf_str(e, name);
+    if (!r) r = weft__buf_add(e, ": ", 2);
+    if (!r) r = weft__buf_str(e, value);
+    if (!r) r = weft__buf_add(e, "\r\n", 2);
+    if (r) {
+        e->len = before; /* no half header left behind */
+        return r;
+    }
     if (!strcasecmp(name, "connection") && weft__has_token(value, "close")) req->keep_alive = 0;
-    if (weft__buf_reserve(e, strlen(name) + strlen(value) + 5)) return -ENOMEM;
-    weft__buf_str(e, name);
-    weft__buf_add(e, ": ", 2);
-    weft__buf_str(e, value);
-    weft__buf_add(e, "\r\n", 2);
     return 0;
 }
 
@@ -214,6 +236,8 @@ int weft__reply_simple(weft_http_request *req, int status, const char *msg)
 {
     char body[128];
     int n = snprintf(body, sizeof body, "%s\n", msg ? msg : weft_http_status_text(status));
+    if (n < 0) n = 0;
+    if ((size_t)n >= sizeof body) n = (int)sizeof body - 1; /* truncated, not over-read */
     req->c->extra.len = 0;
     return weft_http_respond(req, status, "text/plain; charset=utf-8", body, (size_t)n);
 }

@@ -54,6 +54,11 @@ weft_http_server *weft_http_server_new(const weft_http_server_opts *opt)
     srv->o.max_requests = DEF(srv->o.max_requests, 1000);
     srv->o.body_total_s = DEF(srv->o.body_total_s, 60);
     if (!srv->o.server_name) srv->o.server_name = "weft";
+    if (!weft__header_ok("Server", srv->o.server_name)) { /* CR/LF would split every head */
+        free(srv);
+        errno = EINVAL;
+        return NULL;
+    }
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
         srv->nofile = (unsigned long)rl.rlim_cur;
