@@ -3,6 +3,7 @@
  * here with its own configuration in a temporary directory. */
 #include <weft/http.h>
 #include <weft/test.h>
+#include "tls_cert.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -265,15 +266,8 @@ WEFT_TEST(weft_command)
 WEFT_TEST(https)
 {
     WEFT_TEST_CHECK(make_dir() == 0);
-    char cmd[1024], crt[128], key[128];
-    snprintf(crt, sizeof crt, "%s/srv.crt", dir);
-    snprintf(key, sizeof key, "%s/srv.key", dir);
-    snprintf(cmd, sizeof cmd,
-             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
-             "-keyout %s -out %s -subj /CN=localhost -days 2 "
-             "-addext subjectAltName=DNS:localhost,IP:127.0.0.1 >/dev/null 2>&1",
-             key, crt);
-    WEFT_TEST_CHECK(system(cmd) == 0);
+    char crt[128], key[128];
+    WEFT_TEST_CHECK(tls_cert_make(dir, crt, key) == 0);
     weft_tls_ctx *sctx = weft_tls_server_ctx(&(weft_tls_opts){.cert_file = crt, .key_file = key});
     WEFT_TEST_CHECK(sctx != NULL);
     S = weft_http_server_new(&(weft_http_server_opts){.tls = sctx});

@@ -87,7 +87,8 @@ typedef struct weft_http_server_opts {
     size_t max_conns;          /* default 10000 */
     FILE *access_log;          /* one line per request (common log format + time); NULL: none */
     weft_tls_ctx *tls;         /* non-NULL: HTTPS */
-    const char *server_name;   /* the Server header; NULL: "weft", "": none */
+    const char *server_name;   /* the Server header; NULL: "weft", "": none;
+                                  CR/LF: weft_http_server_new fails (EINVAL) */
     size_t max_requests;       /* served on one connection, which then closes
                                   (nginx's keepalive_requests); default 1000;
                                   SIZE_MAX: no limit */
@@ -107,7 +108,10 @@ int weft_http_server_route(weft_http_server *srv, const char *method, const char
                            weft_http_handler h, void *arg);
 /* Serves the files under dir for GET/HEAD paths below prefix ("/static"):
  * sendfile, Range (single), If-Modified-Since, index.html for directories.
- * Paths that leave dir (.., symlinks out, NUL) get 404. 0 or -errno. */
+ * Files are opened beneath dir by the kernel (openat2 RESOLVE_BENEATH):
+ * relative symlinks that stay under dir are followed; absolute ones, any
+ * that leave, "..", NUL and backslash get 404 (on kernels without openat2
+ * every symlink gets 404). Dotfiles are served. 0 or -errno. */
 int weft_http_server_static(weft_http_server *srv, const char *prefix, const char *dir);
 /* Appends a middleware to the chain (run in the order added). 0 or -ENOMEM. */
 int weft_http_server_use(weft_http_server *srv, weft_http_middleware mw, void *arg);
@@ -153,18 +157,22 @@ int weft_http_next(weft_http_request *req);
 
 /* ---- the response ("reply" on the server, "response" in the client) ---- */
 /* Adds a response header (copied) before the response starts.
- * -WEFT_EHTTP_STATE once started; -EINVAL on CR/LF in name or value. */
+ * -WEFT_EHTTP_STATE once started; -EINVAL on CR/LF in name or value, a
+ * name that is not a token, or Content-Length/Transfer-Encoding (the
+ * framing is the server's: a second one would let a client or proxy read
+ * the body differently). */
 int weft_http_reply_header(weft_http_request *req, const char *name, const char *value);
 /* A whole response in one write: status line, headers, Content-Length and
  * the body (not sent for HEAD, 1xx, 204, 304). content_type NULL: none.
  * body is not kept. 0, -WEFT_EHTTP_STATE (a response was already started),
- * or the stream's error (the connection then closes). Waits. */
+ * -EINVAL (status not 100-999, CR/LF in content_type: nothing is sent), or
+ * the stream's error (the connection then closes). Waits. */
 int weft_http_respond(weft_http_request *req, int status, const char *content_type,
                       const void *body, size_t len);
 /* Starts a streamed response: content_length >= 0 sends exactly that many
  * bytes, -1 uses chunked encoding (to an HTTP/1.0 client: raw, ended by
- * closing). Sends the head at once. 0, -WEFT_EHTTP_STATE, or the stream's
- * error. Waits. */
+ * closing). Sends the head at once. 0, -WEFT_EHTTP_STATE, -EINVAL (as for
+ * weft_http_respond), or the stream's error. Waits. */
 int weft_http_reply_start(weft_http_request *req, int status, const char *content_type,
                              int64_t content_length);
 /* Writes body bytes (one chunk, with chunked encoding); returns n.
@@ -208,7 +216,7 @@ typedef struct weft_http_client_opts {
                                 read also ends with it once chunk extensions and
                                 trailers alone exceed it */
     weft_tls_ctx *tls;       /* for https; NULL: a default verifying context */
-    const char *user_agent;  /* NULL: "weft" */
+    const char *user_agent;  /* NULL: "weft"; CR/LF: weft_http_client_new fails (EINVAL) */
     int allow_insecure_redirects; /* 1: follow a redirect from https to http;
                                      else it fails with
                                      -WEFT_EHTTP_INSECURE_REDIRECT (what was

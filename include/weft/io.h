@@ -294,6 +294,11 @@ void weft_tls_ctx_free(weft_tls_ctx *ctx);
 int weft_stream_start_tls(weft_stream *s, weft_tls_ctx *ctx, const char *server_name);
 /* The ALPN protocol agreed, or NULL (no TLS, no ALPN, no common protocol). */
 const char *weft_stream_alpn(const weft_stream *s);
+/* 1 if s runs over TLS (weft_stream_start_tls succeeded on it), else 0
+ * (also for NULL). Then the bytes on weft_stream_fd are not the bytes
+ * written: whatever writes to the fd directly (sendfile, splice) must ask
+ * this of the stream at hand. Does not wait. */
+int weft_stream_is_tls(const weft_stream *s);
 /* OpenSSL's reason for the last TLS failure on this thread (a context that
  * failed to load, a handshake or record error: e.g. "certificate verify
  * failed: unable to get local issuer certificate"), "" if none. Read it

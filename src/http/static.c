@@ -1,8 +1,11 @@
-/* Static files: sendfile on plain sockets, Range (one range), conditional
- * GET by modification time, and a path check that nothing leaves the
- * served directory. open/fstat run on the loop's thread: they are a few
- * microseconds on a local disk, far less than a hop to the thread pool. */
+/* Static files: sendfile on plain streams, Range (one range), conditional
+ * GET by modification time. Which file a request path names is decided by
+ * static_open.c, beneath the served directory. open/fstat run on the
+ * loop's thread: they are a few microseconds on a local disk, far less
+ * than a hop to the thread pool. */
+#define _GNU_SOURCE /* O_PATH */
 #include "http/server_internal.h"
+#include "http/static_open.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -13,8 +16,7 @@
 #include <unistd.h>
 
 typedef struct static_dir {
-    char root[PATH_MAX];
-    size_t rootlen;
+    char root[PATH_MAX]; /* realpath of the directory, taken once */
 } static_dir;
 
 static const char *mime_type(const char *path)
@@ -71,8 +73,11 @@ static int parse_range(const char *v, off_t size, off_t *off, off_t *len)
 static int send_body(weft_http_request *req, int fd, off_t off, off_t len)
 {
     weft__conn *c = req->c;
-    if (c->srv->o.tls) {
-        /* TLS encrypts in user space: no sendfile. */
+    /* Asked of this stream, not of the server's options: a TLS stream can
+     * come through weft_http_server_serve_stream on a server without
+     * o.tls, and sendfile would put the file on it in clear (issue 10
+     * item 9). TLS encrypts in user space: read and write. */
+    if (weft_stream_is_tls(c->s)) {
         char buf[16384];
         while (len > 0) {
             ssize_t n = pread(fd, buf, len < (off_t)sizeof buf ? (size_t)len : sizeof buf, off);
@@ -107,50 +112,43 @@ static int send_body(weft_http_request *req, int fd, off_t off, off_t len)
     return 0;
 }
 
-int weft_http_respond_file(weft_http_request *req, const char *path)
+/* Sends the open regular file fd (st: its fstat) as the response, then
+ * closes it. */
+static int respond_fd(weft_http_request *req, int fd, const struct stat *st, const char *ctype)
 {
-    int e = weft_check("weft_http_respond_file");
-    if (e) return e;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) return weft__reply_simple(req, errno == EACCES ? 403 : 404, NULL);
-    struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return weft__reply_simple(req, 404, NULL);
-    }
     char lm[40];
-    weft__http_fmt_date(st.st_mtime, lm);
+    weft__http_fmt_date(st->st_mtime, lm);
     const char *ims = weft_http_request_header(req, "if-modified-since");
     if (ims) {
         time_t t = weft__http_parse_date(ims);
-        if (t != (time_t)-1 && st.st_mtime <= t) {
+        if (t != (time_t)-1 && st->st_mtime <= t) {
             close(fd);
             weft_http_reply_header(req, "Last-Modified", lm);
             return weft_http_respond(req, 304, NULL, NULL, 0);
         }
     }
-    off_t off = 0, len = st.st_size;
+    off_t off = 0, len = st->st_size;
     int status = 200;
     const char *range = weft_http_request_header(req, "range");
     char cr[96];
     if (range) {
-        int pr = parse_range(range, st.st_size, &off, &len);
+        int pr = parse_range(range, st->st_size, &off, &len);
         if (pr < 0) {
             close(fd);
-            snprintf(cr, sizeof cr, "bytes */%lld", (long long)st.st_size);
+            snprintf(cr, sizeof cr, "bytes */%lld", (long long)st->st_size);
             weft_http_reply_header(req, "Content-Range", cr);
             return weft_http_respond(req, 416, NULL, NULL, 0);
         }
         if (pr > 0) {
             status = 206;
             snprintf(cr, sizeof cr, "bytes %lld-%lld/%lld", (long long)off,
-                     (long long)(off + len - 1), (long long)st.st_size);
+                     (long long)(off + len - 1), (long long)st->st_size);
             weft_http_reply_header(req, "Content-Range", cr);
         }
     }
     weft_http_reply_header(req, "Last-Modified", lm);
     weft_http_reply_header(req, "Accept-Ranges", "bytes");
-    int r = weft_http_reply_start(req, status, mime_type(path), len);
+    int r = weft_http_reply_start(req, status, ctype, len);
     if (r == 0 && !req->is_head) r = send_body(req, fd, off, len);
     if (req->is_head) req->remaining = 0;
     close(fd);
@@ -158,32 +156,28 @@ int weft_http_respond_file(weft_http_request *req, const char *path)
     return r;
 }
 
-/* 1 if the decoded relative path is safe: no "..", no NUL, no backslash. */
-static int decode_path(const char *in, char *out, size_t cap)
+/* The status for a file that could not be opened: a path that names
+ * nothing servable is 404 whatever the reason (an escape attempt learns
+ * nothing), a permission problem 403, running out of fds 503. */
+static int open_error_status(int e)
 {
-    size_t o = 0;
-    for (const char *p = in; *p; p++) {
-        int ch = (unsigned char)*p;
-        if (ch == '%') {
-            char hex[3] = {p[1], p[2], 0};
-            char *end;
-            if (!p[1] || !p[2]) return 0;
-            ch = (int)strtol(hex, &end, 16);
-            if (*end) return 0;
-            p += 2;
-        }
-        if (ch == 0 || ch == '\\' || o + 1 >= cap) return 0;
-        out[o++] = (char)ch;
+    if (e == -EACCES || e == -EPERM) return 403;
+    if (e == -EMFILE || e == -ENFILE || e == -ENOMEM) return 503;
+    return 404;
+}
+
+int weft_http_respond_file(weft_http_request *req, const char *path)
+{
+    int e = weft_check("weft_http_respond_file");
+    if (e) return e;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0) return weft__reply_simple(req, open_error_status(-errno), NULL);
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return weft__reply_simple(req, 404, NULL);
     }
-    out[o] = 0;
-    /* Reject "." and ".." segments outright rather than normalising them. */
-    for (char *s = out; *s;) {
-        char *e = strchr(s, '/');
-        size_t l = e ? (size_t)(e - s) : strlen(s);
-        if ((l == 1 && s[0] == '.') || (l == 2 && s[0] == '.' && s[1] == '.')) return 0;
-        s += l + (e != NULL);
-    }
-    return 1;
+    return respond_fd(req, fd, &st, mime_type(path));
 }
 
 static int static_handler(weft_http_request *req, void *arg)
@@ -194,23 +188,16 @@ static int static_handler(weft_http_request *req, void *arg)
         weft_http_reply_header(req, "Allow", "GET, HEAD");
         return weft__reply_simple(req, 405, NULL);
     }
-    char dec[PATH_MAX], full[PATH_MAX + 16], real[PATH_MAX];
-    if (!rel) rel = "";
-    if (!decode_path(rel, dec, sizeof dec)) return weft__reply_simple(req, 404, NULL);
-    int n = snprintf(full, sizeof full, "%s/%s", d->root, dec);
-    if (n < 0 || (size_t)n >= sizeof full - 11) return weft__reply_simple(req, 404, NULL);
-    /* Symlinks may point anywhere: the resolved path must stay inside. */
-    if (!realpath(full, real) || strncmp(real, d->root, d->rootlen) ||
-        (real[d->rootlen] != '/' && real[d->rootlen] != 0))
-        return weft__reply_simple(req, 404, NULL);
+    /* The root by its path on each request, as before: a directory put in
+     * its place (a deploy by rename) is served from then on. */
+    int rootfd = open(d->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (rootfd < 0) return weft__reply_simple(req, open_error_status(-errno), NULL);
+    char dec[PATH_MAX];
     struct stat st;
-    if (stat(real, &st) == 0 && S_ISDIR(st.st_mode)) {
-        strcat(real, "/index.html");
-        if (!realpath(real, full) || strncmp(full, d->root, d->rootlen))
-            return weft__reply_simple(req, 404, NULL);
-        return weft_http_respond_file(req, full);
-    }
-    return weft_http_respond_file(req, real);
+    int fd = weft__static_open(rootfd, rel ? rel : "", 0, dec, sizeof dec, &st);
+    close(rootfd);
+    if (fd < 0) return weft__reply_simple(req, open_error_status(fd), NULL);
+    return respond_fd(req, fd, &st, mime_type(dec));
 }
 
 int weft_http_server_static(weft_http_server *srv, const char *prefix, const char *dir)
@@ -222,8 +209,6 @@ int weft_http_server_static(weft_http_server *srv, const char *prefix, const cha
         free(d);
         return e;
     }
-    d->rootlen = strlen(d->root);
-    if (d->rootlen == 1) d->rootlen = 0; /* "/" itself: every path is inside */
     char pat[PATH_MAX];
     size_t pl = strlen(prefix);
     while (pl && prefix[pl - 1] == '/') pl--;

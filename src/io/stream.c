@@ -148,6 +148,10 @@ weft_stream *weft_stream_from_fd(int fd)
 
 int weft_stream_fd(const weft_stream *s) { return s ? s->fd : -1; }
 
+/* Any transport but the plain one transforms the bytes; TLS is the only
+ * other today. */
+int weft_stream_is_tls(const weft_stream *s) { return s && s->tp != &weft__plain_transport; }
+
 void weft__stream_free(weft_stream *s)
 {
     weft_debug_untrack(s);
