@@ -1,19 +1,30 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang (ASan+UBSan+fuzzer) and, with -r
 # SECONDS, runs each for that long on a copy of its corpus.
+#   fuzz_http_request/response: the parser, as the server and client drive it
+#   fuzz_http_reply_head: the server's response head with random inputs
+#   fuzz_static_path: static-file path resolution beneath a root, with symlinks
 # Usage: fuzz/build.sh [-r SECONDS]
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 out=${FUZZ_OUT:-$here/build-fuzz}
 mkdir -p "$out"
-srcs=$(ls "$here"/src/http/{parser,util}.c /usr/share/llhttp/*.c "$here"/src/core/error.c)
-for t in request response; do
+http=$(ls "$here"/src/http/{parser,util}.c /usr/share/llhttp/*.c "$here"/src/core/error.c)
+declare -A srcs=(
+  [http_request]="$http" [http_response]="$http"
+  [http_reply_head]="$here/src/http/reply_head.c $http"
+  [static_path]="$here/src/http/static_open.c"
+)
+targets="http_request http_response http_reply_head static_path"
+for t in $targets; do
+  # shellcheck disable=SC2086 # the source lists are meant to split
   clang -g -O1 -fsanitize=fuzzer,address,undefined -I"$here/include" -I"$here/src" \
-    -I/usr/share/include/llhttp "$here/fuzz/fuzz_http_$t.c" $srcs -lz -o "$out/fuzz_http_$t"
+    -I/usr/share/include/llhttp "$here/fuzz/fuzz_$t.c" ${srcs[$t]} -lz -o "$out/fuzz_$t"
 done
 if [ "${1:-}" = "-r" ]; then
-  for t in request response; do
-    mkdir -p "$out/corpus_$t" && cp "$here/fuzz/corpus/$t"/* "$out/corpus_$t/"
-    "$out/fuzz_http_$t" -max_total_time="${2:-30}" "$out/corpus_$t"
+  for t in $targets; do
+    c=${t#http_}
+    mkdir -p "$out/corpus_$c" && cp "$here/fuzz/corpus/$c"/* "$out/corpus_$c/"
+    "$out/fuzz_$t" -max_total_time="${2:-30}" "$out/corpus_$c"
   done
 fi

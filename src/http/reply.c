@@ -1,39 +1,9 @@
 /* Server responses. A whole response goes out in one writev (head and body)
- * and its head is built by hand into a buffer the connection reuses: no
- * printf, no allocation per request once the buffer has grown. Every byte
- * of the head goes through a growing append: no size is computed apart
- * from what is written (a fixed allowance for the constant text once ran
- * past the buffer, issue 10 item 1). */
+ * and its head (reply_head.c) is built into a buffer the connection reuses:
+ * no allocation per request once the buffer has grown. */
 #include "http/server_internal.h"
+#include "http/reply_head.h"
 #include <errno.h>
-
-/* Appends n bytes, growing the buffer; the first failure sticks in *err so
- * that the head is written straight through and checked once. */
-static void put(weft__buf *b, const char *s, size_t n, int *err)
-{
-    if (!*err) *err = weft__buf_add(b, s, n);
-}
-#define PUT_LIT(b, s, err) put((b), (s), sizeof(s) - 1, (err))
-#define PUT_STR(b, s, err) put((b), (s), strlen(s), (err))
-
-static void put_u64(weft__buf *b, uint64_t v, int *err)
-{
-    char tmp[24];
-    int i = 24;
-    do tmp[--i] = (char)('0' + v % 10);
-    while (v /= 10);
-    put(b, tmp + i, (size_t)(24 - i), err);
-}
-
-/* Refuses what the handler passes for the head that could split it:
- * a status that is not three digits, CR/LF in the content type (issue 10
- * item 12). Header names and values added one by one are checked in
- * weft_http_reply_header, the server name in weft_http_server_new. */
-static int head_args_ok(int status, const char *ctype)
-{
-    if (status < 100 || status > 999) return 0;
-    return !ctype || weft__header_ok("Content-Type", ctype);
-}
 
 /* Builds the response head into c->out. content_length -1: chunked, -2:
  * neither (1xx/204/304). */
@@ -42,37 +12,17 @@ static int build_head(weft_http_request *req, int status, const char *ctype,
 {
     weft__conn *c = req->c;
     weft_http_server *srv = c->srv;
-    weft__buf *b = &c->out;
-    int err = 0;
-    if (!head_args_ok(status, ctype)) return -EINVAL;
-    b->len = 0;
     if (srv->closing) req->keep_alive = 0;
-    PUT_LIT(b, "HTTP/1.1 ", &err);
-    put_u64(b, (uint64_t)status, &err);
-    PUT_LIT(b, " ", &err);
-    PUT_STR(b, weft_http_status_text(status), &err);
-    if (srv->o.server_name[0]) {
-        PUT_LIT(b, "\r\nServer: ", &err);
-        PUT_STR(b, srv->o.server_name, &err);
-    }
-    PUT_LIT(b, "\r\nDate: ", &err);
-    put(b, weft__http_date(), 29, &err);
-    if (ctype) {
-        PUT_LIT(b, "\r\nContent-Type: ", &err);
-        PUT_STR(b, ctype, &err);
-    }
-    if (content_length >= 0) {
-        PUT_LIT(b, "\r\nContent-Length: ", &err);
-        put_u64(b, (uint64_t)content_length, &err);
-    } else if (content_length == -1) {
-        PUT_LIT(b, "\r\nTransfer-Encoding: chunked", &err);
-    }
-    if (!req->keep_alive) PUT_LIT(b, "\r\nConnection: close", &err);
-    else if (req->h->minor == 0) PUT_LIT(b, "\r\nConnection: keep-alive", &err);
-    PUT_LIT(b, "\r\n", &err);
-    put(b, c->extra.p, c->extra.len, &err);
-    PUT_LIT(b, "\r\n", &err);
-    if (err) return err;
+    weft__head_args a = {.status = status,
+                         .ctype = ctype,
+                         .content_length = content_length,
+                         .server_name = srv->o.server_name,
+                         .keep_alive = req->keep_alive,
+                         .http10 = req->h->minor == 0,
+                         .extra = c->extra.p,
+                         .extra_len = c->extra.len};
+    int r = weft__head_build(&c->out, &a);
+    if (r) return r;
     req->status = status;
     req->replied = 1;
     return 0;
@@ -81,23 +31,11 @@ static int build_head(weft_http_request *req, int status, const char *ctype,
 int weft_http_reply_header(weft_http_request *req, const char *name, const char *value)
 {
     if (req->replied) return -WEFT_EHTTP_STATE;
-    if (!name || !value || !weft__header_ok(name, value)) return -EINVAL;
-    /* The framing is weft's: a second Content-Length or Transfer-Encoding
-     * would let a client or proxy read the body differently from us. */
-    if (!strcasecmp(name, "content-length") || !strcasecmp(name, "transfer-encoding"))
-        return -EINVAL;
-    weft__buf *e = &req->c->extra;
-    size_t before = e->len;
-    int r = weft__buf_str(e, name);
-    if (!r) r = weft__buf_add(e, ": ", 2);
-    if (!r) r = weft__buf_str(e, value);
-    if (!r) r = weft__buf_add(e, "\r\n", 2);
-    if (r) {
-        e->len = before; /* no half header left behind */
-        return r;
-    }
-    if (!strcasecmp(name, "connection") && weft__has_token(value, "close")) req->keep_alive = 0;
-    return 0;
+    if (!name || !value) return -EINVAL;
+    int r = weft__head_add_header(&req->c->extra, name, value);
+    if (!r && !strcasecmp(name, "connection") && weft__has_token(value, "close"))
+        req->keep_alive = 0;
+    return r;
 }
 
 /* Writes iov after whatever pipelined responses wait in c->pend. A client
