@@ -1,6 +1,6 @@
 /* weft: the command that shows what the library does.
  *   weft fetch [-c N] [-o DIR] [--timeout S] URL... | -i FILE
- *   weft serve [--port P] [--host H] [--delay S] [--log] [DIR] */
+ *   weft serve [--port P] [--host H] [--delay S] [--log] [--dotfiles] [DIR] */
 #include "cmd.h"
 #include <stdio.h>
 #include <string.h>
@@ -10,8 +10,10 @@ static void usage(FILE *f)
     fprintf(f, "usage:\n"
                "  weft fetch [-c N] [-o DIR] [--timeout S] URL... | -i FILE\n"
                "      fetch URLs concurrently (at most N at once, default 10)\n"
-               "  weft serve [--port P] [--host H] [--delay S] [--log] [DIR]\n"
-               "      serve DIR, or a hello endpoint; --delay adds latency per request\n");
+               "  weft serve [--port P] [--host H] [--delay S] [--log] [--dotfiles] [DIR]\n"
+               "      serve DIR, or a hello endpoint; --delay adds latency per request;\n"
+               "      listens on 127.0.0.1 unless --host (0.0.0.0: every interface);\n"
+               "      paths with a segment starting with '.' get 404 unless --dotfiles\n");
 }
 
 int main(int argc, char **argv)

@@ -1,6 +1,8 @@
 /* weft serve: a directory over HTTP, or a hello endpoint (the N2
  * benchmark's server). Runs until SIGINT or SIGTERM, then shuts down
- * gracefully. */
+ * gracefully. The directory it is pointed at is often a checkout, so by
+ * default it listens on 127.0.0.1 only and refuses dotfiles (.git/, .env):
+ * --host and --dotfiles say otherwise (issue 10 item 23). */
 #include "cmd.h"
 #include <weft/http.h>
 #include <errno.h>
@@ -12,9 +14,36 @@
 
 typedef struct serve_args {
     const char *host, *dir;
-    int port, log;
+    int port, log, dotfiles;
     double delay;
 } serve_args;
+
+/* 1 if a segment of the request path starts with '.' once decoded: "%2e"
+ * is a dot, and "%2f" a slash that starts a segment, as the static
+ * handler decodes them. */
+static int hidden_path(const char *path)
+{
+    int seg_start = 1;
+    for (const char *p = path; *p; p++) {
+        int ch = (unsigned char)*p;
+        if (ch == '%' && p[1] && p[2]) {
+            char hex[3] = {p[1], p[2], 0}, *end;
+            long v = strtol(hex, &end, 16);
+            if (!*end) ch = (int)v, p += 2;
+        }
+        if (seg_start && ch == '.') return 1;
+        seg_start = ch == '/';
+    }
+    return 0;
+}
+
+static int refuse_dotfiles(weft_http_request *req, void *arg)
+{
+    (void)arg;
+    if (hidden_path(weft_http_request_path(req)))
+        return weft_http_respond(req, 404, "text/plain; charset=utf-8", "Not Found\n", 10);
+    return weft_http_next(req);
+}
 
 static int hello(weft_http_request *req, void *arg)
 {
@@ -33,7 +62,8 @@ static int serve_main(void *arg)
     weft_http_server *srv = weft_http_server_new(&o);
     if (!srv) return -errno;
     int r = 0;
-    if (a->dir) r = weft_http_server_static(srv, "/", a->dir);
+    if (a->dir && !a->dotfiles) r = weft_http_server_use(srv, refuse_dotfiles, NULL);
+    if (a->dir && r == 0) r = weft_http_server_static(srv, "/", a->dir);
     else {
         weft_http_server_route(srv, "*", "/", hello, &a->delay);
         weft_http_server_route(srv, "*", "/{path...}", hello, &a->delay);
@@ -45,7 +75,7 @@ static int serve_main(void *arg)
         return r;
     }
     fprintf(stderr, "serving %s on http://%s:%d/\n", a->dir ? a->dir : "hello",
-            a->host ? a->host : "0.0.0.0", weft_http_server_port(srv));
+            a->host, weft_http_server_port(srv));
     static const int sigs[] = {SIGINT, SIGTERM};
     weft_signal_wait(sigs, 2);
     fprintf(stderr, "shutting down\n");
@@ -66,12 +96,13 @@ static void raise_nofile(void)
 
 int weft_cmd_serve(int argc, char **argv)
 {
-    serve_args a = {.port = 8080};
+    serve_args a = {.port = 8080, .host = "127.0.0.1"};
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--port") && i + 1 < argc) a.port = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--host") && i + 1 < argc) a.host = argv[++i];
         else if (!strcmp(argv[i], "--delay") && i + 1 < argc) a.delay = atof(argv[++i]);
         else if (!strcmp(argv[i], "--log")) a.log = 1;
+        else if (!strcmp(argv[i], "--dotfiles")) a.dotfiles = 1;
         else if (argv[i][0] != '-' && !a.dir) a.dir = argv[i];
         else {
             fprintf(stderr, "weft serve: bad argument %s\n", argv[i]);
