@@ -1,6 +1,7 @@
 /* Byte buffers, HTTP dates, content decoding and the HTTP error names. */
 #include "http/internal.h"
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,8 +129,11 @@ long weft__inflate_run(weft__inflate *d, const char **in, size_t *inlen, char *o
         if (!d->gzip || inflateReset(&d->z) != Z_OK) return -WEFT_EHTTP_DECODE;
         d->done = 0;
     }
+    /* zlib counts in 32 bits: a larger count truncated (2^32 + 16 was room
+     * for 16) while the result was reckoned from the full one. */
+    if (cap > UINT_MAX) cap = UINT_MAX;
     d->z.next_in = (Bytef *)*in;
-    d->z.avail_in = (uInt)*inlen;
+    d->z.avail_in = *inlen > UINT_MAX ? UINT_MAX : (uInt)*inlen;
     d->z.next_out = (Bytef *)out;
     d->z.avail_out = (uInt)cap;
     int rc = inflate(&d->z, Z_NO_FLUSH);
