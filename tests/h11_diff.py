@@ -193,6 +193,13 @@ def cases():
     add("issue-6", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\r\n chunked\r\n\r\n0\r\n\r\n" + SMUG)
     add("issue-7", b"POST / HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n"
         b"3\r\nabc\r\n0\r\n\r\nGET /second HTTP/1.1\r\nHost: a\r\n\r\n")
+
+    # ---- found by mutating the cases above (review of issue 10) -----------------
+    for t in (b"Content-Length:: 5", b"Content-Length: +5", b"Transfer-Encoding: chu;ked",
+              b"Transfer-Encoding: cunked", b"Content-Length: 5"):
+        add("trailer-" + t.decode(), b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"3\r\nabc\r\n0\r\n" + t + b"\r\n\r\n" + SMUG)
+    add("http10-two-hosts", b"GET / HTTP/1.0\r\nHost: a0\r\nHost: a\r\n\r\n" + SMUG)
     return out
 
 

@@ -418,8 +418,10 @@ int weft_http_server_serve_stream(weft_http_server *srv, weft_stream *s)
             break;
         }
         /* RFC 9112 3.2: an HTTP/1.1 request has exactly one Host; two may
-         * route differently in a proxy in front of us than here. */
-        if (c->H.minor == 1 && host_count(&c->H) != 1) {
+         * route differently in a proxy in front of us than here, whatever
+         * the version (HTTP/1.0 with two was served; h11 refuses it). */
+        int hosts = host_count(&c->H);
+        if (hosts > 1 || (c->H.minor == 1 && hosts != 1)) {
             reject(c, 400);
             break;
         }
