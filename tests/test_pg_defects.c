@@ -4,10 +4,15 @@
 #define _GNU_SOURCE
 #include <weft.h>
 #include <weft/pg.h>
+#include <weft/io.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdint.h>
+#include <dlfcn.h>
+#include <netdb.h>
+#include <pthread.h>
 #include <sys/mman.h>
+#include <unistd.h>
 #include "check.h"
 #include "pg_env.h"
 #include "pg_fake.h"
@@ -154,6 +159,97 @@ TASK_TEST(defect_18_pool_session_reset)
     return 0;
 }
 
+/* ---- 20: hosts from the environment are resolved off the loop; failover -- */
+
+/* A slow DNS server, felt only by a lookup made on the loop's thread: this
+ * executable's getaddrinfo comes before libc's for libpq too. */
+static pthread_t loop_thread;
+static int watching, loop_lookups;
+
+int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+                struct addrinfo **res)
+{
+    static int (*real)(const char *, const char *, const struct addrinfo *, struct addrinfo **);
+    if (!real) real = (int (*)(const char *, const char *, const struct addrinfo *,
+                               struct addrinfo **))dlsym(RTLD_NEXT, "getaddrinfo");
+    /* (AI_NUMERICHOST lookups never wait: weft_resolve's first try) */
+    if (watching && pthread_equal(pthread_self(), loop_thread) && node &&
+        !strcmp(node, "localhost") && !(hints && (hints->ai_flags & AI_NUMERICHOST))) {
+        loop_lookups++;
+        usleep(500000);
+    }
+    return real(node, service, hints, res);
+}
+
+static double max_gap;
+static int ticker(void *arg)
+{
+    double last = weft_now();
+    for (;;) {
+        if (weft_sleep(0.01) < 0) return 0;
+        double now = weft_now();
+        if (now - last > max_gap) max_gap = now - last;
+        last = now;
+    }
+}
+
+/* dsn with its host=... replaced by host (NULL: none) */
+static void with_host(char *out, size_t n, const char *host)
+{
+    const char *h = strstr(dsn, "host=");
+    CHECK(h != NULL);
+    const char *rest = h + strcspn(h, " ");
+    snprintf(out, n, "%.*s%s%s%s", (int)(h - dsn), dsn, host ? "host=" : "", host ? host : "",
+             host ? rest : rest + (*rest == ' '));
+}
+
+TASK_TEST(defect_20_env_host_and_failover)
+{
+    char d[1024];
+    /* failover past a name that does not resolve, as libpq does */
+    with_host(d, sizeof d, "no-such-host.invalid,127.0.0.1");
+    weft_pg *c = pg_connect_ok(d);
+    CHECK_EQ(weft_pg_query(c, "SELECT 1", NULL, NULL), 1);
+    weft_pg_free(c);
+    char *err = NULL;
+    with_host(d, sizeof d, "no-such-host.invalid");
+    CHECK_EQ(weft_pg_connect(d, &c, &err), -WEFT_EDNS);
+    free(err);
+
+    /* PGHOST: resolved by weft (off the loop), not by libpq on it */
+    with_host(d, sizeof d, NULL);
+    setenv("PGHOST", "localhost", 1);
+    loop_thread = pthread_self();
+    watching = 1;
+    max_gap = 0;
+    weft_task *t = weft_spawn(ticker, NULL);
+    weft_sleep(0.05);
+    c = pg_connect_ok(d);
+    weft_cancel(t);
+    weft_await(t);
+    watching = 0;
+    unsetenv("PGHOST");
+    CHECK_EQ(loop_lookups, 0);
+    CHECK(max_gap < 0.45); /* the 0.5 s lookup never ran on the loop */
+    CHECK_EQ(weft_pg_query(c, "SELECT 1", NULL, NULL), 1);
+    weft_pg_free(c);
+    /* PGCONNECT_TIMEOUT is honoured too: a listener that never answers */
+    int l = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof a;
+    CHECK(bind(l, (struct sockaddr *)&a, sizeof a) == 0 && listen(l, 4) == 0);
+    CHECK(getsockname(l, (struct sockaddr *)&a, &al) == 0);
+    snprintf(d, sizeof d, "host=127.0.0.1 port=%d user=x sslmode=disable", ntohs(a.sin_port));
+    setenv("PGCONNECT_TIMEOUT", "1", 1);
+    double t0 = weft_now();
+    CHECK_EQ(weft_pg_connect(d, &c, &err), -ETIMEDOUT);
+    unsetenv("PGCONNECT_TIMEOUT");
+    free(err);
+    close(l);
+    CHECK(weft_now() - t0 < 5);
+    return 0;
+}
+
 /* ---- 22: lengths over 2 GiB are refused, not truncated ---------------------- */
 
 #define GIB (1ull << 30)
@@ -258,6 +354,7 @@ int main(int argc, char **argv)
     static const test_case tests[] = {
         {"defect_17_row_counts", defect_17_row_counts},
         {"defect_18_pool_session_reset", defect_18_pool_session_reset},
+        {"defect_20_env_host_and_failover", defect_20_env_host_and_failover},
         {"defect_22_lengths", defect_22_lengths},
         {NULL, NULL},
     };

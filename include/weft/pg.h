@@ -39,12 +39,15 @@ extern "C" {
 typedef struct weft_pg weft_pg;
 
 /* Opens a connection. dsn is a libpq conninfo string ("host=db port=5432
- * user=u password=p dbname=d") or URI ("postgresql://u:p@db/d"). A host
- * name is resolved with weft_resolve and handed to libpq as hostaddr (the
- * name is kept for TLS verification); a host starting with '/' is a Unix
- * socket directory. TLS follows sslmode (libpq's default "prefer": used when
- * the server offers it). connect_timeout in dsn (seconds) bounds the whole
- * attempt; default 10 s. On success *out is the connection (free it with
+ * user=u password=p dbname=d") or URI ("postgresql://u:p@db/d"); what it
+ * leaves out comes from the environment (PGHOST...) and a service file, as
+ * for libpq. Host names (from any of these) are resolved with weft_resolve
+ * and handed to libpq as hostaddr (the name is kept for TLS verification);
+ * of several hosts, one that does not resolve is skipped and the next tried,
+ * as libpq does (-WEFT_EDNS only when none resolves); a host starting with
+ * '/' is a Unix socket directory. TLS follows sslmode (libpq's default
+ * "prefer": used when the server offers it). connect_timeout (seconds; dsn,
+ * PGCONNECT_TIMEOUT or service file) bounds the whole attempt; default 10 s. On success *out is the connection (free it with
  * weft_pg_free). Errors: -WEFT_PG_EAUTH, -WEFT_PG_ENODB, -WEFT_PG_ECONNECT,
  * -WEFT_EDNS, -ETIMEDOUT, -ECANCELED, -EINVAL (bad dsn), -ENOMEM; *errmsg (if
  * errmsg is not NULL) then gets libpq's message, malloc'd, for the caller

@@ -484,63 +484,95 @@ static void csv_add(csv *b, const char *v)
     b->len += (size_t)sprintf(b->s + b->len, "%s%s", b->n++ ? "," : "", v);
 }
 
-/* Resolves the comma-separated hosts into matching host, hostaddr (and, if
- * given per host, port) lists: libpq would otherwise call getaddrinfo
- * itself, stalling the loop. A name with several addresses becomes that
- * many entries, tried in order as libpq tries them (localhost is ::1, then
- * 127.0.0.1, where a server may listen on IPv4 only). Sets nothing when no
- * name needed resolving. */
-static int resolve_hosts(const char *hosts, const char *ports, csv *ho, csv *ao, csv *po)
+/* The i-th item of a comma-separated list (empty items kept: libpq counts
+ * them), copied into buf; "" when the list is shorter. */
+static const char *list_item(const char *list, int i, char *buf, size_t n)
 {
-    char *dup = strdup(hosts), *pdup = ports && strchr(ports, ',') ? strdup(ports) : NULL;
-    if (!dup || (ports && strchr(ports, ',') && !pdup)) {
-        free(dup);
-        free(pdup);
-        return -ENOMEM;
+    buf[0] = 0;
+    if (!list) return buf;
+    for (; i > 0 && list; i--) {
+        list = strchr(list, ',');
+        if (list) list++;
     }
-    int rc = 0, any = 0;
-    char *save = NULL, *psave = NULL, *port = pdup ? strtok_r(pdup, ",", &psave) : NULL;
-    for (char *h = strtok_r(dup, ",", &save); h; h = strtok_r(NULL, ",", &save)) {
-        const char *p = port ? port : "";
-        if (h[0] == '/' || h[0] == '@' || is_numeric_addr(h)) {
+    if (!list) return buf;
+    size_t len = strcspn(list, ",");
+    if (len >= n) len = n - 1;
+    memcpy(buf, list, len);
+    buf[len] = 0;
+    return buf;
+}
+
+static int list_count(const char *list)
+{
+    int n = 1;
+    for (const char *p = list; *p; p++) n += *p == ',';
+    return n;
+}
+
+/* Resolves the hosts (as libpq will see them: dsn, environment, service
+ * file) into matching host, hostaddr and port lists: libpq would otherwise
+ * call getaddrinfo itself, stalling the loop. A name with several addresses
+ * becomes that many entries, tried in order as libpq tries them (localhost
+ * is ::1, then 127.0.0.1, where a server may listen on IPv4 only). A name
+ * that does not resolve is skipped, as libpq skips it, so the next host is
+ * tried; only when none is left is the resolver's error returned. Sets
+ * nothing when no name needed resolving. */
+static int resolve_hosts(const char *hosts, const char *addrs, const char *ports, csv *ho,
+                         csv *ao, csv *po)
+{
+    int n = list_count(hosts), nports = ports && *ports ? list_count(ports) : 0;
+    int any = 0, kept = 0, rc = 0, first_err = 0;
+    char h[1024], a[256], pbuf[64];
+    for (int i = 0; i < n; i++) {
+        list_item(hosts, i, h, sizeof h);
+        list_item(addrs, i, a, sizeof a);
+        const char *p = nports > 1 ? list_item(ports, i, pbuf, sizeof pbuf) : "";
+        if (a[0] || !h[0] || h[0] == '/' || h[0] == '@' || is_numeric_addr(h)) {
             csv_add(ho, h);
-            csv_add(ao, h[0] == '/' || h[0] == '@' ? "" : h); /* Unix socket: no address */
+            /* Unix socket: no address */
+            csv_add(ao, a[0] ? a : h[0] == '/' || h[0] == '@' ? "" : h);
             csv_add(po, p);
-        } else {
-            struct addrinfo *ai = NULL;
-            rc = weft_resolve(h, 0, AF_UNSPEC, SOCK_STREAM, &ai);
-            if (rc < 0) break;
-            for (struct addrinfo *a = ai; a; a = a->ai_next) {
-                char addr[INET6_ADDRSTRLEN] = "";
-                if (a->ai_family == AF_INET)
-                    inet_ntop(AF_INET, &((struct sockaddr_in *)a->ai_addr)->sin_addr, addr, sizeof addr);
-                else if (a->ai_family == AF_INET6)
-                    inet_ntop(AF_INET6, &((struct sockaddr_in6 *)a->ai_addr)->sin6_addr, addr,
-                              sizeof addr);
-                if (!addr[0]) continue;
-                csv_add(ho, h);
-                csv_add(ao, addr);
-                csv_add(po, p);
-            }
-            weft_addrinfo_free(ai);
-            any = 1;
+            kept++;
+            continue;
         }
-        if (port) port = strtok_r(NULL, ",", &psave);
+        any = 1;
+        struct addrinfo *ai = NULL;
+        rc = weft_resolve(h, 0, AF_UNSPEC, SOCK_STREAM, &ai);
+        if (rc == -ECANCELED || rc == -ETIMEDOUT || rc == -ENOMEM) break;
+        if (rc < 0) {
+            if (!first_err) first_err = rc;
+            rc = 0;
+            continue; /* the next host, as libpq does */
+        }
+        for (struct addrinfo *x = ai; x; x = x->ai_next) {
+            char addr[INET6_ADDRSTRLEN] = "";
+            if (x->ai_family == AF_INET)
+                inet_ntop(AF_INET, &((struct sockaddr_in *)x->ai_addr)->sin_addr, addr, sizeof addr);
+            else if (x->ai_family == AF_INET6)
+                inet_ntop(AF_INET6, &((struct sockaddr_in6 *)x->ai_addr)->sin6_addr, addr,
+                          sizeof addr);
+            if (!addr[0]) continue;
+            csv_add(ho, h);
+            csv_add(ao, addr);
+            csv_add(po, p);
+            kept++;
+        }
+        weft_addrinfo_free(ai);
     }
-    free(dup);
-    free(pdup);
+    if (rc == 0 && !kept) rc = first_err ? first_err : -WEFT_EDNS;
     if (rc == 0 && (ho->err || ao->err || po->err)) rc = -ENOMEM;
     if (rc < 0 || !any) {
         free(ho->s), free(ao->s), free(po->s);
         *ho = *ao = *po = (csv){0};
-        return rc;
+        return any ? rc : 0;
     }
-    if (!pdup) free(po->s), *po = (csv){0}; /* one port for all: left as given */
+    if (nports <= 1) free(po->s), *po = (csv){0}; /* one port for all: left as given */
     return 0;
 }
 
 typedef struct connect_job {
     const char *dsn;
+    const char *host, *hostaddr, *port; /* effective: dsn, environment, service */
     PGconn *pg;
     char *err;
     int code;
@@ -555,54 +587,43 @@ static int classify(const char *msg)
     return -WEFT_PG_ECONNECT;
 }
 
+/* The options libpq will use for dsn: PQconninfoParse applies neither the
+ * environment (PGHOST...) nor a service file, and libpq has no call that
+ * does without connecting. So libpq is asked to start a connection with an
+ * invalid sslmode: it fills in every default, then refuses the sslmode
+ * before any network step; PQconninfo reads the filled-in options back. */
+static PQconninfoOption *effective_options(const char *dsn)
+{
+    const char *kw[] = {"dbname", "sslmode", NULL}, *val[] = {dsn, "weft-probe", NULL};
+    PGconn *probe = PQconnectStartParams(kw, val, 1);
+    if (!probe) return NULL;
+    PQconninfoOption *o = PQstatus(probe) == CONNECTION_BAD ? PQconninfo(probe) : NULL;
+    PQfinish(probe);
+    return o;
+}
+
+/* "10", "0.5": seconds, read the same in every locale (strtod is not). */
+static double seconds(const char *s)
+{
+    double v = 0, scale = 1;
+    for (; *s >= '0' && *s <= '9'; s++) v = v * 10 + (*s - '0');
+    if (*s == '.')
+        for (s++; *s >= '0' && *s <= '9'; s++) v += (*s - '0') * (scale /= 10);
+    return v;
+}
+
 static int connect_body(void *arg)
 {
     connect_job *j = arg;
-    char *perr = NULL;
-    PQconninfoOption *opts = PQconninfoParse(j->dsn, &perr);
-    if (!opts) {
-        j->err = perr ? strdup(perr) : NULL;
-        if (perr) PQfreemem(perr);
-        return perr ? -EINVAL : -ENOMEM;
-    }
-    const char *host = NULL, *hostaddr = NULL, *port = NULL;
-    int n = 0;
-    for (PQconninfoOption *o = opts; o->keyword; o++) {
-        if (!o->val) continue;
-        if (!strcmp(o->keyword, "host")) host = o->val;
-        if (!strcmp(o->keyword, "hostaddr")) hostaddr = o->val;
-        if (!strcmp(o->keyword, "port")) port = o->val;
-        n++;
-    }
     csv rh = {0}, ra = {0}, rp = {0};
     int rc = 0;
-    if (host && !hostaddr) rc = resolve_hosts(host, port, &rh, &ra, &rp);
-    const char **kw = calloc((size_t)n + 2, sizeof *kw), **val = calloc((size_t)n + 2, sizeof *val);
-    if (rc < 0 || !kw || !val) {
-        free(kw);
-        free(val);
-        free(rh.s), free(ra.s), free(rp.s);
-        PQconninfoFree(opts);
-        return rc < 0 ? rc : -ENOMEM;
-    }
-    int i = 0;
-    for (PQconninfoOption *o = opts; o->keyword; o++) {
-        if (!o->val) continue;
-        kw[i] = o->keyword;
-        val[i] = o->val;
-        if (rh.s && !strcmp(o->keyword, "host")) val[i] = rh.s;
-        if (rp.s && !strcmp(o->keyword, "port")) val[i] = rp.s;
-        i++;
-    }
-    if (ra.s) {
-        kw[i] = "hostaddr";
-        val[i++] = ra.s;
-    }
-    j->pg = PQconnectStartParams(kw, val, 0);
-    free(kw);
-    free(val);
+    if (j->host && *j->host) rc = resolve_hosts(j->host, j->hostaddr, j->port, &rh, &ra, &rp);
+    if (rc < 0) return rc;
+    /* the dsn expanded, then the resolved lists over its own (empty: not given) */
+    const char *kw[] = {"dbname", "host", "hostaddr", "port", NULL};
+    const char *val[] = {j->dsn, rh.s, ra.s, rp.s, NULL};
+    j->pg = PQconnectStartParams(kw, val, 1);
     free(rh.s), free(ra.s), free(rp.s);
-    PQconninfoFree(opts);
     if (!j->pg) return -ENOMEM;
 
     PostgresPollingStatusType st = PGRES_POLLING_WRITING;
@@ -635,11 +656,28 @@ int weft_pg_connect(const char *dsn, weft_pg **out, char **errmsg)
     if (errmsg) *errmsg = NULL;
     if (!dsn || !out) return -EINVAL;
     *out = NULL;
-    double limit = 10.0;
-    const char *ct = strstr(dsn, "connect_timeout=");
-    if (ct && atof(ct + 16) > 0) limit = atof(ct + 16);
+    char *perr = NULL;
+    PQconninfoOption *given = PQconninfoParse(dsn, &perr);
+    if (!given) {
+        if (errmsg) *errmsg = perr ? strdup(perr) : NULL;
+        if (perr) PQfreemem(perr);
+        return perr ? -EINVAL : -ENOMEM;
+    }
+    PQconninfoFree(given);
+    PQconninfoOption *opts = effective_options(dsn);
+    if (!opts) return -ENOMEM;
     connect_job j = {.dsn = dsn};
+    double limit = 10.0;
+    for (PQconninfoOption *o = opts; o->keyword; o++) {
+        if (!o->val) continue;
+        if (!strcmp(o->keyword, "host")) j.host = o->val;
+        if (!strcmp(o->keyword, "hostaddr")) j.hostaddr = o->val;
+        if (!strcmp(o->keyword, "port")) j.port = o->val;
+        if (!strcmp(o->keyword, "connect_timeout") && seconds(o->val) > 0)
+            limit = seconds(o->val);
+    }
     int rc = weft_timeout(limit, connect_body, &j);
+    PQconninfoFree(opts);
     if (rc < 0) {
         if (j.pg) {
             if (PQsocket(j.pg) >= 0) weft_fd_forget(PQsocket(j.pg));
