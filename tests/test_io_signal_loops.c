@@ -10,7 +10,9 @@
  *    waits and is what SIGINT runs afterwards;
  *  - runs starting and ending on two threads while a third loop always has
  *    a waiter: every SIGINT reaches the waiter, none cancels a run or kills;
- *  - with nobody waiting, SIGINT cancels every running loop's main task.
+ *  - with nobody waiting, SIGINT cancels every running loop's main task;
+ *  - debug mode's SIGUSR1 handler is not put back to SIG_DFL at its loop's
+ *    end under another loop's weft_signal_wait(SIGUSR1) (that killed).
  * The churn case is the one to run under ThreadSanitizer (docs/design.md,
  * "Signals, threads, sanitizers"). */
 #include <weft/io.h>
@@ -273,6 +275,57 @@ static void churn(void)
     CHECK(sigint_handler_is(SIG_DFL));
 }
 
+/* ---- debug mode's SIGUSR1 and another loop's wait for it -------------------- */
+
+static void *run_debug_loop(void *res)
+{
+    weft_options o = {.debug = 1};
+    *(int *)res = weft_run_with(&o, a_main, NULL); /* A, in debug mode */
+    return NULL;
+}
+
+static int wait_sigusr1(void *arg)
+{
+    int sig = SIGUSR1;
+    return weft_signal_wait(&sig, 1);
+}
+
+static void *run_usr1_waiter(void *res)
+{
+    *(int *)res = weft_run(wait_sigusr1, NULL);
+    return NULL;
+}
+
+/* A debug loop takes SIGUSR1 for its dumps; a second loop waits for
+ * SIGUSR1; the debug loop ends. The waiter must still get the signal (the
+ * debug loop's end put SIG_DFL back under it: SIGUSR1 killed the process),
+ * and once the wait is over SIGUSR1 has its default action again. */
+static void debug_usr1_under_waiter(void)
+{
+    pthread_t td, tw;
+    int rd = -1, rw = -1;
+    CHECK_EQ(pthread_create(&td, NULL, run_debug_loop, &rd), 0);
+    await_flag(&a_running, 1);
+    struct sigaction dbg, cur;
+    sigaction(SIGUSR1, NULL, &dbg);
+    CHECK(dbg.sa_handler != SIG_DFL); /* debug mode's dump handler */
+    CHECK_EQ(pthread_create(&tw, NULL, run_usr1_waiter, &rw), 0);
+    double end = mono() + 20;
+    do { /* until the waiter's registry handler replaced the dump's */
+        CHECK(mono() < end);
+        usleep(1000);
+        sigaction(SIGUSR1, NULL, &cur);
+    } while (cur.sa_sigaction == dbg.sa_sigaction);
+    atomic_store(&a_release, 1);
+    CHECK_EQ(pthread_join(td, NULL), 0);
+    CHECK_EQ(rd, 0);
+    kill(getpid(), SIGUSR1);
+    CHECK_EQ(pthread_join(tw, NULL), 0);
+    CHECK_EQ(rw, SIGUSR1);
+    sigaction(SIGUSR1, NULL, &cur);
+    CHECK(!(cur.sa_flags & SA_SIGINFO) && cur.sa_handler == SIG_DFL);
+}
+
 /* Runs fn in a child with SIGINT at its default; a child killed by a signal
  * (SIGINT: weft let Ctrl-C through; SIGALRM: hung) fails the test. */
 static void in_child(void (*fn)(void))
@@ -300,6 +353,7 @@ static void defect_16_no_stale_handler(void) { in_child(no_stale_handler); }
 static void defect_16_user_handler_restored(void) { in_child(user_handler_restored); }
 static void defect_16_churn(void) { in_child(churn); }
 static void sigint_cancels_every_run(void) { in_child(cancels_every_run); }
+static void defect_16_debug_sigusr1_under_waiter(void) { in_child(debug_usr1_under_waiter); }
 
 int main(int argc, char **argv)
 {
@@ -308,6 +362,8 @@ int main(int argc, char **argv)
                                    {"defect_16_user_handler_restored", defect_16_user_handler_restored},
                                    {"defect_16_churn", defect_16_churn},
                                    {"sigint_cancels_every_run", sigint_cancels_every_run},
+                                   {"defect_16_debug_sigusr1_under_waiter",
+                                    defect_16_debug_sigusr1_under_waiter},
                                    {0}},
                      argc, argv);
 }

@@ -85,6 +85,41 @@ static int is_default(const struct sigaction *sa)
     return !(sa->sa_flags & SA_SIGINFO) && sa->sa_handler == SIG_DFL;
 }
 
+static int same_handler(const struct sigaction *a, const struct sigaction *b)
+{
+    if ((a->sa_flags & SA_SIGINFO) != (b->sa_flags & SA_SIGINFO)) return 0;
+    return a->sa_flags & SA_SIGINFO ? a->sa_sigaction == b->sa_sigaction
+                                    : a->sa_handler == b->sa_handler;
+}
+
+int weft__sig_own(int sig, const struct sigaction *sa, struct sigaction *old)
+{
+    if (sig < 1 || sig > MAXSIG) return 0;
+    pthread_mutex_lock(&mu);
+    struct sigaction cur;
+    int ok = sigaction(sig, NULL, &cur) == 0 && (is_default(&cur) || same_handler(&cur, sa));
+    if (ok) {
+        if (!same_handler(&cur, sa)) *old = cur;
+        ok = sigaction(sig, sa, NULL) == 0;
+    }
+    pthread_mutex_unlock(&mu);
+    return ok;
+}
+
+void weft__sig_disown(int sig, const struct sigaction *sa, const struct sigaction *old)
+{
+    if (sig < 1 || sig > MAXSIG) return;
+    pthread_mutex_lock(&mu);
+    struct sigaction cur;
+    if (sigaction(sig, NULL, &cur) == 0) {
+        if (same_handler(&cur, sa))
+            sigaction(sig, old, NULL);
+        else if (users[sig] > 0 && same_handler(&saved[sig], sa))
+            saved[sig] = *old; /* the registry took sig over ours: it puts *old back */
+    }
+    pthread_mutex_unlock(&mu);
+}
+
 int weft__sig_attach(int efd, int rank)
 {
     int found = -EAGAIN;

@@ -14,6 +14,7 @@
 #ifndef WEFT_CORE_SIGREG_H
 #define WEFT_CORE_SIGREG_H
 
+#include <signal.h>
 #include <stdint.h>
 
 #pragma GCC visibility push(hidden)
@@ -40,6 +41,18 @@ void weft__sig_unwant(int slot, int sig);
 /* The signals that came for the slot since the last call, as bits; clears
  * them. */
 uint64_t weft__sig_take(int slot);
+
+/* A handler of weft's own outside the slots (debug mode's SIGUSR1 dump,
+ * which must run in the handler itself). Installs sa for sig only when sig
+ * has its default action (or sa's handler is already there), saving the
+ * disposition before it in *old; 1 if installed, else 0. Under the
+ * registry's lock, so it never interleaves with a slot's save and restore. */
+int weft__sig_own(int sig, const struct sigaction *sa, struct sigaction *old);
+/* Undoes weft__sig_own: puts *old back if sa's handler is still installed;
+ * if the registry replaced it meanwhile (a slot wants sig), what the
+ * registry will put back becomes *old, so the handler never returns after
+ * its owner has gone. */
+void weft__sig_disown(int sig, const struct sigaction *sa, const struct sigaction *old);
 
 #pragma GCC visibility pop
 #endif

@@ -16,6 +16,7 @@
  * while the loop lives). */
 #define _GNU_SOURCE
 #include "debug_int.h"
+#include "sigreg.h"
 #include "weft/debug.h"
 #include <errno.h>
 #include <execinfo.h>
@@ -233,6 +234,12 @@ out:
     errno = saved;
 }
 
+/* Installed and removed through the signal registry's lock: debug mode's
+ * handler is not a slot (the dump runs in the handler), but a loop's end
+ * must not put SIG_DFL back under another loop's weft_signal_wait(SIGUSR1),
+ * which then killed the process (issue 10 item 16's one owner per signal). */
+static struct sigaction sig_mine;
+
 void weft__dump_signal_install(weft__loop *L)
 {
     if (sig_loop) return; /* one loop per process answers SIGUSR1 */
@@ -245,17 +252,17 @@ void weft__dump_signal_install(weft__loop *L)
     weft__symbolize((uintptr_t)&weft_dump_tasks, &fn, &off, &objoff);
     sig_thread = pthread_self();
     __atomic_store_n(&sig_loop, L, __ATOMIC_RELEASE);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = on_sigusr1;
-    sa.sa_flags = SA_SIGINFO | SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGUSR1, &sa, &sig_old);
+    memset(&sig_mine, 0, sizeof sig_mine);
+    sig_mine.sa_sigaction = on_sigusr1;
+    sig_mine.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigemptyset(&sig_mine.sa_mask);
+    if (!weft__sig_own(SIGUSR1, &sig_mine, &sig_old))
+        __atomic_store_n(&sig_loop, NULL, __ATOMIC_RELEASE); /* someone took it meanwhile */
 }
 
 void weft__dump_signal_remove(weft__loop *L)
 {
     if (sig_loop != L) return;
-    sigaction(SIGUSR1, &sig_old, NULL);
+    weft__sig_disown(SIGUSR1, &sig_mine, &sig_old);
     __atomic_store_n(&sig_loop, NULL, __ATOMIC_RELEASE);
 }
