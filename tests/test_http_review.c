@@ -6,15 +6,25 @@
  *    long as it liked, megabytes past max_body_bytes;
  *  - an endless run of interim (1xx) responses held the client for good;
  *  - a read of more than 4 GiB of an inflated body miscounted (zlib's
- *    32-bit counts). */
+ *    32-bit counts);
+ *  - a body callback's count past the room it was given was sent as is. */
 #include <weft/http.h>
 #include <weft/io.h>
 #include <weft/test.h>
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
+
+/* A raw loopback server running fn(arg) per connection; its URL in u. */
+static weft_server *serve_raw(weft_handler fn, void *arg, char u[64])
+{
+    weft_server *raw = weft_tcp_serve("127.0.0.1", 0, fn, arg);
+    if (raw) snprintf(u, 64, "http://127.0.0.1:%d/", weft_server_port(raw));
+    return raw;
+}
 
 /* ---- client: chunk framing counts against the body limit ------------------------ */
 
@@ -51,10 +61,9 @@ WEFT_TEST(review_client_chunk_framing_counts)
 {
     const char *heads[] = {ext_head, trailer_head};
     for (int i = 0; i < 2; i++) {
-        weft_server *raw = weft_tcp_serve("127.0.0.1", 0, junk_handler, (void *)heads[i]);
-        WEFT_TEST_CHECK(raw);
         char u[64];
-        snprintf(u, sizeof u, "http://127.0.0.1:%d/", weft_server_port(raw));
+        weft_server *raw = serve_raw(junk_handler, (void *)heads[i], u);
+        WEFT_TEST_CHECK(raw);
         weft_http_client_opts co = {.max_body_bytes = 65536, .total_timeout_s = 60};
         weft_http_client *c = weft_http_client_new(&co);
         weft_http_response *r = NULL;
@@ -96,10 +105,9 @@ WEFT_TEST(review_client_interim_responses_bounded)
 {
     const int counts[] = {3, 100000};
     for (int i = 0; i < 2; i++) {
-        weft_server *raw = weft_tcp_serve("127.0.0.1", 0, interim_handler, (void *)(intptr_t)counts[i]);
-        WEFT_TEST_CHECK(raw);
         char u[64];
-        snprintf(u, sizeof u, "http://127.0.0.1:%d/", weft_server_port(raw));
+        weft_server *raw = serve_raw(interim_handler, (void *)(intptr_t)counts[i], u);
+        WEFT_TEST_CHECK(raw);
         weft_http_client *c = weft_http_client_new(NULL);
         weft_http_response *r = NULL;
         int e = weft_http_client_request(c, "GET", u, NULL, &r);
@@ -145,10 +153,9 @@ WEFT_TEST(review_client_inflate_read_over_4g)
                      "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %zu\r\n\r\n", gzlen);
     memcpy(gz_response + h, gz, gzlen);
     gz_response_len = (size_t)h + gzlen;
-    weft_server *raw = weft_tcp_serve("127.0.0.1", 0, gz_handler, NULL);
-    WEFT_TEST_CHECK(raw);
     char u[64];
-    snprintf(u, sizeof u, "http://127.0.0.1:%d/", weft_server_port(raw));
+    weft_server *raw = serve_raw(gz_handler, NULL, u);
+    WEFT_TEST_CHECK(raw);
     weft_http_client *c = weft_http_client_new(NULL);
     weft_http_response *r = NULL;
     WEFT_TEST_CHECK(weft_http_client_request(c, "GET", u, NULL, &r) == 0);
@@ -164,6 +171,43 @@ WEFT_TEST(review_client_inflate_read_over_4g)
     return 0;
 }
 
+/* ---- client: a body callback that claims more than it was given room for --------- */
+
+static int sink_handler(weft_stream *s, void *arg)
+{
+    (void)arg;
+    char buf[65536];
+    while (weft_stream_read(s, buf, sizeof buf) > 0) {
+    }
+    return 0;
+}
+
+static ssize_t liar(void *arg, void *buf, size_t n)
+{
+    (void)arg;
+    memset(buf, 'x', n);
+    return (ssize_t)n + 4096; /* past the room given: must not be sent */
+}
+
+/* The callback's count went to the wire as is: the client's stack past its
+ * 16 KiB buffer was sent as body (ASan: stack-buffer-overflow in writev). */
+WEFT_TEST(review_client_body_fn_overclaim)
+{
+    char u[64];
+    weft_server *raw = serve_raw(sink_handler, NULL, u);
+    WEFT_TEST_CHECK(raw);
+    weft_http_client *c = weft_http_client_new(NULL);
+    weft_http_response *r = NULL;
+    weft_http_req_opts o = {.body_fn = liar};
+    int e = weft_http_client_request(c, "POST", u, &o, &r);
+    WEFT_TEST_CHECK(e == -EINVAL);
+    weft_http_response_free(r);
+    weft_http_client_close(c);
+    weft_server_close(raw, 1);
+    return 0;
+}
+
 WEFT_TEST_MAIN(WEFT_TEST_CASE(review_client_chunk_framing_counts),
                WEFT_TEST_CASE(review_client_interim_responses_bounded),
-               WEFT_TEST_CASE(review_client_inflate_read_over_4g))
+               WEFT_TEST_CASE(review_client_inflate_read_over_4g),
+               WEFT_TEST_CASE(review_client_body_fn_overclaim))

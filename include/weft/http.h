@@ -237,7 +237,8 @@ int weft_http_client_close(weft_http_client *c);
 size_t weft_http_client_connections(const weft_http_client *c);
 
 /* Streams a request body: fills buf with up to n bytes, returns how many,
- * 0 at the end, < 0 to abort the request with that error. */
+ * 0 at the end, < 0 to abort the request with that error (more than n
+ * aborts it with -EINVAL). */
 typedef ssize_t (*weft_http_body_fn)(void *arg, void *buf, size_t n);
 
 typedef struct weft_http_req_opts {

@@ -317,6 +317,8 @@ static int send_body_stream(weft_stream *s, const weft_http_req_opts *o)
     for (;;) {
         ssize_t n = o->body_fn(o->body_arg, buf, sizeof buf);
         if (n < 0) return (int)n;
+        /* More than the room given would send the stack past buf. */
+        if ((size_t)n > sizeof buf) return -EINVAL;
         char hex[20];
         int hl = snprintf(hex, sizeof hex, "%zx\r\n", (size_t)n);
         struct iovec iov[3] = {{hex, (size_t)hl}, {buf, (size_t)n}, {"\r\n", 2}};
