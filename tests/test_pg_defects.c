@@ -250,6 +250,48 @@ TASK_TEST(defect_20_env_host_and_failover)
     return 0;
 }
 
+/* A holder that drops weft's prepared statements (DISCARD ALL, DEALLOCATE
+ * ALL, as other pools' reset queries do) must not break the next borrower:
+ * its cached statements then failed with "prepared statement does not
+ * exist" for the connection's life. */
+static int plus_one(weft_pg *c)
+{
+    weft_pg_params *p = weft_pg_params_new();
+    CHECK(p != NULL);
+    CHECK_EQ(weft_pg_params_int(p, 7), 0);
+    weft_pg_result *r = NULL;
+    int rc = weft_pg_query(c, "SELECT $1::int + 1", p, &r);
+    if (rc >= 0) CHECK(!strcmp(weft_pg_get_text(r, 0, 0), "8"));
+    else fprintf(stderr, "   %s\n", weft_pg_errmsg(c));
+    weft_pg_result_free(r);
+    weft_pg_params_free(p);
+    return rc;
+}
+
+TASK_TEST(defect_18_pool_statements_dropped_by_holder)
+{
+    static const char *const drops[] = {"DISCARD ALL", "DEALLOCATE ALL",
+                                        "DEALLOCATE ALL; PREPARE weft_s1 AS SELECT 0"};
+    weft_pg_pool *p;
+    weft_pg_pool_opts o = {.min_size = 1, .max_size = 1};
+    CHECK_EQ(weft_pg_pool_new(dsn, &o, &p), 0);
+    for (int i = 0; i < 3; i++) {
+        weft_pg *c;
+        CHECK_EQ(weft_pg_pool_acquire(p, &c), 0);
+        CHECK_EQ(plus_one(c), 1);
+        CHECK_EQ(plus_one(c), 1); /* now from weft's statement cache */
+        CHECK(weft_pg_exec(c, drops[i]) >= 0);
+        weft_pg_pool_release(p, c);
+        CHECK_EQ(weft_pg_pool_acquire(p, &c), 0);
+        CHECK_EQ(plus_one(c), 1);
+        CHECK_EQ(plus_one(c), 1);
+        CHECK(!strcmp(text_of(c, "SELECT count(*) FROM pg_prepared_statements WHERE from_sql"), "0"));
+        weft_pg_pool_release(p, c);
+    }
+    weft_pg_pool_free(p);
+    return 0;
+}
+
 /* ---- 22: lengths over 2 GiB are refused, not truncated ---------------------- */
 
 #define GIB (1ull << 30)
@@ -355,6 +397,8 @@ int main(int argc, char **argv)
         {"defect_17_row_counts", defect_17_row_counts},
         {"defect_18_pool_session_reset", defect_18_pool_session_reset},
         {"defect_20_env_host_and_failover", defect_20_env_host_and_failover},
+        {"defect_18_pool_statements_dropped_by_holder",
+         defect_18_pool_statements_dropped_by_holder},
         {"defect_22_lengths", defect_22_lengths},
         {NULL, NULL},
     };

@@ -115,6 +115,8 @@ int pg__simple_count(weft_pg *c, const char *sql, int64_t *rows); /* 0 or an err
 /* Ends a COPY that nobody asked for (or that was cancelled). Waits. */
 int pg__discard_copy(weft_pg *c, ExecStatusType st);
 void pg__drop_pending(weft_pg *c); /* forget statements whose Parse is unanswered */
+int pg__stmts_ready(const weft_pg *c); /* cached statements the server has */
+void pg__stmts_forget(weft_pg *c);     /* forget every cached statement */
 
 /* query.c */
 /* A send failed with rc before anything was flushed: leaves c clean (a

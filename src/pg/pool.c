@@ -128,26 +128,39 @@ static int idle_healthy(weft_pg *c)
  * both: they are GUC_NO_RESET_ALL), settings, cursors, LISTEN, advisory
  * locks, temp tables, sequence state. Cached plans need no DISCARD PLANS:
  * PostgreSQL re-plans a statement when search_path or the user it was
- * planned for changes. The last statement counts prepared statements made
- * with SQL PREPARE (from_sql; weft's own are protocol-level and stay, so
- * its cache stays valid): when there are any, a second step deallocates
- * them (a DO block costs ~0.4 ms of plpgsql, so only then). */
+ * planned for changes. The last statement has rows only when something is
+ * off with prepared statements: some made with SQL PREPARE (from_sql), or
+ * fewer of weft's own than its cache holds (the holder ran DISCARD ALL or
+ * DEALLOCATE: every later borrower's cached statement then failed with
+ * "prepared statement does not exist", for the connection's life). Only
+ * then (a DO block costs ~0.4 ms of plpgsql) a second step deallocates the
+ * from_sql ones and, if weft's are missing, weft forgets its cache and
+ * deallocates the rest, so its statements are prepared afresh. */
 static const char reset_sql[] =
     "RESET SESSION AUTHORIZATION; RESET ROLE; RESET ALL; CLOSE ALL; UNLISTEN *;"
     " SELECT pg_advisory_unlock_all(); DISCARD TEMP; DISCARD SEQUENCES;"
-    " SELECT 1 FROM pg_prepared_statements WHERE from_sql";
+    " SELECT 1 FROM pg_prepared_statements WHERE from_sql UNION ALL"
+    " SELECT 1 WHERE (SELECT count(*) FROM pg_prepared_statements WHERE NOT from_sql) < %d";
 static const char deallocate_sql[] =
     "DO $weft$DECLARE s text; BEGIN FOR s IN SELECT name FROM pg_prepared_statements"
-    " WHERE from_sql LOOP EXECUTE format('DEALLOCATE %I', s); END LOOP; END$weft$";
+    " WHERE from_sql LOOP EXECUTE format('DEALLOCATE %I', s); END LOOP; END$weft$;"
+    " SELECT 1 FROM pg_prepared_statements";
 
 /* Resets the session of a locked c. */
 static int reset_session(weft_pg *c)
 {
     int rc = 0;
-    int64_t user_prepared = 0;
+    int64_t off = 0, present = 0;
+    char sql[sizeof reset_sql + 16];
+    int mine = pg__stmts_ready(c);
+    snprintf(sql, sizeof sql, reset_sql, mine);
     if (PQtransactionStatus(c->pg) != PQTRANS_IDLE) rc = pg__simple(c, "ROLLBACK");
-    if (rc >= 0) rc = pg__simple_count(c, reset_sql, &user_prepared);
-    if (rc >= 0 && user_prepared > 0) rc = pg__simple(c, deallocate_sql);
+    if (rc >= 0) rc = pg__simple_count(c, sql, &off);
+    if (rc >= 0 && off > 0) rc = pg__simple_count(c, deallocate_sql, &present);
+    if (rc >= 0 && off > 0 && present < mine) {
+        pg__stmts_forget(c);
+        rc = pg__simple(c, "DEALLOCATE ALL");
+    }
     return rc;
 }
 

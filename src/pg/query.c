@@ -155,6 +155,18 @@ static void stmt_drop(weft_pg *c, pg_stmt *s)
     *s = c->stmts[--c->nstmts];
 }
 
+int pg__stmts_ready(const weft_pg *c)
+{
+    int n = 0;
+    for (int i = 0; i < c->nstmts; i++) n += !c->stmts[i].pending;
+    return n;
+}
+
+void pg__stmts_forget(weft_pg *c)
+{
+    while (c->nstmts) stmt_drop(c, &c->stmts[c->nstmts - 1]);
+}
+
 void pg__drop_pending(weft_pg *c)
 {
     for (int i = c->nstmts - 1; i >= 0; i--)
