@@ -7,6 +7,8 @@
 #include <weft/io.h>
 #include <errno.h>
 #include <limits.h>
+#include <locale.h>
+#include <math.h>
 #include <stdint.h>
 #include <dlfcn.h>
 #include <netdb.h>
@@ -390,6 +392,82 @@ TASK_TEST(defect_22_lengths)
     return 0;
 }
 
+/* ---- 21: typed accessors ------------------------------------------------------ */
+
+static weft_pg_result *query1(weft_pg *c, const char *sql)
+{
+    weft_pg_result *r = NULL;
+    if (weft_pg_query(c, sql, NULL, &r) != 1) {
+        weft_pg_result_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+/* Builds de_DE.UTF-8 (decimal comma) under a private LOCPATH and switches the
+ * whole process to it; 0 if it cannot (no localedef). */
+static int use_decimal_comma_locale(char *dir, size_t n)
+{
+    snprintf(dir, n, "/tmp/weft_locale_XXXXXX");
+    if (!mkdtemp(dir)) return 0;
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "localedef -i de_DE -f UTF-8 %s/de_DE.UTF-8 >/dev/null 2>&1", dir);
+    if (system(cmd) != 0) return 0;
+    setenv("LOCPATH", dir, 1);
+    return setlocale(LC_ALL, "de_DE.UTF-8") != NULL;
+}
+
+TASK_TEST(defect_21_float_range_and_locale)
+{
+    weft_pg *c = pg_connect_ok(dsn);
+    double d = 0;
+    /* 1e400 does not fit a double: the header promises -ERANGE, not inf */
+    weft_pg_result *r = query1(c, "SELECT '1e400'::numeric, '-1e400'::numeric, "
+                                  "'1e-400'::numeric, 'Infinity'::float8, '2.5'::numeric");
+    CHECK(r);
+    CHECK_EQ(weft_pg_get_double(r, 0, 0, &d), -ERANGE);
+    CHECK_EQ(weft_pg_get_double(r, 0, 1, &d), -ERANGE);
+    CHECK_EQ(weft_pg_get_double(r, 0, 2, &d), 0); /* underflow: 0 is the nearest */
+    CHECK(d == 0);
+    CHECK_EQ(weft_pg_get_double(r, 0, 3, &d), 0); /* a real infinity stays one */
+    CHECK(isinf(d) && d > 0);
+    CHECK_EQ(weft_pg_get_double(r, 0, 4, &d), 0);
+    CHECK(d == 2.5);
+    weft_pg_result_free(r);
+
+    /* a decimal-comma locale must change neither what is sent nor what is read */
+    char dir[64];
+    if (!use_decimal_comma_locale(dir, sizeof dir)) {
+        fprintf(stderr, "defect_21: SKIPPED the locale case: cannot build de_DE.UTF-8 "
+                        "(install the locales package for localedef)\n");
+    } else {
+        char probe[16];
+        snprintf(probe, sizeof probe, "%.2f", 3.25);
+        CHECK(!strcmp(probe, "3,25")); /* the locale really is in force */
+        weft_pg_params *p = weft_pg_params_new();
+        CHECK_EQ(weft_pg_params_double(p, 3.25), 0);
+        CHECK_EQ(weft_pg_query(c, "SELECT $1::float8, $1::float8 = 3.25", p, &r), 1);
+        int eq = 0;
+        CHECK_EQ(weft_pg_get_bool(r, 0, 1, &eq), 0);
+        CHECK(eq);
+        weft_pg_result_free(r);
+        weft_pg_params_free(p);
+        r = query1(c, "SELECT '3.25'::float8, '-0.5'::numeric");
+        CHECK(r);
+        CHECK_EQ(weft_pg_get_double(r, 0, 0, &d), 0);
+        CHECK(d == 3.25);
+        CHECK_EQ(weft_pg_get_double(r, 0, 1, &d), 0);
+        CHECK(d == -0.5);
+        weft_pg_result_free(r);
+        setlocale(LC_ALL, "C");
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+        CHECK_EQ(system(cmd), 0);
+    }
+    weft_pg_free(c);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     dsn = pg_env_dsn();
@@ -399,6 +477,7 @@ int main(int argc, char **argv)
         {"defect_20_env_host_and_failover", defect_20_env_host_and_failover},
         {"defect_18_pool_statements_dropped_by_holder",
          defect_18_pool_statements_dropped_by_holder},
+        {"defect_21_float_range_and_locale", defect_21_float_range_and_locale},
         {"defect_22_lengths", defect_22_lengths},
         {NULL, NULL},
     };

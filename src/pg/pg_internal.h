@@ -6,6 +6,7 @@
 #include <weft.h>
 #include <weft/pg.h>
 #include <libpq-fe.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define PG_STMT_CACHE 256 /* prepared statements kept per connection */
@@ -72,6 +73,12 @@ struct weft_pg_result {
     char **bufs; /* decoded values (bytea, numeric) freed with the result */
     int nbufs;
 };
+
+/* numtext.c: floats as text in the "C" locale, whatever the process's.
+ * pg__double_text: "%.17g" into buf (snprintf's return, or -ENOMEM);
+ * pg__text_double: strtod, errno ERANGE as strtod sets it. */
+int pg__double_text(char *buf, size_t n, double v);
+double pg__text_double(const char *s, char **end);
 
 /* conn.c: the engine every operation runs on */
 int pg__lock(weft_pg *c);            /* take c for one operation (waits) */

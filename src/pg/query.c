@@ -106,7 +106,9 @@ int weft_pg_params_int(weft_pg_params *p, int64_t v)
 int weft_pg_params_double(weft_pg_params *p, double v)
 {
     char b[40];
-    return push(p, b, (size_t)snprintf(b, sizeof b, "%.17g", v), 0, 0);
+    int n = pg__double_text(b, sizeof b, v);
+    if (n < 0) return n;
+    return push(p, b, (size_t)n, 0, 0);
 }
 int weft_pg_params_bool(weft_pg_params *p, int v) { return push(p, v ? "t" : "f", 1, 0, 0); }
 int weft_pg_params_bytea(weft_pg_params *p, const void *data, size_t n)

@@ -5,6 +5,7 @@
 #include "pg_internal.h"
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,8 +145,14 @@ int weft_pg_get_double(const weft_pg_result *r, int row, int col, double *v)
         return 0;
     }
     char *end;
-    *v = strtod(c.v, &end); /* accepts NaN, Infinity, -Infinity */
-    return end == c.v || *end ? -WEFT_PG_ETYPE : 0;
+    errno = 0;
+    double x = pg__text_double(c.v, &end); /* accepts NaN, Infinity, -Infinity */
+    if (end == c.v || *end) return -WEFT_PG_ETYPE;
+    /* ERANGE on overflow (inf) and on underflow to 0 or a subnormal:
+     * only overflow loses the value, so only it is refused */
+    if (errno == ERANGE && (x == HUGE_VAL || x == -HUGE_VAL)) return -ERANGE;
+    *v = x;
+    return 0;
 }
 
 int weft_pg_get_bool(const weft_pg_result *r, int row, int col, int *v)
