@@ -468,6 +468,88 @@ TASK_TEST(defect_21_float_range_and_locale)
     return 0;
 }
 
+static const char ts_max_minus_1[8] = {0x7f, (char)0xff, (char)0xff, (char)0xff,
+                                       (char)0xff, (char)0xff, (char)0xff, (char)0xfe};
+static const pg_fake_reply ts_replies[] = {
+    {.match = "ts_huge_year", .kind = PG_FAKE_ROW, .tag = "SELECT 1", .type = 1114,
+     .value = "99999999999999999999-01-01 00:00:00", .len = 36},
+    {.match = "ts_big_year", .kind = PG_FAKE_ROW, .tag = "SELECT 1", .type = 1114,
+     .value = "9000000000-01-01 00:00:00", .len = 25},
+    {.match = "ts_big_bc", .kind = PG_FAKE_ROW, .tag = "SELECT 1", .type = 1114,
+     .value = "9000000000-01-01 00:00:00 BC", .len = 28},
+    {.match = "ts_zone_junk", .kind = PG_FAKE_ROW, .tag = "SELECT 1", .type = 1184,
+     .value = "2024-01-02 03:04:05+05junk", .len = 26},
+    {.match = "ts_tail_junk", .kind = PG_FAKE_ROW, .tag = "SELECT 1", .type = 1114,
+     .value = "2024-01-02 03:04:05 x", .len = 21},
+    {.match = "ts_long_frac", .kind = PG_FAKE_ROW, .tag = "SELECT 1", .type = 1114,
+     .value = "2024-01-02 03:04:05.1234567", .len = 27},
+    {.match = "ts_feb_30", .kind = PG_FAKE_ROW, .tag = "SELECT 1", .type = 1114,
+     .value = "2023-02-29 00:00:00", .len = 19},
+    {.match = "ts_bin_high", .kind = PG_FAKE_ROW, .tag = "SELECT 1", .type = 1114, .format = 1,
+     .value = ts_max_minus_1, .len = 8},
+    {.match = NULL},
+};
+
+static int fake_timestamp(weft_pg *c, const char *sql, int64_t *v)
+{
+    weft_pg_result *r = query1(c, sql);
+    if (!r) return INT_MIN;
+    int rc = weft_pg_get_timestamp(r, 0, 0, v);
+    weft_pg_result_free(r);
+    return rc;
+}
+
+TASK_TEST(defect_21_timestamps)
+{
+    weft_pg *c = pg_connect_ok(dsn);
+    CHECK_EQ(weft_pg_exec(c, "SET TimeZone = 'Asia/Kolkata'"), 0);
+    for (int fmt = 0; fmt < 2; fmt++) {
+        weft_pg_result *r;
+        CHECK_EQ(weft_pg_query_ex(c,
+                                  "SELECT '294276-12-31 23:59:59.999999'::timestamp,"
+                                  " '294276-12-31 23:59:59.999999+00'::timestamptz,"
+                                  " '294247-01-10 04:00:54.775806'::timestamp,"
+                                  " '2024-01-02 03:04:05.5+05:30'::timestamptz,"
+                                  " '4714-11-24 00:00:00 BC'::timestamp,"
+                                  " 'infinity'::timestamp",
+                                  NULL, fmt ? WEFT_PG_BINARY : 0, &r),
+                 1);
+        int64_t v = 0;
+        /* the server's largest value does not fit int64 Unix microseconds */
+        CHECK_EQ(weft_pg_get_timestamp(r, 0, 0, &v), -ERANGE);
+        CHECK_EQ(weft_pg_get_timestamp(r, 0, 1, &v), -ERANGE);
+        CHECK_EQ(weft_pg_get_timestamp(r, 0, 2, &v), 0);
+        CHECK_EQ(v, INT64_MAX - 1);
+        CHECK_EQ(weft_pg_get_timestamp(r, 0, 3, &v), 0);
+        CHECK_EQ(v, 1704144845500000LL);
+        CHECK_EQ(weft_pg_get_timestamp(r, 0, 4, &v), 0);
+        CHECK_EQ(v, -210866803200000000LL); /* Julian day 0: Unix day -2440588 */
+        CHECK_EQ(weft_pg_get_timestamp(r, 0, 5, &v), 0);
+        CHECK_EQ(v, INT64_MAX);
+        weft_pg_result_free(r);
+    }
+    weft_pg_free(c);
+
+    /* values only a hostile server sends */
+    pg_fake f;
+    char d[256];
+    CHECK_EQ(pg_fake_start(&f, ts_replies), 0);
+    c = pg_connect_ok(pg_fake_dsn(&f, d, sizeof d));
+    int64_t v = 12345;
+    CHECK_EQ(fake_timestamp(c, "SELECT ts_huge_year", &v), -ERANGE);
+    CHECK_EQ(fake_timestamp(c, "SELECT ts_big_year", &v), -ERANGE);
+    CHECK_EQ(fake_timestamp(c, "SELECT ts_big_bc", &v), -ERANGE);
+    CHECK_EQ(fake_timestamp(c, "SELECT ts_bin_high", &v), -ERANGE);
+    CHECK_EQ(fake_timestamp(c, "SELECT ts_zone_junk", &v), -EINVAL);
+    CHECK_EQ(fake_timestamp(c, "SELECT ts_tail_junk", &v), -EINVAL);
+    CHECK_EQ(fake_timestamp(c, "SELECT ts_long_frac", &v), -EINVAL);
+    CHECK_EQ(fake_timestamp(c, "SELECT ts_feb_30", &v), -EINVAL);
+    CHECK_EQ(v, 12345); /* never written on failure */
+    weft_pg_free(c);
+    pg_fake_stop(&f);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     dsn = pg_env_dsn();
@@ -478,6 +560,7 @@ int main(int argc, char **argv)
         {"defect_18_pool_statements_dropped_by_holder",
          defect_18_pool_statements_dropped_by_holder},
         {"defect_21_float_range_and_locale", defect_21_float_range_and_locale},
+        {"defect_21_timestamps", defect_21_timestamps},
         {"defect_22_lengths", defect_22_lengths},
         {NULL, NULL},
     };

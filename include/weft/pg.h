@@ -167,7 +167,10 @@ int weft_pg_get_bigint(const weft_pg_result *r, int row, int col, int64_t *v);
 int weft_pg_get_double(const weft_pg_result *r, int row, int col, double *v);
 int weft_pg_get_bool(const weft_pg_result *r, int row, int col, int *v);
 /* timestamp and timestamptz as microseconds since 1970-01-01 00:00 UTC (a
- * timestamp without zone is taken as UTC); +-infinity map to INT64_MAX/MIN. */
+ * timestamp without zone is taken as UTC); +-infinity map to INT64_MAX/MIN.
+ * -ERANGE past int64 microseconds (the server's own range, to 294276 AD, goes
+ * further); -EINVAL for text not exactly as the server prints it (DateStyle
+ * ISO), trailing bytes included. */
 int weft_pg_get_timestamp(const weft_pg_result *r, int row, int col, int64_t *usec);
 /* The value as text: a pointer into the result (valid while r lives), NULL
  * for SQL NULL or out of range. For binary results it works for the text

@@ -165,57 +165,105 @@ int weft_pg_get_bool(const weft_pg_result *r, int row, int col, int *v)
     return 0;
 }
 
-/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar. */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar;
+ * -ERANGE when that does not fit (a hostile server's year can be anything). */
+static int days_from_civil(int64_t y, unsigned m, unsigned d, int64_t *days)
 {
     y -= m <= 2;
     int64_t era = (y >= 0 ? y : y - 399) / 400;
     unsigned yoe = (unsigned)(y - era * 400);
     unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
     unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
+    if (__builtin_mul_overflow(era, (int64_t)146097, days) ||
+        __builtin_add_overflow(*days, (int64_t)doe - 719468, days))
+        return -ERANGE;
+    return 0;
 }
 
-/* ISO text: "2024-01-02 03:04:05.123456+05:30" (zone only for timestamptz). */
+static int is_leap(int64_t y) { return y % 4 == 0 && (y % 100 != 0 || y % 400 == 0); }
+
+/* Reads min..max digits (max 0: any number) at *s; -EINVAL if there are
+ * fewer or more, -ERANGE if they overflow. */
+static int read_digits(const char **s, int min, int max, int64_t *v)
+{
+    const char *p = *s;
+    int64_t x = 0;
+    int k = 0;
+    for (; *p >= '0' && *p <= '9'; p++, k++)
+        if (__builtin_mul_overflow(x, (int64_t)10, &x) || __builtin_add_overflow(x, (int64_t)(*p - '0'), &x))
+            return -ERANGE;
+    if (k < min || (max && k > max)) return -EINVAL;
+    *s = p;
+    *v = x;
+    return 0;
+}
+
+static int read_char(const char **s, char c)
+{
+    if (**s != c) return -EINVAL;
+    (*s)++;
+    return 0;
+}
+
+/* Zone offset as the server prints it: +05, -03:30, +05:53:28; seconds east. */
+static int read_offset(const char **s, int64_t *off)
+{
+    int sign = **s == '-' ? -1 : 1;
+    int64_t oh, om = 0, os = 0;
+    (*s)++;
+    int rc = read_digits(s, 2, 2, &oh);
+    if (!rc && **s == ':') {
+        (*s)++;
+        rc = read_digits(s, 2, 2, &om);
+        if (!rc && **s == ':') {
+            (*s)++;
+            rc = read_digits(s, 2, 2, &os);
+        }
+    }
+    if (rc) return rc;
+    if (oh > 23 || om > 59 || os > 59) return -EINVAL;
+    *off = sign * (oh * 3600 + om * 60 + os);
+    return 0;
+}
+
+/* ISO text exactly as the server prints it (DateStyle ISO):
+ * "2024-01-02 03:04:05.123456+05:30", the zone only for timestamptz, " BC"
+ * last. Anything else, trailing bytes included, is -EINVAL; a value past
+ * int64 microseconds is -ERANGE. */
 static int parse_timestamp(const char *s, int64_t *usec)
 {
     if (!strcmp(s, "infinity")) { *usec = INT64_MAX; return 0; }
     if (!strcmp(s, "-infinity")) { *usec = INT64_MIN; return 0; }
-    long long y;
-    unsigned mo, d, h, mi, se;
-    int n = 0;
-    if (sscanf(s, "%lld-%u-%u %u:%u:%u%n", &y, &mo, &d, &h, &mi, &se, &n) != 6 || mo < 1 ||
-        mo > 12 || d < 1 || d > 31)
-        return -WEFT_PG_ETYPE;
-    s += n;
-    int64_t frac = 0;
+    int64_t y, mo, d, h, mi, se, frac = 0, off = 0;
+    int rc;
+    if ((rc = read_digits(&s, 4, 0, &y)) || (rc = read_char(&s, '-')) ||
+        (rc = read_digits(&s, 2, 2, &mo)) || (rc = read_char(&s, '-')) ||
+        (rc = read_digits(&s, 2, 2, &d)) || (rc = read_char(&s, ' ')) ||
+        (rc = read_digits(&s, 2, 2, &h)) || (rc = read_char(&s, ':')) ||
+        (rc = read_digits(&s, 2, 2, &mi)) || (rc = read_char(&s, ':')) ||
+        (rc = read_digits(&s, 2, 2, &se)))
+        return rc;
+    if (y > INT32_MAX) return -ERANGE; /* far past int64 microseconds; keeps y - 399 from overflowing */
     if (*s == '.') {
-        int digits = 0;
-        for (s++; *s >= '0' && *s <= '9'; s++, digits++)
-            if (digits < 6) frac = frac * 10 + (*s - '0');
-        for (; digits < 6; digits++) frac *= 10;
+        const char *start = ++s;
+        if ((rc = read_digits(&s, 1, 6, &frac))) return rc;
+        for (long n = s - start; n < 6; n++) frac *= 10;
     }
-    int64_t off = 0;
-    if (*s == '+' || *s == '-') {
-        int sign = *s == '-' ? -1 : 1;
-        unsigned oh = 0, om = 0, os = 0;
-        if (sscanf(s + 1, "%u", &oh) != 1) return -WEFT_PG_ETYPE;
-        const char *p = s + 1;
-        while (*p >= '0' && *p <= '9') p++;
-        if (*p == ':') {
-            sscanf(p + 1, "%u", &om);
-            p++;
-            while (*p >= '0' && *p <= '9') p++;
-            if (*p == ':') sscanf(p + 1, "%u", &os);
-        }
-        off = sign * (int64_t)(oh * 3600 + om * 60 + os);
-        s = p;
-        while (*s && *s != ' ') s++;
-    }
-    if (!strcmp(s, " BC")) y = 1 - y;
-    else if (*s) return -WEFT_PG_ETYPE;
-    int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - off;
-    *usec = secs * 1000000 + frac;
+    if ((*s == '+' || *s == '-') && (rc = read_offset(&s, &off))) return rc;
+    if (!strcmp(s, " BC")) y = 1 - y; /* 1 BC is year 0 */
+    else if (*s) return -EINVAL;
+    static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] + (mo == 2 && is_leap(y)) || h > 23 ||
+        mi > 59 || se > 59)
+        return -EINVAL;
+    int64_t t;
+    if ((rc = days_from_civil(y, (unsigned)mo, (unsigned)d, &t))) return rc;
+    if (__builtin_mul_overflow(t, (int64_t)86400, &t) ||
+        __builtin_add_overflow(t, h * 3600 + mi * 60 + se - off, &t) ||
+        __builtin_mul_overflow(t, (int64_t)1000000, &t) || __builtin_add_overflow(t, frac, &t) ||
+        t == INT64_MAX || t == INT64_MIN) /* those two mean +-infinity */
+        return -ERANGE;
+    *usec = t;
     return 0;
 }
 
@@ -227,8 +275,15 @@ int weft_pg_get_timestamp(const weft_pg_result *r, int row, int col, int64_t *us
     if (c.type != OID_TIMESTAMP && c.type != OID_TIMESTAMPTZ) return -WEFT_PG_ETYPE;
     if (!c.bin) return parse_timestamp(c.v, usec);
     if (c.len != 8) return -WEFT_PG_ETYPE;
-    int64_t t = (int64_t)be(c.v, 8);
-    *usec = t == INT64_MAX || t == INT64_MIN ? t : t + PG_EPOCH_USEC;
+    int64_t t = (int64_t)be(c.v, 8), u;
+    if (t == INT64_MAX || t == INT64_MIN) {
+        *usec = t;
+        return 0;
+    }
+    /* the server's range (to 294276 AD) goes past int64 Unix microseconds */
+    if (__builtin_add_overflow(t, PG_EPOCH_USEC, &u) || u == INT64_MAX || u == INT64_MIN)
+        return -ERANGE;
+    *usec = u;
     return 0;
 }
 
