@@ -550,6 +550,75 @@ TASK_TEST(defect_21_timestamps)
     return 0;
 }
 
+/* binary numeric: ndigits, weight, sign, dscale, base-10000 digits (big-endian) */
+static const char num_digit_65535[10] = {0, 1, 0, 0, 0, 0, 0, 0, (char)0xff, (char)0xff};
+static const char num_digit_10000[10] = {0, 1, 0, 0, 0, 0, 0, 0, 0x27, 0x10};
+static const char num_bad_sign[10] = {0, 1, 0, 0, 0x12, 0x34, 0, 0, 0, 7};
+static const char num_huge_dscale[10] = {0, 1, 0, 0, 0, 0, 0x7f, (char)0xff, 0, 7};
+static const char num_extra_bytes[12] = {0, 1, 0, 0, 0, 0, 0, 0, 0, 7, 0, 7};
+static const char num_fine[10] = {0, 1, 0, 0, 0x40, 0, 0, 1, 0x27, 0x0f}; /* -9999.0 */
+#define NUM_REPLY(m, v) \
+    {.match = m, .kind = PG_FAKE_ROW, .tag = "SELECT 1", .type = 1700, .format = 1, \
+     .value = v, .len = sizeof v}
+static const pg_fake_reply num_replies[] = {
+    NUM_REPLY("num_digit_65535", num_digit_65535), NUM_REPLY("num_digit_10000", num_digit_10000),
+    NUM_REPLY("num_bad_sign", num_bad_sign),       NUM_REPLY("num_huge_dscale", num_huge_dscale),
+    NUM_REPLY("num_extra_bytes", num_extra_bytes), NUM_REPLY("num_fine", num_fine),
+    {.match = NULL},
+};
+
+/* weft_pg_get_numeric's rc for the fake server's answer to sql; *text set */
+static int fake_numeric(weft_pg *c, const char *sql, char *text, size_t n)
+{
+    weft_pg_result *r = query1(c, sql);
+    if (!r) return INT_MIN;
+    const char *t = NULL;
+    int rc = weft_pg_get_numeric(r, 0, 0, &t);
+    snprintf(text, n, "%s", rc == 0 ? t : "");
+    double d;
+    if (rc < 0 && weft_pg_get_double(r, 0, 0, &d) != rc) rc = INT_MIN + 1; /* same verdict */
+    weft_pg_result_free(r);
+    return rc;
+}
+
+TASK_TEST(defect_21_numeric_digits)
+{
+    pg_fake f;
+    char d[256], text[64];
+    CHECK_EQ(pg_fake_start(&f, num_replies), 0);
+    weft_pg *c = pg_connect_ok(pg_fake_dsn(&f, d, sizeof d));
+    CHECK_EQ(fake_numeric(c, "SELECT num_fine", text, sizeof text), 0);
+    CHECK(!strcmp(text, "-9999.0"));
+    /* a digit of 65535 printed as "6553" with rc 0 */
+    CHECK_EQ(fake_numeric(c, "SELECT num_digit_65535", text, sizeof text), -EINVAL);
+    CHECK_EQ(fake_numeric(c, "SELECT num_digit_10000", text, sizeof text), -EINVAL);
+    CHECK_EQ(fake_numeric(c, "SELECT num_bad_sign", text, sizeof text), -EINVAL);
+    CHECK_EQ(fake_numeric(c, "SELECT num_huge_dscale", text, sizeof text), -EINVAL);
+    CHECK_EQ(fake_numeric(c, "SELECT num_extra_bytes", text, sizeof text), -EINVAL);
+    weft_pg_free(c);
+    pg_fake_stop(&f);
+
+    /* what a real server sends still reads back exactly */
+    c = pg_connect_ok(dsn);
+    weft_pg_result *r;
+    CHECK_EQ(weft_pg_query_ex(c,
+                              "SELECT '-12.3400'::numeric, '0.000001234'::numeric,"
+                              " '99999999999999999999.5'::numeric, 'NaN'::numeric, 0::numeric,"
+                              " '100000000'::numeric",
+                              NULL, WEFT_PG_BINARY, &r),
+             1);
+    static const char *want[] = {"-12.3400", "0.000001234", "99999999999999999999.5", "NaN", "0",
+                                 "100000000"};
+    for (int i = 0; i < 6; i++) {
+        const char *t = NULL;
+        CHECK_EQ(weft_pg_get_numeric(r, 0, i, &t), 0);
+        CHECK(!strcmp(t, want[i]));
+    }
+    weft_pg_result_free(r);
+    weft_pg_free(c);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     dsn = pg_env_dsn();
@@ -561,6 +630,7 @@ int main(int argc, char **argv)
          defect_18_pool_statements_dropped_by_holder},
         {"defect_21_float_range_and_locale", defect_21_float_range_and_locale},
         {"defect_21_timestamps", defect_21_timestamps},
+        {"defect_21_numeric_digits", defect_21_numeric_digits},
         {"defect_22_lengths", defect_22_lengths},
         {NULL, NULL},
     };

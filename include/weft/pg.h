@@ -178,7 +178,8 @@ int weft_pg_get_timestamp(const weft_pg_result *r, int row, int col, int64_t *us
  * numeric. */
 const char *weft_pg_get_text(const weft_pg_result *r, int row, int col);
 /* numeric as its exact decimal text ("-12.3400", "NaN") in a buffer of the
- * result (valid while r lives). */
+ * result (valid while r lives), decoded once per value. -EINVAL for a binary
+ * value no server sends (a base-10000 digit >= 10000, a wrong length). */
 int weft_pg_get_numeric(const weft_pg_result *r, int row, int col, const char **text);
 /* bytea: *data points to n bytes owned by the result (decoded once from
  * text form when needed). */

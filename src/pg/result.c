@@ -311,20 +311,26 @@ static int keep(const weft_pg_result *cr, char *p)
     return 0;
 }
 
-/* Binary numeric: ndigits, weight, sign, dscale, then base-10000 digits. */
-static char *numeric_text(const char *v, int len)
+/* Binary numeric: ndigits, weight, sign, dscale, then base-10000 digits.
+ * -EINVAL for what no server sends: a digit >= 10000 (65535 printed as
+ * "6553"), a length other than 8 + 2 * ndigits, an unknown sign, a dscale
+ * past the server's 16383. */
+static int numeric_text(const char *v, int len, char **text)
 {
-    if (len < 8) return NULL;
+    if (len < 8) return -EINVAL;
     int nd = (int16_t)be(v, 2), weight = (int16_t)be(v + 2, 2);
     unsigned sign = (unsigned)be(v + 4, 2);
     int dscale = (int16_t)be(v + 6, 2);
-    if (nd < 0 || dscale < 0 || len < 8 + 2 * nd) return NULL;
-    if (sign == 0xC000) return strdup("NaN");
-    if (sign == 0xD000) return strdup("Infinity");
-    if (sign == 0xF000) return strdup("-Infinity");
+    if (nd < 0 || dscale < 0 || dscale > 0x3FFF || len != 8 + 2 * nd) return -EINVAL;
+    for (int i = 0; i < nd; i++)
+        if (be(v + 8 + 2 * i, 2) >= 10000) return -EINVAL;
+    const char *special = sign == 0xC000 ? "NaN" : sign == 0xD000 ? "Infinity"
+                        : sign == 0xF000 ? "-Infinity" : NULL;
+    if (special) return (*text = strdup(special)) ? 0 : -ENOMEM;
+    if (sign != 0 && sign != 0x4000) return -EINVAL;
     int intdigits = weight >= 0 ? (weight + 1) * 4 : 1;
     char *out = malloc((size_t)intdigits + (size_t)dscale + 8), *p = out;
-    if (!out) return NULL;
+    if (!out) return -ENOMEM;
     if (sign == 0x4000) *p++ = '-';
     int started = 0;
     for (int i = 0; i <= weight; i++) {
@@ -348,7 +354,8 @@ static char *numeric_text(const char *v, int len)
         }
     }
     *p = 0;
-    return out;
+    *text = out;
+    return 0;
 }
 
 int weft_pg_get_numeric(const weft_pg_result *r, int row, int col, const char **text)
@@ -361,8 +368,8 @@ int weft_pg_get_numeric(const weft_pg_result *r, int row, int col, const char **
         *text = c.v;
         return 0;
     }
-    char *s = numeric_text(c.v, c.len);
-    if (!s) return -WEFT_PG_ETYPE;
+    char *s;
+    if ((rc = numeric_text(c.v, c.len, &s)) < 0) return rc;
     if (keep(r, s) < 0) {
         free(s);
         return -ENOMEM;
