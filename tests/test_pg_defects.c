@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <locale.h>
+#include <malloc.h>
 #include <math.h>
 #include <stdint.h>
 #include <dlfcn.h>
@@ -619,6 +620,72 @@ TASK_TEST(defect_21_numeric_digits)
     return 0;
 }
 
+/* heap in use (0 where the allocator does not say, as under ASan) */
+static size_t heap_used(void)
+{
+    struct mallinfo2 m = mallinfo2();
+    return m.uordblks + m.hblkhd; /* large blocks are mmapped */
+}
+
+TASK_TEST(defect_21_decode_once)
+{
+    weft_pg *c = pg_connect_ok(dsn);
+    weft_pg_result *r;
+    /* a 1 MiB bytea in text form (hex, 2 MiB) and a binary numeric */
+    CHECK_EQ(weft_pg_query(c, "SELECT decode(repeat('ab', 1048576), 'hex')", NULL, &r), 1);
+    const void *first = NULL, *data;
+    size_t n = 0;
+    size_t before = heap_used();
+    for (int i = 0; i < 64; i++) {
+        CHECK_EQ(weft_pg_get_bytea(r, 0, 0, &data, &n), 0);
+        CHECK_EQ(n, (size_t)1 << 20);
+        if (!first) first = data;
+        CHECK(data == first); /* the same copy every time */
+    }
+    CHECK(((const unsigned char *)data)[n - 1] == 0xab);
+    size_t grew = heap_used() - before;
+    fprintf(stderr, "defect_21: 64 reads of a 1 MiB bytea grew the heap by %zu bytes\n", grew);
+    CHECK(grew < (4u << 20)); /* one copy (1 MiB), not 64 */
+    weft_pg_result_free(r);
+
+    CHECK_EQ(weft_pg_query_ex(c, "SELECT '-12.3400'::numeric, '7'::numeric FROM generate_series(1, 3)",
+                              NULL, WEFT_PG_BINARY, &r),
+             3);
+    const char *t1 = NULL, *t2 = NULL;
+    for (int i = 0; i < 16; i++) {
+        CHECK_EQ(weft_pg_get_numeric(r, 2, 0, &t2), 0);
+        if (!t1) t1 = t2;
+        CHECK(t1 == t2);
+    }
+    CHECK(!strcmp(t1, "-12.3400"));
+    double d;
+    CHECK_EQ(weft_pg_get_double(r, 2, 0, &d), 0);
+    CHECK(d == -12.34);
+    CHECK_EQ(weft_pg_get_numeric(r, 2, 1, &t2), 0);
+    CHECK(!strcmp(t2, "7") && t1 != t2);
+    CHECK(!strcmp(t1, "-12.3400")); /* still valid */
+    weft_pg_result_free(r);
+
+    /* row by row: each row's decoded values go with the row (ASan: no leak) */
+    weft_pg_rows *it;
+    CHECK_EQ(weft_pg_query_rows(c, "SELECT decode(repeat('cd', g), 'hex') FROM generate_series(1, 50) g",
+                                NULL, 0, &it),
+             0);
+    const weft_pg_result *row;
+    int rows = 0;
+    while (weft_pg_rows_next(it, &row) == 1) {
+        rows++;
+        for (int i = 0; i < 3; i++) {
+            CHECK_EQ(weft_pg_get_bytea(row, 0, 0, &data, &n), 0);
+            CHECK_EQ(n, (size_t)rows);
+        }
+    }
+    CHECK_EQ(rows, 50);
+    weft_pg_rows_close(it);
+    weft_pg_free(c);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     dsn = pg_env_dsn();
@@ -631,6 +698,7 @@ int main(int argc, char **argv)
         {"defect_21_float_range_and_locale", defect_21_float_range_and_locale},
         {"defect_21_timestamps", defect_21_timestamps},
         {"defect_21_numeric_digits", defect_21_numeric_digits},
+        {"defect_21_decode_once", defect_21_decode_once},
         {"defect_22_lengths", defect_22_lengths},
         {NULL, NULL},
     };

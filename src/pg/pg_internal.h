@@ -68,11 +68,22 @@ struct weft_pg_params {
     unsigned *types;
 };
 
+/* A value decoded from its wire form (binary numeric, text bytea). */
+typedef struct pg_decoded {
+    size_t n;
+    char data[]; /* n bytes and a NUL */
+} pg_decoded;
+
 struct weft_pg_result {
     PGresult *res;
-    char **bufs; /* decoded values (bytea, numeric) freed with the result */
-    int nbufs;
+    /* Per cell (row * ncols + col), allocated at the first decode and freed
+     * with the result: each value is decoded once however often it is read
+     * (the header promises it; 64 reads of a 1 MB bytea made 64 copies). */
+    pg_decoded **decoded;
+    size_t ndecoded;
 };
+/* result.c: frees r's decoded values (r->res is left alone) */
+void pg__result_forget(weft_pg_result *r);
 
 /* numtext.c: floats as text in the "C" locale, whatever the process's.
  * pg__double_text: "%.17g" into buf (snprintf's return, or -ENOMEM);

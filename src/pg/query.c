@@ -424,8 +424,7 @@ int weft_pg_rows_next(weft_pg_rows *it, const weft_pg_result **row)
     if (!it) return -EINVAL;
     PQclear(it->cur.res);
     it->cur.res = NULL;
-    for (int i = 0; i < it->cur.nbufs; i++) free(it->cur.bufs[i]);
-    it->cur.nbufs = 0;
+    pg__result_forget(&it->cur);
     if (it->done) return 0;
     weft_pg *c = it->c;
     int err = 0;
@@ -457,8 +456,7 @@ void weft_pg_rows_close(weft_pg_rows *it)
 {
     if (!it) return;
     PQclear(it->cur.res);
-    for (int i = 0; i < it->cur.nbufs; i++) free(it->cur.bufs[i]);
-    free(it->cur.bufs);
+    pg__result_forget(&it->cur);
     if (!it->done) {
         /* Rows left: cancel and drain in the background (does not wait). */
         pg__abort(it->c, -ECANCELED, 0);

@@ -19,12 +19,19 @@ enum {
 
 #define PG_EPOCH_USEC 946684800000000LL /* 2000-01-01 in Unix microseconds */
 
+void pg__result_forget(weft_pg_result *r)
+{
+    for (size_t i = 0; i < r->ndecoded; i++) free(r->decoded[i]);
+    free(r->decoded);
+    r->decoded = NULL;
+    r->ndecoded = 0;
+}
+
 void weft_pg_result_free(weft_pg_result *r)
 {
     if (!r) return;
     PQclear(r->res);
-    for (int i = 0; i < r->nbufs; i++) free(r->bufs[i]);
-    free(r->bufs);
+    pg__result_forget(r);
     free(r);
 }
 
@@ -300,15 +307,29 @@ const char *weft_pg_get_text(const weft_pg_result *r, int row, int col)
     return NULL;
 }
 
-/* Keeps p with the result so pointers handed out stay valid. */
-static int keep(const weft_pg_result *cr, char *p)
+/* The cache slot of a cell (checked by get_cell), NULL without memory.
+ * The result is const to callers; its cache is not part of its value. */
+static pg_decoded **decoded_slot(const weft_pg_result *cr, int row, int col)
 {
     weft_pg_result *r = (weft_pg_result *)cr;
-    char **b = realloc(r->bufs, (size_t)(r->nbufs + 1) * sizeof *b);
-    if (!b) return -ENOMEM;
-    r->bufs = b;
-    r->bufs[r->nbufs++] = p;
-    return 0;
+    size_t ncols = (size_t)PQnfields(r->res);
+    if (!r->decoded) {
+        size_t n = (size_t)PQntuples(r->res) * ncols;
+        r->decoded = calloc(n, sizeof *r->decoded);
+        if (!r->decoded) return NULL;
+        r->ndecoded = n;
+    }
+    return &r->decoded[(size_t)row * ncols + (size_t)col];
+}
+
+static pg_decoded *decoded_new(const void *p, size_t n)
+{
+    pg_decoded *d = malloc(sizeof *d + n + 1);
+    if (!d) return NULL;
+    d->n = n;
+    memcpy(d->data, p, n);
+    d->data[n] = 0;
+    return d;
 }
 
 /* Binary numeric: ndigits, weight, sign, dscale, then base-10000 digits.
@@ -368,13 +389,16 @@ int weft_pg_get_numeric(const weft_pg_result *r, int row, int col, const char **
         *text = c.v;
         return 0;
     }
-    char *s;
-    if ((rc = numeric_text(c.v, c.len, &s)) < 0) return rc;
-    if (keep(r, s) < 0) {
+    pg_decoded **slot = decoded_slot(r, row, col);
+    if (!slot) return -ENOMEM;
+    if (!*slot) {
+        char *s;
+        if ((rc = numeric_text(c.v, c.len, &s)) < 0) return rc;
+        *slot = decoded_new(s, strlen(s));
         free(s);
-        return -ENOMEM;
+        if (!*slot) return -ENOMEM;
     }
-    *text = s;
+    *text = (*slot)->data;
     return 0;
 }
 
@@ -389,19 +413,19 @@ int weft_pg_get_bytea(const weft_pg_result *r, int row, int col, const void **da
         *n = (size_t)c.len;
         return 0;
     }
-    size_t len;
-    unsigned char *b = PQunescapeBytea((const unsigned char *)c.v, &len);
-    if (!b) return -ENOMEM;
-    /* PQunescapeBytea's memory must go back through PQfreemem; copy it into
-     * plain malloc memory so the result frees everything the same way. */
-    char *copy = malloc(len ? len : 1);
-    if (copy) memcpy(copy, b, len);
-    PQfreemem(b);
-    if (!copy || keep(r, copy) < 0) {
-        free(copy);
-        return -ENOMEM;
+    pg_decoded **slot = decoded_slot(r, row, col);
+    if (!slot) return -ENOMEM;
+    if (!*slot) {
+        size_t len;
+        unsigned char *b = PQunescapeBytea((const unsigned char *)c.v, &len);
+        if (!b) return -ENOMEM;
+        /* PQunescapeBytea's memory must go back through PQfreemem; the
+         * copy is plain malloc memory, freed like every decoded value */
+        *slot = decoded_new(b, len);
+        PQfreemem(b);
+        if (!*slot) return -ENOMEM;
     }
-    *data = copy;
-    *n = len;
+    *data = (*slot)->data;
+    *n = (*slot)->n;
     return 0;
 }
