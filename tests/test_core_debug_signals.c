@@ -70,7 +70,7 @@ static int dump_storm_main(void *a)
     weft_sleep(0.001);
     FILE *devnull = fopen("/dev/null", "w");
     CHECK(devnull);
-    pthread_t th = storm_start(0.002);
+    pthread_t th = storm_start(0.02);
     double end = mono() + (slow_machine() ? 2.0 : 0.6);
     int dumps = 0;
     while (mono() < end) weft_dump_tasks(devnull), dumps++;

@@ -2,8 +2,11 @@
  * loaded object holding an address (dl_iterate_phdr), maps its file and
  * looks the address up in its ELF symbol table (.symtab, which also names
  * static functions that dladdr cannot see, else .dynsym). Only system calls
- * and no allocation, so a SIGUSR1 dump can call it; the one lock taken is
- * the dynamic loader's, held only during dlopen. The file cache is shared by
+ * and no allocation, so a SIGUSR1 dump can call it. dl_iterate_phdr takes
+ * the dynamic loader's lock (not recursive): a SIGUSR1 dump that interrupts
+ * this thread's own lookup must not take it again (it deadlocked under a
+ * SIGUSR1 storm during weft_dump_tasks), so a nested lookup gives the bare
+ * address instead. The file cache is shared by
  * all threads: whoever finds it busy (another thread's lookup, or a signal
  * that interrupted one) gets the object and offset without a function name
  * rather than wait. */
@@ -90,6 +93,10 @@ static const char *self_path(void)
     return path;
 }
 
+/* Set while this thread is inside dl_iterate_phdr (initial-exec: read from
+ * a signal handler without __tls_get_addr). */
+static __thread int iterating __attribute__((tls_model("initial-exec")));
+
 struct find {
     uintptr_t addr;
     const char *name;
@@ -124,7 +131,10 @@ const char *weft__symbolize(uintptr_t addr, const char **fn, uintptr_t *off, uin
     *fn = NULL;
     *off = 0;
     *objoff = 0;
+    if (iterating) return NULL;
+    iterating = 1;
     dl_iterate_phdr(on_object, &f);
+    iterating = 0;
     if (!f.found) return NULL;
     uintptr_t rel = addr - f.bias;
     *objoff = rel;
