@@ -63,6 +63,14 @@ B=$BUILD/bench
 PYB=$src/bench_asyncio.py
 NODEB=$src/bench_node.js
 
+# The machine's price of a fresh page, beside M1-M4 in every run: M2-M4 are
+# bound by it, and it differs 5x between VMs of one class (bench/page_probe.c).
+if [ $any_m = 1 ]; then
+  out=$(timeout 120 "$B/bench_page_probe" 2>&1)
+  printf '%s\n' "$out" | grep -E '^PROBE ' | tee -a "$BENCH_RESULTS" \
+    || echo "PROBE machine FAILED: $(printf '%s' "$out" | head -c 200)"
+fi
+
 for round in $(seq "${ROUNDS:-1}"); do
   [ "${ROUNDS:-1}" -gt 1 ] && echo "# round $round"
   bench_run M1 weft "$B/bench_m1_switch" $M1_N
@@ -98,7 +106,7 @@ done
 
 if [ -s "$BENCH_RESULTS" ]; then
   echo "# ratios (same run; targets from issue 2)"
-  awk -v m3_tasks=$M3_N -f "$here/bench/summary.awk" "$BENCH_RESULTS" | tee "$peers/summary.txt"
+  awk -v m3_tasks=$M3_N -v m3_sleep=$M3_S -f "$here/bench/summary.awk" "$BENCH_RESULTS" | tee "$peers/summary.txt"
 fi
 
 # ---- the other areas' benches ----

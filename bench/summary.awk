@@ -61,6 +61,19 @@ END {
     if (has("M3", "weft", "peak_rss_mb") && m3_tasks > 0)
       line = line sprintf(" weft_kib_per_task=%.2f", get("M3", "weft", "peak_rss_mb") * 1024 / m3_tasks)
     print line
+    # The floor the probe's page cost sets: every sleeper needs one fresh
+    # page (its stack's top), so N x cost / cores on top of the sleep itself;
+    # faulted one at a time (fresh_page_us) or populated in bulk
+    # (populate_page_us, what weft does).
+    if (has("PROBE", "machine", "fresh_page_us") && m3_tasks > 0) {
+      cores = has("PROBE", "machine", "cores") ? get("PROBE", "machine", "cores") : 1
+      fl = m3_sleep + m3_tasks * get("PROBE", "machine", "fresh_page_us") * 1e-6 / cores
+      line = sprintf("M3 floor fault_floor_s=%.2f", fl)
+      if (has("PROBE", "machine", "populate_page_us"))
+        line = line sprintf(" populate_floor_s=%.2f", m3_sleep + m3_tasks * get("PROBE", "machine", "populate_page_us") * 1e-6 / cores)
+      print line
+      if (has("M3", "weft", k)) printf "%s", check("wall_weft/fault_floor", get("M3", "weft", k) / fl, "<=", 1.2)
+    }
     if (has("M3", "weft", k) && has("M3", "go", k))
       printf "%s", check("wall_weft/go", get("M3", "weft", k) / get("M3", "go", k), "<=", 1)
     if (has("M3", "weft", "peak_rss_mb") && m3_tasks > 0)
