@@ -4,6 +4,7 @@
 #   fuzz_http_request/response: the parser, as the server and client drive it
 #   fuzz_http_reply_head: the server's response head with random inputs
 #   fuzz_static_path: static-file path resolution beneath a root, with symlinks
+#   fuzz_ws_frame: WebSocket frames read (as server and client) and built again
 # Usage: fuzz/build.sh [-r SECONDS]
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -14,8 +15,9 @@ declare -A srcs=(
   [http_request]="$http" [http_response]="$http"
   [http_reply_head]="$here/src/http/reply_head.c $http"
   [static_path]="$here/src/http/static_open.c"
+  [ws_frame]="$here/src/http/ws_frame.c"
 )
-targets="http_request http_response http_reply_head static_path"
+targets=${FUZZ_TARGETS:-"http_request http_response http_reply_head static_path ws_frame"}
 for t in $targets; do
   # shellcheck disable=SC2086 # the source lists are meant to split
   clang -g -O1 -fsanitize=fuzzer,address,undefined -I"$here/include" -I"$here/src" \

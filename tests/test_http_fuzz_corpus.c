@@ -3,9 +3,12 @@
  * covered by the ordinary suite (and by its ASan run). */
 #include "check.h"
 #include "../fuzz/fuzz_http.h"
+#include "../fuzz/fuzz_ws_frame.c"
 #include <dirent.h>
 
-static int replay(const char *kind, int type)
+/* Feeds every file of fuzz/corpus/kind to fn (type: the HTTP message type,
+ * for the HTTP targets); returns how many there were. */
+static int replay_with(const char *kind, int (*fn)(const uint8_t *, size_t, int), int type)
 {
     const char *t = getenv("WEFT_TEST_DIR");
     char dir[1024], path[2048];
@@ -22,18 +25,27 @@ static int replay(const char *kind, int type)
         CHECK(f != NULL);
         size_t len = fread(buf, 1, sizeof buf, f);
         fclose(f);
-        weft_fuzz_http(buf, len, type);
+        fn(buf, len, type);
         n++;
     }
     closedir(d);
     return n;
 }
 
+static int replay(const char *kind, int type) { return replay_with(kind, weft_fuzz_http, type); }
+
+static int ws_frame_input(const uint8_t *d, size_t n, int unused)
+{
+    return LLVMFuzzerTestOneInput(d, n);
+}
+
 static void t_request(void) { CHECK(replay("request", HTTP_REQUEST) >= 8); }
+static void t_ws_frame(void) { CHECK(replay_with("ws_frame", ws_frame_input, 0) >= 9); }
 static void t_response(void) { CHECK(replay("response", HTTP_RESPONSE) >= 7); }
 
 int main(int argc, char **argv)
 {
-    static const test_case tc[] = {{"request", t_request}, {"response", t_response}, {NULL, NULL}};
+    static const test_case tc[] = {{"request", t_request}, {"response", t_response},
+                                   {"ws_frame", t_ws_frame}, {NULL, NULL}};
     return run_tests(tc, argc, argv);
 }
