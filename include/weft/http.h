@@ -292,6 +292,50 @@ int weft_http_response_body(weft_http_response *r, const char **data, size_t *le
  * was read to the end, else it is closed. NULL is a no-op. Does not wait. */
 void weft_http_response_free(weft_http_response *r);
 
+/* ---- the session's cookie jar (RFC 6265bis; docs/design.md, "Cookies") ----
+ * Responses' Set-Cookie lines are kept unless no_cookies: Secure cookies
+ * are set only from https and sent only over https; a Domain must cover
+ * the host and not be a public suffix (libpsl); IP hosts get host-only
+ * cookies; Expires/Max-Age are kept (400 days at most); __Secure- and
+ * __Host- prefixes are enforced; at most 50 cookies (64 KiB) per
+ * registrable domain and 3000 in all, least recently used dropped first.
+ * None of these functions waits. */
+typedef struct weft_http_cookie {
+    const char *name, *value;
+    const char *domain;  /* the host (host_only) or the domain, no leading dot */
+    const char *path;
+    int64_t expires;     /* Unix time in seconds; 0: a session cookie */
+    int host_only;       /* sent to that exact host only (no Domain attribute) */
+    int secure;          /* sent over https only */
+    int http_only;
+} weft_http_cookie;
+/* Called per cookie; the strings live until the jar changes. Nonzero stops. */
+typedef int (*weft_http_cookie_fn)(void *arg, const weft_http_cookie *k);
+
+/* Calls fn (may be NULL) for each unexpired cookie; returns how many the
+ * jar holds (expired ones are dropped first). */
+size_t weft_http_client_cookies(weft_http_client *c, weft_http_cookie_fn fn, void *arg);
+/* Stores set_cookie (a Set-Cookie value) as if a response from url had
+ * sent it, with every rule above. 0 (also when it deleted a cookie:
+ * expired), -EINVAL (not a cookie: no '=', empty name, control bytes, over
+ * 4 KiB), -EPERM (refused by a rule), -WEFT_EHTTP_URL, -ENOMEM. */
+int weft_http_client_cookie_set(weft_http_client *c, const char *url, const char *set_cookie);
+/* Writes the Cookie header value a request to url would carry (no name, no
+ * CRLF; "" if none) into out. Its length, -ENOSPC if cap is too small,
+ * -WEFT_EHTTP_URL. */
+ssize_t weft_http_client_cookie_header(weft_http_client *c, const char *url, char *out,
+                                       size_t cap);
+/* Removes the cookies of domain and its subdomains, or all (domain NULL). */
+void weft_http_client_cookies_clear(weft_http_client *c, const char *domain);
+/* Saves the jar to path in the Netscape/curl cookie file format (curl -b/-c
+ * reads it), mode 0600, replaced atomically. 0 or -errno. Blocking file
+ * I/O on the calling thread. */
+int weft_http_client_cookies_save(weft_http_client *c, const char *path);
+/* Adds the cookies of a Netscape/curl cookie file; lines that are
+ * malformed, expired or refused by the jar's rules are skipped. The count
+ * added, or -errno. Blocking file I/O on the calling thread. */
+int weft_http_client_cookies_load(weft_http_client *c, const char *path);
+
 #ifdef __cplusplus
 }
 #endif

@@ -4,6 +4,7 @@
 #define WEFT_HTTP_CLIENT_INTERNAL_H
 
 #include "http/internal.h"
+#include "http/cookie.h"
 
 typedef struct weft__url {
     char buf[2048];          /* host and path point in here */
@@ -48,12 +49,6 @@ struct weft__host {
     int waiting;             /* requests blocked on a slot for this host */
 };
 
-typedef struct weft__cookie {
-    struct weft__cookie *next;
-    char *name, *value, *domain, *path;
-    int host_only;
-} weft__cookie;
-
 struct weft_http_client {
     weft_http_client_opts o;
     weft__host *hosts;
@@ -62,7 +57,7 @@ struct weft_http_client {
     int waiting;             /* requests blocked on the total limit */
     weft__pconn *busy;       /* connections serving a request */
     weft_tls_ctx *own_tls;
-    weft__cookie *cookies;
+    weft__jar jar;           /* cookies (cookie.c) */
     weft__buf reqbuf;        /* request head being built */
     int closing;
 };
