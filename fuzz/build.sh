@@ -4,6 +4,7 @@
 #   fuzz_http_request/response: the parser, as the server and client drive it
 #   fuzz_http_reply_head: the server's response head with random inputs
 #   fuzz_static_path: static-file path resolution beneath a root, with symlinks
+#   fuzz_http_cookie: the client's cookie jar, Set-Cookie to cookie file
 #   fuzz_ws_frame: WebSocket frames read (as server and client) and built again
 # Usage: fuzz/build.sh [-r SECONDS]
 set -euo pipefail
@@ -16,12 +17,13 @@ declare -A srcs=(
   [http_reply_head]="$here/src/http/reply_head.c $http"
   [static_path]="$here/src/http/static_open.c"
   [ws_frame]="$here/src/http/ws_frame.c"
+  [http_cookie]="$(ls "$here"/src/http/{cookie,cookie_parse,cookie_file,url,util}.c "$here"/src/core/error.c)"
 )
-targets=${FUZZ_TARGETS:-"http_request http_response http_reply_head static_path ws_frame"}
+targets=${FUZZ_TARGETS:-"http_request http_response http_reply_head static_path ws_frame http_cookie"}
 for t in $targets; do
   # shellcheck disable=SC2086 # the source lists are meant to split
   clang -g -O1 -fsanitize=fuzzer,address,undefined -I"$here/include" -I"$here/src" \
-    -I/usr/share/include/llhttp "$here/fuzz/fuzz_$t.c" ${srcs[$t]} -lz -o "$out/fuzz_$t"
+    -I/usr/share/include/llhttp "$here/fuzz/fuzz_$t.c" ${srcs[$t]} -lz -lpsl -o "$out/fuzz_$t"
 done
 if [ "${1:-}" = "-r" ]; then
   for t in $targets; do

@@ -3,6 +3,7 @@
  * covered by the ordinary suite (and by its ASan run). */
 #include "check.h"
 #include "../fuzz/fuzz_http.h"
+#include "../fuzz/fuzz_cookie.h"
 #include "../fuzz/fuzz_ws_frame.c"
 #include <dirent.h>
 
@@ -39,13 +40,17 @@ static int ws_frame_input(const uint8_t *d, size_t n, int unused)
     return LLVMFuzzerTestOneInput(d, n);
 }
 
+static int cookie_input(const uint8_t *d, size_t n, int unused) { return weft_fuzz_cookie(d, n); }
+
 static void t_request(void) { CHECK(replay("request", HTTP_REQUEST) >= 8); }
 static void t_ws_frame(void) { CHECK(replay_with("ws_frame", ws_frame_input, 0) >= 9); }
 static void t_response(void) { CHECK(replay("response", HTTP_RESPONSE) >= 7); }
+static void t_cookie(void) { CHECK(replay_with("cookie", cookie_input, 0) >= 6); }
 
 int main(int argc, char **argv)
 {
     static const test_case tc[] = {{"request", t_request}, {"response", t_response},
-                                   {"ws_frame", t_ws_frame}, {NULL, NULL}};
+                                   {"ws_frame", t_ws_frame}, {"cookie", t_cookie},
+                                   {NULL, NULL}};
     return run_tests(tc, argc, argv);
 }

@@ -35,7 +35,7 @@ static void psl_load(void)
 
 /* 1 when d is a public suffix; also when no list could be loaded, so that
  * without one no Domain attribute is taken (host-only cookies still are). */
-static int public_suffix(const char *d)
+int weft__cookie_public_suffix(const char *d)
 {
     pthread_once(&psl_once, psl_load);
     return !psl || psl_is_public_suffix2(psl, d, PSL_TYPE_ANY);
@@ -189,7 +189,7 @@ static int jar_put(weft__jar *j, weft__cookie *k, int64_t now)
 
 int weft__jar_add(weft__jar *j, weft__cookie *k, int64_t now)
 {
-    int bad = !k->host_only && (public_suffix(k->domain) || weft__host_is_ip(k->domain));
+    int bad = !k->host_only && (weft__cookie_public_suffix(k->domain) || weft__host_is_ip(k->domain));
     if (bad || !prefix_ok(k, !strcmp(k->path, "/"))) {
         weft__cookie_free(k);
         return -EPERM;
@@ -230,7 +230,7 @@ int weft__jar_set(weft__jar *j, const weft__url *u, const char *line, int64_t no
         k->expires = p->expires <= 0 ? 1 : p->expires > now + WEFT__COOKIE_MAX_AGE
                                                ? now + WEFT__COOKIE_MAX_AGE : p->expires;
     const char *dom = p->domain && *p->domain ? p->domain : NULL;
-    if (dom && (weft__host_is_ip(host) || public_suffix(dom))) {
+    if (dom && (weft__host_is_ip(host) || weft__cookie_public_suffix(dom))) {
         /* Only the host itself may name itself (it is then host-only). */
         if (strcmp(dom, host)) goto out;
         dom = NULL;

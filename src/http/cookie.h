@@ -76,6 +76,8 @@ void weft__jar_clear(weft__jar *j, const char *domain);
 /* Drops expired cookies. */
 void weft__jar_expire(weft__jar *j, int64_t now);
 void weft__cookie_free(weft__cookie *k);
+/* 1 when d is a public suffix (libpsl), or when no list could be loaded. */
+int weft__cookie_public_suffix(const char *d);
 /* 1 when host is an IP address literal (any form inet_aton takes too). */
 int weft__host_is_ip(const char *host);
 /* Netscape cookie file: writes every unexpired cookie (0 or -errno); reads

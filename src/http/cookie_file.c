@@ -102,7 +102,7 @@ static weft__cookie *parse_line(char *line)
 
 int weft__jar_load(weft__jar *j, FILE *f, int64_t now)
 {
-    char line[WEFT__COOKIE_MAX_NV + 2048];
+    char line[WEFT__COOKIE_MAX_NV + 4096]; /* name, value, path (a URL is 2 KiB at most), domain */
     int added = 0;
     while (fgets(line, sizeof line, f)) {
         if (!strchr(line, '\n') && !feof(f)) {

@@ -157,7 +157,8 @@ weft__setcookie *weft__setcookie_parse(const char *line)
         } else if (IS("path")) {
             c->have_path_attr = 1;
             c->path = NULL;
-            if (avl && av[0] == '/') KEEP(c->path, av, avl);
+            /* Control bytes (a tab, a CR) would corrupt the cookie file. */
+            if (avl && av[0] == '/' && !has_ctl(av, avl)) KEEP(c->path, av, avl);
         } else if (IS("secure")) {
             c->secure = 1;
         } else if (IS("httponly")) {
