@@ -6,6 +6,7 @@
 #   fuzz_static_path: static-file path resolution beneath a root, with symlinks
 #   fuzz_http_cookie: the client's cookie jar, Set-Cookie to cookie file
 #   fuzz_ws_frame: WebSocket frames read (as server and client) and built again
+#   fuzz_pg_values: the PostgreSQL value decoders (arrays, numeric, records...)
 # Usage: fuzz/build.sh [-r SECONDS]
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,12 +19,14 @@ declare -A srcs=(
   [static_path]="$here/src/http/static_open.c"
   [ws_frame]="$here/src/http/ws_frame.c"
   [http_cookie]="$(ls "$here"/src/http/{cookie,cookie_parse,cookie_file,url,util}.c "$here"/src/core/error.c)"
+  [pg_values]="$here/src/pg/values.c $here/src/pg/array.c $here/src/pg/numtext.c"
 )
-targets=${FUZZ_TARGETS:-"http_request http_response http_reply_head static_path ws_frame http_cookie"}
+targets=${FUZZ_TARGETS:-"http_request http_response http_reply_head static_path ws_frame http_cookie pg_values"}
+pginc=$(pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
 for t in $targets; do
   # shellcheck disable=SC2086 # the source lists are meant to split
   clang -g -O1 -fsanitize=fuzzer,address,undefined -I"$here/include" -I"$here/src" \
-    -I/usr/share/include/llhttp "$here/fuzz/fuzz_$t.c" ${srcs[$t]} -lz -lpsl -o "$out/fuzz_$t"
+    -I/usr/share/include/llhttp -I"$pginc" "$here/fuzz/fuzz_$t.c" ${srcs[$t]} -lz -lpsl -o "$out/fuzz_$t"
 done
 if [ "${1:-}" = "-r" ]; then
   for t in $targets; do

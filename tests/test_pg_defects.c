@@ -473,7 +473,7 @@ static const char ts_max_minus_1[8] = {0x7f, (char)0xff, (char)0xff, (char)0xff,
                                        (char)0xff, (char)0xff, (char)0xff, (char)0xfe};
 static const pg_fake_reply ts_replies[] = {
     {.match = "ts_huge_year", .kind = PG_FAKE_ROW, .tag = "SELECT 1", .type = 1114,
-     .value = "99999999999999999999-01-01 00:00:00", .len = 36},
+     .value = "99999999999999999999-01-01 00:00:00", .len = 35},
     {.match = "ts_big_year", .kind = PG_FAKE_ROW, .tag = "SELECT 1", .type = 1114,
      .value = "9000000000-01-01 00:00:00", .len = 25},
     {.match = "ts_big_bc", .kind = PG_FAKE_ROW, .tag = "SELECT 1", .type = 1114,

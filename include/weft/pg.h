@@ -77,8 +77,11 @@ int weft_pg_in_transaction(const weft_pg *c);
 
 /* ---- parameters --------------------------------------------------------------
  * Values travel separately from the SQL text ($1, $2, ...): never pasted
- * into it. Scalars go in text form with an unspecified type, so the server
- * infers each from its context as it does for literals; bytea goes binary. */
+ * into it. The calls here send scalars in text form with an unspecified
+ * type, so the server infers each from its context as it does for
+ * literals; bytea goes binary. The typed appends (weft_pg_params_int8,
+ * _date, _array... under "types" below) send the type's OID, mostly in
+ * binary. */
 
 typedef struct weft_pg_params weft_pg_params;
 weft_pg_params *weft_pg_params_new(void);         /* NULL on ENOMEM */
@@ -185,6 +188,184 @@ int weft_pg_get_numeric(const weft_pg_result *r, int row, int col, const char **
  * text form when needed). */
 int weft_pg_get_bytea(const weft_pg_result *r, int row, int col, const void **data,
                       size_t *n);
+
+/* ---- types ---------------------------------------------------------------------
+ * Every value, in a result or inside an array or record, is a weft_pg_value:
+ * its bytes as the server sent them, in text or binary format, with its
+ * type's OID. The weft_pg_value_* decoders read both formats and check
+ * every length against the bytes there are (a hostile or buggy server
+ * cannot make them read past a value). The weft_pg_get_* accessors above
+ * are weft_pg_get_value followed by the decoder of the same name. */
+
+/* OIDs of the built-in types weft knows (pg_type.oid, stable across servers). */
+enum {
+    WEFT_PG_BOOL = 16, WEFT_PG_BYTEA = 17, WEFT_PG_NAME = 19, WEFT_PG_INT8 = 20,
+    WEFT_PG_INT2 = 21, WEFT_PG_INT4 = 23, WEFT_PG_TEXT = 25, WEFT_PG_OID = 26,
+    WEFT_PG_JSON = 114, WEFT_PG_XML = 142, WEFT_PG_CIDR = 650, WEFT_PG_FLOAT4 = 700,
+    WEFT_PG_FLOAT8 = 701, WEFT_PG_UNKNOWN = 705, WEFT_PG_INET = 869, WEFT_PG_BPCHAR = 1042,
+    WEFT_PG_VARCHAR = 1043, WEFT_PG_DATE = 1082, WEFT_PG_TIME = 1083,
+    WEFT_PG_TIMESTAMP = 1114, WEFT_PG_TIMESTAMPTZ = 1184, WEFT_PG_INTERVAL = 1186,
+    WEFT_PG_NUMERIC = 1700, WEFT_PG_RECORD = 2249, WEFT_PG_UUID = 2950, WEFT_PG_JSONB = 3802
+};
+
+typedef struct weft_pg_value {
+    const char *data; /* len bytes, followed by a NUL weft guarantees; NULL for SQL NULL */
+    int len;          /* -1 for SQL NULL */
+    unsigned oid;     /* the type; 0 when the server did not say (text records) */
+    int binary;       /* 1: binary format, 0: text */
+} weft_pg_value;
+
+/* The cell as a value (pointing into r, valid while r lives). 0, or
+ * -EINVAL (row/col out of range); a NULL cell is a value with len -1. */
+int weft_pg_get_value(const weft_pg_result *r, int row, int col, weft_pg_value *v);
+
+typedef struct weft_pg_interval {
+    int64_t usec; /* the time part */
+    int32_t days;
+    int32_t months;
+} weft_pg_interval;
+
+typedef struct weft_pg_inet {
+    int family;       /* 4 or 6 */
+    int bits;         /* netmask length (32 or 128 for a host address) */
+    int cidr;         /* 1 for the cidr type */
+    uint8_t addr[16]; /* network order; 4 bytes used for IPv4 */
+} weft_pg_inet;
+
+/* Decoders. Each returns 0 and sets *out, or -WEFT_PG_ENULL (NULL),
+ * -WEFT_PG_ETYPE (another type), -EINVAL (bytes no server sends for that
+ * type: wrong length, unparsable text, trailing bytes), -ERANGE (does not
+ * fit). Types accepted as for the weft_pg_get_* calls:
+ *  bigint/int: int2, int4, int8, oid; double: float4, float8, the integers,
+ *  numeric (rounded); bool; timestamp: see weft_pg_get_timestamp. */
+int weft_pg_value_bigint(const weft_pg_value *v, int64_t *out);
+int weft_pg_value_int(const weft_pg_value *v, int32_t *out);
+int weft_pg_value_double(const weft_pg_value *v, double *out);
+int weft_pg_value_bool(const weft_pg_value *v, int *out);
+int weft_pg_value_timestamp(const weft_pg_value *v, int64_t *usec);
+/* date as days since 1970-01-01 (negative before); +-infinity are
+ * INT32_MAX/INT32_MIN. */
+int weft_pg_value_date(const weft_pg_value *v, int32_t *days);
+/* time (without zone) as microseconds since midnight. */
+int weft_pg_value_time(const weft_pg_value *v, int64_t *usec);
+int weft_pg_value_interval(const weft_pg_value *v, weft_pg_interval *out);
+int weft_pg_value_uuid(const weft_pg_value *v, uint8_t out[16]);
+/* inet and cidr. */
+int weft_pg_value_inet(const weft_pg_value *v, weft_pg_inet *out);
+/* The text of text-like types (text, varchar, char, name, json, jsonb, xml,
+ * enums and any type in text format): *s points into the value (jsonb's
+ * binary version byte skipped), *n its length. */
+int weft_pg_value_text(const weft_pg_value *v, const char **s, size_t *n);
+/* bytea in binary format (arrays and records hand out bytea decoded). */
+int weft_pg_value_bytea(const weft_pg_value *v, const void **data, size_t *n);
+/* numeric's exact decimal text, from the text format (arrays and records
+ * hand out numeric as text; results: use weft_pg_get_numeric). */
+int weft_pg_value_numeric(const weft_pg_value *v, const char **text);
+
+int weft_pg_get_date(const weft_pg_result *r, int row, int col, int32_t *days);
+int weft_pg_get_time(const weft_pg_result *r, int row, int col, int64_t *usec);
+int weft_pg_get_interval(const weft_pg_result *r, int row, int col, weft_pg_interval *out);
+int weft_pg_get_uuid(const weft_pg_result *r, int row, int col, uint8_t out[16]);
+int weft_pg_get_inet(const weft_pg_result *r, int row, int col, weft_pg_inet *out);
+/* json and jsonb (text or binary) as text: *s points into r, n bytes. Kept
+ * as text, not parsed: see docs/design.md (PostgreSQL, json). */
+int weft_pg_get_json(const weft_pg_result *r, int row, int col, const char **s, size_t *n);
+
+/* Arrays (1 to 6 dimensions, NULL elements, empty) and records (composite
+ * types, row()): decoded into one allocation that owns copies of the
+ * elements, freed with free(). Elements are weft_pg_values in the
+ * array's format, in row-major order, except that bytea elements are handed
+ * out decoded (binary) and numeric as text, so weft_pg_value_bytea and
+ * weft_pg_value_numeric read them. A text-format array of a type weft does
+ * not know has elements of OID 0 (their text as the server printed it).
+ * 0, or -WEFT_PG_ENULL, -WEFT_PG_ETYPE (not an array / record), -EINVAL
+ * (malformed: any length, count or dimension that does not fit the bytes),
+ * -ENOMEM. */
+#define WEFT_PG_MAXDIM 6
+typedef struct weft_pg_array {
+    unsigned elem_oid;
+    int ndim;                     /* 0 for an empty array */
+    int dims[WEFT_PG_MAXDIM];     /* sizes */
+    int lbounds[WEFT_PG_MAXDIM];  /* lower bounds (1 unless given) */
+    int n;                        /* elements: the product of dims */
+    weft_pg_value *elems;
+} weft_pg_array;
+int weft_pg_value_array(const weft_pg_value *v, weft_pg_array **out);
+int weft_pg_get_array(const weft_pg_result *r, int row, int col, weft_pg_array **out);
+
+typedef struct weft_pg_record {
+    int n;                 /* fields */
+    weft_pg_value *fields; /* text records: fields of OID 0, as printed */
+} weft_pg_record;
+int weft_pg_value_record(const weft_pg_value *v, weft_pg_record **out);
+int weft_pg_get_record(const weft_pg_result *r, int row, int col, weft_pg_record **out);
+
+/* Typed parameters: sent in binary (text for numeric and json) with their
+ * type's OID, so the server does not guess. Errors as the other appends
+ * (0, -ENOMEM, -EOVERFLOW), and -EINVAL for a value no such type holds. */
+int weft_pg_params_int2(weft_pg_params *p, int16_t v);
+int weft_pg_params_int4(weft_pg_params *p, int32_t v);
+int weft_pg_params_int8(weft_pg_params *p, int64_t v);
+int weft_pg_params_float4(weft_pg_params *p, float v);
+int weft_pg_params_float8(weft_pg_params *p, double v);
+int weft_pg_params_boolean(weft_pg_params *p, int v);
+/* text (s NULL: NULL) as the type oid (WEFT_PG_TEXT, WEFT_PG_VARCHAR, an
+ * enum's OID...; 0: let the server infer, as weft_pg_params_text). */
+int weft_pg_params_typed_text(weft_pg_params *p, unsigned oid, const char *s);
+/* numeric from its decimal text ("-12.50", "NaN", "Infinity"; no exponent):
+ * checked and sent in binary. */
+int weft_pg_params_numeric(weft_pg_params *p, const char *decimal);
+int weft_pg_params_uuid(weft_pg_params *p, const uint8_t uuid[16]);
+int weft_pg_params_date(weft_pg_params *p, int32_t days);       /* since 1970-01-01 */
+int weft_pg_params_time(weft_pg_params *p, int64_t usec);       /* since midnight */
+int weft_pg_params_timestamp(weft_pg_params *p, int64_t usec);  /* Unix microseconds */
+int weft_pg_params_timestamptz(weft_pg_params *p, int64_t usec);
+int weft_pg_params_interval(weft_pg_params *p, const weft_pg_interval *v);
+int weft_pg_params_json(weft_pg_params *p, const char *json, size_t n);
+int weft_pg_params_jsonb(weft_pg_params *p, const char *json, size_t n);
+int weft_pg_params_inet(weft_pg_params *p, const weft_pg_inet *v); /* cidr if v->cidr */
+/* A value already in binary wire format, of type oid (user codecs). */
+int weft_pg_params_binary(weft_pg_params *p, unsigned oid, const void *data, size_t n);
+/* An array of type array_oid (0: the server infers it; weft fills it in for
+ * the built-in element types) with ndim dimensions of sizes dims (ndim 0:
+ * empty), elements taken in row-major order from elems (built with the
+ * typed appends above, weft_pg_params_null for NULL elements; all of type
+ * elem_oid). Sent in binary. -EINVAL for a count or type that does not
+ * match, more than 6 dimensions. */
+int weft_pg_params_array(weft_pg_params *p, unsigned array_oid, unsigned elem_oid, int ndim,
+                         const int *dims, const weft_pg_params *elems);
+/* A record of composite type oid, its fields from fields (typed appends;
+ * NULL fields with weft_pg_params_null). Sent in binary. */
+int weft_pg_params_record(weft_pg_params *p, unsigned oid, const weft_pg_params *fields);
+
+/* ---- user types (asyncpg's set_type_codec) -------------------------------------- */
+
+/* The OID of a type by name ("mood", "myschema.point3", "int4[]"), and of
+ * its array type (0 if none), looked up once per connection and cached.
+ * 0, -WEFT_PG_ESERVER (no such type), or an error as weft_pg_query. Waits. */
+int weft_pg_type_oid(weft_pg *c, const char *name, unsigned *oid, unsigned *array_oid);
+
+typedef struct weft_pg_codec {
+    /* value -> one appended parameter (any weft_pg_params_* call; for a
+     * composite, weft_pg_params_record). oid is the type's. */
+    int (*encode)(weft_pg_params *p, unsigned oid, const void *value, void *arg);
+    /* v (text or binary, never NULL) -> *out; for a composite,
+     * weft_pg_value_record gives the fields. 0 or a negative error. */
+    int (*decode)(const weft_pg_value *v, void *out, void *arg);
+    void *arg;
+} weft_pg_codec;
+/* Registers codec for the type called name on c (its OID looked up as by
+ * weft_pg_type_oid; for a pool, call it from the init hook). The codec is
+ * copied; a second call for the same type replaces it. 0 or an error as
+ * weft_pg_type_oid. Waits. */
+int weft_pg_set_type_codec(weft_pg *c, const char *name, const weft_pg_codec *codec);
+/* Appends value through the codec registered on c for name: 0, -ENOENT
+ * (none registered), or the codec's error. */
+int weft_pg_params_custom(weft_pg *c, weft_pg_params *p, const char *name, const void *value);
+/* Decodes v through the codec registered on c for v->oid: 0, -ENOENT
+ * (none for that OID), -WEFT_PG_ENULL, or the codec's error. */
+int weft_pg_value_custom(weft_pg *c, const weft_pg_value *v, void *out);
+int weft_pg_get_custom(weft_pg *c, const weft_pg_result *r, int row, int col, void *out);
 
 /* ---- large results, row by row ---------------------------------------------- */
 

@@ -722,8 +722,12 @@ static void really_free(weft_pg *c)
 {
     if (c->fd >= 0) weft_fd_forget(c->fd);
     PQfinish(c->pg);
-    for (int i = 0; i < c->nstmts; i++) free(c->stmts[i].sql);
+    for (int i = 0; i < c->nstmts; i++) {
+        free(c->stmts[i].sql);
+        free(c->stmts[i].types);
+    }
     free(c->stmts);
+    pg__types_free(c);
     for (pg_nq *q = c->nq_head, *n; q; q = n) {
         n = q->next;
         free(q);

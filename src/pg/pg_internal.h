@@ -16,10 +16,21 @@ typedef struct pg_stmt {
     uint64_t hash;
     int nparams;
     int pending;  /* Parse sent, answer not yet read */
+    int ntypes;     /* the parameter OIDs it was prepared with (types NULL: */
+    unsigned *types;/* all 0, the server inferred them) */
     char name[24];
 } pg_stmt;
 
 typedef struct pg_ap pg_ap;
+
+typedef struct pg_type_entry { /* codec.c: a type looked up by name */
+    char *name;
+    unsigned oid, array_oid;
+    int has_codec;
+    weft_pg_codec codec;
+    struct pg_type_entry *next;
+} pg_type_entry;
+void pg__types_free(weft_pg *c);
 
 typedef struct pg_nq { /* a queued notification */
     weft_pg_notify n;
@@ -51,6 +62,7 @@ struct weft_pg {
     int ap_on;            /* a session holds the lock, in pipeline mode */
     int lock_waiters;     /* tasks waiting in pg__lock */
     int ap_lockers;       /* ... of which weft_pg_query calls */
+    pg_type_entry *types; /* weft_pg_type_oid's cache and the user codecs */
     /* pool bookkeeping */
     struct weft_pg_pool *pool;
     struct weft_pg *pool_next;
@@ -157,6 +169,9 @@ int pg__send_batch_item(weft_pg *c, const char *sql, const weft_pg_params *p, in
                         int *prepared, pg_send_hint *hint);
 weft_pg_result *pg__wrap(PGresult *res);
 weft_pg_params *pg__params_dup(const weft_pg_params *p); /* NULL on ENOMEM */
+/* Appends one value (data NULL: SQL NULL) in format (0 text, 1 binary) with
+ * type OID type (0: inferred). 0, -ENOMEM, -EOVERFLOW (params poisoned). */
+int pg__params_push(weft_pg_params *p, const void *data, size_t len, int format, unsigned type);
 /* sql in the statement cache: 0 not there, 1 prepared, 2 its Parse is
  * not answered yet. */
 int pg__stmt_state(weft_pg *c, const char *sql);

@@ -48,7 +48,7 @@ static int fits(const weft_pg_params *p, size_t len)
     return len <= (size_t)INT_MAX && p->bytes + len <= (size_t)INT_MAX - overhead;
 }
 
-static int push(weft_pg_params *p, const void *data, size_t len, int format, unsigned type)
+int pg__params_push(weft_pg_params *p, const void *data, size_t len, int format, unsigned type)
 {
     if (!p) return -EINVAL;
     if (p->err) return p->err;
@@ -86,7 +86,7 @@ weft_pg_params *pg__params_dup(const weft_pg_params *p)
 {
     weft_pg_params *q = weft_pg_params_new();
     for (int i = 0; q && i < p->n; i++)
-        if (push(q, p->values[i], (size_t)(unsigned)p->lengths[i], p->formats[i], p->types[i]) < 0) {
+        if (pg__params_push(q, p->values[i], (size_t)(unsigned)p->lengths[i], p->formats[i], p->types[i]) < 0) {
             weft_pg_params_free(q);
             q = NULL;
         }
@@ -95,26 +95,26 @@ weft_pg_params *pg__params_dup(const weft_pg_params *p)
 
 int weft_pg_params_text(weft_pg_params *p, const char *s)
 {
-    return push(p, s, s ? strlen(s) : 0, 0, 0);
+    return pg__params_push(p, s, s ? strlen(s) : 0, 0, 0);
 }
-int weft_pg_params_null(weft_pg_params *p) { return push(p, NULL, 0, 0, 0); }
+int weft_pg_params_null(weft_pg_params *p) { return pg__params_push(p, NULL, 0, 0, 0); }
 int weft_pg_params_int(weft_pg_params *p, int64_t v)
 {
     char b[24];
-    return push(p, b, (size_t)snprintf(b, sizeof b, "%" PRId64, v), 0, 0);
+    return pg__params_push(p, b, (size_t)snprintf(b, sizeof b, "%" PRId64, v), 0, 0);
 }
 int weft_pg_params_double(weft_pg_params *p, double v)
 {
     char b[40];
     int n = pg__double_text(b, sizeof b, v);
     if (n < 0) return n;
-    return push(p, b, (size_t)n, 0, 0);
+    return pg__params_push(p, b, (size_t)n, 0, 0);
 }
-int weft_pg_params_bool(weft_pg_params *p, int v) { return push(p, v ? "t" : "f", 1, 0, 0); }
+int weft_pg_params_bool(weft_pg_params *p, int v) { return pg__params_push(p, v ? "t" : "f", 1, 0, 0); }
 int weft_pg_params_bytea(weft_pg_params *p, const void *data, size_t n)
 {
     if (!data && n) return -EINVAL;
-    return push(p, data ? data : "", n, 1, OID_BYTEA);
+    return pg__params_push(p, data ? data : "", n, 1, OID_BYTEA);
 }
 
 /* ---- the statement cache ----------------------------------------------------- */
@@ -133,6 +133,35 @@ static pg_stmt *stmt_find(weft_pg *c, const char *sql, uint64_t h)
     return NULL;
 }
 
+/* A statement prepared with parameter types other than p's cannot take
+ * p's values (binary int8 bound to a date parameter is "incorrect binary
+ * data format"): such a call runs unnamed, the cached entry stays. */
+static int types_match(const pg_stmt *s, const weft_pg_params *p)
+{
+    int n = p ? p->n : 0;
+    for (int i = 0; i < n; i++) {
+        unsigned want = i < s->ntypes && s->types ? s->types[i] : 0;
+        if (p->types[i] != want) return 0;
+    }
+    for (int i = n; i < s->ntypes && s->types; i++)
+        if (s->types[i]) return 0;
+    return 1;
+}
+
+static int stmt_set_types(pg_stmt *s, const weft_pg_params *p)
+{
+    free(s->types);
+    s->types = NULL;
+    s->ntypes = 0;
+    int n = p ? p->n : 0, any = 0;
+    for (int i = 0; i < n; i++) any |= p->types[i] != 0;
+    if (!any) return 0;
+    if (!(s->types = malloc((size_t)n * sizeof *s->types))) return -ENOMEM;
+    memcpy(s->types, p->types, (size_t)n * sizeof *s->types);
+    s->ntypes = n;
+    return 0;
+}
+
 static pg_stmt *stmt_add(weft_pg *c, const char *sql, uint64_t h, int nparams)
 {
     if (!c->stmts) {
@@ -145,6 +174,8 @@ static pg_stmt *stmt_add(weft_pg *c, const char *sql, uint64_t h, int nparams)
     if (!s->sql) return NULL;
     s->hash = h;
     s->nparams = nparams;
+    s->types = NULL;
+    s->ntypes = 0;
     s->pending = 1;
     snprintf(s->name, sizeof s->name, "weft_s%u", ++c->stmt_seq);
     c->nstmts++;
@@ -154,6 +185,7 @@ static pg_stmt *stmt_add(weft_pg *c, const char *sql, uint64_t h, int nparams)
 static void stmt_drop(weft_pg *c, pg_stmt *s)
 {
     free(s->sql);
+    free(s->types);
     *s = c->stmts[--c->nstmts];
 }
 
@@ -204,10 +236,18 @@ int pg__send_batch_item(weft_pg *c, const char *sql, const weft_pg_params *p, in
     if (hint && hint->sql == sql && hint->s) {
         /* Entries only move when one is dropped, which ends a batch. */
         s = hint->s;
+        if (!types_match(s, p)) s = NULL;
     } else if (!(flags & WEFT_PG_NOCACHE)) {
         uint64_t h = hash_sql(sql);
         s = stmt_find(c, sql, h);
-        if (!s && PQpipelineStatus(c->pg) != PQ_PIPELINE_OFF && (s = stmt_add(c, sql, h, n))) {
+        if (s && !types_match(s, p)) {
+            s = NULL; /* hint->s stays NULL: the rows after run unnamed too */
+        } else if (!s && PQpipelineStatus(c->pg) != PQ_PIPELINE_OFF &&
+                   (s = stmt_add(c, sql, h, n))) {
+            if (stmt_set_types(s, p) < 0) {
+                stmt_drop(c, s);
+                return -ENOMEM;
+            }
             if (!PQsendPrepare(c->pg, s->name, sql, n, p ? p->types : NULL)) {
                 stmt_drop(c, s);
                 return pg__send_failed(c);

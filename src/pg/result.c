@@ -3,6 +3,7 @@
  * for speed without changing how they read values. */
 #define _GNU_SOURCE
 #include "pg_internal.h"
+#include "pg_values.h"
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -10,14 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum {
-    OID_BOOL = 16, OID_BYTEA = 17, OID_NAME = 19, OID_INT8 = 20, OID_INT2 = 21, OID_INT4 = 23,
-    OID_TEXT = 25, OID_OID = 26, OID_JSON = 114, OID_XML = 142, OID_FLOAT4 = 700,
-    OID_FLOAT8 = 701, OID_UNKNOWN = 705, OID_BPCHAR = 1042, OID_VARCHAR = 1043,
-    OID_TIMESTAMP = 1114, OID_TIMESTAMPTZ = 1184, OID_NUMERIC = 1700
-};
-
-#define PG_EPOCH_USEC 946684800000000LL /* 2000-01-01 in Unix microseconds */
 
 void pg__result_forget(weft_pg_result *r)
 {
@@ -58,253 +51,99 @@ int weft_pg_isnull(const weft_pg_result *r, int row, int col)
     return PQgetisnull(r->res, row, col);
 }
 
-typedef struct cell {
-    const char *v;
-    int len;
-    unsigned type;
-    int bin;
-} cell;
-
-static int get_cell(const weft_pg_result *r, int row, int col, cell *c)
+int weft_pg_get_value(const weft_pg_result *r, int row, int col, weft_pg_value *v)
 {
     int n = weft_pg_isnull(r, row, col);
     if (n < 0) return n;
-    if (n) return -WEFT_PG_ENULL;
-    c->v = PQgetvalue(r->res, row, col);
-    c->len = PQgetlength(r->res, row, col);
-    c->type = (unsigned)PQftype(r->res, col);
-    c->bin = PQfformat(r->res, col) == 1;
-    return 0;
-}
-
-static uint64_t be(const char *p, int n)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < n; i++) v = (v << 8) | (unsigned char)p[i];
-    return v;
-}
-
-static int is_int(unsigned t) { return t == OID_INT2 || t == OID_INT4 || t == OID_INT8 || t == OID_OID; }
-
-int weft_pg_get_bigint(const weft_pg_result *r, int row, int col, int64_t *v)
-{
-    cell c;
-    int rc = get_cell(r, row, col, &c);
-    if (rc < 0) return rc;
-    if (!is_int(c.type)) return -WEFT_PG_ETYPE;
-    if (c.bin) {
-        if (c.len == 2) *v = (int16_t)be(c.v, 2);
-        else if (c.len == 4) *v = c.type == OID_OID ? (int64_t)(uint32_t)be(c.v, 4) : (int32_t)be(c.v, 4);
-        else if (c.len == 8) *v = (int64_t)be(c.v, 8);
-        else return -WEFT_PG_ETYPE;
+    v->oid = (unsigned)PQftype(r->res, col);
+    v->binary = PQfformat(r->res, col) == 1;
+    if (n) {
+        v->data = NULL;
+        v->len = -1;
         return 0;
     }
-    char *end;
-    errno = 0;
-    long long x = strtoll(c.v, &end, 10);
-    if (end == c.v || *end) return -WEFT_PG_ETYPE;
-    if (errno == ERANGE) return -ERANGE;
-    *v = x;
+    v->data = PQgetvalue(r->res, row, col); /* libpq NUL-terminates every value */
+    v->len = PQgetlength(r->res, row, col);
     return 0;
 }
 
-int weft_pg_get_int(const weft_pg_result *r, int row, int col, int32_t *v)
+/* The cell, failing for NULL (the accessors' contract). */
+static int get_cell(const weft_pg_result *r, int row, int col, weft_pg_value *v)
 {
-    int64_t x;
-    int rc = weft_pg_get_bigint(r, row, col, &x);
+    int rc = weft_pg_get_value(r, row, col, v);
     if (rc < 0) return rc;
-    if (x < INT32_MIN || x > INT32_MAX) return -ERANGE;
-    *v = (int32_t)x;
-    return 0;
+    return v->len < 0 ? -WEFT_PG_ENULL : 0;
 }
 
-int weft_pg_get_double(const weft_pg_result *r, int row, int col, double *v)
+/* weft_pg_get_X: the cell, then weft_pg_value_X. */
+#define ACCESSOR(name, type)                                                          \
+    int weft_pg_get_##name(const weft_pg_result *r, int row, int col, type *out)      \
+    {                                                                                 \
+        weft_pg_value v;                                                              \
+        int rc = get_cell(r, row, col, &v);                                           \
+        return rc < 0 ? rc : weft_pg_value_##name(&v, out);                          \
+    }
+ACCESSOR(bigint, int64_t)
+ACCESSOR(int, int32_t)
+ACCESSOR(bool, int)
+ACCESSOR(date, int32_t)
+ACCESSOR(time, int64_t)
+ACCESSOR(interval, weft_pg_interval)
+ACCESSOR(inet, weft_pg_inet)
+ACCESSOR(timestamp, int64_t)
+
+int weft_pg_get_uuid(const weft_pg_result *r, int row, int col, uint8_t out[16])
 {
-    cell c;
-    int rc = get_cell(r, row, col, &c);
+    weft_pg_value v;
+    int rc = get_cell(r, row, col, &v);
+    return rc < 0 ? rc : weft_pg_value_uuid(&v, out);
+}
+
+int weft_pg_get_double(const weft_pg_result *r, int row, int col, double *out)
+{
+    weft_pg_value v;
+    int rc = get_cell(r, row, col, &v);
     if (rc < 0) return rc;
-    if (is_int(c.type)) {
-        int64_t x;
-        rc = weft_pg_get_bigint(r, row, col, &x);
-        if (rc == 0) *v = (double)x;
-        return rc;
+    if (v.oid == WEFT_PG_NUMERIC && v.binary) { /* decoded once, kept */
+        if ((rc = weft_pg_get_numeric(r, row, col, &v.data)) < 0) return rc;
+        v.len = (int)strlen(v.data);
+        v.binary = 0;
     }
-    if (c.type == OID_NUMERIC && c.bin) {
-        const char *t;
-        rc = weft_pg_get_numeric(r, row, col, &t);
-        if (rc < 0) return rc;
-        c.v = t;
-        c.bin = 0;
-    }
-    if (c.type != OID_FLOAT4 && c.type != OID_FLOAT8 && c.type != OID_NUMERIC) return -WEFT_PG_ETYPE;
-    if (c.bin) {
-        if (c.len == 4) {
-            uint32_t u = (uint32_t)be(c.v, 4);
-            float f;
-            memcpy(&f, &u, 4);
-            *v = f;
-        } else if (c.len == 8) {
-            uint64_t u = be(c.v, 8);
-            memcpy(v, &u, 8);
-        } else {
-            return -WEFT_PG_ETYPE;
-        }
-        return 0;
-    }
-    char *end;
-    errno = 0;
-    double x = pg__text_double(c.v, &end); /* accepts NaN, Infinity, -Infinity */
-    if (end == c.v || *end) return -WEFT_PG_ETYPE;
-    /* ERANGE on overflow (inf) and on underflow to 0 or a subnormal:
-     * only overflow loses the value, so only it is refused */
-    if (errno == ERANGE && (x == HUGE_VAL || x == -HUGE_VAL)) return -ERANGE;
-    *v = x;
-    return 0;
+    return weft_pg_value_double(&v, out);
 }
 
-int weft_pg_get_bool(const weft_pg_result *r, int row, int col, int *v)
+int weft_pg_get_json(const weft_pg_result *r, int row, int col, const char **s, size_t *n)
 {
-    cell c;
-    int rc = get_cell(r, row, col, &c);
+    weft_pg_value v;
+    int rc = get_cell(r, row, col, &v);
     if (rc < 0) return rc;
-    if (c.type != OID_BOOL || c.len != 1) return -WEFT_PG_ETYPE;
-    *v = c.bin ? c.v[0] != 0 : c.v[0] == 't';
-    return 0;
-}
-
-/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar;
- * -ERANGE when that does not fit (a hostile server's year can be anything). */
-static int days_from_civil(int64_t y, unsigned m, unsigned d, int64_t *days)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    if (__builtin_mul_overflow(era, (int64_t)146097, days) ||
-        __builtin_add_overflow(*days, (int64_t)doe - 719468, days))
-        return -ERANGE;
-    return 0;
-}
-
-static int is_leap(int64_t y) { return y % 4 == 0 && (y % 100 != 0 || y % 400 == 0); }
-
-/* Reads min..max digits (max 0: any number) at *s; -EINVAL if there are
- * fewer or more, -ERANGE if they overflow. */
-static int read_digits(const char **s, int min, int max, int64_t *v)
-{
-    const char *p = *s;
-    int64_t x = 0;
-    int k = 0;
-    for (; *p >= '0' && *p <= '9'; p++, k++)
-        if (__builtin_mul_overflow(x, (int64_t)10, &x) || __builtin_add_overflow(x, (int64_t)(*p - '0'), &x))
-            return -ERANGE;
-    if (k < min || (max && k > max)) return -EINVAL;
-    *s = p;
-    *v = x;
-    return 0;
-}
-
-static int read_char(const char **s, char c)
-{
-    if (**s != c) return -EINVAL;
-    (*s)++;
-    return 0;
-}
-
-/* Zone offset as the server prints it: +05, -03:30, +05:53:28; seconds east. */
-static int read_offset(const char **s, int64_t *off)
-{
-    int sign = **s == '-' ? -1 : 1;
-    int64_t oh, om = 0, os = 0;
-    (*s)++;
-    int rc = read_digits(s, 2, 2, &oh);
-    if (!rc && **s == ':') {
-        (*s)++;
-        rc = read_digits(s, 2, 2, &om);
-        if (!rc && **s == ':') {
-            (*s)++;
-            rc = read_digits(s, 2, 2, &os);
-        }
-    }
-    if (rc) return rc;
-    if (oh > 23 || om > 59 || os > 59) return -EINVAL;
-    *off = sign * (oh * 3600 + om * 60 + os);
-    return 0;
-}
-
-/* ISO text exactly as the server prints it (DateStyle ISO):
- * "2024-01-02 03:04:05.123456+05:30", the zone only for timestamptz, " BC"
- * last. Anything else, trailing bytes included, is -EINVAL; a value past
- * int64 microseconds is -ERANGE. */
-static int parse_timestamp(const char *s, int64_t *usec)
-{
-    if (!strcmp(s, "infinity")) { *usec = INT64_MAX; return 0; }
-    if (!strcmp(s, "-infinity")) { *usec = INT64_MIN; return 0; }
-    int64_t y, mo, d, h, mi, se, frac = 0, off = 0;
-    int rc;
-    if ((rc = read_digits(&s, 4, 0, &y)) || (rc = read_char(&s, '-')) ||
-        (rc = read_digits(&s, 2, 2, &mo)) || (rc = read_char(&s, '-')) ||
-        (rc = read_digits(&s, 2, 2, &d)) || (rc = read_char(&s, ' ')) ||
-        (rc = read_digits(&s, 2, 2, &h)) || (rc = read_char(&s, ':')) ||
-        (rc = read_digits(&s, 2, 2, &mi)) || (rc = read_char(&s, ':')) ||
-        (rc = read_digits(&s, 2, 2, &se)))
-        return rc;
-    if (y > INT32_MAX) return -ERANGE; /* far past int64 microseconds; keeps y - 399 from overflowing */
-    if (*s == '.') {
-        const char *start = ++s;
-        if ((rc = read_digits(&s, 1, 6, &frac))) return rc;
-        for (long n = s - start; n < 6; n++) frac *= 10;
-    }
-    if ((*s == '+' || *s == '-') && (rc = read_offset(&s, &off))) return rc;
-    if (!strcmp(s, " BC")) y = 1 - y; /* 1 BC is year 0 */
-    else if (*s) return -EINVAL;
-    static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] + (mo == 2 && is_leap(y)) || h > 23 ||
-        mi > 59 || se > 59)
-        return -EINVAL;
-    int64_t t;
-    if ((rc = days_from_civil(y, (unsigned)mo, (unsigned)d, &t))) return rc;
-    if (__builtin_mul_overflow(t, (int64_t)86400, &t) ||
-        __builtin_add_overflow(t, h * 3600 + mi * 60 + se - off, &t) ||
-        __builtin_mul_overflow(t, (int64_t)1000000, &t) || __builtin_add_overflow(t, frac, &t) ||
-        t == INT64_MAX || t == INT64_MIN) /* those two mean +-infinity */
-        return -ERANGE;
-    *usec = t;
-    return 0;
-}
-
-int weft_pg_get_timestamp(const weft_pg_result *r, int row, int col, int64_t *usec)
-{
-    cell c;
-    int rc = get_cell(r, row, col, &c);
-    if (rc < 0) return rc;
-    if (c.type != OID_TIMESTAMP && c.type != OID_TIMESTAMPTZ) return -WEFT_PG_ETYPE;
-    if (!c.bin) return parse_timestamp(c.v, usec);
-    if (c.len != 8) return -WEFT_PG_ETYPE;
-    int64_t t = (int64_t)be(c.v, 8), u;
-    if (t == INT64_MAX || t == INT64_MIN) {
-        *usec = t;
-        return 0;
-    }
-    /* the server's range (to 294276 AD) goes past int64 Unix microseconds */
-    if (__builtin_add_overflow(t, PG_EPOCH_USEC, &u) || u == INT64_MAX || u == INT64_MIN)
-        return -ERANGE;
-    *usec = u;
-    return 0;
+    if (v.oid != WEFT_PG_JSON && v.oid != WEFT_PG_JSONB) return -WEFT_PG_ETYPE;
+    return weft_pg_value_text(&v, s, n);
 }
 
 const char *weft_pg_get_text(const weft_pg_result *r, int row, int col)
 {
-    cell c;
-    if (get_cell(r, row, col, &c) < 0) return NULL;
-    if (!c.bin) return c.v;
-    switch (c.type) {
-    case OID_TEXT: case OID_VARCHAR: case OID_BPCHAR: case OID_NAME: case OID_JSON:
-    case OID_XML: case OID_UNKNOWN:
-        return c.v; /* libpq NUL-terminates every value */
-    }
-    return NULL;
+    weft_pg_value v;
+    const char *s;
+    size_t n;
+    if (get_cell(r, row, col, &v) < 0 || weft_pg_value_text(&v, &s, &n) < 0) return NULL;
+    return s; /* NUL-terminated: libpq's terminator ends every cell */
+}
+
+int weft_pg_get_array(const weft_pg_result *r, int row, int col, weft_pg_array **out)
+{
+    weft_pg_value v;
+    *out = NULL;
+    int rc = get_cell(r, row, col, &v);
+    return rc < 0 ? rc : weft_pg_value_array(&v, out);
+}
+
+int weft_pg_get_record(const weft_pg_result *r, int row, int col, weft_pg_record **out)
+{
+    weft_pg_value v;
+    *out = NULL;
+    int rc = get_cell(r, row, col, &v);
+    return rc < 0 ? rc : weft_pg_value_record(&v, out);
 }
 
 /* The cache slot of a cell (checked by get_cell), NULL without memory.
@@ -332,68 +171,21 @@ static pg_decoded *decoded_new(const void *p, size_t n)
     return d;
 }
 
-/* Binary numeric: ndigits, weight, sign, dscale, then base-10000 digits.
- * -EINVAL for what no server sends: a digit >= 10000 (65535 printed as
- * "6553"), a length other than 8 + 2 * ndigits, an unknown sign, a dscale
- * past the server's 16383. */
-static int numeric_text(const char *v, int len, char **text)
-{
-    if (len < 8) return -EINVAL;
-    int nd = (int16_t)be(v, 2), weight = (int16_t)be(v + 2, 2);
-    unsigned sign = (unsigned)be(v + 4, 2);
-    int dscale = (int16_t)be(v + 6, 2);
-    if (nd < 0 || dscale < 0 || dscale > 0x3FFF || len != 8 + 2 * nd) return -EINVAL;
-    for (int i = 0; i < nd; i++)
-        if (be(v + 8 + 2 * i, 2) >= 10000) return -EINVAL;
-    const char *special = sign == 0xC000 ? "NaN" : sign == 0xD000 ? "Infinity"
-                        : sign == 0xF000 ? "-Infinity" : NULL;
-    if (special) return (*text = strdup(special)) ? 0 : -ENOMEM;
-    if (sign != 0 && sign != 0x4000) return -EINVAL;
-    int intdigits = weight >= 0 ? (weight + 1) * 4 : 1;
-    char *out = malloc((size_t)intdigits + (size_t)dscale + 8), *p = out;
-    if (!out) return -ENOMEM;
-    if (sign == 0x4000) *p++ = '-';
-    int started = 0;
-    for (int i = 0; i <= weight; i++) {
-        int dig = i < nd ? (int)be(v + 8 + 2 * i, 2) : 0;
-        char b[12];
-        snprintf(b, sizeof b, "%04d", dig);
-        for (int k = 0; k < 4; k++)
-            if (started || b[k] != '0' || (i == weight && k == 3)) {
-                *p++ = b[k];
-                started = 1;
-            }
-    }
-    if (weight < 0) *p++ = '0';
-    if (dscale > 0) {
-        *p++ = '.';
-        for (int k = 0; k < dscale; k++) {
-            int g = weight + 1 + k / 4; /* digit group holding this decimal */
-            int dig = g >= 0 && g < nd ? (int)be(v + 8 + 2 * g, 2) : 0;
-            static const int pow10[4] = {1000, 100, 10, 1};
-            *p++ = (char)('0' + dig / pow10[k % 4] % 10);
-        }
-    }
-    *p = 0;
-    *text = out;
-    return 0;
-}
-
 int weft_pg_get_numeric(const weft_pg_result *r, int row, int col, const char **text)
 {
-    cell c;
+    weft_pg_value c;
     int rc = get_cell(r, row, col, &c);
     if (rc < 0) return rc;
-    if (c.type != OID_NUMERIC) return -WEFT_PG_ETYPE;
-    if (!c.bin) {
-        *text = c.v;
+    if (c.oid != WEFT_PG_NUMERIC) return -WEFT_PG_ETYPE;
+    if (!c.binary) {
+        *text = c.data;
         return 0;
     }
     pg_decoded **slot = decoded_slot(r, row, col);
     if (!slot) return -ENOMEM;
     if (!*slot) {
         char *s;
-        if ((rc = numeric_text(c.v, c.len, &s)) < 0) return rc;
+        if ((rc = pg__numeric_text(c.data, c.len, &s)) < 0) return rc;
         *slot = decoded_new(s, strlen(s));
         free(s);
         if (!*slot) return -ENOMEM;
@@ -404,12 +196,12 @@ int weft_pg_get_numeric(const weft_pg_result *r, int row, int col, const char **
 
 int weft_pg_get_bytea(const weft_pg_result *r, int row, int col, const void **data, size_t *n)
 {
-    cell c;
+    weft_pg_value c;
     int rc = get_cell(r, row, col, &c);
     if (rc < 0) return rc;
-    if (c.type != OID_BYTEA) return -WEFT_PG_ETYPE;
-    if (c.bin) {
-        *data = c.v;
+    if (c.oid != WEFT_PG_BYTEA) return -WEFT_PG_ETYPE;
+    if (c.binary) {
+        *data = c.data;
         *n = (size_t)c.len;
         return 0;
     }
@@ -417,7 +209,7 @@ int weft_pg_get_bytea(const weft_pg_result *r, int row, int col, const void **da
     if (!slot) return -ENOMEM;
     if (!*slot) {
         size_t len;
-        unsigned char *b = PQunescapeBytea((const unsigned char *)c.v, &len);
+        unsigned char *b = PQunescapeBytea((const unsigned char *)c.data, &len);
         if (!b) return -ENOMEM;
         /* PQunescapeBytea's memory must go back through PQfreemem; the
          * copy is plain malloc memory, freed like every decoded value */

@@ -1,0 +1,36 @@
+/* Internals of the value codecs (values.c, array.c, encode.c): pure
+ * functions on wire bytes, no libpq, so fuzz targets link them alone. */
+#ifndef WEFT_PG_VALUES_H
+#define WEFT_PG_VALUES_H
+
+#include <weft/pg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PG_EPOCH_USEC 946684800000000LL /* 2000-01-01 in Unix microseconds */
+#define PG_EPOCH_DAYS 10957             /* 2000-01-01 in days since 1970 */
+
+static inline uint64_t pg__be(const char *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++) v = (v << 8) | (unsigned char)p[i];
+    return v;
+}
+static inline void pg__put_be(char *p, uint64_t v, int n)
+{
+    for (int i = n - 1; i >= 0; i--, v >>= 8) p[i] = (char)(v & 0xff);
+}
+
+/* Binary numeric -> malloc'd exact decimal text; -EINVAL for what no
+ * server sends, -ENOMEM. */
+int pg__numeric_text(const char *v, int len, char **text);
+/* Decimal text -> binary numeric in a malloc'd buffer (*len bytes); -EINVAL
+ * for what is not a plain decimal, NaN or +-Infinity. */
+int pg__numeric_binary(const char *s, char **out, int *len);
+/* Text bytea (hex "\x..." or escape format) -> malloc'd bytes; -EINVAL. */
+int pg__bytea_unescape(const char *s, size_t n, char **out, size_t *outn);
+/* The element OID of a built-in array type, 0 if unknown; and back. */
+unsigned pg__array_elem(unsigned array_oid);
+unsigned pg__array_of(unsigned elem_oid);
+
+#endif
