@@ -37,6 +37,9 @@ typedef struct weft_options {
     size_t stack_size;  /* per task (rounded up to pages, guard page included);
                            0 means 256 KiB. Only touched pages cost memory. */
     int threads;        /* weft_to_thread pool size; 0 means 4 */
+    int loops;          /* loops in the run, one thread each; 0: from the
+                           environment's WEFT_LOOPS (a number, or "auto": one
+                           per online CPU), else 1 */
 } weft_options;
 
 /* Makes a loop on this thread, runs main(arg) as its first task until it
@@ -227,6 +230,70 @@ size_t weft_queue_size(const weft_queue *q);      /* items queued */
 void weft_queue_free(weft_queue *q);              /* closes, then frees; queued items
                                                      are not freed (they are the
                                                      caller's); NULL is a no-op */
+
+/* ---- many loops: one per thread, shared-nothing --------------------------- *
+ * A run of N loops (weft_options.loops) runs main on loop 0 in the calling
+ * thread and loops 1..N-1 on threads of their own (WEFT_PIN=1 pins loop i to
+ * CPU i). Tasks never move between loops. When main returns, every task of
+ * every loop is cancelled and awaited, then the threads are joined. The ways
+ * across are below; a task handle may also be awaited (weft_await,
+ * weft_wait_for), cancelled or detached from any loop of its run (awaiting
+ * across loops suspends only the waiter). Every other object (semaphores,
+ * locks, events, conditions, queues, groups, streams, HTTP sessions, PG
+ * pools) belongs to the loop that made it: its waiting calls return -EXDEV
+ * from a task of another loop. */
+
+typedef struct weft_loop weft_loop;
+/* The calling thread's loop; NULL outside a run. */
+weft_loop *weft_loop_current(void);
+/* Loop i of the caller's run (0: main's); NULL if out of range or outside a run. */
+weft_loop *weft_loop_at(int i);
+/* Loops in the caller's run; 0 outside a run. */
+int weft_loop_count(void);
+/* l's index in its run (0..count-1); -1 for NULL. */
+int weft_loop_index(const weft_loop *l);
+/* As weft_spawn, on loop l (any loop of the caller's run, its own included).
+ * The handle is the caller's: await, cancel or detach it as any task's.
+ * NULL and errno: EPERM outside a task, EINVAL (NULL l or fn), ENOMEM,
+ * ESHUTDOWN once the run is ending. Does not wait. */
+weft_task *weft_spawn_on(weft_loop *l, weft_fn fn, void *arg);
+/* From any thread, weft's or not: fn(arg) runs as a detached task on l
+ * (asyncio's call_soon_threadsafe). 0, -EINVAL, -ENOMEM, or -ESHUTDOWN once
+ * the run is ending (main has returned). A post taken before that still runs
+ * (as a task cancelled before it started, if its loop is already ending, so
+ * that it can release arg). Does not wait. */
+int weft_post(weft_loop *l, weft_fn fn, void *arg);
+/* Runs fn(arg) as a task on l and returns its result (asyncio's
+ * run_coroutine_threadsafe + result()). From a task: only the caller waits,
+ * its loop keeps running; if the caller is cancelled (or its deadline
+ * passes) fn's task is cancelled, its end awaited, and -ECANCELED
+ * (-ETIMEDOUT) returned. From a thread outside the run: blocks that thread.
+ * -EINVAL, -ENOMEM, -ESHUTDOWN (the run is ending). Waits. */
+int weft_call(weft_loop *l, weft_fn fn, void *arg);
+
+/* A FIFO queue safe across loops and threads (Go's channel). Tasks wait in
+ * it as in any wait (cancellation and deadlines honoured; an item handed
+ * over is never lost); a thread outside every loop blocks instead. Items
+ * from one producer come out in the order it put them. */
+typedef struct weft_chan weft_chan;
+/* capacity items (0: unbounded). NULL and errno (ENOMEM). Does not wait. */
+weft_chan *weft_chan_new(size_t capacity);
+/* Waits while full. 0, -EPIPE (closed), -ENOMEM (unbounded, cannot grow),
+ * -ECANCELED, -ETIMEDOUT; on error the item was not queued. Waits. */
+int weft_chan_put(weft_chan *c, void *item);
+/* Waits while empty. 0, -EPIPE once closed and drained, -ECANCELED,
+ * -ETIMEDOUT. Waits. */
+int weft_chan_get(weft_chan *c, void **item);
+/* 0, -EAGAIN (full), -EPIPE (closed), -ENOMEM. Does not wait. */
+int weft_chan_try_put(weft_chan *c, void *item);
+/* 0, -EAGAIN (empty), -EPIPE (closed and drained). Does not wait. */
+int weft_chan_try_get(weft_chan *c, void **item);
+/* Puts fail with -EPIPE from now on, waiting putters too; getters drain
+ * what is left, then get -EPIPE. Does not wait. */
+void weft_chan_close(weft_chan *c);
+/* Frees c (NULL: no-op): nobody may use or wait on it any more; items
+ * still in it are the caller's. */
+void weft_chan_free(weft_chan *c);
 
 /* ---- blocking work off the loop ------------------------------------------ */
 

@@ -100,10 +100,12 @@ void weft__fd_ready(weft__loop *L, int fd, int events)
     if (keep != r->mask) watch(L, fd, r, keep);
 }
 
-/* Every wake today is the thread pool's: a job finished. */
+/* A wake is the thread pool's (a job finished) or a message in the
+ * loop's inbox (another loop or thread: loops.c). */
 void weft__loop_woken(weft__loop *L)
 {
     if (L->pool) weft__pool_on_ready(L);
+    if (weft__port_pending(L)) weft__port_drain(L);
 }
 
 int weft_wait_fd(int fd, int events)

@@ -25,7 +25,8 @@
 #endif
 
 enum { T_FREE = 0, T_NEW, T_READY, T_RUNNING, T_WAITING, T_DONE,
-       T_BATCH /* not a task: a group's members not yet started (group.c) */ };
+       T_BATCH, /* not a task: a group's members not yet started (group.c) */
+       T_REMOTE /* a handle of this loop for a task running on another (xtask.c) */ };
 enum {
     F_CANCELLED = 1,   /* cancellation requested: sticky */
     F_DETACHED = 2,
@@ -79,6 +80,9 @@ struct weft_task {
         uint32_t group_slot;  /* a group member, until it ends: its place in the group */
     };
     uint8_t state, flags;
+    uint16_t loop;            /* index of the loop that owns the record */
+    uint8_t ended;            /* 1 once T_DONE, set with release order: weft_done
+                                 from another loop reads it, never state */
 };
 
 typedef struct weft__timer_entry {
@@ -143,6 +147,12 @@ struct weft__loop {
     void *sched_stack_lo;      /* for sanitizers: the thread's stack */
     size_t sched_stack_size;
     void *zombie_sp;           /* where the ended task's last frame was (sanitizers) */
+    /* several loops (loops.c) */
+    struct weft__port *port;   /* this loop's inbox; its weft_loop handle */
+    struct weft__fleet *fleet; /* the run's loops */
+    uint16_t index;            /* this loop's place in the fleet */
+    int quiet;                 /* ending: counted out of the fleet's work */
+    size_t xwait;              /* tasks waiting for other threads (chans, calls) */
 };
 
 /* Initial-exec TLS: every API call reads it, and in libweft.so the default
@@ -257,6 +267,39 @@ void weft__pool_close(weft__loop *L);
 int weft__pool_busy(weft__loop *L);
 /* loop.c: reads the SIGINT eventfd and cancels the main task if SIGINT came. */
 void weft__sigint_drain(weft__loop *L);
+
+/* loops.c: inboxes and the run of several loops */
+/* Relaxed look at whether messages wait in L's inbox (every turn). */
+int weft__port_pending(const weft__loop *L);
+/* Handles every message in L's inbox. */
+void weft__port_drain(weft__loop *L);
+/* Message kinds and their sending, for xtask.c and chan.c. */
+enum { X_POST, X_SPAWN, X_DONE, X_CANCEL, X_TCANCEL, X_TDETACH, X_WAKE, X_FCALL };
+typedef struct weft__msg {
+    struct weft__msg *next;
+    int kind;
+} weft__msg;
+/* Queues m in the inbox of loop `to` (a weft_loop handle) and wakes it.
+ * external: refused with -ESHUTDOWN once the run is ending (weft_post,
+ * weft_call, weft_spawn_on); internal messages are always taken. */
+int weft__port_send(struct weft__port *to, weft__msg *m, int external);
+/* The loop record behind a weft_loop handle, and its inbox. */
+weft__loop *weft__port_loop(const struct weft__port *p);
+/* The loop with this index in L's run, NULL if none. */
+weft__loop *weft__fleet_loop(const weft__loop *L, unsigned index);
+/* xtask.c: handlers of the messages about tasks */
+void weft__x_handle(weft__loop *L, weft__msg *m);
+/* Cross-loop handle operations (t->loop is not the caller's loop, or t is
+ * a T_REMOTE handle). */
+void weft__x_cancel(weft__loop *L, weft_task *t);
+void weft__x_detach(weft__loop *L, weft_task *t);
+int weft__x_await(weft__loop *L, weft_task *t, double until, const char *fn);
+/* task.c: waits for t's end (0), or the interruption's error. */
+int weft__wait_done(weft__loop *L, weft_task *t, double until, int cancellable);
+/* task.c: ends a T_REMOTE handle with the result of its remote task. */
+void weft__task_finish_remote(weft__loop *L, weft_task *t, int result);
+/* chan.c: a chan waiter woken from another thread */
+void weft__chan_wake(weft__loop *L, weft__msg *m);
 
 /* group.c */
 /* A group member ended with result: the group records it; the caller then

@@ -3,6 +3,8 @@
 #define _GNU_SOURCE
 #include "backend.h"
 #include "sigreg.h"
+#include "loops_internal.h"
+#include <sched.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -85,14 +87,17 @@ static void find_thread_stack(weft__loop *L)
  * happen again: no task is ready, no timer pending, no fd or pool job
  * awaited, so every task waits for something only another task could do.
  * (A SIGINT could still come, but a deadlock is better reported than
- * waited out.) */
-static int turn(weft__loop *L)
+ * waited out.) With several loops, or tasks waiting for other threads
+ * (channels, calls), another thread may still end any wait: the loop then
+ * sleeps until woken. */
+static int turn(weft__loop *L, int (*done)(weft__loop *))
 {
     if (L->ready_head) weft__run_ready(L);
-    if (L->closing ? L->running == 0 : L->main->state == T_DONE) return 0;
+    if (weft__port_pending(L)) weft__port_drain(L);
+    if (done(L)) return 0;
     L->now = weft__clock();
     double next = weft__timers_run(L);
-    int outside = L->fd_waiting || weft__pool_busy(L);
+    int outside = L->fd_waiting || weft__pool_busy(L) || L->xwait || L->fleet->n > 1;
     if (L->ready_head) {
         /* Only pay for a system call when something could be waiting. */
         if (outside || sigint_slot >= 0) weft__backend_poll(L, 0);
@@ -110,7 +115,7 @@ static int turn(weft__loop *L)
 static int run_until(weft__loop *L, int (*done)(weft__loop *))
 {
     while (!done(L)) {
-        if (turn(L) == 0) continue;
+        if (turn(L, done) == 0) continue;
         weft__report("deadlock: every task waits for something only another task could do; "
                      "cancelling them all");
         weft__cancel_all(L);
@@ -124,14 +129,15 @@ static int run_until(weft__loop *L, int (*done)(weft__loop *))
 }
 
 static int main_done(weft__loop *L) { return L->main->state == T_DONE; }
-static int all_done(weft__loop *L) { return L->running == 0; }
+static int ending(weft__loop *L) { return weft__fleet_ending(L->fleet); }
 
-int weft_run_with(const weft_options *opt, weft_fn main, void *arg)
+/* ---- a loop's life on its thread --------------------------------------------- */
+
+static __thread int old_slack;
+
+/* Makes this thread's loop. On failure everything is undone. */
+static int loop_open(weft__loop *L, const weft_options *opt)
 {
-    if (weft__L) return -EBUSY;
-    if (!main) return -EINVAL;
-    weft__loop *L = calloc(1, sizeof *L);
-    if (!L) return -ENOMEM;
     if (opt) L->opt = *opt;
     const char *dbg = getenv("WEFT_DEBUG");
     if (dbg && *dbg && strcmp(dbg, "0") != 0) L->opt.debug = 1;
@@ -147,34 +153,21 @@ int weft_run_with(const weft_options *opt, weft_fn main, void *arg)
         weft__debug_close(L);
         weft__backend_close(L);
         weft__stacks_close(L);
-        free(L);
         return err;
     }
     weft__L = L;
     find_thread_stack(L);
     weft__overflow_handler_install(L);
     /* Timers should fire when asked, not up to 50 us later. */
-    int old_slack = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
+    old_slack = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
     prctl(PR_SET_TIMERSLACK, 1, 0, 0, 0);
     sigint_install(L);
     L->now = weft__clock();
+    return 0;
+}
 
-    int result;
-    L->main = weft__spawn_at("main", main, arg, "weft_run", 0);
-    if (!L->main) {
-        result = -ENOMEM;
-    } else {
-        L->main->flags |= F_AWAITED;
-        result = run_until(L, main_done);
-        if (result == 0) {
-            result = L->main->result;
-            if (L->opt.debug) weft__debug_main_done(L);
-            /* asyncio.run's epilogue: cancel whatever is left and let it end. */
-            weft__cancel_all(L);
-            L->closing = 1;
-            run_until(L, all_done);
-        }
-    }
+static void loop_close(weft__loop *L)
+{
     if (L->opt.debug) weft__debug_close(L);
     weft__pool_close(L);
     sigint_remove();
@@ -187,9 +180,189 @@ int weft_run_with(const weft_options *opt, weft_fn main, void *arg)
     weft__overflow_handler_remove(L);
     if (old_slack > 0) prctl(PR_SET_TIMERSLACK, old_slack, 0, 0, 0);
     weft__L = NULL;
+}
+
+/* asyncio.run's epilogue, on every loop once main has returned: cancel
+ * whatever is left and let it end; the loops stop together once none has
+ * a task left and nothing is in flight between them. */
+static int loop_reap(weft__loop *L)
+{
+    weft__cancel_all(L);
+    L->closing = 1;
+    return run_until(L, weft__fleet_finished);
+}
+
+/* ---- the run ------------------------------------------------------------------- */
+
+/* A meeting point of the run's threads, used once; the run lowers parties
+ * when some threads could not be started. */
+typedef struct gate {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int arrived, parties;
+} gate;
+
+static void gate_wait(gate *g)
+{
+    pthread_mutex_lock(&g->mu);
+    g->arrived++;
+    pthread_cond_broadcast(&g->cv);
+    while (g->arrived < g->parties) pthread_cond_wait(&g->cv, &g->mu);
+    pthread_mutex_unlock(&g->mu);
+}
+
+static void gate_lower(gate *g, int parties)
+{
+    pthread_mutex_lock(&g->mu);
+    g->parties = parties;
+    pthread_cond_broadcast(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+}
+
+typedef struct run_ctx {
+    weft__fleet *F;
+    const weft_options *opt;
+    gate started, stopped;
+    int failed;     /* a loop could not be made (atomic) */
+    int pin;
+} run_ctx;
+
+static void pin_to(int i)
+{
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    if (ncpu <= 0) return;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET((int)(i % ncpu), &set);
+    pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+}
+
+typedef struct worker_arg {
+    run_ctx *rc;
+    int index;
+} worker_arg;
+
+static void *loop_thread(void *p)
+{
+    worker_arg *wa = p;
+    run_ctx *rc = wa->rc;
+    int i = wa->index;
+    weft__loop *L = calloc(1, sizeof *L);
+    if (rc->pin) pin_to(i);
+    int err = L ? loop_open(L, rc->opt) : -ENOMEM;
+    if (err == 0) weft__fleet_attach(rc->F, i, L);
+    else __atomic_store_n(&rc->failed, err, __ATOMIC_SEQ_CST);
+    gate_wait(&rc->started);
+    if (err == 0) {
+        if (!__atomic_load_n(&rc->failed, __ATOMIC_SEQ_CST)) {
+            run_until(L, ending);
+            loop_reap(L);
+        }
+        gate_wait(&rc->stopped); /* nobody wakes a loop after this */
+        loop_close(L);
+    } else {
+        gate_wait(&rc->stopped);
+    }
     free(L);
+    return NULL;
+}
+
+/* Loops asked for: opt->loops, else WEFT_LOOPS (a number or "auto"), else 1. */
+static int loops_wanted(const weft_options *opt)
+{
+    int n = opt ? opt->loops : 0;
+    if (n == 0) {
+        const char *e = getenv("WEFT_LOOPS");
+        if (e && strcmp(e, "auto") == 0) n = (int)sysconf(_SC_NPROCESSORS_ONLN);
+        else if (e && *e) n = atoi(e);
+    }
+    if (n <= 0) n = 1;
+    if (n > 1024) n = 1024;
+    return n;
+}
+
+int weft_run_with(const weft_options *opt, weft_fn main, void *arg)
+{
+    if (weft__L) return -EBUSY;
+    if (!main) return -EINVAL;
+    if (opt && opt->loops < 0) return -EINVAL;
+    int n = loops_wanted(opt);
+    const char *pin = getenv("WEFT_PIN");
+    run_ctx rc = {.opt = opt, .pin = pin && strcmp(pin, "1") == 0,
+                  .started = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 1},
+                  .stopped = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 1}};
+    rc.F = weft__fleet_new(n);
+    weft__loop *L = calloc(1, sizeof *L);
+    if (!rc.F || !L) {
+        if (rc.F) weft__fleet_retire(rc.F);
+        free(L);
+        return -ENOMEM;
+    }
+    weft__fleet *F = rc.F;
+    cpu_set_t old_cpus;
+    int restore_cpus = rc.pin && sched_getaffinity(0, sizeof old_cpus, &old_cpus) == 0;
+    if (rc.pin) pin_to(0);
+    int err = loop_open(L, opt);
+    if (err < 0) {
+        weft__fleet_retire(F);
+        free(L);
+        return err;
+    }
+    weft__fleet_attach(F, 0, L);
+
+    /* Loops 1..n-1, each on a thread of its own, all made before main
+     * starts (so that weft_loop_at finds them). */
+    int started = 0;
+    worker_arg *wa = NULL;
+    if (n > 1) {
+        F->threads = calloc((size_t)n, sizeof *F->threads);
+        wa = calloc((size_t)n, sizeof *wa);
+        if (!F->threads || !wa) err = -ENOMEM;
+        rc.started.parties = rc.stopped.parties = n;
+        for (int i = 1; i < n && err == 0; i++) {
+            wa[i] = (worker_arg){&rc, i};
+            int e = pthread_create(&F->threads[i], NULL, loop_thread, &wa[i]);
+            if (e) err = -e;
+            else started++;
+        }
+        if (err < 0) {
+            __atomic_store_n(&rc.failed, err, __ATOMIC_SEQ_CST);
+            gate_lower(&rc.started, started + 1);
+            gate_lower(&rc.stopped, started + 1);
+        }
+        gate_wait(&rc.started);
+        int f = __atomic_load_n(&rc.failed, __ATOMIC_SEQ_CST);
+        if (f < 0 && err == 0) err = f;
+    }
+
+    int result = err, reap = 0;
+    if (err == 0) {
+        L->main = weft__spawn_at("main", main, arg, "weft_run", 0);
+        if (!L->main) result = -ENOMEM;
+    }
+    if (L->main) {
+        L->main->flags |= F_AWAITED;
+        result = run_until(L, main_done);
+        if (result == 0) {
+            reap = 1;
+            result = L->main->result;
+            if (L->opt.debug) weft__debug_main_done(L);
+        }
+    }
+    weft__fleet_end(F);
+    if (reap) loop_reap(L);
+    if (n > 1) {
+        gate_wait(&rc.stopped);
+        for (int i = 1; i <= started; i++) pthread_join(F->threads[i], NULL);
+    }
+    loop_close(L);
+    free(F->threads);
+    F->threads = NULL;
+    free(wa);
+    free(L);
+    weft__fleet_retire(F);
+    if (restore_cpus) sched_setaffinity(0, sizeof old_cpus, &old_cpus);
     return result;
 }
 
 int weft_run(weft_fn main, void *arg) { return weft_run_with(NULL, main, arg); }
-

@@ -159,6 +159,7 @@ weft_task *weft__task_new(weft__loop *L, const char *name, weft_fn fn, void *arg
     t->arg = arg;
     t->name = name;
     t->id = ++L->next_id;
+    t->loop = L->index;
     t->state = T_NEW;
     L->live++;
     L->running++;
@@ -467,6 +468,7 @@ static void task_finish(weft__loop *L, weft_task *t, int result)
         return;
     }
     t->result = result;
+    __atomic_store_n(&t->ended, 1, __ATOMIC_RELEASE); /* for weft_done on other loops */
     for (weft__watch *w = t->watchers; w; w = w->next) {
         weft_task *x = w->waiter;
         if (x->state == T_WAITING && RUN(x)->wait_kind == WAIT_TASK) weft__wake(x, 0);
@@ -478,6 +480,11 @@ static void task_finish(weft__loop *L, weft_task *t, int result)
                          t->name ? t->name : "(unnamed)", t->id, weft_strerror(result));
         weft__task_free(L, t);
     }
+}
+
+void weft__task_finish_remote(weft__loop *L, weft_task *t, int result)
+{
+    task_finish(L, t, result);
 }
 
 static void unwatch(weft_task *t, weft__watch *w)
@@ -502,6 +509,11 @@ static int wait_done(weft__loop *L, weft_task *t, double until, int cancellable)
         if (r < 0) return r;
     }
     return 0;
+}
+
+int weft__wait_done(weft__loop *L, weft_task *t, double until, int cancellable)
+{
+    return wait_done(L, t, until, cancellable);
 }
 
 /* Cancels t, waits for its end whatever happens, frees it. */
@@ -535,6 +547,7 @@ static int await_until(weft_task *t, double until, const char *fn)
 {
     if (weft__need_task(fn)) return -EPERM;
     weft__loop *L = weft__L;
+    if (t && weft__unlikely(t->loop != L->index)) return weft__x_await(L, t, until, fn);
     int r = check_awaitable(L, t, fn);
     if (r < 0) return r;
     t->flags |= F_AWAITED;
@@ -559,6 +572,11 @@ int weft_wait_for(weft_task *t, double timeout_s)
 
 void weft_detach(weft_task *t)
 {
+    weft__loop *L = weft__L;
+    if (t && L && weft__unlikely(t->loop != L->index)) {
+        weft__x_detach(L, t);
+        return;
+    }
     if (!t || t->state == T_FREE || (t->flags & (F_DETACHED | F_AWAITED))) return;
     if (t->state == T_DONE) {
         weft__task_free(weft__L, t);
@@ -569,12 +587,26 @@ void weft_detach(weft_task *t)
 
 void weft_cancel(weft_task *t)
 {
+    weft__loop *L = weft__L;
+    if (t && L && weft__unlikely(t->loop != L->index)) {
+        weft__x_cancel(L, t);
+        return;
+    }
     if (!t || t->state == T_DONE || t->state == T_FREE) return;
+    if (weft__unlikely(t->state == T_REMOTE)) {
+        weft__x_cancel(L, t);
+        return;
+    }
     t->flags |= F_CANCELLED;
     if (t->state == T_WAITING && (t->flags & F_CANCELWAIT)) weft__wake(t, -ECANCELED);
 }
 
-int weft_done(const weft_task *t) { return t && t->state == T_DONE; }
+int weft_done(const weft_task *t)
+{
+    weft__loop *L = weft__L;
+    if (t && L && t->loop != L->index) return __atomic_load_n(&t->ended, __ATOMIC_ACQUIRE);
+    return t && t->state == T_DONE;
+}
 weft_task *weft_current(void) { return weft__L ? weft__L->current : NULL; }
 const char *weft_task_name(const weft_task *t) { return t ? t->name : NULL; }
 unsigned long weft_task_id(const weft_task *t) { return t ? t->id : 0; }
@@ -583,10 +615,28 @@ int weft_cancelled(void)
     return weft__L && weft__L->current && (weft__L->current->flags & F_CANCELLED);
 }
 
+/* Gathering tasks of other loops: each awaited in turn. Once the caller is
+ * cancelled (or past its deadline) each await cancels its task and reaps
+ * it, so all end and all are awaited, as gather promises. */
+static int gather_across(weft__loop *L, weft_task **tasks, size_t n, int *results)
+{
+    int first = 0, err = 0;
+    for (size_t i = 0; i < n; i++) {
+        int r = weft_await(tasks[i]);
+        if (results) results[i] = r;
+        if (!err) err = weft__check(L, L->current);
+        if (r < 0 && !first) first = r;
+    }
+    return err ? err : first;
+}
+
 int weft_gather(weft_task **tasks, size_t n, int *results)
 {
     if (weft__need_task("weft_gather")) return -EPERM;
     weft__loop *L = weft__L;
+    for (size_t i = 0; i < n; i++)
+        if (tasks[i] && weft__unlikely(tasks[i]->loop != L->index))
+            return gather_across(L, tasks, n, results);
     for (size_t i = 0; i < n; i++) {
         /* Marking as we go makes a task listed twice fail the check. */
         int r = check_awaitable(L, tasks[i], "weft_gather");
@@ -616,6 +666,11 @@ int weft_wait_any(weft_task **tasks, size_t n, double timeout_s)
     weft__loop *L = weft__L;
     /* Only a task nobody else awaits can be watched: an awaiter frees it. */
     for (size_t i = 0; i < n; i++) {
+        if (tasks[i] && tasks[i]->loop != L->index) {
+            weft__report("weft_wait_any: task %u is of another loop: await it there, or "
+                         "spawn it with weft_spawn_on from this loop", tasks[i]->id);
+            return -EXDEV;
+        }
         int r = check_awaitable(L, tasks[i], "weft_wait_any");
         if (r < 0) return r;
     }

@@ -18,7 +18,8 @@ import gdb
 
 STATES = ["free", "new", "ready", "running", "waiting", "done", "batch of group members"]
 WAITS = ["-", "sleep", "task", "semaphore", "lock", "event", "condition",
-         "queue", "fd", "thread", "group", "yield", "room", "connections"]
+         "queue", "fd", "thread", "group", "yield", "room", "connections",
+         "channel"]
 
 
 def _loop():

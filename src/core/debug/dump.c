@@ -112,8 +112,8 @@ static __thread void *dump_pc;      /* where the running task is: start its back
 
 static const char *state_name(int st)
 {
-    static const char *const n[] = {"free", "new", "ready", "running", "waiting", "done"};
-    return st >= 0 && st <= T_DONE ? n[st] : "?";
+    static const char *const n[] = {"free", "new", "ready", "running", "waiting", "done", "batch", "remote"};
+    return st >= 0 && st <= T_REMOTE ? n[st] : "?";
 }
 
 static void dump_one(weft__loop *L, weft_task *t)
