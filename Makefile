@@ -5,7 +5,7 @@ PREFIX ?= /usr/local
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all test demo bench install asan aarch64 valgrind clean deps
+.PHONY: all test demo bench install asan tsan aarch64 valgrind clean deps
 
 all:
 	@tools/deps.sh build
@@ -35,6 +35,15 @@ asan:
 	@cmake --build build-asan -j $(JOBS)
 	@tools/test.sh build-asan
 
+# The cross-thread tests (several loops, channels, posts and calls from
+# threads, the thread pool) under ThreadSanitizer; the core alone, so it
+# builds fast. Any report fails it.
+tsan:
+	@tools/deps.sh build
+	@cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang -DWEFT_TSAN=ON -DWEFT_CORE_ONLY=ON >/dev/null
+	@cmake --build build-tsan -j $(JOBS) --target test_core_loops test_core_chan test_core_thread
+	@cd build-tsan && TSAN_OPTIONS="halt_on_error=1 exitcode=66" ctest --output-on-failure -R '^core_(loops|chan|thread)$$'
+
 # The core suite under valgrind's memcheck (stacks registered with
 # VALGRIND_STACK_REGISTER); any report fails it.
 valgrind:
@@ -51,4 +60,4 @@ aarch64:
 	@cd build-aarch64 && ctest --output-on-failure -j 2
 
 clean:
-	rm -rf build build-asan build-aarch64 build-valgrind
+	rm -rf build build-asan build-tsan build-aarch64 build-valgrind

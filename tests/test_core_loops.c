@@ -260,10 +260,6 @@ static int t_storm_main(void *a)
     for (int i = 0; i < 30000 && __atomic_load_n(&posted_ran, __ATOMIC_SEQ_CST) < want; i++)
         weft_sleep(0.001);
     CHECK_EQ(__atomic_load_n(&posted_ran, __ATOMIC_SEQ_CST), want);
-    for (int i = 0; i < POSTERS; i++) {
-        /* The posters block in weft_call: join them off the loop. */
-        while (!__atomic_load_n(&posters[i].accepted, __ATOMIC_SEQ_CST)) weft_sleep(0.001);
-    }
     return 0;
 }
 static void t_storm(void)
@@ -364,11 +360,53 @@ static void t_shutdown(void)
     CHECK_EQ(stuck_count, 36);
 }
 
+/* Loop-local objects used from another loop's task: -EXDEV, nothing touched. */
+typedef struct objs {
+    weft_sem *sem;
+    weft_lock *lock;
+    weft_event *ev;
+    weft_cond *cond;
+    weft_queue *q;
+    weft_group *g;
+} objs;
+static int use_objs(void *a)
+{
+    objs *o = a;
+    void *it;
+    CHECK_EQ(weft_sem_acquire(o->sem), -EXDEV);
+    CHECK_EQ(weft_lock_acquire(o->lock), -EXDEV);
+    CHECK_EQ(weft_event_wait(o->ev), -EXDEV);
+    CHECK_EQ(weft_cond_wait(o->cond, o->lock), -EXDEV);
+    CHECK_EQ(weft_queue_put(o->q, (void *)1L), -EXDEV);
+    CHECK_EQ(weft_queue_get(o->q, &it), -EXDEV);
+    CHECK_EQ(weft_group_spawn(o->g, quick, NULL), -EXDEV);
+    CHECK_EQ(weft_group_wait(o->g), -EXDEV);
+    return 0;
+}
+static int t_xdev_main(void *a)
+{
+    objs o = {weft_sem_new(1), weft_lock_new(), weft_event_new(), weft_cond_new(),
+              weft_queue_new(4), weft_group_new()};
+    CHECK_EQ(weft_group_spawn(o.g, quick, NULL), 0);
+    CHECK_EQ(weft_call(weft_loop_at(1), use_objs, &o), 0);
+    /* Untouched: still usable here. */
+    CHECK_EQ(weft_sem_value(o.sem), 1);
+    CHECK_EQ(weft_queue_size(o.q), 0);
+    CHECK_EQ(weft_group_wait(o.g), 0);
+    weft_sem_free(o.sem);
+    weft_lock_free(o.lock);
+    weft_event_free(o.ev);
+    weft_cond_free(o.cond);
+    weft_queue_free(o.q);
+    return 0;
+}
+static void t_xdev(void) { CHECK_EQ(run_loops(2, t_xdev_main, NULL), 0); }
+
 int main(int argc, char **argv)
 {
     static const test_case tests[] = {
         {"basics", t_basics},     {"states", t_states}, {"interrupt", t_interrupt},
         {"storm", t_storm},       {"ending", t_ending}, {"single", t_single},
-        {"many", t_many},         {"shutdown", t_shutdown}, {NULL, NULL}};
+        {"many", t_many},         {"shutdown", t_shutdown}, {"xdev", t_xdev}, {NULL, NULL}};
     return run_tests(tests, argc, argv);
 }

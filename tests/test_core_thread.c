@@ -41,7 +41,7 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static int counted(void *a)
 {
     pthread_mutex_lock(&mu);
-    if (++running_now > max_running) max_running = running_now;
+    if (++running_now > max_running) __atomic_store_n(&max_running, running_now, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&mu);
     /* Until 3 ran at once (at most 2 s): a loaded machine may start a pool
      * thread more than 20 ms late, so the 3 would never overlap by chance.

@@ -54,6 +54,7 @@ struct weft_group {
     int cancelled;      /* members yet to start start cancelled */
     weft_task *batch;   /* proxy of the group's newest batch, or NULL */
     weft_task *waiter;
+    weft__loop *home;   /* the loop of its first spawn: members run there */
 };
 
 weft_group *weft_group_new(void) { return calloc(1, sizeof(weft_group)); }
@@ -192,6 +193,8 @@ static int spawn(weft_group *g, weft_fn fn, void *arg, int *result)
     weft__loop *L = weft__L;
     if (!L) return -EPERM;
     if (!g || !fn) return -EINVAL;
+    if (!g->home) g->home = L;
+    if (weft__unlikely(g->home != L)) return weft__wrong_loop("weft_group_spawn");
     if (g->err) return -ECANCELED;
     int r = batch_add(L, g, fn, arg, result);
     if (r == 0) g->n++;
@@ -210,6 +213,7 @@ int weft_group_wait(weft_group *g)
     if (!g) return -EINVAL;
     if (weft__need_task("weft_group_wait")) return -EPERM;
     weft__loop *L = weft__L;
+    if (weft__unlikely(g->home && g->home != L)) return weft__wrong_loop("weft_group_wait");
     int interrupted = 0;
     while (g->done < g->n) {
         g->waiter = L->current;

@@ -23,6 +23,14 @@
 #if defined(__SANITIZE_ADDRESS__)
 #define WEFT_ASAN 1
 #endif
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define WEFT_TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define WEFT_TSAN 1
+#endif
 
 enum { T_FREE = 0, T_NEW, T_READY, T_RUNNING, T_WAITING, T_DONE,
        T_BATCH, /* not a task: a group's members not yet started (group.c) */
@@ -57,6 +65,9 @@ typedef struct weft__run {
     int timer_result;         /* wake_result if the timer fires */
     int wait_fd;              /* fd waited on, for dumps */
     uint16_t wait_kind;       /* what it waits on (dumps): WAIT_* */
+#ifdef WEFT_TSAN
+    void *tsan_fiber;         /* ThreadSanitizer's context for this stack */
+#endif
 } weft__run;
 /* Bytes reserved for it at the stack's top: the first frame starts below. */
 #define WEFT__RUN_AREA ((sizeof(weft__run) + 15) & ~(size_t)15)
@@ -147,6 +158,10 @@ struct weft__loop {
     void *sched_stack_lo;      /* for sanitizers: the thread's stack */
     size_t sched_stack_size;
     void *zombie_sp;           /* where the ended task's last frame was (sanitizers) */
+#ifdef WEFT_TSAN
+    void *tsan_sched;          /* ThreadSanitizer: the scheduler's (thread's) context */
+    void *tsan_zombie;         /* the ended task's context, destroyed once left */
+#endif
     /* several loops (loops.c) */
     struct weft__port *port;   /* this loop's inbox; its weft_loop handle */
     struct weft__fleet *fleet; /* the run's loops */
@@ -195,6 +210,17 @@ static inline int weft__enter(const char *fn)
     weft__loop *L = weft__L;
     if (weft__unlikely(!L || !L->current)) return weft__need_task(fn) ? -EPERM : 0;
     return weft__check(L, L->current);
+}
+/* Loop-local objects (semaphores, locks, events, conditions, queues,
+ * groups) record the loop that made them (home: NULL if made outside a
+ * run); their waiting calls start with this: weft__enter's checks, then
+ * -EXDEV (reported) from a task of another loop. One compare: no atomics. */
+int weft__wrong_loop(const char *fn); /* loops.c */
+static inline int weft__enter_home(const weft__loop *home, const char *fn)
+{
+    int r = weft__enter(fn);
+    if (weft__likely(r == 0) && weft__unlikely(home && home != weft__L)) return weft__wrong_loop(fn);
+    return r;
 }
 void weft__task_free(weft__loop *L, weft_task *t);
 void weft__switch_to_scheduler(weft__loop *L);

@@ -202,6 +202,13 @@ void weft__port_drain(weft__loop *L)
     work_done(F, k);
 }
 
+int weft__wrong_loop(const char *fn)
+{
+    weft__report("%s: the object belongs to another loop (loop-local objects are used only "
+                 "by tasks of the loop that made them: cross with weft_chan or weft_call)", fn);
+    return -EXDEV;
+}
+
 /* ---- the public face ------------------------------------------------------------ */
 
 weft_loop *weft_loop_current(void) { return weft__L ? (weft_loop *)weft__L->port : NULL; }

@@ -18,6 +18,7 @@ struct weft_queue {
     size_t head, count;
     int closed;
     weft__wlist getters, putters;
+    weft__loop *home;
 };
 
 #undef weft_queue_new
@@ -32,6 +33,7 @@ weft_queue *weft__queue_new_at(size_t capacity, const char *file, int line)
     weft_queue *q = calloc(1, sizeof *q);
     if (!q) return NULL;
     q->limit = capacity;
+    q->home = weft__L;
     q->cap = capacity ? capacity : 16;
     q->ring = malloc(q->cap * sizeof(void *));
     if (!q->ring) {
@@ -85,7 +87,7 @@ int weft_queue_try_put(weft_queue *q, void *item)
 
 int weft_queue_put(weft_queue *q, void *item)
 {
-    int r = weft__enter("weft_queue_put");
+    int r = weft__enter_home(q->home, "weft_queue_put");
     if (r) return r;
     weft_task *me = weft__L->current;
     r = weft_queue_try_put(q, item);
@@ -116,7 +118,7 @@ int weft_queue_try_get(weft_queue *q, void **item)
 
 int weft_queue_get(weft_queue *q, void **item)
 {
-    int r = weft__enter("weft_queue_get");
+    int r = weft__enter_home(q->home, "weft_queue_get");
     if (r) return r;
     weft_task *me = weft__L->current;
     r = weft_queue_try_get(q, item);

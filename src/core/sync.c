@@ -10,6 +10,7 @@
 struct weft_sem {
     int value;
     weft__wlist waiters;
+    weft__loop *home; /* the loop that made it (weft__enter_home) */
 };
 
 weft_sem *weft_sem_new(int value)
@@ -19,13 +20,16 @@ weft_sem *weft_sem_new(int value)
         return NULL;
     }
     weft_sem *s = calloc(1, sizeof *s);
-    if (s) s->value = value;
+    if (s) {
+        s->value = value;
+        s->home = weft__L;
+    }
     return s;
 }
 
 static int sem_acquire(weft_sem *s, int kind)
 {
-    int r = weft__enter(kind == WAIT_LOCK ? "weft_lock_acquire" : "weft_sem_acquire");
+    int r = weft__enter_home(s->home, kind == WAIT_LOCK ? "weft_lock_acquire" : "weft_sem_acquire");
     if (r) return r;
     if (s->value > 0 && !s->waiters.head) {
         s->value--;
@@ -71,7 +75,10 @@ struct weft_lock {
 weft_lock *weft_lock_new(void)
 {
     weft_lock *l = calloc(1, sizeof *l);
-    if (l) l->sem.value = 1;
+    if (l) {
+        l->sem.value = 1;
+        l->sem.home = weft__L;
+    }
     return l;
 }
 
@@ -119,9 +126,15 @@ void weft_lock_free(weft_lock *l)
 struct weft_event {
     int set;
     weft__wlist waiters;
+    weft__loop *home;
 };
 
-weft_event *weft_event_new(void) { return calloc(1, sizeof(weft_event)); }
+weft_event *weft_event_new(void)
+{
+    weft_event *e = calloc(1, sizeof(weft_event));
+    if (e) e->home = weft__L;
+    return e;
+}
 
 void weft_event_set(weft_event *e)
 {
@@ -134,7 +147,7 @@ int weft_event_is_set(const weft_event *e) { return e->set; }
 
 int weft_event_wait(weft_event *e)
 {
-    int r = weft__enter("weft_event_wait");
+    int r = weft__enter_home(e->home, "weft_event_wait");
     if (r) return r;
     if (e->set) return 0;
     return weft__park(&e->waiters, WAIT_EVENT, INFINITY, 0, 1);
@@ -151,14 +164,20 @@ void weft_event_free(weft_event *e)
 
 struct weft_cond {
     weft__wlist waiters;
+    weft__loop *home;
 };
 
-weft_cond *weft_cond_new(void) { return calloc(1, sizeof(weft_cond)); }
+weft_cond *weft_cond_new(void)
+{
+    weft_cond *c = calloc(1, sizeof(weft_cond));
+    if (c) c->home = weft__L;
+    return c;
+}
 
 int weft_cond_wait(weft_cond *c, weft_lock *l)
 {
-    int r = weft__enter("weft_cond_wait");
-    if (r == -EPERM) return r;
+    int r = weft__enter_home(c->home, "weft_cond_wait");
+    if (r == -EPERM || r == -EXDEV) return r;
     if (l->owner != weft__L->current) {
         weft__report("weft_cond_wait: the lock is not held by the calling task");
         return -EPERM;

@@ -29,6 +29,15 @@ void __sanitizer_finish_switch_fiber(void *fake_stack_save, const void **bottom_
                                      size_t *size_old);
 #endif
 
+#ifdef WEFT_TSAN
+/* ThreadSanitizer follows each stack as a fiber: told of every switch,
+ * as ASan is, or it would see one thread's accesses on many stacks. */
+void *__tsan_get_current_fiber(void);
+void *__tsan_create_fiber(unsigned flags);
+void __tsan_destroy_fiber(void *fiber);
+void __tsan_switch_to_fiber(void *fiber, unsigned flags);
+#endif
+
 /* ---- task memory: 2 MiB chunks, huge-page backed where the kernel allows -- */
 
 #define CHUNK (2u << 20)
@@ -218,6 +227,12 @@ static inline void after_resume(weft__loop *L)
         weft__stack_put(L, L->zombie_stack);
         L->zombie_stack = NULL;
     }
+#ifdef WEFT_TSAN
+    if (L->tsan_zombie) {
+        __tsan_destroy_fiber(L->tsan_zombie);
+        L->tsan_zombie = NULL;
+    }
+#endif
     if (weft__unlikely(L->opt.debug) && L->current) weft__debug_run_begin(L, L->current);
 }
 
@@ -250,6 +265,10 @@ static inline void jump(weft__loop *L, void **save, weft_task *to)
     void *fake = NULL;
     __sanitizer_start_switch_fiber(save ? &fake : NULL, bottom, size);
 #endif
+#ifdef WEFT_TSAN
+    if (!L->tsan_sched) L->tsan_sched = __tsan_get_current_fiber();
+    __tsan_switch_to_fiber(to ? RUN(to)->tsan_fiber : L->tsan_sched, 0);
+#endif
     weft__ctx_switch(save ? save : &L->zombie_sp, sp);
 #ifdef WEFT_ASAN
     __sanitizer_finish_switch_fiber(fake, NULL, NULL);
@@ -276,6 +295,9 @@ static int prepare(weft__loop *L, weft_task *n)
         return -1;
     }
     run_init(n, stack);
+#ifdef WEFT_TSAN
+    RUN(n)->tsan_fiber = __tsan_create_fiber(0);
+#endif
     n->sp = weft__ctx_make((char *)RUN(n), n);
     return 0;
 }
@@ -346,6 +368,9 @@ void weft__task_main(weft_task *t)
     for (;;) {
         int r = t->fn(t->arg);
         char *stack = t->stack;
+#ifdef WEFT_TSAN
+        void *fiber = RUN(t)->tsan_fiber;
+#endif
         if (L->opt.debug) {
             weft__debug_run_end(L, t);
             weft__debug_task_done(L, t, r);
@@ -359,6 +384,9 @@ void weft__task_main(weft_task *t)
                 /* Run the next new task on this very stack: our frames are gone
                  * (they lie below the run state, which n now takes over). */
                 run_init(n, stack);
+#ifdef WEFT_TSAN
+                RUN(n)->tsan_fiber = fiber;
+#endif
                 n->state = T_RUNNING;
                 L->current = n;
                 if (L->opt.debug) weft__debug_run_begin(L, n);
@@ -367,6 +395,9 @@ void weft__task_main(weft_task *t)
             }
         }
         L->zombie_stack = stack;
+#ifdef WEFT_TSAN
+        L->tsan_zombie = fiber;
+#endif
         L->current = NULL;
         if (n) n->state = T_RUNNING; /* a batch's failed member left a ready task first */
         else n = next_direct(L, 1);
