@@ -286,9 +286,15 @@ static void t_urls(void)
     CHECK(!strcmp(u.host, "::1") && u.port == 81 && u.ipv6);
     CHECK_EQ(weft__url_parse("http://h?q", &u), 0);
     CHECK(!strcmp(u.target, "/?q"));
+    /* user:pass@ is kept apart (the last '@' ends it) and never formatted. */
+    CHECK_EQ(weft__url_parse("http://us%40er:p@ss@h:81/x", &u), 0);
+    CHECK(!strcmp(u.userinfo, "us%40er:p@ss") && !strcmp(u.host, "h") && u.port == 81);
+    char f[256];
+    weft__url_format(&u, f, sizeof f);
+    CHECK(!strcmp(f, "http://h:81/x"));
     static const char *const bad[] = {
         "ftp://h/", "http://", "http:///x", "http://h:0/", "http://h:65536/", "http://h:x/",
-        "http://h:/", "http://user@h/", "http://a b/", "http://[::1/", "http://[::1]x/",
+        "http://h:/", "http://user@/", "http://u\x01@h/", "http://a b/", "http://[::1/", "http://[::1]x/",
         "http://h/a b", "h/x", "http://h\\/",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {

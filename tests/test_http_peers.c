@@ -4,6 +4,7 @@
 #include <weft/http.h>
 #include <weft/test.h>
 #include "tls_cert.h"
+#include "free_port.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -312,17 +313,6 @@ WEFT_TEST(https)
 }
 
 /* ---- the client against nginx ---------------------------------------------- */
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t l = sizeof a;
-    bind(fd, (struct sockaddr *)&a, sizeof a);
-    getsockname(fd, (struct sockaddr *)&a, &l);
-    close(fd);
-    return ntohs(a.sin_port);
-}
 
 static weft_process *nginx;
 

@@ -35,6 +35,9 @@ extern "C" {
 #define WEFT_EHTTP_DECODE 10211      /* gzip/deflate body could not be decoded */
 #define WEFT_EHTTP_HEADER_TIMEOUT 10212 /* server: request head too slow (408) */
 #define WEFT_EHTTP_STATE 10213       /* call out of order (e.g. header after start) */
+#define WEFT_EHTTP_PROXY 10215     /* the proxy answered CONNECT with a non-2xx
+                                      status (407: its credentials are missing
+                                      or wrong) */
 #define WEFT_EHTTP_INSECURE_REDIRECT 10214 /* an https URL redirected to http (see
                                               allow_insecure_redirects) */
 
@@ -222,6 +225,19 @@ typedef struct weft_http_client_opts {
                                      -WEFT_EHTTP_INSECURE_REDIRECT (what was
                                      sent over TLS must not be resent in
                                      clear text, nor the answer trusted) */
+    const char *proxy;       /* "http://[user:pass@]host[:port]": every request
+                                goes through this HTTP proxy (https ones in a
+                                CONNECT tunnel, TLS end to end); user:pass
+                                become Proxy-Authorization (Basic) */
+    int trust_env;           /* 1: with no proxy set, take http_proxy,
+                                https_proxy, all_proxy and no_proxy (or the
+                                same in capitals) from the environment, as
+                                aiohttp's trust_env and curl do (HTTP_PROXY in
+                                capitals is ignored under CGI: httpoxy) */
+    const char *auth_login;  /* Basic auth sent to the first URL's origin (not
+                                after a redirect leaves it) */
+    const char *auth_password;
+    const char *bearer_token;/* "Authorization: Bearer <token>" likewise */
 } weft_http_client_opts;
 
 /* A session. opt may be NULL. NULL and errno on failure. Does not wait. */
@@ -249,6 +265,12 @@ typedef struct weft_http_req_opts {
     weft_http_body_fn body_fn;        /* or streamed (chunked) */
     void *body_arg;
     double total_timeout_s;           /* overrides the session's if > 0 */
+    const char *proxy;                /* overrides the session's and the
+                                         environment's; "": go direct */
+    const char *auth_login;           /* overrides the session's auth and the
+                                         URL's user:pass@ */
+    const char *auth_password;
+    const char *bearer_token;
 } weft_http_req_opts;
 
 /* Sends method url (http:// or https://) and waits for the response head.
@@ -268,6 +290,11 @@ int weft_http_client_request(weft_http_client *c, const char *method, const char
                              const weft_http_req_opts *opt, weft_http_response **out);
 /* GET, whole body read: the commonest case in one call. */
 int weft_http_client_get(weft_http_client *c, const char *url, weft_http_response **out);
+
+/* Writes "Basic <base64(login:password)>" (RFC 7617) into out: the value
+ * of an Authorization header. 0, -EINVAL (a ':' in login, control bytes,
+ * over 700 bytes), -ENOSPC. Does not wait. */
+int weft_http_basic_auth(const char *login, const char *password, char *out, size_t cap);
 
 /* The status code (200) and the reason phrase as the server sent it ("OK";
  * may be ""). Strings returned by these accessors belong to r and live until

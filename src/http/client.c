@@ -49,18 +49,24 @@ weft_http_client *weft_http_client_new(const weft_http_client_opts *opt)
 
 size_t weft_http_client_connections(const weft_http_client *c) { return c->nconns; }
 
-static weft__host *host_get(weft_http_client *c, const weft__url *u)
+/* Connections are pooled per origin and proxy: a tunnel or a proxy
+ * connection must not serve a request meant to go direct, nor the reverse. */
+static weft__host *host_get(weft_http_client *c, const weft__url *u, const weft__proxy *px)
 {
+    const char *via = px->on ? px->key : NULL;
     for (weft__host *h = c->hosts; h; h = h->next)
-        if (h->port == u->port && h->tls == u->tls && !strcasecmp(h->name, u->host)) return h;
+        if (h->port == u->port && h->tls == u->tls && !strcasecmp(h->name, u->host) &&
+            (h->via ? via && !strcmp(h->via, via) : !via))
+            return h;
     weft__host *h = calloc(1, sizeof *h);
     if (!h) return NULL;
     h->name = strdup(u->host);
+    h->via = via ? strdup(via) : NULL;
     h->port = u->port;
     h->tls = u->tls;
     if (c->o.limit_per_host) h->slots = weft_sem_new(permits(c->o.limit_per_host));
-    if (!h->name || (c->o.limit_per_host && !h->slots)) {
-        free(h->name), weft_sem_free(h->slots), free(h);
+    if (!h->name || (via && !h->via) || (c->o.limit_per_host && !h->slots)) {
+        free(h->name), free(h->via), weft_sem_free(h->slots), free(h);
         return NULL;
     }
     h->next = c->hosts;
@@ -219,10 +225,10 @@ static int acquire_slots(void *arg)
 
 /* Gets a connection for u: a live idle one (unless fresh is set), or a new
  * one within the limits. */
-static int pconn_get(weft_http_client *c, const weft__url *u, int fresh, int check,
-                     double deadline, weft__pconn **out)
+static int pconn_get(weft_http_client *c, const weft__url *u, const weft__proxy *px, int fresh,
+                     int check, double deadline, weft__pconn **out)
 {
-    weft__host *h = host_get(c, u);
+    weft__host *h = host_get(c, u, px);
     if (!h) return -ENOMEM;
     if (!fresh && (*out = idle_take(c, h, 0, check))) return 0;
     acq_args a = {c, h, 0};
@@ -260,7 +266,8 @@ static int pconn_get(weft_http_client *c, const weft__url *u, int fresh, int che
         if (!co.tls) r = errno ? -errno : -ENOMEM;
     }
     weft_stream *s = NULL;
-    if (!r) r = weft_tcp_connect(u->host, u->port, &co, &s);
+    if (!r && px->on) r = weft__proxy_connect(px, u, &co, c->o.user_agent, &s);
+    else if (!r) r = weft_tcp_connect(u->host, u->port, &co, &s);
     weft__pconn *pc = r ? NULL : calloc(1, sizeof *pc);
     if (!pc) {
         if (!r) weft_stream_abort(s), r = -ENOMEM;
@@ -281,15 +288,27 @@ static int idempotent(const char *m)
            !strcmp(m, "DELETE") || !strcmp(m, "OPTIONS") || !strcmp(m, "TRACE");
 }
 
+/* authz: the Authorization value, "" for none; px: the proxy, whose
+ * requests for http URLs name the whole URL (absolute form). */
 static int build_head(weft_http_client *c, const char *method, const weft__url *u,
-                      const weft_http_req_opts *o)
+                      const weft_http_req_opts *o, const char *authz, const weft__proxy *px)
 {
     weft__buf *b = &c->reqbuf;
     b->len = 0;
-    int r = weft__buf_fmt(b, "%s %s HTTP/1.1\r\n", method, u->target);
     const weft_http_header *hs = o ? o->headers : NULL;
     size_t nh = o ? o->nheaders : 0;
 #define USER(name) weft__header_find(hs, nh, name)
+    int r;
+    if (px->on && !u->tls) {
+        char abs[2100];
+        weft__url_format(u, abs, sizeof abs);
+        r = weft__buf_fmt(b, "%s %s HTTP/1.1\r\n", method, abs);
+        if (px->auth[0] && !USER("proxy-authorization"))
+            r |= weft__buf_fmt(b, "Proxy-Authorization: %s\r\n", px->auth);
+    } else {
+        r = weft__buf_fmt(b, "%s %s HTTP/1.1\r\n", method, u->target);
+    }
+    if (authz[0] && !USER("authorization")) r |= weft__buf_fmt(b, "Authorization: %s\r\n", authz);
     if (!USER("host")) {
         const char *lb = u->ipv6 ? "[" : "", *rb = u->ipv6 ? "]" : "";
         if (u->port == u->default_port) r |= weft__buf_fmt(b, "Host: %s%s%s\r\n", lb, u->host, rb);
@@ -330,12 +349,13 @@ static int send_body_stream(weft_stream *s, const weft_http_req_opts *o)
 
 /* One exchange on one connection: send, read the head. */
 static int exchange(weft_http_client *c, const char *method, const weft__url *u,
-                    const weft_http_req_opts *o, weft_http_response *r, int *retryable)
+                    const weft_http_req_opts *o, const char *authz, weft_http_response *r,
+                    int *retryable)
 {
     weft__pconn *pc = r->conn;
     int reused = pc->uses++ > 0;
     *retryable = 0;
-    int e = build_head(c, method, u, o);
+    int e = build_head(c, method, u, o, authz, &r->px);
     if (e) return e;
     int with_body = o && o->body && o->body_len && !o->body_fn;
     struct iovec iov[2] = {{c->reqbuf.p, c->reqbuf.len}, {(void *)(o ? o->body : NULL),
@@ -441,16 +461,22 @@ int weft_http_client_request(weft_http_client *c, const char *method, const char
     weft_http_header *own_headers = NULL; /* cur_o's list once filtered */
     char meth[16];
     snprintf(meth, sizeof meth, "%s", method);
+    /* Credentials (the request's, the URL's user:pass@, the session's) go
+     * to the first URL's origin only: cleared when a redirect leaves it. */
+    char authz[700];
     e = weft__url_parse(url, &cur);
+    if (!e) e = weft__authz(c, &cur, o, authz, sizeof authz);
     if (e) goto fail;
     for (;;) {
         int retryable = 0;
+        if ((e = weft__proxy_for(c, &cur, o, &r->px))) goto fail;
         for (int attempt = 0; attempt < 2; attempt++) {
             int safe = idempotent(meth) && !(cur_o.body_fn);
-            e = pconn_get(c, &cur, attempt > 0, !safe || attempt > 0, r->deadline, &r->conn);
+            e = pconn_get(c, &cur, &r->px, attempt > 0, !safe || attempt > 0, r->deadline,
+                          &r->conn);
             if (e) goto fail;
             busy_add(c, r->conn, r);
-            e = exchange(c, meth, &cur, &cur_o, r, &retryable);
+            e = exchange(c, meth, &cur, &cur_o, authz, r, &retryable);
             if (e >= 0) break;
             weft__resp_release(r, 0);
             if (!retryable) goto fail;
@@ -476,8 +502,10 @@ int weft_http_client_request(weft_http_client *c, const char *method, const char
             e = -WEFT_EHTTP_INSECURE_REDIRECT;
             goto fail;
         }
-        if (!same_origin(&cur, &nxt) && (e = drop_headers(&cur_o, &own_headers, origin_headers)))
-            goto fail;
+        if (!same_origin(&cur, &nxt)) {
+            authz[0] = 0;
+            if ((e = drop_headers(&cur_o, &own_headers, origin_headers))) goto fail;
+        }
         discard_redirect_body(r);
         if (to_get) {
             if (strcmp(meth, "HEAD")) strcpy(meth, "GET");
@@ -542,6 +570,7 @@ int weft_http_client_close(weft_http_client *c)
         }
         weft_sem_free(h->slots);
         free(h->name);
+        free(h->via);
         free(h);
     }
     c->hosts = NULL;

@@ -14,6 +14,8 @@ typedef struct weft__url {
     const char *target;      /* path?query, "/" at least */
     int default_port;
     int ipv6;
+    char userinfo[256];      /* "user:pass" as written (percent-encoded), or "";
+                                never part of the formatted URL */
 } weft__url;
 
 /* Parses an absolute http/https URL. 0 or -WEFT_EHTTP_URL. */
@@ -23,6 +25,31 @@ int weft__url_parse(const char *s, weft__url *u);
 int weft__url_join(const weft__url *base, const char *loc, char *out, size_t cap);
 /* Writes the scheme://host:port/target form of u. */
 void weft__url_format(const weft__url *u, char *out, size_t cap);
+
+/* The proxy a request goes through (proxy.c). */
+typedef struct weft__proxy {
+    int on;                  /* 0: direct */
+    char host[256];
+    int port;
+    char auth[600];          /* Proxy-Authorization value, or "" */
+    char key[280];           /* "host:port": part of the pool's key */
+} weft__proxy;
+
+/* Picks the proxy for u: the request's, the session's, or (trust_env) the
+ * environment's unless NO_PROXY names u's host. 0 or -WEFT_EHTTP_URL. */
+int weft__proxy_for(const weft_http_client *c, const weft__url *u, const weft_http_req_opts *o,
+                    weft__proxy *p);
+/* Connects to u through p: TCP to the proxy for http, a CONNECT tunnel and
+ * TLS (co->tls) to the origin for https; under co->timeout_s. */
+int weft__proxy_connect(const weft__proxy *p, const weft__url *u, const weft_connect_opts *co,
+                        const char *ua, weft_stream **out);
+/* auth.c: "Basic ..." from a URL's userinfo (percent-decoded). */
+int weft__basic_from_userinfo(const char *ui, char *out, size_t cap);
+/* The Authorization value for the first URL u: the request's login or
+ * token, else u's user:pass@, else the session's; "" when none. 0, -EINVAL,
+ * -ENOSPC or -WEFT_EHTTP_URL. */
+int weft__authz(const weft_http_client *c, const weft__url *u, const weft_http_req_opts *o,
+                char *out, size_t cap);
 
 typedef struct weft__host weft__host;
 typedef struct weft__pconn weft__pconn;
@@ -43,6 +70,7 @@ struct weft__host {
     weft__host *next;
     int tls, port;
     char *name;
+    char *via;               /* the proxy's "host:port", NULL: direct */
     weft_sem *slots;         /* per-host limit, NULL: none */
     weft__pconn *idle;       /* most recently used first */
     size_t nidle;
@@ -78,6 +106,7 @@ struct weft_http_response {
     uint8_t raw_done;        /* the raw body ended */
     uint8_t zseen;           /* a compressed byte arrived */
     weft__buf body;
+    weft__proxy px;          /* the current hop's proxy */
     char url[2048];
 };
 

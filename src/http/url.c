@@ -15,8 +15,24 @@ int weft__url_parse(const char *s, weft__url *u)
     size_t hl = strcspn(s, "/?#");
     const char *rest = s + hl;
     if (hl == 0 || hl + strlen(rest) + 4 > sizeof u->buf) return -WEFT_EHTTP_URL;
-    /* userinfo is not supported: refuse rather than send it as the host. */
-    if (memchr(s, '@', hl)) return -WEFT_EHTTP_URL;
+    /* userinfo (user:pass@) is kept apart, for Basic auth, and left out of
+     * every formatted URL, so credentials never reach a log or a redirect.
+     * The last '@' ends it (an '@' in a password is often not escaped). */
+    u->userinfo[0] = 0;
+    const char *at = NULL;
+    for (const char *p = s; p < s + hl; p++)
+        if (*p == '@') at = p;
+    if (at) {
+        size_t ul = (size_t)(at - s);
+        if (ul >= sizeof u->userinfo) return -WEFT_EHTTP_URL;
+        memcpy(u->userinfo, s, ul);
+        u->userinfo[ul] = 0;
+        for (const char *p = u->userinfo; *p; p++)
+            if ((unsigned char)*p <= ' ' || *p == 0x7f) return -WEFT_EHTTP_URL;
+        hl -= ul + 1;
+        s = at + 1;
+        if (hl == 0) return -WEFT_EHTTP_URL;
+    }
     char *b = u->buf;
     memcpy(b, s, hl);
     b[hl] = 0;

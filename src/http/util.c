@@ -181,6 +181,7 @@ static const char *http_errname(int code)
     case WEFT_EHTTP_DECODE: return "HTTP content decoding failed";
     case WEFT_EHTTP_HEADER_TIMEOUT: return "HTTP request head too slow";
     case WEFT_EHTTP_STATE: return "HTTP call out of order";
+    case WEFT_EHTTP_PROXY: return "the HTTP proxy refused the tunnel (CONNECT)";
     case WEFT_EHTTP_INSECURE_REDIRECT: return "HTTP redirect from https to http refused";
     }
     return NULL;
