@@ -34,11 +34,22 @@ static void psl_load(void)
 }
 
 /* 1 when d is a public suffix; also when no list could be loaded, so that
- * without one no Domain attribute is taken (host-only cookies still are). */
+ * without one no Domain attribute is taken (host-only cookies still are).
+ * Trailing dots (a fully qualified "co.uk.") are looked past: libpsl lists
+ * "co.uk" only, and "evil.co.uk." must not set a cookie for every
+ * "*.co.uk." host. */
 int weft__cookie_public_suffix(const char *d)
 {
     pthread_once(&psl_once, psl_load);
-    return !psl || psl_is_public_suffix2(psl, d, PSL_TYPE_ANY);
+    if (!psl) return 1;
+    size_t n = strlen(d);
+    while (n && d[n - 1] == '.') n--;
+    if (n == 0) return 1;
+    if (!d[n]) return psl_is_public_suffix2(psl, d, PSL_TYPE_ANY);
+    char *bare = strndup(d, n);
+    int r = !bare || psl_is_public_suffix2(psl, bare, PSL_TYPE_ANY);
+    free(bare);
+    return r;
 }
 
 /* The key per-domain limits count under: the registrable domain
@@ -230,8 +241,10 @@ int weft__jar_set(weft__jar *j, const weft__url *u, const char *line, int64_t no
         k->expires = p->expires <= 0 ? 1 : p->expires > now + WEFT__COOKIE_MAX_AGE
                                                ? now + WEFT__COOKIE_MAX_AGE : p->expires;
     const char *dom = p->domain && *p->domain ? p->domain : NULL;
-    if (dom && (weft__host_is_ip(host) || weft__cookie_public_suffix(dom))) {
-        /* Only the host itself may name itself (it is then host-only). */
+    if (dom && (weft__host_is_ip(host) || weft__host_is_ip(dom) || weft__cookie_public_suffix(dom))) {
+        /* Only the host itself may name itself (it is then host-only); an
+         * IP literal never covers other hosts (a name "a.1.2.3.4" must not
+         * set cookies for the address 1.2.3.4). */
         if (strcmp(dom, host)) goto out;
         dom = NULL;
     }
