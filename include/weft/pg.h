@@ -367,6 +367,61 @@ int weft_pg_params_custom(weft_pg *c, weft_pg_params *p, const char *name, const
 int weft_pg_value_custom(weft_pg *c, const weft_pg_value *v, void *out);
 int weft_pg_get_custom(weft_pg *c, const weft_pg_result *r, int row, int col, void *out);
 
+/* ---- convenience (asyncpg's fetchrow, fetchval, executemany, prepare) ---------- */
+
+#define WEFT_PG_ENOROWS 10410   /* fetchrow/fetchval: the statement returned no row */
+#define WEFT_PG_EMANYROWS 10411 /* fetchrow/fetchval: it returned more than one row */
+
+/* Runs sql (as weft_pg_query_ex) and requires exactly one row: 0 and *out
+ * (the caller frees it), -WEFT_PG_ENOROWS, -WEFT_PG_EMANYROWS (*out NULL),
+ * or an error as weft_pg_query. Waits. */
+int weft_pg_fetchrow(weft_pg *c, const char *sql, const weft_pg_params *p, int flags,
+                     weft_pg_result **out);
+/* weft_pg_fetchrow that also requires one column and gives it as *v (it
+ * points into *out; a NULL value is len -1). -WEFT_PG_ETYPE for another
+ * number of columns. Waits. */
+int weft_pg_fetchval(weft_pg *c, const char *sql, const weft_pg_params *p, int flags,
+                     weft_pg_result **out, weft_pg_value *v);
+/* fetchval decoded: one row, one column, not NULL (-WEFT_PG_ENULL), of a
+ * type the decoder takes. *s is malloc'd (free it). Wait. */
+int weft_pg_fetch_bigint(weft_pg *c, const char *sql, const weft_pg_params *p, int64_t *v);
+int weft_pg_fetch_text(weft_pg *c, const char *sql, const weft_pg_params *p, char **s);
+
+/* Runs sql once per parameter set (n sets), pipelined: one round trip
+ * for all, each row's Bind/Execute sent without waiting. Atomic, as
+ * asyncpg's: the sets run as one implicit transaction (or inside the
+ * caller's), so an error in any leaves none applied. Returns 0 and the
+ * total rows affected in *rows (if not NULL), or the first error (its
+ * index in *failed, if not NULL; -1 when the error is not one set's).
+ * Waits. */
+int weft_pg_executemany(weft_pg *c, const char *sql, const weft_pg_params *const *sets, int n,
+                        int64_t *rows, int *failed);
+
+/* A prepared statement: what the server says about sql's parameters and
+ * columns. The statement lives in c's cache; the handle only describes it
+ * and runs it. types (ntypes of them, may be NULL/0) fix parameter types
+ * as OIDs (0: the server infers). 0 and *out, or an error as weft_pg_query
+ * (a syntax error is -WEFT_PG_ESERVER). Waits. */
+typedef struct weft_pg_stmt weft_pg_stmt;
+int weft_pg_prepare_stmt(weft_pg *c, const char *sql, const unsigned *types, int ntypes,
+                         weft_pg_stmt **out);
+void weft_pg_stmt_free(weft_pg_stmt *s); /* NULL is a no-op */
+int weft_pg_stmt_nparams(const weft_pg_stmt *s);
+unsigned weft_pg_stmt_param_type(const weft_pg_stmt *s, int i); /* 0 if out of range */
+int weft_pg_stmt_ncols(const weft_pg_stmt *s);
+const char *weft_pg_stmt_col_name(const weft_pg_stmt *s, int i); /* NULL if out of range */
+unsigned weft_pg_stmt_col_type(const weft_pg_stmt *s, int i);    /* 0 if out of range */
+/* Runs the statement with p (as weft_pg_query_ex; its cache entry is used
+ * when p's types match those it was prepared with). Waits. */
+int weft_pg_stmt_query(weft_pg_stmt *s, const weft_pg_params *p, int flags, weft_pg_result **out);
+
+/* The plan of sql with parameters p: EXPLAIN (FORMAT JSON), with ANALYZE
+ * if analyze (the statement then runs: wrap writes in a transaction you roll
+ * back). *plan is the JSON text, malloc'd. 0 or an error as weft_pg_query.
+ * Waits. */
+int weft_pg_explain(weft_pg *c, const char *sql, const weft_pg_params *p, int analyze,
+                    char **plan);
+
 /* ---- large results, row by row ---------------------------------------------- */
 
 typedef struct weft_pg_rows weft_pg_rows;

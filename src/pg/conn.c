@@ -34,6 +34,8 @@ static const char *pg_error_name(int code)
     case WEFT_PG_EABORTED: return "PostgreSQL: skipped after an earlier error in the pipeline";
     case WEFT_PG_ECLOSED: return "PostgreSQL: pool closed";
     case WEFT_PG_ESTATE: return "PostgreSQL: no transaction open";
+    case WEFT_PG_ENOROWS: return "PostgreSQL: no row returned";
+    case WEFT_PG_EMANYROWS: return "PostgreSQL: more than one row returned";
     }
     return NULL;
 }

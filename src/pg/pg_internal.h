@@ -176,6 +176,13 @@ int pg__params_push(weft_pg_params *p, const void *data, size_t len, int format,
  * not answered yet. */
 int pg__stmt_state(weft_pg *c, const char *sql);
 
+/* Prepares sql into c's cache with parameter types (NULL: inferred) and
+ * describes it: *desc has its parameter and column types (PQclear it).
+ * An entry already there is only described (types NULL) or replaced.
+ * 0 or an error as weft_pg_query. Waits. */
+int pg__prepare_describe(weft_pg *c, const char *sql, const unsigned *types, int ntypes,
+                         PGresult **desc);
+
 /* autopipe.c: one statement on c, pipelined with concurrent calls from
  * other tasks; its result into *out (NULL: discarded), its row count into
  * *rows. 0, or an error as weft_pg_query. */

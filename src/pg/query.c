@@ -141,25 +141,31 @@ static int types_match(const pg_stmt *s, const weft_pg_params *p)
     int n = p ? p->n : 0;
     for (int i = 0; i < n; i++) {
         unsigned want = i < s->ntypes && s->types ? s->types[i] : 0;
-        if (p->types[i] != want) return 0;
+        /* untyped text is parsed as whatever the parameter is */
+        if (p->types[i] != want && (p->types[i] || p->formats[i])) return 0;
     }
     for (int i = n; i < s->ntypes && s->types; i++)
         if (s->types[i]) return 0;
     return 1;
 }
 
-static int stmt_set_types(pg_stmt *s, const weft_pg_params *p)
+static int stmt_set_oids(pg_stmt *s, const unsigned *types, int n)
 {
     free(s->types);
     s->types = NULL;
     s->ntypes = 0;
-    int n = p ? p->n : 0, any = 0;
-    for (int i = 0; i < n; i++) any |= p->types[i] != 0;
+    int any = 0;
+    for (int i = 0; i < n; i++) any |= types[i] != 0;
     if (!any) return 0;
     if (!(s->types = malloc((size_t)n * sizeof *s->types))) return -ENOMEM;
-    memcpy(s->types, p->types, (size_t)n * sizeof *s->types);
+    memcpy(s->types, types, (size_t)n * sizeof *s->types);
     s->ntypes = n;
     return 0;
+}
+
+static int stmt_set_types(pg_stmt *s, const weft_pg_params *p)
+{
+    return stmt_set_oids(s, p ? p->types : NULL, p ? p->n : 0);
 }
 
 static pg_stmt *stmt_add(weft_pg *c, const char *sql, uint64_t h, int nparams)
@@ -374,18 +380,28 @@ int weft_pg_query(weft_pg *c, const char *sql, const weft_pg_params *p, weft_pg_
     return weft_pg_query_ex(c, sql, p, 0, out);
 }
 
-int weft_pg_prepare(weft_pg *c, const char *sql)
+int pg__prepare_describe(weft_pg *c, const char *sql, const unsigned *types, int ntypes,
+                         PGresult **desc)
 {
-    if (!c || !sql) return -EINVAL;
+    *desc = NULL;
     int rc = pg__lock(c);
     if (rc < 0) return rc;
     uint64_t h = hash_sql(sql);
     pg_stmt *s = stmt_find(c, sql, h);
-    if (s) {
-        rc = s->nparams;
+    if (s && !s->pending && !types) { /* known: describe it only */
+        char name[sizeof s->name];
+        memcpy(name, s->name, sizeof name);
+        if (!PQsendDescribePrepared(c->pg, name)) {
+            rc = pg__send_failed(c);
+        } else if ((rc = pg__flush(c)) < 0) {
+            rc = pg__abort(c, rc, 0);
+        } else {
+            rc = pg__recv(c, sql, 0, desc);
+        }
         pg__release(c);
         return rc;
     }
+    if (s) stmt_drop(c, s); /* new types: prepared again under a new name */
     s = stmt_add(c, sql, h, 0);
     if (!s) {
         pg__release(c);
@@ -393,9 +409,8 @@ int weft_pg_prepare(weft_pg *c, const char *sql)
     }
     char name[sizeof s->name];
     memcpy(name, s->name, sizeof name);
-    PGresult *res = NULL;
     int syncs = 1;
-    if (!PQenterPipelineMode(c->pg) || !PQsendPrepare(c->pg, name, sql, 0, NULL) ||
+    if (!PQenterPipelineMode(c->pg) || !PQsendPrepare(c->pg, name, sql, ntypes, types) ||
         !PQsendDescribePrepared(c->pg, name) || !PQpipelineSync(c->pg)) {
         rc = pg__unsend(c, pg__send_failed(c), 0);
         pg__release(c);
@@ -403,13 +418,34 @@ int weft_pg_prepare(weft_pg *c, const char *sql)
     }
     rc = pg__flush(c);
     if (rc < 0) rc = pg__abort(c, rc, syncs);
-    else rc = pg__recv(c, sql, syncs, &res);
-    if (rc >= 0 && res) {
-        rc = PQnparams(res);
-        if ((s = stmt_find(c, sql, h))) s->nparams = rc;
+    else rc = pg__recv(c, sql, syncs, desc);
+    if (rc >= 0 && *desc && (s = stmt_find(c, sql, h))) {
+        /* the types the server settled on: typed calls with the same OIDs
+         * (and untyped text) use the entry */
+        int n = PQnparams(*desc);
+        s->nparams = n;
+        unsigned *t = malloc(((size_t)n + 1) * sizeof *t);
+        if (t) {
+            for (int i = 0; i < n; i++) t[i] = (unsigned)PQparamtype(*desc, i);
+            if (stmt_set_oids(s, t, n) < 0) stmt_drop(c, s);
+            free(t);
+        } else {
+            stmt_drop(c, s);
+        }
     }
-    PQclear(res);
     pg__release(c);
+    return rc;
+}
+
+int weft_pg_prepare(weft_pg *c, const char *sql)
+{
+    if (!c || !sql) return -EINVAL;
+    pg_stmt *s = stmt_find(c, sql, hash_sql(sql));
+    if (s && !s->pending) return s->nparams; /* no round trip for a known one */
+    PGresult *desc = NULL;
+    int rc = pg__prepare_describe(c, sql, NULL, 0, &desc);
+    if (rc >= 0) rc = desc ? PQnparams(desc) : 0;
+    PQclear(desc);
     return rc;
 }
 
