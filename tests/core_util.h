@@ -137,4 +137,19 @@ static inline void limit_as(long extra)
     CHECK_EQ(setrlimit(RLIMIT_AS, &r), 0);
 }
 
+/* Runs an out-of-memory case (fn sets its limit_as) in a child, which must
+ * exit 0; skipped where address-space limits do not work. */
+static inline void oom_in_child(void (*fn)(void *))
+{
+    if (slow_machine()) {
+        fprintf(stderr, "   skipped: address-space limits and sanitizers/emulators do not mix\n");
+        return;
+    }
+    char *err;
+    int st = in_child(fn, NULL, &err);
+    fputs(err, stderr);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    free(err);
+}
+
 #endif

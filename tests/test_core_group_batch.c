@@ -159,15 +159,7 @@ static void child_oom(void *a)
 }
 static void t_oom(void)
 {
-    if (slow_machine()) {
-        fprintf(stderr, "   skipped: address-space limits and sanitizers/emulators do not mix\n");
-        return;
-    }
-    char *err;
-    int st = in_child(child_oom, NULL, &err);
-    fputs(err, stderr);
-    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-    free(err);
+    oom_in_child(child_oom);
 }
 
 int main(int argc, char **argv)

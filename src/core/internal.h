@@ -320,6 +320,9 @@ void weft__x_handle(weft__loop *L, weft__msg *m);
 void weft__x_cancel(weft__loop *L, weft_task *t);
 void weft__x_detach(weft__loop *L, weft_task *t);
 int weft__x_await(weft__loop *L, weft_task *t, double until, const char *fn);
+/* t ends without ever running (no stack for it): if it runs a task for
+ * another loop or thread, that side still gets its result. */
+void weft__x_unstarted(weft_task *t, int result);
 /* task.c: waits for t's end (0), or the interruption's error. */
 int weft__wait_done(weft__loop *L, weft_task *t, double until, int cancellable);
 /* task.c: ends a T_REMOTE handle with the result of its remote task. */

@@ -291,6 +291,7 @@ static int prepare(weft__loop *L, weft_task *n)
 {
     char *stack = weft__stack_get(L);
     if (weft__unlikely(!stack)) {
+        weft__x_unstarted(n, -ENOMEM);
         task_finish(L, n, -ENOMEM);
         return -1;
     }

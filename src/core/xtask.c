@@ -79,6 +79,16 @@ static int trampoline(void *arg)
     return 0; /* the result went home: nothing for the detached record */
 }
 
+void weft__x_unstarted(weft_task *t, int result)
+{
+    if (t->fn != trampoline) return;
+    /* Else its handle would never end, nor the run, and a cancel would
+     * reach the freed record through k->task. */
+    xlink *k = t->arg;
+    k->task = NULL;
+    send_done(k, result);
+}
+
 static void handle_spawn(weft__loop *L, xlink *k)
 {
     weft_task *t = weft__spawn_raw(L, "weft_spawn_on", trampoline, k);
