@@ -94,19 +94,26 @@ static void busy_add(weft_http_client *c, weft__pconn *pc, weft_http_response *o
     pc->owner = owner;
 }
 
-/* Closes pc and gives its slots back. graceful: wait for the close (TLS
- * close_notify); else abort at once. */
-static void pconn_close(weft_http_client *c, weft__pconn *pc, int graceful)
+weft_stream *weft__pconn_detach(weft_http_client *c, weft__pconn *pc)
 {
+    weft_stream *s = pc->s;
     busy_remove(c, pc);
-    if (graceful) weft_stream_close(pc->s);
-    else weft_stream_abort(pc->s);
     if (!pc->permitless) {
         if (pc->host->slots) weft_sem_release(pc->host->slots);
         weft_sem_release(c->slots);
     }
     c->nconns--;
     free(pc);
+    return s;
+}
+
+/* Closes pc and gives its slots back. graceful: wait for the close (TLS
+ * close_notify); else abort at once. */
+static void pconn_close(weft_http_client *c, weft__pconn *pc, int graceful)
+{
+    weft_stream *s = weft__pconn_detach(c, pc);
+    if (graceful) weft_stream_close(s);
+    else weft_stream_abort(s);
 }
 
 void weft__pconn_put(weft_http_client *c, weft__pconn *pc, int reusable)
@@ -439,6 +446,12 @@ static void discard_redirect_body(weft_http_response *r)
 int weft_http_client_request(weft_http_client *c, const char *method, const char *url,
                              const weft_http_req_opts *o, weft_http_response **out)
 {
+    return weft__client_request(c, method, url, o, 1, out);
+}
+
+int weft__client_request(weft_http_client *c, const char *method, const char *url,
+                         const weft_http_req_opts *o, int follow, weft_http_response **out)
+{
     *out = NULL;
     /* Before taking a pooled connection: a cancelled caller (or one past
      * its deadline) leaves the pool as it was. */
@@ -486,7 +499,7 @@ int weft_http_client_request(weft_http_client *c, const char *method, const char
         weft__cookies_store(c, &cur, &r->H);
         const char *loc = weft_http_response_header(r, "location");
         int st = r->H.status;
-        if (!is_redirect(st) || !loc || c->o.max_redirects < 0) break;
+        if (!is_redirect(st) || !loc || c->o.max_redirects < 0 || !follow) break;
         int to_get = st == 303 || ((st == 301 || st == 302) && !strcmp(meth, "POST"));
         /* A streamed body cannot be sent again: the caller gets the
          * redirect itself (as Go's client does without GetBody). */

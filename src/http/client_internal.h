@@ -116,9 +116,21 @@ int weft__resp_read_head(weft_http_response *r, int method_head);
 ssize_t weft__resp_peek(weft_http_response *r, const char **data, size_t min);
 /* Gives the connection back (pool when reusable, else closed). */
 void weft__resp_release(weft_http_response *r, int reusable);
+/* Takes r's connection out of the session (after a 101: it speaks another
+ * protocol now) and returns its stream, the caller's to close; NULL if r
+ * has none. Its slots are given back: it no longer counts against the
+ * session's limits. */
+weft_stream *weft__resp_detach(weft_http_response *r);
 
 /* client.c */
 void weft__pconn_put(weft_http_client *c, weft__pconn *pc, int reusable);
+/* Removes pc from the session, gives its slots back, frees it and returns
+ * its stream (not closed). */
+weft_stream *weft__pconn_detach(weft_http_client *c, weft__pconn *pc);
+/* weft_http_client_request with follow 0: a redirect is returned as it is
+ * (a WebSocket handshake never follows one). */
+int weft__client_request(weft_http_client *c, const char *method, const char *url,
+                         const weft_http_req_opts *o, int follow, weft_http_response **out);
 
 /* cookie.c */
 void weft__cookies_store(weft_http_client *c, const weft__url *u, const weft__head *h);

@@ -169,6 +169,27 @@ int weft_http_reply_end(weft_http_request *req)
     return 0;
 }
 
+int weft__reply_upgrade(weft_http_request *req, weft_stream **s)
+{
+    int e = weft_check("weft__reply_upgrade");
+    if (e) return e;
+    if (req->replied) return -WEFT_EHTTP_STATE;
+    /* keep_alive is what build_head reads: 1 so that no "Connection:
+     * close" is added (the caller's headers say Upgrade); the connection
+     * ends when the handler returns all the same. */
+    req->keep_alive = 1;
+    int r = build_head(req, 101, NULL, -2);
+    req->keep_alive = 0;
+    if (r) return r;
+    req->ended = 1;
+    req->c->corked = 0; /* the 101 must go now, not wait in a pipelined batch */
+    struct iovec iov = {req->c->out.p, req->c->out.len};
+    r = write_out(req->c, &iov, 1);
+    if (r) return r;
+    *s = req->c->s;
+    return 0;
+}
+
 /* An error or status page with a short text body. */
 int weft__reply_simple(weft_http_request *req, int status, const char *msg)
 {

@@ -86,12 +86,20 @@ int weft__resp_read_head(weft_http_response *r, int method_head)
         int e = weft__parser_copy_head(&r->P, data, r->arena, cap, &r->H);
         if (e) return e;
         weft_stream_consume(r->conn->s, (size_t)n);
-        /* 1xx: an interim response (100 Continue); the real one follows. */
+        /* 1xx: an interim response (100 Continue); the real one follows.
+         * 101 is final: the connection now speaks another protocol. */
         if (r->H.status >= 100 && r->H.status < 200 && r->H.status != 101) continue;
         break;
     }
     r->is_head = (uint8_t)method_head;
     int st = r->H.status;
+    if (st == 101) {
+        /* Never pooled: the bytes that follow are not HTTP. The caller
+         * takes the connection (weft__resp_detach) or frees it closed. */
+        weft__parser_no_body(&r->P);
+        r->body_done = 1;
+        return 0;
+    }
     if (method_head || st == 204 || st == 304 || (st >= 100 && st < 200)) {
         weft__parser_no_body(&r->P);
         r->body_done = 1;
@@ -219,6 +227,14 @@ int weft_http_response_body(weft_http_response *r, const char **data, size_t *le
     *data = b->p;
     *len = b->len;
     return 0;
+}
+
+weft_stream *weft__resp_detach(weft_http_response *r)
+{
+    if (!r->conn) return NULL;
+    weft_stream *s = weft__pconn_detach(r->c, r->conn);
+    r->conn = NULL;
+    return s;
 }
 
 int weft_http_response_status(const weft_http_response *r) { return r->H.status; }

@@ -112,5 +112,12 @@ int weft__reply_simple(weft_http_request *req, int status, const char *msg);
 int weft__reply_finish(weft_http_request *req);
 /* Sends the gathered pipelined responses. 0 or the stream's error. */
 int weft__reply_flush(weft__conn *c);
+/* Protocol upgrades (WebSocket): sends "101 Switching Protocols" with the
+ * headers added by weft_http_reply_header and hands the handler the
+ * connection's stream, to use until it returns; the connection then ends
+ * (no further request is read from it). The server's per-phase timeouts no
+ * longer apply: the protocol keeps its own. 0, -WEFT_EHTTP_STATE (already
+ * answered), or the stream's error. Waits. */
+int weft__reply_upgrade(weft_http_request *req, weft_stream **s);
 
 #endif

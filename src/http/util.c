@@ -1,5 +1,6 @@
 /* Byte buffers, HTTP dates, content decoding and the HTTP error names. */
 #include "http/internal.h"
+#include <weft/ws.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -183,6 +184,15 @@ static const char *http_errname(int code)
     case WEFT_EHTTP_STATE: return "HTTP call out of order";
     case WEFT_EHTTP_PROXY: return "the HTTP proxy refused the tunnel (CONNECT)";
     case WEFT_EHTTP_INSECURE_REDIRECT: return "HTTP redirect from https to http refused";
+    case WEFT_EWS_PROTOCOL: return "WebSocket protocol error (closed with 1002)";
+    case WEFT_EWS_UTF8: return "WebSocket text not valid UTF-8 (closed with 1007)";
+    case WEFT_EWS_TOO_BIG: return "WebSocket message too big (closed with 1009)";
+    case WEFT_EWS_HANDSHAKE: return "WebSocket handshake failed";
+    case WEFT_EWS_CLOSED: return "WebSocket closed";
+    case WEFT_EWS_PING_TIMEOUT: return "WebSocket peer did not answer a ping";
+    case WEFT_EWS_IDLE: return "WebSocket idle timeout";
+    case WEFT_EWS_BEHIND: return "WebSocket peer fell behind (closed with 1013)";
+    case WEFT_EWS_CLOSE_TIMEOUT: return "WebSocket peer did not answer the close";
     }
     return NULL;
 }
