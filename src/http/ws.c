@@ -95,7 +95,7 @@ static int write_frame(weft_ws *ws, int fin, int rsv, int op, const void *data, 
     size_t off = 0;
     do {
         size_t k = len - off < CHUNK ? len - off : CHUNK;
-        memcpy(ws->tx.p, (const char *)data + off, k);
+        if (k) memcpy(ws->tx.p, (const char *)data + off, k);
         weft__ws_mask((uint8_t *)ws->tx.p, k, key, off);
         struct iovec iov[2] = {{head, hl}, {ws->tx.p, k}};
         ssize_t w = off == 0 ? weft_stream_writev(ws->s, iov, k ? 2 : 1)
@@ -119,6 +119,7 @@ static int write_message(weft_ws *ws, int type, const void *data, size_t len, si
         data = z.p, len = z.len, rsv = 4;
     }
     if (!frag || frag > len) frag = len;
+    if (!len) data = ""; /* NULL plus an offset is undefined, even 0 */
     size_t off = 0;
     int r = 0, op = type;
     do {

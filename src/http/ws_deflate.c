@@ -153,7 +153,7 @@ int weft__ws_zrx_feed(weft__ws_zrx *z, const void *in, size_t n)
 long weft__ws_zrx_run(weft__ws_zrx *z, void *out, size_t cap)
 {
     if (cap > UINT_MAX) cap = UINT_MAX;
-    z->z.next_in = (Bytef *)z->in.p + z->off;
+    z->z.next_in = z->in.p ? (Bytef *)z->in.p + z->off : NULL;
     z->z.avail_in = (uInt)(z->in.len - z->off);
     z->z.next_out = out;
     z->z.avail_out = (uInt)cap;
