@@ -18,6 +18,16 @@ static inline double bench_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* CPU time of the whole process so far (user + system, every thread), in
+ * seconds: on a loaded machine, beside the wall clock. */
+static inline double bench_cpu_now(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
+}
+
 /* Peak resident set of the whole process so far, in MiB (ru_maxrss is KiB
  * on Linux); the peers report the same figure the same way. */
 static inline double bench_peak_rss_mb(void)

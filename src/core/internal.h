@@ -297,6 +297,11 @@ void weft__sigint_drain(weft__loop *L);
 /* loops.c: inboxes and the run of several loops */
 /* Relaxed look at whether messages wait in L's inbox (every turn). */
 int weft__port_pending(const weft__loop *L);
+/* Around a blocking poll: weft__port_sleep spins briefly for a message,
+ * then marks the loop asleep (senders then wake it); 1 if a message came
+ * (do not block). weft__port_awake clears the mark. */
+int weft__port_sleep(weft__loop *L);
+void weft__port_awake(weft__loop *L);
 /* Handles every message in L's inbox. */
 void weft__port_drain(weft__loop *L);
 /* Message kinds and their sending, for xtask.c and chan.c. */

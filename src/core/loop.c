@@ -104,7 +104,9 @@ static int turn(weft__loop *L, int (*done)(weft__loop *))
         return 0;
     }
     if (next == INFINITY && !outside) return -1;
+    if (weft__port_sleep(L)) return 0; /* a message came: no need to block */
     weft__backend_poll(L, next == INFINITY ? -1 : next - L->now);
+    weft__port_awake(L);
     return 0;
 }
 

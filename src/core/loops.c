@@ -81,6 +81,7 @@ void weft__fleet_attach(weft__fleet *F, int i, weft__loop *L)
     P->loop = L;
     P->backend = L->backend;
     P->head = P->tail = NULL;
+    P->sleeping = 0;
     __atomic_store_n(&P->pending, 0, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&P->mu);
     L->fleet = F;
@@ -94,6 +95,7 @@ static void wake_all(weft__fleet *F)
         weft__port *P = &F->ports[i];
         pthread_mutex_lock(&P->mu);
         if (P->backend) weft__backend_wake(P->backend);
+        P->sleeping = 0;
         pthread_mutex_unlock(&P->mu);
     }
 }
@@ -145,9 +147,48 @@ int weft__port_send(weft__port *P, weft__msg *m, int external)
     P->tail = m;
     int was_empty = !__atomic_load_n(&P->pending, __ATOMIC_RELAXED);
     __atomic_store_n(&P->pending, 1, __ATOMIC_RELAXED);
-    if (was_empty) weft__backend_wake(P->backend);
+    /* A loop that is not blocked looks at its inbox on its next turn:
+     * only a sleeping one costs a system call to wake. */
+    if (was_empty && P->sleeping) {
+        P->sleeping = 0;
+        weft__backend_wake(P->backend);
+    }
     pthread_mutex_unlock(&P->mu);
     return 0;
+}
+
+/* Before blocking in the poller: spin briefly for a message (a reply from
+ * another loop usually comes within microseconds, and a sleep and wake-up
+ * cost two system calls and a context switch each), then say the loop
+ * sleeps. 1: a message came, do not block. */
+int weft__port_sleep(weft__loop *L)
+{
+    weft__port *P = L->port;
+    if (L->fleet->n > 1 && L->running) {
+        double until = weft__clock() + 20e-6;
+        for (int i = 1;; i++) {
+            if (__atomic_load_n(&P->pending, __ATOMIC_RELAXED)) return 1;
+#if defined(__x86_64__)
+            __builtin_ia32_pause();
+#elif defined(__aarch64__)
+            __asm__ volatile("yield");
+#endif
+            if (i % 64 == 0 && weft__clock() > until) break;
+        }
+    }
+    pthread_mutex_lock(&P->mu);
+    int pending = P->head != NULL;
+    P->sleeping = !pending;
+    pthread_mutex_unlock(&P->mu);
+    return pending;
+}
+
+void weft__port_awake(weft__loop *L)
+{
+    weft__port *P = L->port;
+    pthread_mutex_lock(&P->mu);
+    P->sleeping = 0;
+    pthread_mutex_unlock(&P->mu);
 }
 
 int weft__port_pending(const weft__loop *L)

@@ -13,6 +13,8 @@ typedef struct weft__port {
     pthread_mutex_t mu;
     weft__msg *head, *tail;
     int pending;                   /* messages queued (relaxed atomic) */
+    int sleeping;                  /* under mu: the loop blocks in its poller
+                                      and must be woken (else it will look) */
     int index;
     struct weft__fleet *fleet;
     weft__loop *loop;              /* NULL outside its run */
