@@ -31,21 +31,35 @@ static void guards(size_t *g, size_t *c) { weft__stacks_guards(weft__L, g, c); }
 
 /* ---- in the child, under the shim ------------------------------------------ */
 
+enum { N = 300 };
+static int n_started;
+
+/* Parks until all N workers have started: each holds its stack meanwhile
+ * (a long burst of starts lets due timers run first, so a plain short
+ * sleep could end some before the last start, and their stacks be reused). */
+static void park_until_all_started(void)
+{
+    while (n_started < N) weft_sleep(0.002);
+}
+
 /* Uses about 8 KiB of stack, parks, and checks its frames survived. */
 static __attribute__((noinline)) int use_stack(int depth)
 {
     volatile char frame[1024];
     for (int i = 0; i < 1024; i++) frame[i] = (char)(depth + i);
-    int below = depth ? use_stack(depth - 1) : (weft_sleep(0.002), 0);
+    int below = depth ? use_stack(depth - 1) : (park_until_all_started(), 0);
     int ok = 1;
     for (int i = 0; i < 1024; i++) ok &= frame[i] == (char)(depth + i);
     return below + ok;
 }
-static int worker(void *a) { return use_stack(7) == 8 ? 0 : -1; }
+static int worker(void *a)
+{
+    n_started++;
+    return use_stack(7) == 8 ? 0 : -1;
+}
 
 static int many_main(void *a)
 {
-    enum { N = 300 };
     static weft_task *t[N];
     for (int i = 0; i < N; i++) CHECK(t[i] = weft_spawn(worker, NULL));
     int rc[N];

@@ -29,12 +29,17 @@ static long rss_bytes(void)
 
 /* ---- a million sleepers ------------------------------------------------------------ */
 
-static size_t woke;
+static size_t woke, started;
+/* Sleeps until main, having measured them all parked, cancels it: a burst
+ * of a million starts can outlast any fixed sleep (due timers fire while
+ * it goes on), so a sleep of its own would end some before the last start.
+ * A million timers firing: test_core_timers_1m.c. */
 static int sleeper(void *a)
 {
-    int r = weft_sleep(0.3);
+    started++;
+    int r = weft_sleep(3600);
     woke++;
-    return r;
+    return r == -ECANCELED ? 0 : -1;
 }
 static int sleepers_main(void *a)
 {
@@ -45,11 +50,14 @@ static int sleepers_main(void *a)
     long rss0 = rss_bytes();
     double t0 = weft_now();
     for (size_t i = 0; i < n; i++) CHECK((t[i] = weft_spawn(sleeper, NULL)) != NULL);
-    CHECK_EQ(weft_sleep(0.01), 0); /* they all run and park */
+    /* they all run and park (a long burst of starts lets main's timer in
+     * before it ends: wait for the last start) */
+    while (started < n) CHECK_EQ(weft_sleep(0.01), 0);
     long maps = maps_lines(), rss = rss_bytes() - rss0;
     fprintf(stderr, "   %zu parked: %ld mappings, %.0f bytes RSS per task, %.2f s to park\n", n,
             maps, (double)rss / (double)n, weft_now() - t0);
     CHECK_EQ(woke, 0);
+    for (size_t i = 0; i < n; i++) weft_cancel(t[i]);
     /* far below the kernel's default limit: no mapping per stack (where
      * MADV_GUARD_INSTALL works; elsewhere, e.g. under qemu, at most 8192
      * stacks get mprotect guards, two mappings each, the rest canaries) */

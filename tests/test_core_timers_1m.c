@@ -18,9 +18,11 @@ static size_t n_tasks(void)
 static size_t early, checks, max_heap;
 static double last_start; /* when the last task began its sleep */
 static weft_event *go;
+static size_t started;
 static int timed(void *a)
 {
     /* park first (no timer), so that all sleeps start within a short burst */
+    started++;
     CHECK_EQ(weft_event_wait(go), 0);
     double d = *(double *)a;
     double until = mono() + d;
@@ -55,7 +57,9 @@ static int timers_main(void *a)
         d[i] = 2.0 + (double)(x >> 8) / (double)(1u << 24) * 0.5; /* 2.0-2.5 s */
         CHECK((t[i] = weft_spawn(timed, &d[i])) != NULL);
     }
-    CHECK_EQ(weft_sleep(0.01), 0);
+    /* A long burst of starts lets main's timer in before it ends: wait for
+     * every task to be parked. */
+    while (started < n) CHECK_EQ(weft_sleep(0.01), 0);
     weft_task *checker = weft_spawn(heap_checker, NULL);
     double t0 = weft_now(), m0 = mono();
     weft_event_set(go);

@@ -77,31 +77,39 @@ static void member_end(weft_group *g, int *slot, int result)
     if (g->waiter && g->done == g->n && g->waiter->state == T_WAITING) weft__wake(g->waiter, 0);
 }
 
+/* Opens a new batch for g at the tail of the queue new tasks join. */
+static __attribute__((noinline)) batch *batch_open(weft__loop *L, weft_group *g)
+{
+    batch *b = calloc(1, sizeof *b);
+    if (!b || !(b->head = b->tail = malloc(sizeof(block)))) {
+        free(b);
+        return NULL;
+    }
+    b->head->next = NULL;
+    b->g = g;
+    weft_task *proxy = weft__task_new(L, NULL, NULL, b);
+    if (!proxy) {
+        free(b->head);
+        free(b);
+        return NULL;
+    }
+    proxy->state = T_BATCH;
+    L->batches++;
+    weft__start_push(L, proxy);
+    g->batch = proxy;
+    return b;
+}
+
 /* Appends a member to the group's batch, opening a new batch unless the
- * newest one is still the ready queue's tail. */
+ * newest one is still the tail of the queue new tasks join. */
 static int batch_add(weft__loop *L, weft_group *g, weft_fn fn, void *arg, int *result)
 {
     weft_task *proxy = g->batch;
     batch *b;
-    if (proxy && L->ready_tail == proxy) {
+    if (proxy && weft__start_tail(L) == proxy) {
         b = proxy->arg;
-    } else {
-        b = calloc(1, sizeof *b);
-        if (!b || !(b->head = b->tail = malloc(sizeof(block)))) {
-            free(b);
-            return -ENOMEM;
-        }
-        b->head->next = NULL;
-        b->g = g;
-        if (!(proxy = weft__task_new(L, NULL, NULL, b))) {
-            free(b->head);
-            free(b);
-            return -ENOMEM;
-        }
-        proxy->state = T_BATCH;
-        L->batches++;
-        weft__ready_push(L, proxy);
-        g->batch = proxy;
+    } else if (!(b = batch_open(L, g))) {
+        return -ENOMEM;
     }
     if (b->tail_n == BLOCK_MEMBERS) {
         block *nb = malloc(sizeof *nb);

@@ -119,6 +119,11 @@ struct weft__loop {
     void *sched_sp;            /* scheduler context */
     weft_task *ready_head, *ready_tail;
     int budget;                /* task runs before the scheduler polls again */
+    /* A burst of task starts cut short (task.c run_ready): the rest of the
+     * ready queue waits here while what timers and I/O woke runs (loop.c). */
+    weft_task *backlog_head, *backlog_tail;
+    size_t starts;             /* tasks given a stack from the pool, ever */
+    int clock_due;             /* 1 + the budget left: the scheduler reads the clock */
     double now;
     /* timers: min-heap with lazy deletion */
     weft__timer_entry *heap;
@@ -135,7 +140,9 @@ struct weft__loop {
     weft_task *main;
     /* stacks */
     size_t stack_size;
-    char *stack_free;          /* free list of stack tops */
+    char *stack_free;          /* free list of stack tops: given back, warm */
+    char *fresh, *fresh_end;   /* never-used stack tops of the newest slab, step stack_size */
+    char *fresh_ready;         /* fresh tops below this are populated (stack.c) */
     char *zombie_stack;        /* stack of a task that just ended: freed after switching away */
     struct weft__stack_slab *slabs;
     struct weft__stack_slab *stack_reserve; /* next slab, being pre-faulted */
@@ -185,6 +192,19 @@ static inline void weft__ready_push(weft__loop *L, weft_task *t)
     t->next = NULL;
     if (L->ready_tail) L->ready_tail->next = t; else L->ready_head = t;
     L->ready_tail = t;
+}
+/* Queues a new task to start. While a burst is held back, new tasks queue
+ * behind it, so tasks always start in the order they were spawned. */
+void weft__backlog_push(weft__loop *L, weft_task *t);
+static inline void weft__start_push(weft__loop *L, weft_task *t)
+{
+    if (weft__likely(!L->backlog_head)) weft__ready_push(L, t);
+    else weft__backlog_push(L, t);
+}
+/* The queue weft__start_push would append to: its last entry. */
+static inline weft_task *weft__start_tail(const weft__loop *L)
+{
+    return L->backlog_head ? L->backlog_tail : L->ready_tail;
 }
 static inline void weft__ready_pop(weft__loop *L)
 {
@@ -263,6 +283,13 @@ void weft__timers_free(weft__loop *L);
 /* stack.c */
 int weft__stacks_init(weft__loop *L);
 char *weft__stack_get(weft__loop *L);
+/* Whether weft__stack_get can answer without a system call (growing the
+ * pool, or populating the next fresh stacks): if not, it is called on the
+ * scheduler's stack (task.c next_direct). */
+static inline int weft__stack_ready(const weft__loop *L)
+{
+    return L->stack_free || L->fresh < L->fresh_ready;
+}
 void weft__stack_put(weft__loop *L, char *top);
 void weft__stacks_close(weft__loop *L);
 /* Stacks mapped (the reserve slab included) with a guard page, and with only

@@ -83,24 +83,67 @@ static void find_thread_stack(weft__loop *L)
     }
 }
 
+/* The ready queue is set aside while timers fire and the poll runs, so that
+ * what they wake can go before it. */
+static void backlog_hold(weft__loop *L)
+{
+    if (L->backlog_head) { /* not expected: new tasks queue behind a backlog */
+        L->ready_tail->next = L->backlog_head;
+        L->backlog_head = L->ready_head;
+    } else {
+        L->backlog_head = L->ready_head;
+        L->backlog_tail = L->ready_tail;
+    }
+    L->ready_head = L->ready_tail = NULL;
+}
+
+/* The held tasks go back, after what is ready now. */
+static void backlog_resume(weft__loop *L)
+{
+    if (!L->backlog_head) return;
+    if (L->ready_tail) L->ready_tail->next = L->backlog_head;
+    else L->ready_head = L->backlog_head;
+    L->ready_tail = L->backlog_tail;
+    L->backlog_head = L->backlog_tail = NULL;
+}
+
 /* One turn of the scheduler. Returns 0 normally, -1 when nothing can ever
  * happen again: no task is ready, no timer pending, no fd or pool job
  * awaited, so every task waits for something only another task could do.
  * (A SIGINT could still come, but a deadlock is better reported than
  * waited out.) With several loops, or tasks waiting for other threads
  * (channels, calls), another thread may still end any wait: the loop then
- * sleeps until woken. */
+ * sleeps until woken.
+ *
+ * A burst of starts (bounded by time in weft__run_ready) does not starve
+ * what it delays: when the turn ends with new tasks still to start, the
+ * rest of the ready queue is held back while timers fire, messages from
+ * other loops are taken and the poll runs; if they woke anything, that
+ * runs first, with what it wakes in turn (a semaphore's next holder, say),
+ * and the burst resumes one turn later behind whatever that turn's look
+ * finds. */
 static int turn(weft__loop *L, int (*done)(weft__loop *))
 {
+    int held = 0;
+    size_t starts = L->starts;
     if (L->ready_head) weft__run_ready(L);
+    if (L->starts != starts && L->ready_head) {
+        backlog_hold(L);
+        held = 1;
+    }
     if (weft__port_pending(L)) weft__port_drain(L);
-    if (done(L)) return 0;
+    if (done(L)) {
+        backlog_resume(L);
+        return 0;
+    }
     L->now = weft__clock();
     double next = weft__timers_run(L);
     int outside = L->fd_waiting || weft__pool_busy(L) || L->xwait || L->fleet->n > 1;
-    if (L->ready_head) {
+    if (L->ready_head || L->backlog_head) {
         /* Only pay for a system call when something could be waiting. */
         if (outside || sigint_slot >= 0) weft__backend_poll(L, 0);
+        /* Held this turn and something woke: kept back for one turn. */
+        if (!held || !L->ready_head) backlog_resume(L);
         return 0;
     }
     if (next == INFINITY && !outside) return -1;

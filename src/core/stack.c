@@ -17,9 +17,12 @@
  * is caught by a SIGSEGV handler on an alternate stack, which names the task
  * before aborting.
  *
- * A stack's free-list link lives in its top page, which is warm anyway, so
- * the pool needs no side table. Freed stacks are reused LIFO (the warmest
- * first). */
+ * Reuse comes before fresh memory: a stack that is given back goes on a LIFO
+ * free list (the warmest first; its link lives in its own top page, warm
+ * anyway, so the pool needs no side table), and only when that is empty is
+ * a never-used stack taken, in address order, from the newest slab. A
+ * slab's pages are not touched when it is mapped: each fresh stack's top
+ * page is populated in a batch just before it is handed out. */
 #define _GNU_SOURCE
 #include "internal.h"
 #include <errno.h>
@@ -48,6 +51,7 @@
 #endif
 #define PAGE 4096
 #define CANARY 0x7765667467756172ULL /* "weftguar" */
+#define FRESH_BATCH 64 /* fresh stack tops populated per system call, at most */
 #define MPROTECT_BUDGET 8192 /* stacks guarded by mprotect at most, per process: 2 mappings each */
 
 enum { GUARD_MADV_BATCH, GUARD_MADV, GUARD_MPROTECT, GUARD_CANARY };
@@ -191,27 +195,6 @@ void weft__stacks_guards(const weft__loop *L, size_t *guarded, size_t *canaries)
     if (L->stack_reserve) count_guards(L->stack_reserve, guarded, canaries);
 }
 
-/* Pre-faults the top page of every stack of a new slab in one system call.
- * Every stack handed out touches that page at once, and here a page fault
- * costs 5-11 us while populating in bulk costs about 1.5 us a page: for a
- * million parked tasks that is seconds. Best effort: without pidfd or on an
- * old kernel the pages just fault in on first use. */
-static void populate_tops(weft__loop *L, struct weft__stack_slab *s)
-{
-    if (L->pidfd < 0) return;
-    struct iovec *iov = iov_buf;
-    size_t n = s->count, S = L->stack_size;
-    for (size_t i = 0; i < n;) {
-        size_t k = 0;
-        for (; k < 256 && i + k < n; k++) {
-            iov[k].iov_base = s->base + (i + k + 1) * S - PAGE;
-            iov[k].iov_len = PAGE;
-        }
-        if (syscall(SYS_process_madvise, L->pidfd, iov, k, MADV_POPULATE_WRITE, 0) < 0) return;
-        i += k;
-    }
-}
-
 /* A new slab of n stacks, mapped and guarded, not yet in the pool. */
 static struct weft__stack_slab *slab_new(weft__loop *L, size_t n)
 {
@@ -257,31 +240,26 @@ static size_t next_count(weft__loop *L)
     return L->nstacks < 64 ? 64 : L->nstacks > 1024 ? 1024 : L->nstacks;
 }
 
-/* Runs on the scheduler's stack only (see next_direct in task.c). */
+/* Runs on the scheduler's stack only (see next_direct in task.c). The new
+ * slab's stacks are not touched here: they are handed out in address order
+ * from the fresh range (weft__stack_get), each populated just before use. */
 static int grow(weft__loop *L)
 {
     size_t S = L->stack_size;
     struct weft__stack_slab *s = L->stack_reserve;
     L->stack_reserve = NULL;
-    if (!s) {
-        s = slab_new(L, next_count(L));
-        if (!s) return -ENOMEM;
-        populate_tops(L, s);
-    }
+    if (!s && !(s = slab_new(L, next_count(L)))) return -ENOMEM;
     s->next = L->slabs;
     L->slabs = s;
-    /* Push in reverse so the lowest address is handed out first. */
-    for (size_t i = s->count; i-- > 0;) {
-        char *top = s->base + (i + 1) * S;
-        *(char **)(top - sizeof(char *)) = L->stack_free;
-        L->stack_free = top;
-    }
+    L->fresh = L->fresh_ready = s->base + S;
+    L->fresh_end = s->base + (s->count + 1) * S;
     L->nstacks += s->count;
     L->nstacks_free += s->count;
     /* Past the first slab the workload is a big one: map the next slab now
-     * and have its top pages faulted in on the helper thread while this one
-     * is used (prefault.c). Highest first: the pool hands out lowest first,
-     * so if the loop catches up, the two work from opposite ends. */
+     * and have its top pages populated on the helper thread while this one
+     * is used (prefault.c). Highest first: the fresh range is handed out
+     * lowest first, so if the loop catches up, the two work from opposite
+     * ends. */
     if (L->nstacks > 64) {
         struct weft__stack_slab *r = slab_new(L, next_count(L));
         if (r) {
@@ -292,10 +270,46 @@ static int grow(weft__loop *L)
     return 0;
 }
 
+/* Populates the top pages of the next fresh stacks in one system call. A
+ * page faulted in by a first touch costs a trap each, which on a VM is most
+ * of the price (measured here, bench/page_probe.c: 60-80 us a page touched,
+ * 2.5-4 us a page populated in bulk). The batch grows with the number of
+ * stacks in use, so a program with three tasks does not commit 64 pages.
+ * Best effort: on kernels before 5.14 the pages fault in on first use. */
+static void populate_fresh(weft__loop *L)
+{
+    size_t S = L->stack_size, in_use = L->nstacks - L->nstacks_free;
+    size_t k = in_use < 4 ? 4 : in_use > FRESH_BATCH ? FRESH_BATCH : in_use;
+    size_t left = (size_t)(L->fresh_end - L->fresh) / S;
+    if (k > left) k = left;
+    L->fresh_ready = L->fresh + k * S;
+    struct iovec *iov = iov_buf;
+    for (size_t i = 0; i < k; i++) {
+        iov[i].iov_base = L->fresh + i * S - PAGE;
+        iov[i].iov_len = PAGE;
+    }
+    if (L->pidfd >= 0 && syscall(SYS_process_madvise, L->pidfd, iov, k, MADV_POPULATE_WRITE, 0) >= 0)
+        return;
+    /* Kernels before 6.13 refuse this advice through process_madvise: one
+     * call per page still saves the trap (16-22 us here, against 60-80). */
+    for (size_t i = 0; i < k; i++) madvise(iov[i].iov_base, PAGE, MADV_POPULATE_WRITE);
+}
+
+/* A stack never used before, from the newest slab (grown if spent). */
+static char *fresh_get(weft__loop *L)
+{
+    if (L->fresh == L->fresh_end && grow(L) < 0) return NULL;
+    if (L->fresh >= L->fresh_ready) populate_fresh(L);
+    char *top = L->fresh;
+    L->fresh += L->stack_size;
+    L->nstacks_free--;
+    return top;
+}
+
 char *weft__stack_get(weft__loop *L)
 {
-    if (weft__unlikely(!L->stack_free) && grow(L) < 0) return NULL;
     char *top = L->stack_free;
+    if (weft__unlikely(!top)) return fresh_get(L);
     L->stack_free = *(char **)(top - sizeof(char *));
     L->nstacks_free--;
     return top;
@@ -336,7 +350,7 @@ void weft__stacks_close(weft__loop *L)
     L->slabs = NULL;
     if (L->stack_reserve) slab_free(L, L->stack_reserve);
     L->stack_reserve = NULL;
-    L->stack_free = NULL;
+    L->stack_free = L->fresh = L->fresh_end = L->fresh_ready = NULL;
     if (L->pidfd >= 0) close(L->pidfd);
     L->pidfd = -1;
 }

@@ -156,6 +156,7 @@ static void dump_loop(weft__loop *L, const sink *s)
      * case a signal caught the list mid-update. */
     size_t nready = 0;
     for (weft_task *t = L->ready_head; t && nready <= L->live; t = t->next) nready++;
+    for (weft_task *t = L->backlog_head; t && nready <= L->live; t = t->next) nready++;
     out(s, "weft: %zu task(s) alive, %zu ready", L->live - L->batches, nready - L->batches);
     if (L->members_pending) /* group members get a task only when they start */
         out(s, ", %zu group member(s) not started yet", L->members_pending);
