@@ -151,6 +151,11 @@ static int wait_served(weft_chan *c, wq *q, chan_waiter *w)
             cancellable = 0; /* served meanwhile: keep it, await the notice */
         }
     }
+    /* The notifier (another loop or thread) sent the notice with the mutex
+     * held: once we hold it too, it has left the chan, so a caller that
+     * frees the chan on our return (a one-shot reply) frees it unused. */
+    pthread_mutex_lock(&c->mu);
+    pthread_mutex_unlock(&c->mu);
     L->xwait--;
     return w->result;
 }
