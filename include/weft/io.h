@@ -102,6 +102,13 @@ ssize_t weft_stream_read_line(weft_stream *s, char *buf, size_t cap);
  * stream's limit. The bytes stay buffered until weft_stream_consume; *data
  * is valid until the next call on the stream. Waits. */
 ssize_t weft_stream_peek(weft_stream *s, const char **data, size_t min);
+/* 1 if a read would return without waiting: bytes are buffered, or the
+ * kernel holds bytes, end of stream or an error for the socket (a MSG_PEEK
+ * of one byte, nothing consumed); 0 if it would wait. An idle keep-alive
+ * connection that reports 1 was closed by its peer or got bytes nobody
+ * asked for. For a pipe, 1 only for what the stream already knows. -EINVAL
+ * (NULL), -EPIPE (closed). Does not wait. */
+int weft_stream_readable_now(weft_stream *s);
 /* Drops n buffered bytes (at most what is buffered). Does not wait. */
 void weft_stream_consume(weft_stream *s, size_t n);
 /* Bytes buffered and not yet consumed. */
@@ -129,6 +136,15 @@ size_t weft_stream_write_buffered(const weft_stream *s);
 /* Waits until everything queued is handed to the kernel. 0, or the write
  * error, -ECANCELED, -ETIMEDOUT. Waits. */
 int weft_stream_drain(weft_stream *s);
+/* Sends up to len bytes of the file fd from *off (sendfile(2): the kernel
+ * copies them, they never enter user space), after whatever earlier writes
+ * queued. Waits for room only when none is free, and returns as soon as some
+ * bytes went (like write(2)): the count (> 0; *off advanced by it), 0 when
+ * the file ends at *off, or -errno (-EPIPE, -ECONNRESET, -EBUSY while
+ * another task writes, -ECANCELED, -ETIMEDOUT, -EINVAL). A call sends at most
+ * 1 GiB: loop for more. On a TLS stream the bytes are read and written
+ * through the stream (encrypted), at most 16 KiB a call. Waits. */
+ssize_t weft_stream_sendfile(weft_stream *s, int fd, off_t *off, size_t len);
 /* Sends what is queued, then ends the sending side (TCP FIN, TLS
  * close_notify): the peer reads end of stream; reading still works. Later
  * writes return -EPIPE. Waits. */

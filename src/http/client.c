@@ -160,10 +160,7 @@ void weft__pconn_put(weft_http_client *c, weft__pconn *pc, int reusable)
  * dead before any response byte, they are sent again on a fresh one. */
 static int pconn_alive(weft__pconn *pc)
 {
-    char b;
-    if (weft_stream_buffered(pc->s)) return 0;
-    ssize_t n = recv(weft_stream_fd(pc->s), &b, 1, MSG_PEEK | MSG_DONTWAIT);
-    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+    return weft_stream_readable_now(pc->s) == 0;
 }
 
 /* Takes a live idle connection of h. with_permits: the caller holds

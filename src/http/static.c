@@ -11,7 +11,6 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <strings.h>
-#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -91,22 +90,15 @@ static int send_body(weft_http_request *req, int fd, off_t off, off_t len)
     int r = weft__reply_flush(c);
     if (r == 0) r = weft_stream_drain(c->s);
     if (r < 0) return r;
-    int sock = weft_stream_fd(c->s);
     while (len > 0) {
-        ssize_t n = sendfile(sock, fd, &off, len > (1 << 30) ? (1 << 30) : (size_t)len);
-        if (n > 0) {
-            len -= n;
-            req->sent += (uint64_t)n;
-            continue;
-        }
-        if (n == 0) return -EIO; /* the file shrank under us */
-        if (errno == EINTR) continue;
-        if (errno != EAGAIN) return -errno;
-        c->state = C_WRITE; /* bounded like any write (see reply.c) */
+        c->state = C_WRITE; /* each wait bounded like any write (see reply.c) */
         c->deadline = weft_now() + c->srv->o.body_timeout_s;
-        r = weft_wait_fd(sock, WEFT_WRITABLE);
+        ssize_t n = weft_stream_sendfile(c->s, fd, &off, (size_t)len);
         c->state = C_HANDLER;
-        if (r < 0) return r;
+        if (n == 0) return -EIO; /* the file shrank under us */
+        if (n < 0) return (int)n;
+        len -= n;
+        req->sent += (uint64_t)n;
     }
     req->remaining = 0;
     return 0;
