@@ -1,5 +1,7 @@
-/* weft_resolve: numeric hosts, localhost through the pool, a bogus name,
- * the cache, shared lookups, cancellation. */
+/* weft_resolve and weft_getnameinfo: numeric hosts, localhost, a bogus
+ * name, the cache, under both resolvers (c-ares and the getaddrinfo pool);
+ * the pool's shared lookups and cancellation; which resolver nsswitch.conf
+ * picks. tests/test_io_dns_slow.c has a real name server. */
 #define _GNU_SOURCE
 #include <weft.h>
 #include <weft/io.h>
@@ -8,6 +10,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -104,6 +107,61 @@ static int lookup(void *arg)
 
 static int lookup_main(void *arg) { return lookup((void *)7L); }
 
+static int t_nameinfo(void *arg)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(80)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    char host[NI_MAXHOST];
+    CHECK_EQ(weft_getnameinfo((struct sockaddr *)&a, sizeof a, host, sizeof host, 0), 0);
+    CHECK(!strcmp(host, "localhost")); /* /etc/hosts */
+    CHECK_EQ(weft_getnameinfo((struct sockaddr *)&a, sizeof a, host, sizeof host, NI_NUMERICHOST), 0);
+    CHECK(!strcmp(host, "127.0.0.1"));
+    CHECK_EQ(weft_getnameinfo((struct sockaddr *)&a, sizeof a, host, 4, 0), -ENOSPC);
+    CHECK_EQ(weft_getnameinfo((struct sockaddr *)&a, sizeof a, host, 4, NI_NUMERICHOST), -ENOSPC);
+    CHECK_EQ(weft_getnameinfo((struct sockaddr *)&a, 4, host, sizeof host, 0), -EINVAL);
+    CHECK_EQ(weft_getnameinfo((struct sockaddr *)&a, sizeof a, host, sizeof host, NI_NUMERICSERV), -EINVAL);
+    struct sockaddr_un u = {.sun_family = AF_UNIX};
+    CHECK_EQ(weft_getnameinfo((struct sockaddr *)&u, sizeof u, host, sizeof host, 0), -EINVAL);
+    /* cancelled before: refused, as at every wait */
+    weft_cancel(weft_current());
+    CHECK_EQ(weft_getnameinfo((struct sockaddr *)&a, sizeof a, host, sizeof host, 0), -ECANCELED);
+    return 0;
+}
+
+static void nameinfo_outside(void)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    char host[64];
+    /* the numeric form needs no task; a lookup does */
+    CHECK_EQ(weft_getnameinfo((struct sockaddr *)&a, sizeof a, host, sizeof host, NI_NUMERICHOST), 0);
+    CHECK_EQ(weft_getnameinfo((struct sockaddr *)&a, sizeof a, host, sizeof host, 0), -EPERM);
+}
+
+/* Which resolver a hosts line picks. */
+static void nsswitch(void)
+{
+    const struct { const char *text; int plain; } cases[] = {
+        {"hosts: files dns\n", 1},
+        {"passwd: files\n  hosts:\tfiles   dns # comment\n", 1},
+        {"hosts: files mdns4_minimal [NOTFOUND=return] dns\n", 0},
+        {"hosts: files resolve [!UNAVAIL=return] dns myhostname\n", 0},
+        {"hosts: dns files\n", 0},
+        {"hosts: files\n", 0},
+        {"passwd: files\n", 1}, /* no hosts line: glibc's default is DNS */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char path[] = "/tmp/weft_nssXXXXXX";
+        int fd = mkstemp(path);
+        CHECK(fd >= 0);
+        CHECK_EQ(write(fd, cases[i].text, strlen(cases[i].text)), (long)strlen(cases[i].text));
+        close(fd);
+        CHECK_EQ(weft__dns_nsswitch_plain(path), cases[i].plain);
+        unlink(path);
+    }
+    CHECK_EQ(weft__dns_nsswitch_plain("/nonexistent/nsswitch.conf"), 1);
+}
+
 static int t_shared_and_cancel(void *arg)
 {
     /* concurrent lookups of one name share one getaddrinfo */
@@ -153,15 +211,30 @@ static void fork_run(void)
 
 #define T(name) \
     static void name##_run(void) { CHECK_EQ(weft_run(t_##name, NULL), 0); }
-T(numeric) T(localhost_and_cache) T(bogus) T(shared_and_cancel)
+T(numeric) T(localhost_and_cache) T(bogus) T(shared_and_cancel) T(nameinfo)
+
+/* The same cases under each resolver; sharing one call between concurrent
+ * lookups and finishing a given-up call in the background are the pool's. */
+static void pool(void) { weft__dns_use(0); }
+static void cares(void) { weft__dns_use(1); }
 
 int main(int argc, char **argv)
 {
-    return run_tests((test_case[]){{"numeric", numeric_run},
+    return run_tests((test_case[]){{"pool", pool},
+                                   {"numeric", numeric_run},
                                    {"localhost_and_cache", localhost_and_cache_run},
                                    {"bogus", bogus_run},
+                                   {"nameinfo", nameinfo_run},
                                    {"shared_and_cancel", shared_and_cancel_run},
                                    {"fork", fork_run},
+                                   {"c-ares", cares},
+                                   {"numeric_cares", numeric_run},
+                                   {"localhost_and_cache_cares", localhost_and_cache_run},
+                                   {"bogus_cares", bogus_run},
+                                   {"nameinfo_cares", nameinfo_run},
+                                   {"fork_cares", fork_run},
+                                   {"nameinfo_outside", nameinfo_outside},
+                                   {"nsswitch", nsswitch},
                                    {0}},
                      argc, argv);
 }

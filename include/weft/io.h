@@ -41,19 +41,35 @@ extern "C" {
 /* Resolves host:port without stalling the loop. family: AF_UNSPEC/AF_INET/
  * AF_INET6; socktype: SOCK_STREAM or SOCK_DGRAM (0: SOCK_STREAM). A numeric
  * address ("127.0.0.1", "::1") is answered at once, as is a NULL or "" host
- * (the wildcard addresses, for servers); neither needs a task. Names go to
- * getaddrinfo on a small process-wide thread pool; answers are cached for
- * 30 s (process-wide), and concurrent lookups of one name share one call.
- * A cancelled or timed-out caller returns at once (the lookup finishes in
- * the background and still fills the cache). *out (set to NULL on error) is
- * a list in the resolver's order with port filled in, freed with
- * weft_addrinfo_free (never freeaddrinfo). Returns 0, -WEFT_EDNS (no such
- * host, or no address of that family), -WEFT_EDNSAGAIN, -EINVAL (bad
- * family or port), -ECANCELED, -ETIMEDOUT, -ENOMEM, -EPERM (a name outside a
- * task). Waits (names only, cached ones included). */
+ * (the wildcard addresses, for servers); neither needs a task. Names go,
+ * when /etc/nsswitch.conf's hosts line is "files dns", to c-ares on the
+ * loop (/etc/hosts, then the name servers of /etc/resolv.conf, with its
+ * timeout and attempts), else to getaddrinfo on a small process-wide thread
+ * pool (so nss modules apply); WEFT_DNS=c-ares or WEFT_DNS=getaddrinfo in
+ * the environment forces one. Answers are cached for 30 s, failures for
+ * 5 s (process-wide). A cancelled or timed-out caller returns at once (with
+ * c-ares its query ends; a getaddrinfo call finishes in the background and
+ * still fills the cache). *out (set to NULL on error) is a list in the
+ * resolver's order with port filled in, freed with weft_addrinfo_free
+ * (never freeaddrinfo). Returns 0, -WEFT_EDNS (no such host, or no address
+ * of that family), -WEFT_EDNSAGAIN (no answer in time, server failure),
+ * -EBADMSG (an answer that does not parse), -EINVAL (bad family or port),
+ * -ECANCELED, -ETIMEDOUT, -ENOMEM, -EPERM (a name outside a task). Waits
+ * (names only, cached ones included). */
 int weft_resolve(const char *host, int port, int family, int socktype, struct addrinfo **out);
 /* Frees a list from weft_resolve. NULL is a no-op. */
 void weft_addrinfo_free(struct addrinfo *ai);
+/* The host name of the address sa (a reverse lookup, through the same
+ * resolver as weft_resolve: /etc/hosts, then a PTR query) into host
+ * (hostlen bytes, NI_MAXHOST is always enough), NUL-terminated. flags:
+ * NI_NUMERICHOST (the address as text, at once, no task needed),
+ * NI_NAMEREQD (no name is -WEFT_EDNS instead of the numeric form),
+ * NI_NOFQDN (the first label only for local hosts). Returns 0, -WEFT_EDNS,
+ * -WEFT_EDNSAGAIN, -EBADMSG, -ENOSPC (hostlen too small), -EINVAL (not an
+ * IPv4 or IPv6 address, another flag), -ECANCELED, -ETIMEDOUT, -ENOMEM,
+ * -EPERM (outside a task). Not cached. Waits (unless NI_NUMERICHOST). */
+int weft_getnameinfo(const struct sockaddr *sa, socklen_t salen, char *host, size_t hostlen,
+                     int flags);
 
 /* ---- streams -------------------------------------------------------------- */
 

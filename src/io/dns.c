@@ -1,15 +1,19 @@
-/* weft_resolve: getaddrinfo on a small dedicated thread pool, with a cache.
+/* weft_resolve and weft_getnameinfo: numeric addresses at once, then a
+ * cache, then one of two resolvers, chosen once per process the way Go
+ * chooses (docs/design.md "DNS" says why):
+ *  - c-ares on the loop (dns_ares.c) when /etc/nsswitch.conf's hosts line
+ *    is "files dns" (or there is none): c-ares reads /etc/hosts and then
+ *    asks DNS, which is all glibc would do there, without a thread;
+ *  - otherwise glibc's getaddrinfo on a small dedicated thread pool (below),
+ *    so that nss modules (mdns, systemd-resolved, LDAP...) apply.
+ * WEFT_DNS=c-ares or WEFT_DNS=getaddrinfo in the environment forces one.
  *
- * Why getaddrinfo and not c-ares: it is what every other program on the
- * machine uses, so /etc/hosts, nsswitch (mdns, systemd-resolved, LDAP...)
- * and /etc/gai.conf address ordering all apply; c-ares reimplements only the
- * DNS part. Its cost (a thread per lookup in flight) is paid only on a cache
- * miss for a name that is not a numeric address.
- *
- * A caller that gives up must not hold back the next one (issue 10 item
- * 19): a queued job nobody waits for leaves the queue, a worker stuck in one
- * stops counting against WORKERS_MAX (a fresh lookup gets a thread of its
- * own), and failures are cached briefly. docs/design.md says why not c-ares.
+ * The pool: a caller that gives up must not hold back the next one (issue
+ * 10 item 19): a queued job nobody waits for leaves the queue, a worker
+ * stuck in one stops counting against WORKERS_MAX (a fresh lookup gets a
+ * thread of its own), and failures are cached briefly. Its limit is
+ * THREADS_MAX stuck lookups in all, which is why c-ares is preferred where
+ * it gives the same answers.
  *
  * Why a pool of its own rather than weft_to_thread: a lookup can take
  * seconds (an unreachable name server), and weft_to_thread must wait for its
@@ -24,7 +28,8 @@
  * lookups of the same name share one job. A waiting task waits on an eventfd
  * of its own, which the worker writes when the job is done. */
 #define _GNU_SOURCE
-#include "io_internal.h"
+#include "dns_internal.h"
+#include <ctype.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -36,7 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define TTL_S 30.0     /* getaddrinfo does not give TTLs: a fixed, short one */
+#define TTL_S 30.0     /* getaddrinfo gives no TTLs: a fixed, short one (for both resolvers) */
 #define NEG_TTL_S 5.0  /* failures too, briefly: a name that timed out is not retried at once */
 #define CACHE_MAX 256  /* entries; a linear scan is cheaper than a hash here */
 #define WORKERS_MAX 4  /* threads serving lookups someone still waits for */
@@ -51,12 +56,16 @@ typedef struct waiter {
 
 typedef struct job {
     char *host;
-    int family, socktype;
+    int family, socktype; /* family -1: a reverse lookup (getnameinfo) */
     int refs;        /* the worker + each waiting task */
     int started;     /* a worker took it from the queue */
     int abandoned;   /* started, and every waiter has left */
     int done, err;
     struct addrinfo *res;
+    struct sockaddr_storage sa; /* a reverse lookup's address, flags and answer */
+    socklen_t salen;
+    int ni_flags;
+    char name[NI_MAXHOST];
     waiter *waiters;
     struct job *next;          /* the queue */
     struct job *iprev, *inext; /* jobs not yet done, for sharing */
@@ -75,6 +84,7 @@ static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static job *qhead, *qtail, *inflight;
 static int nworkers, nidle;
 static int nstuck; /* workers in a lookup nobody waits for any more */
+static int nares;  /* c-ares lookups in flight, on every loop */
 static entry cache[CACHE_MAX];
 static int ncache;
 static unsigned long hits, lookups;
@@ -160,11 +170,12 @@ static void entry_clear(entry *e)
 }
 
 /* Takes ownership of res; with res NULL, remembers the failure err. */
-static void cache_put(const job *j, struct addrinfo *res, int err, double now)
+static void cache_put(const char *host, int family, int socktype, struct addrinfo *res, int err,
+                      double now)
 {
     for (int i = 0; i < ncache;) {
         entry *e = &cache[i];
-        if (e->expires <= now || same(e->host, e->family, e->socktype, j->host, j->family, j->socktype))
+        if (e->expires <= now || same(e->host, e->family, e->socktype, host, family, socktype))
             entry_clear(e);
         else
             i++;
@@ -175,12 +186,12 @@ static void cache_put(const job *j, struct addrinfo *res, int err, double now)
             if (cache[i].expires < cache[old].expires) old = i;
         entry_clear(&cache[old]);
     }
-    char *h = strdup(j->host);
+    char *h = strdup(host);
     if (!h) {
         weft_addrinfo_free(res);
         return;
     }
-    cache[ncache++] = (entry){h, j->family, j->socktype, now + (res ? TTL_S : NEG_TTL_S), err, res};
+    cache[ncache++] = (entry){h, family, socktype, now + (res ? TTL_S : NEG_TTL_S), err, res};
 }
 
 void weft__dns_stats(unsigned long *hit, unsigned long *lookup)
@@ -196,6 +207,7 @@ int weft__dns_pending(void)
     pthread_mutex_lock(&mu);
     int n = 0;
     for (job *j = inflight; j; j = j->inext) n++;
+    n += nares;
     pthread_mutex_unlock(&mu);
     return n;
 }
@@ -243,15 +255,17 @@ static void *worker(void *arg)
 
         struct addrinfo hints = {.ai_family = j->family, .ai_socktype = j->socktype};
         struct addrinfo *res = NULL;
-        int rc = getaddrinfo(j->host, NULL, &hints, &res);
+        int rc = j->family < 0 ? getnameinfo((struct sockaddr *)&j->sa, j->salen, j->name,
+                                             sizeof j->name, NULL, 0, j->ni_flags)
+                               : getaddrinfo(j->host, NULL, &hints, &res);
         int err = map_gai(rc);
         double now = mono();
 
         /* Two copies in our own format: the job may outlive the cache entry
          * and the reverse. */
         struct addrinfo *mine = NULL, *cached = NULL;
-        if (!err) err = copy_list(res, 0, &mine);
-        if (!err && copy_list(res, 0, &cached) < 0) cached = NULL;
+        if (!err && j->family >= 0) err = copy_list(res, 0, &mine);
+        if (!err && j->family >= 0 && copy_list(res, 0, &cached) < 0) cached = NULL;
         if (res) freeaddrinfo(res);
 
         pthread_mutex_lock(&mu);
@@ -259,8 +273,9 @@ static void *worker(void *arg)
         j->err = err;
         j->res = mine;
         if (j->abandoned) nstuck--;
-        if (cached) cache_put(j, cached, 0, now);
-        else if (err == -WEFT_EDNS || err == -WEFT_EDNSAGAIN) cache_put(j, NULL, err, now);
+        if (cached) cache_put(j->host, j->family, j->socktype, cached, 0, now);
+        else if (j->family >= 0 && (err == -WEFT_EDNS || err == -WEFT_EDNSAGAIN))
+            cache_put(j->host, j->family, j->socktype, NULL, err, now);
         if (j->iprev) j->iprev->inext = j->inext; else inflight = j->inext;
         if (j->inext) j->inext->iprev = j->iprev;
         for (waiter *w = j->waiters; w; w = w->next) {
@@ -284,8 +299,10 @@ static void forked_child(void)
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 static void atfork_register(void) { pthread_atfork(NULL, NULL, forked_child); }
 
-/* Finds or starts the job for this name; mu held. NULL on ENOMEM. */
-static job *job_get(const char *host, int family, int socktype)
+/* Finds or starts the job for this name (for a reverse lookup, family -1
+ * and host a key naming sa and flags); mu held. NULL on ENOMEM. */
+static job *job_get(const char *host, int family, int socktype, const struct sockaddr *sa,
+                    socklen_t salen)
 {
     for (job *j = inflight; j; j = j->inext)
         if (same(j->host, j->family, j->socktype, host, family, socktype)) {
@@ -303,6 +320,11 @@ static job *job_get(const char *host, int family, int socktype)
     }
     j->family = family;
     j->socktype = socktype;
+    if (sa) {
+        memcpy(&j->sa, sa, salen);
+        j->salen = salen;
+        j->ni_flags = socktype;
+    }
     j->refs = 2;
     lookups++;
     j->inext = inflight;
@@ -360,23 +382,17 @@ static int cache_answer(const char *host, int port, int family, int socktype,
     return e->err ? e->err : copy_list(e->res, port, out);
 }
 
-static int lookup_pool(const char *host, int port, int family, int socktype,
-                       struct addrinfo **out)
+/* Starts or joins the job and waits for it: 0 with *jout (a reference the
+ * caller drops with job_unref under mu), or -errno (cancelled, timed out:
+ * the job is left to its worker). */
+static int pool_wait(const char *key, int family, int socktype, const struct sockaddr *sa,
+                     socklen_t salen, job **jout)
 {
     pthread_once(&atfork_once, atfork_register);
     waiter w = {.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};
     if (w.efd < 0) return -errno;
     pthread_mutex_lock(&mu);
-    /* A job for this name may have ended since weft_resolve looked in the
-     * cache (mu was released): its answer is there now. Without this look,
-     * a second getaddrinfo (seen in io_dns on a loaded machine). */
-    int r = cache_answer(host, port, family, socktype, out);
-    if (r != -ENOENT) {
-        pthread_mutex_unlock(&mu);
-        close(w.efd);
-        return r;
-    }
-    job *j = job_get(host, family, socktype);
+    job *j = job_get(key, family, socktype, sa, salen);
     if (!j || !nworkers) {
         if (j) j->refs--; /* it stays queued for the next worker */
         pthread_mutex_unlock(&mu);
@@ -387,6 +403,7 @@ static int lookup_pool(const char *host, int port, int family, int socktype,
     j->waiters = &w;
     pthread_mutex_unlock(&mu);
 
+    int r;
     for (;;) {
         r = weft_wait_fd(w.efd, WEFT_READABLE);
         pthread_mutex_lock(&mu);
@@ -402,11 +419,101 @@ static int lookup_pool(const char *host, int port, int family, int socktype,
         }
         pthread_mutex_unlock(&mu);
     }
-    if (r >= 0) r = j->err ? j->err : copy_list(j->res, port, out);
-    job_unref(j);
+    if (r < 0) job_unref(j); /* done or not, the caller is not taking the answer */
     pthread_mutex_unlock(&mu);
     weft_close(w.efd);
+    if (r < 0) return r;
+    *jout = j;
+    return 0;
+}
+
+static int lookup_pool(const char *host, int port, int family, int socktype,
+                       struct addrinfo **out)
+{
+    /* A job for this name may have ended since weft_resolve looked in the
+     * cache (mu was released): its answer is there now. Without this look,
+     * a second getaddrinfo (seen in io_dns on a loaded machine). */
+    pthread_mutex_lock(&mu);
+    int r = cache_answer(host, port, family, socktype, out);
+    pthread_mutex_unlock(&mu);
+    if (r != -ENOENT) return r;
+    job *j;
+    r = pool_wait(host, family, socktype, NULL, 0, &j);
+    if (r < 0) return r;
+    pthread_mutex_lock(&mu);
+    r = j->err ? j->err : copy_list(j->res, port, out);
+    job_unref(j);
+    pthread_mutex_unlock(&mu);
     return r;
+}
+
+static int lookup_ares(const char *host, int port, int family, int socktype,
+                       struct addrinfo **out)
+{
+    pthread_mutex_lock(&mu);
+    lookups++;
+    nares++;
+    pthread_mutex_unlock(&mu);
+    struct addrinfo *res = NULL, *cached = NULL;
+    int r = weft__ares_getaddrinfo(host, family, socktype, &res);
+    double now = mono();
+    if (r == 0) r = copy_list(res, port, out);
+    pthread_mutex_lock(&mu);
+    nares--;
+    if (res && copy_list(res, 0, &cached) == 0) cache_put(host, family, socktype, cached, 0, now);
+    else if (r == -WEFT_EDNS || r == -WEFT_EDNSAGAIN) cache_put(host, family, socktype, NULL, r, now);
+    pthread_mutex_unlock(&mu);
+    weft_addrinfo_free(res);
+    return r;
+}
+
+/* ---- which resolver -------------------------------------------------------------- */
+
+/* 1 if the hosts line of nsswitch.conf (at path) names exactly "files dns"
+ * (or the file or the line is missing: glibc's default is then "dns files"
+ * in effect for DNS names), else 0: some other source (mdns, resolve,
+ * myhostname...) or an action ("[NOTFOUND=return]") that c-ares would not
+ * honour. */
+int weft__dns_nsswitch_plain(const char *path)
+{
+    FILE *f = fopen(path, "re");
+    if (!f) return 1;
+    char line[512];
+    int plain = 1;
+    while (fgets(line, sizeof line, f)) {
+        char *p = line;
+        while (isspace((unsigned char)*p)) p++;
+        if (strncmp(p, "hosts:", 6)) continue;
+        char *hash = strchr(p, '#');
+        if (hash) *hash = 0;
+        char words[4][16];
+        int n = sscanf(p + 6, "%15s %15s %15s", words[0], words[1], words[2]);
+        plain = n == 2 && !strcmp(words[0], "files") && !strcmp(words[1], "dns");
+    }
+    fclose(f);
+    return plain;
+}
+
+static int use_ares;
+static pthread_once_t choose_once = PTHREAD_ONCE_INIT;
+static void choose(void)
+{
+    const char *env = getenv("WEFT_DNS");
+    if (env && (!strcmp(env, "c-ares") || !strcmp(env, "cares"))) use_ares = 1;
+    else if (env && !strcmp(env, "getaddrinfo")) use_ares = 0;
+    else use_ares = weft__dns_nsswitch_plain("/etc/nsswitch.conf");
+}
+
+void weft__dns_use(int ares)
+{
+    pthread_once(&choose_once, choose);
+    use_ares = ares;
+}
+
+const char *weft__dns_resolver(void)
+{
+    pthread_once(&choose_once, choose);
+    return use_ares ? "c-ares" : "getaddrinfo";
 }
 
 int weft_resolve(const char *host, int port, int family, int socktype, struct addrinfo **out)
@@ -436,7 +543,44 @@ int weft_resolve(const char *host, int port, int family, int socktype, struct ad
     r = cache_answer(host, port, family, socktype, out);
     pthread_mutex_unlock(&mu);
     if (r != -ENOENT) return r;
-    return lookup_pool(host, port, family, socktype, out);
+    pthread_once(&choose_once, choose);
+    return use_ares ? lookup_ares(host, port, family, socktype, out)
+                    : lookup_pool(host, port, family, socktype, out);
+}
+
+int weft_getnameinfo(const struct sockaddr *sa, socklen_t salen, char *host, size_t hostlen,
+                     int flags)
+{
+    if (!sa || !host || !hostlen || salen > sizeof(struct sockaddr_storage)) return -EINVAL;
+    if (flags & ~(NI_NUMERICHOST | NI_NAMEREQD | NI_NOFQDN)) return -EINVAL;
+    if (!(sa->sa_family == AF_INET && salen >= sizeof(struct sockaddr_in)) &&
+        !(sa->sa_family == AF_INET6 && salen >= sizeof(struct sockaddr_in6)))
+        return -EINVAL;
+    /* The numeric form needs no lookup: at once, in this thread. */
+    if (flags & NI_NUMERICHOST) {
+        int rc = getnameinfo(sa, salen, host, (socklen_t)(hostlen > NI_MAXHOST ? NI_MAXHOST : hostlen),
+                             NULL, 0, NI_NUMERICHOST);
+        return rc == EAI_OVERFLOW ? -ENOSPC : map_gai(rc);
+    }
+    int r = weft_check("weft_getnameinfo");
+    if (r) return r;
+    pthread_once(&choose_once, choose);
+    if (use_ares) return weft__ares_getnameinfo(sa, salen, host, hostlen, flags);
+    char key[INET6_ADDRSTRLEN + 32], ip[INET6_ADDRSTRLEN] = "";
+    inet_ntop(sa->sa_family, sa->sa_family == AF_INET ? (const void *)&((const struct sockaddr_in *)sa)->sin_addr
+                                                       : (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr,
+              ip, sizeof ip);
+    snprintf(key, sizeof key, "%s/%d", ip, flags);
+    job *j;
+    r = pool_wait(key, -1, flags, sa, salen, &j);
+    if (r < 0) return r;
+    pthread_mutex_lock(&mu);
+    r = j->err;
+    if (!r && strlen(j->name) >= hostlen) r = -ENOSPC;
+    else if (!r) strcpy(host, j->name);
+    job_unref(j);
+    pthread_mutex_unlock(&mu);
+    return r;
 }
 
 /* Formats an address as "1.2.3.4:80" or "[::1]:80" (for messages). */

@@ -30,6 +30,13 @@ static inline double weft__backoff(double d, double max) { return d * 2 < max ? 
 void weft__dns_stats(unsigned long *hits, unsigned long *lookups);
 void weft__dns_cache_clear(void);
 int weft__dns_pending(void); /* lookups in flight */
+/* The resolver in use: "c-ares" or "getaddrinfo" (dns.c's comment says
+ * which and why). */
+const char *weft__dns_resolver(void);
+/* Forces it (1: c-ares, 0: getaddrinfo), for tests that run both. */
+void weft__dns_use(int ares);
+/* 1 if the nsswitch.conf at path lets c-ares stand in for getaddrinfo. */
+int weft__dns_nsswitch_plain(const char *path);
 const char *weft__addr_str(const struct sockaddr *sa, char *buf, size_t n);
 
 /* TLS lives in tls.c (another module): referenced weakly, so that programs

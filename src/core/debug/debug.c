@@ -74,7 +74,8 @@ const char *weft__wait_name(int kind)
     static const char *const names[] = {"nothing", "sleep",  "task",   "semaphore",
                                         "lock",    "event",  "condition", "queue",
                                         "fd",      "thread", "group",  "yield",
-                                        "room",    "connections", "channel"};
+                                        "room",    "connections", "channel",
+                                        "dns"};
     return kind >= 0 && kind < (int)(sizeof names / sizeof *names) ? names[kind] : "?";
 }
 
