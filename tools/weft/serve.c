@@ -4,7 +4,7 @@
  * default it listens on 127.0.0.1 only and refuses dotfiles (.git/, .env):
  * --host and --dotfiles say otherwise (issue 10 item 23). */
 #include "cmd.h"
-#include <weft/http.h>
+#include <weft/ws.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -55,14 +55,29 @@ static int hello(weft_http_request *req, void *arg)
     return weft_http_respond(req, 200, "text/plain", "Hello, World!", 13);
 }
 
+/* /ws: a WebSocket echo (text stays text, binary stays binary). */
+static int ws_echo(weft_http_request *req, void *arg)
+{
+    (void)arg;
+    weft_ws_opts o = {.deflate = 1};
+    weft_ws *ws;
+    int r = weft_ws_upgrade(req, &o, &ws);
+    if (r < 0) return 0; /* answered already (400/426) */
+    weft_ws_msg m;
+    while ((r = weft_ws_receive(ws, &m)) > 0)
+        if ((r = weft_ws_send(ws, m.type, m.data, m.len)) < 0) break;
+    weft_ws_free(ws);
+    return 0;
+}
+
 static int serve_main(void *arg)
 {
     serve_args *a = arg;
     weft_http_server_opts o = {.access_log = a->log ? stderr : NULL};
     weft_http_server *srv = weft_http_server_new(&o);
     if (!srv) return -errno;
-    int r = 0;
-    if (a->dir && !a->dotfiles) r = weft_http_server_use(srv, refuse_dotfiles, NULL);
+    int r = weft_http_server_route(srv, "GET", "/ws", ws_echo, NULL);
+    if (a->dir && !a->dotfiles && r == 0) r = weft_http_server_use(srv, refuse_dotfiles, NULL);
     if (a->dir && r == 0) r = weft_http_server_static(srv, "/", a->dir);
     else {
         weft_http_server_route(srv, "*", "/", hello, &a->delay);

@@ -1,0 +1,98 @@
+/* `weft ws` (tools/weft/ws.c) against weft's own WebSocket server: lines
+ * piped in come back in order (the close waits for them), --binary sends
+ * stdin whole, a server's close is reported with its code and reason and
+ * fails the exit status, a refused upgrade names the HTTP status, and the
+ * load mode prints its rate and percentiles. */
+#include "check.h"
+#include <weft/ws.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static char weft_bin[PATH_MAX];
+static int port;
+
+static void find_weft(void)
+{
+    const char *b = getenv("WEFT_BUILD_DIR");
+    snprintf(weft_bin, sizeof weft_bin, "%s/tools/weft/weft", b ? b : "build");
+    CHECK(access(weft_bin, X_OK) == 0);
+}
+
+static int echo(weft_http_request *req, void *arg)
+{
+    weft_ws *ws;
+    if (weft_ws_upgrade(req, NULL, &ws)) return 0;
+    weft_ws_msg m;
+    int t;
+    while ((t = weft_ws_receive(ws, &m)) > 0) {
+        if (t == WEFT_WS_TEXT && m.len == 4 && !memcmp(m.data, "quit", 4)) {
+            weft_ws_close(ws, 4001, "told to quit");
+            break;
+        }
+        weft_ws_send(ws, m.type, m.data, m.len);
+    }
+    weft_ws_free(ws);
+    return 0;
+}
+
+/* Runs `weft ws args` with in on stdin; stdout and stderr into out/err. */
+static int run(char *const argv[], const char *in, size_t inlen, char *out, size_t cap, char *err)
+{
+    weft_process_opts po = {.stdin_mode = WEFT_PIPE, .stdout_mode = WEFT_PIPE, .stderr_mode = WEFT_PIPE};
+    weft_process *p;
+    CHECK_EQ(weft_process_spawn(argv, &po, &p), 0);
+    weft_stream_write(weft_process_stdin(p), in, inlen);
+    weft_process_close_stdin(p);
+    size_t got = 0;
+    ssize_t n;
+    while (got < cap - 1 && (n = weft_stream_read(weft_process_stdout(p), out + got, cap - 1 - got)) > 0)
+        got += (size_t)n;
+    out[got] = 0;
+    n = weft_stream_read(weft_process_stderr(p), err, 1023);
+    err[n > 0 ? n : 0] = 0;
+    int st = weft_process_wait(p);
+    weft_process_free(p);
+    return st;
+}
+
+static int main_task(void *arg)
+{
+    weft_http_server *srv = weft_http_server_new(NULL);
+    weft_http_server_route(srv, "GET", "/ws", echo, NULL);
+    CHECK_EQ(weft_http_server_listen(srv, "127.0.0.1", 0), 0);
+    port = weft_http_server_port(srv);
+    char url[64], bad[64], out[4096], err[1024];
+    snprintf(url, sizeof url, "ws://127.0.0.1:%d/ws", port);
+    snprintf(bad, sizeof bad, "ws://127.0.0.1:%d/nothing", port);
+
+    char *lines[] = {weft_bin, "ws", url, NULL};
+    static const char in[] = "one\ntwo \xCE\xBA\r\n\nlast";
+    CHECK_EQ(run(lines, in, sizeof in - 1, out, sizeof out, err), 0);
+    CHECK(!strcmp(out, "one\ntwo \xCE\xBA\n\nlast\n"));
+
+    char *bin[] = {weft_bin, "ws", "--binary", url, NULL};
+    CHECK_EQ(run(bin, "\x00\x01\xff", 3, out, sizeof out, err), 0);
+    CHECK(!memcmp(out, "\x00\x01\xff", 3));
+
+    CHECK_EQ(run(lines, "a\nquit\nb\n", 9, out, sizeof out, err), 1);
+    CHECK(!strncmp(out, "a\n", 2));
+    CHECK(strstr(err, "4001 told to quit"));
+
+    char *refused[] = {weft_bin, "ws", bad, NULL};
+    CHECK_EQ(run(refused, "", 0, out, sizeof out, err), 1);
+    CHECK(strstr(err, "HTTP 404"));
+
+    char *load[] = {weft_bin, "ws", "-n", "50", "--concurrency", "3", url, NULL};
+    CHECK_EQ(run(load, "", 0, out, sizeof out, err), 0);
+    CHECK(strstr(out, "150 messages in "));
+    CHECK(strstr(out, "p99 "));
+    weft_http_server_close(srv, 1);
+    return 0;
+}
+
+int main(void)
+{
+    find_weft();
+    return weft_run(main_task, NULL) == 0 ? 0 : 1;
+}
