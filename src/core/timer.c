@@ -9,6 +9,10 @@
  * always cancelled (I/O deadlines) cannot pile up. */
 #define _GNU_SOURCE
 #include "internal.h"
+#include <sys/mman.h>
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
 #include <errno.h>
 #include <stdlib.h>
 #include <time.h>
@@ -79,6 +83,15 @@ static size_t live_timers(weft__loop *L)
     return k;
 }
 
+/* Makes the pages of [p, p + n) present in one system call: faulted in one
+ * by one, as the heap fills, each costs a trap (tens of us on a VM, against
+ * a few populated in bulk: bench/page_probe.c). Best effort. */
+static void populate(void *p, size_t n)
+{
+    uintptr_t a = ((uintptr_t)p + 4095) & ~(uintptr_t)4095, e = ((uintptr_t)p + n) & ~(uintptr_t)4095;
+    if (e > a) madvise((void *)a, e - a, MADV_POPULATE_WRITE);
+}
+
 int weft__timer_add(weft__loop *L, weft_task *t, double when)
 {
     if (weft__unlikely(L->nheap == L->capheap)) {
@@ -87,6 +100,9 @@ int weft__timer_add(weft__loop *L, weft_task *t, double when)
             size_t cap = L->capheap ? L->capheap * 2 : 256;
             weft__timer_entry *h = realloc(L->heap, cap * sizeof *h);
             if (!h) return -ENOMEM;
+            /* A big heap grows by fresh pages (glibc maps it, and moves
+             * it with mremap): get the new half in at once. */
+            if (cap >= 8192) populate(h + L->capheap, (cap - L->capheap) * sizeof *h);
             L->heap = h;
             L->capheap = cap;
         }
