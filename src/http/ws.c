@@ -368,10 +368,10 @@ static ssize_t inflate_part(weft_ws *ws, uint8_t *buf, size_t n, int *last)
             ws->zraw += k;
             if (ws->room != UINT64_MAX && ws->zraw > ws->o.max_message + ws->o.max_message / 16 + 4096)
                 return fail_code(ws, WEFT__WS_TOO_BIG);
-            if (weft__buf_reserve(&ws->tx, k)) return -ENOMEM;
-            memcpy(ws->tx.p, d, k);
-            if (h->masked) weft__ws_mask((uint8_t *)ws->tx.p, k, h->key, ws->got);
-            if (weft__ws_zrx_feed(ws->zrx, ws->tx.p, k)) return -ENOMEM;
+            if (weft__buf_reserve(&ws->zin, k)) return -ENOMEM;
+            memcpy(ws->zin.p, d, k);
+            if (h->masked) weft__ws_mask((uint8_t *)ws->zin.p, k, h->key, ws->got);
+            if (weft__ws_zrx_feed(ws->zrx, ws->zin.p, k)) return -ENOMEM;
             weft_stream_consume(ws->s, k);
             ws->got += k;
             continue;
@@ -580,6 +580,7 @@ static void ws_release(weft_ws *ws)
     weft__ws_ztx_free(ws->ztx);
     weft__buf_free(&ws->msg);
     weft__buf_free(&ws->tx);
+    weft__buf_free(&ws->zin);
     free(ws->protocol);
     free(ws);
 }

@@ -36,7 +36,9 @@ struct weft_ws {
     int msg_type;
     uint8_t msg_ready;       /* msg holds a delivered message: emptied at the next receive */
     weft__buf msg;           /* weft_ws_receive's message */
-    weft__buf tx;            /* a client's masked copy; compressed messages */
+    weft__buf tx;            /* a client's masked copy (the sender's, held across
+                                its waits: the reader must never use it) */
+    weft__buf zin;           /* the reader's unmasked copy of compressed input */
     int peer_code;
     char peer_reason[124];
     char *protocol;
