@@ -141,6 +141,88 @@ int weft_wait_any(weft_task **tasks, size_t n, double timeout_s);
  * spawns are not bound by it. Returns fn's result; -EINVAL for NaN. Waits
  * (through fn). */
 int weft_timeout(double seconds, weft_fn fn, void *arg);
+/* As weft_timeout with an absolute deadline on the weft_now() clock
+ * (INFINITY: none, though an enclosing one still applies). -EINVAL for NaN
+ * or a NULL fn. Waits (through fn). */
+int weft_timeout_at(double deadline, weft_fn fn, void *arg);
+/* Inside weft_timeout/weft_timeout_at (in fn, in the same task): moves the
+ * innermost scope's deadline to `deadline` (weft_now() clock; INFINITY: none;
+ * earlier or later both work, and enclosing deadlines still apply). Past
+ * deadlines make the next wait return -ETIMEDOUT. 0, or -EINVAL outside any
+ * weft_timeout scope (a shield is not one: the nearest weft_timeout around
+ * it is moved, which counts once the shield ends) or for NaN. Does not
+ * wait. */
+int weft_reschedule(double deadline);
+/* Runs fn(arg) in the calling task, sheltered (asyncio.shield for cleanup
+ * code; Trio's shielded cancel scope): no cancellation and no enclosing
+ * deadline reaches its waits, so a cancelled task can still send its
+ * goodbye, flush a log or run its ROLLBACK. A cancellation that was
+ * requested before or arrives during fn is kept and takes effect at the
+ * first wait after fn returns (weft_cancelled() says 1 meanwhile); an
+ * enclosing deadline that passes meanwhile is seen at that wait too. fn may
+ * set its own weft_timeout inside (do: an unbounded cleanup can hang the
+ * task's end, and weft_run's). Shields nest. Returns fn's result; -EINVAL
+ * for a NULL fn. Waits (through fn). */
+int weft_shield(weft_fn fn, void *arg);
+
+/* ---- task-local values (contextvars) -------------------------------------- */
+
+/* The calling task's value for key (any address used as a name: the address
+ * of a static variable is typical), or NULL if it has none. In a
+ * weft_to_thread job: the value its caller had when it called
+ * weft_to_thread. Does not wait. */
+void *weft_local_get(const void *key);
+/* Sets the calling task's value for key. A task spawned later (weft_spawn,
+ * weft_group_spawn) starts with a copy of its spawner's values as they are
+ * at spawn time; setting never affects any other task. Values are not freed
+ * by weft: they are the caller's. 0, -ENOMEM (nothing changed), or -EPERM
+ * outside a task (a weft_to_thread job included: its values are
+ * read-only). Does not wait. */
+int weft_local_set(const void *key, void *value);
+
+/* ---- completions ---------------------------------------------------------- */
+
+typedef struct weft_completions weft_completions;
+/* Watches the n tasks (asyncio.as_completed): weft_completions_next gives
+ * their indices in the order they end. The tasks must not be detached nor
+ * awaited by another task (-EINVAL, reported, as weft_wait_any), nor of
+ * another loop (EXDEV). Tasks
+ * already ended come first, in index order. NULL and errno (EINVAL, ENOMEM,
+ * EPERM outside a loop). Does not wait. */
+weft_completions *weft_as_completed(weft_task **tasks, size_t n);
+/* The index of the next task to end, in the order they end, O(1) per call;
+ * -EPIPE once all n were returned; -ETIMEDOUT after timeout_s (< 0: no limit,
+ * 0: a poll); -ECANCELED; -EINVAL for NaN. Awaits and frees none: the caller
+ * awaits (or detaches) the task it was given; an interrupted call loses no
+ * index. Waits. */
+int weft_completions_next(weft_completions *c, double timeout_s);
+/* Stops watching; the tasks are untouched (still to be awaited). NULL is a
+ * no-op. Does not wait. */
+void weft_completions_free(weft_completions *c);
+/* asyncio.wait(return_when=FIRST_EXCEPTION): waits until one of the n tasks
+ * ends with a negative result, or all have ended. Returns the index of the
+ * first task seen to fail (among those already ended when called: the
+ * lowest index), n if all ended without failing, -ETIMEDOUT after timeout_s
+ * (< 0: no limit), -ECANCELED, -EXDEV (a task of another loop), or -EINVAL
+ * (n is 0, NaN, a task that cannot be watched, reported). Awaits and frees
+ * none. Waits. */
+int weft_wait_first_error(weft_task **tasks, size_t n, double timeout_s);
+
+/* ---- live tasks, for tools ------------------------------------------------- */
+
+typedef struct weft_task_info {
+    unsigned long id;
+    const char *name;     /* NULL if unnamed */
+    const char *state;    /* "new", "ready", "running", "waiting" or "done" */
+    const char *waits_on; /* what a waiting task waits for ("sleep", "fd",
+                             "queue", ...), else NULL */
+} weft_task_info;
+/* Calls fn once per task of the calling thread's loop not yet freed (ended
+ * and not yet awaited included; group members not yet started are not
+ * tasks yet), with a description valid during the call. fn must not spawn,
+ * end, await or free tasks. Returns the number of tasks seen, or -EPERM
+ * outside a loop. Does not wait. */
+int weft_all_tasks(void (*fn)(const weft_task_info *info, void *ud), void *ud);
 
 /* ---- structured concurrency ---------------------------------------------- */
 
@@ -178,6 +260,29 @@ int weft_sem_try_acquire(weft_sem *s);  /* 1 acquired, 0 not */
 void weft_sem_release(weft_sem *s);     /* hands the permit to the first waiter */
 int weft_sem_value(const weft_sem *s);  /* free permits */
 void weft_sem_free(weft_sem *s);        /* waiters get -EPIPE; NULL is a no-op */
+/* A semaphore that never holds more than value permits
+ * (asyncio.BoundedSemaphore): a release past it is a bug in the program;
+ * weft_sem_release ignores it and reports it on stderr (always, not only in
+ * debug mode: release returns void), and weft_sem_release_checked returns
+ * -EOVERFLOW for it. */
+weft_sem *weft_sem_new_bounded(int value);
+/* weft_sem_release that says what happened: 0, or -EOVERFLOW (a bounded
+ * semaphore already at its bound; nothing changed, reported). Does not
+ * wait. */
+int weft_sem_release_checked(weft_sem *s);
+
+/* A barrier for `parties` tasks (asyncio.Barrier). */
+typedef struct weft_barrier weft_barrier;
+/* NULL and errno: EINVAL for parties < 1, ENOMEM. */
+weft_barrier *weft_barrier_new(int parties);
+/* Waits until `parties` tasks wait here, then releases them all, and the
+ * barrier is reusable for the next round. Returns the caller's arrival
+ * index in its round, 0..parties-1. A waiter cancelled or timed out breaks
+ * the barrier: it returns -ECANCELED (-ETIMEDOUT), every other waiter gets
+ * -EPIPE, and so does every later wait (a broken barrier stays broken).
+ * -EPIPE also if the barrier is freed meanwhile. Waits. */
+int weft_barrier_wait(weft_barrier *b);
+void weft_barrier_free(weft_barrier *b); /* waiters get -EPIPE; NULL is a no-op */
 
 typedef struct weft_lock weft_lock;
 weft_lock *weft_lock_new(void);         /* unlocked */
@@ -229,7 +334,27 @@ void weft_queue_close(weft_queue *q);             /* waiters get -EPIPE; items s
 size_t weft_queue_size(const weft_queue *q);      /* items queued */
 void weft_queue_free(weft_queue *q);              /* closes, then frees; queued items
                                                      are not freed (they are the
-                                                     caller's); NULL is a no-op */
+                                                     caller's); NULL is a no-op; a
+                                                     weft_queue_join waiter gets
+                                                     -EPIPE */
+/* A priority queue (asyncio.PriorityQueue): weft_queue_get (and try_get)
+ * returns the smallest item by cmp (a binary heap: O(log n) per put and get),
+ * items that compare equal in the order they were put. cmp gets the items
+ * themselves (the void * given to put). Otherwise as weft_queue_new. NULL and
+ * errno (EINVAL for a NULL cmp, ENOMEM). */
+weft_queue *weft_queue_new_priority(size_t capacity, int (*cmp)(const void *a, const void *b));
+/* A last-in-first-out queue (asyncio.LifoQueue); otherwise as weft_queue_new. */
+weft_queue *weft_queue_new_lifo(size_t capacity);
+/* One item taken by get is fully processed (asyncio.Queue.task_done): every
+ * item put counts until a task_done for it. More task_done calls than items
+ * put is a bug: reported and ignored. Does not wait. */
+void weft_queue_task_done(weft_queue *q);
+/* Waits until every item ever put has been marked weft_queue_task_done
+ * (at once if none is outstanding). 0, -ECANCELED, -ETIMEDOUT, or -EPIPE if
+ * the queue is freed meanwhile. A consumer cancelled while processing an
+ * item should still call task_done for it (weft_shield, or plainly on its
+ * way out), or join waits forever. Waits. */
+int weft_queue_join(weft_queue *q);
 
 /* ---- many loops: one per thread, shared-nothing --------------------------- *
  * A run of N loops (weft_options.loops) runs main on loop 0 in the calling

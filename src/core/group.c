@@ -94,6 +94,8 @@ static __attribute__((noinline)) batch *batch_open(weft__loop *L, weft_group *g)
         return NULL;
     }
     proxy->state = T_BATCH;
+    if (weft__unlikely(L->locals) && L->current && L->current->locals)
+        weft__locals_share(L, proxy, L->current->locals);
     L->batches++;
     weft__start_push(L, proxy);
     g->batch = proxy;
@@ -106,7 +108,11 @@ static int batch_add(weft__loop *L, weft_group *g, weft_fn fn, void *arg, int *r
 {
     weft_task *proxy = g->batch;
     batch *b;
-    if (proxy && weft__start_tail(L) == proxy) {
+    /* Members start with their spawner's task-local values: a batch holds
+     * one map, so a spawn with other values opens a new batch. */
+    if (proxy && weft__start_tail(L) == proxy &&
+        (weft__likely(!L->locals) /* no value ever set on this loop */ ||
+         proxy->locals == (L->current ? L->current->locals : 0))) {
         b = proxy->arg;
     } else if (!(b = batch_open(L, g))) {
         return -ENOMEM;
@@ -141,6 +147,9 @@ weft_task *weft__batch_take(weft__loop *L, weft_task *proxy)
     weft_group *g = b->g;
     member m = b->head->m[b->head_i++];
     L->members_pending--;
+    /* The member takes a reference to the batch's task-locals: the batch's
+     * own when it is the last. */
+    uint32_t locals = proxy->locals;
     if (--b->left == 0) {
         L->batches--;
         weft__ready_pop(L); /* proxy is the head */
@@ -148,11 +157,14 @@ weft_task *weft__batch_take(weft__loop *L, weft_task *proxy)
         batch_release(b);
         L->running--;
         weft__task_free(L, proxy);
-    } else if (b->head_i == BLOCK_MEMBERS) {
-        block *done = b->head;
-        b->head = done->next;
-        b->head_i = 0;
-        free(done);
+    } else {
+        if (weft__unlikely(locals)) weft__locals_share(L, proxy, locals);
+        if (b->head_i == BLOCK_MEMBERS) {
+            block *done = b->head;
+            b->head = done->next;
+            b->head_i = 0;
+            free(done);
+        }
     }
     weft_task *t = NULL;
     if (g->nlive == g->cap) {
@@ -165,9 +177,11 @@ weft_task *weft__batch_take(weft__loop *L, weft_task *proxy)
     }
     if (g->nlive < g->cap) t = weft__task_new(L, NULL, m.fn, m.arg);
     if (!t) {
+        if (weft__unlikely(locals)) weft__locals_drop(L, locals);
         member_end(g, m.result, -ENOMEM);
         return NULL;
     }
+    if (weft__unlikely(locals)) t->locals = locals;
     if (weft__unlikely(L->opt.debug)) weft__debug_spawned(L, t, "weft_group_spawn", 0);
     t->group = g;
     t->flags |= F_AWAITED;

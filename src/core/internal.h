@@ -49,12 +49,18 @@ enum {
 typedef struct weft__watch {
     weft_task *waiter;
     struct weft__watch *next;
+    /* NULL: wake the waiter if it waits for a task. Else called instead, as
+     * the task ends (t->result set; the watch is already unlinked): how
+     * completions.c learns of each end in O(1). */
+    void (*on_done)(struct weft__watch *w, weft_task *t);
 } weft__watch;
 
 /* What only a task that has started needs: it lives at the top of the
  * task's stack (RUN(t)), so a task spawned and not yet run, or ended and
  * not yet awaited, costs only its record (88 bytes, not 144): a million
- * handles spawned at once are 88 MB of fresh memory instead of 144 MB. */
+ * handles spawned at once are 88 MB of fresh memory instead of 144 MB.
+ * It is 72 bytes (an 80-byte area at the stack's top) since scopes and
+ * shields (scope.c) joined it: the record did not grow. */
 typedef struct weft__run {
     weft_task *wprev, *wnext; /* wait list links */
     weft__wlist *wlist;       /* the list it waits in, if any */
@@ -65,6 +71,9 @@ typedef struct weft__run {
     int timer_result;         /* wake_result if the timer fires */
     int wait_fd;              /* fd waited on, for dumps */
     uint16_t wait_kind;       /* what it waits on (dumps): WAIT_* */
+    uint8_t shielded;         /* inside weft_shield: a cancel is held, not delivered */
+    uint8_t cancel_held;      /* a cancel arrived while shielded (scope.c) */
+    struct weft__scope *scope;/* innermost weft_timeout/weft_shield scope, NULL: none */
 #ifdef WEFT_TSAN
     void *tsan_fiber;         /* ThreadSanitizer's context for this stack */
 #endif
@@ -94,7 +103,13 @@ struct weft_task {
     uint16_t loop;            /* index of the loop that owns the record */
     uint8_t ended;            /* 1 once T_DONE, set with release order: weft_done
                                  from another loop reads it, never state */
+    uint32_t locals : 24;     /* task-local values: a slot of the loop's table
+                                 (local.c), 0: none: the record's last 3 bytes */
 };
+#define WEFT__LOCALS_SLOTS (1u << 24)
+/* Everything above fits 88 bytes on LP64: a field more costs 8 MB per
+ * million handles. */
+_Static_assert(sizeof(void *) != 8 || sizeof(struct weft_task) == 88, "task record grew");
 
 typedef struct weft__timer_entry {
     double when;
@@ -175,6 +190,7 @@ struct weft__loop {
     uint16_t index;            /* this loop's place in the fleet */
     int quiet;                 /* ending: counted out of the fleet's work */
     size_t xwait;              /* tasks waiting for other threads (chans, calls) */
+    struct weft__locals *locals; /* task-local value maps (local.c), NULL: none yet */
 };
 
 /* Initial-exec TLS: every API call reads it, and in libweft.so the default
@@ -271,6 +287,20 @@ static inline void weft__wl_remove(weft_task *t)
     r->wlist = NULL;
     r->wprev = r->wnext = NULL;
 }
+
+/* local.c: task-local values. A spawned task shares its spawner's map
+ * (copy on write); the table lives as long as the loop. */
+void weft__locals_share(weft__loop *L, weft_task *t, uint32_t slot);
+void weft__locals_drop(weft__loop *L, uint32_t slot);
+void weft__locals_close(weft__loop *L);
+/* The caller's map, for a weft_to_thread job (NULL: none), and the worker
+ * thread's side: weft_local_get there reads the job's map. */
+const void *weft__locals_map(weft__loop *L, weft_task *t);
+void weft__locals_job_enter(const void *map);
+
+/* task.c: what an awaiter checks (reported): -EINVAL, -EDEADLK, or 0. */
+int weft__check_awaitable(weft__loop *L, weft_task *t, const char *fn);
+void weft__unwatch(weft_task *t, weft__watch *w);
 
 /* timer.c */
 /* Arms t's timer; -ENOMEM if the heap cannot grow. */

@@ -221,6 +221,7 @@ static void loop_close(weft__loop *L)
     weft__timers_free(L);
     weft__prefault_close(L); /* before anything it may be touching is unmapped */
     weft__free_all_tasks(L);
+    weft__locals_close(L);
     weft__stacks_close(L);
     weft__overflow_handler_remove(L);
     if (old_slack > 0) prctl(PR_SET_TIMERSLACK, old_slack, 0, 0, 0);

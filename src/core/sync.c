@@ -5,10 +5,12 @@
  * permit nor leave a stale entry behind. */
 #include "internal.h"
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 
 struct weft_sem {
     int value;
+    int bound;     /* 1 + weft_sem_new_bounded's value, 0: none (calloc's) */
     weft__wlist waiters;
     weft__loop *home; /* the loop that made it (weft__enter_home) */
 };
@@ -24,6 +26,13 @@ weft_sem *weft_sem_new(int value)
         s->value = value;
         s->home = weft__L;
     }
+    return s;
+}
+
+weft_sem *weft_sem_new_bounded(int value)
+{
+    weft_sem *s = weft_sem_new(value);
+    if (s && value < INT_MAX) s->bound = value + 1; /* INT_MAX: nothing can exceed it */
     return s;
 }
 
@@ -50,11 +59,22 @@ int weft_sem_try_acquire(weft_sem *s)
     return 0;
 }
 
-void weft_sem_release(weft_sem *s)
+int weft_sem_release_checked(weft_sem *s)
 {
-    if (s->waiters.head) weft__wake(s->waiters.head, 0);
-    else s->value++;
+    if (s->waiters.head) {
+        weft__wake(s->waiters.head, 0);
+        return 0;
+    }
+    if (weft__unlikely(s->bound && s->value >= s->bound - 1)) {
+        weft__report("weft_sem_release: bounded semaphore %p released past its value %d "
+                     "(more releases than acquires); ignored", (void *)s, s->bound - 1);
+        return -EOVERFLOW;
+    }
+    s->value++;
+    return 0;
 }
+
+void weft_sem_release(weft_sem *s) { (void)weft_sem_release_checked(s); }
 
 int weft_sem_value(const weft_sem *s) { return s->value; }
 

@@ -218,7 +218,12 @@ weft_task *weft__spawn_at(const char *name, weft_fn fn, void *arg, const char *f
         return NULL;
     }
     weft_task *t = spawn_new(L, name, fn, arg);
-    if (t && weft__unlikely(L->opt.debug)) weft__debug_spawned(L, t, file, line);
+    if (weft__unlikely(!t)) return NULL;
+    /* Task-locals: a load and a test while no value was ever set on this
+     * loop (L->locals stays NULL until the first weft_local_set). */
+    if (weft__unlikely(L->locals) && L->current && L->current->locals)
+        weft__locals_share(L, t, L->current->locals);
+    if (weft__unlikely(L->opt.debug)) weft__debug_spawned(L, t, file, line);
     return t;
 }
 weft_task *weft_spawn(weft_fn fn, void *arg) { return weft__spawn_at(NULL, fn, arg, NULL, 0); }
@@ -531,6 +536,10 @@ static void task_finish(weft__loop *L, weft_task *t, int result)
     t->state = T_DONE;
     t->stack = NULL;
     L->running--;
+    if (weft__unlikely(t->locals)) {
+        weft__locals_drop(L, t->locals);
+        t->locals = 0;
+    }
     if (t->group) { /* members report to their group, then go */
         weft__group_task_done(t, result);
         weft__task_free(L, t);
@@ -538,11 +547,15 @@ static void task_finish(weft__loop *L, weft_task *t, int result)
     }
     t->result = result;
     __atomic_store_n(&t->ended, 1, __ATOMIC_RELEASE); /* for weft_done on other loops */
-    for (weft__watch *w = t->watchers; w; w = w->next) {
-        weft_task *x = w->waiter;
-        if (x->state == T_WAITING && RUN(x)->wait_kind == WAIT_TASK) weft__wake(x, 0);
-    }
+    weft__watch *w = t->watchers;
     t->watchers = NULL;
+    while (w) {
+        weft__watch *next = w->next; /* on_done may free w */
+        weft_task *x = w->waiter;
+        if (w->on_done) w->on_done(w, t);
+        else if (x->state == T_WAITING && RUN(x)->wait_kind == WAIT_TASK) weft__wake(x, 0);
+        w = next;
+    }
     if (t->flags & F_DETACHED) {
         if (result < 0 && result != -ECANCELED && L->opt.debug)
             weft__report("detached task '%s' (id %u) failed: %s (nobody will read it)",
@@ -556,7 +569,7 @@ void weft__task_finish_remote(weft__loop *L, weft_task *t, int result)
     task_finish(L, t, result);
 }
 
-static void unwatch(weft_task *t, weft__watch *w)
+void weft__unwatch(weft_task *t, weft__watch *w)
 {
     for (weft__watch **p = &t->watchers; *p; p = &(*p)->next)
         if (*p == w) {
@@ -571,10 +584,10 @@ static void unwatch(weft_task *t, weft__watch *w)
 static int wait_done(weft__loop *L, weft_task *t, double until, int cancellable)
 {
     while (t->state != T_DONE) {
-        weft__watch w = {L->current, t->watchers};
+        weft__watch w = {L->current, t->watchers, NULL};
         t->watchers = &w;
         int r = weft__park(NULL, WAIT_TASK, until, -ETIMEDOUT, cancellable);
-        unwatch(t, &w);
+        weft__unwatch(t, &w);
         if (r < 0) return r;
     }
     return 0;
@@ -593,7 +606,7 @@ static void cancel_reap(weft__loop *L, weft_task *t)
     weft__task_free(L, t);
 }
 
-static int check_awaitable(weft__loop *L, weft_task *t, const char *fn)
+int weft__check_awaitable(weft__loop *L, weft_task *t, const char *fn)
 {
     if (t && t == L->current) {
         weft__report("%s: a task cannot await itself", fn);
@@ -617,7 +630,7 @@ static int await_until(weft_task *t, double until, const char *fn)
     if (weft__need_task(fn)) return -EPERM;
     weft__loop *L = weft__L;
     if (t && weft__unlikely(t->loop != L->index)) return weft__x_await(L, t, until, fn);
-    int r = check_awaitable(L, t, fn);
+    int r = weft__check_awaitable(L, t, fn);
     if (r < 0) return r;
     t->flags |= F_AWAITED;
     if (t->state != T_DONE && (r = wait_done(L, t, until, 1)) < 0 && t->state != T_DONE) {
@@ -666,6 +679,10 @@ void weft_cancel(weft_task *t)
         weft__x_cancel(L, t);
         return;
     }
+    if (weft__unlikely(t->stack && RUN(t)->shielded)) { /* held until the shield ends */
+        RUN(t)->cancel_held = 1;
+        return;
+    }
     t->flags |= F_CANCELLED;
     if (t->state == T_WAITING && (t->flags & F_CANCELWAIT)) weft__wake(t, -ECANCELED);
 }
@@ -681,7 +698,8 @@ const char *weft_task_name(const weft_task *t) { return t ? t->name : NULL; }
 unsigned long weft_task_id(const weft_task *t) { return t ? t->id : 0; }
 int weft_cancelled(void)
 {
-    return weft__L && weft__L->current && (weft__L->current->flags & F_CANCELLED);
+    weft_task *t = weft__L ? weft__L->current : NULL;
+    return t && ((t->flags & F_CANCELLED) || RUN(t)->cancel_held);
 }
 
 /* Gathering tasks of other loops: each awaited in turn. Once the caller is
@@ -708,7 +726,7 @@ int weft_gather(weft_task **tasks, size_t n, int *results)
             return gather_across(L, tasks, n, results);
     for (size_t i = 0; i < n; i++) {
         /* Marking as we go makes a task listed twice fail the check. */
-        int r = check_awaitable(L, tasks[i], "weft_gather");
+        int r = weft__check_awaitable(L, tasks[i], "weft_gather");
         if (r < 0) {
             while (i-- > 0) tasks[i]->flags &= (uint8_t)~F_AWAITED;
             return r;
@@ -740,7 +758,7 @@ int weft_wait_any(weft_task **tasks, size_t n, double timeout_s)
                          "spawn it with weft_spawn_on from this loop", tasks[i]->id);
             return -EXDEV;
         }
-        int r = check_awaitable(L, tasks[i], "weft_wait_any");
+        int r = weft__check_awaitable(L, tasks[i], "weft_wait_any");
         if (r < 0) return r;
     }
     int r = weft__enter("weft_wait_any");
@@ -752,13 +770,14 @@ int weft_wait_any(weft_task **tasks, size_t n, double timeout_s)
     if (!w) return -ENOMEM;
     for (size_t i = 0; i < n; i++) {
         w[i].waiter = L->current;
+        w[i].on_done = NULL;
         w[i].next = tasks[i]->watchers;
         tasks[i]->watchers = &w[i];
     }
     double until = INFINITY;
     if (timeout_s >= 0) until = (L->now = weft__clock()) + timeout_s;
     r = weft__park(NULL, WAIT_TASK, until, -ETIMEDOUT, 1);
-    for (size_t i = 0; i < n; i++) unwatch(tasks[i], &w[i]);
+    for (size_t i = 0; i < n; i++) weft__unwatch(tasks[i], &w[i]);
     if (w != stackw) free(w);
     for (size_t i = 0; i < n; i++)
         if (tasks[i]->state == T_DONE) return (int)i;

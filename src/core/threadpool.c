@@ -17,6 +17,7 @@ typedef struct job {
     int result;
     int done;
     weft_task *task;
+    const void *locals; /* the caller's task-local values (read-only) */
     struct job *next;
 } job;
 
@@ -46,7 +47,9 @@ static void *worker(void *p)
         P->head = j->next;
         if (!P->head) P->tail = NULL;
         pthread_mutex_unlock(&P->mu);
+        weft__locals_job_enter(j->locals);
         int r = j->fn(j->arg);
+        weft__locals_job_enter(NULL);
         pthread_mutex_lock(&P->mu);
         j->result = r;
         int poke = !P->finished;
@@ -101,7 +104,8 @@ int weft_to_thread(weft_fn fn, void *arg)
     weft__loop *L = weft__L;
     struct weft__pool *P = pool_get(L);
     if (!P) return -ENOMEM;
-    job j = {.fn = fn, .arg = arg, .task = L->current};
+    job j = {.fn = fn, .arg = arg, .task = L->current,
+             .locals = weft__locals_map(L, L->current)};
     pthread_mutex_lock(&P->mu);
     if (!P->idle && P->started < P->max) {
         pthread_attr_t a;

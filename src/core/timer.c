@@ -157,20 +157,3 @@ int weft_sleep(double seconds)
     L->now = weft__clock();
     return weft__park(NULL, WAIT_SLEEP, L->now + seconds, 0, 1);
 }
-
-int weft_timeout(double seconds, weft_fn fn, void *arg)
-{
-    if (weft__need_task("weft_timeout")) return -EPERM;
-    if (isnan(seconds)) return -EINVAL;
-    weft__loop *L = weft__L;
-    weft_task *t = L->current;
-    double saved = RUN(t)->deadline;
-    L->now = weft__clock();
-    double d = L->now + (seconds > 0 ? seconds : 0);
-    if (d < RUN(t)->deadline) RUN(t)->deadline = d;
-    if (RUN(t)->deadline != INFINITY) t->flags |= F_DEADLINE;
-    int r = fn(arg);
-    RUN(t)->deadline = saved;
-    if (saved == INFINITY) t->flags &= (uint8_t)~F_DEADLINE;
-    return r;
-}

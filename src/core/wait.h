@@ -30,7 +30,8 @@ enum { WAIT_NONE, WAIT_SLEEP, WAIT_TASK, WAIT_SEM, WAIT_LOCK, WAIT_EVENT,
        WAIT_ROOM,  /* room in an io object: a stream's buffer, a server's slots */
        WAIT_CONNS, /* a server's connections to end */
        WAIT_CHAN,  /* a weft_chan (another loop or thread hands over) */
-       WAIT_DNS    /* a name server's answer (io/dns_ares.c) */ };
+       WAIT_DNS,   /* a name server's answer (io/dns_ares.c) */
+       WAIT_BARRIER };
 
 /* Parks the calling task (which must have passed weft_check) in wl until a
  * wake (returns the waker's result), until deadline (weft_now() clock,

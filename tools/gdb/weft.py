@@ -19,7 +19,7 @@ import gdb
 STATES = ["free", "new", "ready", "running", "waiting", "done", "batch of group members"]
 WAITS = ["-", "sleep", "task", "semaphore", "lock", "event", "condition",
          "queue", "fd", "thread", "group", "yield", "room", "connections",
-         "channel", "dns"]
+         "channel", "dns", "barrier"]
 
 
 def _loop():

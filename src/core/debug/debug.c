@@ -75,7 +75,7 @@ const char *weft__wait_name(int kind)
                                         "lock",    "event",  "condition", "queue",
                                         "fd",      "thread", "group",  "yield",
                                         "room",    "connections", "channel",
-                                        "dns"};
+                                        "dns",     "barrier"};
     return kind >= 0 && kind < (int)(sizeof names / sizeof *names) ? names[kind] : "?";
 }
 
