@@ -97,6 +97,8 @@ typedef struct weft_http_server_opts {
                                   SIZE_MAX: no limit */
     double body_total_s;       /* a whole request body, from the end of its
                                   head; default 60 -> 408 and close */
+    int reuseport;             /* SO_REUSEPORT: a server per loop on one port
+                                  (weft serve --loops) */
 } weft_http_server_opts;
 
 /* A server with no routes (unrouted requests get 404, a path with a route

@@ -11,7 +11,8 @@ static int conn_task(weft_stream *s, void *arg)
 int weft_http_server_listen(weft_http_server *srv, const char *host, int port)
 {
     if (srv->tcp) return -EBUSY;
-    weft_serve_opts so = {.max_conns = srv->o.max_conns, .tls = srv->o.tls};
+    weft_serve_opts so = {.max_conns = srv->o.max_conns, .tls = srv->o.tls,
+                          .reuseport = srv->o.reuseport};
     srv->tcp = weft_tcp_serve_with(host, port, conn_task, srv, &so);
     srv->tcp_close = weft_server_close;
     return srv->tcp ? 0 : -errno;

@@ -1,6 +1,6 @@
 /* weft: the command that shows what the library does.
  *   weft fetch [-c N] [-o DIR] [--timeout S] URL... | -i FILE
- *   weft serve [--port P] [--host H] [--delay S] [--log] [--dotfiles] [DIR]
+ *   weft serve [--port P] [--host H] [--delay S] [--log] [--dotfiles] [--loops N] [DIR]
  *   weft ws [--binary] [-k] URL | weft ws -n N --concurrency C [--size B] URL */
 #include "cmd.h"
 #include <stdio.h>
@@ -11,11 +11,12 @@ static void usage(FILE *f)
     fprintf(f, "usage:\n"
                "  weft fetch [-c N] [-o DIR] [--timeout S] URL... | -i FILE\n"
                "      fetch URLs concurrently (at most N at once, default 10)\n"
-               "  weft serve [--port P] [--host H] [--delay S] [--log] [--dotfiles] [DIR]\n"
+               "  weft serve [--port P] [--host H] [--delay S] [--log] [--dotfiles] [--loops N] [DIR]\n"
                "      serve DIR, or a hello endpoint; --delay adds latency per request;\n"
                "      listens on 127.0.0.1 unless --host (0.0.0.0: every interface);\n"
                "      paths with a segment starting with '.' get 404 unless --dotfiles;\n"
-               "      WebSocket upgrades at /ws get an echo\n"
+               "      WebSocket upgrades at /ws get an echo;\n"
+               "      --loops N: loops (threads) serving, default one per core\n"
                "  weft ws [--binary] [-k] URL\n"
                "      WebSocket client: stdin lines out as text messages, messages\n"
                "      received printed; --binary sends stdin as one binary message\n"

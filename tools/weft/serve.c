@@ -10,12 +10,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <math.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 typedef struct serve_args {
     const char *host, *dir;
     int port, log, dotfiles;
+    int loops;          /* --loops; 0: one per online CPU */
     double delay;
+    weft_chan *ready;   /* each loop's server says it listens (0 or -errno) */
 } serve_args;
 
 /* 1 if a segment of the request path starts with '.' once decoded: "%2e"
@@ -70,12 +74,23 @@ static int ws_echo(weft_http_request *req, void *arg)
     return 0;
 }
 
-static int serve_main(void *arg)
+static int close_server(void *srv) { return weft_http_server_close(srv, 5); }
+
+/* One per loop, put there with weft_spawn_on: a server of this loop's own
+ * (SO_REUSEPORT when there are several: the kernel spreads connections
+ * over them, each served on the loop that accepted it). It listens, says
+ * so through a->ready, then waits to be cancelled and closes gracefully in
+ * a task of its own (a cancelled task's waits would fail at once). */
+static int loop_server(void *arg)
 {
     serve_args *a = arg;
-    weft_http_server_opts o = {.access_log = a->log ? stderr : NULL};
+    weft_http_server_opts o = {.access_log = a->log ? stderr : NULL,
+                               .reuseport = weft_loop_count() > 1};
     weft_http_server *srv = weft_http_server_new(&o);
-    if (!srv) return -errno;
+    if (!srv) {
+        weft_chan_put(a->ready, (void *)(long)-errno);
+        return 0;
+    }
     int r = weft_http_server_route(srv, "GET", "/ws", ws_echo, NULL);
     if (a->dir && !a->dotfiles && r == 0) r = weft_http_server_use(srv, refuse_dotfiles, NULL);
     if (a->dir && r == 0) r = weft_http_server_static(srv, "/", a->dir);
@@ -85,16 +100,42 @@ static int serve_main(void *arg)
     }
     if (r == 0) r = weft_http_server_listen(srv, a->host, a->port);
     if (r < 0) {
-        fprintf(stderr, "weft serve: %s\n", weft_strerror(r));
         weft_http_server_close(srv, 0);
-        return r;
+        weft_chan_put(a->ready, (void *)(long)r);
+        return 0;
     }
-    fprintf(stderr, "serving %s on http://%s:%d/\n", a->dir ? a->dir : "hello",
-            a->host, weft_http_server_port(srv));
+    if (a->port == 0) a->port = weft_http_server_port(srv); /* loop 0's picks it */
+    weft_chan_put(a->ready, (void *)0L);
+    weft_sleep(INFINITY);
+    weft_detach(weft_spawn(close_server, srv));
+    return 0;
+}
+
+static int serve_main(void *arg)
+{
+    serve_args *a = arg;
+    int n = weft_loop_count();
+    weft_task *t[1024];
+    if (!(a->ready = weft_chan_new(1))) return -ENOMEM;
+    /* Loop 0's first: with --port 0 it picks the port the others share. */
+    for (int i = 0; i < n; i++) {
+        void *r = (void *)(long)-ENOMEM;
+        t[i] = weft_spawn_on(weft_loop_at(i), loop_server, a);
+        if (!t[i] || weft_chan_get(a->ready, &r) < 0 || (long)r < 0) {
+            fprintf(stderr, "weft serve: %s\n", weft_strerror((int)(long)r));
+            return (int)(long)r; /* the run's end cancels the servers started */
+        }
+    }
+    weft_chan_free(a->ready);
+    fprintf(stderr, "serving %s on http://%s:%d/ with %d loop%s\n", a->dir ? a->dir : "hello",
+            a->host, a->port, n, n > 1 ? "s" : "");
     static const int sigs[] = {SIGINT, SIGTERM};
     weft_signal_wait(sigs, 2);
     fprintf(stderr, "shutting down\n");
-    return weft_http_server_close(srv, 5);
+    /* Each server closes gracefully on its own loop once cancelled. */
+    for (int i = 0; i < n; i++) weft_cancel(t[i]);
+    for (int i = 0; i < n; i++) weft_await(t[i]);
+    return 0;
 }
 
 /* A server's connections are descriptors, and the soft limit (often 1024)
@@ -117,6 +158,7 @@ int weft_cmd_serve(int argc, char **argv)
         else if (!strcmp(argv[i], "--host") && i + 1 < argc) a.host = argv[++i];
         else if (!strcmp(argv[i], "--delay") && i + 1 < argc) a.delay = atof(argv[++i]);
         else if (!strcmp(argv[i], "--log")) a.log = 1;
+        else if (!strcmp(argv[i], "--loops") && i + 1 < argc) a.loops = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--dotfiles")) a.dotfiles = 1;
         else if (argv[i][0] != '-' && !a.dir) a.dir = argv[i];
         else {
@@ -125,5 +167,8 @@ int weft_cmd_serve(int argc, char **argv)
         }
     }
     raise_nofile();
-    return weft_run(serve_main, &a) < 0 ? 1 : 0;
+    /* Every core by default, as nginx's worker_processes auto. */
+    weft_options o = {.loops = a.loops > 0 ? a.loops : (int)sysconf(_SC_NPROCESSORS_ONLN)};
+    if (o.loops > 1024) o.loops = 1024;
+    return weft_run_with(&o, serve_main, &a) < 0 ? 1 : 0;
 }
