@@ -61,6 +61,7 @@ static void test_programs(void)
     example("gather", NULL, (const char *const[]){"results: 2 6 24", NULL});
     example("semaphore", NULL, (const char *const[]){"at most 4 at once", NULL});
     example("fetch", NULL, (const char *const[]){"20 fetches in", "150 bytes", "error: none", NULL});
+    example("forms", NULL, (const char *const[]){"you sent: session=ada-42", "saved 1 cookie(s): ok", NULL});
     /* it leaks a queue on purpose: keep LeakSanitizer (make asan) quiet */
     example("pitfalls", "ASAN_OPTIONS=detect_leaks=0",
             (const char *const[]){"task 'sleepy'", "without waiting", "task 'forgotten'",
@@ -76,8 +77,8 @@ static void test_programs(void)
             (const char *const[]){"ok queue_delivers_in_order", "ok wait_for_times_out",
                                   "2 test(s), 0 failed", NULL});
     /* debug mode finds nothing to say about the clean ones */
-    const char *clean[] = {"hello", "tasks", "gather", "semaphore", "fetch"};
-    for (int i = 0; i < 5; i++) {
+    const char *clean[] = {"hello", "tasks", "gather", "semaphore", "fetch", "forms"};
+    for (size_t i = 0; i < sizeof clean / sizeof *clean; i++) {
         char cmd[2048];
         snprintf(cmd, sizeof cmd, "WEFT_DEBUG=1 %s/guide_%s >/dev/null", dir, clean[i]);
         int rc;

@@ -160,6 +160,36 @@ int weft_http_request_body(weft_http_request *req, const char **data, size_t *le
  * route matched); returns what they return. Waits (through them). */
 int weft_http_next(weft_http_request *req);
 
+/* ---- forms, query strings, percent-decoding (both sides; none waits) ----
+ * application/x-www-form-urlencoded as browsers, curl --data-urlencode and
+ * aiohttp send it: "a=1&b=x+y%21". */
+
+/* Most name=value pairs weft_http_form_parse takes (PHP's max_input_vars):
+ * a body of "&&&..." or a million fields must not cost a handler more. */
+#define WEFT_HTTP_FORM_MAX_FIELDS 1000
+/* Percent-decodes s[0..n) into out (NUL-terminated); form: '+' is a
+ * space. Its length, -EINVAL (a '%' without two hex digits, or a NUL byte
+ * raw or as %00: it would cut the C string a caller compares or opens),
+ * -ENOSPC. A decoded path may hold "/", "..", "\": check it before use
+ * (static routes do). */
+ssize_t weft_http_percent_decode(const char *s, size_t n, char *out, size_t cap, int form);
+/* Called per decoded pair, in order; nonzero stops (and is returned). */
+typedef int (*weft_http_form_fn)(void *arg, const char *name, const char *value);
+/* Decodes a form or query string pair by pair ("a" alone is a = ""; empty
+ * pairs are skipped). The number of pairs, fn's nonzero return, -EINVAL
+ * (bad escape), -E2BIG (over WEFT_HTTP_FORM_MAX_FIELDS), -ENOMEM. */
+int weft_http_form_parse(const char *form, size_t len, weft_http_form_fn fn, void *arg);
+/* The first value of name in a form or query string, decoded into out. Its
+ * length, -ENOENT, or as weft_http_form_parse / -ENOSPC. */
+ssize_t weft_http_form_get(const char *form, size_t len, const char *name, char *out, size_t cap);
+/* The same on the request's query string. */
+ssize_t weft_http_request_query_get(const weft_http_request *req, const char *name, char *out,
+                                    size_t cap);
+/* Encodes n name/value pairs as a form body (for a request body with
+ * "Content-Type: application/x-www-form-urlencoded", or a query string).
+ * A malloc'ed string (free() it), NULL when out of memory. */
+char *weft_http_form_encode(const weft_http_header *fields, size_t n);
+
 /* ---- the response ("reply" on the server, "response" in the client) ---- */
 /* Adds a response header (copied) before the response starts.
  * -WEFT_EHTTP_STATE once started; -EINVAL on CR/LF in name or value, a
