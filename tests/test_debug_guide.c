@@ -60,6 +60,14 @@ static void test_programs(void)
     example("tasks", NULL, (const char *const[]){"hello\nworld\nfinished in 0.", NULL});
     example("gather", NULL, (const char *const[]){"results: 2 6 24", NULL});
     example("semaphore", NULL, (const char *const[]){"at most 4 at once", NULL});
+    example("shield", NULL,
+            (const char *const[]){"plain   : rollback cancelled", "shielded: rollback sent",
+                                  "reached the server: 1 of 2", NULL});
+    example("frontier", NULL, (const char *const[]){"visited 121 pages, depth 0 to 4", NULL});
+    example("request_ids", NULL,
+            (const char *const[]){"[req-1] request received", "[req-2] audit written",
+                                  "[req-1] checksum computed on a worker thread",
+                                  "[req-2] response sent", "[-] server idle", NULL});
     example("fetch", NULL, (const char *const[]){"20 fetches in", "150 bytes", "error: none", NULL});
     example("forms", NULL, (const char *const[]){"you sent: session=ada-42", "saved 1 cookie(s): ok", NULL});
     /* it leaks a queue on purpose: keep LeakSanitizer (make asan) quiet */
