@@ -15,6 +15,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include <zlib.h>
 
 static int port;
 static weft_http_client *cl;
@@ -102,6 +103,20 @@ static int raw_server(weft_stream *s, void *arg)
             snprintf(last_request, sizeof last_request, "%d", code);
             return 0;
         }
+    if (!strcmp(path, "/bomb")) {
+        /* 10 MB of zeros deflated to ~10 KB, in one compressed message. */
+        reply_101(s, head, "Sec-WebSocket-Extensions: permessage-deflate\r\n");
+        static uint8_t zeros[10 << 20], z[1 << 20];
+        z_stream zs = {0};
+        deflateInit2(&zs, 9, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY);
+        zs.next_in = zeros, zs.avail_in = sizeof zeros, zs.next_out = z, zs.avail_out = sizeof z;
+        deflate(&zs, Z_SYNC_FLUSH);
+        size_t zn = sizeof z - zs.avail_out - 4;
+        deflateEnd(&zs);
+        raw_frame(s, 1, 4, WEFT__WS_BINARY, z, zn, 0);
+        snprintf(last_request, sizeof last_request, "%d", raw_close_code(s, 1));
+        return 0;
+    }
     if (!strcmp(path, "/silent")) {
         /* Never answers the close. */
         reply_101(s, head, NULL);
@@ -256,7 +271,16 @@ static int t_bad_servers(void)
         CHECK_EQ(weft_ws_connect_status(), h[i].status);
     }
     CHECK_EQ(weft_http_client_connections(cl), 0);
+    /* A deflate bomb stops at max_message: 1009, memory bounded. */
     weft_ws *ws;
+    weft_ws_msg m;
+    weft_ws_opts zo = {.deflate = 1, .max_message = 1 << 20};
+    CHECK_EQ(connect_to("/bomb", &ws, &zo), 0);
+    CHECK_EQ(weft_ws_deflate(ws), 1);
+    CHECK_EQ(weft_ws_receive(ws, &m), -WEFT_EWS_TOO_BIG);
+    weft_ws_free(ws);
+    for (int k = 0; k < 200 && atoi(last_request) != 1009; k++) weft_sleep(0.01);
+    CHECK_EQ(atoi(last_request), 1009);
     CHECK_EQ(weft_ws_connect(cl, "ftp://127.0.0.1/x", NULL, &ws), -WEFT_EHTTP_URL);
     return 0;
 }
