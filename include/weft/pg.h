@@ -422,6 +422,36 @@ int weft_pg_stmt_query(weft_pg_stmt *s, const weft_pg_params *p, int flags, weft
 int weft_pg_explain(weft_pg *c, const char *sql, const weft_pg_params *p, int analyze,
                     char **plan);
 
+/* ---- server messages, logging, limits -------------------------------------------- */
+
+/* Notices and warnings the server sends (RAISE NOTICE, "table does not
+ * exist, skipping"...) go to fn, in the order sent, instead of being
+ * dropped (asyncpg's add_log_listener; one listener per connection, NULL
+ * removes it). severity is "NOTICE", "WARNING", "INFO", "DEBUG", "LOG".
+ * fn runs inside whichever task is reading c and must not wait. */
+typedef void (*weft_pg_log_fn)(weft_pg *c, const char *severity, const char *sqlstate,
+                               const char *message, void *arg);
+void weft_pg_set_log_listener(weft_pg *c, weft_pg_log_fn fn, void *arg);
+/* fn is called once when c is found lost (server gone, killed, network);
+ * it must not wait or free c. NULL removes it. */
+void weft_pg_set_termination_listener(weft_pg *c, void (*fn)(weft_pg *c, void *arg), void *arg);
+/* After each weft_pg_query* / weft_pg_exec* call on c: the statement, its
+ * duration in seconds, rows returned or affected, and 0 or the error. fn
+ * must not wait. NULL removes it. */
+typedef void (*weft_pg_query_log_fn)(weft_pg *c, const char *sql, double seconds, int64_t rows,
+                                     int rc, void *arg);
+void weft_pg_set_query_logger(weft_pg *c, weft_pg_query_log_fn fn, void *arg);
+/* Default time limit in seconds for each weft_pg_query* and weft_pg_exec*
+ * call on c (0: none): past it the call returns -ETIMEDOUT and the statement
+ * is cancelled on the server, as under weft_timeout. */
+void weft_pg_set_command_timeout(weft_pg *c, double seconds);
+/* The prepared-statement cache's size (default 256; 0: no caching). A
+ * smaller size forgets (and deallocates on the server) the newest entries
+ * past it. 0 or an error as weft_pg_exec. Waits. */
+int weft_pg_set_stmt_cache_size(weft_pg *c, int n);
+/* Statements run on c so far (queries, execs, batches, COPYs). */
+int64_t weft_pg_queries(const weft_pg *c);
+
 /* ---- large results, row by row ---------------------------------------------- */
 
 typedef struct weft_pg_rows weft_pg_rows;
@@ -445,6 +475,13 @@ void weft_pg_rows_close(weft_pg_rows *it);
  * Returns the new depth (1 for the outermost), or an error as weft_pg_query.
  * Waits. */
 int weft_pg_begin(weft_pg *c);
+/* weft_pg_begin with transaction modes (outermost level only: a savepoint
+ * has none, -WEFT_PG_ESTATE inside a transaction). isolation is one of the
+ * WEFT_PG_ISO_* (DEFAULT: the session's default); read_only and deferrable
+ * 0 or 1 (deferrable matters for SERIALIZABLE READ ONLY). Waits. */
+enum { WEFT_PG_ISO_DEFAULT, WEFT_PG_ISO_READ_COMMITTED, WEFT_PG_ISO_REPEATABLE_READ,
+       WEFT_PG_ISO_SERIALIZABLE };
+int weft_pg_begin_opts(weft_pg *c, int isolation, int read_only, int deferrable);
 /* Commits the innermost level (releases its savepoint). 0, -WEFT_PG_ESTATE
  * when no transaction is open, or an error as weft_pg_query; a commit the
  * server turns into a rollback returns -WEFT_PG_ESERVER with sqlstate
@@ -536,6 +573,16 @@ typedef struct weft_pg_pool_opts {
     int max_size;          /* upper bound; default 10 */
     double acquire_timeout;/* seconds weft_pg_pool_acquire waits; 0: 30 s; < 0: forever */
     double check_idle_s;   /* a connection idle this long is pinged before reuse; 0: 10 s */
+    /* asyncpg.create_pool's lifecycle (all optional; zero: the default) */
+    int (*init)(weft_pg *c, void *arg);  /* once per new connection; < 0: it is closed
+                                            and the acquire (or pool_new) fails so */
+    int (*setup)(weft_pg *c, void *arg); /* on each acquire; < 0: released, acquire fails */
+    int (*reset)(weft_pg *c, void *arg); /* replaces weft's reset (see release); < 0: closed */
+    void *hook_arg;
+    double max_inactive_s; /* an idle connection older than this is closed; 0: 300 s; < 0: never */
+    int64_t max_queries;   /* statements before a connection is replaced; 0: 50,000; < 0: never */
+    double command_timeout;/* each connection's weft_pg_set_command_timeout; 0: none */
+    int stmt_cache_size;   /* each connection's statement cache; 0: 256; < 0: none */
 } weft_pg_pool_opts;
 
 /* Makes a pool for dsn (copied) and opens min_size connections. opts may be
@@ -585,6 +632,18 @@ int weft_pg_pool_query_err(weft_pg_pool *p, const char *sql, const weft_pg_param
 /* Connections open (idle + in use) and idle. */
 int weft_pg_pool_size(const weft_pg_pool *p);
 int weft_pg_pool_idle(const weft_pg_pool *p);
+typedef struct weft_pg_pool_stats {
+    int size, idle, in_use; /* open; idle; acquired and not released */
+    int waiting;            /* tasks waiting in weft_pg_pool_acquire */
+    int64_t acquired;       /* acquires that succeeded */
+    int64_t opened, closed; /* connections over the pool's life */
+} weft_pg_pool_stats;
+/* The pool's counters now. */
+void weft_pg_pool_stats_get(const weft_pg_pool *p, weft_pg_pool_stats *out);
+/* Replaces every connection (after a schema change, say): idle ones are
+ * closed now, those in use when released; none is cut off mid-statement.
+ * Does not wait. */
+void weft_pg_pool_expire_connections(weft_pg_pool *p);
 
 #ifdef __cplusplus
 }

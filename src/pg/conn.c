@@ -80,6 +80,7 @@ int pg__send_failed(weft_pg *c)
 
 int pg__lost(weft_pg *c)
 {
+    int first = !c->broken;
     if (!c->broken) {
         c->broken = 1;
         const char *m = PQerrorMessage(c->pg);
@@ -89,6 +90,7 @@ int pg__lost(weft_pg *c)
      * is reused, since the loop's registration would otherwise be stale. */
     if (c->fd >= 0) weft_fd_forget(c->fd);
     c->fd = -1;
+    if (first && c->term_fn) c->term_fn(c, c->term_arg);
     return -WEFT_PG_EBROKEN;
 }
 
@@ -321,13 +323,32 @@ int pg__simple(weft_pg *c, const char *sql)
     return rc < 0 ? rc : pg__rows_int(rows);
 }
 
+typedef struct exec_job {
+    weft_pg *c;
+    const char *sql;
+    int64_t *rows;
+} exec_job;
+
+static int exec_body(void *arg)
+{
+    exec_job *j = arg;
+    int rc = pg__lock(j->c);
+    if (rc < 0) return rc;
+    rc = pg__simple_count(j->c, j->sql, j->rows);
+    pg__release(j->c);
+    return rc;
+}
+
 int weft_pg_exec_count(weft_pg *c, const char *sql, int64_t *rows)
 {
-    if (!sql) return -EINVAL;
-    int rc = pg__lock(c);
-    if (rc < 0) return rc;
-    rc = pg__simple_count(c, sql, rows);
-    pg__release(c);
+    if (!c || !sql) return -EINVAL;
+    int64_t n = 0;
+    exec_job j = {c, sql, &n};
+    double t0 = c->qlog_fn ? weft_now() : 0;
+    c->nqueries++;
+    int rc = pg__timed(c, exec_body, &j);
+    if (c->qlog_fn) c->qlog_fn(c, sql, weft_now() - t0, n, rc, c->qlog_arg);
+    if (rows) *rows = n;
     return rc;
 }
 
@@ -713,7 +734,9 @@ int weft_pg_connect(const char *dsn, weft_pg **out, char **errmsg)
      * registered between queries, saving two epoll_ctl per query. */
     weft_fd_keep(c->fd);
     PQsetNoticeProcessor(j.pg, quiet_notice, NULL);
+    pg__install_notice_receiver(c);
     c->rollback_to = -1;
+    c->stmt_cap = PG_STMT_CACHE;
     /* debug mode: a connection never freed is reported at loop close */
     weft_debug_track_at(c, "pg connection", WEFT_DEBUG_CALLER);
     *out = c;

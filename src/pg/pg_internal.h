@@ -31,6 +31,10 @@ typedef struct pg_type_entry { /* codec.c: a type looked up by name */
     struct pg_type_entry *next;
 } pg_type_entry;
 void pg__types_free(weft_pg *c);
+/* hooks.c: runs fn(arg) under c's command timeout (if set and no shorter
+ * deadline applies is not known: weft_timeout nests, the earlier wins). */
+int pg__timed(weft_pg *c, weft_fn fn, void *arg);
+void pg__install_notice_receiver(weft_pg *c);
 
 typedef struct pg_nq { /* a queued notification */
     weft_pg_notify n;
@@ -63,12 +67,23 @@ struct weft_pg {
     int lock_waiters;     /* tasks waiting in pg__lock */
     int ap_lockers;       /* ... of which weft_pg_query calls */
     pg_type_entry *types; /* weft_pg_type_oid's cache and the user codecs */
+    int stmt_cap;         /* cache size (PG_STMT_CACHE unless set) */
+    int stmt_alloc;       /* slots allocated in stmts */
+    int64_t nqueries;     /* statements run (weft_pg_queries) */
+    double command_timeout;
+    weft_pg_log_fn log_fn;
+    void *log_arg;
+    void (*term_fn)(weft_pg *c, void *arg);
+    void *term_arg;
+    weft_pg_query_log_fn qlog_fn;
+    void *qlog_arg;
     /* pool bookkeeping */
     struct weft_pg_pool *pool;
     struct weft_pg *pool_next;
     double idle_since;
     int pool_dirty;       /* ran something for its last holder: reset first */
     int used;             /* an operation took the lock (pool: since acquire) */
+    unsigned pool_gen;    /* the pool's generation when opened (expire_connections) */
 };
 
 struct weft_pg_params {

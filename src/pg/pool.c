@@ -22,6 +22,9 @@ struct weft_pg_pool {
     int size;          /* open connections, idle included */
     int out;           /* acquired and not yet released */
     int closed;
+    int waiting;       /* tasks in acquire */
+    unsigned gen;      /* bumped by expire_connections */
+    int64_t acquired, opened, nclosed;
 };
 
 static void conn_close(weft_pg_pool *p, weft_pg *c)
@@ -29,6 +32,50 @@ static void conn_close(weft_pg_pool *p, weft_pg *c)
     c->pool = NULL;
     weft_pg_free(c);
     p->size--;
+    p->nclosed++;
+}
+
+/* A new connection, made ready by the pool's settings and init hook. */
+static int conn_open(weft_pg_pool *p, weft_pg **out)
+{
+    weft_pg *c;
+    int rc = weft_pg_connect(p->dsn, &c, NULL);
+    if (rc < 0) return rc;
+    p->opened++;
+    c->pool_gen = p->gen;
+    if (p->o.command_timeout > 0) weft_pg_set_command_timeout(c, p->o.command_timeout);
+    if (p->o.stmt_cache_size) c->stmt_cap = p->o.stmt_cache_size < 0 ? 0 : p->o.stmt_cache_size;
+    if (p->o.init && (rc = p->o.init(c, p->o.hook_arg)) < 0) {
+        weft_pg_free(c);
+        p->nclosed++;
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
+/* Past its query budget, expired, or idle too long: replaced, not reused. */
+static int retired(const weft_pg_pool *p, const weft_pg *c, int idle)
+{
+    if (c->pool_gen != p->gen) return 1;
+    if (p->o.max_queries > 0 && c->nqueries >= p->o.max_queries) return 1;
+    return idle && p->o.max_inactive_s > 0 && weft_now() - c->idle_since >= p->o.max_inactive_s;
+}
+
+/* Closes idle connections that are retired (called at each acquire and
+ * release: the pool has no timer task). */
+static void sweep(weft_pg_pool *p)
+{
+    for (weft_pg **pp = &p->idle; *pp;) {
+        weft_pg *c = *pp;
+        if (!c->draining && retired(p, c, 1)) {
+            *pp = c->pool_next;
+            p->nidle--;
+            conn_close(p, c);
+        } else {
+            pp = &c->pool_next;
+        }
+    }
 }
 
 static void pool_destroy(weft_pg_pool *p)
@@ -48,13 +95,19 @@ int weft_pg_pool_new(const char *dsn, const weft_pg_pool_opts *opts, weft_pg_poo
 {
     if (!dsn || !out) return -EINVAL;
     *out = NULL;
-    weft_pg_pool_opts o = {1, 10, 30.0, 10.0};
+    weft_pg_pool_opts o = {.min_size = 1, .max_size = 10, .acquire_timeout = 30.0, .check_idle_s = 10.0};
     if (opts) {
+        o = *opts;
+        o.acquire_timeout = 30.0;
+        o.check_idle_s = 10.0;
+        o.max_size = 10;
         if (opts->max_size > 0) o.max_size = opts->max_size;
         o.min_size = opts->min_size;
         if (opts->acquire_timeout != 0) o.acquire_timeout = opts->acquire_timeout;
         if (opts->check_idle_s > 0) o.check_idle_s = opts->check_idle_s;
     }
+    if (o.max_inactive_s == 0) o.max_inactive_s = 300.0;
+    if (o.max_queries == 0) o.max_queries = 50000;
     if (o.min_size < 0 || o.min_size > o.max_size) return -EINVAL;
     weft_pg_pool *p = calloc(1, sizeof *p);
     if (!p) return -ENOMEM;
@@ -67,7 +120,7 @@ int weft_pg_pool_new(const char *dsn, const weft_pg_pool_opts *opts, weft_pg_poo
     }
     for (int i = 0; i < o.min_size; i++) {
         weft_pg *c;
-        int rc = weft_pg_connect(dsn, &c, NULL);
+        int rc = conn_open(p, &c);
         if (rc < 0) {
             pool_destroy(p);
             return rc;
@@ -167,23 +220,35 @@ static int reset_session(weft_pg *c)
 /* Makes an idle connection ready: reset if its last holder ran anything,
  * pinged if idle long. 0, or < 0 when it must be dropped (or the task was
  * cancelled). */
+static void forget_session(weft_pg *c)
+{
+    c->tx_depth = 0;
+    c->rollback_to = -1;
+    c->listening = 0;
+    c->pool_dirty = 0;
+    /* after the reset: notifications it read (UNLISTEN * ends new ones)
+     * belong to the last holder, not the next */
+    for (pg_nq *q = c->nq_head, *n; q; q = n) {
+        n = q->next;
+        free(q);
+    }
+    c->nq_head = c->nq_tail = NULL;
+}
+
 static int prepare(weft_pg_pool *p, weft_pg *c)
 {
+    if (c->pool_dirty && p->o.reset) {
+        /* the user's reset runs unlocked: it calls the public API */
+        int rc = p->o.reset(c, p->o.hook_arg);
+        if (rc >= 0 && !weft_pg_ok(c)) rc = -WEFT_PG_EBROKEN;
+        if (rc >= 0) forget_session(c);
+        return rc < 0 ? rc : 0;
+    }
     if (c->pool_dirty) {
         int rc = pg__lock(c);
         if (rc < 0) return rc;
         rc = reset_session(c);
-        if (rc >= 0) {
-            c->tx_depth = 0;
-            c->rollback_to = -1;
-            c->listening = 0;
-            c->pool_dirty = 0;
-            for (pg_nq *q = c->nq_head, *n; q; q = n) {
-                n = q->next;
-                free(q);
-            }
-            c->nq_head = c->nq_tail = NULL;
-        }
+        if (rc >= 0) forget_session(c);
         pg__release(c);
         return rc < 0 ? rc : 0;
     }
@@ -203,8 +268,11 @@ static int acquire_body(void *arg)
 {
     acq *a = arg;
     weft_pg_pool *p = a->p;
+    p->waiting++;
     int rc = weft_sem_acquire(p->slots);
+    p->waiting--;
     if (rc < 0) return rc;
+    sweep(p);
     while (p->idle && !p->closed) {
         weft_pg *c = p->idle;
         p->idle = c->pool_next;
@@ -227,7 +295,7 @@ static int acquire_body(void *arg)
         return -WEFT_PG_ECLOSED;
     }
     p->size++; /* counted while connecting, so the bound holds */
-    rc = weft_pg_connect(p->dsn, &a->c, NULL);
+    rc = conn_open(p, &a->c);
     if (rc < 0) {
         p->size--;
         weft_sem_release(p->slots);
@@ -258,6 +326,11 @@ int weft_pg_pool_acquire(weft_pg_pool *p, weft_pg **out)
     }
     /* A new holder starts with no error: the last one's is not its own. */
     pg__clear_error(a.c);
+    if (p->o.setup && (rc = p->o.setup(a.c, p->o.hook_arg)) < 0) {
+        weft_pg_pool_release(p, a.c);
+        return rc;
+    }
+    p->acquired++;
     *out = a.c;
     return 0;
 }
@@ -265,7 +338,7 @@ int weft_pg_pool_acquire(weft_pg_pool *p, weft_pg **out)
 void weft_pg_pool_release(weft_pg_pool *p, weft_pg *c)
 {
     if (!p || !c) return;
-    if (p->closed || !weft_pg_ok(c)) {
+    if (p->closed || !weft_pg_ok(c) || (retired(p, c, 0) && !c->draining)) {
         conn_close(p, c);
     } else {
         /* Anything run may have changed the session (SET ROLE, search_path,
@@ -281,6 +354,7 @@ void weft_pg_pool_release(weft_pg_pool *p, weft_pg *c)
     }
     weft_sem_release(p->slots);
     if (--p->out == 0 && p->closed) pool_destroy(p);
+    else if (!p->closed) sweep(p);
 }
 
 int weft_pg_pool_run(weft_pg_pool *p, int (*fn)(weft_pg *c, void *arg), void *arg)
@@ -329,3 +403,23 @@ int weft_pg_pool_query(weft_pg_pool *p, const char *sql, const weft_pg_params *p
 
 int weft_pg_pool_size(const weft_pg_pool *p) { return p ? p->size : 0; }
 int weft_pg_pool_idle(const weft_pg_pool *p) { return p ? p->nidle : 0; }
+
+void weft_pg_pool_stats_get(const weft_pg_pool *p, weft_pg_pool_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!p) return;
+    out->size = p->size;
+    out->idle = p->nidle;
+    out->in_use = p->out - p->waiting;
+    out->waiting = p->waiting;
+    out->acquired = p->acquired;
+    out->opened = p->opened;
+    out->closed = p->nclosed;
+}
+
+void weft_pg_pool_expire_connections(weft_pg_pool *p)
+{
+    if (!p || p->closed) return;
+    p->gen++;
+    sweep(p);
+}

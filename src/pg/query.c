@@ -170,11 +170,15 @@ static int stmt_set_types(pg_stmt *s, const weft_pg_params *p)
 
 static pg_stmt *stmt_add(weft_pg *c, const char *sql, uint64_t h, int nparams)
 {
-    if (!c->stmts) {
-        c->stmts = calloc(PG_STMT_CACHE, sizeof *c->stmts);
-        if (!c->stmts) return NULL;
+    if (c->nstmts >= c->stmt_cap) return NULL; /* full: run unnamed */
+    if (c->nstmts == c->stmt_alloc) { /* grown as used, up to the cap */
+        int n = c->stmt_alloc ? 2 * c->stmt_alloc : 16;
+        if (n > c->stmt_cap) n = c->stmt_cap;
+        pg_stmt *st = realloc(c->stmts, (size_t)n * sizeof *st);
+        if (!st) return NULL;
+        c->stmts = st;
+        c->stmt_alloc = n;
     }
-    if (c->nstmts >= PG_STMT_CACHE) return NULL; /* full: run unnamed */
     pg_stmt *s = &c->stmts[c->nstmts];
     s->sql = strdup(sql);
     if (!s->sql) return NULL;
@@ -349,6 +353,41 @@ weft_pg_result *pg__wrap(PGresult *res)
     return r;
 }
 
+/* A cached statement whose plan no longer fits the schema (ALTER TABLE
+ * changed its result type: SQLSTATE 0A000 "cached plan must not change
+ * result type") is forgotten and deallocated; 1 if sql had an entry. */
+static int stmt_invalidate(weft_pg *c, const char *sql)
+{
+    pg_stmt *s = stmt_find(c, sql, hash_sql(sql));
+    if (!s || s->pending) return 0;
+    char dealloc[48];
+    snprintf(dealloc, sizeof dealloc, "DEALLOCATE %s", s->name);
+    stmt_drop(c, s);
+    weft_pg_exec(c, dealloc); /* failing only leaves a server-side orphan */
+    return 1;
+}
+
+typedef struct query_job {
+    weft_pg *c;
+    const char *sql;
+    const weft_pg_params *p;
+    int flags;
+    PGresult **res;
+    int64_t *n;
+} query_job;
+
+static int query_body(void *arg)
+{
+    query_job *j = arg;
+    int rc = pg__ap_query(j->c, j->sql, j->p, j->flags, j->res, j->n);
+    /* Retried once, transparently, as asyncpg does; not inside a
+     * transaction, which the error has aborted. */
+    if (rc == -WEFT_PG_ESERVER && !strcmp(j->c->sqlstate, "0A000") && !(j->flags & WEFT_PG_NOCACHE) &&
+        PQtransactionStatus(j->c->pg) == PQTRANS_IDLE && stmt_invalidate(j->c, j->sql))
+        rc = pg__ap_query(j->c, j->sql, j->p, j->flags, j->res, j->n);
+    return rc;
+}
+
 int weft_pg_query_count(weft_pg *c, const char *sql, const weft_pg_params *p, int flags,
                         weft_pg_result **out, int64_t *rows)
 {
@@ -358,7 +397,11 @@ int weft_pg_query_count(weft_pg *c, const char *sql, const weft_pg_params *p, in
     if (c->broken) return -WEFT_PG_EBROKEN;
     PGresult *res = NULL;
     int64_t n = 0;
-    int rc = pg__ap_query(c, sql, p, flags, out ? &res : NULL, &n);
+    query_job j = {c, sql, p, flags, out ? &res : NULL, &n};
+    double t0 = c->qlog_fn ? weft_now() : 0;
+    c->nqueries++;
+    int rc = pg__timed(c, query_body, &j);
+    if (c->qlog_fn) c->qlog_fn(c, sql, weft_now() - t0, n, rc, c->qlog_arg);
     if (rc >= 0 && out) {
         *out = res ? pg__wrap(res) : NULL;
         if (res && !*out) rc = -ENOMEM;
@@ -447,6 +490,22 @@ int weft_pg_prepare(weft_pg *c, const char *sql)
     if (rc >= 0) rc = desc ? PQnparams(desc) : 0;
     PQclear(desc);
     return rc;
+}
+
+int weft_pg_set_stmt_cache_size(weft_pg *c, int n)
+{
+    if (!c || n < 0) return -EINVAL;
+    c->stmt_cap = n;
+    int rc = 0;
+    while (c->nstmts > n && rc >= 0) { /* the newest go: names are never reused */
+        pg_stmt *s = &c->stmts[c->nstmts - 1];
+        char dealloc[48];
+        snprintf(dealloc, sizeof dealloc, "DEALLOCATE %s", s->name);
+        int pending = s->pending;
+        stmt_drop(c, s);
+        if (!pending) rc = weft_pg_exec(c, dealloc);
+    }
+    return rc < 0 ? rc : 0;
 }
 
 /* ---- row-by-row cursors --------------------------------------------------------- */
@@ -556,6 +615,28 @@ int weft_pg_begin(weft_pg *c)
     char sql[48];
     if (c->tx_depth == 0) snprintf(sql, sizeof sql, "BEGIN");
     else snprintf(sql, sizeof sql, "SAVEPOINT weft_sp%d", c->tx_depth + 1);
+    rc = pg__simple(c, sql);
+    if (rc >= 0) rc = ++c->tx_depth;
+    pg__release(c);
+    return rc;
+}
+
+int weft_pg_begin_opts(weft_pg *c, int isolation, int read_only, int deferrable)
+{
+    static const char *const iso[] = {"", " ISOLATION LEVEL READ COMMITTED",
+                                      " ISOLATION LEVEL REPEATABLE READ",
+                                      " ISOLATION LEVEL SERIALIZABLE"};
+    if (isolation < 0 || isolation > WEFT_PG_ISO_SERIALIZABLE) return -EINVAL;
+    int rc = pg__lock(c);
+    if (rc < 0) return rc;
+    tx_sync(c);
+    if (c->tx_depth) {
+        pg__release(c);
+        return -WEFT_PG_ESTATE;
+    }
+    char sql[128];
+    snprintf(sql, sizeof sql, "BEGIN%s%s%s", iso[isolation], read_only ? " READ ONLY" : "",
+             deferrable ? " DEFERRABLE" : "");
     rc = pg__simple(c, sql);
     if (rc >= 0) rc = ++c->tx_depth;
     pg__release(c);
