@@ -44,6 +44,7 @@ struct query {
     weft__wlist wl;
     watch w[ARES_GETSOCK_MAXNUM];
     int done, status;
+    int sock_err;              /* errno of a socket c-ares could not open (EMFILE...) */
     struct addrinfo *res;      /* getaddrinfo: our copy */
     char *host;                /* getnameinfo: the caller's buffer */
     size_t hostlen;
@@ -77,9 +78,14 @@ static int ares_err(int status)
 
 /* ---- sockets, through the loop ---------------------------------------------------- */
 
+/* c-ares reports a socket it could not open as a refused connection:
+ * the errno is kept so that fd exhaustion reads as -EMFILE, as it does
+ * everywhere else in weft, not as a temporary resolver failure. */
 static ares_socket_t sock_open(int family, int type, int proto, void *u)
 {
-    return socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, proto);
+    int fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, proto);
+    if (fd < 0) ((query *)u)->sock_err = errno;
+    return fd;
 }
 static int sock_close(ares_socket_t fd, void *u) { return weft_close(fd) < 0 ? -1 : 0; }
 static int sock_connect(ares_socket_t fd, const struct sockaddr *sa, ares_socklen_t n, void *u)
@@ -137,7 +143,7 @@ static int channel_open(query *q)
     conf_options(&o.timeout, &o.tries);
     int rc = ares_init_options(&q->ch, &o, ARES_OPT_LOOKUPS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES);
     if (rc != ARES_SUCCESS) return ares_err(rc);
-    ares_set_socket_functions(q->ch, &sock_funcs, NULL);
+    ares_set_socket_functions(q->ch, &sock_funcs, q);
     return 0;
 }
 
@@ -275,7 +281,7 @@ int weft__ares_getaddrinfo(const char *host, int family, int socktype, struct ad
     struct ares_addrinfo_hints hints = {.ai_family = family, .ai_socktype = socktype};
     ares_getaddrinfo(q.ch, host, NULL, &hints, addrinfo_done, &q);
     r = drive(&q);
-    if (r == 0) r = ares_err(q.status);
+    if (r == 0) r = q.status != ARES_SUCCESS && q.sock_err ? -q.sock_err : ares_err(q.status);
     if (r == 0) *out = q.res;
     else weft_addrinfo_free(q.res);
     return r;
@@ -304,6 +310,8 @@ int weft__ares_getnameinfo(const struct sockaddr *sa, socklen_t salen, char *hos
              ((flags & NI_NOFQDN) ? ARES_NI_NOFQDN : 0);
     ares_getnameinfo(q.ch, sa, (ares_socklen_t)salen, af, nameinfo_done, &q);
     r = drive(&q);
-    if (r == 0) r = q.status == -1 ? -ENOSPC : ares_err(q.status);
+    if (r == 0) r = q.status == -1                           ? -ENOSPC
+                    : q.status != ARES_SUCCESS && q.sock_err ? -q.sock_err
+                                                             : ares_err(q.status);
     return r;
 }
