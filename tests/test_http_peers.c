@@ -5,6 +5,7 @@
 #include <weft/test.h>
 #include "tls_cert.h"
 #include "free_port.h"
+#include "run_cmd.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -22,25 +23,7 @@ static char dir[64];
 static char out[1 << 16];
 
 /* Runs argv to its end, its stdout in out; returns its exit status. */
-static int run(char *const argv[])
-{
-    weft_process *p;
-    weft_process_opts o = {.stdout_mode = WEFT_PIPE, .stderr_mode = WEFT_INHERIT};
-    int r = weft_process_spawn(argv, &o, &p);
-    if (r < 0) {
-        fprintf(stderr, "cannot run %s: %s\n", argv[0], weft_strerror(r));
-        return r;
-    }
-    size_t got = 0;
-    ssize_t n;
-    while (got < sizeof out - 1 &&
-           (n = weft_stream_read(weft_process_stdout(p), out + got, sizeof out - 1 - got)) > 0)
-        got += (size_t)n;
-    out[got] = 0;
-    r = weft_process_wait(p);
-    weft_process_free(p);
-    return r;
-}
+static int run(char *const argv[]) { return run_cmd(argv, out, sizeof out); }
 
 static int h_hello(weft_http_request *req, void *arg)
 {

@@ -149,21 +149,8 @@ static void child_http(void *a)
     exit(0);
 }
 
-static void in_limited_child(void (*fn)(void *))
-{
-    if (UNDER_ASAN || slow_machine()) {
-        fprintf(stderr, "   skipped: address-space limits and sanitizers/emulators do not mix\n");
-        return;
-    }
-    char *err;
-    int st = in_child(fn, NULL, &err);
-    fputs(err, stderr);
-    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-    free(err);
-}
-
-static void t_stream(void) { in_limited_child(child_stream); }
-static void t_http(void) { in_limited_child(child_http); }
+static void t_stream(void) { oom_in_child(child_stream); }
+static void t_http(void) { oom_in_child(child_http); }
 
 int main(int argc, char **argv)
 {
