@@ -68,6 +68,9 @@ static void test_programs(void)
             (const char *const[]){"[req-1] request received", "[req-2] audit written",
                                   "[req-1] checksum computed on a worker thread",
                                   "[req-2] response sent", "[-] server idle", NULL});
+    example("subprocess", NULL,
+            (const char *const[]){"sort exited 0: apple\nfig\npear\n", "(timed out)",
+                                  "compiling\nwarning: slow disk\n", "killed: status 143", NULL});
     example("fetch", NULL, (const char *const[]){"20 fetches in", "150 bytes", "error: none", NULL});
     example("forms", NULL, (const char *const[]){"you sent: session=ada-42", "saved 1 cookie(s): ok", NULL});
     /* it leaks a queue on purpose: keep LeakSanitizer (make asan) quiet */
@@ -85,7 +88,7 @@ static void test_programs(void)
             (const char *const[]){"ok queue_delivers_in_order", "ok wait_for_times_out",
                                   "2 test(s), 0 failed", NULL});
     /* debug mode finds nothing to say about the clean ones */
-    const char *clean[] = {"hello", "tasks", "gather", "semaphore", "fetch", "forms"};
+    const char *clean[] = {"hello", "tasks", "gather", "semaphore", "subprocess", "fetch", "forms"};
     for (size_t i = 0; i < sizeof clean / sizeof *clean; i++) {
         char cmd[2048];
         snprintf(cmd, sizeof cmd, "WEFT_DEBUG=1 %s/guide_%s >/dev/null", dir, clean[i]);

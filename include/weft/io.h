@@ -342,12 +342,25 @@ const char *weft_tls_error(void);
 #define WEFT_INHERIT 0 /* the child shares the parent's fd */
 #define WEFT_PIPE 1    /* a pipe, as a weft_stream */
 #define WEFT_DEVNULL 2
+#define WEFT_STDOUT 3  /* stderr_mode only: stderr goes where stdout goes (2>&1) */
 
 typedef struct weft_process weft_process;
 typedef struct weft_process_opts {
     char *const *env;   /* NULL: inherit the environment */
     const char *cwd;    /* NULL: inherit */
-    int stdin_mode, stdout_mode, stderr_mode; /* WEFT_INHERIT/PIPE/DEVNULL */
+    int stdin_mode, stdout_mode, stderr_mode; /* WEFT_INHERIT/PIPE/DEVNULL (+WEFT_STDOUT) */
+    /* Extra fds the child keeps, each under its own number (Python's
+     * pass_fds): fds 3 and up, open in the parent, close-on-exec or not.
+     * Every other fd above 2 is closed in the child, as without them. */
+    const int *pass_fds;
+    size_t pass_fds_count;
+    /* 1: the child starts a new session (setsid: no controlling terminal,
+     * its own process group), for daemons and for weft_process_kill_group. */
+    int new_session;
+    /* 1: the child leads a new process group (setpgid(0, 0)) in this
+     * session: a terminal's Ctrl-C no longer reaches it, and
+     * weft_process_kill_group reaches everything it starts. */
+    int new_group;
 } weft_process_opts;
 
 /* Starts argv[0] (searched in the parent's PATH unless it contains a '/')
@@ -358,6 +371,13 @@ typedef struct weft_process_opts {
  * program or cwd), -EACCES (not executable), -ENOMEM, -EMFILE. Does not wait
  * (the spawn itself blocks the thread only until the child has exec'd). */
 int weft_process_spawn(char *const argv[], const weft_process_opts *opt, weft_process **out);
+/* Starts `/bin/sh -c cmd` as weft_process_spawn does. The shell parses cmd:
+ * pipes, redirections and globs work, and so does any shell syntax that
+ * reaches cmd from outside. Never build cmd from untrusted text (a file name
+ * "x; rm -rf ~" runs the rm); pass such values as argv to weft_process_spawn,
+ * which no shell sees. Same results as weft_process_spawn (-EINVAL: cmd
+ * NULL). Does not wait. */
+int weft_process_shell(const char *cmd, const weft_process_opts *opt, weft_process **out);
 /* The pipes, owned by p (do not close or free them; see close_stdin).
  * NULL unless that fd's mode was WEFT_PIPE. Do not wait. */
 weft_stream *weft_process_stdin(weft_process *p);
@@ -378,6 +398,39 @@ int weft_process_wait(weft_process *p);
 /* Sends sig (through the pidfd, so never to a recycled pid). 0, -ESRCH once
  * reaped, -EINVAL bad signal. Does not wait. */
 int weft_process_kill(weft_process *p, int sig);
+/* Sends sig to the child's whole process group (the child and what it
+ * started, unless they moved to groups of their own): the child must have
+ * been spawned with new_session or new_group. Still works after the child
+ * was reaped, for what it left behind. 0, -EINVAL (no group of its own, bad
+ * signal), -ESRCH (nothing left in the group). Does not wait. */
+int weft_process_kill_group(weft_process *p, int sig);
+
+/* What weft_process_communicate collected: NUL-terminated (the NUL is not
+ * counted in the lengths); NULL where that stream was not a pipe. Free with
+ * weft_process_output_free. */
+typedef struct weft_process_output {
+    char *out;
+    size_t out_len;
+    char *err;
+    size_t err_len;
+} weft_process_output;
+/* asyncio's communicate(): writes the len bytes of input to the child's
+ * stdin (if it is a pipe; input NULL or len 0 writes nothing) and closes it,
+ * while reading stdout and stderr (those that are pipes) to their end, then
+ * waits for the exit, all at once so a child that fills one pipe while
+ * another waits never deadlocks. timeout_s < 0: no limit. Returns the exit
+ * status as weft_process_wait, with *res filled (res may be NULL to drop
+ * the output). On -ETIMEDOUT / -ECANCELED the child is left running (kill it
+ * or communicate again: nothing read is lost, res holds what arrived so far,
+ * and a later call continues; stdin is closed, unwritten input dropped);
+ * -ENOMEM, -EFBIG (either output past 1 GiB) also leave res with what was
+ * read. -EPIPE from the child closing stdin early is not an error (as
+ * Python). Waits. */
+int weft_process_communicate(weft_process *p, const void *input, size_t len,
+                             weft_process_output *res, double timeout_s);
+/* Frees res's buffers and zeroes it; NULL is a no-op. */
+void weft_process_output_free(weft_process_output *res);
+
 /* Closes its pipes (unsent data dropped), kills (SIGKILL) and reaps it if it
  * has not been reaped, frees. NULL is a no-op. Does not wait. */
 void weft_process_free(weft_process *p);

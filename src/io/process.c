@@ -32,6 +32,7 @@ struct weft_process {
     int pidfd;       /* -1: no pidfd support */
     int status;      /* valid once reaped */
     int reaped;
+    int own_group; /* spawned with new_session or new_group: pgid == pid */
     weft_stream *io[3];
 };
 
@@ -62,6 +63,30 @@ static int pipe_for(int child_fd, int *parent_end, int *child_end)
     return 0;
 }
 
+/* File actions that leave the child fds 0-2 and the pass fds, each under its
+ * own number, and close every other fd. dup2 of an fd onto itself clears its
+ * close-on-exec flag (POSIX 2018, glibc >= 2.29), which is how a weft fd
+ * (always O_CLOEXEC) survives the exec; fds between 3 and the highest pass fd
+ * are closed one by one, the rest by closefrom. */
+static int keep_only(posix_spawn_file_actions_t *fa, const int *fds, size_t n)
+{
+    int top = 2;
+    for (size_t i = 0; i < n; i++) {
+        int e = posix_spawn_file_actions_adddup2(fa, fds[i], fds[i]);
+        if (e) return -e;
+        if (fds[i] > top) top = fds[i];
+    }
+    for (int fd = 3; fd < top; fd++) {
+        int kept = 0;
+        for (size_t i = 0; i < n && !kept; i++) kept = fds[i] == fd;
+        if (!kept && fcntl(fd, F_GETFD) >= 0) {
+            int e = posix_spawn_file_actions_addclose(fa, fd);
+            if (e) return -e;
+        }
+    }
+    return -posix_spawn_file_actions_addclosefrom_np(fa, top + 1);
+}
+
 static int pidfd_open(pid_t pid)
 {
 #ifdef SYS_pidfd_open
@@ -81,7 +106,11 @@ int weft_process_spawn(char *const argv[], const weft_process_opts *opt, weft_pr
     if (!opt) opt = &none;
     int modes[3] = {opt->stdin_mode, opt->stdout_mode, opt->stderr_mode};
     for (int i = 0; i < 3; i++)
-        if (modes[i] < WEFT_INHERIT || modes[i] > WEFT_DEVNULL) return -EINVAL;
+        if (modes[i] < WEFT_INHERIT || modes[i] > (i == 2 ? WEFT_STDOUT : WEFT_DEVNULL))
+            return -EINVAL;
+    if (opt->pass_fds_count && !opt->pass_fds) return -EINVAL;
+    for (size_t i = 0; i < opt->pass_fds_count; i++)
+        if (opt->pass_fds[i] < 3 || fcntl(opt->pass_fds[i], F_GETFD) < 0) return -EBADF;
 
     weft_process *p = calloc(1, sizeof *p);
     if (!p) return -ENOMEM;
@@ -101,7 +130,9 @@ int weft_process_spawn(char *const argv[], const weft_process_opts *opt, weft_pr
             err = -posix_spawn_file_actions_addopen(&fa, i, "/dev/null", i ? O_WRONLY : O_RDONLY, 0);
         }
     }
-    if (!err) err = -posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+    if (!err && modes[2] == WEFT_STDOUT)
+        err = -posix_spawn_file_actions_adddup2(&fa, 1, 2); /* after stdout is set up */
+    if (!err) err = keep_only(&fa, opt->pass_fds, opt->pass_fds_count);
     /* The child starts with every signal at its default action and none
      * blocked, whatever the parent (weft's SIGINT handler, an ignored
      * SIGPIPE, a task waiting for SIGTERM) has set. */
@@ -112,7 +143,15 @@ int weft_process_spawn(char *const argv[], const weft_process_opts *opt, weft_pr
     sigemptyset(&none_set);
     posix_spawnattr_setsigdefault(&attr, &all);
     posix_spawnattr_setsigmask(&attr, &none_set);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+    short flags = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK;
+    if (opt->new_session) {
+        flags |= POSIX_SPAWN_SETSID;
+    } else if (opt->new_group) {
+        flags |= POSIX_SPAWN_SETPGROUP;
+        posix_spawnattr_setpgroup(&attr, 0); /* 0: a group named by the child's pid */
+    }
+    p->own_group = opt->new_session || opt->new_group;
+    posix_spawnattr_setflags(&attr, flags);
     if (!err)
         err = -posix_spawnp(&p->pid, argv[0], &fa, &attr, argv, opt->env ? opt->env : environ);
     posix_spawn_file_actions_destroy(&fa);
@@ -143,6 +182,16 @@ int weft_process_spawn(char *const argv[], const weft_process_opts *opt, weft_pr
     }
     *out = p;
     return 0;
+}
+
+int weft_process_shell(const char *cmd, const weft_process_opts *opt, weft_process **out)
+{
+    if (!cmd) {
+        if (out) *out = NULL;
+        return -EINVAL;
+    }
+    char *argv[] = {"/bin/sh", "-c", (char *)cmd, NULL};
+    return weft_process_spawn(argv, opt, out);
 }
 
 weft_stream *weft_process_stdin(weft_process *p) { return p ? p->io[0] : NULL; }
@@ -211,6 +260,14 @@ int weft_process_kill(weft_process *p, int sig)
     if (p->pidfd >= 0 && errno != ENOSYS) return -errno;
 #endif
     return kill(p->pid, sig) < 0 ? -errno : 0;
+}
+
+int weft_process_kill_group(weft_process *p, int sig)
+{
+    if (!p || !p->own_group) return -EINVAL;
+    /* Safe after the reap: Linux does not hand out a pid that still names a
+     * process group, so while anything of the group lives, the pgid is ours. */
+    return killpg(p->pid, sig) < 0 ? -errno : 0;
 }
 
 void weft_process_free(weft_process *p)
