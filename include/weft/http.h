@@ -40,6 +40,9 @@ extern "C" {
                                       or wrong) */
 #define WEFT_EHTTP_INSECURE_REDIRECT 10214 /* an https URL redirected to http (see
                                               allow_insecure_redirects) */
+#define WEFT_EHTTP_JSON 10230        /* a body is not valid JSON (weft/http_json.h) */
+#define WEFT_EHTTP_CONTENT_TYPE 10231 /* a body's Content-Type is not the one
+                                         expected (server: 415) */
 
 /* One header line; both strings NUL-terminated, owned by the message. */
 typedef struct weft_http_header {

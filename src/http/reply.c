@@ -193,7 +193,7 @@ int weft__reply_upgrade(weft_http_request *req, weft_stream **s)
 /* An error or status page with a short text body. */
 int weft__reply_simple(weft_http_request *req, int status, const char *msg)
 {
-    char body[128];
+    char body[256];
     int n = snprintf(body, sizeof body, "%s\n", msg ? msg : weft_http_status_text(status));
     if (n < 0) n = 0;
     if ((size_t)n >= sizeof body) n = (int)sizeof body - 1; /* truncated, not over-read */

@@ -184,6 +184,8 @@ static const char *http_errname(int code)
     case WEFT_EHTTP_STATE: return "HTTP call out of order";
     case WEFT_EHTTP_PROXY: return "the HTTP proxy refused the tunnel (CONNECT)";
     case WEFT_EHTTP_INSECURE_REDIRECT: return "HTTP redirect from https to http refused";
+    case WEFT_EHTTP_JSON: return "HTTP body is not valid JSON";
+    case WEFT_EHTTP_CONTENT_TYPE: return "unexpected HTTP Content-Type";
     case WEFT_EWS_PROTOCOL: return "WebSocket protocol error (closed with 1002)";
     case WEFT_EWS_UTF8: return "WebSocket text not valid UTF-8 (closed with 1007)";
     case WEFT_EWS_TOO_BIG: return "WebSocket message too big (closed with 1009)";
@@ -228,6 +230,7 @@ const char *weft_http_status_text(int s)
     case 411: return "Length Required";
     case 413: return "Content Too Large";
     case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
     case 416: return "Range Not Satisfiable";
     case 417: return "Expectation Failed";
     case 431: return "Request Header Fields Too Large";
