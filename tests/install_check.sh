@@ -39,17 +39,27 @@ cat >"$tmp/hello.c" <<'C'
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#ifdef WITH_JSON /* weft/http_json.h names jansson: its users link it too */
+#include <weft/http_json.h>
+#endif
 static int child(void *arg) { weft_sleep(0.001); return *(int *)arg * 2; }
 static int main_task(void *arg)
 {
     int v = 21, r[1];
     weft_task *t = weft_spawn(child, &v);
     if (weft_gather(&t, 1, r) < 0) return 1;
+#ifdef WITH_JSON
+    json_t *j = json_integer(r[0]);
+    r[0] = (int)json_integer_value(j);
+    json_decref(j);
+#endif
     printf("%d %s\n", r[0], weft_strerror(-ETIMEDOUT));
     return 0;
 }
 int main(void) { return weft_run(main_task, NULL) != 0; }
 C
+json=
+[ -f "$prefix/include/weft/http_json.h" ] && json=-DWITH_JSON
 want="42 timed out"  # weft_strerror's own words for -ETIMEDOUT
 check_run() {
   local out
@@ -62,7 +72,7 @@ check_run() {
 pc=(env PKG_CONFIG_PATH="$libdir/pkgconfig" pkg-config --define-variable=prefix="$prefix")
 "${pc[@]}" --exists weft || fail "pkg-config does not find weft"
 # shellcheck disable=SC2046
-"$cc" $san "$tmp/hello.c" -o "$tmp/hello_pc" $("${pc[@]}" --cflags --libs weft) \
+"$cc" $san $json "$tmp/hello.c" -o "$tmp/hello_pc" $("${pc[@]}" --cflags --libs weft) \
   -Wl,-rpath,"$libdir" || fail "cc with pkg-config"
 check_run "$tmp/hello_pc"
 
@@ -77,10 +87,14 @@ add_executable(hello_shared hello.c)
 target_link_libraries(hello_shared weft::weft)
 add_executable(hello_static hello.c)
 target_link_libraries(hello_static weft::weft_static)
+if(HELLO_JSON)
+  target_compile_definitions(hello_shared PRIVATE WITH_JSON)
+  target_compile_definitions(hello_static PRIVATE WITH_JSON)
+endif()
 CM
 cmake -S "$tmp/proj" -B "$tmp/proj/build" -DCMAKE_PREFIX_PATH="$prefix" \
   -DCMAKE_C_COMPILER="$cc" -DCMAKE_C_FLAGS="$san" -DCMAKE_EXE_LINKER_FLAGS="$san" \
-  -DCMAKE_BUILD_RPATH="$libdir" >"$tmp/cmake.log" 2>&1 || { cat "$tmp/cmake.log"; fail "cmake configure"; }
+  -DCMAKE_BUILD_RPATH="$libdir" -DHELLO_JSON="${json:+ON}" >"$tmp/cmake.log" 2>&1 || { cat "$tmp/cmake.log"; fail "cmake configure"; }
 cmake --build "$tmp/proj/build" >"$tmp/build.log" 2>&1 || { cat "$tmp/build.log"; fail "cmake build"; }
 check_run "$tmp/proj/build/hello_shared"
 check_run "$tmp/proj/build/hello_static"
