@@ -82,6 +82,7 @@ for round in $(seq "${ROUNDS:-1}"); do
 
   bench_run M2 weft "$B/bench_m2_spawn" $M2_N group
   bench_run M2 weft-gather "$B/bench_m2_spawn" $M2_N gather
+  bench_run M2 weft-eager "$B/bench_m2_spawn" $M2_N eager
   bench_run M2 go "$peers/bench_go" m2 $M2_N
   bench_run M2 go-1p env GOMAXPROCS=1 BENCH_GO_NAME=go-1p "$peers/bench_go" m2 $M2_N
   bench_run M2 asyncio $PY "$PYB" asyncio m2 $M2_N

@@ -203,6 +203,16 @@ weft_task *weft__spawn_raw(weft__loop *L, const char *name, weft_fn fn, void *ar
     return spawn_new(L, name, fn, arg);
 }
 
+/* What every spawn does past queueing the task. */
+static inline void spawned(weft__loop *L, weft_task *t, const char *file, int line)
+{
+    /* Task-locals: a load and a test while no value was ever set on this
+     * loop (L->locals stays NULL until the first weft_local_set). */
+    if (weft__unlikely(L->locals) && L->current && L->current->locals)
+        weft__locals_share(L, t, L->current->locals);
+    if (weft__unlikely(L->opt.debug)) weft__debug_spawned(L, t, file, line);
+}
+
 #undef weft_spawn
 #undef weft_spawn_named
 weft_task *weft__spawn_at(const char *name, weft_fn fn, void *arg, const char *file, int line)
@@ -219,11 +229,7 @@ weft_task *weft__spawn_at(const char *name, weft_fn fn, void *arg, const char *f
     }
     weft_task *t = spawn_new(L, name, fn, arg);
     if (weft__unlikely(!t)) return NULL;
-    /* Task-locals: a load and a test while no value was ever set on this
-     * loop (L->locals stays NULL until the first weft_local_set). */
-    if (weft__unlikely(L->locals) && L->current && L->current->locals)
-        weft__locals_share(L, t, L->current->locals);
-    if (weft__unlikely(L->opt.debug)) weft__debug_spawned(L, t, file, line);
+    spawned(L, t, file, line);
     return t;
 }
 weft_task *weft_spawn(weft_fn fn, void *arg) { return weft__spawn_at(NULL, fn, arg, NULL, 0); }
@@ -370,6 +376,38 @@ static inline void switch_away(weft__loop *L, weft_task *t)
         return;
     }
     jump(L, &t->sp, n);
+}
+
+static inline void ready_push_front(weft__loop *L, weft_task *t)
+{
+    t->next = L->ready_head;
+    L->ready_head = t;
+    if (!L->ready_tail) L->ready_tail = t;
+}
+
+/* The new task goes to the head of the ready queue with the caller right
+ * behind it, and the caller switches away as a yield does: the direct
+ * switch path starts it (or, when the stack pool must grow, the scheduler
+ * does, on its own stack), and when it first waits or ends, the next task
+ * taken is the caller. */
+#undef weft_spawn_eager
+weft_task *weft__spawn_eager_at(const char *name, weft_fn fn, void *arg, const char *file, int line)
+{
+    weft__loop *L = weft__L;
+    weft_task *self = L ? L->current : NULL;
+    if (!self || !fn) return weft__spawn_at(name, fn, arg, file, line);
+    weft_task *t = weft__task_new(L, name, fn, arg);
+    if (weft__unlikely(!t)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    spawned(L, t, file, line);
+    self->state = T_READY;
+    ready_push_front(L, self);
+    ready_push_front(L, t);
+    switch_away(L, self);
+    self->state = T_RUNNING;
+    return t;
 }
 
 /* Scheduler side: runs ready tasks until they hand back. Starting a task

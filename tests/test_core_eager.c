@@ -1,0 +1,183 @@
+/* weft_spawn_eager: the new task runs at once until its first wait, then
+ * the caller goes on ahead of every other ready task; a task that never
+ * waits is done on return; task-locals, debug mode, bursts that make the
+ * stack pool grow, nesting, errors. */
+#include <weft.h>
+#include "check.h"
+#include <errno.h>
+#include <stdint.h>
+
+static char order[64];
+static int pos;
+static void mark(char c) { order[pos++] = c, order[pos] = 0; }
+
+static int no_wait(void *arg) { return (int)(intptr_t)arg; }
+
+TASK_TEST(done_on_return)
+{
+    weft_task *t = weft_spawn_eager(no_wait, (void *)(intptr_t)42);
+    CHECK(t);
+    CHECK(weft_done(t));
+    CHECK_EQ(weft_await(t), 42);
+    return 0;
+}
+
+static int waits_once(void *arg)
+{
+    mark('E');
+    weft_yield();
+    mark('e');
+    return 0;
+}
+static int plain(void *arg)
+{
+    mark('P');
+    return 0;
+}
+
+/* P is queued first, yet E runs before the caller's next line (C), and the
+ * caller before P; E's second half comes after P (it queued behind it). */
+TASK_TEST(runs_first_caller_next)
+{
+    pos = 0;
+    weft_task *p = weft_spawn(plain, NULL);
+    weft_task *e = weft_spawn_eager(waits_once, NULL);
+    mark('C');
+    CHECK(!weft_done(e));
+    CHECK_EQ(weft_await(p), 0);
+    CHECK_EQ(weft_await(e), 0);
+    CHECK(strcmp(order, "ECPe") == 0);
+    return 0;
+}
+
+static int seen;
+static int reads_caller_state(void *arg)
+{
+    seen = *(int *)arg;
+    return 0;
+}
+
+/* fn sees the caller's variables as they are at the call. */
+TASK_TEST(sees_state_at_call)
+{
+    int v = 1;
+    weft_task *t = weft_spawn_eager(reads_caller_state, &v);
+    v = 2;
+    CHECK_EQ(seen, 1);
+    CHECK_EQ(weft_await(t), 0);
+    return 0;
+}
+
+static int key;
+static int reads_local(void *arg)
+{
+    CHECK(weft_local_get(&key) == arg);
+    weft_local_set(&key, NULL); /* its own copy: the caller keeps its value */
+    return 0;
+}
+
+TASK_TEST(task_locals_copied)
+{
+    int v;
+    CHECK_EQ(weft_local_set(&key, &v), 0);
+    CHECK_EQ(weft_await(weft_spawn_eager(reads_local, &v)), 0);
+    CHECK(weft_local_get(&key) == &v);
+    return 0;
+}
+
+static int depth_task(void *arg)
+{
+    intptr_t d = (intptr_t)arg;
+    if (d == 0) return 0;
+    weft_task *t = weft_spawn_eager(depth_task, (void *)(d - 1));
+    CHECK(weft_done(t));
+    return weft_await(t) + 1;
+}
+
+/* Eager tasks spawning eager tasks, 200 deep: each has its own stack. */
+TASK_TEST(nested)
+{
+    weft_task *t = weft_spawn_eager(depth_task, (void *)(intptr_t)200);
+    CHECK(weft_done(t));
+    CHECK_EQ(weft_await(t), 200);
+    return 0;
+}
+
+static int sleeper(void *arg)
+{
+    CHECK_EQ(weft_sleep(0.01), 0);
+    return 1;
+}
+
+/* 20,000 tasks that all park: the stack pool must grow many times, which is
+ * done on the scheduler's stack, and every caller still goes on. Then
+ * 200,000 that never wait reuse one stack. */
+TASK_TEST(bursts)
+{
+    enum { N = 20000 };
+    static weft_task *t[N];
+    for (int i = 0; i < N; i++) {
+        t[i] = weft_spawn_eager(sleeper, NULL);
+        CHECK(t[i]);
+        CHECK(!weft_done(t[i]));
+    }
+    int sum = 0;
+    for (int i = 0; i < N; i++) sum += weft_await(t[i]);
+    CHECK_EQ(sum, N);
+    for (int i = 0; i < 200000; i++) {
+        weft_task *x = weft_spawn_eager(no_wait, (void *)(intptr_t)(i & 0xff));
+        CHECK(weft_done(x));
+        CHECK_EQ(weft_await(x), i & 0xff);
+    }
+    return 0;
+}
+
+static int cancel_me(void *arg)
+{
+    return weft_sleep(10);
+}
+
+/* The eager task can be cancelled at its first wait like any other; the
+ * caller's own cancellation is not checked by the spawn (it is no wait). */
+TASK_TEST(cancel)
+{
+    weft_task *t = weft_spawn_eager(cancel_me, NULL);
+    weft_cancel(t);
+    CHECK_EQ(weft_await(t), -ECANCELED);
+    weft_cancel(weft_current());
+    weft_task *u = weft_spawn_eager(no_wait, (void *)(intptr_t)5);
+    CHECK(u && weft_done(u));
+    CHECK_EQ(weft_sleep(0), -ECANCELED); /* the caller's next wait sees it */
+    weft_detach(u);
+    return 0;
+}
+
+static void errors(void)
+{
+    errno = 0;
+    CHECK(weft_spawn_eager(no_wait, NULL) == NULL);
+    CHECK_EQ(errno, EPERM);
+}
+
+TASK_TEST(null_fn)
+{
+    errno = 0;
+    CHECK(weft_spawn_eager(NULL, NULL) == NULL);
+    CHECK_EQ(errno, EINVAL);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    return run_tests((test_case[]){{"done_on_return", done_on_return},
+                                   {"runs_first_caller_next", runs_first_caller_next},
+                                   {"sees_state_at_call", sees_state_at_call},
+                                   {"task_locals_copied", task_locals_copied},
+                                   {"nested", nested},
+                                   {"bursts", bursts},
+                                   {"cancel", cancel},
+                                   {"errors", errors},
+                                   {"null_fn", null_fn},
+                                   {0}},
+                     argc, argv);
+}
