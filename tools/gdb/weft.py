@@ -1,11 +1,16 @@
-# gdb extension for weft: list the tasks of the loop running on the selected
-# thread and show where a parked task is suspended.
+# gdb extension for weft: list the tasks of every loop of the process and
+# show where a parked task is suspended.
 #
 #   (gdb) source tools/gdb/weft.py
-#   (gdb) weft-tasks          # id, state, name, what it waits on, spawn site
-#   (gdb) weft-bt 3           # backtrace of task 3
+#   (gdb) weft-tasks          # every loop's tasks: id, state, name, what it waits on, spawn site
+#   (gdb) weft-tasks here     # only the loop of the selected thread
+#   (gdb) weft-bt 3           # backtrace of task 3 of the selected thread's loop
+#   (gdb) weft-bt 1:3         # task 3 of loop 1 (task ids are per loop)
 #
-# The loop is the thread-local weft__L; tasks live in 2 MiB slab chunks
+# A loop is the thread-local weft__L of the thread that runs it (loop i of
+# a run with several loops runs on a thread of its own, loop 0 on the
+# caller's); the listing visits every thread and lists each loop found,
+# grouped under "loop N (thread T)". Tasks live in 2 MiB slab chunks
 # (struct weft__slab_chunk: next, used) whose slots start 64 bytes in. A
 # parked task's registers are on its stack at task->sp, in the order
 # weft__ctx_switch pushed them (src/core/ctx_x86_64.S, ctx_aarch64.S); the
@@ -16,7 +21,8 @@
 # file cannot be changed).
 import gdb
 
-STATES = ["free", "new", "ready", "running", "waiting", "done", "batch of group members"]
+STATES = ["free", "new", "ready", "running", "waiting", "done", "batch of group members",
+          "handle of a task on another loop"]
 WAITS = ["-", "sleep", "task", "semaphore", "lock", "event", "condition",
          "queue", "fd", "thread", "group", "yield", "room", "connections",
          "channel", "dns", "barrier"]
@@ -30,6 +36,28 @@ def _loop():
     if int(L) == 0:
         raise gdb.GdbError("no weft loop runs on this thread (weft__L is NULL)")
     return L
+
+
+def _loops():
+    """(thread, loop) for every thread of the inferior that runs a loop, by
+    loop index; the selected thread is selected again afterwards."""
+    here = gdb.selected_thread()
+    found = []
+    try:
+        for th in gdb.selected_inferior().threads():
+            th.switch()
+            try:
+                L = gdb.parse_and_eval("weft__L")
+            except gdb.error:
+                continue
+            if int(L) != 0:
+                found.append((th, L))
+    finally:
+        if here is not None:
+            here.switch()
+    if not found:
+        raise gdb.GdbError("no weft loop runs in this process (weft__L is NULL on every thread)")
+    return sorted(found, key=lambda tl: int(tl[1]["index"]))
 
 
 def _tasks(L):
@@ -94,19 +122,28 @@ def _describe(L, t):
 
 
 class WeftTasks(gdb.Command):
-    """List weft tasks of the loop on the selected thread: weft-tasks"""
+    """List the tasks of every weft loop (weft-tasks), or of the selected thread's (weft-tasks here)"""
 
     def __init__(self):
         super().__init__("weft-tasks", gdb.COMMAND_STACK)
 
     def invoke(self, arg, from_tty):
-        L = _loop()
+        if arg.strip() == "here":
+            loops = [(gdb.selected_thread(), _loop())]
+        else:
+            loops = _loops()
         n = 0
-        gdb.write("%-5s %-20s %s\n" % ("id", "name", "state"))
-        for t in _tasks(L):
-            gdb.write(_describe(L, t) + "\n")
-            n += 1
-        gdb.write("%d task(s)\n" % n)
+        for th, L in loops:
+            if len(loops) > 1:
+                gdb.write("loop %d (thread %d):\n" % (int(L["index"]), th.num))
+            gdb.write("%-5s %-20s %s\n" % ("id", "name", "state"))
+            for t in _tasks(L):
+                gdb.write(_describe(L, t) + "\n")
+                n += 1
+        if len(loops) > 1:
+            gdb.write("%d task(s) on %d loops\n" % (n, len(loops)))
+        else:
+            gdb.write("%d task(s)\n" % n)
 
 
 def _saved_regs(t):
@@ -130,7 +167,7 @@ def _saved_regs(t):
 
 
 class WeftBt(gdb.Command):
-    """Backtrace of a weft task: weft-bt ID [bt options]"""
+    """Backtrace of a weft task: weft-bt [LOOP:]ID [bt options]"""
 
     def __init__(self):
         super().__init__("weft-bt", gdb.COMMAND_STACK)
@@ -138,9 +175,22 @@ class WeftBt(gdb.Command):
     def invoke(self, arg, from_tty):
         argv = gdb.string_to_argv(arg)
         if not argv:
-            raise gdb.GdbError("usage: weft-bt TASK-ID")
-        want = int(argv[0])
-        L = _loop()
+            raise gdb.GdbError("usage: weft-bt [LOOP:]TASK-ID")
+        if ":" in argv[0]:
+            loop_no, want = (int(x) for x in argv[0].split(":", 1))
+            match = [tl for tl in _loops() if int(tl[1]["index"]) == loop_no]
+            if not match:
+                raise gdb.GdbError("no loop %d" % loop_no)
+            here = gdb.selected_thread()
+            match[0][0].switch()  # its registers are shown, then restored, on its thread
+            try:
+                self._show(match[0][1], want, argv[1:])
+            finally:
+                here.switch()
+            return
+        self._show(_loop(), int(argv[0]), argv[1:])
+
+    def _show(self, L, want, rest):
         task = None
         for t in _tasks(L):
             if int(t["id"]) == want:
@@ -148,7 +198,7 @@ class WeftBt(gdb.Command):
                 break
         if task is None:
             raise gdb.GdbError("no task %d" % want)
-        extra = " ".join(argv[1:])
+        extra = " ".join(rest)
         gdb.write(_describe(L, task) + "\n")
         if int(L["current"]) == int(task.address):
             gdb.execute("bt " + extra)
