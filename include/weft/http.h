@@ -236,6 +236,49 @@ const char *weft_http_status_text(int status);
 typedef struct weft_http_client weft_http_client;
 typedef struct weft_http_response weft_http_response;
 
+/* ---- tracing (aiohttp's TraceConfig): a callback per phase of a request,
+ * for timings. The events of one request, in order:
+ *   REQUEST_START
+ *   per hop (the first URL, then each redirect's):
+ *     CONN_REUSED (a pooled connection), or
+ *     CONN_CREATE_START, [DNS_START, DNS_END] (a name, not an IP),
+ *       then CONNECT_START/CONNECT_END per address tried, [TLS_START,
+ *       TLS_END] (https), CONN_CREATED (error: 0 or why it failed)
+ *     REQUEST_SENT (head and body written), RESPONSE_HEADERS (status)
+ *     REDIRECT (status; location: the URL followed next)
+ *   REQUEST_END (error: 0 or what weft_http_client_request returns)
+ * A pooled connection found dead is replaced once: that hop then shows
+ * CONN_REUSED and, after it, a CONN_CREATE_START. Through a proxy, the DNS
+ * and CONNECT events are the proxy's and TLS_* the origin's (in the
+ * tunnel). */
+enum {
+    WEFT_HTTP_TRACE_DNS_START, WEFT_HTTP_TRACE_DNS_END, /* same order as WEFT_CONNECT_* */
+    WEFT_HTTP_TRACE_CONNECT_START, WEFT_HTTP_TRACE_CONNECT_END,
+    WEFT_HTTP_TRACE_TLS_START, WEFT_HTTP_TRACE_TLS_END,
+    WEFT_HTTP_TRACE_REQUEST_START, WEFT_HTTP_TRACE_CONN_REUSED,
+    WEFT_HTTP_TRACE_CONN_CREATE_START, WEFT_HTTP_TRACE_CONN_CREATED,
+    WEFT_HTTP_TRACE_REQUEST_SENT, WEFT_HTTP_TRACE_RESPONSE_HEADERS,
+    WEFT_HTTP_TRACE_REDIRECT, WEFT_HTTP_TRACE_REQUEST_END
+};
+typedef struct weft_http_trace_info {
+    int event;                   /* WEFT_HTTP_TRACE_* */
+    double time;                 /* when, on weft_now()'s clock (read afresh) */
+    const char *method, *url;    /* the request as sent on this hop */
+    const char *host;            /* DNS_*: the name looked up (the proxy's
+                                    through a proxy); else NULL */
+    const struct sockaddr *addr; /* CONNECT_*: the address tried; else NULL */
+    int status;                  /* RESPONSE_HEADERS, REDIRECT; else 0 */
+    const char *location;        /* REDIRECT: the next URL; else NULL */
+    int error;                   /* *_END, CONN_CREATED, REQUEST_END: 0 or
+                                    -errno / -WEFT_E*; else 0 */
+    void *ctx;                   /* the request's trace_ctx */
+} weft_http_trace_info;
+/* Called in the requesting task; every pointer in ev lives only for the
+ * call. It must not wait (it runs between a request's steps). */
+typedef void (*weft_http_trace_fn)(void *arg, const weft_http_trace_info *ev);
+/* The event's name ("dns_start", ...), "?" when unknown. */
+const char *weft_http_trace_name(int event);
+
 typedef struct weft_http_client_opts {
     size_t limit;            /* connections in total; default 100; a value
                                 over INT_MAX (SIZE_MAX: "no limit") counts
@@ -273,6 +316,8 @@ typedef struct weft_http_client_opts {
                                 after a redirect leaves it) */
     const char *auth_password;
     const char *bearer_token;/* "Authorization: Bearer <token>" likewise */
+    weft_http_trace_fn trace;/* every request's events (see above); NULL: none */
+    void *trace_arg;
 } weft_http_client_opts;
 
 /* A session. opt may be NULL. NULL and errno on failure. Does not wait. */
@@ -306,6 +351,8 @@ typedef struct weft_http_req_opts {
                                          URL's user:pass@ */
     const char *auth_password;
     const char *bearer_token;
+    void *trace_ctx;                  /* given to the session's trace
+                                         function as ev->ctx */
 } weft_http_req_opts;
 
 /* Sends method url (http:// or https://) and waits for the response head.

@@ -191,11 +191,25 @@ int weft_stream_peer(const weft_stream *s, struct sockaddr_storage *addr, sockle
 
 typedef struct weft_tls_ctx weft_tls_ctx;
 
+/* The phases weft_tcp_connect reports to a trace function, in this order
+ * (TCP_START/TCP_END once per address tried; DNS only for a name, not a
+ * numeric address; TLS only with opt->tls). */
+enum {
+    WEFT_CONNECT_DNS_START, WEFT_CONNECT_DNS_END, WEFT_CONNECT_TCP_START,
+    WEFT_CONNECT_TCP_END, WEFT_CONNECT_TLS_START, WEFT_CONNECT_TLS_END
+};
+/* Called in the connecting task as each phase starts or ends: addr is the
+ * address for TCP_* (else NULL), err 0 or the phase's -errno for the *_END
+ * ones. It must not wait. */
+typedef void (*weft_connect_trace_fn)(void *arg, int phase, const struct sockaddr *addr, int err);
+
 typedef struct weft_connect_opts {
     double timeout_s;          /* whole connect (DNS, each address, TLS); 0: none */
     int family;                /* AF_UNSPEC (default), AF_INET, AF_INET6 */
     weft_tls_ctx *tls;         /* non-NULL: TLS after connecting */
     const char *server_name;   /* TLS SNI and verified name; default: host */
+    weft_connect_trace_fn trace; /* NULL: none */
+    void *trace_arg;
 } weft_connect_opts;
 
 /* asyncio.open_connection: resolves host, tries each address in turn (in

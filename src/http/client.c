@@ -227,14 +227,21 @@ static int acquire_slots(void *arg)
     return r;
 }
 
+static int pconn_connect(weft_http_client *c, weft__host *h, const weft__url *u,
+                         const weft__proxy *px, double deadline, weft_http_response *tr,
+                         weft__pconn **out);
+
 /* Gets a connection for u: a live idle one (unless fresh is set), or a new
- * one within the limits. */
+ * one within the limits. tr: the response its trace events are for. */
 static int pconn_get(weft_http_client *c, const weft__url *u, const weft__proxy *px, int fresh,
-                     int check, double deadline, weft__pconn **out)
+                     int check, double deadline, weft_http_response *tr, weft__pconn **out)
 {
     weft__host *h = host_get(c, u, px);
     if (!h) return -ENOMEM;
-    if (!fresh && (*out = idle_take(c, h, 0, check))) return 0;
+    if (!fresh && (*out = idle_take(c, h, 0, check))) {
+        weft__trace(tr, WEFT_HTTP_TRACE_CONN_REUSED, 0, 0);
+        return 0;
+    }
     acq_args a = {c, h, 0};
     int r;
     double lim = c->o.pool_timeout_s > 0 ? c->o.pool_timeout_s : INFINITY;
@@ -255,9 +262,28 @@ static int pconn_get(weft_http_client *c, const weft__url *u, const weft__proxy 
             if (h->slots) weft_sem_release(h->slots);
             weft_sem_release(c->slots);
         }
+        weft__trace(tr, WEFT_HTTP_TRACE_CONN_REUSED, 0, 0);
         return 0;
     }
+    weft__trace(tr, WEFT_HTTP_TRACE_CONN_CREATE_START, 0, 0);
+    r = pconn_connect(c, h, u, px, deadline, tr, out);
+    weft__trace(tr, WEFT_HTTP_TRACE_CONN_CREATED, 0, r);
+    return r;
+}
+
+/* Opens a connection for h, whose permits the caller holds (given back
+ * on failure). */
+static int pconn_connect(weft_http_client *c, weft__host *h, const weft__url *u,
+                         const weft__proxy *px, double deadline, weft_http_response *tr,
+                         weft__pconn **out)
+{
+    int r = 0, code;
     weft_connect_opts co = {0};
+    if (c->o.trace) {
+        co.trace = weft__trace_connect;
+        co.trace_arg = tr;
+        tr->tdns_host = px->on ? px->host : u->host;
+    }
     double ct = c->o.connect_timeout_s;
     code = -WEFT_EHTTP_CONNECT_TIMEOUT;
     if (deadline < INFINITY && (ct <= 0 || deadline - weft_now() < ct))
@@ -367,8 +393,13 @@ static int exchange(weft_http_client *c, const char *method, const weft__url *u,
     ssize_t w = weft_stream_writev(pc->s, iov, with_body ? 2 : 1);
     if (w >= 0 && o && o->body_fn) w = send_body_stream(pc->s, o);
     r->got_any = 0;
-    if (w >= 0) e = weft__resp_read_head(r, !strcmp(method, "HEAD"));
-    else e = (int)w;
+    if (w >= 0) {
+        weft__trace(r, WEFT_HTTP_TRACE_REQUEST_SENT, 0, 0);
+        e = weft__resp_read_head(r, !strcmp(method, "HEAD"));
+        if (e >= 0) weft__trace(r, WEFT_HTTP_TRACE_RESPONSE_HEADERS, r->H.status, 0);
+    } else {
+        e = (int)w;
+    }
     /* A reused connection that fails before any response byte was most
      * likely closed by the server while idle: safe to resend when the
      * request is idempotent and its body can be sent again. */
@@ -446,12 +477,28 @@ int weft_http_client_request(weft_http_client *c, const char *method, const char
     return weft__client_request(c, method, url, o, 1, out);
 }
 
+static int request_run(weft_http_client *c, const char *method, const char *url,
+                       const weft_http_req_opts *o, int follow, weft_http_response **rp);
+
 int weft__client_request(weft_http_client *c, const char *method, const char *url,
                          const weft_http_req_opts *o, int follow, weft_http_response **out)
 {
     *out = NULL;
     /* Before taking a pooled connection: a cancelled caller (or one past
      * its deadline) leaves the pool as it was. */
+    weft_http_response *r = NULL;
+    int e = request_run(c, method, url, o, follow, &r);
+    if (r && c->o.trace) weft__trace(r, WEFT_HTTP_TRACE_REQUEST_END, 0, e);
+    if (e) weft_http_response_free(r);
+    else *out = r;
+    return e;
+}
+
+/* weft__client_request's work; *rp (set as soon as it exists) is the
+ * response, which the caller frees on failure. */
+static int request_run(weft_http_client *c, const char *method, const char *url,
+                       const weft_http_req_opts *o, int follow, weft_http_response **rp)
+{
     int e = weft_check("weft_http_client_request");
     if (e) return e;
     if (c->closing) return -EPIPE;
@@ -462,6 +509,7 @@ int weft__client_request(weft_http_client *c, const char *method, const char *ur
         if (*m < 'A' || *m > 'Z' || m - method > 15) return -EINVAL;
     weft_http_response *r = calloc(1, sizeof *r);
     if (!r) return -ENOMEM;
+    *rp = r;
     r->c = c;
     r->max_body = c->o.max_body_bytes;
     double total = o && o->total_timeout_s > 0 ? o->total_timeout_s : c->o.total_timeout_s;
@@ -469,20 +517,27 @@ int weft__client_request(weft_http_client *c, const char *method, const char *ur
     weft__url cur, nxt;
     weft_http_req_opts cur_o = o ? *o : (weft_http_req_opts){0};
     weft_http_header *own_headers = NULL; /* cur_o's list once filtered */
-    char meth[16];
-    snprintf(meth, sizeof meth, "%s", method);
+    char *meth = r->method;
+    snprintf(meth, sizeof r->method, "%s", method);
+    r->tctx = o ? o->trace_ctx : NULL;
     /* Credentials (the request's, the URL's user:pass@, the session's) go
      * to the first URL's origin only: cleared when a redirect leaves it. */
     char authz[700];
     e = weft__url_parse(url, &cur);
     if (!e) e = weft__authz(c, &cur, o, authz, sizeof authz);
-    if (e) goto fail;
+    if (e) {
+        snprintf(r->url, sizeof r->url, "%s", url);
+        weft__trace(r, WEFT_HTTP_TRACE_REQUEST_START, 0, 0);
+        goto fail;
+    }
+    weft__url_format(&cur, r->url, sizeof r->url);
+    weft__trace(r, WEFT_HTTP_TRACE_REQUEST_START, 0, 0);
     for (;;) {
         int retryable = 0;
         if ((e = weft__proxy_for(c, &cur, o, &r->px))) goto fail;
         for (int attempt = 0; attempt < 2; attempt++) {
             int safe = idempotent(meth) && !(cur_o.body_fn);
-            e = pconn_get(c, &cur, &r->px, attempt > 0, !safe || attempt > 0, r->deadline,
+            e = pconn_get(c, &cur, &r->px, attempt > 0, !safe || attempt > 0, r->deadline, r,
                           &r->conn);
             if (e) goto fail;
             busy_add(c, r->conn, r);
@@ -492,7 +547,6 @@ int weft__client_request(weft_http_client *c, const char *method, const char *ur
             if (!retryable) goto fail;
         }
         if (e < 0) goto fail;
-        weft__url_format(&cur, r->url, sizeof r->url);
         weft__cookies_store(c, &cur, &r->H);
         const char *loc = weft_http_response_header(r, "location");
         int st = r->H.status;
@@ -512,6 +566,9 @@ int weft__client_request(weft_http_client *c, const char *method, const char *ur
             e = -WEFT_EHTTP_INSECURE_REDIRECT;
             goto fail;
         }
+        weft_http_trace_info ev = {.event = WEFT_HTTP_TRACE_REDIRECT, .status = st,
+                                   .location = next};
+        weft__trace_full(r, &ev);
         if (!same_origin(&cur, &nxt)) {
             authz[0] = 0;
             if ((e = drop_headers(&cur_o, &own_headers, origin_headers))) goto fail;
@@ -524,6 +581,7 @@ int weft__client_request(weft_http_client *c, const char *method, const char *ur
         }
         /* cur's pointers point into its own buffer: parse it afresh. */
         if ((e = weft__url_parse(next, &cur))) goto fail;
+        weft__url_format(&cur, r->url, sizeof r->url);
         r->body_done = 0;
         r->redirects++;
     }
@@ -533,11 +591,9 @@ int weft__client_request(weft_http_client *c, const char *method, const char *ur
         e = -WEFT_EHTTP_STATUS;
         goto fail;
     }
-    *out = r;
     return 0;
 fail:
     free(own_headers);
-    weft_http_response_free(r);
     return e;
 }
 

@@ -107,7 +107,10 @@ struct weft_http_response {
     uint8_t zseen;           /* a compressed byte arrived */
     weft__buf body;
     weft__proxy px;          /* the current hop's proxy */
-    char url[2048];
+    char url[2048];          /* the current hop's URL, then the final one */
+    char method[16];         /* the current hop's method */
+    const char *tdns_host;   /* the name being connected to */
+    void *tctx;              /* the request's trace_ctx */
 };
 
 /* response.c */
@@ -131,6 +134,12 @@ weft_stream *weft__pconn_detach(weft_http_client *c, weft__pconn *pc);
  * (a WebSocket handshake never follows one). */
 int weft__client_request(weft_http_client *c, const char *method, const char *url,
                          const weft_http_req_opts *o, int follow, weft_http_response **out);
+
+/* trace.c: an event for the session's trace function (none: nothing). */
+void weft__trace(weft_http_response *r, int event, int status, int err);
+void weft__trace_full(weft_http_response *r, weft_http_trace_info *ev);
+/* A weft_connect_trace_fn; arg is the response. */
+void weft__trace_connect(void *arg, int phase, const struct sockaddr *addr, int err);
 
 /* cookie.c */
 void weft__cookies_store(weft_http_client *c, const weft__url *u, const weft__head *h);

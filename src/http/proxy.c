@@ -129,7 +129,7 @@ static int tunnel(weft_stream *s, const weft__url *u, const weft__proxy *p, cons
 typedef struct pconnect_args {
     const weft__proxy *p;
     const weft__url *u;
-    weft_tls_ctx *tls;
+    const weft_connect_opts *co;
     const char *ua;
     weft_stream **out;
 } pconnect_args;
@@ -137,12 +137,19 @@ typedef struct pconnect_args {
 static int pconnect(void *arg)
 {
     pconnect_args *a = arg;
+    const weft_connect_opts *co = a->co;
     weft_stream *s = NULL;
-    int e = weft_tcp_connect(a->p->host, a->p->port, NULL, &s);
+    /* The proxy's DNS and TCP phases are traced; its connection is plain. */
+    weft_connect_opts pco = {.trace = co->trace, .trace_arg = co->trace_arg};
+    int e = weft_tcp_connect(a->p->host, a->p->port, &pco, &s);
     if (e) return e;
     if (a->u->tls) {
         e = tunnel(s, a->u, a->p, a->ua);
-        if (!e) e = weft_stream_start_tls(s, a->tls, a->u->host);
+        if (!e) {
+            if (co->trace) co->trace(co->trace_arg, WEFT_CONNECT_TLS_START, NULL, 0);
+            e = weft_stream_start_tls(s, co->tls, a->u->host);
+            if (co->trace) co->trace(co->trace_arg, WEFT_CONNECT_TLS_END, NULL, e);
+        }
     }
     if (e) {
         weft_stream_abort(s);
@@ -155,7 +162,7 @@ static int pconnect(void *arg)
 int weft__proxy_connect(const weft__proxy *p, const weft__url *u, const weft_connect_opts *co,
                         const char *ua, weft_stream **out)
 {
-    pconnect_args a = {p, u, co->tls, ua, out};
+    pconnect_args a = {p, u, co, ua, out};
     *out = NULL;
     return co->timeout_s > 0 ? weft_timeout(co->timeout_s, pconnect, &a) : pconnect(&a);
 }

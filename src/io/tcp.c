@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include "io_internal.h"
 #include "weft/debug.h"
+#include <arpa/inet.h>
 #include <errno.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -26,6 +27,11 @@ static int weak_error(int e)
     return e == -EAFNOSUPPORT || e == -EADDRNOTAVAIL || e == -ENETUNREACH || e == -EHOSTUNREACH;
 }
 
+static void trace(const connect_req *rq, int phase, const struct sockaddr *sa, int err)
+{
+    if (rq->opt && rq->opt->trace) rq->opt->trace(rq->opt->trace_arg, phase, sa, err);
+}
+
 /* Wraps a connected socket and runs the TLS handshake if asked. */
 static int finish(int fd, int is_tcp, const connect_req *rq, const char *name)
 {
@@ -37,8 +43,10 @@ static int finish(int fd, int is_tcp, const connect_req *rq, const char *name)
     }
     const weft_connect_opts *o = rq->opt;
     if (o && o->tls) {
+        trace(rq, WEFT_CONNECT_TLS_START, NULL, 0);
         int r = weft_stream_start_tls ? weft_stream_start_tls(s, o->tls, o->server_name ? o->server_name : name)
                                       : -ENOSYS;
+        trace(rq, WEFT_CONNECT_TLS_END, NULL, r < 0 ? r : 0);
         if (r < 0) {
             weft_stream_abort(s);
             return r;
@@ -53,12 +61,18 @@ static int tcp_body(void *arg)
     connect_req *rq = arg;
     struct addrinfo *ai = NULL;
     int family = rq->opt ? rq->opt->family : AF_UNSPEC;
+    unsigned char bin[sizeof(struct in6_addr)];
+    int numeric = inet_pton(AF_INET, rq->host, bin) == 1 || inet_pton(AF_INET6, rq->host, bin) == 1;
+    if (!numeric) trace(rq, WEFT_CONNECT_DNS_START, NULL, 0);
     int r = weft_resolve(rq->host, rq->port, family, SOCK_STREAM, &ai);
+    if (!numeric) trace(rq, WEFT_CONNECT_DNS_END, NULL, r < 0 ? r : 0);
     if (r < 0) return r;
     int err = -ECONNREFUSED;
     for (struct addrinfo *a = ai; a; a = a->ai_next) {
+        trace(rq, WEFT_CONNECT_TCP_START, a->ai_addr, 0);
         int fd = weft__socket(a->ai_family, SOCK_STREAM);
         r = fd < 0 ? fd : weft__connect_fd(fd, a->ai_addr, a->ai_addrlen);
+        trace(rq, WEFT_CONNECT_TCP_END, a->ai_addr, r);
         if (r == 0) {
             weft_addrinfo_free(ai);
             return finish(fd, 1, rq, rq->host);

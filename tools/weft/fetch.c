@@ -10,10 +10,18 @@
  * writes at files the user owns; use a fresh directory). A body that fails
  * half-way is removed, so a file left in DIR is a whole one. URLs are
  * printed with control and non-ASCII bytes escaped (\xNN), since a hostile
- * -i list could otherwise drive the terminal. */
+ * -i list could otherwise drive the terminal.
+ *
+ * With -v each request's phases go to stderr as the client's trace events
+ * report them, "*<index>" first: DNS, each connect attempt, TLS, whether
+ * the connection was new or reused, the request sent, the response head
+ * (time to first byte), redirects; each with its duration or its time
+ * since the request started. */
 #include "cmd.h"
 #include <weft/http.h>
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,8 +37,95 @@ typedef struct fetch_state {
     const char *outdir;
     int dirfd;               /* outdir, opened once */
     int bar;
+    int verbose;
     weft_http_client *c;
 } fetch_state;
+
+/* One request's timings for -v. */
+typedef struct trace_state {
+    size_t index;
+    double t0, dns, conn, tls, sent;
+} trace_state;
+
+static void print_url(FILE *f, const char *u);
+
+static void print_addr(const struct sockaddr *sa)
+{
+    char host[NI_MAXHOST];
+    if (weft_getnameinfo(sa, sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                     : sizeof(struct sockaddr_in),
+                         host, sizeof host, NI_NUMERICHOST) < 0)
+        snprintf(host, sizeof host, "?");
+    int port = ntohs(sa->sa_family == AF_INET6 ? ((const struct sockaddr_in6 *)sa)->sin6_port
+                                               : ((const struct sockaddr_in *)sa)->sin_port);
+    fprintf(stderr, sa->sa_family == AF_INET6 ? "[%s]:%d" : "%s:%d", host, port);
+}
+
+static void print_err(int err)
+{
+    if (err) fprintf(stderr, " failed: %s", weft_strerror(err));
+    fputc('\n', stderr);
+}
+
+#define MS(t) (((t)) * 1e3)
+
+/* The session's trace function: one stderr line per phase. */
+static void trace_fn(void *arg, const weft_http_trace_info *ev)
+{
+    (void)arg;
+    trace_state *t = ev->ctx;
+    double now = ev->time;
+    fprintf(stderr, "*%zu ", t->index);
+    switch (ev->event) {
+    case WEFT_HTTP_TRACE_REQUEST_START:
+        t->t0 = now;
+        fprintf(stderr, "%s ", ev->method);
+        print_url(stderr, ev->url);
+        fputc('\n', stderr);
+        return;
+    case WEFT_HTTP_TRACE_DNS_START: t->dns = now; fprintf(stderr, "  dns %s ...\n", ev->host); return;
+    case WEFT_HTTP_TRACE_DNS_END:
+        fprintf(stderr, "  dns %s %.3f ms", ev->host, MS(now - t->dns));
+        break;
+    case WEFT_HTTP_TRACE_CONNECT_START:
+        t->conn = now;
+        fprintf(stderr, "  connect ");
+        print_addr(ev->addr);
+        fprintf(stderr, " ...\n");
+        return;
+    case WEFT_HTTP_TRACE_CONNECT_END:
+        fprintf(stderr, "  connect ");
+        print_addr(ev->addr);
+        fprintf(stderr, " %.3f ms", MS(now - t->conn));
+        break;
+    case WEFT_HTTP_TRACE_TLS_START: t->tls = now; fprintf(stderr, "  tls ...\n"); return;
+    case WEFT_HTTP_TRACE_TLS_END: fprintf(stderr, "  tls %.3f ms", MS(now - t->tls)); break;
+    case WEFT_HTTP_TRACE_CONN_REUSED: fprintf(stderr, "  connection reused\n"); return;
+    case WEFT_HTTP_TRACE_CONN_CREATE_START: fprintf(stderr, "  new connection\n"); return;
+    case WEFT_HTTP_TRACE_CONN_CREATED:
+        fprintf(stderr, "  connection %s at %.3f ms", ev->error ? "lost" : "ready",
+                MS(now - t->t0));
+        break;
+    case WEFT_HTTP_TRACE_REQUEST_SENT:
+        t->sent = now;
+        fprintf(stderr, "  request sent at %.3f ms\n", MS(now - t->t0));
+        return;
+    case WEFT_HTTP_TRACE_RESPONSE_HEADERS:
+        fprintf(stderr, "  %d headers at %.3f ms (waited %.3f ms)\n", ev->status,
+                MS(now - t->t0), MS(now - t->sent));
+        return;
+    case WEFT_HTTP_TRACE_REDIRECT:
+        fprintf(stderr, "  redirect %d to ", ev->status);
+        print_url(stderr, ev->location);
+        fputc('\n', stderr);
+        return;
+    case WEFT_HTTP_TRACE_REQUEST_END:
+        fprintf(stderr, "  done at %.3f ms", MS(now - t->t0));
+        break;
+    default: fprintf(stderr, "  %s\n", weft_http_trace_name(ev->event)); return;
+    }
+    print_err(ev->error);
+}
 
 static void progress(fetch_state *st)
 {
@@ -71,7 +166,9 @@ static int pwrite_all(int fd, const char *buf, size_t n, off_t off)
 static int fetch_one(fetch_state *st, size_t i, unsigned long long *nbytes)
 {
     weft_http_response *r;
-    int e = weft_http_client_request(st->c, "GET", st->urls[i], NULL, &r);
+    trace_state ts = {.index = i};
+    weft_http_req_opts ro = {.trace_ctx = &ts};
+    int e = weft_http_client_request(st->c, "GET", st->urls[i], &ro, &r);
     if (e < 0) return e;
     char name[256];
     int fd = -1;
@@ -104,11 +201,11 @@ static int fetch_one(fetch_state *st, size_t i, unsigned long long *nbytes)
 }
 
 /* The URL with control bytes, DEL, backslash and non-ASCII as \xNN. */
-static void print_url(const char *u)
+static void print_url(FILE *f, const char *u)
 {
     for (const unsigned char *p = (const unsigned char *)u; *p; p++) {
-        if (*p < 0x20 || *p >= 0x7f || *p == '\\') printf("\\x%02x", *p);
-        else putchar(*p);
+        if (*p < 0x20 || *p >= 0x7f || *p == '\\') fprintf(f, "\\x%02x", *p);
+        else fputc(*p, f);
     }
 }
 
@@ -128,7 +225,7 @@ static int worker(void *arg)
         if (st->bar) fprintf(stderr, "\r\033[K");
         if (r >= 0) printf("%d %llu %.3f ", r, nb, dt);
         else printf("ERR %llu %.3f ", nb, dt);
-        print_url(st->urls[i]);
+        print_url(stdout, st->urls[i]);
         if (r >= 0) printf("\n");
         else printf(" (%s)\n", weft_strerror(r));
         if (st->bar) fflush(stdout);
@@ -140,7 +237,8 @@ static int worker(void *arg)
 static int fetch_main(void *arg)
 {
     fetch_state *st = arg;
-    weft_http_client_opts o = {.limit = (size_t)st->conc, .total_timeout_s = st->timeout};
+    weft_http_client_opts o = {.limit = (size_t)st->conc, .total_timeout_s = st->timeout,
+                               .trace = st->verbose ? trace_fn : NULL};
     st->c = weft_http_client_new(&o);
     if (!st->c) return -errno;
     st->t0 = weft_now();
@@ -204,6 +302,7 @@ int weft_cmd_fetch(int argc, char **argv)
         if (!strcmp(argv[i], "-c") && i + 1 < argc) st.conc = atoi(argv[++i]);
         else if (!strcmp(argv[i], "-o") && i + 1 < argc) st.outdir = argv[++i];
         else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) st.timeout = atof(argv[++i]);
+        else if (!strcmp(argv[i], "-v")) st.verbose = 1;
         else if (!strcmp(argv[i], "-i") && i + 1 < argc) {
             int e = read_list(argv[++i], &st, &cap);
             if (e < 0) {
@@ -221,7 +320,7 @@ int weft_cmd_fetch(int argc, char **argv)
         }
     }
     if (st.n == 0 || st.conc < 1) {
-        fprintf(stderr, "usage: weft fetch [-c N] [-o DIR] [--timeout S] URL... | -i FILE\n");
+        fprintf(stderr, "usage: weft fetch [-v] [-c N] [-o DIR] [--timeout S] URL... | -i FILE\n");
         return 2;
     }
     if (st.outdir) {
@@ -231,7 +330,7 @@ int weft_cmd_fetch(int argc, char **argv)
             return 2;
         }
     }
-    st.bar = isatty(2);
+    st.bar = isatty(2) && !st.verbose; /* the bar would overwrite the trace */
     int r = weft_run(fetch_main, &st);
     if (st.dirfd >= 0) close(st.dirfd);
     for (size_t i = 0; i < st.n; i++) free(st.urls[i]);
