@@ -39,6 +39,15 @@ static void t_heads(void)
     CHECK_EQ(weft__ws_head_parse(ping_frag, 2, 0, &h), -1002);
     CHECK_EQ(weft__ws_head_parse(ping_big, 4, 0, &h), -1002);
     CHECK_EQ(weft__ws_head_parse(ping125, 2, 0, &h), 2);
+    /* Lengths not in their shortest form (5.2 "MUST"; wsproto refuses
+     * them too), and the smallest of each form that is. */
+    uint8_t l16_125[4] = {0x82, 126, 0, 125}, l16_126[4] = {0x82, 126, 0, 126};
+    uint8_t l64_ffff[10] = {0x82, 127, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    uint8_t l64_10000[10] = {0x82, 127, 0, 0, 0, 0, 0, 1, 0, 0};
+    CHECK_EQ(weft__ws_head_parse(l16_125, 4, 0, &h), -1002);
+    CHECK_EQ(weft__ws_head_parse(l16_126, 4, 0, &h), 4);
+    CHECK_EQ(weft__ws_head_parse(l64_ffff, 10, 0, &h), -1002);
+    CHECK_EQ(weft__ws_head_parse(l64_10000, 10, 0, &h), 10);
 }
 
 static void t_mask(void)

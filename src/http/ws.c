@@ -266,7 +266,8 @@ static int lost(weft_ws *ws, ssize_t r)
     if (r == -ECANCELED || r == -ETIMEDOUT) return (int)r; /* ours: nothing lost */
     if (ws->err) return ws->err;
     ws->peer_code = 1006;
-    ws->err = r < 0 && r != -EPIPE ? (int)r : -WEFT_EWS_CLOSED;
+    /* A stream cut inside a control frame (read_exactly) is the same end. */
+    ws->err = r < 0 && r != -EPIPE && r != -WEFT_EINCOMPLETE ? (int)r : -WEFT_EWS_CLOSED;
     weft_event_set(ws->closed);
     return ws->err;
 }
@@ -388,6 +389,10 @@ static ssize_t inflate_part(weft_ws *ws, uint8_t *buf, size_t n, int *last)
         }
         ws->have_head = 0;
         if (weft__ws_rx_data(&ws->rx, NULL, 0, 1) < 0) return fail_code(ws, WEFT__WS_BAD_DATA);
+        /* A peer without context takeover never refers back: starting
+         * afresh keeps a corrupt message from spoiling the next. */
+        if (ws->client ? ws->pmd.server_no_takeover : ws->pmd.client_no_takeover)
+            weft__ws_zrx_reset(ws->zrx);
         *last = 1;
         return 0;
     }

@@ -21,6 +21,9 @@ int weft__ws_head_parse(const uint8_t *d, size_t n, int want_mask, weft__ws_head
     if (len == 126) {
         if (n < 4) return 0;
         len = (uint64_t)d[2] << 8 | d[3];
+        /* "The minimal number of bytes MUST be used" (5.2): a peer that
+         * writes lengths its own way is refused, as wsproto does. */
+        if (len < 126) return -1002;
         need = 4;
     } else if (len == 127) {
         if (n < 10) return 0;
@@ -28,6 +31,7 @@ int weft__ws_head_parse(const uint8_t *d, size_t n, int want_mask, weft__ws_head
         if (d[2] & 0x80) return -1002;
         len = 0;
         for (int i = 2; i < 10; i++) len = len << 8 | d[i];
+        if (len <= 0xffff) return -1002;
         need = 10;
     }
     if (h->masked) {

@@ -41,6 +41,8 @@ typedef struct weft__ws_head {
 /* Parses the frame head at data[0..n). Returns its length once complete, 0
  * if more bytes are needed, or -code (the close code to answer with,
  * 1002) for a head no peer may send: a 64-bit length with its top bit set,
+ * a length not in its shortest form (126 for what 7 bits hold, 127 for
+ * what 16 bits hold),
  * an unknown opcode, a control frame that is fragmented or over 125 bytes.
  * want_mask: 1 (a server) requires a mask, 0 (a client) refuses one; both
  * breaches are -1002. Reserved bits are left for weft__ws_rx_frame. */

@@ -71,6 +71,9 @@ void weft__ws_pmd_format(const weft__ws_pmd *p, int server, char *out, size_t ca
  * whatever window the peer compressed with. */
 weft__ws_zrx *weft__ws_zrx_new(void);
 void weft__ws_zrx_free(weft__ws_zrx *z);
+/* Forgets the window and any queued input: the next message starts a new
+ * stream. */
+void weft__ws_zrx_reset(weft__ws_zrx *z);
 /* Queues n compressed bytes. 0 or -ENOMEM. */
 int weft__ws_zrx_feed(weft__ws_zrx *z, const void *in, size_t n);
 /* Inflates queued bytes into out: bytes produced (0: it needs more input),
