@@ -148,6 +148,34 @@ static int t_many_main(void *a)
 }
 static void t_many(void) { CHECK_EQ(weft_run(t_many_main, NULL), 0); }
 
+/* One pool for the run: jobs from two loops share options.threads workers
+ * (3 at once at most, not 3 a loop), each result reaches its own loop, and
+ * a storm of quick jobs from both loops loses none (TSan: make tsan). */
+static int t_shared_main(void *a)
+{
+    enum { N = 12, Q = 2000 };
+    running_now = max_running = 0;
+    weft_task *t[N];
+    for (long i = 0; i < N; i++)
+        t[i] = i % 2 ? weft_spawn_on(weft_loop_at(1), job_task, (void *)i) : weft_spawn(job_task, (void *)i);
+    int res[N];
+    CHECK_EQ(weft_gather(t, N, res), 0);
+    for (int i = 0; i < N; i++) CHECK_EQ(res[i], i);
+    CHECK_EQ(max_running, 3);
+    static weft_task *q[Q];
+    for (long i = 0; i < Q; i++)
+        q[i] = i % 2 ? weft_spawn_on(weft_loop_at(1), many_job, (void *)i) : weft_spawn(many_job, (void *)i);
+    static int qres[Q];
+    CHECK_EQ(weft_gather(q, Q, qres), 0);
+    for (int i = 0; i < Q; i++) CHECK_EQ(qres[i], i + 1);
+    return 0;
+}
+static void t_shared(void)
+{
+    weft_options o = {.threads = 3, .loops = 2};
+    CHECK_EQ(weft_run_with(&o, t_shared_main, NULL), 0);
+}
+
 int main(int argc, char **argv)
 {
     return run_tests((test_case[]){{"basic", t_basic},
@@ -155,6 +183,7 @@ int main(int argc, char **argv)
                                    {"cancel_waits", t_cancel_waits},
                                    {"leftover", t_leftover},
                                    {"many", t_many},
+                                   {"shared_by_loops", t_shared},
                                    {0}},
                      argc, argv);
 }

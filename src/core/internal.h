@@ -172,7 +172,9 @@ struct weft__loop {
     size_t nfd_blocks;
     size_t fd_waiting;         /* tasks waiting on fds */
     /* thread pool */
-    struct weft__pool *pool;
+    struct weft__pool *pool;          /* this loop's part, made on first use */
+    struct weft__pool_shared *pool_shared; /* loop 0: the run's workers (under
+                                         threadpool.c's create_mu) */
     /* options */
     weft_options opt;
     int closing;               /* main has ended: reaping the rest */

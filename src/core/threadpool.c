@@ -1,10 +1,15 @@
-/* The thread pool behind weft_to_thread.
+/* The thread pool behind weft_to_thread, one per run: its workers serve
+ * every loop of the run (a run with N loops does not start N pools).
  *
- * Workers are started on demand up to the configured count. A finished job
- * goes on a done list and the loop is woken through the backend
- * (weft__backend_wake), only when the list goes from empty to non-empty, so a
- * burst of completions costs one wake-up. The job lives on the waiting task's stack: the task never
- * leaves before its job is done, even when cancelled. */
+ * The shared part (queue, workers) hangs off loop 0, which is closed last
+ * (after the other loops' threads are joined); each loop has a small home
+ * record of its own: its done list and its poller to wake. Workers are
+ * started on demand up to the configured count. A finished job goes on its
+ * loop's done list and that loop is woken through the backend
+ * (weft__backend_wake) only when the list goes from empty to non-empty, so
+ * a burst of completions costs one wake-up. The job lives on the waiting
+ * task's stack: the task never leaves before its job is done, even when
+ * cancelled, so no loop can close with a job of its own in the pool. */
 #define _GNU_SOURCE
 #include "backend.h"
 #include <errno.h>
@@ -17,77 +22,105 @@ typedef struct job {
     int result;
     int done;
     weft_task *task;
+    struct weft__pool *home; /* the loop that waits for it */
     const void *locals; /* the caller's task-local values (read-only) */
     struct job *next;
 } job;
 
-struct weft__pool {
-    pthread_mutex_t mu;
+typedef struct weft__pool_shared shared_pool;
+struct weft__pool_shared {
+    pthread_mutex_t mu; /* the queue, the counts and every home's done list */
     pthread_cond_t cv;
     job *head, *tail;
-    job *finished;
-    struct weft__backend *backend; /* to wake the loop (from the workers) */
     int max, started, idle, stop;
-    size_t pending;
     pthread_t *threads;
+};
+
+/* A loop's part (L->pool). */
+struct weft__pool {
+    shared_pool *S;
+    job *finished;                 /* under S->mu */
+    struct weft__backend *backend; /* to wake the loop (from the workers) */
+    size_t pending;                /* this loop's jobs not yet done (loop-only) */
 };
 
 static void *worker(void *p)
 {
-    struct weft__pool *P = p;
-    pthread_mutex_lock(&P->mu);
+    shared_pool *S = p;
+    pthread_mutex_lock(&S->mu);
     for (;;) {
-        while (!P->head && !P->stop) {
-            P->idle++;
-            pthread_cond_wait(&P->cv, &P->mu);
-            P->idle--;
+        while (!S->head && !S->stop) {
+            S->idle++;
+            pthread_cond_wait(&S->cv, &S->mu);
+            S->idle--;
         }
-        if (!P->head) break;
-        job *j = P->head;
-        P->head = j->next;
-        if (!P->head) P->tail = NULL;
-        pthread_mutex_unlock(&P->mu);
+        if (!S->head) break;
+        job *j = S->head;
+        S->head = j->next;
+        if (!S->head) S->tail = NULL;
+        pthread_mutex_unlock(&S->mu);
         weft__locals_job_enter(j->locals);
         int r = j->fn(j->arg);
         weft__locals_job_enter(NULL);
-        pthread_mutex_lock(&P->mu);
+        pthread_mutex_lock(&S->mu);
         j->result = r;
-        int poke = !P->finished;
-        j->next = P->finished;
-        P->finished = j;
-        if (poke) weft__backend_wake(P->backend);
+        struct weft__pool *H = j->home;
+        int poke = !H->finished;
+        j->next = H->finished;
+        H->finished = j;
+        if (poke) weft__backend_wake(H->backend);
     }
-    pthread_mutex_unlock(&P->mu);
+    pthread_mutex_unlock(&S->mu);
     return NULL;
 }
 
-static struct weft__pool *pool_get(weft__loop *L)
+static shared_pool *shared_new(const weft__loop *L)
 {
-    if (L->pool) return L->pool;
-    struct weft__pool *P = calloc(1, sizeof *P);
-    if (!P) return NULL;
-    P->max = L->opt.threads > 0 ? L->opt.threads : 4;
-    P->threads = calloc((size_t)P->max, sizeof(pthread_t));
-    P->backend = L->backend;
-    if (!P->threads) {
-        free(P);
+    shared_pool *S = calloc(1, sizeof *S);
+    if (!S) return NULL;
+    S->max = L->opt.threads > 0 ? L->opt.threads : 4;
+    S->threads = calloc((size_t)S->max, sizeof(pthread_t));
+    if (!S->threads) {
+        free(S);
         return NULL;
     }
-    pthread_mutex_init(&P->mu, NULL);
-    pthread_cond_init(&P->cv, NULL);
-    L->pool = P;
-    return P;
+    pthread_mutex_init(&S->mu, NULL);
+    pthread_cond_init(&S->cv, NULL);
+    return S;
+}
+
+/* Taken once per loop, on its first weft_to_thread: two loops may ask for
+ * the shared part at the same moment. */
+static pthread_mutex_t create_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static struct weft__pool *pool_get(weft__loop *L)
+{
+    if (weft__likely(L->pool != NULL)) return L->pool;
+    struct weft__pool *H = calloc(1, sizeof *H);
+    if (!H) return NULL;
+    H->backend = L->backend;
+    weft__loop *L0 = L->index == 0 ? L : weft__fleet_loop(L, 0);
+    pthread_mutex_lock(&create_mu);
+    if (!L0->pool_shared) L0->pool_shared = shared_new(L0);
+    H->S = L0->pool_shared;
+    pthread_mutex_unlock(&create_mu);
+    if (!H->S) {
+        free(H);
+        return NULL;
+    }
+    L->pool = H;
+    return H;
 }
 
 int weft__pool_busy(weft__loop *L) { return L->pool && L->pool->pending; }
 
 void weft__pool_on_ready(weft__loop *L)
 {
-    struct weft__pool *P = L->pool;
-    pthread_mutex_lock(&P->mu);
-    job *j = P->finished;
-    P->finished = NULL;
-    pthread_mutex_unlock(&P->mu);
+    struct weft__pool *H = L->pool;
+    pthread_mutex_lock(&H->S->mu);
+    job *j = H->finished;
+    H->finished = NULL;
+    pthread_mutex_unlock(&H->S->mu);
     while (j) {
         job *next = j->next;
         j->done = 1;
@@ -102,49 +135,56 @@ int weft_to_thread(weft_fn fn, void *arg)
     if (e) return e;
     if (!fn) return -EINVAL;
     weft__loop *L = weft__L;
-    struct weft__pool *P = pool_get(L);
-    if (!P) return -ENOMEM;
-    job j = {.fn = fn, .arg = arg, .task = L->current,
+    struct weft__pool *H = pool_get(L);
+    if (!H) return -ENOMEM;
+    shared_pool *S = H->S;
+    job j = {.fn = fn, .arg = arg, .task = L->current, .home = H,
              .locals = weft__locals_map(L, L->current)};
-    pthread_mutex_lock(&P->mu);
-    if (!P->idle && P->started < P->max) {
+    pthread_mutex_lock(&S->mu);
+    if (!S->idle && S->started < S->max) {
         pthread_attr_t a;
         pthread_attr_init(&a);
         pthread_attr_setstacksize(&a, 1 << 20);
-        if (pthread_create(&P->threads[P->started], &a, worker, P) == 0) P->started++;
+        if (pthread_create(&S->threads[S->started], &a, worker, S) == 0) S->started++;
         pthread_attr_destroy(&a);
-        if (!P->started) {
-            pthread_mutex_unlock(&P->mu);
+        if (!S->started) {
+            pthread_mutex_unlock(&S->mu);
             return -EAGAIN;
         }
     }
-    if (P->tail) P->tail->next = &j; else P->head = &j;
-    P->tail = &j;
-    P->pending++;
-    pthread_cond_signal(&P->cv);
-    pthread_mutex_unlock(&P->mu);
+    if (S->tail) S->tail->next = &j; else S->head = &j;
+    S->tail = &j;
+    H->pending++;
+    pthread_cond_signal(&S->cv);
+    pthread_mutex_unlock(&S->mu);
 
     int err = 0;
     while (!j.done) {
         int r = weft__park(NULL, WAIT_THREAD, INFINITY, 0, err == 0);
         if (r < 0 && !err) err = r; /* keep waiting: fn may still use arg */
     }
-    P->pending--;
+    H->pending--;
     return err ? err : j.result;
 }
 
+/* A loop's home goes with it; the shared part with loop 0, the last loop of
+ * the run to close, when no job of any loop can be left. */
 void weft__pool_close(weft__loop *L)
 {
-    struct weft__pool *P = L->pool;
-    if (!P) return;
-    pthread_mutex_lock(&P->mu);
-    P->stop = 1;
-    pthread_cond_broadcast(&P->cv);
-    pthread_mutex_unlock(&P->mu);
-    for (int i = 0; i < P->started; i++) pthread_join(P->threads[i], NULL);
-    pthread_mutex_destroy(&P->mu);
-    pthread_cond_destroy(&P->cv);
-    free(P->threads);
-    free(P);
+    free(L->pool);
     L->pool = NULL;
+    pthread_mutex_lock(&create_mu);
+    shared_pool *S = L->pool_shared;
+    L->pool_shared = NULL;
+    pthread_mutex_unlock(&create_mu);
+    if (!S) return;
+    pthread_mutex_lock(&S->mu);
+    S->stop = 1;
+    pthread_cond_broadcast(&S->cv);
+    pthread_mutex_unlock(&S->mu);
+    for (int i = 0; i < S->started; i++) pthread_join(S->threads[i], NULL);
+    pthread_mutex_destroy(&S->mu);
+    pthread_cond_destroy(&S->cv);
+    free(S->threads);
+    free(S);
 }
