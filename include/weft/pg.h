@@ -547,6 +547,49 @@ int weft_pg_copy_out_count(weft_pg *c, const char *sql,
                            int (*sink)(void *arg, const char *data, size_t n), void *arg,
                            int64_t *rows);
 
+/* COPY of records (asyncpg's copy_records_to_table): rows given as typed
+ * values, sent in PostgreSQL's binary COPY format. Each row is a
+ * weft_pg_params of one value per column, built with the typed appends
+ * (weft_pg_params_int4, _timestamp, _array, _record, a codec's...) or the
+ * untyped ones (text, int, double, bool), NULL with weft_pg_params_null.
+ * weft asks the server the columns' types first (one statement, cached)
+ * and encodes each value for its column: as it is when the types match,
+ * converted where that is exact or range-checked (an int8 value into an
+ * int4 column: -ERANGE if it does not fit; integers into float and numeric
+ * columns; float4 and float8; timestamp and timestamptz), untyped text
+ * parsed as the column's type (integers, floats, bool, numeric; as is for
+ * text-like types and enums). Anything else is -WEFT_PG_ETYPE: binary input
+ * is not checked by type on the server, so weft never sends a value in
+ * another type's form. An error in any row (or from next) abandons the
+ * whole COPY, which the server rolls back; the connection stays usable.
+ * schema NULL: the search path; names are quoted as identifiers. columns
+ * (ncols names; NULL and 0: every column, in table order).
+ * next(arg, &row) gives the next row: 1 and *row (read before next is
+ * called again), 0 at the end, or a negative error that aborts (returned
+ * as is); it may wait. 0 and the rows copied in *rows (if not NULL), or an
+ * error as weft_pg_copy_in (-EINVAL: a row with another number of values).
+ * Waits. */
+int weft_pg_copy_records_in(weft_pg *c, const char *schema, const char *table,
+                            const char *const *columns, int ncols,
+                            int (*next)(void *arg, const weft_pg_params **row), void *arg,
+                            int64_t *rows);
+/* weft_pg_copy_records_in with the rows from an array of n. Waits. */
+int weft_pg_copy_records(weft_pg *c, const char *schema, const char *table,
+                         const char *const *columns, int ncols,
+                         const weft_pg_params *const *records, int n, int64_t *rows);
+/* The rows of query (a SELECT, VALUES or TABLE name; no parameters: COPY
+ * takes none) read through binary COPY, each handed to fn as ncols values
+ * in binary format with their column's type OID (described first, as by
+ * weft_pg_prepare_stmt), decoded with the weft_pg_value_* calls; numeric
+ * comes as text and bytea as its bytes, as in arrays and records. The values
+ * are valid during the call. fn returns 0, or a negative value that stops
+ * the copy (cancelled on the server) and is returned. 0 and the rows
+ * copied in *rows (if not NULL), or an error as weft_pg_copy_out; -EINVAL
+ * if the server's stream is malformed. Waits. */
+int weft_pg_copy_records_out(weft_pg *c, const char *query,
+                             int (*fn)(void *arg, const weft_pg_value *row, int ncols),
+                             void *arg, int64_t *rows);
+
 /* ---- LISTEN / NOTIFY ------------------------------------------------------------ */
 
 typedef struct weft_pg_notify {

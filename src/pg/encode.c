@@ -118,13 +118,7 @@ int weft_pg_params_binary(weft_pg_params *p, unsigned oid, const void *data, siz
 
 /* ---- arrays and records ------------------------------------------------------------ */
 
-typedef struct wbuf {
-    char *b;
-    size_t n, cap;
-    int err;
-} wbuf;
-
-static void put(wbuf *w, const void *d, size_t n)
+void pg__wbuf_put(pg_wbuf *w, const void *d, size_t n)
 {
     if (w->err) return;
     if (w->n + n > (size_t)INT_MAX) {
@@ -146,28 +140,28 @@ static void put(wbuf *w, const void *d, size_t n)
     w->n += n;
 }
 
-static void put32(wbuf *w, uint32_t v)
+void pg__wbuf_put32(pg_wbuf *w, uint32_t v)
 {
     char b[4];
     pg__put_be(b, v, 4);
-    put(w, b, 4);
+    pg__wbuf_put(w, b, 4);
 }
 
 /* Element i of src in binary: text-format values (typed_text, json) are
  * their own binary form for text-like types; jsonb gains its version byte
  * and numeric text is encoded. Other text values are refused. */
-static void put_elem(wbuf *w, const weft_pg_params *src, int i)
+static void put_elem(pg_wbuf *w, const weft_pg_params *src, int i)
 {
     const char *d = src->values[i];
     int len = src->lengths[i];
     unsigned oid = src->types[i];
     if (!d) {
-        put32(w, (uint32_t)-1);
+        pg__wbuf_put32(w, (uint32_t)-1);
         return;
     }
     if (src->formats[i] == 1) {
-        put32(w, (uint32_t)len);
-        put(w, d, (size_t)len);
+        pg__wbuf_put32(w, (uint32_t)len);
+        pg__wbuf_put(w, d, (size_t)len);
     } else if (oid == WEFT_PG_NUMERIC) {
         char *b;
         int n, rc = pg__numeric_binary(d, &b, &n);
@@ -175,19 +169,19 @@ static void put_elem(wbuf *w, const weft_pg_params *src, int i)
             if (!w->err) w->err = rc;
             return;
         }
-        put32(w, (uint32_t)n);
-        put(w, b, (size_t)n);
+        pg__wbuf_put32(w, (uint32_t)n);
+        pg__wbuf_put(w, b, (size_t)n);
         free(b);
     } else if (oid == WEFT_PG_JSONB) {
-        put32(w, (uint32_t)len + 1);
-        put(w, "\1", 1);
-        put(w, d, (size_t)len);
+        pg__wbuf_put32(w, (uint32_t)len + 1);
+        pg__wbuf_put(w, "\1", 1);
+        pg__wbuf_put(w, d, (size_t)len);
     } else if (oid == 0 || oid == WEFT_PG_INT2 || oid == WEFT_PG_INT4 || oid == WEFT_PG_INT8 ||
                oid == WEFT_PG_FLOAT4 || oid == WEFT_PG_FLOAT8 || oid == WEFT_PG_BOOL) {
         if (!w->err) w->err = -EINVAL; /* untyped text: no binary form known */
     } else {
-        put32(w, (uint32_t)len); /* text, varchar, json, enums: the text */
-        put(w, d, (size_t)len);
+        pg__wbuf_put32(w, (uint32_t)len); /* text, varchar, json, enums: the text */
+        pg__wbuf_put(w, d, (size_t)len);
     }
 }
 
@@ -211,13 +205,13 @@ int weft_pg_params_array(weft_pg_params *p, unsigned array_oid, unsigned elem_oi
         if (!elems->values[i]) has_null = 1;
         else if (elems->types[i] && elem_oid && elems->types[i] != elem_oid) return -EINVAL;
     }
-    wbuf w = {0};
-    put32(&w, (uint32_t)ndim);
-    put32(&w, (uint32_t)has_null);
-    put32(&w, elem_oid);
+    pg_wbuf w = {0};
+    pg__wbuf_put32(&w, (uint32_t)ndim);
+    pg__wbuf_put32(&w, (uint32_t)has_null);
+    pg__wbuf_put32(&w, elem_oid);
     for (int i = 0; i < ndim; i++) {
-        put32(&w, (uint32_t)dims[i]);
-        put32(&w, 1);
+        pg__wbuf_put32(&w, (uint32_t)dims[i]);
+        pg__wbuf_put32(&w, 1);
     }
     for (int i = 0; i < elems->n; i++) put_elem(&w, elems, i);
     if (!array_oid) array_oid = pg__array_of(elem_oid);
@@ -231,10 +225,10 @@ int weft_pg_params_record(weft_pg_params *p, unsigned oid, const weft_pg_params 
     if (!p) return -EINVAL;
     if (p->err) return p->err;
     if (!fields || fields->err) return fields ? fields->err : -EINVAL;
-    wbuf w = {0};
-    put32(&w, (uint32_t)fields->n);
+    pg_wbuf w = {0};
+    pg__wbuf_put32(&w, (uint32_t)fields->n);
     for (int i = 0; i < fields->n; i++) {
-        put32(&w, fields->types[i]);
+        pg__wbuf_put32(&w, fields->types[i]);
         put_elem(&w, fields, i);
     }
     int rc = w.err ? w.err : pg__params_push(p, w.b, w.n, 1, oid);

@@ -191,12 +191,26 @@ int pg__params_push(weft_pg_params *p, const void *data, size_t len, int format,
  * not answered yet. */
 int pg__stmt_state(weft_pg *c, const char *sql);
 
+/* Forgets (and deallocates) sql's cached statement after SQLSTATE 0A000;
+ * 1 if it had one. Waits. */
+int pg__stmt_invalidate(weft_pg *c, const char *sql);
+
 /* Prepares sql into c's cache with parameter types (NULL: inferred) and
  * describes it: *desc has its parameter and column types (PQclear it).
  * An entry already there is only described (types NULL) or replaced.
  * 0 or an error as weft_pg_query. Waits. */
 int pg__prepare_describe(weft_pg *c, const char *sql, const unsigned *types, int ntypes,
                          PGresult **desc);
+
+/* encode.c: a growing byte buffer; the first failure (-ENOMEM,
+ * -EOVERFLOW past INT_MAX bytes) sticks in err and later puts do nothing. */
+typedef struct pg_wbuf {
+    char *b;
+    size_t n, cap;
+    int err;
+} pg_wbuf;
+void pg__wbuf_put(pg_wbuf *w, const void *d, size_t n);
+void pg__wbuf_put32(pg_wbuf *w, uint32_t v);
 
 /* autopipe.c: one statement on c, pipelined with concurrent calls from
  * other tasks; its result into *out (NULL: discarded), its row count into

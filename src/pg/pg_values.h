@@ -33,4 +33,28 @@ int pg__bytea_unescape(const char *s, size_t n, char **out, size_t *outn);
 unsigned pg__array_elem(unsigned array_oid);
 unsigned pg__array_of(unsigned elem_oid);
 
+/* copybin.c: a binary COPY stream (COPY ... TO STDOUT (FORMAT binary))
+ * parsed in the pieces it arrives in, each row handed to a callback as
+ * ncols values of types oids (NULL: 0), valid during the call. */
+typedef struct pg_copy_parser {
+    int ncols;
+    const unsigned *oids;
+    int state;           /* 0: header next, 1: tuples, 2: trailer seen */
+    int err;             /* a failed parse: every later call returns it */
+    int64_t rows;
+    char *pend;          /* a partial item kept for the next piece */
+    size_t npend, pendcap;
+    char *row;           /* the handed-out values' bytes */
+    size_t rowcap;
+    weft_pg_value *vals;
+} pg_copy_parser;
+void pg__copy_parser_init(pg_copy_parser *p, int ncols, const unsigned *oids);
+void pg__copy_parser_free(pg_copy_parser *p);
+/* Feeds n bytes: 0, -EINVAL (malformed: a wrong signature, field count or
+ * length, bytes after the trailer), -ENOMEM, or fn's negative return. */
+int pg__copy_parse(pg_copy_parser *p, const char *data, size_t n,
+                   int (*fn)(void *arg, const weft_pg_value *row, int n), void *arg);
+/* At the end of the stream: 0 if it ended with its trailer, else -EINVAL. */
+int pg__copy_parse_end(const pg_copy_parser *p);
+
 #endif

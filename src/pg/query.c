@@ -356,7 +356,7 @@ weft_pg_result *pg__wrap(PGresult *res)
 /* A cached statement whose plan no longer fits the schema (ALTER TABLE
  * changed its result type: SQLSTATE 0A000 "cached plan must not change
  * result type") is forgotten and deallocated; 1 if sql had an entry. */
-static int stmt_invalidate(weft_pg *c, const char *sql)
+int pg__stmt_invalidate(weft_pg *c, const char *sql)
 {
     pg_stmt *s = stmt_find(c, sql, hash_sql(sql));
     if (!s || s->pending) return 0;
@@ -383,7 +383,7 @@ static int query_body(void *arg)
     /* Retried once, transparently, as asyncpg does; not inside a
      * transaction, which the error has aborted. */
     if (rc == -WEFT_PG_ESERVER && !strcmp(j->c->sqlstate, "0A000") && !(j->flags & WEFT_PG_NOCACHE) &&
-        PQtransactionStatus(j->c->pg) == PQTRANS_IDLE && stmt_invalidate(j->c, j->sql))
+        PQtransactionStatus(j->c->pg) == PQTRANS_IDLE && pg__stmt_invalidate(j->c, j->sql))
         rc = pg__ap_query(j->c, j->sql, j->p, j->flags, j->res, j->n);
     return rc;
 }
