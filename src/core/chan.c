@@ -28,6 +28,7 @@ typedef struct chan_waiter {
     int served;          /* under the chan's mutex: the outcome is in result */
     int result;
     int arrived;         /* the task's loop only: the notification came */
+    struct chan_waiter *later; /* on the notifier's list of messages to send */
     weft__msg msg;       /* X_WAKE, to another loop */
 } chan_waiter;
 
@@ -89,8 +90,12 @@ void weft_chan_free(weft_chan *c)
     free(c);
 }
 
-/* Called with c->mu held and w off its list: the outcome is recorded. */
-static void notify(chan_waiter *w, int result)
+/* Called with c->mu held and w off its list: the outcome is recorded. A
+ * task of another loop is told by a message, sent by notify_later once the
+ * mutex is released: its loop does not then wake up to find the chan
+ * locked, and once the message arrives the notifier is done with the chan
+ * (a waiter may free a one-shot chan on return). */
+static void notify(chan_waiter *w, int result, chan_waiter **later)
 {
     w->result = result;
     w->served = 1;
@@ -100,7 +105,17 @@ static void notify(chan_waiter *w, int result)
         weft__chan_wake(w->loop, &w->msg);
     } else {
         w->msg.kind = X_WAKE;
+        w->later = *later;
+        *later = w;
+    }
+}
+
+static void notify_later(chan_waiter *w)
+{
+    while (w) {
+        chan_waiter *next = w->later; /* w may be gone once its message is */
         weft__port_send(w->loop->port, &w->msg, 0);
+        w = next;
     }
 }
 
@@ -151,11 +166,9 @@ static int wait_served(weft_chan *c, wq *q, chan_waiter *w)
             cancellable = 0; /* served meanwhile: keep it, await the notice */
         }
     }
-    /* The notifier (another loop or thread) sent the notice with the mutex
-     * held: once we hold it too, it has left the chan, so a caller that
-     * frees the chan on our return (a one-shot reply) frees it unused. */
-    pthread_mutex_lock(&c->mu);
-    pthread_mutex_unlock(&c->mu);
+    /* The notice came from another loop or thread after its sender had
+     * released the mutex (notify_later), or from this loop's task, which
+     * has returned since: nobody uses the chan on our behalf any more. */
     L->xwait--;
     return w->result;
 }
@@ -198,11 +211,12 @@ static int put(weft_chan *c, void *item, int wait)
         pthread_mutex_unlock(&c->mu);
         return -EPIPE;
     }
-    chan_waiter *g = wq_pop(&c->getters);
+    chan_waiter *g = wq_pop(&c->getters), *later = NULL;
     if (g) {
         g->item = item;
-        notify(g, 0);
+        notify(g, 0, &later);
         pthread_mutex_unlock(&c->mu);
+        notify_later(later);
         return 0;
     }
     if (!c->cap || c->count < c->cap) {
@@ -223,12 +237,13 @@ static int get(weft_chan *c, void **item, int wait)
     pthread_mutex_lock(&c->mu);
     if (c->count) {
         *item = ring_pop(c);
-        chan_waiter *p = wq_pop(&c->putters);
+        chan_waiter *p = wq_pop(&c->putters), *later = NULL;
         if (p) {
             ring_push(c, p->item); /* a slot was just freed: cannot fail */
-            notify(p, 0);
+            notify(p, 0, &later);
         }
         pthread_mutex_unlock(&c->mu);
+        notify_later(later);
         return 0;
     }
     if (c->closed || !wait) {
@@ -260,8 +275,9 @@ void weft_chan_close(weft_chan *c)
 {
     pthread_mutex_lock(&c->mu);
     c->closed = 1;
-    chan_waiter *w;
-    while ((w = wq_pop(&c->getters))) notify(w, -EPIPE);
-    while ((w = wq_pop(&c->putters))) notify(w, -EPIPE);
+    chan_waiter *w, *later = NULL;
+    while ((w = wq_pop(&c->getters))) notify(w, -EPIPE, &later);
+    while ((w = wq_pop(&c->putters))) notify(w, -EPIPE, &later);
     pthread_mutex_unlock(&c->mu);
+    notify_later(later);
 }

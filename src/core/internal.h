@@ -368,6 +368,7 @@ enum { X_POST, X_SPAWN, X_DONE, X_CANCEL, X_TCANCEL, X_TDETACH, X_WAKE, X_FCALL 
 typedef struct weft__msg {
     struct weft__msg *next;
     int kind;
+    int counted; /* loops.c: in the fleet's work count (sent from outside a working loop) */
 } weft__msg;
 /* Queues m in the inbox of loop `to` (a weft_loop handle) and wakes it.
  * external: refused with -ESHUTDOWN once the run is ending (weft_post,

@@ -39,6 +39,7 @@ void weft__report(const char *fmt, ...)
  * notices even while blocked. */
 static __thread int sigint_slot = -1; /* this loop's registry slot */
 static __thread int sigint_efd = -1;
+static __thread double last_poll; /* this loop's last poll with ready tasks */
 
 static void sigint_install(weft__loop *L)
 {
@@ -138,10 +139,18 @@ static int turn(weft__loop *L, int (*done)(weft__loop *))
     }
     L->now = weft__clock();
     double next = weft__timers_run(L);
-    int outside = L->fd_waiting || weft__pool_busy(L) || L->xwait || L->fleet->n > 1;
+    int io = L->fd_waiting || weft__pool_busy(L);
+    int outside = io || L->xwait || L->fleet->n > 1;
     if (L->ready_head || L->backlog_head) {
-        /* Only pay for a system call when something could be waiting. */
-        if (outside || sigint_slot >= 0) weft__backend_poll(L, 0);
+        /* Only pay for a system call when something could be waiting: fds
+         * or pool jobs on every turn; otherwise only the SIGINT eventfd and
+         * wakes, which a millisecond late is soon enough (messages from
+         * other loops are seen above without it: a cross-loop hop would
+         * otherwise pay a system call). */
+        if (io || (sigint_slot >= 0 && L->now - last_poll >= 1e-3)) {
+            weft__backend_poll(L, 0);
+            last_poll = L->now;
+        }
         /* Held this turn and something woke: kept back for one turn. */
         if (!held || !L->ready_head) backlog_resume(L);
         return 0;
