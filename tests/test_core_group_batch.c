@@ -28,6 +28,73 @@ TASK_TEST(t_results)
     return 0;
 }
 
+/* A batch keeps one fn and strided slots until a member breaks the
+ * pattern (group.c): members with another function, slots out of order,
+ * NULL slots, each breaking it in a small block and in a big (mapped) one,
+ * still run their own function and fill their own slot. */
+static int negate(void *a) { return -(int)(intptr_t)a - 1; }
+static weft_fn mixed_fn(int i) { return i % 1000 == 999 || (i > 40 && i < 60) || i >= 120000 ? negate : give; }
+/* Member i's slot: in order up to 90,000, then from the end backwards,
+ * every 7th with none. */
+static int mixed_slot(int i, int n) { return i < 90000 ? i : i % 7 == 0 ? -1 : n - 1 - (i - 90000); }
+TASK_TEST(t_mixed_members)
+{
+    enum { N = 150000 };
+    int *res = malloc(N * sizeof *res);
+    for (int i = 0; i < N; i++) res[i] = INT32_MAX;
+    weft_group *g = weft_group_new();
+    for (int i = 0; i < N; i++) {
+        int s = mixed_slot(i, N);
+        CHECK_EQ(weft_group_spawn_into(g, mixed_fn(i), (void *)(intptr_t)i, s < 0 ? NULL : &res[s]), 0);
+    }
+    /* The first failure is member 41's: the rest still ran (none waits). */
+    CHECK_EQ(weft_group_wait(g), -42);
+    int filled = 0;
+    for (int i = 0; i < N; i++) {
+        int s = mixed_slot(i, N);
+        if (s < 0) continue;
+        int want = mixed_fn(i) == negate ? -i - 1 : i;
+        if (res[s] != want) CHECK_EQ(res[s], want);
+        filled++;
+    }
+    for (int i = 0; i < N; i++) /* slots nobody was given stay untouched */
+        if (res[i] == INT32_MAX) filled++;
+    CHECK_EQ(filled, N);
+    free(res);
+    return 0;
+}
+
+/* Pending members cost 8 bytes each in the usual shape (one function,
+ * slots &res[i]): 400,000 of them add well under the 24 bytes each that
+ * (fn, arg, slot) records took. */
+static long rss_kib(void)
+{
+    long pages = 0, rss = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (!f) return -1;
+    if (fscanf(f, "%ld %ld", &pages, &rss) != 2) rss = -1;
+    fclose(f);
+    return rss * 4;
+}
+TASK_TEST(t_compact_pending)
+{
+    enum { N = 400000 };
+    int *res = malloc(N * sizeof *res);
+    for (int i = 0; i < N; i++) res[i] = -1; /* resident before measuring */
+    weft_group *g = weft_group_new();
+    long before = rss_kib();
+    for (int i = 0; i < N; i++) CHECK_EQ(weft_group_spawn_into(g, give, (void *)(intptr_t)i, &res[i]), 0);
+    long grew = rss_kib() - before;
+    CHECK(before > 0);
+    CHECK(grew * 1024 < (long)N * 12); /* 8 bytes a member, plus block headers */
+    CHECK(grew * 1024 > (long)N * 6);  /* and it is measured: the args are there */
+    CHECK_EQ(weft_group_wait(g), 0);
+    for (int i = 0; i < N; i++)
+        if (res[i] != i) CHECK_EQ(res[i], i);
+    free(res);
+    return 0;
+}
+
 /* Start order is spawn order, across groups and plain tasks alike. */
 static char order[64];
 static int norder;
@@ -165,6 +232,8 @@ static void t_oom(void)
 int main(int argc, char **argv)
 {
     return run_tests((test_case[]){{"results", t_results},
+                                   {"mixed_members", t_mixed_members},
+                                   {"compact_pending", t_compact_pending},
                                    {"fifo", t_fifo},
                                    {"fail_cancels_pending", t_fail_cancels_pending},
                                    {"waiter_cancelled", t_waiter_cancelled},

@@ -6,38 +6,138 @@
  * weft_group_spawn appends (fn, arg, result slot) to a batch, which sits in
  * the ready queue as one record, and each member becomes a task only when
  * its turn comes (weft__batch_take). A member that ends without waiting
- * then runs on the previous member's stack and frees its record at once,
- * so a million members spawned in a row cost 24 bytes each until they run
- * (Go's `go` + WaitGroup costs more: a goroutine record each), against an
- * 88-byte task record each through weft_spawn + weft_gather.
+ * then runs on the previous member's stack and frees its record at once.
+ *
+ * A batch stores its members compactly (issue 13: M2's peak RSS): a spawn
+ * loop nearly always calls one function with result slots a fixed stride
+ * apart (&results[i]), so a block keeps fn once and the slots as (first,
+ * stride) until a member breaks that pattern, and only the args one by
+ * one: 8 bytes a member, against 24 for (fn, arg, slot) and 88 for a task
+ * record through weft_spawn + weft_gather. Blocks double in size; the big
+ * ones are mapped populated (MAP_POPULATE: one system call for 64 pages,
+ * where a page faulted in by a first touch costs tens of us on a VM).
  *
  * FIFO order is kept: a spawn joins the group's batch only while that batch
  * is still the ready queue's tail; anything queued after it starts a new
  * batch. */
+#define _GNU_SOURCE
 #include "internal.h"
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
-typedef struct member {
-    weft_fn fn;
-    void *arg;
-    int *result;
-} member;
-
-#define BLOCK_MEMBERS 1024
+/* A run of pending members. Member i's function is fns[i], or fn while
+ * fns is NULL; its slot res[i], or res0 + i * res_step while res is NULL.
+ * The add path tests one pattern: fn (NULL once fns exists) and res_next,
+ * the slot the next member must have to keep it (NO_SLOT when none can). */
 typedef struct block {
     struct block *next;
-    member m[BLOCK_MEMBERS];
+    size_t cap, n;        /* members it holds at most, members stored */
+    weft_fn fn;
+    uintptr_t res_next, res0, res_step;
+    weft_fn *fns;
+    int **res;
+    size_t bytes;         /* its size: mapped when >= BLOCK_MAPPED, else malloc'ed */
+    void *arg[];
 } block;
+
+#define NO_SLOT ((uintptr_t)1) /* no int * is 1 */
+#define BLOCK_FIRST 512              /* bytes: a small group stays small */
+#define BLOCK_MAPPED (64u << 10)     /* from here blocks are mmap'ed, populated */
+#define BLOCK_MAX (256u << 10)
 
 /* Pending members of one group, in spawn order; the proxy's arg. */
 typedef struct batch {
     weft_group *g;
     block *head, *tail;
     size_t head_i;  /* next member to start, in head */
-    size_t tail_n;  /* members stored in tail */
     size_t left;    /* members not yet started */
 } batch;
+
+static block *block_new(size_t bytes)
+{
+    block *b;
+    if (bytes >= BLOCK_MAPPED) {
+        b = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+        if (b == MAP_FAILED) return NULL;
+    } else if (!(b = malloc(bytes))) {
+        return NULL;
+    }
+    b->next = NULL;
+    b->bytes = bytes;
+    b->cap = (bytes - sizeof *b) / sizeof b->arg[0];
+    b->n = 0;
+    b->fn = NULL;
+    b->res_next = NO_SLOT;
+    b->fns = NULL;
+    b->res = NULL;
+    return b;
+}
+
+static void block_free(block *b)
+{
+    free(b->fns);
+    free(b->res);
+    if (b->bytes >= BLOCK_MAPPED) munmap(b, b->bytes);
+    else free(b);
+}
+
+/* The pattern broke at member b->n: from now on b keeps fns (or slots)
+ * one by one, those before written out from the pattern. */
+static int block_fns(block *b)
+{
+    if (!(b->fns = malloc(b->cap * sizeof *b->fns))) return -ENOMEM;
+    for (size_t i = 0; i < b->n; i++) b->fns[i] = b->fn;
+    b->fn = NULL;
+    return 0;
+}
+
+static int block_res(block *b)
+{
+    if (!(b->res = malloc(b->cap * sizeof *b->res))) return -ENOMEM;
+    for (size_t i = 0; i < b->n; i++) b->res[i] = (int *)(b->res0 + i * b->res_step);
+    b->res_next = NO_SLOT;
+    return 0;
+}
+
+/* Appends a member off the pattern's path: the tail block is full, or
+ * this is a block's first or second member (which set the pattern), or
+ * the member breaks it. */
+static __attribute__((noinline)) int member_add_slow(batch *bt, weft_fn fn, void *arg, int *result)
+{
+    block *b = bt->tail;
+    if (b->n == b->cap) {
+        size_t bytes = b->bytes * 2;
+        block *nb = block_new(bytes > BLOCK_MAX ? BLOCK_MAX : bytes);
+        if (!nb) return -ENOMEM;
+        b->next = nb;
+        b = bt->tail = nb;
+    }
+    size_t i = b->n;
+    uintptr_t r = (uintptr_t)result;
+    if (i == 0) {
+        b->fn = fn;
+        b->res0 = r;
+    } else {
+        if (b->fns || fn != b->fn) {
+            if (!b->fns && block_fns(b) < 0) return -ENOMEM;
+            b->fns[i] = fn;
+        }
+        if (i == 1 && !b->res) {
+            b->res_step = r - b->res0;
+            b->res_next = r + b->res_step;
+        } else if (b->res || r != b->res_next) {
+            if (!b->res && block_res(b) < 0) return -ENOMEM;
+            b->res[i] = result;
+        } else {
+            b->res_next += b->res_step;
+        }
+    }
+    b->arg[i] = arg;
+    b->n = i + 1;
+    return 0;
+}
 
 /* A started member not yet ended: the group cancels it on failure and
  * stores its result when it ends. */
@@ -81,15 +181,14 @@ static void member_end(weft_group *g, int *slot, int result)
 static __attribute__((noinline)) batch *batch_open(weft__loop *L, weft_group *g)
 {
     batch *b = calloc(1, sizeof *b);
-    if (!b || !(b->head = b->tail = malloc(sizeof(block)))) {
+    if (!b || !(b->head = b->tail = block_new(BLOCK_FIRST))) {
         free(b);
         return NULL;
     }
-    b->head->next = NULL;
     b->g = g;
     weft_task *proxy = weft__task_new(L, NULL, NULL, b);
     if (!proxy) {
-        free(b->head);
+        block_free(b->head);
         free(b);
         return NULL;
     }
@@ -117,15 +216,15 @@ static int batch_add(weft__loop *L, weft_group *g, weft_fn fn, void *arg, int *r
     } else if (!(b = batch_open(L, g))) {
         return -ENOMEM;
     }
-    if (b->tail_n == BLOCK_MEMBERS) {
-        block *nb = malloc(sizeof *nb);
-        if (!nb) return -ENOMEM;
-        nb->next = NULL;
-        b->tail->next = nb;
-        b->tail = nb;
-        b->tail_n = 0;
+    block *tb = b->tail;
+    size_t i = tb->n;
+    if (weft__likely(fn == tb->fn && (uintptr_t)result == tb->res_next && i < tb->cap)) {
+        tb->arg[i] = arg;
+        tb->n = i + 1;
+        tb->res_next += tb->res_step;
+    } else if (member_add_slow(b, fn, arg, result) < 0) {
+        return -ENOMEM;
     }
-    b->tail->m[b->tail_n++] = (member){fn, arg, result};
     b->left++;
     L->members_pending++;
     return 0;
@@ -135,7 +234,7 @@ static void batch_release(batch *b)
 {
     while (b->head) {
         block *n = b->head->next;
-        free(b->head);
+        block_free(b->head);
         b->head = n;
     }
     free(b);
@@ -145,7 +244,11 @@ weft_task *weft__batch_take(weft__loop *L, weft_task *proxy)
 {
     batch *b = proxy->arg;
     weft_group *g = b->g;
-    member m = b->head->m[b->head_i++];
+    block *h = b->head;
+    size_t i = b->head_i++;
+    weft_fn fn = weft__likely(!h->fns) ? h->fn : h->fns[i];
+    int *result = weft__likely(!h->res) ? (int *)(h->res0 + i * h->res_step) : h->res[i];
+    void *arg = h->arg[i];
     L->members_pending--;
     /* The member takes a reference to the batch's task-locals: the batch's
      * own when it is the last. */
@@ -159,11 +262,10 @@ weft_task *weft__batch_take(weft__loop *L, weft_task *proxy)
         weft__task_free(L, proxy);
     } else {
         if (weft__unlikely(locals)) weft__locals_share(L, proxy, locals);
-        if (b->head_i == BLOCK_MEMBERS) {
-            block *done = b->head;
-            b->head = done->next;
+        if (b->head_i == h->cap) {
+            b->head = h->next;
             b->head_i = 0;
-            free(done);
+            block_free(h);
         }
     }
     weft_task *t = NULL;
@@ -175,10 +277,10 @@ weft_task *weft__batch_take(weft__loop *L, weft_task *proxy)
             g->cap = cap;
         }
     }
-    if (g->nlive < g->cap) t = weft__task_new(L, NULL, m.fn, m.arg);
+    if (g->nlive < g->cap) t = weft__task_new(L, NULL, fn, arg);
     if (!t) {
         if (weft__unlikely(locals)) weft__locals_drop(L, locals);
-        member_end(g, m.result, -ENOMEM);
+        member_end(g, result, -ENOMEM);
         return NULL;
     }
     if (weft__unlikely(locals)) t->locals = locals;
@@ -187,7 +289,7 @@ weft_task *weft__batch_take(weft__loop *L, weft_task *proxy)
     t->flags |= F_AWAITED;
     if (g->cancelled || L->closing) t->flags |= F_CANCELLED;
     t->group_slot = (uint32_t)g->nlive;
-    g->live[g->nlive++] = (live){t, m.result};
+    g->live[g->nlive++] = (live){t, result};
     return t;
 }
 
