@@ -98,8 +98,9 @@ cmake -S "$tmp/proj" -B "$tmp/proj/build" -DCMAKE_PREFIX_PATH="$prefix" \
 cmake --build "$tmp/proj/build" >"$tmp/build.log" 2>&1 || { cat "$tmp/build.log"; fail "cmake build"; }
 check_run "$tmp/proj/build/hello_shared"
 check_run "$tmp/proj/build/hello_static"
-ldd "$tmp/proj/build/hello_shared" | grep -q "$libdir/libweft.so" ||
-  fail "hello_shared does not use the installed libweft.so"
+# (ldd's output kept first: grep -q leaving early would fail the pipe)
+libs=$(ldd "$tmp/proj/build/hello_shared")
+grep -q "$libdir/libweft.so" <<<"$libs" || fail "hello_shared does not use the installed libweft.so"
 # a version the tree does not have is refused
 sed -i 's/find_package(weft 0.1 REQUIRED)/find_package(weft 7.0 REQUIRED)/' "$tmp/proj/CMakeLists.txt"
 if cmake -S "$tmp/proj" -B "$tmp/proj/build2" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null 2>&1; then

@@ -6,6 +6,7 @@
 #include <weft/http.h>
 #include <weft/test.h>
 #include "check.h"
+#include "weft_cmd.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -28,38 +29,10 @@ static int h_file(weft_http_request *req, void *arg)
     return r < 0 ? r : weft_http_reply_end(req);
 }
 
-static char weft_bin[PATH_MAX];
-
-static void find_weft(void)
-{
-    const char *b = getenv("WEFT_BUILD_DIR");
-    if (b) {
-        snprintf(weft_bin, sizeof weft_bin, "%s/tools/weft/weft", b);
-    } else {
-        char exe[PATH_MAX - 64];
-        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-        CHECK(n > 0);
-        exe[n] = 0;
-        *strrchr(exe, '/') = 0;
-        snprintf(weft_bin, sizeof weft_bin, "%s/../tools/weft/weft", exe);
-    }
-    CHECK(access(weft_bin, X_OK) == 0);
-}
-
 /* Runs argv (stdout into out, NUL-terminated); returns the exit status. */
 static int run(char *const argv[], char *out, size_t cap)
 {
-    weft_process_opts o = {.stdout_mode = WEFT_PIPE};
-    weft_process *p;
-    CHECK_EQ(weft_process_spawn(argv, &o, &p), 0);
-    size_t len = 0;
-    ssize_t n;
-    while (len + 1 < cap && (n = weft_stream_read(weft_process_stdout(p), out + len, cap - 1 - len)) > 0)
-        len += (size_t)n;
-    out[len] = 0;
-    int st = weft_process_wait(p);
-    weft_process_free(p);
-    return st;
+    return run_weft(argv, NULL, 0, out, cap, NULL, 0);
 }
 
 static char dir[64];
@@ -81,7 +54,7 @@ static int file_is(const char *path, const char *want, size_t n)
 WEFT_TEST(defect_23_fetch_outputs)
 {
     for (size_t i = 0; i < sizeof body; i++) body[i] = (char)(i * 7 + i / 251);
-    find_weft();
+    CHECK(find_weft() == 0);
     strcpy(dir, "/tmp/weft_fetchd_XXXXXX");
     CHECK(mkdtemp(dir));
     weft_http_server *s = weft_http_server_new(NULL);

@@ -4,20 +4,13 @@
  * fails the exit status, a refused upgrade names the HTTP status, and the
  * load mode prints its rate and percentiles. */
 #include "check.h"
+#include "weft_cmd.h"
 #include <weft/ws.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <unistd.h>
 
-static char weft_bin[PATH_MAX];
 static int port;
-
-static void find_weft(void)
-{
-    const char *b = getenv("WEFT_BUILD_DIR");
-    snprintf(weft_bin, sizeof weft_bin, "%s/tools/weft/weft", b ? b : "build");
-    CHECK(access(weft_bin, X_OK) == 0);
-}
 
 static int echo(weft_http_request *req, void *arg)
 {
@@ -39,21 +32,7 @@ static int echo(weft_http_request *req, void *arg)
 /* Runs `weft ws args` with in on stdin; stdout and stderr into out/err. */
 static int run(char *const argv[], const char *in, size_t inlen, char *out, size_t cap, char *err)
 {
-    weft_process_opts po = {.stdin_mode = WEFT_PIPE, .stdout_mode = WEFT_PIPE, .stderr_mode = WEFT_PIPE};
-    weft_process *p;
-    CHECK_EQ(weft_process_spawn(argv, &po, &p), 0);
-    weft_stream_write(weft_process_stdin(p), in, inlen);
-    weft_process_close_stdin(p);
-    size_t got = 0;
-    ssize_t n;
-    while (got < cap - 1 && (n = weft_stream_read(weft_process_stdout(p), out + got, cap - 1 - got)) > 0)
-        got += (size_t)n;
-    out[got] = 0;
-    n = weft_stream_read(weft_process_stderr(p), err, 1023);
-    err[n > 0 ? n : 0] = 0;
-    int st = weft_process_wait(p);
-    weft_process_free(p);
-    return st;
+    return run_weft(argv, in, inlen, out, cap, err, 1024);
 }
 
 static int main_task(void *arg)
@@ -93,6 +72,6 @@ static int main_task(void *arg)
 
 int main(void)
 {
-    find_weft();
+    CHECK(find_weft() == 0);
     return weft_run(main_task, NULL) == 0 ? 0 : 1;
 }

@@ -294,46 +294,81 @@ static int read_list(const char *file, fetch_state *st, size_t *cap)
     return e;
 }
 
+const char weft_fetch_usage[] =
+    "usage: weft fetch [-v] [-c N] [-o DIR] [--timeout S] URL... | -i FILE\n"
+    "  fetch URLs concurrently through one client session\n"
+    "  -v, --verbose        each request's phases (DNS, connect, TLS...) timed on stderr\n"
+    "  -c, --concurrency N  at most N at once (default 10)\n"
+    "  -o, --output DIR     each body to DIR/<index>-<name>, created new\n"
+    "      --timeout S      give up on a request after S seconds in all\n"
+    "  -i, --input FILE     URLs from FILE, one a line ('-': stdin, '#': comment)\n"
+    "  -h, --help           this text;  -V, --version  the version\n";
+
+/* Parses argv into st: -1 to go on, else the exit status (0 for --help
+ * and --version, 2 for bad usage). */
+static int parse(int argc, char **argv, fetch_state *st, size_t *cap)
+{
+    static const struct option opts[] = {
+        {"concurrency", required_argument, 0, 'c'}, {"output", required_argument, 0, 'o'},
+        {"timeout", required_argument, 0, 't'},     {"input", required_argument, 0, 'i'},
+        {"verbose", no_argument, 0, 'v'},           WEFT_CMD_COMMON_OPTS,
+        {0, 0, 0, 0}};
+    long conc = 10;
+    int c, e;
+    /* '-': URLs come back in place (as 1), so -i lists and URLs keep the
+     * order they were given in. */
+    while ((c = getopt_long(argc, argv, "-:c:o:i:vhV", opts, NULL)) != -1) {
+        switch (c) {
+        case 1:
+            if (add_url(st, cap, optarg) < 0) {
+                fprintf(stderr, "weft fetch: out of memory\n");
+                return WEFT_CMD_USAGE;
+            }
+            break;
+        case 'c':
+            if (weft_cmd_long("fetch", "-c", optarg, 1, 100000, &conc) < 0) return WEFT_CMD_USAGE;
+            break;
+        case 'o': st->outdir = optarg; break;
+        case 'v': st->verbose = 1; break;
+        case 't':
+            if (weft_cmd_double("fetch", "--timeout", optarg, 0, 1e9, &st->timeout) < 0)
+                return WEFT_CMD_USAGE;
+            break;
+        case 'i':
+            if ((e = read_list(optarg, st, cap)) < 0) {
+                fprintf(stderr, "weft fetch: cannot read %s: %s\n", optarg, weft_strerror(e));
+                return WEFT_CMD_USAGE;
+            }
+            break;
+        case 'h': fputs(weft_fetch_usage, stdout); return 0;
+        case 'V': return weft_cmd_version();
+        default: return weft_cmd_bad_option("fetch", c, argv, opts, weft_fetch_usage);
+        }
+    }
+    st->conc = (int)conc;
+    if (st->n == 0) return weft_cmd_usage_error("fetch", "no URL given", weft_fetch_usage);
+    if (st->outdir) {
+        st->dirfd = open(st->outdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (st->dirfd < 0) {
+            fprintf(stderr, "weft fetch: cannot open %s: %s\n", st->outdir, strerror(errno));
+            return WEFT_CMD_USAGE;
+        }
+    }
+    return -1;
+}
+
 int weft_cmd_fetch(int argc, char **argv)
 {
-    fetch_state st = {.conc = 10, .dirfd = -1};
+    fetch_state st = {.dirfd = -1};
     size_t cap = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-c") && i + 1 < argc) st.conc = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "-o") && i + 1 < argc) st.outdir = argv[++i];
-        else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) st.timeout = atof(argv[++i]);
-        else if (!strcmp(argv[i], "-v")) st.verbose = 1;
-        else if (!strcmp(argv[i], "-i") && i + 1 < argc) {
-            int e = read_list(argv[++i], &st, &cap);
-            if (e < 0) {
-                fprintf(stderr, "weft fetch: cannot read %s: %s\n", argv[i], weft_strerror(e));
-                return 2;
-            }
-        } else if (argv[i][0] != '-') {
-            if (add_url(&st, &cap, argv[i]) < 0) {
-                fprintf(stderr, "weft fetch: out of memory\n");
-                return 2;
-            }
-        } else {
-            fprintf(stderr, "weft fetch: bad argument %s\n", argv[i]);
-            return 2;
-        }
+    int status = parse(argc, argv, &st, &cap);
+    if (status < 0) {
+        st.bar = isatty(2) && !st.verbose; /* the bar would overwrite the trace */
+        int r = weft_run(fetch_main, &st);
+        status = r < 0 || st.failed ? 1 : 0;
     }
-    if (st.n == 0 || st.conc < 1) {
-        fprintf(stderr, "usage: weft fetch [-v] [-c N] [-o DIR] [--timeout S] URL... | -i FILE\n");
-        return 2;
-    }
-    if (st.outdir) {
-        st.dirfd = open(st.outdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (st.dirfd < 0) {
-            fprintf(stderr, "weft fetch: cannot open %s: %s\n", st.outdir, strerror(errno));
-            return 2;
-        }
-    }
-    st.bar = isatty(2) && !st.verbose; /* the bar would overwrite the trace */
-    int r = weft_run(fetch_main, &st);
     if (st.dirfd >= 0) close(st.dirfd);
     for (size_t i = 0; i < st.n; i++) free(st.urls[i]);
     free(st.urls);
-    return r < 0 || st.failed ? 1 : 0;
+    return status;
 }

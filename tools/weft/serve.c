@@ -150,22 +150,63 @@ static void raise_nofile(void)
         fprintf(stderr, "weft serve: cannot raise the descriptor limit: %s\n", strerror(errno));
 }
 
-int weft_cmd_serve(int argc, char **argv)
+const char weft_serve_usage[] =
+    "usage: weft serve [-p P] [--host H] [--delay S] [--log] [--dotfiles] [--loops N] [DIR]\n"
+    "  serve DIR over HTTP, or a hello endpoint; WebSocket upgrades at /ws get an echo;\n"
+    "  runs until SIGINT or SIGTERM, then shuts down gracefully\n"
+    "  -p, --port P     port (default 8080; 0: a free one, printed)\n"
+    "      --host H     address (default 127.0.0.1; 0.0.0.0: every interface)\n"
+    "      --delay S    latency added to each hello answer\n"
+    "      --log        access log on stderr\n"
+    "      --dotfiles   serve paths with a segment starting with '.' (404 otherwise)\n"
+    "      --loops N    loops (threads) serving (default one per core)\n"
+    "  -h, --help       this text;  -V, --version  the version\n";
+
+/* -1 to go on, else the exit status (see fetch.c's parse). */
+static int parse(int argc, char **argv, serve_args *a)
 {
-    serve_args a = {.port = 8080, .host = "127.0.0.1"};
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--port") && i + 1 < argc) a.port = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--host") && i + 1 < argc) a.host = argv[++i];
-        else if (!strcmp(argv[i], "--delay") && i + 1 < argc) a.delay = atof(argv[++i]);
-        else if (!strcmp(argv[i], "--log")) a.log = 1;
-        else if (!strcmp(argv[i], "--loops") && i + 1 < argc) a.loops = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--dotfiles")) a.dotfiles = 1;
-        else if (argv[i][0] != '-' && !a.dir) a.dir = argv[i];
-        else {
-            fprintf(stderr, "weft serve: bad argument %s\n", argv[i]);
-            return 2;
+    static const struct option opts[] = {
+        {"port", required_argument, 0, 'p'},  {"host", required_argument, 0, 'H'},
+        {"delay", required_argument, 0, 'd'}, {"log", no_argument, 0, 'l'},
+        {"loops", required_argument, 0, 'L'}, {"dotfiles", no_argument, 0, 'D'},
+        WEFT_CMD_COMMON_OPTS,                 {0, 0, 0, 0}};
+    long port = 8080, loops = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":p:hV", opts, NULL)) != -1) {
+        switch (c) {
+        case 'p':
+            if (weft_cmd_long("serve", "--port", optarg, 0, 65535, &port) < 0) return WEFT_CMD_USAGE;
+            break;
+        case 'H': a->host = optarg; break;
+        case 'd':
+            if (weft_cmd_double("serve", "--delay", optarg, 0, 86400, &a->delay) < 0)
+                return WEFT_CMD_USAGE;
+            break;
+        case 'l': a->log = 1; break;
+        case 'L':
+            if (weft_cmd_long("serve", "--loops", optarg, 0, 1024, &loops) < 0) return WEFT_CMD_USAGE;
+            break;
+        case 'D': a->dotfiles = 1; break;
+        case 'h': fputs(weft_serve_usage, stdout); return 0;
+        case 'V': return weft_cmd_version();
+        default: return weft_cmd_bad_option("serve", c, argv, opts, weft_serve_usage);
         }
     }
+    if (optind < argc) a->dir = argv[optind++];
+    if (optind < argc) {
+        char what[256];
+        snprintf(what, sizeof what, "one directory only (%.100s is extra)", argv[optind]);
+        return weft_cmd_usage_error("serve", what, weft_serve_usage);
+    }
+    a->port = (int)port, a->loops = (int)loops;
+    return -1;
+}
+
+int weft_cmd_serve(int argc, char **argv)
+{
+    serve_args a = {.host = "127.0.0.1"};
+    int status = parse(argc, argv, &a);
+    if (status >= 0) return status;
     raise_nofile();
     /* Every core by default, as nginx's worker_processes auto. */
     weft_options o = {.loops = a.loops > 0 ? a.loops : (int)sysconf(_SC_NPROCESSORS_ONLN)};

@@ -217,26 +217,64 @@ static int ws_main(void *arg)
     return a->n ? load(a) : interactive(a);
 }
 
-int weft_cmd_ws(int argc, char **argv)
+const char weft_ws_usage[] =
+    "usage: weft ws [--binary] [-k] URL\n"
+    "       weft ws -n N --concurrency C [--size B] URL\n"
+    "  WebSocket client: stdin lines out as text messages, messages received printed\n"
+    "      --binary          send all of stdin as one binary message\n"
+    "  -k, --insecure        do not check the server's certificate\n"
+    "  load mode: C connections send N messages of B bytes each, each echo awaited\n"
+    "  -n N                  messages per connection\n"
+    "  -c, --concurrency C   connections (default 1)\n"
+    "      --size B          bytes per message (default 64)\n"
+    "  -h, --help            this text;  -V, --version  the version\n";
+
+/* -1 to go on, else the exit status (see fetch.c's parse). */
+static int parse(int argc, char **argv, ws_args *a)
 {
-    ws_args a = {.size = 64};
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--binary")) a.binary = 1;
-        else if (!strcmp(argv[i], "-k") || !strcmp(argv[i], "--insecure")) a.insecure = 1;
-        else if (!strcmp(argv[i], "-n") && i + 1 < argc) a.n = atol(argv[++i]);
-        else if ((!strcmp(argv[i], "--concurrency") || !strcmp(argv[i], "-c")) && i + 1 < argc)
-            a.conc = atol(argv[++i]);
-        else if (!strcmp(argv[i], "--size") && i + 1 < argc) a.size = (size_t)atol(argv[++i]);
-        else if (argv[i][0] != '-' && !a.url) a.url = argv[i];
-        else {
-            fprintf(stderr, "weft ws: bad argument %s\n", argv[i]);
-            return 2;
+    static const struct option opts[] = {
+        {"binary", no_argument, 0, 'b'},           {"insecure", no_argument, 0, 'k'},
+        {"concurrency", required_argument, 0, 'c'}, {"size", required_argument, 0, 's'},
+        WEFT_CMD_COMMON_OPTS,                       {0, 0, 0, 0}};
+    long size = 64;
+    int c;
+    while ((c = getopt_long(argc, argv, ":kn:c:hV", opts, NULL)) != -1) {
+        switch (c) {
+        case 'b': a->binary = 1; break;
+        case 'k': a->insecure = 1; break;
+        case 'n':
+            if (weft_cmd_long("ws", "-n", optarg, 1, 1L << 30, &a->n) < 0) return WEFT_CMD_USAGE;
+            break;
+        case 'c':
+            if (weft_cmd_long("ws", "--concurrency", optarg, 1, 100000, &a->conc) < 0)
+                return WEFT_CMD_USAGE;
+            break;
+        case 's':
+            if (weft_cmd_long("ws", "--size", optarg, 0, 1L << 30, &size) < 0) return WEFT_CMD_USAGE;
+            break;
+        case 'h': fputs(weft_ws_usage, stdout); return 0;
+        case 'V': return weft_cmd_version();
+        default: return weft_cmd_bad_option("ws", c, argv, opts, weft_ws_usage);
         }
     }
-    if (!a.url || a.n < 0 || a.conc < 0 || (a.conc && !a.n)) {
-        fprintf(stderr, "usage: weft ws [--binary] [-k] URL | weft ws -n N --concurrency C [--size B] URL\n");
-        return 2;
+    a->size = (size_t)size;
+    if (optind < argc) a->url = argv[optind++];
+    if (!a->url) return weft_cmd_usage_error("ws", "no URL given", weft_ws_usage);
+    if (optind < argc) {
+        char what[256];
+        snprintf(what, sizeof what, "one URL only (%.100s is extra)", argv[optind]);
+        return weft_cmd_usage_error("ws", what, weft_ws_usage);
     }
-    if (a.n && !a.conc) a.conc = 1;
+    if (a->conc && !a->n)
+        return weft_cmd_usage_error("ws", "--concurrency needs -n (load mode)", weft_ws_usage);
+    if (a->n && !a->conc) a->conc = 1;
+    return -1;
+}
+
+int weft_cmd_ws(int argc, char **argv)
+{
+    ws_args a = {0};
+    int status = parse(argc, argv, &a);
+    if (status >= 0) return status;
     return weft_run(ws_main, &a) < 0 ? 1 : 0;
 }
