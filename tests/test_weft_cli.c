@@ -72,7 +72,7 @@ WEFT_TEST(help)
     }
     /* each option a subcommand takes is in its help */
     WEFT_TEST_CHECK(RUN("fetch", "--help") == 0);
-    WEFT_TEST_CHECK(strstr(out, "--concurrency") && strstr(out, "--output") &&
+    WEFT_TEST_CHECK(strstr(out, "--verbose") && strstr(out, "--concurrency") && strstr(out, "--output") &&
                     strstr(out, "--timeout") && strstr(out, "--input"));
     WEFT_TEST_CHECK(RUN("serve", "--help") == 0);
     WEFT_TEST_CHECK(strstr(out, "--port") && strstr(out, "--host") && strstr(out, "--delay") &&
