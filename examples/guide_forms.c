@@ -17,19 +17,24 @@ static int login(weft_http_request *req, void *arg)
     if (r < 0) return r;
     if (weft_http_form_get(body, len, "user", user, sizeof user) < 0)
         return weft_http_respond(req, 400, "text/plain", "no user\n", 8);
-    /* HttpOnly and SameSite matter to browsers; Path=/ sends it everywhere. */
-    char cookie[128];
-    snprintf(cookie, sizeof cookie, "session=%s-42; Path=/; HttpOnly; SameSite=Lax", user);
-    weft_http_reply_header(req, "Set-Cookie", cookie);
+    /* HttpOnly and SameSite matter to browsers; Path=/ sends it everywhere.
+     * A value a browser would misread (a space, a ';') is -EINVAL. */
+    char value[80];
+    snprintf(value, sizeof value, "%s-42", user);
+    weft_http_set_cookie k = {.name = "session", .value = value, .path = "/",
+                              .http_only = 1, .same_site = WEFT_HTTP_SAMESITE_LAX};
+    if (weft_http_reply_cookie(req, &k) < 0)
+        return weft_http_respond(req, 400, "text/plain", "bad user\n", 9);
     return weft_http_respond(req, 200, "text/plain", "welcome\n", 8);
 }
 
 static int me(weft_http_request *req, void *arg)
 {
     (void)arg;
-    const char *c = weft_http_request_header(req, "cookie");
-    char out[128];
-    int n = snprintf(out, sizeof out, "you sent: %s\n", c ? c : "no cookie");
+    char sid[80], out[128];
+    int n = weft_http_request_cookie(req, "session", sid, sizeof sid) < 0
+                ? snprintf(out, sizeof out, "no session cookie\n")
+                : snprintf(out, sizeof out, "you sent: session=%s\n", sid);
     return weft_http_respond(req, 200, "text/plain", out, (size_t)n);
 }
 

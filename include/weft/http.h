@@ -193,6 +193,51 @@ ssize_t weft_http_request_query_get(const weft_http_request *req, const char *na
  * A malloc'ed string (free() it), NULL when out of memory. */
 char *weft_http_form_encode(const weft_http_header *fields, size_t n);
 
+/* ---- cookies on the server (the client's jar is further down) ---- */
+
+/* Calls fn(arg, name, value) per cookie of the request's Cookie header(s),
+ * in order (a browser sends the longest path first). Pairs without '=' or
+ * whose name is not a token (or is over 255 bytes) are skipped; a value in
+ * double quotes loses them; values are not percent-decoded. The number of
+ * cookies, fn's nonzero return, -E2BIG (over WEFT_HTTP_FORM_MAX_FIELDS).
+ * Does not wait. */
+int weft_http_request_cookies(const weft_http_request *req, weft_http_form_fn fn, void *arg);
+/* The value of the first cookie called name, copied into out
+ * (NUL-terminated). Its length, -ENOENT, -ENOSPC. Does not wait. */
+ssize_t weft_http_request_cookie(const weft_http_request *req, const char *name, char *out,
+                                 size_t cap);
+
+enum { WEFT_HTTP_SAMESITE_UNSET, WEFT_HTTP_SAMESITE_LAX, WEFT_HTTP_SAMESITE_STRICT,
+       WEFT_HTTP_SAMESITE_NONE };
+/* A Set-Cookie line's fields (RFC 6265bis); zero means "no attribute". */
+typedef struct weft_http_set_cookie {
+    const char *name;    /* a token */
+    const char *value;   /* cookie-octets (no space, '"', ',', ';', backslash,
+                            control or non-ASCII byte), or all that in
+                            double quotes; "" allowed. Percent-encode
+                            anything else yourself */
+    const char *path;    /* starting with '/', no ';' or control byte */
+    const char *domain;  /* a host name, one leading '.' allowed */
+    int64_t max_age;     /* seconds; 0: none; < 0: "Max-Age=0" (delete now) */
+    int64_t expires;     /* Unix time; 0: none */
+    int secure, http_only;
+    int same_site;       /* WEFT_HTTP_SAMESITE_*; NONE needs secure */
+    int partitioned;     /* CHIPS; needs secure */
+} weft_http_set_cookie;
+/* 0 if k makes a Set-Cookie line browsers take as meant; -EINVAL if not:
+ * a field as above broken, name + value over 4096 bytes, SameSite=None or
+ * Partitioned without Secure, a "__Secure-" name without Secure, a
+ * "__Host-" one without Secure, with a Domain or with a Path other than
+ * "/". Does not wait. */
+int weft_http_set_cookie_check(const weft_http_set_cookie *k);
+/* Writes k as a Set-Cookie value ("n=v; Max-Age=60; Path=/; Secure;
+ * HttpOnly; SameSite=Lax") into out. Its length, -EINVAL (as
+ * weft_http_set_cookie_check), -ENOSPC, -ENOMEM. Does not wait. */
+ssize_t weft_http_set_cookie_format(const weft_http_set_cookie *k, char *out, size_t cap);
+/* Adds that Set-Cookie header to the response. 0, -EINVAL, -ENOMEM,
+ * -WEFT_EHTTP_STATE (the response started). Does not wait. */
+int weft_http_reply_cookie(weft_http_request *req, const weft_http_set_cookie *k);
+
 /* ---- the response ("reply" on the server, "response" in the client) ---- */
 /* Adds a response header (copied) before the response starts.
  * -WEFT_EHTTP_STATE once started; -EINVAL on CR/LF in name or value, a

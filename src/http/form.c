@@ -75,16 +75,9 @@ int weft_http_form_parse(const char *form, size_t len, weft_http_form_fn fn, voi
     return r < 0 ? r : r > 0 ? r : count;
 }
 
-typedef struct get_args {
-    const char *name;
-    char *out;
-    size_t cap;
-    ssize_t got;
-} get_args;
-
-static int get_one(void *arg, const char *name, const char *value)
+int weft__get_one(void *arg, const char *name, const char *value)
 {
-    get_args *a = arg;
+    weft__get_args *a = arg;
     if (strcmp(name, a->name)) return 0;
     size_t n = strlen(value);
     if (n >= a->cap) {
@@ -98,8 +91,8 @@ static int get_one(void *arg, const char *name, const char *value)
 
 ssize_t weft_http_form_get(const char *form, size_t len, const char *name, char *out, size_t cap)
 {
-    get_args a = {name, out, cap, -ENOENT};
-    int r = weft_http_form_parse(form, len, get_one, &a);
+    weft__get_args a = {name, out, cap, -ENOENT};
+    int r = weft_http_form_parse(form, len, weft__get_one, &a);
     return r < 0 ? r : a.got;
 }
 

@@ -120,6 +120,17 @@ long weft__inflate_run(weft__inflate *z, const char **in, size_t *inlen, char *o
 int weft__inflate_done(const weft__inflate *z);
 void weft__inflate_free(weft__inflate *z);
 
+/* A weft_http_form_fn that copies the value of the first pair called
+ * a->name into a->out (got: its length, or -ENOSPC; stays -ENOENT when
+ * none is), then stops. */
+typedef struct weft__get_args {
+    const char *name;
+    char *out;
+    size_t cap;
+    ssize_t got;
+} weft__get_args;
+int weft__get_one(void *arg, const char *name, const char *value);
+
 /* Registers the HTTP error names with weft_strerror (idempotent). */
 void weft__http_errors(void);
 
