@@ -8,6 +8,7 @@
 #include <weft/debug.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <link.h>
 #include <pthread.h>
 #include <signal.h>
 #include <time.h>
@@ -364,6 +365,46 @@ static void test_sigusr1_while_blocked(void)
     free(out);
 }
 
+/* SIGUSR1 while another thread holds the dynamic loader's lock (inside
+ * dl_iterate_phdr, as a dlopen or a slow library constructor would): the
+ * dump must not wait for that lock. It names functions all the same
+ * (_dl_find_object is lock-free); it used to block in dl_iterate_phdr until
+ * the other thread let go. */
+static volatile int holder_in, holder_left, dump_done;
+static int hold_cb(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)info, (void)size, (void)arg;
+    holder_in = 1;
+    for (int i = 0; i < 3000 && !dump_done; i++) usleep(1000);
+    return 1;
+}
+static void *holder(void *arg)
+{
+    (void)arg;
+    dl_iterate_phdr(hold_cb, NULL);
+    holder_left = 1;
+    return NULL;
+}
+static __attribute__((noinline)) int loader_locked_main(void *arg)
+{
+    (void)arg;
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, holder, NULL) == 0);
+    while (!holder_in) usleep(1000);
+    capture_begin();
+    raise(SIGUSR1);
+    char *out = capture_end();
+    int was_held = !holder_left;
+    dump_done = 1;
+    pthread_join(th, NULL);
+    CHECK(was_held);
+    CHECK(strstr(out, "SIGUSR1 task dump"));
+    CHECK(strstr(out, "loader_locked_main+"));
+    free(out);
+    return zero;
+}
+static void test_sigusr1_loader_locked(void) { CHECK_EQ(run_debug(loader_locked_main, NULL, 1), 0); }
+
 int main(int argc, char **argv)
 {
     unsetenv("WEFT_DEBUG");
@@ -372,6 +413,7 @@ int main(int argc, char **argv)
         {"slow_task", test_slow_task},   {"never_awaited", test_never_awaited},
         {"registry", test_registry},     {"registry_many", test_registry_many},
         {"blocking_fd", test_blocking_fd}, {"dump", test_dump},
-        {"sigusr1", test_sigusr1},       {"sigusr1_blocked", test_sigusr1_while_blocked},       {NULL, NULL}};
+        {"sigusr1", test_sigusr1},       {"sigusr1_blocked", test_sigusr1_while_blocked},
+        {"sigusr1_loader_locked", test_sigusr1_loader_locked},       {NULL, NULL}};
     return run_tests(tests, argc, argv);
 }

@@ -2,16 +2,23 @@
  * loaded object holding an address (dl_iterate_phdr), maps its file and
  * looks the address up in its ELF symbol table (.symtab, which also names
  * static functions that dladdr cannot see, else .dynsym). Only system calls
- * and no allocation, so a SIGUSR1 dump can call it. dl_iterate_phdr takes
- * the dynamic loader's lock (not recursive): a SIGUSR1 dump that interrupts
- * this thread's own lookup must not take it again (it deadlocked under a
- * SIGUSR1 storm during weft_dump_tasks), so a nested lookup gives the bare
- * address instead. The file cache is shared by
+ * and no allocation, so a SIGUSR1 dump can call it.
+ *
+ * The object is found with glibc's _dl_find_object (2.35), which is
+ * lock-free and async-signal-safe: dl_iterate_phdr takes the dynamic
+ * loader's lock, and a signal handler that interrupts any code holding or
+ * taking that lock on its thread (a dlopen, a lazy binding, this very
+ * lookup, the unwinder of an older libgcc) deadlocks. dl_iterate_phdr
+ * remains only where _dl_find_object does not exist; there a nested lookup
+ * gives the bare address (it deadlocked under a SIGUSR1 storm during
+ * weft_dump_tasks), and a signal that interrupts foreign code holding the
+ * lock can still hang, which is why glibc added the call. The file cache is shared by
  * all threads: whoever finds it busy (another thread's lookup, or a signal
  * that interrupted one) gets the object and offset without a function name
  * rather than wait. */
 #define _GNU_SOURCE
 #include "debug_int.h"
+#include <dlfcn.h>
 #include <elf.h>
 #include <fcntl.h>
 #include <link.h>
@@ -131,11 +138,21 @@ const char *weft__symbolize(uintptr_t addr, const char **fn, uintptr_t *off, uin
     *fn = NULL;
     *off = 0;
     *objoff = 0;
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 35))
+    struct dl_find_object dlfo;
+    if (_dl_find_object((void *)addr, &dlfo) != 0 || !dlfo.dlfo_link_map) return NULL;
+    const char *lname = dlfo.dlfo_link_map->l_name;
+    f.name = lname && lname[0] ? lname : self_path();
+    f.bias = dlfo.dlfo_link_map->l_addr;
+    (void)on_object;
+    (void)iterating;
+#else
     if (iterating) return NULL;
     iterating = 1;
     dl_iterate_phdr(on_object, &f);
     iterating = 0;
     if (!f.found) return NULL;
+#endif
     uintptr_t rel = addr - f.bias;
     *objoff = rel;
     static atomic_flag busy = ATOMIC_FLAG_INIT;
