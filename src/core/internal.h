@@ -202,7 +202,7 @@ struct weft__loop {
 #define WEFT__TLS_IE __attribute__((tls_model("initial-exec")))
 extern __thread weft__loop *weft__L WEFT__TLS_IE;
 
-double weft__clock(void); /* timer.c */
+double weft__clock(void); /* sleep.c */
 
 /* task.c */
 static inline void weft__ready_push(weft__loop *L, weft_task *t)
@@ -300,7 +300,7 @@ void weft__locals_close(weft__loop *L);
 const void *weft__locals_map(weft__loop *L, weft_task *t);
 void weft__locals_job_enter(const void *map);
 
-/* task.c: what an awaiter checks (reported): -EINVAL, -EDEADLK, or 0. */
+/* await.c: what an awaiter checks (reported): -EINVAL, -EDEADLK, or 0. */
 int weft__check_awaitable(weft__loop *L, weft_task *t, const char *fn);
 void weft__unwatch(weft_task *t, weft__watch *w);
 
@@ -327,6 +327,7 @@ void weft__stacks_close(weft__loop *L);
 /* Stacks mapped (the reserve slab included) with a guard page, and with only
  * a canary word: for tests. */
 void weft__stacks_guards(const weft__loop *L, size_t *guarded, size_t *canaries);
+/* overflow.c: the guard-page fault handler (per process, counted users) */
 void weft__overflow_handler_install(weft__loop *L);
 void weft__overflow_handler_remove(weft__loop *L);
 
@@ -388,7 +389,7 @@ int weft__x_await(weft__loop *L, weft_task *t, double until, const char *fn);
 /* t ends without ever running (no stack for it): if it runs a task for
  * another loop or thread, that side still gets its result. */
 void weft__x_unstarted(weft_task *t, int result);
-/* task.c: waits for t's end (0), or the interruption's error. */
+/* await.c: waits for t's end (0), or the interruption's error. */
 int weft__wait_done(weft__loop *L, weft_task *t, double until, int cancellable);
 /* task.c: ends a T_REMOTE handle with the result of its remote task. */
 void weft__task_finish_remote(weft__loop *L, weft_task *t, int result);

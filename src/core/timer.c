@@ -6,7 +6,10 @@
  * pointers that every sift would have to update in cold task memory. Ties
  * fire in insertion order thanks to the sequence number. When stale entries
  * outnumber live ones the heap is rebuilt, so long timeouts that are almost
- * always cancelled (I/O deadlines) cannot pile up. */
+ * always cancelled (I/O deadlines) cannot pile up.
+ *
+ * The heap only: the clock, weft_sleep and weft_check are in sleep.c,
+ * deadline scopes (weft_timeout) in scope.c. */
 #define _GNU_SOURCE
 #include "internal.h"
 #include <sys/mman.h>
@@ -15,16 +18,6 @@
 #endif
 #include <errno.h>
 #include <stdlib.h>
-#include <time.h>
-
-double weft__clock(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-double weft_now(void) { return weft__L ? weft__L->now : weft__clock(); }
 
 static inline int before(const weft__timer_entry *a, const weft__timer_entry *b)
 {
@@ -138,22 +131,4 @@ void weft__timers_free(weft__loop *L)
     free(L->heap);
     L->heap = NULL;
     L->nheap = L->capheap = 0;
-}
-
-int weft_check(const char *fn)
-{
-    if (!fn && (!weft__L || !weft__L->current)) return -EPERM;
-    return weft__enter(fn);
-}
-
-int weft_sleep(double seconds)
-{
-    int r = weft__enter("weft_sleep");
-    if (r == -EPERM) return r;
-    if (isnan(seconds) || seconds < 0) return -EINVAL;
-    if (r) return r;
-    if (seconds == 0) return weft_yield();
-    weft__loop *L = weft__L;
-    L->now = weft__clock();
-    return weft__park(NULL, WAIT_SLEEP, L->now + seconds, 0, 1);
 }
