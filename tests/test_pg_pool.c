@@ -265,6 +265,48 @@ TASK_TEST(test_server_restart)
     return 0;
 }
 
+/* A pool belongs to the loop that made it: acquire (so run and query) from
+ * another loop fail with -EXDEV; release and free from there are handed to
+ * the pool's loop, so nothing is lost. */
+typedef struct xl { weft_pg_pool *p; weft_pg *c; } xl;
+
+static int pool_from_loop1(void *arg)
+{
+    xl *x = arg;
+    weft_pg *c = (weft_pg *)1;
+    CHECK_EQ(weft_pg_pool_acquire(x->p, &c), -EXDEV);
+    CHECK(c == NULL);
+    weft_pg_result *r = NULL;
+    CHECK_EQ(weft_pg_pool_query(x->p, "SELECT 1", NULL, 0, &r), -EXDEV);
+    if (x->c) weft_pg_pool_release(x->p, x->c); /* forwarded to loop 0 */
+    else weft_pg_pool_free(x->p);                /* likewise */
+    return 0;
+}
+
+static int other_loop_main(void *arg)
+{
+    (void)arg;
+    weft_pg_pool *p;
+    weft_pg_pool_opts o = {.min_size = 1, .max_size = 2};
+    CHECK_EQ(weft_pg_pool_new(dsn, &o, &p), 0);
+    xl x = {p, NULL};
+    CHECK_EQ(weft_pg_pool_acquire(p, &x.c), 0);
+    CHECK_EQ(weft_pg_pool_idle(p), 0);
+    CHECK_EQ(weft_call(weft_loop_at(1), pool_from_loop1, &x), 0);
+    for (int i = 0; i < 1000 && weft_pg_pool_idle(p) == 0; i++) weft_sleep(0.001);
+    CHECK_EQ(weft_pg_pool_idle(p), 1); /* the release ran here */
+    CHECK_EQ(pscalar(p, "SELECT 5"), 5);
+    x.c = NULL;
+    CHECK_EQ(weft_call(weft_loop_at(1), pool_from_loop1, &x), 0);
+    return 0; /* the posted free runs on this loop before the run ends */
+}
+
+static void test_other_loop(void)
+{
+    weft_options o = {.loops = 2};
+    CHECK_EQ(weft_run_with(&o, other_loop_main, NULL), 0);
+}
+
 int main(int argc, char **argv)
 {
     dsn = pg_env_dsn();
@@ -281,6 +323,7 @@ int main(int argc, char **argv)
         {"lost_connection_replaced", test_lost_connection_replaced},
         {"free_wakes_waiters", test_free_wakes_waiters},
         {"query_error", test_query_error},
+        {"other_loop", test_other_loop},
         {"server_restart", test_server_restart},
         {NULL, NULL},
     };

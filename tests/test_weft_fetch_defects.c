@@ -129,4 +129,35 @@ WEFT_TEST(defect_23_fetch_outputs)
     return weft_http_server_close(s, 1);
 }
 
-WEFT_TEST_MAIN(WEFT_TEST_CASE(defect_23_fetch_outputs))
+/* --loops 2: every URL fetched once, by sessions on two loops (each loop
+ * has its own: a session belongs to one loop), and the summary says so. */
+WEFT_TEST(fetch_loops)
+{
+    CHECK(find_weft() == 0);
+    weft_http_server *s = weft_http_server_new(NULL);
+    weft_http_server_route(s, "GET", "/file/{size}", h_file, NULL);
+    WEFT_TEST_CHECK(weft_http_server_listen(s, "127.0.0.1", 0) == 0);
+    int p = weft_http_server_port(s);
+    char u[8][96];
+    char *argv[16] = {weft_bin, "fetch", "--loops", "2", "-c", "4"};
+    for (int i = 0; i < 8; i++) {
+        snprintf(u[i], sizeof u[i], "http://127.0.0.1:%d/file/%d", p, 1000 + i);
+        argv[6 + i] = u[i];
+    }
+    static char out[65536], err[4096];
+    WEFT_TEST_CHECK(run_weft(argv, NULL, 0, out, sizeof out, err, sizeof err) == 0);
+    fprintf(stderr, "%s%s", out, err);
+    for (int i = 0; i < 8; i++) {
+        char line[64];
+        snprintf(line, sizeof line, "200 %d ", 1000 + i);
+        WEFT_TEST_CHECK(strstr(out, line) != NULL);
+    }
+    WEFT_TEST_CHECK(strstr(err, "8 URLs: 8 ok, 0 failed") && strstr(err, "on 2 loops)"));
+    /* more loops than workers: one a worker */
+    char *one[] = {weft_bin, "fetch", "--loops", "3", "-c", "1", u[0], NULL};
+    WEFT_TEST_CHECK(run_weft(one, NULL, 0, out, sizeof out, err, sizeof err) == 0);
+    WEFT_TEST_CHECK(strstr(err, "on 1 loop)") != NULL);
+    return weft_http_server_close(s, 1);
+}
+
+WEFT_TEST_MAIN(WEFT_TEST_CASE(defect_23_fetch_outputs), WEFT_TEST_CASE(fetch_loops))

@@ -297,6 +297,11 @@ int weft__wrong_loop(const char *fn)
     return -EXDEV;
 }
 
+int weft__check_home(const weft_loop *home, const char *fn)
+{
+    return home && home != weft_loop_current() ? weft__wrong_loop(fn) : 0;
+}
+
 /* ---- the public face ------------------------------------------------------------ */
 
 weft_loop *weft_loop_current(void) { return weft__L ? (weft_loop *)weft__L->port : NULL; }

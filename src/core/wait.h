@@ -40,6 +40,12 @@ enum { WAIT_NONE, WAIT_SLEEP, WAIT_TASK, WAIT_SEM, WAIT_LOCK, WAIT_EVENT,
  * kind (WAIT_*) and fd (-1: none) say what it waits for, in dumps. Waits. */
 int weft__wait(weft__wlist *wl, int kind, int fd, double deadline, int timeout_result,
                int cancellable);
+/* Objects of a layer that belong to one loop (an HTTP client session, a
+ * PostgreSQL pool: their waits park in that loop's fd records) record
+ * weft_loop_current() when made and start their calls with this: -EXDEV,
+ * reported naming fn, from another loop (or a thread outside the run);
+ * else 0. home NULL (made outside a run): 0. Does not wait. */
+int weft__check_home(const weft_loop *home, const char *fn);
 /* Wakes the first task in wl, if any, with result. Does not wait. */
 void weft__wake_first(weft__wlist *wl, int result);
 /* Wakes every task in wl with result. Does not wait. */

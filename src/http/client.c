@@ -8,6 +8,7 @@
  * cancellation can leak a slot. When the total is used up by idle
  * connections of other hosts, the oldest of those is closed to make room. */
 #include "http/client_internal.h"
+#include "core/wait.h"
 #include <weft/debug.h>
 #include <errno.h>
 #include <limits.h>
@@ -28,6 +29,7 @@ weft_http_client *weft_http_client_new(const weft_http_client_opts *opt)
     weft_http_client *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     if (opt) c->o = *opt;
+    c->home = weft_loop_current(); /* NULL outside a run: its first request's */
     c->o.limit = DEF(c->o.limit, 100);
     c->o.keepalive_s = DEF(c->o.keepalive_s, 15);
     c->o.max_redirects = DEF(c->o.max_redirects, 10);
@@ -501,6 +503,8 @@ static int request_run(weft_http_client *c, const char *method, const char *url,
 {
     int e = weft_check("weft_http_client_request");
     if (e) return e;
+    if (!c->home) c->home = weft_loop_current();
+    if ((e = weft__check_home(c->home, "weft_http_client_request"))) return e;
     if (c->closing) return -EPIPE;
     for (size_t i = 0; o && i < o->nheaders; i++)
         if (!weft__header_ok(o->headers[i].name, o->headers[i].value)) return -EINVAL;
@@ -618,6 +622,9 @@ int weft_http_client_close(weft_http_client *c)
      * without waiting (TLS close_notify best effort), and gets the error. */
     int rc = weft_check("weft_http_client_close");
     if (rc == -EPERM) return rc;
+    /* Not from another loop: its connections wait in their own loop. */
+    int x = weft__check_home(c->home, "weft_http_client_close");
+    if (x) return x;
     weft_debug_untrack(c);
     c->closing = 1;
     /* Responses still open lose their connection: reads then fail with

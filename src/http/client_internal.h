@@ -88,6 +88,7 @@ struct weft_http_client {
     weft__jar jar;           /* cookies (cookie.c) */
     weft__buf reqbuf;        /* request head being built */
     int closing;
+    weft_loop *home;         /* the loop that made it (or first used it): others get -EXDEV */
 };
 
 struct weft_http_response {

@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include "pg_internal.h"
+#include "core/wait.h"
 #include <weft/debug.h>
 #include <errno.h>
 #include <poll.h>
@@ -25,7 +26,41 @@ struct weft_pg_pool {
     int waiting;       /* tasks in acquire */
     unsigned gen;      /* bumped by expire_connections */
     int64_t acquired, opened, nclosed;
+    weft_loop *home;   /* the loop that made it: its connections wait there */
 };
+
+/* Release and free never wait and return nothing: called from another loop
+ * (or thread) they are reported and done on the pool's own loop (weft_post),
+ * rather than touching its loop-local state from here. 1: forwarded (or,
+ * reported, impossible); 0: the caller is on the pool's loop. */
+typedef struct pool_fwd {
+    weft_pg_pool *p;
+    weft_pg *c;
+} pool_fwd;
+
+static int fwd_run(void *arg)
+{
+    pool_fwd f = *(pool_fwd *)arg;
+    free(arg);
+    if (f.c) weft_pg_pool_release(f.p, f.c);
+    else weft_pg_pool_free(f.p);
+    return 0;
+}
+
+static int forwarded(weft_pg_pool *p, weft_pg *c, const char *fn)
+{
+    weft_loop *here = weft_loop_current();
+    if (!p->home || p->home == here) return 0;
+    fprintf(stderr, "weft: %s from %s: done on the pool's loop (a pool belongs to the loop "
+            "that made it)\n", fn, here ? "another loop" : "a thread outside the run");
+    pool_fwd *f = malloc(sizeof *f);
+    if (f) *f = (pool_fwd){p, c};
+    if (!f || weft_post(p->home, fwd_run, f) < 0) {
+        free(f);
+        fprintf(stderr, "weft: %s: could not hand it to the pool's loop; left as it is\n", fn);
+    }
+    return 1;
+}
 
 static void conn_close(weft_pg_pool *p, weft_pg *c)
 {
@@ -112,6 +147,7 @@ int weft_pg_pool_new(const char *dsn, const weft_pg_pool_opts *opts, weft_pg_poo
     weft_pg_pool *p = calloc(1, sizeof *p);
     if (!p) return -ENOMEM;
     p->o = o;
+    p->home = weft_loop_current();
     p->dsn = strdup(dsn);
     p->slots = weft_sem_new(o.max_size);
     if (!p->dsn || !p->slots) {
@@ -139,7 +175,7 @@ int weft_pg_pool_new(const char *dsn, const weft_pg_pool_opts *opts, weft_pg_poo
 
 void weft_pg_pool_free(weft_pg_pool *p)
 {
-    if (!p) return;
+    if (!p || forwarded(p, NULL, "weft_pg_pool_free")) return;
     weft_debug_untrack(p);
     p->closed = 1;
     if (p->out == 0) {
@@ -310,6 +346,8 @@ int weft_pg_pool_acquire(weft_pg_pool *p, weft_pg **out)
 {
     if (!p || !out) return -EINVAL;
     *out = NULL;
+    int x = weft__check_home(p->home, "weft_pg_pool_acquire");
+    if (x) return x;
     if (p->closed) return -WEFT_PG_ECLOSED;
     acq a = {p, NULL};
     p->out++; /* keeps p alive while we wait, even across weft_pg_pool_free */
@@ -337,7 +375,7 @@ int weft_pg_pool_acquire(weft_pg_pool *p, weft_pg **out)
 
 void weft_pg_pool_release(weft_pg_pool *p, weft_pg *c)
 {
-    if (!p || !c) return;
+    if (!p || !c || forwarded(p, c, "weft_pg_pool_release")) return;
     if (p->closed || !weft_pg_ok(c) || (retired(p, c, 0) && !c->draining)) {
         conn_close(p, c);
     } else {

@@ -16,7 +16,12 @@
  * report them, "*<index>" first: DNS, each connect attempt, TLS, whether
  * the connection was new or reused, the request sent, the response head
  * (time to first byte), redirects; each with its duration or its time
- * since the request started. */
+ * since the request started.
+ *
+ * With --loops N (default: one per online CPU, at most -c) the work is
+ * spread over N loops, each with a session of its own (a session belongs to
+ * the loop that made it) and its share of the -c workers; they take URLs
+ * from one shared counter, so a slow loop takes fewer. */
 #include "cmd.h"
 #include <weft/http.h>
 #include <arpa/inet.h>
@@ -30,16 +35,25 @@
 
 typedef struct fetch_state {
     char **urls;
-    size_t n, next, done, ok, failed;
+    size_t n, next, done, ok, failed; /* shared by the loops: atomics */
     unsigned long long bytes;
-    int conc;
+    int conc, loops;
     double timeout, t0;
     const char *outdir;
     int dirfd;               /* outdir, opened once */
     int bar;
     int verbose;
-    weft_http_client *c;
 } fetch_state;
+
+/* One loop's part: its session and its workers. */
+typedef struct fetch_part {
+    fetch_state *st;
+    weft_http_client *c;
+    int workers;
+} fetch_part;
+
+#define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define ADD(x, v) __atomic_fetch_add(&(x), (v), __ATOMIC_RELAXED)
 
 /* One request's timings for -v. */
 typedef struct trace_state {
@@ -130,11 +144,12 @@ static void trace_fn(void *arg, const weft_http_trace_info *ev)
 static void progress(fetch_state *st)
 {
     if (!st->bar) return;
-    int width = 30, fill = st->n ? (int)(width * st->done / st->n) : width;
+    size_t done = LOAD(st->done);
+    int width = 30, fill = st->n ? (int)(width * done / st->n) : width;
     double el = weft_now() - st->t0;
     fprintf(stderr, "\r[%.*s%*s] %zu/%zu  %zu failed  %.1f MB  %.1f s ", fill,
-            "##############################", width - fill, "", st->done, st->n, st->failed,
-            st->bytes / 1e6, el);
+            "##############################", width - fill, "", done, st->n, LOAD(st->failed),
+            LOAD(st->bytes) / 1e6, el);
     fflush(stderr);
 }
 
@@ -163,12 +178,12 @@ static int pwrite_all(int fd, const char *buf, size_t n, off_t off)
     return 0;
 }
 
-static int fetch_one(fetch_state *st, size_t i, unsigned long long *nbytes)
+static int fetch_one(fetch_state *st, weft_http_client *c, size_t i, unsigned long long *nbytes)
 {
     weft_http_response *r;
     trace_state ts = {.index = i};
     weft_http_req_opts ro = {.trace_ctx = &ts};
-    int e = weft_http_client_request(st->c, "GET", st->urls[i], &ro, &r);
+    int e = weft_http_client_request(c, "GET", st->urls[i], &ro, &r);
     if (e < 0) return e;
     char name[256];
     int fd = -1;
@@ -211,51 +226,81 @@ static void print_url(FILE *f, const char *u)
 
 static int worker(void *arg)
 {
-    fetch_state *st = arg;
-    while (st->next < st->n) {
-        size_t i = st->next++;
+    fetch_part *part = arg;
+    fetch_state *st = part->st;
+    size_t i;
+    while ((i = ADD(st->next, 1)) < st->n) {
         double t = weft_now();
         unsigned long long nb = 0;
-        int r = fetch_one(st, i, &nb);
+        int r = fetch_one(st, part->c, i, &nb);
         double dt = weft_now() - t;
-        st->done++;
-        st->bytes += nb;
-        if (r >= 200 && r < 300) st->ok++;
-        else st->failed++;
+        ADD(st->bytes, nb);
+        if (r >= 200 && r < 300) ADD(st->ok, 1);
+        else ADD(st->failed, 1);
+        ADD(st->done, 1);
+        /* One write per line: other loops print theirs meanwhile. */
+        char line[256];
+        if (r >= 0) snprintf(line, sizeof line, "%d %llu %.3f ", r, nb, dt);
+        else snprintf(line, sizeof line, "ERR %llu %.3f ", nb, dt);
+        flockfile(stdout);
         if (st->bar) fprintf(stderr, "\r\033[K");
-        if (r >= 0) printf("%d %llu %.3f ", r, nb, dt);
-        else printf("ERR %llu %.3f ", nb, dt);
+        fputs(line, stdout);
         print_url(stdout, st->urls[i]);
-        if (r >= 0) printf("\n");
+        if (r >= 0) fputs("\n", stdout);
         else printf(" (%s)\n", weft_strerror(r));
         if (st->bar) fflush(stdout);
         progress(st);
+        funlockfile(stdout);
     }
     return 0;
+}
+
+/* On each loop: a session of its own and its share of the workers. */
+static int fetch_loop(void *arg)
+{
+    fetch_part *part = arg;
+    fetch_state *st = part->st;
+    weft_http_client_opts o = {.limit = (size_t)part->workers, .total_timeout_s = st->timeout,
+                               .trace = st->verbose ? trace_fn : NULL};
+    part->c = weft_http_client_new(&o);
+    if (!part->c) return -errno;
+    weft_task **ts = calloc((size_t)part->workers, sizeof *ts);
+    if (!ts) {
+        weft_http_client_close(part->c);
+        return -ENOMEM;
+    }
+    for (int i = 0; i < part->workers; i++) ts[i] = weft_spawn(worker, part);
+    int r = weft_gather(ts, (size_t)part->workers, NULL);
+    free(ts);
+    weft_http_client_close(part->c);
+    return r;
 }
 
 static int fetch_main(void *arg)
 {
     fetch_state *st = arg;
-    weft_http_client_opts o = {.limit = (size_t)st->conc, .total_timeout_s = st->timeout,
-                               .trace = st->verbose ? trace_fn : NULL};
-    st->c = weft_http_client_new(&o);
-    if (!st->c) return -errno;
-    st->t0 = weft_now();
-    size_t nw = (size_t)st->conc < st->n ? (size_t)st->conc : st->n;
-    weft_task **ts = calloc(nw ? nw : 1, sizeof *ts);
-    if (!ts) {
-        weft_http_client_close(st->c);
+    int nl = weft_loop_count();
+    fetch_part *parts = calloc((size_t)nl, sizeof *parts);
+    weft_task **ts = calloc((size_t)nl, sizeof *ts);
+    if (!parts || !ts) {
+        free(parts);
+        free(ts);
         return -ENOMEM;
     }
-    for (size_t i = 0; i < nw; i++) ts[i] = weft_spawn(worker, st);
-    int r = weft_gather(ts, nw, NULL);
+    st->t0 = weft_now();
+    for (int i = 0; i < nl; i++) {
+        parts[i] = (fetch_part){.st = st, .workers = st->conc / nl + (i < st->conc % nl)};
+        ts[i] = weft_spawn_on(weft_loop_at(i), fetch_loop, &parts[i]);
+    }
+    int r = weft_gather(ts, (size_t)nl, NULL);
     free(ts);
+    free(parts);
     double el = weft_now() - st->t0;
     if (st->bar) fprintf(stderr, "\r\033[K");
-    fprintf(stderr, "%zu URLs: %zu ok, %zu failed, %llu bytes in %.3f s (%.0f req/s, at most %d at once)\n",
-            st->n, st->ok, st->failed, st->bytes, el, el > 0 ? st->n / el : 0.0, st->conc);
-    weft_http_client_close(st->c);
+    fprintf(stderr, "%zu URLs: %zu ok, %zu failed, %llu bytes in %.3f s (%.0f req/s, at most %d at "
+            "once, on %d loop%s)\n",
+            st->n, st->ok, st->failed, st->bytes, el, el > 0 ? st->n / el : 0.0, st->conc, nl,
+            nl == 1 ? "" : "s");
     return r;
 }
 
@@ -295,10 +340,11 @@ static int read_list(const char *file, fetch_state *st, size_t *cap)
 }
 
 const char weft_fetch_usage[] =
-    "usage: weft fetch [-v] [-c N] [-o DIR] [--timeout S] URL... | -i FILE\n"
-    "  fetch URLs concurrently through one client session\n"
+    "usage: weft fetch [-v] [-c N] [--loops N] [-o DIR] [--timeout S] URL... | -i FILE\n"
+    "  fetch URLs concurrently, through a client session per loop\n"
     "  -v, --verbose        each request's phases (DNS, connect, TLS...) timed on stderr\n"
     "  -c, --concurrency N  at most N at once (default 10)\n"
+    "      --loops N        spread over N loops (default: one per CPU, at most -c)\n"
     "  -o, --output DIR     each body to DIR/<index>-<name>, created new\n"
     "      --timeout S      give up on a request after S seconds in all\n"
     "  -i, --input FILE     URLs from FILE, one a line ('-': stdin, '#': comment)\n"
@@ -311,9 +357,10 @@ static int parse(int argc, char **argv, fetch_state *st, size_t *cap)
     static const struct option opts[] = {
         {"concurrency", required_argument, 0, 'c'}, {"output", required_argument, 0, 'o'},
         {"timeout", required_argument, 0, 't'},     {"input", required_argument, 0, 'i'},
+        {"loops", required_argument, 0, 'L'},
         {"verbose", no_argument, 0, 'v'},           WEFT_CMD_COMMON_OPTS,
         {0, 0, 0, 0}};
-    long conc = 10;
+    long conc = 10, loops = 0;
     int c, e;
     /* '-': URLs come back in place (as 1), so -i lists and URLs keep the
      * order they were given in. */
@@ -327,6 +374,9 @@ static int parse(int argc, char **argv, fetch_state *st, size_t *cap)
             break;
         case 'c':
             if (weft_cmd_long("fetch", "-c", optarg, 1, 100000, &conc) < 0) return WEFT_CMD_USAGE;
+            break;
+        case 'L':
+            if (weft_cmd_long("fetch", "--loops", optarg, 1, 1024, &loops) < 0) return WEFT_CMD_USAGE;
             break;
         case 'o': st->outdir = optarg; break;
         case 'v': st->verbose = 1; break;
@@ -346,6 +396,7 @@ static int parse(int argc, char **argv, fetch_state *st, size_t *cap)
         }
     }
     st->conc = (int)conc;
+    st->loops = (int)loops;
     if (st->n == 0) return weft_cmd_usage_error("fetch", "no URL given", weft_fetch_usage);
     if (st->outdir) {
         st->dirfd = open(st->outdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -364,7 +415,11 @@ int weft_cmd_fetch(int argc, char **argv)
     int status = parse(argc, argv, &st, &cap);
     if (status < 0) {
         st.bar = isatty(2) && !st.verbose; /* the bar would overwrite the trace */
-        int r = weft_run(fetch_main, &st);
+        /* Every core by default, but no loop without a worker. */
+        weft_options o = {.loops = st.loops > 0 ? st.loops : (int)sysconf(_SC_NPROCESSORS_ONLN)};
+        if (o.loops > st.conc) o.loops = st.conc;
+        if (o.loops < 1) o.loops = 1;
+        int r = weft_run_with(&o, fetch_main, &st);
         status = r < 0 || st.failed ? 1 : 0;
     }
     if (st.dirfd >= 0) close(st.dirfd);

@@ -1,0 +1,77 @@
+/* An HTTP client session belongs to the loop that made it (its connections
+ * wait in that loop's fd records): from a task of another loop, requests
+ * and close fail with -EXDEV before anything is sent, and the session still
+ * works on its own loop. A real server on loop 0 answers. */
+#include <weft.h>
+#include <weft/http.h>
+#include <weft/io.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include "check.h"
+
+static weft_http_client *sess;
+static char url[64];
+
+static int hello(weft_http_request *rq, void *arg)
+{
+    (void)arg;
+    return weft_http_respond(rq, 200, "text/plain", "hi", 2);
+}
+
+static int use_from_other_loop(void *arg)
+{
+    (void)arg;
+    CHECK_EQ(weft_loop_index(weft_loop_current()), 1);
+    weft_http_response *r = (weft_http_response *)1;
+    CHECK_EQ(weft_http_client_get(sess, url, &r), -EXDEV);
+    CHECK(r == NULL);
+    CHECK_EQ(weft_http_client_request(sess, "POST", url, NULL, &r), -EXDEV);
+    CHECK_EQ(weft_http_client_close(sess), -EXDEV);
+    return 7;
+}
+
+/* Made outside any run: the first request's loop becomes its own. */
+static int first_use(void *arg)
+{
+    weft_http_client *c = arg;
+    weft_http_response *r = NULL;
+    CHECK_EQ(weft_http_client_get(c, url, &r), 0);
+    weft_http_response_free(r);
+    return 0;
+}
+
+static int main_task(void *arg)
+{
+    weft_http_server *srv = weft_http_server_new(NULL);
+    CHECK(srv);
+    CHECK_EQ(weft_http_server_route(srv, "GET", "/", hello, NULL), 0);
+    CHECK_EQ(weft_http_server_listen(srv, "127.0.0.1", 0), 0);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/", weft_http_server_port(srv));
+    CHECK((sess = weft_http_client_new(NULL)) != NULL);
+    weft_http_response *r = NULL;
+    CHECK_EQ(weft_http_client_get(sess, url, &r), 0);
+    CHECK_EQ(weft_http_response_status(r), 200);
+    weft_http_response_free(r);
+    CHECK_EQ(weft_call(weft_loop_at(1), use_from_other_loop, NULL), 7);
+    /* still whole on its own loop, pooled connection included */
+    CHECK_EQ(weft_http_client_get(sess, url, &r), 0);
+    CHECK_EQ(weft_http_response_status(r), 200);
+    weft_http_response_free(r);
+    CHECK_EQ(weft_http_client_close(sess), 0);
+
+    weft_http_client *late = arg;
+    CHECK_EQ(weft_call(weft_loop_at(1), first_use, late), 0);
+    CHECK_EQ(weft_http_client_get(late, url, &r), -EXDEV); /* bound to loop 1 now */
+    CHECK_EQ(weft_call(weft_loop_at(1), (weft_fn)weft_http_client_close, late), 0);
+    return weft_http_server_close(srv, 1.0);
+}
+
+int main(void)
+{
+    weft_options o = {.loops = 2};
+    weft_http_client *late = weft_http_client_new(NULL); /* outside any run */
+    CHECK(late);
+    CHECK_EQ(weft_run_with(&o, main_task, late), 0);
+    return 0;
+}
