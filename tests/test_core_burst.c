@@ -14,12 +14,15 @@
 #define BURST 20000
 
 static size_t started, woke_at, late_at;
+static size_t due_seen; /* started when a burst task first saw the timer due */
+static double due;      /* when the sleeper's timer is due, at the latest */
 static size_t order[BURST];
 static weft_event *go;
 
 static int burster(void *a)
 {
     order[started++] = (size_t)(long)a;
+    if (due && !due_seen && mono() >= due) due_seen = started;
     double until = mono() + 5e-6;
     while (mono() < until) {
     }
@@ -38,6 +41,7 @@ static int late(void *a)
 static int sleeper(void *a)
 {
     (void)a;
+    due = mono() + 0.01;
     CHECK_EQ(weft_sleep(0.01), 0);
     woke_at = started;
     weft_detach(weft_spawn(late, NULL));
@@ -83,7 +87,8 @@ static void burst(int group_shape)
 
 static void reset(void)
 {
-    started = woke_at = late_at = 0;
+    started = woke_at = late_at = due_seen = 0;
+    due = 0;
     go = weft_event_new();
     CHECK(go != NULL);
 }
@@ -99,6 +104,11 @@ static int timer_main(void *a)
             woke_at, BURST, late_at + 1);
     /* On time: 10 ms is at most ~2,000 starts of 5 us. */
     CHECK(woke_at < BURST / 2);
+    /* And promptly: the burst looks at the clock every 16 starts and
+     * stops for a due timer, not only after a 1 ms slice (~200 starts). */
+    fprintf(stderr, "   it was due with %zu started\n", due_seen);
+    CHECK(due_seen > 0);
+    CHECK(woke_at <= due_seen + 40);
     /* Behind the whole burst, which was spawned before it. */
     CHECK_EQ(late_at, BURST);
     weft_event_free(go);

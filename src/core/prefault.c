@@ -10,7 +10,8 @@
  * Here a helper thread populates the *next* stack slab and task chunk while
  * the loop still uses the current ones, as Go's runtime gets its memory
  * ready on other threads. It starts only when a loop grows past its first
- * slab or chunk, so small programs never have it.
+ * slab or chunk, so small programs never have it, and never when the
+ * loop's thread may use one CPU only.
  *
  * The thread only ever calls madvise(MADV_POPULATE_WRITE) on ranges the loop
  * gave it, which the loop keeps mapped until weft__prefault_close has
@@ -20,6 +21,7 @@
 #define _GNU_SOURCE
 #include "internal.h"
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -82,6 +84,16 @@ static void *worker(void *p)
     return NULL;
 }
 
+/* Whether this thread may run on one CPU only (taskset -c 0): then the
+ * helper could only take turns with the loop on it, and when it holds the
+ * CPU as a timer falls due, the wake-up waits for the scheduler's next
+ * switch (milliseconds): the loop populates its own batches instead. */
+static int one_cpu(void)
+{
+    cpu_set_t set;
+    return sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) == 1;
+}
+
 /* Queues count runs of len bytes at top, top - stride, ... for population.
  * Best effort: returns without doing anything if the thread cannot start
  * or the queue is full. */
@@ -89,6 +101,7 @@ void weft__prefault(weft__loop *L, char *top, size_t stride, size_t count, size_
 {
     struct weft__prefault *P = L->prefault;
     if (!P) {
+        if (one_cpu()) return;
         P = calloc(1, sizeof *P);
         if (!P) return;
         pthread_mutex_init(&P->mu, NULL);

@@ -436,8 +436,9 @@ weft_task *weft__spawn_eager_at(const char *name, weft_fn fn, void *arg, const c
  * bench/page_probe.c), so a burst of starts is bounded by time, not only by
  * RUN_BUDGET's count: every 16th start comes back here (prepare), where the
  * clock is read on the thread's own stack (a task's may be small, and
- * under sanitizers the call is deep), and past BURST_SLICE the loop looks
- * at timers and I/O (loop.c turn runs what they wake before the rest). */
+ * under sanitizers the call is deep), and once a timer is due, or past
+ * BURST_SLICE (for I/O), the loop looks at timers and I/O (loop.c turn
+ * runs what they wake before the rest). */
 void weft__run_ready(weft__loop *L)
 {
     L->budget = RUN_BUDGET;
@@ -449,6 +450,10 @@ void weft__run_ready(weft__loop *L)
         L->budget = L->clock_due - 1;
         L->clock_due = 0;
         double now = weft__clock();
+        /* A timer due now fires now, not a slice later: a chain of sleeps
+         * (M4) pays every late wake-up again at its next link. The heap's
+         * head may be a stale entry: then one turn is spent for nothing. */
+        if (L->nheap && L->heap[0].when <= now) return;
         if (!since) since = now;
         else if (now - since >= BURST_SLICE) return;
     }
