@@ -8,6 +8,8 @@
 #   fuzz_ws_frame: WebSocket frames read (as server and client) and built again
 #   fuzz_pg_values: the PostgreSQL value decoders (arrays, numeric, records...)
 #   fuzz_pg_copy: the binary COPY stream parser (whole and in pieces)
+#   fuzz_http_multipart: multipart/form-data framing and part heads, fed
+#     whole and in pieces
 # Usage: fuzz/build.sh [-r SECONDS]
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,8 +24,9 @@ declare -A srcs=(
   [http_cookie]="$(ls "$here"/src/http/{cookie,cookie_parse,cookie_file,url,util}.c "$here"/src/core/error.c)"
   [pg_values]="$here/src/pg/values.c $here/src/pg/array.c $here/src/pg/numtext.c"
   [pg_copy]="$here/src/pg/copybin.c $here/src/pg/values.c $here/src/pg/array.c $here/src/pg/numtext.c"
+  [http_multipart]="$here/src/http/multipart_parse.c $here/src/http/form.c $http"
 )
-targets=${FUZZ_TARGETS:-"http_request http_response http_reply_head static_path ws_frame http_cookie pg_values pg_copy"}
+targets=${FUZZ_TARGETS:-"http_request http_response http_reply_head static_path ws_frame http_cookie pg_values pg_copy http_multipart"}
 pginc=$(pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
 for t in $targets; do
   # shellcheck disable=SC2086 # the source lists are meant to split

@@ -7,6 +7,7 @@
 #include <weft/test.h>
 #include "free_port.h"
 #include "run_cmd.h"
+#include "peer_proc.h"
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,26 +117,10 @@ static int aiohttp_start(int port)
     char ps[16];
     snprintf(ps, sizeof ps, "%d", port);
     char *argv[] = {"/usr/bin/python3", "-c", (char *)py_server, ps, NULL};
-    weft_process_opts o = {.stdout_mode = WEFT_DEVNULL, .stderr_mode = WEFT_INHERIT};
-    int r = weft_process_spawn(argv, &o, &py);
-    if (r) return r;
-    for (int k = 0; k < 200; k++) {
-        weft_stream *s;
-        if (!weft_tcp_connect("127.0.0.1", port, NULL, &s)) {
-            weft_stream_close(s);
-            return 0;
-        }
-        weft_sleep(0.05);
-    }
-    return -1;
+    return peer_start(argv, port, &py);
 }
 
-static void aiohttp_stop(void)
-{
-    weft_process_kill(py, SIGTERM);
-    weft_process_wait(py);
-    weft_process_free(py);
-}
+static void aiohttp_stop(void) { peer_stop(py); }
 
 /* weft's client against aiohttp's server. */
 WEFT_TEST(aiohttp_server)

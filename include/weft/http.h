@@ -43,6 +43,8 @@ extern "C" {
 #define WEFT_EHTTP_JSON 10230        /* a body is not valid JSON (weft/http_json.h) */
 #define WEFT_EHTTP_CONTENT_TYPE 10231 /* a body's Content-Type is not the one
                                          expected (server: 415) */
+#define WEFT_EHTTP_MULTIPART 10232   /* a malformed multipart/form-data body
+                                        (weft/http_multipart.h) */
 
 /* One header line; both strings NUL-terminated, owned by the message. */
 typedef struct weft_http_header {
@@ -389,6 +391,11 @@ typedef struct weft_http_req_opts {
     size_t body_len;
     weft_http_body_fn body_fn;        /* or streamed (chunked) */
     void *body_arg;
+    int64_t body_size;                /* with body_fn: the body's exact size,
+                                         sent as Content-Length instead of
+                                         chunked (a body_fn that gives more or
+                                         fewer bytes fails the request with
+                                         -EINVAL); 0: unknown, chunked */
     double total_timeout_s;           /* overrides the session's if > 0 */
     const char *proxy;                /* overrides the session's and the
                                          environment's; "": go direct */

@@ -353,7 +353,9 @@ static int build_head(weft_http_client *c, const char *method, const weft__url *
     if (!USER("accept")) r |= weft__buf_str(b, "Accept: */*\r\n");
     if (!USER("cookie") && !c->o.no_cookies) r |= weft__cookies_header(c, u, b);
     for (size_t i = 0; i < nh; i++) r |= weft__buf_fmt(b, "%s: %s\r\n", hs[i].name, hs[i].value);
-    if (o && o->body_fn) r |= weft__buf_str(b, "Transfer-Encoding: chunked\r\n");
+    if (o && o->body_fn && o->body_size > 0)
+        r |= weft__buf_fmt(b, "Content-Length: %lld\r\n", (long long)o->body_size);
+    else if (o && o->body_fn) r |= weft__buf_str(b, "Transfer-Encoding: chunked\r\n");
     else if ((o && o->body) || !strcmp(method, "POST") || !strcmp(method, "PUT") ||
              !strcmp(method, "PATCH"))
         r |= weft__buf_fmt(b, "Content-Length: %zu\r\n", o && o->body ? o->body_len : 0);
@@ -362,8 +364,25 @@ static int build_head(weft_http_client *c, const char *method, const weft__url *
     return r ? -ENOMEM : 0;
 }
 
+/* A body_fn body of a size given up front: sent as it comes, no framing. */
+static int send_body_sized(weft_stream *s, const weft_http_req_opts *o)
+{
+    char buf[16384];
+    uint64_t left = (uint64_t)o->body_size;
+    for (;;) {
+        ssize_t n = o->body_fn(o->body_arg, buf, sizeof buf);
+        if (n < 0) return (int)n;
+        if ((size_t)n > sizeof buf || (uint64_t)n > left) return -EINVAL;
+        if (n == 0) return left ? -EINVAL : 0; /* short: the server would wait */
+        ssize_t w = weft_stream_write(s, buf, (size_t)n);
+        if (w < 0) return (int)w;
+        left -= (uint64_t)n;
+    }
+}
+
 static int send_body_stream(weft_stream *s, const weft_http_req_opts *o)
 {
+    if (o->body_size > 0) return send_body_sized(s, o);
     char buf[16384];
     for (;;) {
         ssize_t n = o->body_fn(o->body_arg, buf, sizeof buf);

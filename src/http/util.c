@@ -186,6 +186,7 @@ static const char *http_errname(int code)
     case WEFT_EHTTP_INSECURE_REDIRECT: return "HTTP redirect from https to http refused";
     case WEFT_EHTTP_JSON: return "HTTP body is not valid JSON";
     case WEFT_EHTTP_CONTENT_TYPE: return "unexpected HTTP Content-Type";
+    case WEFT_EHTTP_MULTIPART: return "malformed multipart/form-data body";
     case WEFT_EWS_PROTOCOL: return "WebSocket protocol error (closed with 1002)";
     case WEFT_EWS_UTF8: return "WebSocket text not valid UTF-8 (closed with 1007)";
     case WEFT_EWS_TOO_BIG: return "WebSocket message too big (closed with 1009)";
