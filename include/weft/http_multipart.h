@@ -92,8 +92,9 @@ int weft_http_request_multipart(weft_http_request *req, const weft_http_multipar
                                 weft_http_multipart **out);
 /* Goes to the next part (skipping what was not read of the current one):
  * 1 and *part set, 0 after the last part. Errors, each answered for the
- * handler if it has not answered yet (a handler that then returns 0 keeps
- * nothing broken: the connection closes after a malformed body):
+ * handler if it has not answered yet (the server then drains the rest of
+ * the body, as for any handler that leaves some, so that the client can
+ * read the answer):
  * -WEFT_EHTTP_MULTIPART (broken framing or a part head that is not a
  * form-data one: 400), -WEFT_EHTTP_HEADERS_SIZE (a part head over
  * max_header_bytes: 400), -E2BIG (over max_parts: 400),

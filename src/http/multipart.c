@@ -86,7 +86,10 @@ static int fail(weft_http_multipart *m, int e)
         if (msg) weft__reply_simple(req, 400, msg);
         else if (e == -WEFT_EHTTP_BODY_SIZE) weft__reply_simple(req, 413, NULL);
     }
-    req->keep_alive = 0; /* what is left of the body is not worth reading */
+    /* The connection stays: the server drains what is left of the body
+     * after the handler (bounded in time and size, as for any body a
+     * handler leaves), so the client can send all of it and read the
+     * answer; closing at once would reset a client still sending. */
     return e;
 }
 
@@ -114,7 +117,7 @@ static int fill(weft_http_multipart *m)
 static int step(weft_http_multipart *m, int *ev, const char **data, size_t *n)
 {
     for (;;) {
-        const char *in = m->in.p + m->off;
+        const char *in = m->in.p ? m->in.p + m->off : ""; /* no buffer yet */
         size_t avail = m->in.len - m->off;
         long used = 0;
         *ev = WEFT__MP_NEED;
