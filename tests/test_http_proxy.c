@@ -80,9 +80,7 @@ static int setup(void)
 {
     char crt[128], key[128];
     strcpy(dir, "/tmp/weft-proxy-XXXXXX");
-    if (!mkdtemp(dir) || tls_cert_make(dir, crt, key)) return -1;
-    sctx = weft_tls_server_ctx(&(weft_tls_opts){.cert_file = crt, .key_file = key});
-    cctx = weft_tls_client_ctx(&(weft_tls_opts){.ca_file = crt});
+    if (tls_pair_make(dir, crt, key, &sctx, &cctx)) return -1;
     S = weft_http_server_new(NULL);
     TS = weft_http_server_new(&(weft_http_server_opts){.tls = sctx});
     weft_http_server_route(S, "*", "/{p...}", h_echo, NULL);
@@ -100,10 +98,7 @@ static int teardown(void)
     tinyproxy_stop(0), tinyproxy_stop(1);
     weft_http_server_close(S, 1);
     weft_http_server_close(TS, 1);
-    weft_tls_ctx_free(sctx), weft_tls_ctx_free(cctx);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return tls_pair_free(dir, sctx, cctx);
 }
 
 static char body[4096];

@@ -22,4 +22,26 @@ static inline int tls_cert_make(const char *dir, char crt[128], char key[128])
     return system(cmd) == 0 ? 0 : -1;
 }
 
+#ifdef WEFT_IO_H
+/* Makes a fresh directory from tmpl (mkdtemp), a certificate in it, and a
+ * server context serving it and a client context trusting it. 0 or -1. */
+static inline int tls_pair_make(char *tmpl, char crt[128], char key[128], weft_tls_ctx **srv,
+                                weft_tls_ctx **cli)
+{
+    if (!mkdtemp(tmpl) || tls_cert_make(tmpl, crt, key)) return -1;
+    *srv = weft_tls_server_ctx(&(weft_tls_opts){.cert_file = crt, .key_file = key});
+    *cli = weft_tls_client_ctx(&(weft_tls_opts){.ca_file = crt});
+    return *srv && *cli ? 0 : -1;
+}
+
+/* Frees what tls_pair_make made and removes its directory. 0 or -1. */
+static inline int tls_pair_free(const char *dir, weft_tls_ctx *srv, weft_tls_ctx *cli)
+{
+    weft_tls_ctx_free(srv), weft_tls_ctx_free(cli);
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+#endif
+
 #endif

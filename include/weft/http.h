@@ -161,6 +161,30 @@ ssize_t weft_http_request_read(weft_http_request *req, void *buf, size_t n);
  * 0 or -errno / -WEFT_EHTTP_BODY_SIZE. A call interrupted by a cancel or
  * deadline keeps what it read: the next call goes on from there. Waits. */
 int weft_http_request_body(weft_http_request *req, const char **data, size_t *len);
+/* ---- proxies (a forward proxy written on weft: examples/proxy.c) ----
+ * A server answers requests meant for a proxy only when it has a proxy
+ * handler: CONNECT otherwise gets 501 ("this server is not a proxy"), and
+ * an absolute-form target ("GET http://host/path") is served by the routes
+ * as its path on this server, as RFC 9112 3.2.2 asks of an origin server
+ * (its authority is then the Host). */
+
+/* Hands every CONNECT request, and every request with an absolute-form
+ * target, to h (after the middleware) instead of the routes. After a
+ * CONNECT the connection ends when h returns, tunnel or not. 0 or -EINVAL
+ * (h NULL). Does not wait. */
+int weft_http_server_proxy(weft_http_server *srv, weft_http_handler h, void *arg);
+/* The scheme of an absolute-form target ("http"), "" otherwise. */
+const char *weft_http_request_scheme(const weft_http_request *req);
+/* The authority ("host:port") of an absolute-form or CONNECT target, ""
+ * otherwise; for absolute-form also the Host header's value. */
+const char *weft_http_request_authority(const weft_http_request *req);
+/* Answers a CONNECT with "200" (no body, no framing headers, as RFC 9110
+ * 9.3.6 asks) and hands the handler the connection's stream for the
+ * tunnel, to use until it returns (bytes the client sent after its head
+ * are already there to read); the server's timeouts no longer apply to
+ * it. 0, -WEFT_EHTTP_STATE (not a CONNECT, or already answered), or the
+ * stream's error. Waits. */
+int weft_http_reply_tunnel(weft_http_request *req, weft_stream **s);
 /* Runs the rest of the middleware chain and the handler (404 when no
  * route matched); returns what they return. Waits (through them). */
 int weft_http_next(weft_http_request *req);

@@ -53,6 +53,8 @@ enum { WEFT__BODY_NONE, WEFT__BODY_LENGTH, WEFT__BODY_CHUNKED, WEFT__BODY_EOF };
 typedef struct weft__head {
     const char *method;     /* requests */
     const char *path, *query; /* from the target (origin or absolute form) */
+    const char *scheme, *authority; /* an absolute-form target's ("http",
+                                       "host:port"); "" for origin-form */
     int status;             /* responses */
     const char *reason;
     weft_http_header headers[WEFT_HTTP_MAX_HEADERS];

@@ -337,7 +337,7 @@ int weft__parser_copy_head(weft__parser *P, const char *data, char *arena, size_
 {
     char *a = arena, *lim = arena + cap;
     llhttp_t *p = &P->p;
-    h->method = h->path = h->query = h->reason = "";
+    h->method = h->path = h->query = h->reason = h->scheme = h->authority = "";
     h->status = 0;
     const char *auth = NULL;
     size_t auth_len = 0;
@@ -352,6 +352,12 @@ int weft__parser_copy_head(weft__parser *P, const char *data, char *arena, size_
         size_t pl = qm ? (size_t)(qm - u) : ul;
         h->path = pl || !skip ? put(&a, lim, u, pl) : "/";
         h->query = qm ? put(&a, lim, qm + 1, ul - pl - 1) : "";
+        if (skip) { /* a proxy's handler needs them (weft_http_server_proxy) */
+            size_t sl = (size_t)(auth - (data + P->url.off)) - 3; /* before "://" */
+            h->scheme = put(&a, lim, data + P->url.off, sl);
+            h->authority = put(&a, lim, auth, auth_len);
+            if (!h->scheme || !h->authority) return -WEFT_EHTTP_HEADERS_SIZE;
+        }
         if (!h->method || !h->path || !h->query) return -WEFT_EHTTP_HEADERS_SIZE;
     } else {
         h->status = llhttp_get_status_code(p);

@@ -160,25 +160,27 @@ int weft_http_reply_end(weft_http_request *req)
         req->sent -= 5;
         return r;
     }
-    if (req->remaining > 0) {
+    if (req->remaining > 0 && !req->is_head) {
         /* Fewer bytes than announced: the client can only tell by the
-         * connection ending. */
+         * connection ending. (A HEAD response announces a length and
+         * sends nothing, rightly.) */
         req->keep_alive = 0;
         return -EPIPE;
     }
     return 0;
 }
 
-int weft__reply_upgrade(weft_http_request *req, weft_stream **s)
+/* Sends a bodiless head (101, or 200 to CONNECT) and hands the handler
+ * the connection's stream. */
+static int reply_handover(weft_http_request *req, int status, weft_stream **s)
 {
-    int e = weft_check("weft__reply_upgrade");
-    if (e) return e;
     if (req->replied) return -WEFT_EHTTP_STATE;
     /* keep_alive is what build_head reads: 1 so that no "Connection:
-     * close" is added (the caller's headers say Upgrade); the connection
-     * ends when the handler returns all the same. */
+     * close" is added (an upgrade's headers say Upgrade; a tunnel's must
+     * not look closed to the client); the connection ends when the handler
+     * returns all the same. */
     req->keep_alive = 1;
-    int r = build_head(req, 101, NULL, -2);
+    int r = build_head(req, status, NULL, -2);
     req->keep_alive = 0;
     if (r) return r;
     req->ended = 1;
@@ -188,6 +190,20 @@ int weft__reply_upgrade(weft_http_request *req, weft_stream **s)
     if (r) return r;
     *s = req->c->s;
     return 0;
+}
+
+int weft__reply_upgrade(weft_http_request *req, weft_stream **s)
+{
+    int e = weft_check("weft__reply_upgrade");
+    return e ? e : reply_handover(req, 101, s);
+}
+
+int weft_http_reply_tunnel(weft_http_request *req, weft_stream **s)
+{
+    int e = weft_check("weft_http_reply_tunnel");
+    if (e) return e;
+    if (strcmp(req->h->method, "CONNECT")) return -WEFT_EHTTP_STATE;
+    return reply_handover(req, 200, s);
 }
 
 /* An error or status page with a short text body. */

@@ -81,6 +81,20 @@ int weft_http_server_use(weft_http_server *srv, weft_http_middleware mw, void *a
 const char *weft_http_request_method(const weft_http_request *req) { return req->h->method; }
 const char *weft_http_request_path(const weft_http_request *req) { return req->h->path; }
 const char *weft_http_request_query(const weft_http_request *req) { return req->h->query; }
+const char *weft_http_request_scheme(const weft_http_request *req) { return req->h->scheme; }
+const char *weft_http_request_authority(const weft_http_request *req)
+{
+    return req->h->authority;
+}
+
+int weft_http_server_proxy(weft_http_server *srv, weft_http_handler h, void *arg)
+{
+    if (!h) return -EINVAL;
+    srv->proxy.method = "*";
+    srv->proxy.h = h;
+    srv->proxy.arg = arg;
+    return 0;
+}
 
 const char *weft_http_request_header(const weft_http_request *req, const char *name)
 {
@@ -260,12 +274,19 @@ static void access_log(weft_http_request *req)
     fflush(f);
 }
 
+/* A request meant for a proxy: CONNECT, or a target in absolute form. */
+static int proxy_request(const weft__head *h)
+{
+    return !strcmp(h->method, "CONNECT") || h->scheme[0];
+}
+
 static void handle(weft__conn *c)
 {
     weft_http_request *req = &c->req;
     weft_http_server *srv = c->srv;
-    int path_ok;
-    req->rt = weft__route_match(srv, req, &path_ok);
+    int path_ok = 0;
+    if (srv->proxy.h && proxy_request(req->h)) req->rt = &srv->proxy;
+    else req->rt = weft__route_match(srv, req, &path_ok);
     req->path_matched = (uint8_t)path_ok;
     int r = weft_http_next(req); /* middleware sees 404/405 requests too */
     if (r < 0) {
@@ -278,7 +299,7 @@ static void handle(weft__conn *c)
 }
 
 /* An error answer to a head we could not accept; the connection then ends. */
-static void reject(weft__conn *c, int status)
+static void reject_msg(weft__conn *c, int status, const char *msg)
 {
     static weft__head h0 = {.method = "-", .path = "-", .query = "", .minor = 1};
     weft_http_request *req = &c->req;
@@ -286,9 +307,11 @@ static void reject(weft__conn *c, int status)
     req->c = c;
     req->h = &h0;
     req->t0 = weft_now();
-    weft__reply_simple(req, status, NULL);
+    weft__reply_simple(req, status, msg);
     if (c->srv->o.access_log) access_log(req);
 }
+
+static void reject(weft__conn *c, int status) { reject_msg(c, status, NULL); }
 
 /* Reads one request head. 1: ready in c->H; 0: the connection is over.
  * The first request is due whole within header_timeout_s of the accept (a
@@ -413,9 +436,16 @@ int weft_http_server_serve_stream(weft_http_server *srv, weft_stream *s)
         c->corked = req->body_done && weft_stream_buffered(c->s) > 0;
         c->extra.len = 0;
         c->body.len = 0;
-        if (c->H.upgrade && !strcmp(c->H.method, "CONNECT")) {
-            reject(c, 501);
-            break;
+        if (!strcmp(c->H.method, "CONNECT")) {
+            /* What follows the head is the tunnel's, never another
+             * request: the connection ends with this one either way. */
+            req->keep_alive = 0;
+            if (!srv->proxy.h) {
+                reject_msg(c, 501, "CONNECT: this server is not a proxy");
+                break;
+            }
+            /* Its target is an authority ("host:port"), kept as the path. */
+            c->H.authority = c->H.path;
         }
         /* RFC 9112 3.2: an HTTP/1.1 request has exactly one Host; two may
          * route differently in a proxy in front of us than here, whatever

@@ -39,6 +39,7 @@ struct weft_http_server {
     weft__conn *conns_tail;  /* the longest idle (shed first) */
     size_t nconns;
     unsigned long nofile;    /* the soft descriptor limit; 0: none */
+    weft__route proxy;       /* weft_http_server_proxy's handler (h NULL: none) */
     int closing;
 };
 
