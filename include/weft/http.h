@@ -104,6 +104,18 @@ typedef struct weft_http_server_opts {
                                   head; default 60 -> 408 and close */
     int reuseport;             /* SO_REUSEPORT: a server per loop on one port
                                   (weft serve --loops) */
+    int compress;              /* 1: responses are gzip/deflate-compressed when
+                                  the client accepts it, the Content-Type is
+                                  text-like (text/ but event streams, JSON,
+                                  XML, JavaScript, SVG, wasm), the status 2xx
+                                  (not 204/206), no Content-Encoding was set
+                                  and the body is compress_min_bytes or more
+                                  (or streamed); "Vary: Accept-Encoding" then
+                                  goes with it, and a strong ETag becomes
+                                  weak. 0: only where a handler asks
+                                  (weft_http_reply_compress) */
+    int compress_level;        /* zlib's 1-9; 0: 6 */
+    size_t compress_min_bytes; /* default 1024 */
 } weft_http_server_opts;
 
 /* A server with no routes (unrouted requests get 404, a path with a route
@@ -297,6 +309,18 @@ int weft_http_reply_end(weft_http_request *req);
  * with sendfile (read+write under TLS), one Range and If-Modified-Since;
  * answers 404/403 itself when it cannot be opened. Waits. */
 int weft_http_respond_file(weft_http_request *req, const char *path);
+/* Allows (1) or forbids (0) compressing this response, whatever the
+ * server's compress option says, before it starts (a route's handler or a
+ * middleware opts in or out). 0, -WEFT_EHTTP_STATE once started. */
+int weft_http_reply_compress(weft_http_request *req, int on);
+/* Conditional requests: a GET or HEAD answered 200 by weft_http_respond or
+ * weft_http_reply_start, with an ETag header set by the handler that the
+ * request's If-None-Match lists (weak comparison, or "*"), or, without
+ * If-None-Match, a Last-Modified no later than its If-Modified-Since, is
+ * sent as "304 Not Modified" with the same headers and no body (what the
+ * handler then writes is dropped). Static files get an ETag
+ * ("mtime-size", as nginx) and the same rules. */
+
 /* The reason phrase of a status ("Not Found"), "" when unknown. */
 const char *weft_http_status_text(int status);
 

@@ -2,6 +2,7 @@
  * and its head (reply_head.c) is built into a buffer the connection reuses:
  * no allocation per request once the buffer has grown. */
 #include "http/server_internal.h"
+#include <strings.h>
 #include "http/reply_head.h"
 #include <errno.h>
 
@@ -81,6 +82,76 @@ static int send_all(weft_http_request *req, struct iovec *iov, int n)
     return r;
 }
 
+int weft_http_reply_compress(weft_http_request *req, int on)
+{
+    if (req->replied) return -WEFT_EHTTP_STATE;
+    req->compress = (uint8_t)(on != 0);
+    return 0;
+}
+
+/* 1 if the handler's ETag or Last-Modified header makes this 200 a 304. */
+static int handler_not_modified(weft_http_request *req, int status)
+{
+    if (status != 200) return 0;
+    char etag[256], lm[64];
+    const char *e = weft__extra_find(&req->c->extra, "etag", etag, sizeof etag);
+    const char *l = weft__extra_find(&req->c->extra, "last-modified", lm, sizeof lm);
+    if (!e && !l) return 0;
+    return weft__not_modified(req, e, l ? weft__http_parse_date(l) : (time_t)-1);
+}
+
+/* The coding for this response (WEFT__CODING_NONE: as it is). len: the
+ * body's size, -1 when streamed. A response that could be compressed
+ * varies by Accept-Encoding whether or not this client gets it so, and
+ * says so (a cache must not give one client's gzip to another). */
+static int pick_coding(weft_http_request *req, int status, const char *ctype, int64_t len)
+{
+    weft__conn *c = req->c;
+    char v[256];
+    if (!req->compress || status < 200 || status > 299 || status == 204 || status == 206 ||
+        !weft__compressible(ctype) || weft__extra_find(&c->extra, "content-encoding", v, sizeof v))
+        return WEFT__CODING_NONE;
+    if (len >= 0 && (size_t)len < c->srv->o.compress_min_bytes) return WEFT__CODING_NONE;
+    if (!weft__extra_find(&c->extra, "vary", v, sizeof v) &&
+        weft__head_add_header(&c->extra, "Vary", "Accept-Encoding"))
+        return WEFT__CODING_NONE;
+    int coding = weft__accept_coding(weft_http_request_header(req, "accept-encoding"));
+    if (coding == WEFT__CODING_NONE) return coding;
+    c->z = weft__deflate_start(c->z, coding, c->srv->o.compress_level);
+    return weft__deflate_live(c->z) ? coding : WEFT__CODING_NONE;
+}
+
+/* Marks the response as coded: Content-Encoding, and the handler's strong
+ * ETag made weak (the bytes differ from the identity ones it names). */
+static int mark_coded(weft_http_request *req, int coding)
+{
+    weft__buf *x = &req->c->extra;
+    char etag[256];
+    if (weft__extra_find(x, "etag", etag, sizeof etag) && etag[0] == '"') {
+        /* Rebuilt without the old line: headers keep their order otherwise. */
+        weft__buf keep = {0};
+        const char *p = x->p, *end = x->p + x->len;
+        int r = 0;
+        while (p < end) {
+            const char *eol = memchr(p, '\n', (size_t)(end - p));
+            size_t ll = eol ? (size_t)(eol + 1 - p) : (size_t)(end - p);
+            if (!(ll > 5 && !strncasecmp(p, "etag:", 5))) r |= weft__buf_add(&keep, p, ll);
+            p += ll;
+        }
+        char weak[260];
+        snprintf(weak, sizeof weak, "W/%s", etag);
+        r |= weft__head_add_header(&keep, "ETag", weak);
+        if (r) {
+            weft__buf_free(&keep);
+            return -ENOMEM;
+        }
+        weft__buf_free(x);
+        *x = keep;
+    }
+    return weft__head_add_header(x, "Content-Encoding",
+                                 coding == WEFT__CODING_GZIP ? "gzip" : "deflate");
+}
+
 /* Every reply call starts with the entry check of waiting functions, also
  * when its bytes would only be gathered for a pipelined batch: a cancelled
  * handler (or one past its deadline) sends nothing and changes no state. */
@@ -90,7 +161,20 @@ int weft_http_respond(weft_http_request *req, int status, const char *ctype, con
     int e = weft_check("weft_http_respond");
     if (e) return e;
     if (req->replied) return -WEFT_EHTTP_STATE;
+    if (status < 100 || status > 999) return -EINVAL;
+    if (handler_not_modified(req, status)) status = 304;
     int no_body = status < 200 || status == 204 || status == 304;
+    int coding = no_body ? WEFT__CODING_NONE : pick_coding(req, status, ctype, (int64_t)len);
+    if (coding) {
+        /* Whole, then sent only if it came out smaller. */
+        weft__buf *z = &req->c->zout;
+        z->len = 0;
+        if (weft__deflate_run(req->c->z, body, len, 1, z) == 0 && z->len < len) {
+            int r = mark_coded(req, coding);
+            if (r) return r;
+            body = z->p, len = z->len;
+        }
+    }
     int r = build_head(req, status, ctype, no_body ? -2 : (int64_t)len);
     if (r) return r;
     req->ended = 1;
@@ -107,19 +191,48 @@ int weft_http_reply_start(weft_http_request *req, int status, const char *ctype,
     int e = weft_check("weft_http_reply_start");
     if (e) return e;
     if (req->replied) return -WEFT_EHTTP_STATE;
+    if (status < 100 || status > 999) return -EINVAL;
+    int64_t announced = content_length;
+    int not_modified = handler_not_modified(req, status);
+    if (not_modified) status = 304, content_length = -2;
+    int coding = not_modified ? WEFT__CODING_NONE : pick_coding(req, status, ctype, -1);
+    if (coding) {
+        int r = mark_coded(req, coding);
+        if (r) return r;
+        content_length = -1; /* the coded length is known at the end only */
+    }
     /* HTTP/1.0 has no chunked coding: the body then ends with the connection. */
-    if (content_length < 0 && req->h->minor == 0) {
+    if (content_length == -1 && req->h->minor == 0) {
         req->keep_alive = 0;
         content_length = -3;
     }
     int r = build_head(req, status, ctype, content_length < -1 ? -2 : content_length);
     if (r) return r;
+    if (not_modified) req->is_head = 1; /* what the handler writes goes nowhere */
+    req->zcoding = (uint8_t)(coding && !req->is_head);
     req->chunked_reply = content_length == -1 && !req->is_head;
     req->c->corked = 0; /* a stream may pause: its bytes go out as written */
-    req->remaining = content_length >= 0 ? content_length : -1;
+    req->remaining = announced >= 0 && !not_modified ? announced : -1;
     struct iovec iov = {req->c->out.p, req->c->out.len};
     r = send_all(req, &iov, 1);
     req->sent = 0;
+    return r;
+}
+
+/* Body bytes as they go on the wire: one chunk, or raw. */
+static int send_piece(weft_http_request *req, const void *buf, size_t n)
+{
+    int r;
+    if (req->chunked_reply) {
+        char hex[20];
+        int hl = snprintf(hex, sizeof hex, "%zx\r\n", n);
+        struct iovec iov[3] = {{hex, (size_t)hl}, {(void *)buf, n}, {"\r\n", 2}};
+        r = send_all(req, iov, 3);
+        req->sent -= (size_t)hl + 2;
+    } else {
+        struct iovec iov = {(void *)buf, n};
+        r = send_all(req, &iov, 1);
+    }
     return r;
 }
 
@@ -133,17 +246,14 @@ ssize_t weft_http_reply_write(weft_http_request *req, const void *buf, size_t n)
         if ((uint64_t)req->remaining < n) return -EINVAL;
         req->remaining -= (int64_t)n;
     }
-    int r;
-    if (req->chunked_reply) {
-        char hex[20];
-        int hl = snprintf(hex, sizeof hex, "%zx\r\n", n);
-        struct iovec iov[3] = {{hex, (size_t)hl}, {(void *)buf, n}, {"\r\n", 2}};
-        r = send_all(req, iov, 3);
-        req->sent -= (size_t)hl + 2;
-    } else {
-        struct iovec iov = {(void *)buf, n};
-        r = send_all(req, &iov, 1);
+    if (req->zcoding) {
+        weft__buf *z = &req->c->zout;
+        z->len = 0;
+        int r = weft__deflate_run(req->c->z, buf, n, 0, z);
+        if (r == 0 && z->len) r = send_piece(req, z->p, z->len);
+        return r < 0 ? r : (ssize_t)n;
     }
+    int r = send_piece(req, buf, n);
     return r < 0 ? r : (ssize_t)n;
 }
 
@@ -154,6 +264,17 @@ int weft_http_reply_end(weft_http_request *req)
     if (!req->replied) return -WEFT_EHTTP_STATE;
     if (req->ended) return 0;
     req->ended = 1;
+    if (req->zcoding) {
+        req->zcoding = 0;
+        weft__buf *z = &req->c->zout;
+        z->len = 0;
+        int r = weft__deflate_run(req->c->z, "", 0, 1, z);
+        if (r == 0) r = send_piece(req, z->p, z->len);
+        if (r < 0) {
+            req->keep_alive = 0;
+            return r;
+        }
+    }
     if (req->chunked_reply) {
         struct iovec iov = {"0\r\n\r\n", 5};
         int r = send_all(req, &iov, 1);

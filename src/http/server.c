@@ -53,6 +53,8 @@ weft_http_server *weft_http_server_new(const weft_http_server_opts *opt)
     srv->o.max_conns = DEF(srv->o.max_conns, 10000);
     srv->o.max_requests = DEF(srv->o.max_requests, 1000);
     srv->o.body_total_s = DEF(srv->o.body_total_s, 60);
+    srv->o.compress_min_bytes = DEF(srv->o.compress_min_bytes, 1024);
+    if (srv->o.compress_level < 1 || srv->o.compress_level > 9) srv->o.compress_level = 6;
     if (!srv->o.server_name) srv->o.server_name = "weft";
     if (!weft__header_ok("Server", srv->o.server_name)) { /* CR/LF would split every head */
         free(srv);
@@ -432,6 +434,7 @@ int weft_http_server_serve_stream(weft_http_server *srv, weft_stream *s)
         req->body_due = req->t0 + srv->o.body_total_s;
         req->keep_alive = c->H.keep_alive && !srv->closing && c->nreq < srv->o.max_requests;
         req->is_head = !strcmp(c->H.method, "HEAD");
+        req->compress = (uint8_t)(srv->o.compress > 0);
         if (c->H.content_length <= 0 && !c->H.chunked) req->body_started = req->body_done = 1;
         c->corked = req->body_done && weft_stream_buffered(c->s) > 0;
         c->extra.len = 0;
@@ -475,6 +478,8 @@ int weft_http_server_serve_stream(weft_http_server *srv, weft_stream *s)
     weft__buf_free(&c->extra);
     weft__buf_free(&c->body);
     weft__buf_free(&c->pathbuf);
+    weft__buf_free(&c->zout);
+    weft__deflate_free(c->z);
     free(c->arena);
     free(c);
     return 0;

@@ -4,6 +4,7 @@
 #define WEFT_HTTP_SERVER_INTERNAL_H
 
 #include "http/internal.h"
+#include <time.h>
 
 #define WEFT_HTTP_MAX_PARAMS 16
 
@@ -25,6 +26,7 @@ typedef struct weft__mw {
 } weft__mw;
 
 typedef struct weft__conn weft__conn;
+typedef struct weft__deflate weft__deflate;
 
 struct weft_http_server {
     weft_http_server_opts o;
@@ -60,6 +62,8 @@ struct weft_http_request {
     uint64_t body_wire;      /* the body's bytes on the wire, framing included */
     double body_due;         /* the whole body must be in by then */
     double t0;
+    uint8_t compress;        /* compression allowed (server default, handler's say) */
+    uint8_t zcoding;         /* a streamed body goes through c->z */
 };
 
 struct weft__conn {
@@ -85,6 +89,8 @@ struct weft__conn {
     weft__buf extra;         /* headers added by weft_http_reply_header */
     weft__buf body;          /* weft_http_request_body */
     weft__buf pathbuf;       /* route captures */
+    weft__deflate *z;        /* the response encoder, reused */
+    weft__buf zout;          /* its output */
     char peer[64];           /* for the access log */
 };
 
@@ -107,6 +113,32 @@ int weft__reaper(void *srv);
 const weft__route *weft__route_match(weft_http_server *srv, weft_http_request *req,
                                      int *path_matched);
 void weft__routes_free(weft_http_server *srv);
+
+/* compress.c */
+enum { WEFT__CODING_NONE, WEFT__CODING_GZIP, WEFT__CODING_DEFLATE };
+/* The coding to answer with for an Accept-Encoding value (NULL: none):
+ * gzip, else deflate, by their q-values; NONE when neither is wanted. */
+int weft__accept_coding(const char *accept_encoding);
+/* 1 if a body of this Content-Type is worth compressing (text, JSON, XML,
+ * JavaScript, SVG...; not images, archives, media or an event stream). */
+int weft__compressible(const char *ctype);
+/* (Re)starts d, or a new encoder when d is NULL (NULL: out of memory);
+ * weft__deflate_live says whether zlib could start. */
+weft__deflate *weft__deflate_start(weft__deflate *d, int coding, int level);
+int weft__deflate_live(const weft__deflate *d);
+/* Compresses in[0..n) onto out's end, flushed (Z_SYNC_FLUSH: the peer can
+ * decode all of it now) or, with finish, ended. 0 or -ENOMEM. */
+int weft__deflate_run(weft__deflate *d, const void *in, size_t n, int finish, weft__buf *out);
+void weft__deflate_free(weft__deflate *d);
+/* The value of header name in extra's lines (weft__head_add_header's)
+ * copied into out, or NULL. */
+const char *weft__extra_find(const weft__buf *extra, const char *name, char *out, size_t cap);
+/* 1 if an If-None-Match value lists etag (weak comparison) or "*". */
+int weft__etag_match(const char *inm, const char *etag);
+/* 1 if a GET/HEAD request's If-None-Match (it wins) or If-Modified-Since
+ * says the client's copy is current, for a resource with this etag (NULL:
+ * none) and mtime ((time_t)-1: unknown). */
+int weft__not_modified(const weft_http_request *req, const char *etag, time_t mtime);
 
 /* reply.c */
 int weft__reply_simple(weft_http_request *req, int status, const char *msg);

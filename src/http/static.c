@@ -1,5 +1,5 @@
 /* Static files: sendfile on plain streams, Range (one range), conditional
- * GET by modification time. Which file a request path names is decided by
+ * GET by ETag and modification time, compression when the server asks. Which file a request path names is decided by
  * static_open.c, beneath the served directory. open/fstat run on the
  * loop's thread: they are a few microseconds on a local disk, far less
  * than a hop to the thread pool. */
@@ -76,7 +76,7 @@ static int send_body(weft_http_request *req, int fd, off_t off, off_t len)
      * come through weft_http_server_serve_stream on a server without
      * o.tls, and sendfile would put the file on it in clear (issue 10
      * item 9). TLS encrypts in user space: read and write. */
-    if (weft_stream_is_tls(c->s)) {
+    if (weft_stream_is_tls(c->s) || req->zcoding) { /* zcoding: compressed on the way */
         char buf[16384];
         while (len > 0) {
             ssize_t n = pread(fd, buf, len < (off_t)sizeof buf ? (size_t)len : sizeof buf, off);
@@ -108,16 +108,17 @@ static int send_body(weft_http_request *req, int fd, off_t off, off_t len)
  * closes it. */
 static int respond_fd(weft_http_request *req, int fd, const struct stat *st, const char *ctype)
 {
-    char lm[40];
+    char lm[40], etag[64];
     weft__http_fmt_date(st->st_mtime, lm);
-    const char *ims = weft_http_request_header(req, "if-modified-since");
-    if (ims) {
-        time_t t = weft__http_parse_date(ims);
-        if (t != (time_t)-1 && st->st_mtime <= t) {
-            close(fd);
-            weft_http_reply_header(req, "Last-Modified", lm);
-            return weft_http_respond(req, 304, NULL, NULL, 0);
-        }
+    /* nginx's form: a file replaced by one of the same size and second
+     * still gets a new tag most of the time (the nanoseconds are in). */
+    snprintf(etag, sizeof etag, "\"%llx-%llx-%lx\"", (unsigned long long)st->st_mtime,
+             (unsigned long long)st->st_size, (unsigned long)st->st_mtim.tv_nsec);
+    weft_http_reply_header(req, "ETag", etag);
+    weft_http_reply_header(req, "Last-Modified", lm);
+    if (weft__not_modified(req, etag, st->st_mtime)) {
+        close(fd);
+        return weft_http_respond(req, 304, NULL, NULL, 0);
     }
     off_t off = 0, len = st->st_size;
     int status = 200;
@@ -138,7 +139,6 @@ static int respond_fd(weft_http_request *req, int fd, const struct stat *st, con
             weft_http_reply_header(req, "Content-Range", cr);
         }
     }
-    weft_http_reply_header(req, "Last-Modified", lm);
     weft_http_reply_header(req, "Accept-Ranges", "bytes");
     int r = weft_http_reply_start(req, status, ctype, len);
     if (r == 0 && !req->is_head) r = send_body(req, fd, off, len);

@@ -1,0 +1,192 @@
+/* Server response compression (gzip/deflate with zlib) and conditional
+ * requests (ETag, If-None-Match, If-Modified-Since -> 304). reply.c asks
+ * here before it builds a head; docs/design.md "Compression" says why each
+ * rule is what it is. */
+#include "http/server_internal.h"
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <strings.h>
+#include <zlib.h>
+
+#define MIN_BYTES_DEFAULT 1024 /* below, the gzip header and trailer eat the gain */
+
+struct weft__deflate {
+    z_stream z;
+    int live;
+};
+
+/* ---- Accept-Encoding --------------------------------------------------- */
+
+/* The q-value of coding in an Accept-Encoding value: 1000 for q=1, 0 for
+ * refused or absent ("*" stands for any coding not named). */
+static int qvalue(const char *ae, const char *coding)
+{
+    int star = -1, found = -1;
+    const char *p = ae;
+    while (*p) {
+        while (*p == ' ' || *p == '\t' || *p == ',') p++;
+        const char *tok = p;
+        while (*p && *p != ',' && *p != ';' && *p != ' ' && *p != '\t') p++;
+        size_t tl = (size_t)(p - tok);
+        int q = 1000;
+        while (*p && *p != ',') {
+            if (*p == ';') {
+                p++;
+                while (*p == ' ' || *p == '\t') p++;
+                if ((p[0] == 'q' || p[0] == 'Q') && p[1] == '=') {
+                    p += 2;
+                    char *end;
+                    double v = strtod(p, &end);
+                    q = end == p || v < 0 ? 0 : v > 1 ? 1000 : (int)(v * 1000 + 0.5);
+                    p = end;
+                    continue;
+                }
+            }
+            if (*p && *p != ',') p++;
+        }
+        if (tl == strlen(coding) && !strncasecmp(tok, coding, tl)) found = q;
+        else if (tl == 1 && *tok == '*') star = q;
+    }
+    return found >= 0 ? found : star > 0 ? star : 0;
+}
+
+int weft__accept_coding(const char *ae)
+{
+    if (!ae) return WEFT__CODING_NONE;
+    int g = qvalue(ae, "gzip"), xg = qvalue(ae, "x-gzip"), d = qvalue(ae, "deflate");
+    if (xg > g) g = xg;
+    if (!g && !d) return WEFT__CODING_NONE;
+    return g >= d ? WEFT__CODING_GZIP : WEFT__CODING_DEFLATE;
+}
+
+/* Text compresses; images, archives, audio and video already are. */
+int weft__compressible(const char *ctype)
+{
+    if (!ctype) return 0;
+    size_t n = strcspn(ctype, "; \t");
+    if (n >= 5 && !strncasecmp(ctype, "text/", 5))
+        return strncasecmp(ctype, "text/event-stream", n) != 0 || n != 17;
+    static const char *const types[] = {"application/json", "application/javascript",
+                                        "application/xml", "application/xhtml+xml",
+                                        "image/svg+xml", "application/wasm",
+                                        "application/x-javascript", "application/manifest+json",
+                                        "application/rss+xml", "application/atom+xml", NULL};
+    for (const char *const *t = types; *t; t++)
+        if (strlen(*t) == n && !strncasecmp(ctype, *t, n)) return 1;
+    return (n > 5 && !strncasecmp(ctype + n - 5, "+json", 5)) ||
+           (n > 4 && !strncasecmp(ctype + n - 4, "+xml", 4));
+}
+
+/* ---- the encoder ----------------------------------------------------- */
+
+weft__deflate *weft__deflate_start(weft__deflate *d, int coding, int level)
+{
+    if (!d) {
+        d = calloc(1, sizeof *d);
+        if (!d) return NULL;
+    }
+    if (d->live) deflateEnd(&d->z);
+    d->live = 0;
+    memset(&d->z, 0, sizeof d->z);
+    /* gzip: 16 + 15 bits; "deflate" is the zlib format (RFC 9110 8.4.1.2). */
+    int wbits = coding == WEFT__CODING_GZIP ? 16 + 15 : 15;
+    if (deflateInit2(&d->z, level, Z_DEFLATED, wbits, 8, Z_DEFAULT_STRATEGY) != Z_OK) return d;
+    d->live = 1;
+    return d;
+}
+
+int weft__deflate_live(const weft__deflate *d) { return d && d->live; }
+
+int weft__deflate_run(weft__deflate *d, const void *in, size_t n, int finish, weft__buf *out)
+{
+    if (!d || !d->live) return -ENOMEM;
+    d->z.next_in = (Bytef *)in;
+    d->z.avail_in = (uInt)n; /* callers pass at most what a write gives: < 4 GiB */
+    int flush = finish ? Z_FINISH : Z_SYNC_FLUSH;
+    for (;;) {
+        if (weft__buf_reserve(out, n / 2 + 4096)) return -ENOMEM;
+        size_t room = out->cap - out->len;
+        if (room > UINT_MAX) room = UINT_MAX;
+        d->z.next_out = (Bytef *)out->p + out->len;
+        d->z.avail_out = (uInt)room;
+        int rc = deflate(&d->z, flush);
+        out->len += room - d->z.avail_out;
+        if (rc == Z_STREAM_END) {
+            deflateEnd(&d->z);
+            d->live = 0;
+            return 0;
+        }
+        if (rc != Z_OK && rc != Z_BUF_ERROR) return -ENOMEM;
+        /* Done when zlib left room unused with all input taken. */
+        if (d->z.avail_out > 0 && d->z.avail_in == 0) return 0;
+    }
+}
+
+void weft__deflate_free(weft__deflate *d)
+{
+    if (!d) return;
+    if (d->live) deflateEnd(&d->z);
+    free(d);
+}
+
+/* ---- the handler's headers ------------------------------------------ */
+
+/* The value of the header called name among extra's lines, copied into
+ * out; NULL if none. */
+const char *weft__extra_find(const weft__buf *extra, const char *name, char *out, size_t cap)
+{
+    size_t nl = strlen(name);
+    const char *p = extra->p, *end = extra->p + extra->len;
+    while (p && p < end) {
+        const char *eol = memchr(p, '\r', (size_t)(end - p));
+        if (!eol) break;
+        if ((size_t)(eol - p) > nl && p[nl] == ':' && !strncasecmp(p, name, nl)) {
+            const char *v = p + nl + 1;
+            while (v < eol && (*v == ' ' || *v == '\t')) v++;
+            size_t vl = (size_t)(eol - v);
+            if (vl >= cap) vl = cap - 1;
+            memcpy(out, v, vl);
+            out[vl] = 0;
+            return out;
+        }
+        p = eol + 2;
+    }
+    return NULL;
+}
+
+/* ---- conditional requests -------------------------------------------- */
+
+/* RFC 9110 13.1.2: If-None-Match matches when any listed tag equals etag
+ * by the weak comparison (W/ ignored on both), or it is "*". */
+int weft__etag_match(const char *inm, const char *etag)
+{
+    if (etag && !strncmp(etag, "W/", 2)) etag += 2;
+    size_t el = etag ? strlen(etag) : 0;
+    for (const char *p = inm; *p;) {
+        while (*p == ' ' || *p == '\t' || *p == ',') p++;
+        if (!*p) break;
+        if (*p == '*') return 1;
+        if (!strncmp(p, "W/", 2)) p += 2;
+        if (*p != '"') return 0; /* malformed: no match, the full answer goes */
+        const char *q = strchr(p + 1, '"');
+        if (!q) return 0;
+        size_t tl = (size_t)(q + 1 - p);
+        if (etag && tl == el && !memcmp(p, etag, el)) return 1;
+        p = q + 1;
+    }
+    return 0;
+}
+
+int weft__not_modified(const weft_http_request *req, const char *etag, time_t mtime)
+{
+    const char *m = req->h->method;
+    if (strcmp(m, "GET") && strcmp(m, "HEAD")) return 0;
+    const char *inm = weft_http_request_header(req, "if-none-match");
+    /* If-None-Match wins over If-Modified-Since (RFC 9110 13.2.2). */
+    if (inm) return etag && weft__etag_match(inm, etag);
+    const char *ims = weft_http_request_header(req, "if-modified-since");
+    if (!ims || mtime == (time_t)-1) return 0;
+    time_t t = weft__http_parse_date(ims);
+    return t != (time_t)-1 && mtime <= t;
+}
