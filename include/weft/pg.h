@@ -637,21 +637,27 @@ int weft_pg_pool_new(const char *dsn, const weft_pg_pool_opts *opts, weft_pg_poo
  * closed). NULL is a no-op. Does not wait. */
 void weft_pg_pool_free(weft_pg_pool *p);
 /* Takes a connection: an idle one (checked: lost ones are replaced, one idle
- * too long is pinged, one whose last holder ran anything is reset first) or a new one while
+ * too long is pinged, one whose last holder's reset is pending is reset) or a new one while
  * below max_size, else waits for a release. Its weft_pg_sqlstate/errmsg
  * start empty (not the last holder's). 0 and *out, or -ETIMEDOUT
  * (acquire_timeout or an enclosing deadline), -ECANCELED, -WEFT_PG_ECLOSED,
  * connect errors. Waits. */
 int weft_pg_pool_acquire(weft_pg_pool *p, weft_pg **out);
 /* Gives c back. A connection that ran anything since it was acquired is
- * reset before its next use (one round trip at that acquire): a rollback if
- * in a transaction, then RESET SESSION AUTHORIZATION, RESET ROLE, RESET ALL,
- * CLOSE ALL, UNLISTEN *, pg_advisory_unlock_all(), DISCARD TEMP, DISCARD
- * SEQUENCES, and statements made with SQL PREPARE are deallocated: the next
- * holder gets none of this one's role, settings, temp tables or locks. Not
- * DISCARD ALL, which would also drop weft's prepared-statement cache. A
- * lost connection is closed. Never waits: safe on every path, cancelled
- * ones included. */
+ * reset: a rollback if in a transaction, then RESET SESSION AUTHORIZATION,
+ * RESET ROLE, RESET ALL, CLOSE ALL, UNLISTEN *, pg_advisory_unlock_all(),
+ * DISCARD TEMP, DISCARD SEQUENCES, and statements made with SQL PREPARE are
+ * deallocated: the next holder gets none of this one's role, settings, temp
+ * tables or locks. Not DISCARD ALL, which would also drop weft's
+ * prepared-statement cache. The reset is sent here, without waiting, and
+ * its replies are read by the connection's next operation: a
+ * weft_pg_query pipelines its statement behind it (acquire, query, release
+ * cost one round trip), other operations read them first. (Only SQL-level
+ * PREPAREd statements are deallocated after, not before, that first
+ * query.) A connection whose reset could not be sent (a cancelled
+ * statement still draining; a pool with its own reset hook) is reset at
+ * its next acquire. A lost connection is closed. Never waits: safe on
+ * every path, cancelled ones included. */
 void weft_pg_pool_release(weft_pg_pool *p, weft_pg *c);
 /* Acquires, runs fn(c, arg), releases whatever fn returns (cancellation
  * included). Returns fn's result or the acquire error. Waits. */

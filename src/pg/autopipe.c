@@ -347,7 +347,7 @@ int pg__ap_query(weft_pg *c, const char *sql, const weft_pg_params *p, int flags
         }
     } else {
         c->ap_lockers++;
-        rc = pg__lock(c);
+        rc = pg__lock_ex(c, 1); /* a pool reset in flight: read below */
         c->ap_lockers--;
         if (rc < 0) return rc;
         c->ap_on = 1;
@@ -359,6 +359,9 @@ int pg__ap_query(weft_pg *c, const char *sql, const weft_pg_params *p, int flags
     if (e.turn) pg__clear_error(c); /* the lead's pg__lock did it */
     rc = discard_ahead(c, &e);
     if (rc >= 0 && !e.sent) rc = send_own(c, &e);
+    /* The pool's reset, sent at release, is ahead of this statement in the
+     * pipeline (send_own queued it there): its replies come first. */
+    if (rc >= 0 && c->reset_syncs) rc = pg__reset_collect(c, 0);
     if (rc >= 0 && e.state == AP_FAILED) { /* its own send failed: nothing queued */
         rc = e.rc;
         pass_on(c);

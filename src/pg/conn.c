@@ -100,7 +100,8 @@ int weft_pg_backend_pid(const weft_pg *c) { return c ? PQbackendPID(c->pg) : 0; 
 int weft_pg_tls(const weft_pg *c) { return c ? PQsslInUse(c->pg) : 0; }
 int weft_pg_in_transaction(const weft_pg *c)
 {
-    return c && PQtransactionStatus(c->pg) != PQTRANS_IDLE;
+    /* a pool reset in flight ends any transaction the last holder left */
+    return c && !c->reset_syncs && PQtransactionStatus(c->pg) != PQTRANS_IDLE;
 }
 
 int64_t pg__rows64(const PGresult *res)
@@ -171,7 +172,9 @@ int pg__rollback_pending(weft_pg *c)
     return rc < 0 ? rc : 0;
 }
 
-int pg__lock(weft_pg *c)
+int pg__lock(weft_pg *c) { return pg__lock_ex(c, 0); }
+
+int pg__lock_ex(weft_pg *c, int defer_reset)
 {
     if (!c) return -EINVAL;
     if (c->broken) return -WEFT_PG_EBROKEN;
@@ -185,6 +188,13 @@ int pg__lock(weft_pg *c)
     }
     pg__clear_error(c);
     c->used = 1;
+    if (!defer_reset && (c->reset_syncs || c->reset_fixup)) {
+        rc = c->reset_syncs ? pg__reset_collect(c, 1) : pg__reset_fixup(c);
+        if (rc < 0) {
+            pg__release(c);
+            return rc;
+        }
+    }
     if (c->rollback_to >= 0) {
         rc = pg__rollback_pending(c);
         if (rc < 0) {

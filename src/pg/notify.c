@@ -61,7 +61,13 @@ int weft_pg_notify_wait(weft_pg *c, const char *channel, weft_pg_notify **out)
         if (c->broken) return -WEFT_PG_EBROKEN;
         int rc;
         c->nwaiters++;
-        if (weft_sem_try_acquire(c->busy)) {
+        int mine = weft_sem_try_acquire(c->busy);
+        if (mine && c->reset_syncs) {
+            /* A pool reset in flight: what is queued before its UNLISTEN
+             * belongs to the last holder (reading the reset drops it). */
+            rc = pg__reset_collect(c, 1);
+            weft_sem_release(c->busy);
+        } else if (mine) {
             /* Idle connection: read the socket ourselves. */
             int ok = PQconsumeInput(c->pg);
             pg__collect_notifies(c);

@@ -84,6 +84,9 @@ struct weft_pg {
     int pool_dirty;       /* ran something for its last holder: reset first */
     int used;             /* an operation took the lock (pool: since acquire) */
     unsigned pool_gen;    /* the pool's generation when opened (expire_connections) */
+    int reset_syncs;      /* a reset sent at release: its pipeline syncs still due */
+    int reset_fixup;      /* the reset found prepared statements to sort out */
+    int reset_err;        /* one of its statements failed */
 };
 
 struct weft_pg_params {
@@ -120,6 +123,9 @@ double pg__text_double(const char *s, char **end);
 
 /* conn.c: the engine every operation runs on */
 int pg__lock(weft_pg *c);            /* take c for one operation (waits) */
+/* pg__lock; with defer_reset a pool reset still in flight is left for the
+ * caller (a query that pipelines its statement behind it). */
+int pg__lock_ex(weft_pg *c, int defer_reset);
 void pg__unlock(weft_pg *c);
 /* Ends an operation: unlocks, unless pg__abort handed the lock on. */
 void pg__release(weft_pg *c);
@@ -211,6 +217,22 @@ typedef struct pg_wbuf {
 } pg_wbuf;
 void pg__wbuf_put(pg_wbuf *w, const void *d, size_t n);
 void pg__wbuf_put32(pg_wbuf *w, uint32_t v);
+
+/* reset.c: the pool's session reset. pg__reset_send sends it on an idle,
+ * unlocked-but-taken c without waiting (pipeline mode, c->reset_syncs set);
+ * pg__reset_collect reads its replies (waits; finish: leaves pipeline mode
+ * and runs the fixup if due), 0 or an error with c marked lost. */
+int pg__reset_send(weft_pg *c);
+int pg__reset_collect(weft_pg *c, int finish);
+/* Reads what has arrived of a reset in flight without waiting: 1 all of
+ * it (c out of pipeline mode), 0 not yet, or -WEFT_PG_EBROKEN. */
+int pg__reset_poll(weft_pg *c);
+/* Deallocates SQL-level prepared statements; forgets weft's cache if the
+ * server lost some of it. Locked c, not in pipeline mode. Waits. */
+int pg__reset_fixup(weft_pg *c);
+/* Forgets what the last holder left on the client side (transaction depth,
+ * LISTEN, queued notifications). */
+void pg__forget_session(weft_pg *c);
 
 /* autopipe.c: one statement on c, pipelined with concurrent calls from
  * other tasks; its result into *out (NULL: discarded), its row count into

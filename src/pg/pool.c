@@ -194,6 +194,12 @@ void weft_pg_pool_free(weft_pg_pool *p)
 static int idle_healthy(weft_pg *c)
 {
     if (!weft_pg_ok(c) || c->draining) return c->draining ? 1 : 0;
+    /* A reset in flight makes the socket readable with its replies: those
+     * that are in are read; once all are, what follows is looked at below. */
+    if (c->reset_syncs) {
+        int rc = pg__reset_poll(c);
+        if (rc <= 0) return rc == 0;
+    }
     struct pollfd pf = {.fd = c->fd, .events = POLLIN};
     if (poll(&pf, 1, 0) > 0) {
         pg_nq *tail = c->nq_tail;
@@ -209,86 +215,43 @@ static int idle_healthy(weft_pg *c)
     return 1;
 }
 
-/* What a holder may leave in the session, undone for the next one. Not
- * DISCARD ALL: it also drops every prepared statement, so each holder would
- * parse and plan its statements again (weft's cache would be worthless in a
- * pool), and it cannot share a pipeline with other statements. The list is
- * DISCARD ALL's minus that: the session user and role (RESET ALL leaves
- * both: they are GUC_NO_RESET_ALL), settings, cursors, LISTEN, advisory
- * locks, temp tables, sequence state. Cached plans need no DISCARD PLANS:
+/* What a holder may leave in the session is undone for the next one (see
+ * reset.c for the list). Not DISCARD ALL: it also drops every prepared
+ * statement, so each holder would parse and plan its statements again
+ * (weft's cache would be worthless in a pool), and it cannot share a
+ * pipeline with other statements. Cached plans need no DISCARD PLANS:
  * PostgreSQL re-plans a statement when search_path or the user it was
- * planned for changes. The last statement has rows only when something is
- * off with prepared statements: some made with SQL PREPARE (from_sql), or
- * fewer of weft's own than its cache holds (the holder ran DISCARD ALL or
- * DEALLOCATE: every later borrower's cached statement then failed with
- * "prepared statement does not exist", for the connection's life). Only
- * then (a DO block costs ~0.4 ms of plpgsql) a second step deallocates the
- * from_sql ones and, if weft's are missing, weft forgets its cache and
- * deallocates the rest, so its statements are prepared afresh. */
-static const char reset_sql[] =
-    "RESET SESSION AUTHORIZATION; RESET ROLE; RESET ALL; CLOSE ALL; UNLISTEN *;"
-    " SELECT pg_advisory_unlock_all(); DISCARD TEMP; DISCARD SEQUENCES;"
-    " SELECT 1 FROM pg_prepared_statements WHERE from_sql UNION ALL"
-    " SELECT 1 WHERE (SELECT count(*) FROM pg_prepared_statements WHERE NOT from_sql) < %d";
-static const char deallocate_sql[] =
-    "DO $weft$DECLARE s text; BEGIN FOR s IN SELECT name FROM pg_prepared_statements"
-    " WHERE from_sql LOOP EXECUTE format('DEALLOCATE %I', s); END LOOP; END$weft$;"
-    " SELECT 1 FROM pg_prepared_statements";
-
-/* Resets the session of a locked c. */
-static int reset_session(weft_pg *c)
+ * planned for changes. The reset is sent at release (no waiting) and read
+ * by the next operation; one that could not be sent then (a cancelled
+ * operation still draining) runs at acquire. */
+static int reset_now(weft_pg *c)
 {
-    int rc = 0;
-    int64_t off = 0, present = 0;
-    char sql[sizeof reset_sql + 16];
-    int mine = pg__stmts_ready(c);
-    snprintf(sql, sizeof sql, reset_sql, mine);
-    if (PQtransactionStatus(c->pg) != PQTRANS_IDLE) rc = pg__simple(c, "ROLLBACK");
-    if (rc >= 0) rc = pg__simple_count(c, sql, &off);
-    if (rc >= 0 && off > 0) rc = pg__simple_count(c, deallocate_sql, &present);
-    if (rc >= 0 && off > 0 && present < mine) {
-        pg__stmts_forget(c);
-        rc = pg__simple(c, "DEALLOCATE ALL");
-    }
+    int rc = pg__lock(c); /* reads a reset in flight, if any */
+    if (rc < 0) return rc;
+    rc = pg__reset_send(c);
+    if (rc >= 0) rc = pg__reset_collect(c, 1);
+    pg__release(c);
     return rc;
 }
 
 /* Makes an idle connection ready: reset if its last holder ran anything,
  * pinged if idle long. 0, or < 0 when it must be dropped (or the task was
  * cancelled). */
-static void forget_session(weft_pg *c)
-{
-    c->tx_depth = 0;
-    c->rollback_to = -1;
-    c->listening = 0;
-    c->pool_dirty = 0;
-    /* after the reset: notifications it read (UNLISTEN * ends new ones)
-     * belong to the last holder, not the next */
-    for (pg_nq *q = c->nq_head, *n; q; q = n) {
-        n = q->next;
-        free(q);
-    }
-    c->nq_head = c->nq_tail = NULL;
-}
-
 static int prepare(weft_pg_pool *p, weft_pg *c)
 {
     if (c->pool_dirty && p->o.reset) {
         /* the user's reset runs unlocked: it calls the public API */
         int rc = p->o.reset(c, p->o.hook_arg);
         if (rc >= 0 && !weft_pg_ok(c)) rc = -WEFT_PG_EBROKEN;
-        if (rc >= 0) forget_session(c);
+        if (rc >= 0) pg__forget_session(c);
         return rc < 0 ? rc : 0;
     }
     if (c->pool_dirty) {
-        int rc = pg__lock(c);
-        if (rc < 0) return rc;
-        rc = reset_session(c);
-        if (rc >= 0) forget_session(c);
-        pg__release(c);
+        int rc = reset_now(c);
         return rc < 0 ? rc : 0;
     }
     if (weft_now() - c->idle_since >= p->o.check_idle_s) {
+        /* a reset in flight is read now: its replies are the ping */
         int rc = weft_pg_exec(c, "");
         return rc < 0 ? rc : 0;
     }
@@ -376,15 +339,26 @@ int weft_pg_pool_acquire(weft_pg_pool *p, weft_pg **out)
 void weft_pg_pool_release(weft_pg_pool *p, weft_pg *c)
 {
     if (!p || !c || forwarded(p, c, "weft_pg_pool_release")) return;
-    if (p->closed || !weft_pg_ok(c) || (retired(p, c, 0) && !c->draining)) {
+    int keep = !p->closed && weft_pg_ok(c) && !(retired(p, c, 0) && !c->draining);
+    /* Anything run may have changed the session (SET ROLE, search_path,
+     * temp tables, advisory locks): only an untouched one skips the reset. */
+    if (keep && (c->used || c->draining || c->listening || c->tx_depth || c->rollback_to >= 0 ||
+                 PQtransactionStatus(c->pg) != PQTRANS_IDLE || c->nq_head)) {
+        /* Sent now, read by the next operation (reset.c); what cannot be
+         * sent without waiting is left for the next acquire. */
+        if (!p->o.reset && !c->draining && c->rollback_to < 0 && !c->reset_syncs &&
+            !c->reset_fixup && PQpipelineStatus(c->pg) == PQ_PIPELINE_OFF &&
+            weft_sem_try_acquire(c->busy)) {
+            c->pool_dirty = 0;
+            keep = pg__reset_send(c) >= 0;
+            weft_sem_release(c->busy);
+        } else {
+            c->pool_dirty = 1;
+        }
+    }
+    if (!keep) {
         conn_close(p, c);
     } else {
-        /* Anything run may have changed the session (SET ROLE, search_path,
-         * temp tables, advisory locks): only an untouched one skips the
-         * reset. */
-        if (c->used || c->draining || c->listening || c->tx_depth || c->rollback_to >= 0 ||
-            PQtransactionStatus(c->pg) != PQTRANS_IDLE || c->nq_head)
-            c->pool_dirty = 1;
         c->idle_since = weft_now();
         c->pool_next = p->idle;
         p->idle = c;

@@ -380,6 +380,31 @@ static int query_body(void *arg)
 {
     query_job *j = arg;
     int rc = pg__ap_query(j->c, j->sql, j->p, j->flags, j->res, j->n);
+    if (j->c->reset_fixup) {
+        /* The pool's reset, pipelined ahead of this statement, found
+         * prepared statements to sort out: done now (at the next lock),
+         * and a statement that found its own missing runs again. */
+        weft_pg *c = j->c;
+        int retry = rc == -WEFT_PG_ESERVER && !strcmp(c->sqlstate, "26000");
+        char state[sizeof c->sqlstate];
+        memcpy(state, c->sqlstate, sizeof state);
+        char *msg = c->errmsg;
+        c->errmsg = NULL;
+        int l = pg__lock(c);
+        if (l >= 0) pg__release(c);
+        if (retry && l >= 0) {
+            free(msg);
+            if (j->res && *j->res) {
+                PQclear(*j->res);
+                *j->res = NULL;
+            }
+            return pg__ap_query(c, j->sql, j->p, j->flags, j->res, j->n);
+        }
+        if (l < 0) rc = rc < 0 ? rc : l;
+        memcpy(c->sqlstate, state, sizeof state); /* the statement's error, not the lock's */
+        free(c->errmsg);
+        c->errmsg = msg;
+    }
     /* Retried once, transparently, as asyncpg does; not inside a
      * transaction, which the error has aborted. */
     if (rc == -WEFT_PG_ESERVER && !strcmp(j->c->sqlstate, "0A000") && !(j->flags & WEFT_PG_NOCACHE) &&
