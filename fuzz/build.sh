@@ -5,7 +5,8 @@
 #   fuzz_http_reply_head: the server's response head with random inputs
 #   fuzz_static_path: static-file path resolution beneath a root, with symlinks
 #   fuzz_http_cookie: the client's cookie jar, Set-Cookie to cookie file
-#   fuzz_ws_frame: WebSocket frames read (as server and client) and built again
+#   fuzz_ws_frame: WebSocket frames read (as server and client, with and without
+#     permessage-deflate) and built again
 #   fuzz_pg_values: the PostgreSQL value decoders (arrays, numeric, records...)
 #   fuzz_pg_copy: the binary COPY stream parser (whole and in pieces)
 #   fuzz_http_multipart: multipart/form-data framing and part heads, fed
@@ -20,7 +21,7 @@ declare -A srcs=(
   [http_request]="$http" [http_response]="$http"
   [http_reply_head]="$here/src/http/reply_head.c $http"
   [static_path]="$here/src/http/static_open.c"
-  [ws_frame]="$here/src/http/ws_frame.c"
+  [ws_frame]="$here/src/http/ws_frame.c $here/src/http/ws_deflate.c $http"
   [http_cookie]="$(ls "$here"/src/http/{cookie,cookie_parse,cookie_file,url,util}.c "$here"/src/core/error.c)"
   [pg_values]="$here/src/pg/values.c $here/src/pg/array.c $here/src/pg/numtext.c"
   [pg_copy]="$here/src/pg/copybin.c $here/src/pg/values.c $here/src/pg/array.c $here/src/pg/numtext.c"

@@ -18,7 +18,7 @@ static int ws_frame_input(const uint8_t *d, size_t n, int unused)
 static int cookie_input(const uint8_t *d, size_t n, int unused) { return weft_fuzz_cookie(d, n); }
 
 static void t_request(void) { CHECK(replay("request", HTTP_REQUEST) >= 8); }
-static void t_ws_frame(void) { CHECK(corpus_replay("ws_frame", ws_frame_input, 0) >= 9); }
+static void t_ws_frame(void) { CHECK(corpus_replay("ws_frame", ws_frame_input, 0) >= 19); }
 static void t_response(void) { CHECK(replay("response", HTTP_RESPONSE) >= 7); }
 static void t_cookie(void) { CHECK(corpus_replay("cookie", cookie_input, 0) >= 6); }
 static int multipart_input(const uint8_t *d, size_t n, int unused)
