@@ -6,8 +6,11 @@
  * the warm pooled stacks.
  *     M4 weft wall_s=... overhead_pct=...
  *     M4 weft-warm wall_s=... overhead_pct=...
+ * BENCH_WEFT_NAME renames the system (run.sh: weft-pinned, run under
+ * taskset -c 0; its second line is then weft-pinned-warm).
  * Usage: bench_m4_semaphore [tasks] [limit] [sleep_ms] */
 #include "bench.h"
+#include <string.h>
 
 static long n_tasks, limit, sleep_ms;
 static weft_sem *sem;
@@ -46,8 +49,12 @@ static int run_once(const char *system)
 static int bench_main(void *arg)
 {
     (void)arg;
-    int r = run_once("weft");
-    return r < 0 ? r : run_once("weft-warm");
+    const char *name = getenv("BENCH_WEFT_NAME");
+    if (!name || !*name || strlen(name) > 64) name = "weft";
+    char warm[80];
+    snprintf(warm, sizeof warm, "%s-warm", name);
+    int r = run_once(name);
+    return r < 0 ? r : run_once(warm);
 }
 
 int main(int argc, char **argv)

@@ -100,6 +100,10 @@ for round in $(seq "${ROUNDS:-1}"); do
   bench_run M4 libuv "$peers/uv_m4" $M4_N $M4_LIMIT $M4_MS
   bench_run M4 go "$peers/bench_go" m4 $M4_N $M4_LIMIT $M4_MS
   bench_run M4 go-1p env GOMAXPROCS=1 BENCH_GO_NAME=go-1p "$peers/bench_go" m4 $M4_N $M4_LIMIT $M4_MS
+  # Both pinned to one CPU (issue 13): no second core for weft's prefault
+  # helper nor for Go's other P.
+  bench_run M4 weft env BENCH_WEFT_NAME=weft-pinned taskset -c 0 "$B/bench_m4_semaphore" $M4_N $M4_LIMIT $M4_MS
+  bench_run M4 go env GOMAXPROCS=1 BENCH_GO_NAME=go-pinned taskset -c 0 "$peers/bench_go" m4 $M4_N $M4_LIMIT $M4_MS
   bench_run M4 asyncio $PY "$PYB" asyncio m4 $M4_N $M4_LIMIT $M4_MS
   bench_run M4 uvloop $PY "$PYB" uvloop m4 $M4_N $M4_LIMIT $M4_MS
   bench_run M4 node node "$NODEB" m4 $M4_N $M4_LIMIT $M4_MS

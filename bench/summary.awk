@@ -96,5 +96,10 @@ END {
         get("M4", "weft", k) < get("M4", best, k) ? "ok" : "MISS"
     if (has("M4", "weft-warm", k))
       printf "%s", check("weft-warm_overhead_pct", get("M4", "weft-warm", k), "<=", 3)
+    # Pinned to one CPU, both (taskset -c 0; Go with GOMAXPROCS=1)
+    if (has("M4", "weft-pinned", k) && has("M4", "go-pinned", k))
+      printf "  pinned: weft=%.1f%% (warm %.1f%%) vs go=%.1f%% (target below) %s\n",
+        get("M4", "weft-pinned", k), get("M4", "weft-pinned-warm", k), get("M4", "go-pinned", k),
+        get("M4", "weft-pinned", k) < get("M4", "go-pinned", k) ? "ok" : "MISS"
   }
 }
