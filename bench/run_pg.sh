@@ -20,6 +20,11 @@
 # Each line also gives client_cpu_us_per_query (the driver's own cost,
 # from getrusage over the measured window). Selection as in bench/lib.sh: ONLY=P1,P3 SYSTEMS=weft,asyncpg
 # SKIP=pgx BENCH_QUICK=1 (2 s runs) ROUNDS=3 (best of 3, in turns).
+# P4 (ONLY=P4): asyncpg's own benchmark shape (bench/pg_p4.c): the pg_type
+# read, 100 x 1 KiB bytea, 100 x int4[100], COPY of 1,000 records and a
+# 1,000 x 7-column batch insert, each sub-workload by weft, asyncpg
+# (pg_asyncpg_p4.py) and pgx (pg_pgx_p4.go), connections held; target: at
+# least asyncpg's rows/s on each and less client CPU per row.
 # Results: BUILD_DIR/bench/pg_results.txt.
 set -uo pipefail
 BUILD=$(cd "${1:-build}" && pwd) || { echo "usage: $0 BUILD_DIR" >&2; exit 2; }
@@ -35,22 +40,25 @@ DUR=10
 [ "${BENCH_QUICK:-0}" = 1 ] && DUR=2
 CONNS=10
 any=0
-for w in P1 P2 P3; do want_workload $w && any=1; done
+for w in P1 P2 P3 P4; do want_workload $w && any=1; done
 [ $any = 1 ] || exit 0
 
 WEFT=$BUILD/bench/bench_pg_bench
 [ -x "$WEFT" ] || { echo "# P1-P3: $WEFT not built"; exit 0; }
 
 # pgx from Debian's packages, GOPATH mode, offline.
-PGX=$OUT/pg_pgx
-if want_system pgx && { [ ! -e "$PGX" ] || [ "$SRC/peers/pg_pgx.go" -nt "$PGX" ]; }; then
-  tmp=$(mktemp -d)
-  cp "$SRC/peers/pg_pgx.go" "$tmp/main.go"
-  (cd "$tmp" && GO111MODULE=off GOFLAGS= GOPROXY=off GOCACHE=$OUT/go-cache \
-    GOPATH=/usr/share/gocode go build -o "$PGX" main.go) 2>"$OUT/pgx_build.log" ||
-    echo "# pgx: build failed (golang-github-jackc-pgx-v4-dev?): $(head -c 200 "$OUT/pgx_build.log")"
-  rm -rf "$tmp"
-fi
+PGX=$OUT/pg_pgx PGX4=$OUT/pg_pgx_p4
+for prog in pg_pgx pg_pgx_p4; do
+  bin=$OUT/$prog
+  if want_system pgx && { [ ! -e "$bin" ] || [ "$SRC/peers/$prog.go" -nt "$bin" ]; }; then
+    tmp=$(mktemp -d)
+    cp "$SRC/peers/$prog.go" "$tmp/main.go"
+    (cd "$tmp" && GO111MODULE=off GOFLAGS= GOPROXY=off GOCACHE=$OUT/go-cache \
+      GOPATH=/usr/share/gocode go build -o "$bin" main.go) 2>"$OUT/${prog}_build.log" ||
+      echo "# pgx: build failed (golang-github-jackc-pgx-v4-dev?): $(head -c 200 "$OUT/${prog}_build.log")"
+    rm -rf "$tmp"
+  fi
+done
 $PY -c 'import asyncpg, uvloop' 2>/dev/null || echo "# asyncpg: python3-asyncpg/uvloop missing"
 # P3's ceiling: a raw-protocol client with next to no client cost (not weft).
 IDEAL=$OUT/pg_ideal
@@ -80,11 +88,20 @@ for round in $(seq "${ROUNDS:-1}"); do
     [ $w = P3 ] && [ -x "$IDEAL" ] && bench_run P3 ideal $C1 "$IDEAL" P3 $DUR $CONNS
     [ $w = P3 ] && [ -x "$IDEAL" ] && bench_run P3 ideal-libpq $C1 "$IDEAL" P3 $DUR $CONNS libpq
   done
+  # P4: one program per system runs the five sub-workloads in turn.
+  [ -x "$BUILD/bench/bench_pg_p4" ] && bench_run P4 weft $C1 "$BUILD/bench/bench_pg_p4" $DUR $CONNS
+  bench_run P4 asyncpg $C1 $PY "$SRC/peers/pg_asyncpg_p4.py" $DUR $CONNS
+  [ -x "$PGX4" ] && bench_run P4 pgx $C1 "$PGX4" $DUR $CONNS
 done
 
 # Ratios from each system's best rate (target: weft >= 1.5x asyncpg).
 echo "# P1-P3 ratios (best of ${ROUNDS:-1}; queries/s)"
-awk '{ for (i = 3; i <= NF; i++) { split($i, kv, "=")
+awk '$1 == "P4" { s = ""; for (i = 3; i <= NF; i++) { split($i, kv, "=")
+      if (kv[1] == "sub") s = kv[2]
+      if (kv[1] == "rows_per_s" && kv[2] + 0 > p4[$2 " " s]) p4[$2 " " s] = kv[2] + 0
+      if (kv[1] == "client_cpu_us_per_row" && (!(($2 " " s) in p4cpu) || kv[2] + 0 < p4cpu[$2 " " s])) p4cpu[$2 " " s] = kv[2] + 0 }
+    next }
+  { for (i = 3; i <= NF; i++) { split($i, kv, "=")
     if (kv[1] == "queries_per_s" && kv[2] + 0 > best[$1 " " $2]) best[$1 " " $2] = kv[2] + 0
     if (kv[1] == "client_cpu_us_per_query" && (!(($1 " " $2) in cpu) || kv[2] + 0 < cpu[$1 " " $2])) cpu[$1 " " $2] = kv[2] + 0 } }
   END {
@@ -100,6 +117,20 @@ awk '{ for (i = 3; i <= NF; i++) { split($i, kv, "=")
         line = line sprintf(" client-cpu asyncpg/weft=%.2f", cpu[w " asyncpg" s] / cpu[w " weft" s])
       if (cpu[w " weft" s] > 0 && cpu[w " pgx" s] > 0)
         line = line sprintf(" pgx/weft=%.2f", cpu[w " pgx" s] / cpu[w " weft" s])
+      print line
+    }
+    # P4, per sub-workload: rows/s and client CPU per row.
+    split("types bytea arrays copy batch", subs, " ")
+    for (i = 1; i <= 5; i++) {
+      s = subs[i]; a = p4["weft " s]; b = p4["asyncpg " s]; g = p4["pgx " s]
+      if (a == "") continue
+      line = sprintf("P4 %s ratio", s)
+      if (b > 0) line = line sprintf(" weft/asyncpg=%.2f%s", a / b, a >= b ? " (target >= 1 ok)" : " (target >= 1 MISS)")
+      if (g > 0) line = line sprintf(" weft/pgx=%.2f", a / g)
+      if (p4cpu["weft " s] > 0 && p4cpu["asyncpg " s] > 0)
+        line = line sprintf(" client-cpu-per-row asyncpg/weft=%.2f", p4cpu["asyncpg " s] / p4cpu["weft " s])
+      if (p4cpu["weft " s] > 0 && p4cpu["pgx " s] > 0)
+        line = line sprintf(" pgx/weft=%.2f", p4cpu["pgx " s] / p4cpu["weft " s])
       print line
     }
     # What any client could get on this machine: the raw-protocol peer.
