@@ -3,7 +3,9 @@
 # machine does not move them): the before/after check of a core change.
 #   bench/callgrind.sh BUILD     (WEFT_BACKEND=poll for the poll backend)
 # M1: instructions per switch (runs of 100,000 and 200,000 yields per task,
-# difference over the 200,000 extra switches). N1: instructions of
+# difference over the 200,000 extra switches). M2: instructions per task
+# spawned and awaited, group and gather shapes (runs of 100,000 and 200,000
+# tasks, difference over 100,000; the bench's own loops included). N1: instructions of
 # examples/echo_server per echo round trip (one connection, 100 bytes,
 # closed loop: runs of 2,000 and 4,000 round trips, difference over 2,000).
 set -euo pipefail
@@ -23,6 +25,17 @@ m1() {
 a=$(m1 100000)
 b=$(m1 200000)
 echo "M1 instructions_per_switch=$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", (b - a) / 200000 }')"
+
+m2() {
+  valgrind --tool=callgrind --callgrind-out-file="$tmp/m2.$1.$2" \
+    "$build/bench/bench_m2_spawn" "$1" "$2" >/dev/null 2>&1
+  total "$tmp/m2.$1.$2"
+}
+for shape in group gather; do
+  a=$(m2 100000 $shape)
+  b=$(m2 200000 $shape)
+  echo "M2 $shape instructions_per_task=$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", (b - a) / 100000 }')"
+done
 
 n1() {
   local out=$tmp/n1.$1 log=$tmp/n1.$1.log port=""
