@@ -96,7 +96,8 @@ typedef struct weft_http_server_opts {
     FILE *access_log;          /* one line per request (common log format + time); NULL: none */
     weft_tls_ctx *tls;         /* non-NULL: HTTPS */
     const char *server_name;   /* the Server header; NULL: "weft", "": none;
-                                  CR/LF: weft_http_server_new fails (EINVAL) */
+                                  a control byte (CR, LF...) or DEL:
+                                  weft_http_server_new fails (EINVAL) */
     size_t max_requests;       /* served on one connection, which then closes
                                   (nginx's keepalive_requests); default 1000;
                                   SIZE_MAX: no limit */
@@ -278,7 +279,8 @@ int weft_http_reply_cookie(weft_http_request *req, const weft_http_set_cookie *k
 
 /* ---- the response ("reply" on the server, "response" in the client) ---- */
 /* Adds a response header (copied) before the response starts.
- * -WEFT_EHTTP_STATE once started; -EINVAL on CR/LF in name or value, a
+ * -WEFT_EHTTP_STATE once started; -EINVAL on a control byte (CR, LF, any
+ * other but HTAB) or DEL in the value, a
  * name that is not a token, or Content-Length/Transfer-Encoding (the
  * framing is the server's: a second one would let a client or proxy read
  * the body differently). */
@@ -392,7 +394,8 @@ typedef struct weft_http_client_opts {
                                 read also ends with it once chunk extensions and
                                 trailers alone exceed it */
     weft_tls_ctx *tls;       /* for https; NULL: a default verifying context */
-    const char *user_agent;  /* NULL: "weft"; CR/LF: weft_http_client_new fails (EINVAL) */
+    const char *user_agent;  /* NULL: "weft"; a control byte or DEL:
+                                weft_http_client_new fails (EINVAL) */
     int allow_insecure_redirects; /* 1: follow a redirect from https to http;
                                      else it fails with
                                      -WEFT_EHTTP_INSECURE_REDIRECT (what was
@@ -466,8 +469,13 @@ typedef struct weft_http_req_opts {
  * Redirect bodies are discarded unread past 64 KiB (the connection is then
  * closed) and never decoded. A pooled connection found dead before or while
  * sending an idempotent request is replaced once. On success *out is the
- * response: free it with weft_http_response_free. Errors: -WEFT_EHTTP_*,
- * -ECONNREFUSED, -WEFT_EDNS, TLS errors, -ECANCELED. Waits. */
+ * response: free it with weft_http_response_free. A URL's host (the
+ * first's, a redirect's, a proxy's) must be a DNS name in ASCII (letters,
+ * digits, '-', '.', '_', '~'; punycode for others) or an IP literal, else
+ * -WEFT_EHTTP_URL before anything is sent; path bytes past ASCII are sent
+ * percent-encoded; a header value with a control byte other than HTAB, or
+ * DEL, is -EINVAL. Errors: -WEFT_EHTTP_*, -ECONNREFUSED, -WEFT_EDNS, TLS
+ * errors, -ECANCELED. Waits. */
 int weft_http_client_request(weft_http_client *c, const char *method, const char *url,
                              const weft_http_req_opts *opt, weft_http_response **out);
 /* GET, whole body read: the commonest case in one call. */

@@ -606,7 +606,11 @@ int weft__header_ok(const char *name, const char *value)
     if (!*name) return 0;
     for (const unsigned char *s = (const unsigned char *)name; *s; s++)
         if (!tchar(*s)) return 0;
+    /* RFC 9110 5.5: VCHAR, obs-text, SP, HTAB. CR and LF would split the
+     * message; any other control byte is refused as well, since peers
+     * disagree about it (llhttp and h11 reject it, some proxies cut the
+     * line there). */
     for (const unsigned char *s = (const unsigned char *)value; *s; s++)
-        if (*s == '\r' || *s == '\n') return 0;
+        if ((*s < 0x20 && *s != '\t') || *s == 0x7f) return 0;
     return 1;
 }

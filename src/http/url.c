@@ -5,6 +5,24 @@
 #include <stdlib.h>
 #include <strings.h>
 
+/* A host as it may go into a request line and a Host header: a DNS name
+ * (letters, digits, '-', '.', '_', '~'; an internationalised name must
+ * come as punycode, "xn--...") or an IPv6 literal (hex digits, ':', '.',
+ * and a "%25" zone). Anything else, a control, DEL or a byte past ASCII
+ * above all, is refused: it would be sent as it is, and servers and
+ * proxies read such a Host each their own way. */
+static int host_ok(const char *h, int ipv6)
+{
+    for (const unsigned char *p = (const unsigned char *)h; *p; p++) {
+        int c = *p;
+        if (isalnum(c) && c < 0x80) continue;
+        if (ipv6 ? (c == ':' || c == '.' || c == '%') : (c == '-' || c == '.' || c == '_' || c == '~'))
+            continue;
+        return 0;
+    }
+    return 1;
+}
+
 int weft__url_parse(const char *s, weft__url *u)
 {
     u->tls = u->ipv6 = 0;
@@ -55,18 +73,23 @@ int weft__url_parse(const char *s, weft__url *u)
         if (*end || p <= 0 || p > 65535 || colon[1] == 0) return -WEFT_EHTTP_URL;
         u->port = (int)p;
     }
-    if (!*host) return -WEFT_EHTTP_URL;
-    for (const char *p = host; *p; p++)
-        if ((unsigned char)*p <= ' ' || *p == '/' || *p == '\\') return -WEFT_EHTTP_URL;
+    if (!*host || !host_ok(host, u->ipv6)) return -WEFT_EHTTP_URL;
     u->host = host;
-    char *t = b + hl + 1;
+    /* The target: a byte past ASCII is percent-encoded (as browsers and
+     * yarl do), since a request line is ASCII (RFC 9112 3.2); controls,
+     * spaces and DEL are refused. */
+    char *t = b + hl + 1, *tend = u->buf + sizeof u->buf - 1;
     size_t tl = strcspn(rest, "#");
     if (rest[0] != '/') *t++ = '/';
-    memcpy(t, rest, tl);
-    t[tl] = 0;
     u->target = b + hl + 1;
-    for (const char *p = u->target; *p; p++)
-        if ((unsigned char)*p <= ' ' || *p == 0x7f) return -WEFT_EHTTP_URL;
+    for (size_t i = 0; i < tl; i++) {
+        unsigned char c = (unsigned char)rest[i];
+        if (c <= ' ' || c == 0x7f) return -WEFT_EHTTP_URL;
+        if (t + 3 > tend) return -WEFT_EHTTP_URL;
+        if (c < 0x80) *t++ = (char)c;
+        else t += sprintf(t, "%%%02X", c);
+    }
+    *t = 0;
     return 0;
 }
 
