@@ -509,6 +509,46 @@ int weft_http_response_body(weft_http_response *r, const char **data, size_t *le
  * was read to the end, else it is closed. NULL is a no-op. Does not wait. */
 void weft_http_response_free(weft_http_response *r);
 
+/* ---- Server-Sent Events (text/event-stream, WHATWG HTML 9.2) ----------- */
+
+typedef struct weft_http_sse_event {
+    const char *event;   /* the type; sending: NULL for none ("message");
+                            no CR/LF */
+    const char *data;    /* any bytes but NUL; line ends (CRLF, LF, CR)
+                            become separate "data:" lines, which the reader
+                            joins with LF. Sending: NULL for none */
+    size_t len;
+    const char *id;      /* sending: NULL for none; no CR/LF. Read: the last
+                            event id the stream set, "" if none */
+    int retry_ms;        /* the reconnection time; sending: <= 0 for none;
+                            read: the last one set, -1 if none */
+} weft_http_sse_event;
+
+/* Starts an event stream in a handler: 200, text/event-stream, chunked,
+ * Cache-Control: no-cache (never compressed). Headers added before go with
+ * it. 0 or as weft_http_reply_start. Waits. */
+int weft_http_sse_start(weft_http_request *req);
+/* Sends one event (written at once, one chunk). 0, -EINVAL (CR/LF in
+ * event or id, or nothing to send), or as weft_http_reply_write (the
+ * client gone: -EPIPE). Waits. */
+int weft_http_sse_send(weft_http_request *req, const weft_http_sse_event *ev);
+/* Sends a comment line (": text"; readers ignore it): a keep-alive that
+ * stops proxies and load balancers from closing an idle stream, typically
+ * every 15-30 s when no event went. text may be NULL; no CR/LF (-EINVAL).
+ * Waits. */
+int weft_http_sse_comment(weft_http_request *req, const char *text);
+
+/* The client's reader over a response body (read it with nothing else). */
+typedef struct weft_http_sse_reader weft_http_sse_reader;
+/* max_event_bytes bounds one event's lines (0: 1 MiB). NULL on ENOMEM.
+ * Does not wait. */
+weft_http_sse_reader *weft_http_sse_reader_new(weft_http_response *r, size_t max_event_bytes);
+/* The next event into *ev (its strings live until the next call): 1, 0 at
+ * the end of the stream (an event cut by it is dropped, as browsers do),
+ * -E2BIG (an event over the limit), or the body's read error. Waits. */
+int weft_http_sse_next(weft_http_sse_reader *rd, weft_http_sse_event *ev);
+void weft_http_sse_reader_free(weft_http_sse_reader *rd);
+
 /* ---- the session's cookie jar (RFC 6265bis; docs/design.md, "Cookies") ----
  * Responses' Set-Cookie lines are kept unless no_cookies: Secure cookies
  * are set only from https and sent only over https; a Domain must cover
