@@ -42,11 +42,7 @@ static weft_stream *ws_client(int port, int small_window)
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     CHECK_EQ(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
     weft_stream *s = weft_stream_from_fd(fd);
-    static const char req[] = "GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                              "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
-    weft_stream_write(s, req, sizeof req - 1);
-    char head[1024];
-    CHECK(raw_head(s, head, sizeof head) > 0 && strstr(head, " 101 "));
+    raw_upgrade(s);
     return s;
 }
 

@@ -77,4 +77,14 @@ static inline long raw_head(weft_stream *s, char *buf, size_t cap)
     buf[n] = 0;
     return n;
 }
+/* Sends the upgrade request (RFC 6455's sample key) on s and checks the
+ * answer is a 101. */
+static inline void raw_upgrade(weft_stream *s)
+{
+    static const char req[] = "GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                              "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    CHECK_EQ(weft_stream_write(s, req, sizeof req - 1), (ssize_t)sizeof req - 1);
+    char head[1024];
+    CHECK(raw_head(s, head, sizeof head) > 0 && strstr(head, " 101 "));
+}
 #endif

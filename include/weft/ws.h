@@ -41,6 +41,10 @@ extern "C" {
 #define WEFT_EWS_IDLE 10306         /* nothing received for idle_s: closed with 1001 */
 #define WEFT_EWS_BEHIND 10307       /* the peer fell behind (send queue full): closed with 1013 */
 #define WEFT_EWS_CLOSE_TIMEOUT 10308 /* the peer never answered our close frame */
+#define WEFT_EWS_CUT 10309          /* a send was cancelled (or its deadline passed)
+                                       with its frame partly written: nothing can
+                                       be framed after it, so the connection was
+                                       ended (the peer sees 1006) */
 
 /* Message types (RFC 6455 opcodes). */
 #define WEFT_WS_TEXT 1
@@ -126,11 +130,17 @@ int weft_ws_receive(weft_ws *ws, weft_ws_msg *m);
  * UTF-8 is checked as bytes arrive, so a text part may end inside a
  * character. Do not mix with weft_ws_receive within one message. Waits. */
 ssize_t weft_ws_receive_part(weft_ws *ws, void *buf, size_t n, int *type, int *last);
+/* (n must be at least 1: -EINVAL otherwise.) */
 
 /* Sends one message (type WEFT_WS_TEXT, whose data must be UTF-8 (not
  * checked), or WEFT_WS_BINARY). Waits while the peer is more than
  * send_queue bytes behind (back-pressure). 0; -EINVAL (bad type);
- * -WEFT_EWS_CLOSED after a close; the connection's error. Waits. */
+ * -WEFT_EWS_CLOSED after a close; the connection's error. Cancelled (or
+ * past a deadline) before any of the message was queued, it returns
+ * -ECANCELED (-ETIMEDOUT) and the connection goes on; once part of it was,
+ * the peer would read the next message's bytes as the rest of this one, so
+ * the connection is ended then, and every later call on it gets
+ * -WEFT_EWS_CUT. Waits. */
 int weft_ws_send(weft_ws *ws, int type, const void *data, size_t len);
 /* As weft_ws_send, in frames of at most frag bytes each (0: one frame).
  * Waits. */

@@ -196,6 +196,7 @@ static const char *http_errname(int code)
     case WEFT_EWS_IDLE: return "WebSocket idle timeout";
     case WEFT_EWS_BEHIND: return "WebSocket peer fell behind (closed with 1013)";
     case WEFT_EWS_CLOSE_TIMEOUT: return "WebSocket peer did not answer the close";
+    case WEFT_EWS_CUT: return "WebSocket send cut short mid-frame: connection ended";
     }
     return NULL;
 }

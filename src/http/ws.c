@@ -17,6 +17,7 @@
 #define CHUNK 16384
 
 static int watchdog_main(void *arg);
+static int write_frame_now(weft_ws *ws, int fin, int rsv, int op, const void *data, size_t len);
 
 weft_ws *weft__ws_new(weft_stream *s, int client, const weft_ws_opts *opt, char *protocol,
                       const weft__ws_pmd *pmd)
@@ -28,6 +29,9 @@ weft_ws *weft__ws_new(weft_stream *s, int client, const weft_ws_opts *opt, char 
     }
     if (opt) ws->o = *opt;
     ws->o.max_message = DEF(ws->o.max_message, (size_t)4 << 20);
+    /* "No limit" is far beyond memory anyway; kept where max + 1 and the
+     * raw bound below cannot wrap. */
+    if (ws->o.max_message > SIZE_MAX / 4) ws->o.max_message = SIZE_MAX / 4;
     ws->o.close_timeout_s = DEF(ws->o.close_timeout_s, 5);
     ws->o.send_queue = DEF(ws->o.send_queue, (size_t)256 << 10);
     ws->o.deflate_level = DEF(ws->o.deflate_level, 6);
@@ -79,9 +83,46 @@ void weft__ws_accept_key(const char *key, char out[29])
 
 /* ---- sending ------------------------------------------------------------------ */
 
+/* A frame cut short on the wire (a cancel or deadline while it was partly
+ * queued) leaves the peer inside it: nothing sent later could be framed,
+ * so the connection ends at once (the peer reads a truncated frame and
+ * the end: 1006) and every later call gets -WEFT_EWS_CUT. Returns r, the
+ * sender's own error. */
+static int cut(weft_ws *ws, int r)
+{
+    if (!ws->err) ws->err = -WEFT_EWS_CUT;
+    ws->close_sent = 1; /* no close frame can follow a broken one */
+    weft_stream_shutdown_now(ws->s, WEFT_READABLE | WEFT_WRITABLE);
+    weft_event_set(ws->closed);
+    return r;
+}
+
+/* Waits until the stream's queue has room for a frame head, so that a
+ * frame's first write queues at least its first byte at once: then a
+ * cancel or deadline that stops the frame before that write leaves
+ * nothing of it on the wire, and one that stops it after has cut it. */
+static int wait_head_room(weft_ws *ws)
+{
+    while (weft_stream_write_buffered(ws->s) + WEFT__WS_MAX_HEAD > ws->o.send_queue) {
+        int r = weft_stream_drain(ws->s);
+        if (r) return r;
+    }
+    return 0;
+}
+
 /* Writes one frame; the caller holds the send lock (or knows nobody else
- * can be writing). A client masks a copy, CHUNK bytes at a time. */
+ * can be writing). A client masks a copy, CHUNK bytes at a time. A frame
+ * interrupted after its first write cuts the connection (see cut). */
 static int write_frame(weft_ws *ws, int fin, int rsv, int op, const void *data, size_t len)
+{
+    int r = wait_head_room(ws);
+    if (r) return r;
+    r = write_frame_now(ws, fin, rsv, op, data, len);
+    if (r == -ECANCELED || r == -ETIMEDOUT) return cut(ws, r);
+    return r;
+}
+
+static int write_frame_now(weft_ws *ws, int fin, int rsv, int op, const void *data, size_t len)
 {
     uint8_t head[WEFT__WS_MAX_HEAD], key[4];
     if (ws->client) arc4random_buf(key, 4);
@@ -125,6 +166,8 @@ static int write_message(weft_ws *ws, int type, const void *data, size_t len, si
     do {
         size_t k = len - off < frag ? len - off : frag;
         r = write_frame(ws, off + k == len, rsv, op, (const char *)data + off, k);
+        /* Stopped before a later fragment: the message is open on the wire. */
+        if (off && (r == -ECANCELED || r == -ETIMEDOUT) && ws->err != -WEFT_EWS_CUT) cut(ws, r);
         off += k;
         op = WEFT__WS_CONT, rsv = 0;
     } while (!r && off < len);
@@ -272,6 +315,14 @@ static int lost(weft_ws *ws, ssize_t r)
     return ws->err;
 }
 
+/* A whole receive's message has taken more bytes on the wire than any
+ * message within the limit needs: heads, and deflate's worst expansion. */
+static int raw_over(const weft_ws *ws)
+{
+    size_t max = ws->o.max_message;
+    return ws->room != UINT64_MAX && ws->raw > max + max / 16 + 4096;
+}
+
 /* The peer's close frame arrived: answer it (the same code) unless we
  * started the handshake. */
 static int on_close(weft_ws *ws, const uint8_t *p, size_t n)
@@ -317,7 +368,13 @@ static int read_head(weft_ws *ws)
         if (ws->h.opcode == WEFT__WS_TEXT || ws->h.opcode == WEFT__WS_BINARY) {
             ws->msg_type = ws->h.opcode;
             ws->tail_fed = 0;
-            ws->zraw = 0;
+            ws->raw = 0;
+        }
+        if (ws->h.opcode < 8) {
+            /* Heads count: a message of endless empty fragments would
+             * otherwise keep a whole receive reading for ever. */
+            ws->raw += (uint64_t)k;
+            if (raw_over(ws)) return fail_code(ws, WEFT__WS_TOO_BIG);
         }
     }
     weft__ws_head *h = &ws->h;
@@ -366,9 +423,8 @@ static ssize_t inflate_part(weft_ws *ws, uint8_t *buf, size_t n, int *last)
             if (k > CHUNK) k = CHUNK;
             /* Raw bytes count too: empty deflate blocks inflate to nothing,
              * and would otherwise let a whole receive read for ever. */
-            ws->zraw += k;
-            if (ws->room != UINT64_MAX && ws->zraw > ws->o.max_message + ws->o.max_message / 16 + 4096)
-                return fail_code(ws, WEFT__WS_TOO_BIG);
+            ws->raw += k;
+            if (raw_over(ws)) return fail_code(ws, WEFT__WS_TOO_BIG);
             if (weft__buf_reserve(&ws->zin, k)) return -ENOMEM;
             memcpy(ws->zin.p, d, k);
             if (h->masked) weft__ws_mask((uint8_t *)ws->zin.p, k, h->key, ws->got);
@@ -444,6 +500,7 @@ ssize_t weft_ws_receive_part(weft_ws *ws, void *buf, size_t n, int *type, int *l
 {
     int e = weft_check("weft_ws_receive_part");
     if (e) return e;
+    if (!n) return -EINVAL; /* no progress could be made */
     if (ws->reading) return -EBUSY;
     ws->reading = 1;
     ws->room = UINT64_MAX;

@@ -32,7 +32,8 @@ struct weft_ws {
     weft__ws_head h;
     uint64_t got;            /* payload bytes of h taken so far */
     uint64_t room;           /* weft_ws_receive: bytes the message may still grow */
-    uint64_t zraw;           /* compressed bytes of the message read so far */
+    uint64_t raw;            /* bytes of the message on the wire so far: frame
+                                heads, and compressed payload */
     int msg_type;
     uint8_t msg_ready;       /* msg holds a delivered message: emptied at the next receive */
     weft__buf msg;           /* weft_ws_receive's message */

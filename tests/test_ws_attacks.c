@@ -1,0 +1,194 @@
+/* The WebSocket connection reviewed as an attacker (or an unlucky caller)
+ * would use it, each finding with its test (issue 14 item 6):
+ *  - a send cancelled, or past its deadline, with its frame partly queued:
+ *    the peer would read the next message as the rest of this one, so the
+ *    connection ends and later calls say why (-WEFT_EWS_CUT); a send
+ *    cancelled before any of it was queued leaves the connection whole;
+ *  - a message of endless empty fragments: frame heads count against the
+ *    message limit, or one receive would read for ever (1009);
+ *  - weft_ws_receive_part with no room, and max_message SIZE_MAX ("no
+ *    limit"): both used to spin without waiting. */
+#include "check.h"
+#include "ws_raw.h"
+#include <weft/ws.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+enum { BIG = 24 << 20 };
+static int port, go_read, got_msgs, last_err;
+static size_t got_bytes[8];
+static weft_ws_opts server_o;
+
+/* Reads (after go_read is set) until the end, noting each message. */
+static int late_reader(weft_http_request *req, void *arg)
+{
+    weft_ws *ws;
+    if (weft_ws_upgrade(req, &server_o, &ws)) return 0;
+    while (!go_read) weft_sleep(0.01);
+    weft_ws_msg m;
+    int r;
+    while ((r = weft_ws_receive(ws, &m)) > 0)
+        if (got_msgs < 8) got_bytes[got_msgs++] = m.len;
+    last_err = r;
+    weft_ws_free(ws);
+    go_read = 2;
+    return 0;
+}
+
+static weft_ws *connect_ws(weft_http_client *c, const weft_ws_opts *o)
+{
+    char url[64];
+    snprintf(url, sizeof url, "ws://127.0.0.1:%d/ws", port);
+    weft_ws *ws;
+    CHECK_EQ(weft_ws_connect(c, url, o, &ws), 0);
+    return ws;
+}
+
+static unsigned char *big;
+
+static int send_big(void *ws) { return weft_ws_send(ws, WEFT_WS_BINARY, big, BIG); }
+static int send_small(void *ws) { return weft_ws_send(ws, WEFT_WS_TEXT, "small", 5); }
+
+/* ---- cut mid-frame ---------------------------------------------------------- */
+
+static int t_cut(void *arg)
+{
+    weft_http_client *c = weft_http_client_new(NULL);
+    weft_ws_opts o = {.send_queue = 16384};
+    weft_ws *ws = connect_ws(c, &o);
+    /* The server does not read: the kernel's buffers fill, then ours. */
+    CHECK_EQ(weft_timeout(0.5, send_big, ws), -ETIMEDOUT);
+    CHECK_EQ(weft_ws_send(ws, WEFT_WS_TEXT, "after", 5), -WEFT_EWS_CUT);
+    CHECK_EQ(weft_ws_ping(ws, "", 0), -WEFT_EWS_CUT);
+    weft_ws_msg m;
+    CHECK_EQ(weft_ws_receive(ws, &m), -WEFT_EWS_CUT);
+    CHECK_EQ(weft_ws_close(ws, 1000, NULL), -WEFT_EWS_CUT);
+    go_read = 1;
+    for (int i = 0; i < 500 && go_read != 2; i++) weft_sleep(0.01);
+    /* The server never took a message made of two: the connection ended
+     * under it, mid-frame (how the kernel ends it decides which error). */
+    CHECK_EQ(got_msgs, 0);
+    CHECK(last_err == -WEFT_EWS_CLOSED || last_err == -ECONNRESET);
+    weft_ws_free(ws);
+    weft_http_client_close(c);
+    return 0;
+}
+
+/* A sender stopped while waiting for the lock (nothing of it queued): the
+ * connection goes on, and the other sender's message arrives whole. */
+static int t_cancel_before(void *arg)
+{
+    weft_http_client *c = weft_http_client_new(NULL);
+    weft_ws_opts o = {.send_queue = 16384};
+    weft_ws *ws = connect_ws(c, &o);
+    weft_task *a = weft_spawn(send_big, ws);
+    weft_sleep(0.2); /* a is waiting on the server, holding the lock */
+    CHECK_EQ(weft_timeout(0.2, send_small, ws), -ETIMEDOUT);
+    go_read = 1;
+    CHECK_EQ(weft_await(a), 0);
+    CHECK_EQ(weft_ws_send(ws, WEFT_WS_TEXT, "after", 5), 0);
+    CHECK_EQ(weft_ws_close(ws, 1000, NULL), 0);
+    for (int i = 0; i < 500 && go_read != 2; i++) weft_sleep(0.01);
+    CHECK_EQ(got_msgs, 2);
+    CHECK_EQ(got_bytes[0], BIG);
+    CHECK_EQ(got_bytes[1], 5);
+    CHECK_EQ(last_err, 0);
+    weft_ws_free(ws);
+    weft_http_client_close(c);
+    return 0;
+}
+
+/* ---- endless empty fragments ------------------------------------------------- */
+
+static weft_stream *raw_ws(void)
+{
+    weft_stream *s;
+    CHECK_EQ(weft_tcp_connect("127.0.0.1", port, NULL, &s), 0);
+    raw_upgrade(s);
+    return s;
+}
+
+static int close_code_of(void *s) { return raw_close_code(s, 0); }
+
+static int t_empty_fragments(void *arg)
+{
+    go_read = 1;
+    weft_stream *s = raw_ws();
+    raw_frame(s, 0, 0, WEFT__WS_TEXT, "a", 1, 1);
+    /* 6 bytes each: far more than a 1000-byte message may take. */
+    for (int i = 0; i < 3000; i++) raw_frame(s, 0, 0, WEFT__WS_CONT, "", 0, 1);
+    CHECK_EQ(weft_timeout(5, close_code_of, s), 1009);
+    weft_stream_close(s);
+    for (int i = 0; i < 500 && go_read != 2; i++) weft_sleep(0.01);
+    CHECK_EQ(last_err, -WEFT_EWS_TOO_BIG);
+    CHECK_EQ(got_msgs, 0);
+    return 0;
+}
+
+/* ---- no room, no limit -------------------------------------------------------- */
+
+static int part_handler(weft_http_request *req, void *arg)
+{
+    weft_ws_opts o = {.max_message = SIZE_MAX};
+    weft_ws *ws;
+    if (weft_ws_upgrade(req, &o, &ws)) return 0;
+    char b[1];
+    int type, last;
+    last_err = (int)weft_ws_receive_part(ws, b, 0, &type, &last);
+    weft_ws_msg m;
+    if (weft_ws_receive(ws, &m) == WEFT_WS_TEXT) weft_ws_send(ws, m.type, m.data, m.len);
+    weft_ws_free(ws);
+    return 0;
+}
+
+static int t_no_room(void *arg)
+{
+    weft_stream *s = raw_ws();
+    raw_frame(s, 1, 0, WEFT__WS_TEXT, "hello", 5, 1);
+    weft__ws_head h;
+    uint8_t buf[16];
+    CHECK_EQ(raw_read(s, &h, buf, sizeof buf, 0), 5);
+    CHECK(h.opcode == WEFT__WS_TEXT && !memcmp(buf, "hello", 5));
+    CHECK_EQ(last_err, -EINVAL);
+    weft_stream_close(s);
+    return 0;
+}
+
+static int run_one(void *fn)
+{
+    weft_http_server *srv = weft_http_server_new(NULL);
+    weft_http_server_route(srv, "GET", "/ws", fn == (void *)t_no_room ? part_handler : late_reader, NULL);
+    CHECK_EQ(weft_http_server_listen(srv, "127.0.0.1", 0), 0);
+    port = weft_http_server_port(srv);
+    go_read = got_msgs = last_err = 0;
+    int r = weft_timeout(30, (weft_fn)fn, NULL);
+    weft_http_server_close(srv, 1);
+    return r;
+}
+
+static void cut_run(void)
+{
+    big = calloc(1, BIG);
+    server_o = (weft_ws_opts){.max_message = 2 * BIG};
+    CHECK_EQ(weft_run(run_one, (void *)t_cut), 0);
+    CHECK_EQ(weft_run(run_one, (void *)t_cancel_before), 0);
+    free(big);
+}
+
+static void fragments_run(void)
+{
+    server_o = (weft_ws_opts){.max_message = 1000};
+    CHECK_EQ(weft_run(run_one, (void *)t_empty_fragments), 0);
+}
+
+static void no_room_run(void) { CHECK_EQ(weft_run(run_one, (void *)t_no_room), 0); }
+
+int main(int argc, char **argv)
+{
+    static const test_case tc[] = {{"cut", cut_run},
+                                   {"empty_fragments", fragments_run},
+                                   {"no_room", no_room_run},
+                                   {NULL, NULL}};
+    return run_tests(tc, argc, argv);
+}
