@@ -5,7 +5,7 @@ PREFIX ?= /usr/local
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all test demo bench install asan tsan aarch64 valgrind clean deps
+.PHONY: all test test-poll demo bench install asan tsan aarch64 valgrind clean deps
 
 all:
 	@tools/deps.sh build
@@ -15,6 +15,11 @@ all:
 test: all
 	@tools/deps.sh test
 	@tools/test.sh $(BUILD)
+
+# The core and io suites (ctest label "backend") on the poll(2) backend:
+# every backend is compiled in, WEFT_BACKEND picks one per loop.
+test-poll: all
+	@cd $(BUILD) && WEFT_BACKEND=poll ctest --output-on-failure -j 2 -L backend
 
 demo: all
 	@tools/demo.sh $(BUILD)
@@ -36,13 +41,15 @@ asan:
 	@tools/test.sh build-asan
 
 # The cross-thread tests (several loops, channels, posts and calls from
-# threads, the thread pool) under ThreadSanitizer; the core alone, so it
-# builds fast. Any report fails it.
+# threads, the thread pool) under ThreadSanitizer, on each backend; the core
+# alone, so it builds fast. Any report fails it.
 tsan:
 	@tools/deps.sh build
 	@cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang -DWEFT_TSAN=ON -DWEFT_CORE_ONLY=ON >/dev/null
 	@cmake --build build-tsan -j $(JOBS) --target test_core_loops test_core_chan test_core_chan_free test_core_thread
 	@cd build-tsan && TSAN_OPTIONS="halt_on_error=1 exitcode=66" ctest --output-on-failure -R '^core_(loops|chan|chan_free|thread)$$'
+	@# again on the poll(2) backend: its wake (a pipe) is what other threads touch
+	@cd build-tsan && WEFT_BACKEND=poll TSAN_OPTIONS="halt_on_error=1 exitcode=66" ctest --output-on-failure -R '^core_(loops|chan|chan_free|thread)$$'
 
 # The core suite under valgrind's memcheck (stacks registered with
 # VALGRIND_STACK_REGISTER); any report fails it.

@@ -1,6 +1,7 @@
 /* weft_wait_fd, weft_read, weft_write(_all), weft_close, weft_fd_forget, weft_fd_keep on
  * pipes, socketpairs and files. (Interruption is in test_core_cancel.c.) */
 #include "core_util.h"
+#include "core/backend.h" /* white-box: the interest the backend was told, and its name */
 #include <fcntl.h>
 #include <sys/socket.h>
 
@@ -179,6 +180,17 @@ static int epoll_has(int fd)
     return found;
 }
 
+/* Whether the loop has interest in fd registered: what the core told its
+ * backend, on every backend; on epoll also what the kernel holds, which
+ * must agree. poll(2) has no registration in the kernel to look at: the
+ * backend hands poll exactly the interest it was told. */
+static int registered(int fd)
+{
+    int told = weft__fd_interest(weft__L, fd) != 0;
+    if (strcmp(weft__backend_name(weft__L), "epoll") == 0) CHECK_EQ(epoll_has(fd), told);
+    return told;
+}
+
 /* weft_fd_keep: interest stays registered between waits (no epoll_ctl per
  * wait); without it, it is dropped once satisfied. Either way, interest
  * that fires with nobody waiting is dropped (no busy polling), and after
@@ -189,18 +201,18 @@ static int t_keep_main(void *a)
     CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, s), 0);
     CHECK_EQ(write(s[1], "x", 1), 1);
     CHECK_EQ(weft_wait_fd(s[0], WEFT_READABLE), WEFT_READABLE);
-    CHECK_EQ(epoll_has(s[0]), 0); /* plain fd: dropped once satisfied */
+    CHECK_EQ(registered(s[0]), 0); /* plain fd: dropped once satisfied */
 
     weft_fd_keep(s[0]);
     CHECK_EQ(weft_wait_fd(s[0], WEFT_READABLE), WEFT_READABLE);
-    CHECK_EQ(epoll_has(s[0]), 1); /* kept for the next wait */
+    CHECK_EQ(registered(s[0]), 1); /* kept for the next wait */
     char c;
     CHECK_EQ(read(s[0], &c, 1), 1);
     CHECK_EQ(write(s[1], "y", 1), 1);
     CHECK_EQ(weft_wait_fd(s[0], WEFT_READABLE), WEFT_READABLE);
-    CHECK_EQ(epoll_has(s[0]), 1);
+    CHECK_EQ(registered(s[0]), 1);
     weft_sleep(0.01); /* readable, nobody waits: the loop drops the interest */
-    CHECK_EQ(epoll_has(s[0]), 0);
+    CHECK_EQ(registered(s[0]), 0);
 
     weft_fd_forget(s[0]);
     close(s[0]);
@@ -261,6 +273,37 @@ static int t_many_main(void *a)
 }
 static void t_many(void) { CHECK_EQ(weft_run(t_many_main, NULL), 0); }
 
+/* WEFT_BACKEND picks the loop's poller: the one named runs (so a suite
+ * run with WEFT_BACKEND=poll tests poll(2), not epoll), and a name the build
+ * lacks fails weft_run with -EINVAL, reported, leaving no fd open. */
+static int backend_main(void *a)
+{
+    *(const char **)a = weft__backend_name(weft__L);
+    return 0;
+}
+static int open_fds(void)
+{
+    int n = 0;
+    for (int fd = 0; fd < 1024; fd++) n += fcntl(fd, F_GETFD) >= 0;
+    return n;
+}
+static void t_backend(void)
+{
+    const char *want = getenv("WEFT_BACKEND"), *got = NULL;
+    CHECK_EQ(weft_run(backend_main, &got), 0);
+    CHECK(got != NULL);
+    CHECK(strcmp(got, want && *want ? want : "epoll") == 0);
+    fprintf(stderr, "   backend: %s\n", got);
+    char *saved = want ? strdup(want) : NULL;
+    int fds = open_fds();
+    CHECK_EQ(setenv("WEFT_BACKEND", "no-such-poller", 1), 0);
+    CHECK_EQ(weft_run(backend_main, &got), -EINVAL);
+    CHECK_EQ(open_fds(), fds);
+    if (saved) setenv("WEFT_BACKEND", saved, 1);
+    else unsetenv("WEFT_BACKEND");
+    free(saved);
+}
+
 int main(int argc, char **argv)
 {
     return run_tests((test_case[]){{"pipe", t_pipe},
@@ -271,6 +314,7 @@ int main(int argc, char **argv)
                                    {"keep", t_keep},
                                    {"misc", t_misc},
                                    {"many", t_many},
+                                   {"backend", t_backend},
                                    {0}},
                      argc, argv);
 }

@@ -1,13 +1,18 @@
 /* The backend seam: the one place the loop meets the operating system's
  * readiness poller. Not installed; core-private.
  *
- * A backend is one file in src/core/backend/ (epoll.c today), chosen at
- * configure time (cmake -DWEFT_BACKEND=<file name>), that implements the
- * functions below and keeps its state in its own struct weft__backend,
- * which nothing else looks inside. The core (fd.c) owns everything a
- * backend need not know: which tasks wait on which fd, which events they
- * want, which fds the loop owns. The backend only keeps the kernel told and
- * reports what fired.
+ * A backend is one file in src/core/backend/ (epoll.c, poll.c) that
+ * defines a struct weft__backend_ops named weft__backend_ops_<file name> and
+ * keeps its state in its own struct, whose first member is a struct
+ * weft__backend (the ops that made it); nothing else looks further inside.
+ * Every backend named in the build's WEFT_BACKENDS list (CMakeLists.txt) is
+ * compiled in; each loop takes the one named by the environment variable
+ * WEFT_BACKEND when it opens, the list's first by default (backend.c). A
+ * call through the seam is one indirect call, next to a system call.
+ *
+ * The core (fd.c) owns everything a backend need not know: which tasks wait
+ * on which fd, which events they want, which fds the loop owns. The backend
+ * only keeps the kernel told and reports what fired.
  *
  * Contract (docs/design.md "The backend seam"):
  *  - init makes the state (and its own way to be woken from another
@@ -33,7 +38,8 @@
  *  - wake may be called from any thread and from a signal handler
  *    (async-signal-safe): the loop's current or next poll returns and
  *    reports the wake; wakes before that one poll may merge into one.
- *  - name is for dumps and errors ("epoll"). */
+ *  - name is what WEFT_BACKEND says to pick it ("epoll"), for errors and
+ *    tests. */
 #ifndef WEFT_CORE_BACKEND_H
 #define WEFT_CORE_BACKEND_H
 
@@ -43,13 +49,46 @@
 
 #define WEFT__FD_ERROR 4 /* with the events of weft__fd_ready: hang-up or error */
 
-/* Implemented by the backend. */
+/* What a backend implements (the contract above). */
+struct weft__backend_ops {
+    const char *name;
+    int (*init)(weft__loop *L); /* sets L->backend, even when it then fails */
+    void (*close)(weft__loop *L);
+    int (*watch)(weft__loop *L, int fd, int old, int events);
+    void (*poll)(weft__loop *L, double timeout_s);
+    void (*wake)(struct weft__backend *B);
+};
+
+/* Defines a backend's ops: WEFT__BACKEND(epoll) = {"epoll", ...}; */
+#define WEFT__BACKEND(name) \
+    __attribute__((visibility("hidden"))) const struct weft__backend_ops weft__backend_ops_##name
+
+/* The head of every backend's state. */
+struct weft__backend {
+    const struct weft__backend_ops *ops;
+};
+
+/* Opens the backend WEFT_BACKEND names (the default when unset or empty);
+ * -EINVAL, reported, when no backend of that name is compiled in. */
 int weft__backend_init(weft__loop *L);
-void weft__backend_close(weft__loop *L);
-int weft__backend_watch(weft__loop *L, int fd, int old, int events);
-void weft__backend_poll(weft__loop *L, double timeout_s);
-void weft__backend_wake(struct weft__backend *B);
-const char *weft__backend_name(void);
+static inline void weft__backend_close(weft__loop *L)
+{
+    if (L->backend) L->backend->ops->close(L); /* sets L->backend to NULL */
+}
+static inline int weft__backend_watch(weft__loop *L, int fd, int old, int events)
+{
+    return L->backend->ops->watch(L, fd, old, events);
+}
+static inline void weft__backend_poll(weft__loop *L, double timeout_s)
+{
+    L->backend->ops->poll(L, timeout_s);
+}
+static inline void weft__backend_wake(struct weft__backend *B) { B->ops->wake(B); }
+/* The name of L's backend ("epoll"), for dumps and tests; NULL if none. */
+static inline const char *weft__backend_name(const weft__loop *L)
+{
+    return L->backend ? L->backend->ops->name : NULL;
+}
 
 /* Called by the backend (fd.c, loop.c). */
 void weft__fd_ready(weft__loop *L, int fd, int events);

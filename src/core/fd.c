@@ -185,6 +185,12 @@ void weft_fd_forget(int fd)
     r->internal = NULL;
 }
 
+uint32_t weft__fd_interest(const weft__loop *L, int fd)
+{
+    weft__fdrec *r = rec_get((weft__loop *)L, fd, 0);
+    return r ? r->mask : 0;
+}
+
 void weft_fd_keep(int fd)
 {
     weft__loop *L = weft__L;

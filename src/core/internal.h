@@ -346,6 +346,8 @@ void weft__task_main(weft_task *t) __attribute__((noreturn));
  * poll when it is readable, and must read it. */
 int weft__watch_internal(weft__loop *L, int fd, void (*on_ready)(weft__loop *L));
 void weft__fds_free(weft__loop *L);
+/* The interest in fd the backend was last told (WEFT_READABLE...): for tests. */
+uint32_t weft__fd_interest(const weft__loop *L, int fd);
 
 /* threadpool.c */
 void weft__pool_on_ready(weft__loop *L);

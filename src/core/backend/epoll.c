@@ -24,21 +24,25 @@
 #define MAX_POLL_S 1e6 /* longest poll (11.6 days): its ms fit an int */
 #define WAKE_TAG ((uint64_t)1 << 40)
 
-struct weft__backend {
+extern WEFT__BACKEND(epoll);
+
+typedef struct epoll_backend {
+    struct weft__backend base; /* first: the seam's view */
     int epfd;
     int wakefd;    /* eventfd written by weft__backend_wake */
     int no_pwait2; /* the kernel (or valgrind) lacks epoll_pwait2 */
-};
+} epoll_backend;
 
-const char *weft__backend_name(void) { return "epoll"; }
+static epoll_backend *state(const weft__loop *L) { return (epoll_backend *)L->backend; }
 
-int weft__backend_init(weft__loop *L)
+static int ep_init(weft__loop *L)
 {
-    struct weft__backend *B = calloc(1, sizeof *B);
+    epoll_backend *B = calloc(1, sizeof *B);
     if (!B) return -ENOMEM;
-    B->wakefd = -1;
+    B->base.ops = &weft__backend_ops_epoll;
+    B->epfd = B->wakefd = -1;
     B->no_pwait2 = WEFT_NO_PWAIT2() ? 1 : 0;
-    L->backend = B;
+    L->backend = &B->base;
     B->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (B->epfd < 0) return -errno;
     B->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -49,10 +53,9 @@ int weft__backend_init(weft__loop *L)
     return epoll_ctl(B->epfd, EPOLL_CTL_ADD, B->wakefd, &ev) < 0 ? -errno : 0;
 }
 
-void weft__backend_close(weft__loop *L)
+static void ep_close(weft__loop *L)
 {
-    struct weft__backend *B = L->backend;
-    if (!B) return;
+    epoll_backend *B = state(L);
     if (B->epfd >= 0) close(B->epfd);
     if (B->wakefd >= 0) close(B->wakefd);
     free(B);
@@ -65,9 +68,9 @@ static uint32_t to_epoll(int events)
            ((events & WEFT_WRITABLE) ? EPOLLOUT : 0);
 }
 
-int weft__backend_watch(weft__loop *L, int fd, int old, int events)
+static int ep_watch(weft__loop *L, int fd, int old, int events)
 {
-    int epfd = L->backend->epfd;
+    int epfd = state(L)->epfd;
     struct epoll_event ev = {.events = to_epoll(events), .data.u64 = (uint64_t)fd};
     int op = !events ? EPOLL_CTL_DEL : old ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
     int rc = epoll_ctl(epfd, op, fd, &ev);
@@ -77,8 +80,9 @@ int weft__backend_watch(weft__loop *L, int fd, int old, int events)
     return rc < 0 ? -errno : 0;
 }
 
-void weft__backend_wake(struct weft__backend *B)
+static void ep_wake(struct weft__backend *base)
 {
+    epoll_backend *B = (epoll_backend *)base;
     uint64_t one = 1, v;
     /* The count would overflow only after 2^64 - 2 wakes: then it is reset
      * (async-signal-safe, like the write). */
@@ -87,9 +91,9 @@ void weft__backend_wake(struct weft__backend *B)
         (void)!write(B->wakefd, &one, sizeof one);
 }
 
-void weft__backend_poll(weft__loop *L, double timeout_s)
+static void ep_poll(weft__loop *L, double timeout_s)
 {
-    struct weft__backend *B = L->backend;
+    epoll_backend *B = state(L);
     struct epoll_event ev[256];
     int n;
     if (timeout_s < 0) {
@@ -127,3 +131,5 @@ void weft__backend_poll(weft__loop *L, double timeout_s)
                                       ((got & (EPOLLHUP | EPOLLERR)) ? WEFT__FD_ERROR : 0));
     }
 }
+
+WEFT__BACKEND(epoll) = {"epoll", ep_init, ep_close, ep_watch, ep_poll, ep_wake};
