@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Network benchmarks N1 (TCP echo, issue 3), N2 (HTTP server) and N3 (HTTP
-# client, issue 5): weft against its peers in the same run, with ratios.
+# Network benchmarks N1 (TCP echo, issue 3), N2 (HTTP server), N3 (HTTP
+# client, issue 5) and W1 (WebSocket echo, issue 14): weft against its peers
+# in the same run, with ratios.
 #
 #   bench/run_net.sh BUILD_DIR
 #
 # Selection as in bench/lib.sh (bench/run.sh passes it on):
-#   ONLY=N1,N3        sections to run (default: all; M*/P* names select none)
+#   ONLY=N1,N3,W1     sections to run (default: all; M*/P* names select none)
 #   SYSTEMS=weft,epoll  servers/clients to run; a name also matches each of
 #                     its dash-separated parts (SYSTEMS=uvloop runs
 #                     uvloop-protocol, uvloop-streams and aiohttp-uvloop)
@@ -107,9 +108,10 @@ build_c() { # name libs...
 build_go() {
   local name=$1
   if stale "$OUT/$name" "$PEERS_SRC/$name.go"; then
-    # std only, offline, caches inside the build dir (as bench/run.sh)
+    # std only (and Debian's Go packages), offline, caches inside the build
+    # dir (as bench/run.sh)
     (cd "$TMP" && GO111MODULE=off GOFLAGS= GOPROXY=off GOCACHE=$OUT/go-cache \
-      GOPATH=$OUT/go-path go build -o "$OUT/$name" "$PEERS_SRC/$name.go") ||
+      GOPATH=$OUT/go-path:/usr/share/gocode go build -o "$OUT/$name" "$PEERS_SRC/$name.go") ||
       echo "build of $name failed" >&2
   fi
 }
@@ -119,6 +121,7 @@ build_c get_curl -lcurl
 build_go echo_go
 build_go http_go
 build_go get_go
+want_workload W1 && build_go ws_go
 
 # Where the weft sides are (each may not have landed yet).
 WEFT_ECHO=${WEFT_ECHO:-$BUILD/examples/echo_server}
@@ -435,8 +438,72 @@ n3_ratios() {
   fi
 }
 
+# ---- W1: WebSocket echo (issue 14) ------------------------------------------
+# 1,000,000 text messages of 64 bytes, 100 connections each sending one at a
+# time and waiting for its echo (`weft ws -n 10000 --concurrency 100`, the
+# load tool of issue 14, on CPU 1), against each server on CPU 0: messages/s
+# and server CPU per message (over the whole load run, handshakes included).
+W1_N=10000 W1_C=100
+[ "${BENCH_QUICK:-0}" = 1 ] && { W1_N=500; W1_C=20; }
+declare -A W1
+
+w1_server() { # name cmd...
+  local name=$1; shift
+  want_peer "$name" || return 0
+  if ! start_server "$name" "$@"; then
+    say "W1 $name failed (did not start)"; return 0
+  fi
+  local t0 t1 out rate msgs cpu p99
+  t0=$(cpu_ticks "$SERVER_PID")
+  out=$(taskset -c 1 "$WEFT_CLI" ws -n "$W1_N" --concurrency "$W1_C" "ws://127.0.0.1:$PORT/ws" 2>&1)
+  t1=$(cpu_ticks "$SERVER_PID")
+  stop_server
+  msgs=$(sed -n 's/^\([0-9]*\) messages in .*/\1/p' <<<"$out" | head -1)
+  rate=$(sed -n 's/.*: \([0-9.]*\) messages\/s$/\1/p' <<<"$out" | head -1)
+  p99=$(sed -n 's/.* p99 \([0-9.]*\) .*/\1/p' <<<"$out" | head -1)
+  if [ -z "$rate" ] || [ "$msgs" != $((W1_N * W1_C)) ]; then
+    say "W1 $name failed: $(tr '\n' ' ' <<<"$out" | cut -c1-200)"; return 0
+  fi
+  cpu=$(awk -v t=$((t1 - t0)) -v hz="$TICK" -v n="$msgs" 'BEGIN { printf "%.2f", t / hz / n * 1e6 }')
+  W1[$name]=$(best "${W1[$name]:-}" "$rate $cpu")
+  say "W1 $name msgs_per_s=$rate cpu_us_per_msg=$cpu p99_ms=$p99"
+}
+
+run_w1() {
+  echo "== W1 WebSocket echo: server on CPU 0, weft ws -n $W1_N --concurrency $W1_C (64-byte text) on CPU 1, $ROUNDS round(s)"
+  [ -x "$WEFT_CLI" ] || { say "W1 skipped (weft not built: $WEFT_CLI)"; return; }
+  for _ in $(seq "$ROUNDS"); do
+    # `weft serve` answers WebSockets at /ws with an echo
+    w1_server weft taskset -c 0 "$WEFT_CLI" serve --host 127.0.0.1 --port "$PORT"
+    w1_server node env NODE_PATH=/usr/share/nodejs taskset -c 0 node "$PEERS_SRC/ws_node.js" "$PORT"
+    w1_server aiohttp-uvloop taskset -c 0 $PY "$PEERS_SRC/http_aiohttp.py" uvloop "$PORT"
+    w1_server go env GOMAXPROCS=1 taskset -c 0 "$OUT/ws_go" "$PORT"
+  done
+  w1_ratios
+}
+
+w1_ratios() {
+  # targets: server CPU per message <= 0.5x Node's, and below every peer's
+  [ -n "${W1[weft]:-}" ] || return 0
+  local wr wc line="W1 ratio" ok=yes p r c
+  read -r wr wc <<<"${W1[weft]}"
+  for p in node aiohttp-uvloop go; do
+    [ -n "${W1[$p]:-}" ] || continue
+    read -r r c <<<"${W1[$p]}"
+    line+=" weft/$p msgs=$(ratio "$wr" "$r") cpu=$(ratio "$wc" "$c")"
+    awk -v a="$wc" -v b="$c" 'BEGIN { exit !(a < b) }' || ok=no
+  done
+  say "$line"
+  if [ -n "${W1[node]:-}" ]; then
+    read -r r c <<<"${W1[node]}"
+    say "W1 target cpu<=0.5x node: $(awk -v a="$wc" -v b="$c" 'BEGIN { print (a <= 0.5 * b) ? "met" : "missed" }');" \
+      "cpu below every peer: $([ $ok = yes ] && echo met || echo missed)"
+  fi
+}
+
 [ -x "$BUILD/bench/bench_echo_load" ] || { echo "build first: $BUILD/bench/bench_echo_load missing" >&2; exit 1; }
 want_workload N1 && run_n1
 want_workload N2 && run_n2
 want_workload N3 && run_n3
+want_workload W1 && run_w1
 exit 0
