@@ -1,6 +1,7 @@
 /* Differential: weft's decoders of binary values against libpq's own text
- * of the same values. A table of 3,000 random rows (and the extremes:
- * int64 min/max, NaN, infinities, NULLs, dates BC and far ahead) is read
+ * of the same values. A table of 3,000 random rows of 17 types (and the
+ * extremes: int64 min/max, NaN, infinities, NULLs, dates BC and far ahead,
+ * intervals with mixed signs, arrays with NULLs) is read
  * twice: by weft in binary format, and by plain libpq (PQexec, text,
  * PQgetvalue). Each weft value is printed here the way the server prints
  * it (this file's own date arithmetic, not weft's) or the text is read by
@@ -39,18 +40,25 @@ static const char fill_sql[] =
     " (floor(random() * 256) || '.' || floor(random() * 256) || '.' || floor(random() * 256)"
     "   || '.' || floor(random() * 256) || '/' || floor(random() * 33))::inet AS ip,"
     " md5(random()::text) || E'\\t\"\\\\' || chr(233) AS t,"
-    " decode(md5(random()::text), 'hex') AS by"
+    " decode(md5(random()::text), 'hex') AS by,"
+    " make_interval(0, floor((random() - 0.5) * 200)::int, 0, floor((random() - 0.5) * 2000)::int,"
+    "   0, 0, round(((random() - 0.5) * 1e6)::numeric, 6)::float8) AS iv,"
+    " CASE WHEN random() < 0.1 THEN '{}'::int4[] ELSE ARRAY[[floor(random() * 2e9 - 1e9)::int4,"
+    "   NULL, floor(random() * 100)::int4], [-1, floor(random() * 2e9 - 1e9)::int4, 0]] END AS arr"
     " FROM generate_series(1, 3000);"
     "INSERT INTO diff_vals VALUES (-32768, -2147483648, -9223372036854775808, 'NaN', '-Infinity',"
     " 'NaN', false, '-infinity', '24:00', '-infinity', '-infinity',"
-    " '00000000-0000-0000-0000-000000000000', '::/0', '', '\\x'),"
+    " '00000000-0000-0000-0000-000000000000', '::/0', '', '\\x',"
+    " '-1 years -2 mons +3 days -04:05:06.5', '{{1,2},{3,4}}'),"
     " (32767, 2147483647, 9223372036854775807, 'Infinity', 'Infinity', '-0.000000000000000000001',"
     " true, '4713-01-01 BC', '00:00:00.000001', '4713-01-01 00:00 BC', '99999-12-31 23:59:59.999999+00',"
-    " 'ffffffff-ffff-ffff-ffff-ffffffffffff', '2001:db8::1/64', 'x', '\\xff'),"
+    " 'ffffffff-ffff-ffff-ffff-ffffffffffff', '2001:db8::1/64', 'x', '\\xff', '00:00:00',"
+    " '{-2147483648,2147483647}'),"
     " (0, 0, 0, 1.17549435e-38, 2.2250738585072014e-308, 'Infinity', NULL, 'infinity', NULL,"
-    " 'infinity', 'infinity', NULL, '::ffff:1.2.3.4', NULL, NULL),"
+    " 'infinity', 'infinity', NULL, '::ffff:1.2.3.4', NULL, NULL, '1 year 1 mon 1 day 100:00:00.000001',"
+    " '{NULL}'),"
     " (NULL, NULL, NULL, NULL, NULL, '-Infinity', NULL, '5874897-12-31', NULL, NULL, NULL, NULL,"
-    " '10.0.0.1', NULL, NULL)";
+    " '10.0.0.1', NULL, NULL, NULL, NULL)";
 
 /* Days since 1970 to "YYYY-MM-DD[ BC]" (civil_from_days, proleptic
  * Gregorian), as the server prints dates. */
@@ -90,6 +98,63 @@ static void print_ts(char *out, size_t n, int64_t usec, int tz)
     print_date(date, sizeof date, days, &y, &bc);
     print_clock(clock, sizeof clock, usec - days * 86400000000);
     snprintf(out, n, "%s %s%s%s", date, clock, tz ? "+00" : "", bc);
+}
+
+/* An interval as the server prints it (IntervalStyle postgres): each part
+ * with its own sign, a '+' on a positive part after a negative one. */
+static void print_interval(char *out, size_t n, const weft_pg_interval *iv)
+{
+    int64_t parts[3] = {iv->months / 12, iv->months % 12, iv->days};
+    static const char *const units[3] = {"year", "mon", "day"};
+    int zero = 1, before = 0;
+    size_t k = 0;
+    out[0] = 0;
+    for (int i = 0; i < 3; i++) {
+        if (!parts[i]) continue;
+        k += (size_t)snprintf(out + k, n - k, "%s%s%" PRId64 " %s%s", zero ? "" : " ",
+                              before && parts[i] > 0 ? "+" : "", parts[i], units[i],
+                              parts[i] != 1 ? "s" : "");
+        before = parts[i] < 0;
+        zero = 0;
+    }
+    if (zero || iv->usec) {
+        int64_t u = iv->usec < 0 ? -iv->usec : iv->usec;
+        char clock[48];
+        int len = snprintf(clock, sizeof clock, "%02" PRId64 ":%02" PRId64 ":%02" PRId64,
+                           u / 3600000000, u / 60000000 % 60, u / 1000000 % 60);
+        if (u % 1000000) {
+            len += snprintf(clock + len, sizeof clock - (size_t)len, ".%06" PRId64, u % 1000000);
+            while (clock[len - 1] == '0') clock[--len] = 0;
+        }
+        snprintf(out + k, n - k, "%s%s%s", zero ? "" : " ",
+                 iv->usec < 0 ? "-" : before ? "+" : "", clock);
+    }
+}
+
+/* An int4 array as the server prints it: nested braces, NULL. */
+static void print_array(char *out, size_t n, const weft_pg_array *a)
+{
+    size_t k = 0;
+    if (!a->ndim) {
+        snprintf(out, n, "{}");
+        return;
+    }
+    int idx[WEFT_PG_MAXDIM] = {0};
+    for (int e = 0; e < a->n; e++) {
+        int open = 0; /* dimensions starting here */
+        for (int d = a->ndim - 1; d >= 0 && idx[d] == 0; d--) open++;
+        if (e) out[k++] = ',';
+        for (int i = 0; i < open; i++) out[k++] = '{';
+        int32_t v;
+        if (a->elems[e].len < 0) k += (size_t)snprintf(out + k, n - k, "NULL");
+        else if (weft_pg_value_int(&a->elems[e], &v) == 0) k += (size_t)snprintf(out + k, n - k, "%d", v);
+        for (int d = a->ndim - 1; d >= 0; d--) { /* advance; close what ends */
+            if (++idx[d] < a->dims[d]) break;
+            idx[d] = 0;
+            out[k++] = '}';
+        }
+    }
+    out[k] = 0;
 }
 
 static void compare(const weft_pg_result *r, int row, int col, PGresult *lp)
@@ -170,6 +235,19 @@ static void compare(const weft_pg_result *r, int row, int col, PGresult *lp)
         CHECK(n == strlen(text) && !memcmp(s, text, n));
         return;
     }
+    case 15: {
+        weft_pg_interval iv;
+        CHECK_EQ(weft_pg_value_interval(&v, &iv), 0);
+        print_interval(mine, sizeof mine, &iv);
+        break;
+    }
+    case 16: {
+        weft_pg_array *a;
+        CHECK_EQ(weft_pg_value_array(&v, &a), 0);
+        print_array(mine, sizeof mine, a);
+        free(a);
+        break;
+    }
     case 14: {
         const void *data;
         size_t n, ln;
@@ -201,9 +279,9 @@ TASK_TEST(test_binary_against_libpq_text)
     int n = weft_pg_query_ex(c, q, NULL, WEFT_PG_BINARY, &r);
     CHECK_EQ(n, 3004);
     CHECK_EQ(PQntuples(text), n);
-    CHECK_EQ(weft_pg_ncols(r), 15);
+    CHECK_EQ(weft_pg_ncols(r), 17);
     for (int row = 0; row < n; row++)
-        for (int col = 0; col < 15; col++) compare(r, row, col, text);
+        for (int col = 0; col < 17; col++) compare(r, row, col, text);
     weft_pg_result_free(r);
     PQclear(text);
     PQfinish(lp);
