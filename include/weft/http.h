@@ -52,8 +52,7 @@ typedef struct weft_http_header {
     const char *value;
 } weft_http_header;
 
-/* ===========================================================================
- * Server
+/* ==================================================================== * Server
  * ======================================================================== */
 
 typedef struct weft_http_server weft_http_server;
@@ -117,6 +116,13 @@ typedef struct weft_http_server_opts {
                                   (weft_http_reply_compress) */
     int compress_level;        /* zlib's 1-9; 0: 6 */
     size_t compress_min_bytes; /* default 1024 */
+    int one_loop;              /* 1: listen on the caller's loop only. Else, in
+                                  a run of several loops, listen starts a
+                                  listener on every loop (SO_REUSEPORT), each
+                                  connection served on the loop that accepted
+                                  it with the same routes and middleware (add
+                                  them before listen; handlers run on any
+                                  loop), and close closes them all */
 } weft_http_server_opts;
 
 /* A server with no routes (unrouted requests get 404, a path with a route

@@ -243,6 +243,11 @@ typedef struct weft_serve_opts {
     double tls_handshake_s; /* TLS: a client that has not finished the
                                handshake by then is dropped (it holds a
                                connection slot); 0: 60 s, as asyncio */
+    int one_loop;           /* 1: listen on the caller's loop only. Else, in a
+                               run of several loops, a listener on every loop
+                               (SO_REUSEPORT; a Unix socket is shared), each
+                               connection handled on the loop that accepted
+                               it, max_conns per loop */
 } weft_serve_opts;
 
 /* asyncio.start_server: listens on host:port (NULL or "" host: all
@@ -266,12 +271,13 @@ weft_server *weft_unix_serve(const char *path, weft_handler handler, void *arg,
                              const weft_serve_opts *opt);
 /* The port actually bound (useful with port 0); -EINVAL for a Unix server. */
 int weft_server_port(const weft_server *srv);
-/* Connections being handled now. */
+/* Connections being handled now (on every loop of the server). */
 size_t weft_server_connections(const weft_server *srv);
 /* Graceful close: stops accepting at once (connections still in the
  * kernel's backlog are reset), lets handlers finish for up to grace_s
  * seconds, then cancels the rest (their streams are reset) and waits for
- * them; frees srv. Returns 0; -ECANCELED or -ETIMEDOUT if the caller was
+ * them; frees srv. A server listening on several loops closes on all of
+ * them at once; it is closed from the loop that made it (else -EXDEV). Returns 0; -ECANCELED or -ETIMEDOUT if the caller was
  * cancelled or its deadline passed during the grace period (the handlers are
  * then cancelled at once, and srv is still freed). NULL is a no-op. Waits. */
 int weft_server_close(weft_server *srv, double grace_s);

@@ -499,15 +499,17 @@ int weft_http_server_close(weft_http_server *srv, double grace_s)
     for (weft__conn *c = srv->conns; c; c = c->next)
         if (c->state == C_IDLE) weft_stream_shutdown_now(c->s, WEFT_READABLE);
     if (srv->tcp) {
-        int rc = srv->tcp_close(srv->tcp, grace_s);
+        int rc = srv->tcp_close(srv, grace_s);
         if (!r) r = rc;
     }
     if (srv->reaper) {
         weft_cancel(srv->reaper);
         weft_await(srv->reaper);
     }
-    weft__routes_free(srv);
-    free(srv->mws);
+    if (!srv->is_shard) {
+        weft__routes_free(srv);
+        free(srv->mws);
+    }
     free(srv);
     return r;
 }

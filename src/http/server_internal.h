@@ -34,7 +34,8 @@ struct weft_http_server {
     weft__mw *mws;
     int nmw;
     weft_server *tcp;
-    int (*tcp_close)(weft_server *, double); /* set by listen */
+    int (*tcp_close)(struct weft_http_server *, double); /* set by listen: closes
+                                the listeners (and the shards) */
     weft_task *reaper;
     weft__conn *conns;       /* all live connections (for timeouts, shutdown),
                                 the most recently idle first */
@@ -43,6 +44,13 @@ struct weft_http_server {
     unsigned long nofile;    /* the soft descriptor limit; 0: none */
     weft__route proxy;       /* weft_http_server_proxy's handler (h NULL: none) */
     int closing;
+    /* Several loops (server_listen.c): a shard per other loop, each a
+     * server of its own loop sharing the routes and middleware, which only
+     * the first server (is_shard 0) frees, after every shard has closed. */
+    struct weft_http_server **shards;
+    int nshards;
+    int is_shard;
+    weft_loop *home;
 };
 
 struct weft_http_request {

@@ -9,11 +9,21 @@
  * readable and a naive loop would spin at 100% CPU. The acceptor sleeps
  * instead (10 ms, doubling up to 200 ms while the shortage lasts) and tries
  * again: the server resumes by itself as soon as descriptors are freed, and
- * the waiting clients are served then rather than dropped. */
+ * the waiting clients are served then rather than dropped.
+ *
+ * Several loops: unless asked for one loop, the server made in a run of
+ * several loops is a server on the caller's loop plus a shard on each
+ * other loop (made there with weft_call): each is a whole server of its
+ * own loop (acceptors, connections, wait lists: nothing shared, no lock),
+ * listening with SO_REUSEPORT on the same port (the kernel spreads
+ * connections by a hash of the addresses), or, for a Unix socket, on a
+ * duplicate of the one listening socket. Closing closes the shards, each
+ * on its loop, at the same time as the caller's. */
 #define _GNU_SOURCE
 #include "io_internal.h"
 #include "weft/debug.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +65,9 @@ struct weft_server {
     size_t idle_target; /* close waits for nconns to fall to this (1: closed
                            from one of its own handlers) */
     int orphaned;       /* closed from a handler: the last connection frees it */
+    weft_loop *home;
+    struct weft_server **shards; /* on the other loops; NULL: none */
+    int nshards;
 };
 
 static void server_free(weft_server *srv);
@@ -124,7 +137,9 @@ static int conn_main(void *arg)
     }
     if (c->prev) c->prev->next = c->next; else srv->conns = c->next;
     if (c->next) c->next->prev = c->prev;
-    srv->nconns--;
+    /* One writer (this loop); weft_server_connections may read it from
+     * the server's home loop. */
+    __atomic_store_n(&srv->nconns, srv->nconns - 1, __ATOMIC_RELAXED);
     weft__wake_first(&srv->room, 0);
     if (srv->nconns <= srv->idle_target) weft__wl_wake_all(&srv->idle, 0);
     free(c);
@@ -149,7 +164,7 @@ static int conn_start(weft_server *srv, int fd)
     c->next = srv->conns;
     if (srv->conns) srv->conns->prev = c;
     srv->conns = c;
-    srv->nconns++;
+    __atomic_store_n(&srv->nconns, srv->nconns + 1, __ATOMIC_RELAXED);
     return 0;
 }
 
@@ -212,12 +227,14 @@ static weft_server *server_new(weft_handler handler, void *arg, const weft_serve
     srv->max_conns = opt && opt->max_conns ? opt->max_conns : CONNS_DEFAULT;
     srv->tls = opt ? opt->tls : NULL;
     srv->tls_handshake_s = opt && opt->tls_handshake_s > 0 ? opt->tls_handshake_s : TLS_HANDSHAKE_S;
+    srv->home = weft_loop_current();
     weft_debug_track_at(srv, "server", WEFT_DEBUG_CALLER); /* debug: reported if never closed */
     return srv;
 }
 
 static void server_free(weft_server *srv)
 {
+    free(srv->shards);
     for (int i = 0; i < srv->nl; i++) weft_close(srv->lfd[i]);
     if (srv->path && srv->nl) unlink(srv->path); /* else close did */
     free(srv->path);
@@ -251,6 +268,101 @@ static weft_server *fail(weft_server *srv, int err)
     return NULL;
 }
 
+/* ---- several loops --------------------------------------------------------------- */
+
+typedef struct shard_args {
+    const char *host;
+    int port;
+    int ufd;             /* a Unix server's listening socket, to duplicate; else -1 */
+    weft_handler handler;
+    void *arg;
+    weft_serve_opts so;  /* one_loop, and reuseport for TCP */
+    weft_server *out;
+} shard_args;
+
+static int want_shards(const weft_serve_opts *opt)
+{
+    return weft_loop_count() > 1 && !(opt && opt->one_loop);
+}
+
+/* On the shard's loop. */
+static int shard_start(void *arg)
+{
+    shard_args *a = arg;
+    if (a->ufd < 0) {
+        a->out = weft_tcp_serve_with(a->host, a->port, a->handler, a->arg, &a->so);
+        return a->out ? 0 : -errno;
+    }
+    int fd = fcntl(a->ufd, F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    weft_server *srv = server_new(a->handler, a->arg, &a->so);
+    if (!srv) {
+        close(fd);
+        return -ENOMEM;
+    }
+    srv->lfd[srv->nl++] = fd;
+    a->out = server_start(srv);
+    return a->out ? 0 : -errno;
+}
+
+/* Gives srv (just made on the caller's loop) a shard on every other loop.
+ * srv, or NULL and errno (srv and the shards made then closed). */
+static weft_server *spread(weft_server *srv, shard_args *a)
+{
+    if (!srv) return NULL;
+    int n = weft_loop_count(), me = weft_loop_index(weft_loop_current()), r = 0;
+    srv->shards = calloc((size_t)n, sizeof *srv->shards);
+    if (!srv->shards) r = -ENOMEM;
+    for (int i = 0; i < n && r == 0; i++)
+        if (i != me && (r = weft_call(weft_loop_at(i), shard_start, a)) == 0)
+            srv->shards[srv->nshards++] = a->out;
+    if (r < 0) {
+        weft_server_close(srv, 0);
+        errno = -r;
+        return NULL;
+    }
+    return srv;
+}
+
+typedef struct shard_close_args {
+    weft_server *srv;
+    double grace_s;
+} shard_close_args;
+
+static int shard_close(void *arg)
+{
+    shard_close_args *a = arg;
+    return weft_server_close(a->srv, a->grace_s);
+}
+
+/* Closes srv's shards, each on its loop, while fn(srv) runs here. */
+static int close_all(weft_server *srv, double grace_s, int (*fn)(weft_server *, double))
+{
+    int n = srv->nshards;
+    weft_server **sh = srv->shards; /* fn frees srv */
+    srv->shards = NULL;
+    srv->nshards = 0;
+    shard_close_args *a = calloc((size_t)n, sizeof *a);
+    weft_task **t = calloc((size_t)n, sizeof *t);
+    for (int i = 0; a && t && i < n; i++) {
+        a[i] = (shard_close_args){sh[i], grace_s};
+        t[i] = weft_spawn_on(sh[i]->home, shard_close, &a[i]);
+    }
+    int rc = fn(srv, grace_s);
+    for (int i = 0; i < n; i++) {
+        if (a && t && t[i]) {
+            weft_await(t[i]); /* a cancelled caller: cancels it and waits for its end */
+        } else { /* no memory for the parallel close: one at a time */
+            shard_close_args one = {sh[i], 0};
+            weft_call(sh[i]->home, shard_close, &one);
+        }
+    }
+    free(a);
+    free(t);
+    free(sh);
+    return rc;
+}
+
 static int port_of(const struct sockaddr_storage *ss)
 {
     if (ss->ss_family == AF_INET) return ntohs(((const struct sockaddr_in *)ss)->sin_port);
@@ -263,6 +375,16 @@ weft_server *weft_tcp_serve_with(const char *host, int port, weft_handler handle
 {
     if (weft_check("weft_tcp_serve") == -EPERM) return fail(NULL, -EPERM);
     if (!handler || port < 0 || port > 65535) return fail(NULL, -EINVAL);
+    if (want_shards(opt)) {
+        shard_args a = {.host = host, .ufd = -1, .handler = handler, .arg = arg};
+        if (opt) a.so = *opt;
+        a.so.one_loop = a.so.reuseport = 1;
+        weft_server *srv = weft_tcp_serve_with(host, port, handler, arg, &a.so);
+        a.port = port || !srv ? port : weft_server_port(srv);
+        srv = spread(srv, &a);
+        weft_debug_track_at(srv, "server", WEFT_DEBUG_CALLER);
+        return srv;
+    }
     weft_server *srv = server_new(handler, arg, opt);
     if (!srv) return fail(NULL, -ENOMEM);
     srv->is_tcp = 1;
@@ -329,6 +451,12 @@ weft_server *weft_unix_serve(const char *path, weft_handler handler, void *arg,
     }
     srv->lfd[srv->nl++] = fd;
     srv = server_start(srv);
+    if (srv && want_shards(opt)) {
+        shard_args a = {.ufd = fd, .handler = handler, .arg = arg};
+        if (opt) a.so = *opt;
+        a.so.one_loop = 1;
+        srv = spread(srv, &a);
+    }
     weft_debug_track_at(srv, "server", WEFT_DEBUG_CALLER);
     return srv;
 }
@@ -342,15 +470,31 @@ int weft_server_port(const weft_server *srv)
     return port_of(&ss);
 }
 
-size_t weft_server_connections(const weft_server *srv) { return srv ? srv->nconns : 0; }
+size_t weft_server_connections(const weft_server *srv)
+{
+    if (!srv) return 0;
+    size_t n = srv->nconns;
+    for (int i = 0; i < srv->nshards; i++) n += __atomic_load_n(&srv->shards[i]->nconns, __ATOMIC_RELAXED);
+    return n;
+}
+
+static int close_here(weft_server *srv, double grace_s);
 
 int weft_server_close(weft_server *srv, double grace_s)
 {
     if (!srv) return 0;
+    int rc = weft_check("weft_server_close");
+    if (rc == -EPERM) return rc;
+    int x = weft__check_home(srv->home, "weft_server_close");
+    if (x) return x;
+    return srv->nshards ? close_all(srv, grace_s, close_here) : close_here(srv, grace_s);
+}
+
+static int close_here(weft_server *srv, double grace_s)
+{
     /* A cancelled caller (or one past its deadline) still closes and frees
      * the server, but grants no grace period and gets the error back. */
     int rc = weft_check("weft_server_close");
-    if (rc == -EPERM) return rc;
     weft_debug_untrack(srv);
     srv->closing = 1;
     for (int i = 0; i < srv->nl; i++) {

@@ -19,7 +19,6 @@ typedef struct serve_args {
     int port, log, dotfiles;
     int loops;          /* --loops; 0: one per online CPU */
     double delay;
-    weft_chan *ready;   /* each loop's server says it listens (0 or -errno) */
 } serve_args;
 
 /* 1 if a segment of the request path starts with '.' once decoded: "%2e"
@@ -74,23 +73,16 @@ static int ws_echo(weft_http_request *req, void *arg)
     return 0;
 }
 
-static int close_server(void *srv) { return weft_http_server_close(srv, 5); }
-
-/* One per loop, put there with weft_spawn_on: a server of this loop's own
- * (SO_REUSEPORT when there are several: the kernel spreads connections
- * over them, each served on the loop that accepted it). It listens, says
- * so through a->ready, then waits to be cancelled and closes gracefully in
- * a task of its own (a cancelled task's waits would fail at once). */
-static int loop_server(void *arg)
+/* One server: in a run of several loops, listen starts a listener on
+ * every loop (SO_REUSEPORT: the kernel spreads connections over them, each
+ * served on the loop that accepted it) and close closes them all. */
+static int serve_main(void *arg)
 {
     serve_args *a = arg;
-    weft_http_server_opts o = {.access_log = a->log ? stderr : NULL,
-                               .reuseport = weft_loop_count() > 1};
+    int n = weft_loop_count();
+    weft_http_server_opts o = {.access_log = a->log ? stderr : NULL};
     weft_http_server *srv = weft_http_server_new(&o);
-    if (!srv) {
-        weft_chan_put(a->ready, (void *)(long)-errno);
-        return 0;
-    }
+    if (!srv) return -errno;
     int r = weft_http_server_route(srv, "GET", "/ws", ws_echo, NULL);
     if (a->dir && !a->dotfiles && r == 0) r = weft_http_server_use(srv, refuse_dotfiles, NULL);
     if (a->dir && r == 0) r = weft_http_server_static(srv, "/", a->dir);
@@ -100,42 +92,16 @@ static int loop_server(void *arg)
     }
     if (r == 0) r = weft_http_server_listen(srv, a->host, a->port);
     if (r < 0) {
+        fprintf(stderr, "weft serve: %s\n", weft_strerror(r));
         weft_http_server_close(srv, 0);
-        weft_chan_put(a->ready, (void *)(long)r);
-        return 0;
+        return r;
     }
-    if (a->port == 0) a->port = weft_http_server_port(srv); /* loop 0's picks it */
-    weft_chan_put(a->ready, (void *)0L);
-    weft_sleep(INFINITY);
-    weft_detach(weft_spawn(close_server, srv));
-    return 0;
-}
-
-static int serve_main(void *arg)
-{
-    serve_args *a = arg;
-    int n = weft_loop_count();
-    weft_task *t[1024];
-    if (!(a->ready = weft_chan_new(1))) return -ENOMEM;
-    /* Loop 0's first: with --port 0 it picks the port the others share. */
-    for (int i = 0; i < n; i++) {
-        void *r = (void *)(long)-ENOMEM;
-        t[i] = weft_spawn_on(weft_loop_at(i), loop_server, a);
-        if (!t[i] || weft_chan_get(a->ready, &r) < 0 || (long)r < 0) {
-            fprintf(stderr, "weft serve: %s\n", weft_strerror((int)(long)r));
-            return (int)(long)r; /* the run's end cancels the servers started */
-        }
-    }
-    weft_chan_free(a->ready);
     fprintf(stderr, "serving %s on http://%s:%d/ with %d loop%s\n", a->dir ? a->dir : "hello",
-            a->host, a->port, n, n > 1 ? "s" : "");
+            a->host, weft_http_server_port(srv), n, n > 1 ? "s" : "");
     static const int sigs[] = {SIGINT, SIGTERM};
     weft_signal_wait(sigs, 2);
     fprintf(stderr, "shutting down\n");
-    /* Each server closes gracefully on its own loop once cancelled. */
-    for (int i = 0; i < n; i++) weft_cancel(t[i]);
-    for (int i = 0; i < n; i++) weft_await(t[i]);
-    return 0;
+    return weft_http_server_close(srv, 5); /* every loop's listener, gracefully */
 }
 
 /* A server's connections are descriptors, and the soft limit (often 1024)
