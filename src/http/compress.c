@@ -137,7 +137,7 @@ void weft__deflate_free(weft__deflate *d)
 const char *weft__extra_find(const weft__buf *extra, const char *name, char *out, size_t cap)
 {
     size_t nl = strlen(name);
-    const char *p = extra->p, *end = extra->p + extra->len;
+    const char *p = extra->p, *end = p ? p + extra->len : NULL;
     while (p && p < end) {
         const char *eol = memchr(p, '\r', (size_t)(end - p));
         if (!eol) break;
