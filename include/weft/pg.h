@@ -581,7 +581,9 @@ int weft_pg_copy_records(weft_pg *c, const char *schema, const char *table,
  * takes none) read through binary COPY, each handed to fn as ncols values
  * in binary format with their column's type OID (described first, as by
  * weft_pg_prepare_stmt), decoded with the weft_pg_value_* calls; numeric
- * comes as text and bytea as its bytes, as in arrays and records. The values
+ * comes as text and bytea as its bytes, as in arrays and records; a user
+ * type's value is its binary form (an enum's is its label: read v->data,
+ * or through a codec). The values
  * are valid during the call. fn returns 0, or a negative value that stops
  * the copy (cancelled on the server) and is returned. 0 and the rows
  * copied in *rows (if not NULL), or an error as weft_pg_copy_out; -EINVAL
