@@ -24,6 +24,7 @@
 #include <weft.h>
 #include <weft/io.h>
 #include "check.h"
+#include "netns.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -49,47 +50,12 @@ static double mono(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static void write_file(const char *path, const char *text)
-{
-    int fd = open(path, O_WRONLY);
-    CHECK(fd >= 0);
-    CHECK_EQ(write(fd, text, strlen(text)), (long)strlen(text));
-    close(fd);
-}
-
 /* Own namespaces: root inside, a loopback of our own, our resolv.conf. */
 static void enter_namespaces(void)
 {
-    uid_t uid = getuid();
-    gid_t gid = getgid();
-    if (unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET) < 0) {
-        fprintf(stderr, "   unshare(user, mount, net) failed (%s): this test needs user "
-                        "namespaces to give glibc a name server of its own\n", strerror(errno));
-        exit(1);
-    }
-    char map[64];
-    write_file("/proc/self/setgroups", "deny");
-    snprintf(map, sizeof map, "0 %u 1", (unsigned)uid);
-    write_file("/proc/self/uid_map", map);
-    snprintf(map, sizeof map, "0 %u 1", (unsigned)gid);
-    write_file("/proc/self/gid_map", map);
-    CHECK_EQ(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
-    char conf[] = "/tmp/weft_resolv_XXXXXX";
-    int fd = mkstemp(conf);
-    CHECK(fd >= 0);
-    const char *text = "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n";
-    CHECK_EQ(write(fd, text, strlen(text)), (long)strlen(text));
-    close(fd);
-    CHECK_EQ(mount(conf, "/etc/resolv.conf", NULL, MS_BIND, NULL), 0);
-    unlink(conf);
-    int s = socket(AF_INET, SOCK_DGRAM, 0);
-    struct ifreq ifr;
-    memset(&ifr, 0, sizeof ifr);
-    strcpy(ifr.ifr_name, "lo");
-    CHECK_EQ(ioctl(s, SIOCGIFFLAGS, &ifr), 0);
-    ifr.ifr_flags |= IFF_UP;
-    CHECK_EQ(ioctl(s, SIOCSIFFLAGS, &ifr), 0);
-    close(s);
+    const char *const target[] = {"/etc/resolv.conf"};
+    const char *const text[] = {"nameserver 127.0.0.1\noptions timeout:1 attempts:1\n"};
+    netns_enter(target, text, 1);
 }
 
 /* ---- the name server --------------------------------------------------------- */
@@ -414,28 +380,17 @@ static int t_reverse_pool(void *arg)
     return 0;
 }
 
+static void child_setup(void)
+{
+    const char *resolver = getenv("WEFT_DNS");
+    enter_namespaces();
+    start_server();
+    CHECK(!strcmp(weft__dns_resolver(), resolver));
+}
+
 /* Runs fn(NULL) in a child with its own namespaces and name server, under
  * the resolver named (WEFT_DNS). */
-static void in_child(const char *resolver, weft_fn fn)
-{
-    fflush(stderr);
-    pid_t pid = fork();
-    CHECK(pid >= 0);
-    if (pid == 0) {
-        alarm(60);
-        setenv("WEFT_DNS", resolver, 1);
-        enter_namespaces();
-        start_server();
-        CHECK(!strcmp(weft__dns_resolver(), resolver));
-        CHECK_EQ(weft_run(fn, NULL), 0);
-        fflush(stderr);
-        _exit(0);
-    }
-    int st;
-    CHECK_EQ(waitpid(pid, &st, 0), pid);
-    CHECK(WIFEXITED(st));
-    CHECK_EQ(WEXITSTATUS(st), 0);
-}
+static void in_child(const char *resolver, weft_fn fn) { netns_child(resolver, child_setup, fn); }
 
 static void defect_19_pool(void) { in_child("getaddrinfo", slow_main); }
 static void defect_19_cares(void) { in_child("c-ares", slow_main); }

@@ -422,6 +422,11 @@ typedef struct weft_http_client_opts {
     const char *bearer_token;/* "Authorization: Bearer <token>" likewise */
     weft_http_trace_fn trace;/* every request's events (see above); NULL: none */
     void *trace_arg;
+    double dns_ttl_s;        /* aiohttp's ttl_dns_cache: a cached DNS answer is
+                                used while at most this old; 0: 30 s; < 0:
+                                a lookup per new connection */
+    double happy_eyeballs_delay_s; /* RFC 8305 (see weft_tcp_connect); 0:
+                                      0.25 s; < 0: addresses one at a time */
 } weft_http_client_opts;
 
 /* A session. opt may be NULL. NULL and errno on failure. Does not wait. */

@@ -210,11 +210,22 @@ typedef struct weft_connect_opts {
     const char *server_name;   /* TLS SNI and verified name; default: host */
     weft_connect_trace_fn trace; /* NULL: none */
     void *trace_arg;
+    double happy_eyeballs_delay_s; /* with IPv6 and IPv4 addresses: the next
+                                      attempt starts this long after the last
+                                      unless it failed sooner; 0: 0.25 s
+                                      (RFC 8305); < 0: one at a time */
+    double dns_ttl_s;          /* a cached DNS answer is used while at most
+                                  this old; 0: 30 s (weft_resolve's); < 0:
+                                  never (a lookup per connect) */
 } weft_connect_opts;
 
-/* asyncio.open_connection: resolves host, tries each address in turn (in
- * the resolver's order; no Happy Eyeballs), and stores a stream in *out
- * (TCP_NODELAY on, as asyncio does; NULL on error). The whole attempt runs
+/* asyncio.open_connection: resolves host, tries its addresses and stores
+ * a stream in *out. One family: each address in turn, in the resolver's
+ * order. Both: Happy Eyeballs (RFC 8305), the families alternating from
+ * the resolver's first, each attempt started happy_eyeballs_delay_s after
+ * the last unless that failed first; the first connection wins, the
+ * others are closed, and TLS runs on the winner only. *out gets the
+ * stream (TCP_NODELAY on, as asyncio does; NULL on error). The whole attempt runs
  * under opt->timeout_s and under any enclosing weft_timeout. opt may be
  * NULL. Returns 0, -ECONNREFUSED, -ETIMEDOUT, -WEFT_EDNS, -WEFT_EDNSAGAIN,
  * -ECANCELED, -ENETUNREACH..., -EINVAL (no host, port not in 1-65535), TLS

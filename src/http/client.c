@@ -280,7 +280,8 @@ static int pconn_connect(weft_http_client *c, weft__host *h, const weft__url *u,
                          weft__pconn **out)
 {
     int r = 0, code;
-    weft_connect_opts co = {0};
+    weft_connect_opts co = {.dns_ttl_s = c->o.dns_ttl_s,
+                            .happy_eyeballs_delay_s = c->o.happy_eyeballs_delay_s};
     if (c->o.trace) {
         co.trace = weft__trace_connect;
         co.trace_arg = tr;

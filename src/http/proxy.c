@@ -140,7 +140,9 @@ static int pconnect(void *arg)
     const weft_connect_opts *co = a->co;
     weft_stream *s = NULL;
     /* The proxy's DNS and TCP phases are traced; its connection is plain. */
-    weft_connect_opts pco = {.trace = co->trace, .trace_arg = co->trace_arg};
+    weft_connect_opts pco = {.trace = co->trace, .trace_arg = co->trace_arg,
+                             .dns_ttl_s = co->dns_ttl_s,
+                             .happy_eyeballs_delay_s = co->happy_eyeballs_delay_s};
     int e = weft_tcp_connect(a->p->host, a->p->port, &pco, &s);
     if (e) return e;
     if (a->u->tls) {

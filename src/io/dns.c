@@ -74,7 +74,8 @@ typedef struct job {
 typedef struct entry {
     char *host;
     int family, socktype;
-    double expires;
+    double expires;       /* dropped then (at least TTL_S, or the longest TTL asked) */
+    double stored;        /* when the answer came: a caller's TTL is measured from it */
     int err;              /* a failure remembered (res NULL), or 0 */
     struct addrinfo *res; /* our copy (copy_list), port 0 */
 } entry;
@@ -88,6 +89,7 @@ static int nares;  /* c-ares lookups in flight, on every loop */
 static entry cache[CACHE_MAX];
 static int ncache;
 static unsigned long hits, lookups;
+static double keep_s = TTL_S; /* how long answers are kept: the longest TTL asked */
 
 static double mono(void)
 {
@@ -152,12 +154,16 @@ static int same(const char *h, int fam, int st, const char *h2, int fam2, int st
     return fam == fam2 && st == st2 && !strcmp(h, h2);
 }
 
-static entry *cache_find(const char *host, int family, int socktype, double now)
+/* The entry for host if its answer is at most ttl seconds old (a failure:
+ * at most min(ttl, NEG_TTL_S)). */
+static entry *cache_find(const char *host, int family, int socktype, double now, double ttl)
 {
     for (int i = 0; i < ncache; i++) {
         entry *e = &cache[i];
-        if (same(e->host, e->family, e->socktype, host, family, socktype))
-            return e->expires > now ? e : NULL;
+        if (same(e->host, e->family, e->socktype, host, family, socktype)) {
+            double age = e->res ? ttl : ttl < NEG_TTL_S ? ttl : NEG_TTL_S;
+            return e->expires > now && now - e->stored <= age ? e : NULL;
+        }
     }
     return NULL;
 }
@@ -191,7 +197,7 @@ static void cache_put(const char *host, int family, int socktype, struct addrinf
         weft_addrinfo_free(res);
         return;
     }
-    cache[ncache++] = (entry){h, family, socktype, now + (res ? TTL_S : NEG_TTL_S), err, res};
+    cache[ncache++] = (entry){h, family, socktype, now + (res ? keep_s : NEG_TTL_S), now, err, res};
 }
 
 void weft__dns_stats(unsigned long *hit, unsigned long *lookup)
@@ -373,10 +379,10 @@ static void job_abandon(job *j)
 
 /* The cached answer for host, as a fresh list for port; -ENOENT when there
  * is none. Called with mu held. */
-static int cache_answer(const char *host, int port, int family, int socktype,
+static int cache_answer(const char *host, int port, int family, int socktype, double ttl,
                         struct addrinfo **out)
 {
-    entry *e = cache_find(host, family, socktype, mono());
+    entry *e = cache_find(host, family, socktype, mono(), ttl);
     if (!e) return -ENOENT;
     hits++;
     return e->err ? e->err : copy_list(e->res, port, out);
@@ -427,14 +433,14 @@ static int pool_wait(const char *key, int family, int socktype, const struct soc
     return 0;
 }
 
-static int lookup_pool(const char *host, int port, int family, int socktype,
+static int lookup_pool(const char *host, int port, int family, int socktype, double ttl,
                        struct addrinfo **out)
 {
     /* A job for this name may have ended since weft_resolve looked in the
      * cache (mu was released): its answer is there now. Without this look,
      * a second getaddrinfo (seen in io_dns on a loaded machine). */
     pthread_mutex_lock(&mu);
-    int r = cache_answer(host, port, family, socktype, out);
+    int r = cache_answer(host, port, family, socktype, ttl, out);
     pthread_mutex_unlock(&mu);
     if (r != -ENOENT) return r;
     job *j;
@@ -518,6 +524,12 @@ const char *weft__dns_resolver(void)
 
 int weft_resolve(const char *host, int port, int family, int socktype, struct addrinfo **out)
 {
+    return weft__resolve_ttl(host, port, family, socktype, 0, out);
+}
+
+int weft__resolve_ttl(const char *host, int port, int family, int socktype, double ttl,
+                      struct addrinfo **out)
+{
     if (!out || port < 0 || port > 65535) return -EINVAL;
     if (family != AF_UNSPEC && family != AF_INET && family != AF_INET6) return -EINVAL;
     if (!socktype) socktype = SOCK_STREAM;
@@ -539,13 +551,18 @@ int weft_resolve(const char *host, int port, int family, int socktype, struct ad
      * past its deadline) is refused before looking, as at every wait. */
     int r = weft_check("weft_resolve");
     if (r) return r;
+    /* 0: the default; < 0: no cached answer (a fresh lookup, which still
+     * fills the cache for others); longer ones keep answers longer. */
+    if (ttl == 0) ttl = TTL_S;
+    if (ttl > 86400) ttl = 86400;
     pthread_mutex_lock(&mu);
-    r = cache_answer(host, port, family, socktype, out);
+    if (ttl > keep_s) keep_s = ttl;
+    r = cache_answer(host, port, family, socktype, ttl, out);
     pthread_mutex_unlock(&mu);
     if (r != -ENOENT) return r;
     pthread_once(&choose_once, choose);
     return use_ares ? lookup_ares(host, port, family, socktype, out)
-                    : lookup_pool(host, port, family, socktype, out);
+                    : lookup_pool(host, port, family, socktype, ttl, out);
 }
 
 int weft_getnameinfo(const struct sockaddr *sa, socklen_t salen, char *host, size_t hostlen,

@@ -14,6 +14,11 @@ int weft__socket(int family, int type);
  * 0, -ECONNREFUSED, -ETIMEDOUT, -ECANCELED, -errno. The caller closes fd on
  * failure. Waits. */
 int weft__connect_fd(int fd, const struct sockaddr *sa, socklen_t len);
+/* weft_resolve, taking a cached answer only if at most ttl seconds old
+ * (0: 30 s, the default; < 0: never, a fresh lookup; longer TTLs keep
+ * answers longer, up to a day). */
+int weft__resolve_ttl(const char *host, int port, int family, int socktype, double ttl,
+                      struct addrinfo **out);
 /* A listening socket on sa (SO_REUSEADDR; IPV6_V6ONLY on IPv6 so that the
  * IPv4 wildcard can share the port): fd or -errno. */
 int weft__listen_on(const struct sockaddr *sa, socklen_t len, int backlog, int reuseport);
