@@ -240,8 +240,14 @@ out:
  * must not put SIG_DFL back under another loop's weft_signal_wait(SIGUSR1),
  * which then killed the process (issue 10 item 16's one owner per signal). */
 static struct sigaction sig_mine;
+/* Loops of one run open and close on their own threads: installing and
+ * removing are serialised, or two loops in debug mode could both see no
+ * owner, and the one that then lost the registry to the other cleared the
+ * winner's sig_loop (SIGUSR1 dumps silently off) and overwrote
+ * sig_thread. The handler itself takes no lock: it reads sig_loop. */
+static pthread_mutex_t sig_mu = PTHREAD_MUTEX_INITIALIZER;
 
-void weft__dump_signal_install(weft__loop *L)
+static void install(weft__loop *L)
 {
     if (sig_loop) return; /* one loop per process answers SIGUSR1 */
     struct sigaction cur;
@@ -261,9 +267,19 @@ void weft__dump_signal_install(weft__loop *L)
         __atomic_store_n(&sig_loop, NULL, __ATOMIC_RELEASE); /* someone took it meanwhile */
 }
 
+void weft__dump_signal_install(weft__loop *L)
+{
+    pthread_mutex_lock(&sig_mu);
+    install(L);
+    pthread_mutex_unlock(&sig_mu);
+}
+
 void weft__dump_signal_remove(weft__loop *L)
 {
-    if (sig_loop != L) return;
-    weft__sig_disown(SIGUSR1, &sig_mine, &sig_old);
-    __atomic_store_n(&sig_loop, NULL, __ATOMIC_RELEASE);
+    pthread_mutex_lock(&sig_mu);
+    if (sig_loop == L) {
+        weft__sig_disown(SIGUSR1, &sig_mine, &sig_old);
+        __atomic_store_n(&sig_loop, NULL, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&sig_mu);
 }
