@@ -50,6 +50,7 @@
 #define PAGE 4096
 #define CANARY 0x7765667467756172ULL /* "weftguar" */
 #define FRESH_BATCH 64 /* fresh stack tops populated per system call, at most */
+#define FRESH_STEP 16  /* the same while a timer is pending */
 #define MPROTECT_BUDGET 8192 /* stacks guarded by mprotect at most, per process: 2 mappings each */
 
 enum { GUARD_MADV_BATCH, GUARD_MADV, GUARD_MPROTECT, GUARD_CANARY };
@@ -277,23 +278,47 @@ static int grow(weft__loop *L)
  * 2.5-4 us a page populated in bulk). The batch grows with the number of
  * stacks in use, so a program with three tasks does not commit 64 pages.
  * Best effort: on kernels before 5.14 the pages fault in on first use. */
+static void populate(weft__loop *L, struct iovec *iov, size_t k)
+{
+    if (L->pidfd >= 0 && syscall(SYS_process_madvise, L->pidfd, iov, k, MADV_POPULATE_WRITE, 0) >= 0)
+        return;
+    /* Kernels before 6.13 refuse this advice through process_madvise: one
+     * call per page still saves the trap (16-22 us here, against 60-80). */
+    for (size_t i = 0; i < k; i++) madvise(iov[i].iov_base, PAGE, MADV_POPULATE_WRITE);
+}
+
+/* While a timer is pending the batch goes in steps of FRESH_STEP pages,
+ * and stops once one is due: 64 fresh pages can take over a millisecond
+ * on a VM (more when the host must back them too), and a due timer must
+ * not wait for them (M4: a chain of sleeps pays every late wake-up again
+ * at each link). The run of starts is then cut (as prepare in task.c
+ * does every 16 starts), so the scheduler fires the timer next. */
 static void populate_fresh(weft__loop *L)
 {
     size_t S = L->stack_size, in_use = L->nstacks - L->nstacks_free;
     size_t k = in_use < 4 ? 4 : in_use > FRESH_BATCH ? FRESH_BATCH : in_use;
     size_t left = (size_t)(L->fresh_end - L->fresh) / S;
     if (k > left) k = left;
-    L->fresh_ready = L->fresh + k * S;
     struct iovec *iov = iov_buf;
     for (size_t i = 0; i < k; i++) {
         iov[i].iov_base = L->fresh + i * S - PAGE;
         iov[i].iov_len = PAGE;
     }
-    if (L->pidfd >= 0 && syscall(SYS_process_madvise, L->pidfd, iov, k, MADV_POPULATE_WRITE, 0) >= 0)
-        return;
-    /* Kernels before 6.13 refuse this advice through process_madvise: one
-     * call per page still saves the trap (16-22 us here, against 60-80). */
-    for (size_t i = 0; i < k; i++) madvise(iov[i].iov_base, PAGE, MADV_POPULATE_WRITE);
+    size_t done = 0;
+    while (done < k) {
+        size_t n = k - done;
+        if (L->nheap && n > FRESH_STEP) n = FRESH_STEP;
+        populate(L, iov + done, n);
+        done += n;
+        if (done < k && L->heap[0].when <= weft__clock()) {
+            if (L->budget) {
+                L->clock_due = L->budget + 1;
+                L->budget = 0;
+            }
+            break;
+        }
+    }
+    L->fresh_ready = L->fresh + done * S;
 }
 
 /* A stack never used before, from the newest slab (grown if spent). */
