@@ -1,7 +1,8 @@
 /* weft: the command that shows what the library does.
  *   weft [-h|--help] [-V|--version]
  *   weft fetch [-c N] [-o DIR] [--timeout S] URL... | -i FILE
- *   weft serve [-p P] [--host H] [--delay S] [--log] [--dotfiles] [--loops N] [DIR]
+ *   weft serve [-p P] [--host H] [--cert F --key F] [--compress] [--delay S] [--log]
+ *              [--dotfiles] [--loops N] [DIR]
  *   weft ws [--binary] [-k] URL | weft ws -n N --concurrency C [--size B] URL
  * The options before the subcommand are the command's own; each subcommand
  * parses the rest (cmd.h). */

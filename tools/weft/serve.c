@@ -16,7 +16,8 @@
 
 typedef struct serve_args {
     const char *host, *dir;
-    int port, log, dotfiles;
+    const char *cert, *key; /* --cert/--key: HTTPS */
+    int port, log, dotfiles, compress;
     int loops;          /* --loops; 0: one per online CPU */
     double delay;
 } serve_args;
@@ -80,9 +81,23 @@ static int serve_main(void *arg)
 {
     serve_args *a = arg;
     int n = weft_loop_count();
-    weft_http_server_opts o = {.access_log = a->log ? stderr : NULL};
+    weft_http_server_opts o = {.access_log = a->log ? stderr : NULL, .compress = a->compress};
+    if (a->cert) {
+        /* weft's defaults: TLS 1.2 and later, OpenSSL's secure ciphers. */
+        o.tls = weft_tls_server_ctx(&(weft_tls_opts){.cert_file = a->cert, .key_file = a->key});
+        if (!o.tls) {
+            int e = -errno;
+            fprintf(stderr, "weft serve: cannot use %s and %s: %s (%s)\n", a->cert, a->key,
+                    weft_strerror(e), weft_tls_error());
+            return e;
+        }
+    }
     weft_http_server *srv = weft_http_server_new(&o);
-    if (!srv) return -errno;
+    if (!srv) {
+        int e = -errno;
+        weft_tls_ctx_free(o.tls);
+        return e;
+    }
     int r = weft_http_server_route(srv, "GET", "/ws", ws_echo, NULL);
     if (a->dir && !a->dotfiles && r == 0) r = weft_http_server_use(srv, refuse_dotfiles, NULL);
     if (a->dir && r == 0) r = weft_http_server_static(srv, "/", a->dir);
@@ -94,14 +109,17 @@ static int serve_main(void *arg)
     if (r < 0) {
         fprintf(stderr, "weft serve: %s\n", weft_strerror(r));
         weft_http_server_close(srv, 0);
+        weft_tls_ctx_free(o.tls);
         return r;
     }
-    fprintf(stderr, "serving %s on http://%s:%d/ with %d loop%s\n", a->dir ? a->dir : "hello",
-            a->host, weft_http_server_port(srv), n, n > 1 ? "s" : "");
+    fprintf(stderr, "serving %s on %s://%s:%d/ with %d loop%s\n", a->dir ? a->dir : "hello",
+            o.tls ? "https" : "http", a->host, weft_http_server_port(srv), n, n > 1 ? "s" : "");
     static const int sigs[] = {SIGINT, SIGTERM};
     weft_signal_wait(sigs, 2);
     fprintf(stderr, "shutting down\n");
-    return weft_http_server_close(srv, 5); /* every loop's listener, gracefully */
+    r = weft_http_server_close(srv, 5); /* every loop's listener, gracefully */
+    weft_tls_ctx_free(o.tls); /* the streams keep what they need */
+    return r;
 }
 
 /* A server's connections are descriptors, and the soft limit (often 1024)
@@ -117,11 +135,15 @@ static void raise_nofile(void)
 }
 
 const char weft_serve_usage[] =
-    "usage: weft serve [-p P] [--host H] [--delay S] [--log] [--dotfiles] [--loops N] [DIR]\n"
+    "usage: weft serve [-p P] [--host H] [--cert FILE --key FILE] [--compress] [--delay S]\n"
+    "                  [--log] [--dotfiles] [--loops N] [DIR]\n"
     "  serve DIR over HTTP, or a hello endpoint; WebSocket upgrades at /ws get an echo;\n"
     "  runs until SIGINT or SIGTERM, then shuts down gracefully\n"
     "  -p, --port P     port (default 8080; 0: a free one, printed)\n"
     "      --host H     address (default 127.0.0.1; 0.0.0.0: every interface)\n"
+    "      --cert FILE  HTTPS with this certificate chain (PEM; with --key)\n"
+    "      --key FILE   its private key (PEM)\n"
+    "      --compress   gzip/deflate text responses for clients that accept it\n"
     "      --delay S    latency added to each hello answer\n"
     "      --log        access log on stderr\n"
     "      --dotfiles   serve paths with a segment starting with '.' (404 otherwise)\n"
@@ -135,6 +157,8 @@ static int parse(int argc, char **argv, serve_args *a)
         {"port", required_argument, 0, 'p'},  {"host", required_argument, 0, 'H'},
         {"delay", required_argument, 0, 'd'}, {"log", no_argument, 0, 'l'},
         {"loops", required_argument, 0, 'L'}, {"dotfiles", no_argument, 0, 'D'},
+        {"cert", required_argument, 0, 'c'},  {"key", required_argument, 0, 'k'},
+        {"compress", no_argument, 0, 'z'},
         WEFT_CMD_COMMON_OPTS,                 {0, 0, 0, 0}};
     long port = 8080, loops = 0;
     int c;
@@ -153,6 +177,9 @@ static int parse(int argc, char **argv, serve_args *a)
             if (weft_cmd_long("serve", "--loops", optarg, 0, 1024, &loops) < 0) return WEFT_CMD_USAGE;
             break;
         case 'D': a->dotfiles = 1; break;
+        case 'c': a->cert = optarg; break;
+        case 'k': a->key = optarg; break;
+        case 'z': a->compress = 1; break;
         case 'h': fputs(weft_serve_usage, stdout); return 0;
         case 'V': return weft_cmd_version();
         default: return weft_cmd_bad_option("serve", c, argv, opts, weft_serve_usage);
@@ -164,6 +191,8 @@ static int parse(int argc, char **argv, serve_args *a)
         snprintf(what, sizeof what, "one directory only (%.100s is extra)", argv[optind]);
         return weft_cmd_usage_error("serve", what, weft_serve_usage);
     }
+    if (!a->cert != !a->key)
+        return weft_cmd_usage_error("serve", "--cert and --key go together", weft_serve_usage);
     a->port = (int)port, a->loops = (int)loops;
     return -1;
 }
