@@ -7,13 +7,18 @@
  *  - a message of endless empty fragments: frame heads count against the
  *    message limit, or one receive would read for ever (1009);
  *  - weft_ws_receive_part with no room, and max_message SIZE_MAX ("no
- *    limit"): both used to spin without waiting. */
+ *    limit"): both used to spin without waiting;
+ *  - two ends each sending big messages with pings between: a reader that
+ *    waited for its own sender (stuck on a full socket) to answer a ping
+ *    stopped reading, and with both ends so, neither read again. */
 #include "check.h"
+#include "http/ws_internal.h"
 #include "ws_raw.h"
 #include <weft/ws.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 
 enum { BIG = 24 << 20 };
 static int port, go_read, got_msgs, last_err;
@@ -155,10 +160,69 @@ static int t_no_room(void *arg)
     return 0;
 }
 
+/* ---- pings between big messages, both ways ---------------------------------- */
+
+enum { DUPLEX_MSGS = 32, DUPLEX_SIZE = 1 << 20 };
+
+/* Small socket buffers, so that the senders do wait on each other. */
+static void small_buffers(weft_ws *ws)
+{
+    int fd = weft_stream_fd(ws->s), v = 65536;
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof v);
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof v);
+}
+
+static int duplex_sender(void *ws)
+{
+    for (int i = 0; i < DUPLEX_MSGS; i++) {
+        int r = weft_ws_send(ws, WEFT_WS_BINARY, big, DUPLEX_SIZE);
+        if (!r) r = weft_ws_ping(ws, "p", 1);
+        if (r) return r;
+    }
+    return 0;
+}
+
+static int duplex_handler(weft_http_request *req, void *arg)
+{
+    weft_ws_opts o = {.send_queue = 65536, .max_message = DUPLEX_SIZE};
+    weft_ws *ws;
+    if (weft_ws_upgrade(req, &o, &ws)) return 0;
+    small_buffers(ws);
+    weft_task *t = weft_spawn(duplex_sender, ws);
+    weft_ws_msg m;
+    while (weft_ws_receive(ws, &m) == WEFT_WS_BINARY) got_msgs++;
+    last_err = weft_await(t);
+    weft_ws_free(ws);
+    go_read = 2;
+    return 0;
+}
+
+static int t_duplex(void *arg)
+{
+    weft_http_client *c = weft_http_client_new(NULL);
+    weft_ws_opts o = {.send_queue = 65536, .max_message = DUPLEX_SIZE};
+    weft_ws *ws = connect_ws(c, &o);
+    small_buffers(ws);
+    weft_task *t = weft_spawn(duplex_sender, ws);
+    weft_ws_msg m;
+    int n = 0;
+    while (n < DUPLEX_MSGS && weft_ws_receive(ws, &m) == WEFT_WS_BINARY) n++;
+    CHECK_EQ(n, DUPLEX_MSGS);
+    CHECK_EQ(weft_await(t), 0);
+    CHECK_EQ(weft_ws_close(ws, 1000, NULL), 0);
+    for (int i = 0; i < 500 && go_read != 2; i++) weft_sleep(0.01);
+    CHECK_EQ(got_msgs, DUPLEX_MSGS);
+    CHECK_EQ(last_err, 0);
+    weft_ws_free(ws);
+    weft_http_client_close(c);
+    return 0;
+}
+
 static int run_one(void *fn)
 {
     weft_http_server *srv = weft_http_server_new(NULL);
-    weft_http_server_route(srv, "GET", "/ws", fn == (void *)t_no_room ? part_handler : late_reader, NULL);
+    weft_http_handler h = fn == (void *)t_no_room ? part_handler : fn == (void *)t_duplex ? duplex_handler : late_reader;
+    weft_http_server_route(srv, "GET", "/ws", h, NULL);
     CHECK_EQ(weft_http_server_listen(srv, "127.0.0.1", 0), 0);
     port = weft_http_server_port(srv);
     go_read = got_msgs = last_err = 0;
@@ -184,11 +248,19 @@ static void fragments_run(void)
 
 static void no_room_run(void) { CHECK_EQ(weft_run(run_one, (void *)t_no_room), 0); }
 
+static void duplex_run(void)
+{
+    big = calloc(1, DUPLEX_SIZE);
+    CHECK_EQ(weft_run(run_one, (void *)t_duplex), 0);
+    free(big);
+}
+
 int main(int argc, char **argv)
 {
     static const test_case tc[] = {{"cut", cut_run},
                                    {"empty_fragments", fragments_run},
                                    {"no_room", no_room_run},
+                                   {"duplex_pings", duplex_run},
                                    {NULL, NULL}};
     return run_tests(tc, argc, argv);
 }

@@ -17,6 +17,7 @@
 #define CHUNK 16384
 
 static int watchdog_main(void *arg);
+static void release_lock(weft_ws *ws);
 static int write_frame_now(weft_ws *ws, int fin, int rsv, int op, const void *data, size_t len);
 
 weft_ws *weft__ws_new(weft_stream *s, int client, const weft_ws_opts *opt, char *protocol,
@@ -82,6 +83,38 @@ void weft__ws_accept_key(const char *key, char out[29])
 }
 
 /* ---- sending ------------------------------------------------------------------ */
+
+/* Writes the pending pong, the lock held, without waiting: the stream's
+ * high-water mark is lifted for its few bytes. A reader must never wait
+ * to answer a ping: if both ends waited so (each with a sender stuck on a
+ * full socket, holding its lock), neither would read again. */
+static void write_pong(weft_ws *ws)
+{
+    if (!ws->pong_pending || ws->close_sent || ws->err) return;
+    ws->pong_pending = 0;
+    size_t q = weft_stream_write_buffered(ws->s);
+    weft_stream_set_write_buffer(ws->s, q + ws->pong_len + WEFT__WS_MAX_HEAD + 1);
+    write_frame_now(ws, 1, 0, WEFT__WS_PONG, ws->pong, ws->pong_len);
+    weft_stream_set_write_buffer(ws->s, ws->o.send_queue);
+}
+
+/* Releases the send lock, answering a ping that came while it was held. */
+static void release_lock(weft_ws *ws)
+{
+    write_pong(ws);
+    weft_lock_release(ws->send_lock);
+}
+
+/* The reader's answer to a ping: now if the lock is free, else by the
+ * sender that holds it, as it lets go. Only the latest ping is answered
+ * then (RFC 6455 5.5.3 allows that). */
+static void answer_ping(weft_ws *ws, const uint8_t *p, size_t n)
+{
+    memcpy(ws->pong, p, n);
+    ws->pong_len = (uint8_t)n;
+    ws->pong_pending = 1;
+    if (weft_lock_try_acquire(ws->send_lock)) release_lock(ws);
+}
 
 /* A frame cut short on the wire (a cancel or deadline while it was partly
  * queued) leaves the peer inside it: nothing sent later could be framed,
@@ -191,7 +224,7 @@ int weft_ws_send_frag(weft_ws *ws, int type, const void *data, size_t len, size_
     if ((e = send_state(ws))) return e;
     if ((e = weft_lock_acquire(ws->send_lock))) return e;
     if (!(e = send_state(ws))) e = write_message(ws, type, data, len, frag);
-    weft_lock_release(ws->send_lock);
+    release_lock(ws);
     return e;
 }
 
@@ -208,7 +241,7 @@ static int try_control(weft_ws *ws, int op, const void *data, size_t len)
         return -EAGAIN;
     if (!weft_lock_try_acquire(ws->send_lock)) return -EAGAIN;
     int r = write_frame(ws, 1, 0, op, data, len);
-    weft_lock_release(ws->send_lock);
+    release_lock(ws);
     return r;
 }
 
@@ -224,7 +257,7 @@ int weft_ws_try_send(weft_ws *ws, int type, const void *data, size_t len)
         return -EAGAIN;
     if (!weft_lock_try_acquire(ws->send_lock)) return -EAGAIN;
     e = write_message(ws, type, data, len, 0);
-    weft_lock_release(ws->send_lock);
+    release_lock(ws);
     return e;
 }
 
@@ -263,7 +296,7 @@ static int send_control(weft_ws *ws, int op, const void *data, size_t len)
     int e = weft_lock_acquire(ws->send_lock);
     if (e) return e;
     e = write_frame(ws, 1, 0, op, data, len);
-    weft_lock_release(ws->send_lock);
+    release_lock(ws);
     return e;
 }
 
@@ -393,7 +426,7 @@ static int read_head(weft_ws *ws)
     if (h->masked) weft__ws_mask(p, (size_t)h->len, h->key, 0);
     if (h->opcode == WEFT__WS_PING) {
         /* After our close, nothing but the close may follow (5.5.1). */
-        if (!ws->close_sent) send_control(ws, WEFT__WS_PONG, p, (size_t)h->len);
+        if (!ws->close_sent) answer_ping(ws, p, (size_t)h->len);
         return 0;
     }
     if (h->opcode == WEFT__WS_PONG) return 0; /* last_rx is the heartbeat's evidence */
@@ -569,7 +602,7 @@ static int close_body(void *arg)
         /* The peer's close may have come (and been answered) meanwhile. */
         if (!ws->close_sent) e = write_frame(ws, 1, 0, WEFT__WS_CLOSE, a->p, a->n);
         ws->close_sent = 1;
-        weft_lock_release(ws->send_lock);
+        release_lock(ws);
         if (e) return e;
     }
     if (ws->reading) return weft_event_wait(ws->closed); /* that task reads the answer */

@@ -44,6 +44,9 @@ struct weft_ws {
     char peer_reason[124];
     char *protocol;
     weft_lock *send_lock;    /* one message (all its frames) at a time */
+    uint8_t pong_pending;    /* a ping to answer when the lock is let go */
+    uint8_t pong_len;
+    uint8_t pong[125];
     weft_event *closed;      /* set once the peer's close arrived, or on error */
     weft_task *watchdog;     /* heartbeat and idle timeout */
     double last_rx, ping_sent;
