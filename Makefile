@@ -5,7 +5,7 @@ PREFIX ?= /usr/local
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all test test-poll demo bench install asan tsan aarch64 valgrind clean deps
+.PHONY: all test test-poll demo bench install asan tsan aarch64 valgrind fuzz clean deps
 
 all:
 	@tools/deps.sh build
@@ -40,6 +40,14 @@ asan:
 	@cmake --build build-asan -j $(JOBS)
 	@tools/test.sh build-asan
 
+# Every fuzz target (fuzz/build.sh) built with clang's libFuzzer, ASan and
+# UBSan, each run FUZZ_SECONDS (default 10 minutes); the inputs that reach
+# new coverage, and any that crash, go into fuzz/corpus to be committed.
+FUZZ_SECONDS ?= 600
+fuzz:
+	@tools/deps.sh build test
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/build.sh -r
+
 # The cross-thread tests (several loops, channels, posts and calls from
 # threads, the thread pool) under ThreadSanitizer, on each backend; the core
 # alone, so it builds fast. Any report fails it.
@@ -67,4 +75,4 @@ aarch64:
 	@cd build-aarch64 && ctest --output-on-failure -j 2
 
 clean:
-	rm -rf build build-asan build-tsan build-aarch64 build-valgrind
+	rm -rf build build-asan build-tsan build-aarch64 build-valgrind build-fuzz

@@ -11,7 +11,15 @@
 #   fuzz_pg_copy: the binary COPY stream parser (whole and in pieces)
 #   fuzz_http_multipart: multipart/form-data framing and part heads, fed
 #     whole and in pieces
-# Usage: fuzz/build.sh [-r SECONDS]
+# Usage: fuzz/build.sh [-r SECONDS]   (make fuzz: every target, FUZZ_SECONDS each)
+# Every fuzz/fuzz_*.c must have its sources listed below (else it stops).
+# With -r, each target runs on a copy of fuzz/corpus/<kind> (kind: the
+# name without "http_"); afterwards the inputs that reach new coverage are
+# merged back into fuzz/corpus/<kind> (commit them), and each crash,
+# timeout or leak input is copied there too as crash-<target>-<hash>, so
+# that test_*_fuzz_corpus replays it until it is fixed. The run goes on
+# through every target and fails at the end if any found something.
+# FUZZ_TARGETS="a b" picks targets.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 out=${FUZZ_OUT:-$here/build-fuzz}
@@ -27,17 +35,50 @@ declare -A srcs=(
   [pg_copy]="$here/src/pg/copybin.c $here/src/pg/values.c $here/src/pg/array.c $here/src/pg/numtext.c"
   [http_multipart]="$here/src/http/multipart_parse.c $here/src/http/form.c $http"
 )
-targets=${FUZZ_TARGETS:-"http_request http_response http_reply_head static_path ws_frame http_cookie pg_values pg_copy http_multipart"}
+all=$(printf '%s\n' "${!srcs[@]}" | sort | tr '\n' ' ')
+for f in "$here"/fuzz/fuzz_*.c; do
+  t=$(basename "$f" .c)
+  t=${t#fuzz_}
+  [ -n "${srcs[$t]:-}" ] || { echo "fuzz/build.sh: no sources listed for fuzz_$t" >&2; exit 2; }
+done
+targets=${FUZZ_TARGETS:-$all}
 pginc=$(pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
 for t in $targets; do
+  [ -n "${srcs[$t]:-}" ] || { echo "fuzz/build.sh: no target $t (have: $all)" >&2; exit 2; }
   # shellcheck disable=SC2086 # the source lists are meant to split
   clang -g -O1 -fsanitize=fuzzer,address,undefined -I"$here/include" -I"$here/src" \
     -I/usr/share/include/llhttp -I"$pginc" "$here/fuzz/fuzz_$t.c" ${srcs[$t]} -lz -lpsl -o "$out/fuzz_$t"
 done
-if [ "${1:-}" = "-r" ]; then
-  for t in $targets; do
-    c=${t#http_}
-    mkdir -p "$out/corpus_$c" && cp "$here/fuzz/corpus/$c"/* "$out/corpus_$c/"
-    "$out/fuzz_$t" -max_total_time="${2:-30}" "$out/corpus_$c"
+[ "${1:-}" = "-r" ] || exit 0
+secs=${2:-${FUZZ_SECONDS:-600}}
+found=""
+for t in $targets; do
+  c=${t#http_}
+  keep="$here/fuzz/corpus/$c" work="$out/corpus_$c" art="$out/artifacts_$t"
+  mkdir -p "$keep" "$art"
+  rm -rf "$work" && mkdir -p "$work"
+  cp -r "$keep"/. "$work"/
+  echo "== fuzz_$t: $secs s on $(find "$work" -type f | wc -l) inputs" >&2
+  rc=0
+  "$out/fuzz_$t" -max_total_time="$secs" -artifact_prefix="$art/" -print_final_stats=1 \
+    "$work" 2>"$out/log_$t.txt" || rc=$?
+  tail -n 12 "$out/log_$t.txt" >&2
+  # What grew the coverage goes back into the kept corpus.
+  before=$(find "$keep" -type f | wc -l)
+  "$out/fuzz_$t" -merge=1 "$keep" "$work" >/dev/null 2>&1 || true
+  echo "== fuzz_$t: corpus $before -> $(find "$keep" -type f | wc -l) inputs" >&2
+  for a in "$art"/*; do
+    [ -f "$a" ] || continue
+    name="crash-$t-$(sha1sum "$a" | cut -c1-12)"
+    cp "$a" "$keep/$name"
+    echo "== fuzz_$t FOUND $(basename "$a"): kept as fuzz/corpus/$c/$name" >&2
+    found="$found $t"
+    rm -f "$a"
   done
+  if [ "$rc" -ne 0 ] && [[ " $found " != *" $t "* ]]; then found="$found $t"; fi
+done
+if [ -n "$found" ]; then
+  echo "fuzz: findings in:$found (logs in $out/log_*.txt)" >&2
+  exit 1
 fi
+echo "fuzz: no findings" >&2
