@@ -11,6 +11,7 @@
 #   fuzz_pg_copy: the binary COPY stream parser (whole and in pieces)
 #   fuzz_http_multipart: multipart/form-data framing and part heads, fed
 #     whole and in pieces
+#   fuzz_http_sse: the Server-Sent Events reader, whole and in pieces
 # Usage: fuzz/build.sh [-r SECONDS]   (make fuzz: every target, FUZZ_SECONDS each)
 # Every fuzz/fuzz_*.c must have its sources listed below (else it stops).
 # With -r, each target runs on a copy of fuzz/corpus/<kind> (kind: the
@@ -33,6 +34,7 @@ declare -A srcs=(
   [http_cookie]="$(ls "$here"/src/http/{cookie,cookie_parse,cookie_file,url,util}.c "$here"/src/core/error.c)"
   [pg_values]="$here/src/pg/values.c $here/src/pg/array.c $here/src/pg/numtext.c"
   [pg_copy]="$here/src/pg/copybin.c $here/src/pg/values.c $here/src/pg/array.c $here/src/pg/numtext.c"
+  [http_sse]="$here/src/http/sse_client.c $http"
   [http_multipart]="$here/src/http/multipart_parse.c $here/src/http/form.c $http"
 )
 all=$(printf '%s\n' "${!srcs[@]}" | sort | tr '\n' ' ')

@@ -19,7 +19,7 @@ struct weft_http_sse_reader {
     size_t off;
     int retry_ms;
     uint8_t skip_lf;     /* the previous line ended with CR */
-    uint8_t started;     /* past the BOM check */
+    uint8_t bom;         /* BOM bytes matched at the start; 3: past it */
     uint8_t eof;
     uint8_t has_data;
 };
@@ -93,6 +93,17 @@ static int split(weft_http_sse_reader *rd)
 {
     while (rd->off < rd->in.len) {
         char ch = rd->in.p[rd->off++];
+        if (rd->bom < 3) {
+            /* A UTF-8 BOM may start the stream, split across reads like
+             * anything else (fuzz_http_sse found a chunked one misread). */
+            static const char bom[3] = "\xEF\xBB\xBF";
+            if (ch == bom[rd->bom]) {
+                rd->bom++;
+                continue;
+            }
+            if (rd->bom && weft__buf_add(&rd->line, bom, rd->bom)) return -ENOMEM;
+            rd->bom = 3; /* not one: what was held is text */
+        }
         if (rd->skip_lf) {
             rd->skip_lf = 0;
             if (ch == '\n') continue;
@@ -125,12 +136,6 @@ int weft_http_sse_next(weft_http_sse_reader *rd, weft_http_sse_event *ev)
             continue;
         }
         rd->in.len = (size_t)got;
-        if (!rd->started && got > 0) {
-            /* A UTF-8 BOM may start the stream (it could be split across
-             * reads, but no server sends it a byte at a time). */
-            rd->started = 1;
-            if (got >= 3 && !memcmp(rd->in.p, "\xEF\xBB\xBF", 3)) rd->off = 3;
-        }
     }
     /* The data without its last LF; the type "message" unless named. */
     rd->data.len--;
