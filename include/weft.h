@@ -392,13 +392,18 @@ int weft_loop_index(const weft_loop *l);
 /* As weft_spawn, on loop l (any loop of the caller's run, its own included).
  * The handle is the caller's: await, cancel or detach it as any task's.
  * NULL and errno: EPERM outside a task, EINVAL (NULL l or fn), ENOMEM,
- * ESHUTDOWN once the run is ending. Does not wait. */
+ * ESHUTDOWN once the run is ending or if l is a loop of an earlier run.
+ * Does not wait. */
 weft_task *weft_spawn_on(weft_loop *l, weft_fn fn, void *arg);
 /* From any thread, weft's or not: fn(arg) runs as a detached task on l
- * (asyncio's call_soon_threadsafe). 0, -EINVAL, -ENOMEM, or -ESHUTDOWN once
- * the run is ending (main has returned). A post taken before that still runs
- * (as a task cancelled before it started, if its loop is already ending, so
- * that it can release arg). Does not wait. */
+ * (asyncio's call_soon_threadsafe). 0, -EINVAL, -ENOMEM (no memory for the
+ * message), or -ESHUTDOWN once the run is ending (main has returned) or if
+ * l is a loop of an earlier run (a handle kept past its run never reaches
+ * the next one). A post taken (0) always runs: before the run ends (as a
+ * task cancelled before it started, if its loop is already ending, so that
+ * it can release arg), and if l has no memory for its task or stack then,
+ * later: it is tried again on l's next turns until it starts (the run does
+ * not end before). Does not wait. */
 int weft_post(weft_loop *l, weft_fn fn, void *arg);
 /* Runs fn(arg) as a task on l and returns its result (asyncio's
  * run_coroutine_threadsafe + result()). From a task: only the caller waits,

@@ -402,11 +402,55 @@ static int t_xdev_main(void *a)
 }
 static void t_xdev(void) { CHECK_EQ(run_loops(2, t_xdev_main, NULL), 0); }
 
+/* A handle kept from an ended run: the next run of as many loops reuses the
+ * fleet (same addresses), and the handle must not reach it: posts and calls
+ * through it get -ESHUTDOWN (from the run and from a foreign thread),
+ * weft_spawn_on NULL and ESHUTDOWN; nothing runs. */
+static weft_loop *stale;
+static int keep_handle(void *a)
+{
+    (void)a;
+    stale = weft_loop_at(1);
+    return weft_call(stale, quick, (void *)3L) == 3 ? 0 : -EIO;
+}
+static void *post_stale(void *a)
+{
+    (void)a;
+    CHECK_EQ(weft_post(stale, count_post, NULL), -ESHUTDOWN);
+    CHECK_EQ(weft_call(stale, quick, (void *)1L), -ESHUTDOWN);
+    return NULL;
+}
+static int use_stale(void *a)
+{
+    (void)a;
+    posted_ran = 0;
+    CHECK(weft_loop_at(1) != stale);              /* a new handle for the same loop */
+    CHECK_EQ(weft_loop_index(stale), 1);
+    CHECK_EQ(weft_post(stale, count_post, NULL), -ESHUTDOWN);
+    CHECK_EQ(weft_call(stale, quick, (void *)1L), -ESHUTDOWN);
+    errno = 0;
+    CHECK(weft_spawn_on(stale, quick, NULL) == NULL && errno == ESHUTDOWN);
+    pthread_t th;
+    CHECK_EQ(pthread_create(&th, NULL, post_stale, NULL), 0);
+    CHECK_EQ(weft_to_thread(join_th, &th), 0);
+    CHECK_EQ(weft_call(weft_loop_at(1), quick, (void *)5L), 5); /* the fresh one works */
+    weft_sleep(0.01);
+    CHECK_EQ(__atomic_load_n(&posted_ran, __ATOMIC_SEQ_CST), 0);
+    return 0;
+}
+static void t_stale(void)
+{
+    CHECK_EQ(run_loops(2, keep_handle, NULL), 0);
+    CHECK_EQ(weft_post(stale, count_post, NULL), -ESHUTDOWN); /* between runs */
+    CHECK_EQ(run_loops(2, use_stale, NULL), 0);
+}
+
 int main(int argc, char **argv)
 {
     static const test_case tests[] = {
         {"basics", t_basics},     {"states", t_states}, {"interrupt", t_interrupt},
         {"storm", t_storm},       {"ending", t_ending}, {"single", t_single},
-        {"many", t_many},         {"shutdown", t_shutdown}, {"xdev", t_xdev}, {NULL, NULL}};
+        {"many", t_many},         {"shutdown", t_shutdown}, {"xdev", t_xdev},
+        {"stale", t_stale},       {NULL, NULL}};
     return run_tests(tests, argc, argv);
 }

@@ -372,10 +372,21 @@ typedef struct weft__msg {
     struct weft__msg *next;
     int kind;
     int counted; /* loops.c: in the fleet's work count (sent from outside a working loop) */
+    unsigned gen; /* external sends: the run (generation) the sender's handle names */
 } weft__msg;
-/* Queues m in the inbox of loop `to` (a weft_loop handle) and wakes it.
- * external: refused with -ESHUTDOWN once the run is ending (weft_post,
- * weft_call, weft_spawn_on); internal messages are always taken. */
+/* The inbox a weft_loop handle names, and the generation (run) of the
+ * handle: a fleet is reused by later runs, and a handle kept from an ended
+ * run must not reach the next one (loops.c). */
+struct weft__port *weft__handle_port(const weft_loop *l, unsigned *gen);
+/* The generation a handle of the port's current run carries (m->gen). */
+unsigned weft__port_gen(const struct weft__port *P);
+/* loops.c: t is a post's task that will never start (no stack): its post
+ * goes back in the inbox. 1 if t was one. */
+int weft__post_unstarted(weft_task *t);
+/* Queues m in the inbox of loop `to` and wakes it. external: refused with
+ * -ESHUTDOWN once the run is ending, or if m->gen is not the run's
+ * (weft_post, weft_call, weft_spawn_on: a stale handle); internal messages
+ * are always taken. */
 int weft__port_send(struct weft__port *to, weft__msg *m, int external);
 /* The loop record behind a weft_loop handle, and its inbox. */
 weft__loop *weft__port_loop(const struct weft__port *p);

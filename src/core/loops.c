@@ -79,6 +79,7 @@ void weft__fleet_attach(weft__fleet *F, int i, weft__loop *L)
     weft__port *P = &F->ports[i];
     pthread_mutex_lock(&P->mu);
     P->loop = L;
+    P->gen++;
     P->backend = L->backend;
     P->head = P->tail = NULL;
     P->sleeping = 0;
@@ -146,6 +147,8 @@ int weft__fleet_finished(weft__loop *L)
 
 /* ---- messages ----------------------------------------------------------------- */
 
+static unsigned handle_gen(unsigned gen);
+
 int weft__port_send(weft__port *P, weft__msg *m, int external)
 {
     weft__fleet *F = P->fleet;
@@ -163,7 +166,8 @@ int weft__port_send(weft__port *P, weft__msg *m, int external)
     }
     m->next = NULL;
     pthread_mutex_lock(&P->mu);
-    if (!P->loop) { /* a retired fleet: the run is over */
+    /* A retired fleet, or a handle of a run that is over. */
+    if (!P->loop || (external && m->gen != handle_gen(P->gen))) {
         pthread_mutex_unlock(&P->mu);
         if (m->counted) work_done(F, 1);
         return -ESHUTDOWN;
@@ -198,6 +202,9 @@ int weft__port_send(weft__port *P, weft__msg *m, int external)
  * it needs (MC2 there: 90 us a round trip with a fixed 20 us spin, 25 us
  * with none); with cores to spare the spins succeed and stay long. 1: a
  * message came, do not block. */
+typedef struct post_msg post_msg;
+static __thread post_msg *def_head, *def_tail; /* posts deferred for memory (below) */
+
 #define SPIN_MAX 50e-6
 #define SPIN_MIN 0.5e-6
 static __thread double spin_s = 20e-6;
@@ -205,6 +212,7 @@ static __thread double spin_s = 20e-6;
 int weft__port_sleep(weft__loop *L)
 {
     weft__port *P = L->port;
+    if (def_head) return 1;
     if (L->fleet->n > 1 && L->running) {
         double until = weft__clock() + spin_s;
         for (int i = 1;; i++) {
@@ -222,7 +230,7 @@ int weft__port_sleep(weft__loop *L)
         if ((spin_s /= 2) < SPIN_MIN) spin_s = SPIN_MIN;
     }
     pthread_mutex_lock(&P->mu);
-    int pending = P->head != NULL;
+    int pending = P->head != NULL || def_head; /* deferred posts: do not block */
     P->sleeping = !pending;
     pthread_mutex_unlock(&P->mu);
     return pending;
@@ -238,30 +246,86 @@ void weft__port_awake(weft__loop *L)
 
 int weft__port_pending(const weft__loop *L)
 {
-    return L->port && __atomic_load_n(&L->port->pending, __ATOMIC_RELAXED);
+    return L->port && (__atomic_load_n(&L->port->pending, __ATOMIC_RELAXED) || def_head);
 }
 
-typedef struct post_msg {
+struct post_msg {
     weft__msg m;
     weft_fn fn;
     void *arg;
-} post_msg;
+};
+
+static int post_run(void *arg)
+{
+    post_msg *pm = arg;
+    weft_fn fn = pm->fn;
+    void *a = pm->arg;
+    free(pm);
+    return fn(a);
+}
+
+/* A post whose task could not be made, or could not get a stack to start:
+ * fn and arg are never dropped (the poster was told 0). It waits in this
+ * loop's deferred list, tried again (in order, stopping at the first that
+ * still fails) every millisecond until memory is found; meanwhile the loop
+ * does not block and its run does not end. */
+static __thread double def_retry;
+static __thread int def_failed;
+
+static void post_again(weft__loop *L, post_msg *pm)
+{
+    static __thread int told;
+    if (!told++) weft__report("weft_post: no memory for the task of a post; trying again");
+    pm->m.next = NULL;
+    if (def_tail) def_tail->m.next = &pm->m; else def_head = pm;
+    def_tail = pm;
+    def_retry = weft__clock() + 1e-3;
+    def_failed = 1;
+    (void)L;
+}
+
+static void handle_post(weft__loop *L, post_msg *pm);
+
+/* Tries a batch of deferred posts: one after a tick with a failure, twice
+ * as many after each without, so that a shortage costs a failure or so a
+ * millisecond, not one per deferred post, and recovery is quick. */
+static __thread long def_batch = 1;
+
+static void retry_deferred(weft__loop *L)
+{
+    if (!def_head || weft__clock() < def_retry) return;
+    def_batch = def_failed ? 1 : def_batch < (1L << 20) ? def_batch * 2 : def_batch;
+    def_failed = 0;
+    for (long i = 0; i < def_batch && def_head; i++) {
+        post_msg *pm = def_head;
+        def_head = (post_msg *)pm->m.next;
+        if (!def_head) def_tail = NULL;
+        handle_post(L, pm);
+    }
+}
 
 static void handle_post(weft__loop *L, post_msg *pm)
 {
-    weft_task *t = weft__spawn_raw(L, "weft_post", pm->fn, pm->arg);
+    weft_task *t = weft__spawn_raw(L, "weft_post", post_run, pm);
     if (!t) {
-        weft__report("weft_post: no memory for the task of a post taken earlier; it is dropped");
-    } else {
-        if (L->opt.debug) weft__debug_spawned(L, t, "weft_post", 0);
-        t->flags |= F_DETACHED;
-        if (L->closing) weft_cancel(t);
+        post_again(L, pm);
+        return;
     }
-    free(pm);
+    if (L->opt.debug) weft__debug_spawned(L, t, "weft_post", 0);
+    t->flags |= F_DETACHED;
+    if (L->closing) weft_cancel(t);
+}
+
+int weft__post_unstarted(weft_task *t)
+{
+    if (t->fn != post_run) return 0;
+    post_again(weft__L, t->arg);
+    return 1;
 }
 
 void weft__port_drain(weft__loop *L)
 {
+    retry_deferred(L);
     weft__port *P = L->port;
     weft__fleet *F = L->fleet;
     /* Back to work: counted again before the inbox is taken (work_done
@@ -304,18 +368,55 @@ int weft__check_home(const weft_loop *home, const char *fn)
 
 /* ---- the public face ------------------------------------------------------------ */
 
-weft_loop *weft_loop_current(void) { return weft__L ? (weft_loop *)weft__L->port : NULL; }
+/* A handle is the port's address with the run's generation in the bits
+ * above the 48 a user-space address uses (64-bit), so that a handle kept
+ * past its run is told from the next run's (it names the same port when the
+ * fleet is reused): sends through it get -ESHUTDOWN. The generation wraps
+ * after 65,536 runs of one fleet; on 32-bit there is no room, and a stale
+ * handle reaches the port's current run. Called from the port's own run
+ * (P->gen is stable during it). */
+#if UINTPTR_MAX > 0xffffffffu
+#define GEN_SHIFT 48
+#define GEN_MASK 0xffffu
+static weft_loop *handle_of(const weft__port *P)
+{
+    return (weft_loop *)((uintptr_t)P | ((uintptr_t)(P->gen & GEN_MASK) << GEN_SHIFT));
+}
+
+weft__port *weft__handle_port(const weft_loop *l, unsigned *gen)
+{
+    uintptr_t h = (uintptr_t)l;
+    if (gen) *gen = (unsigned)(h >> GEN_SHIFT);
+    return (weft__port *)(h & (((uintptr_t)1 << GEN_SHIFT) - 1));
+}
+
+/* The generation a handle of P's current run carries. */
+static unsigned handle_gen(unsigned gen) { return gen & GEN_MASK; }
+#else
+static weft_loop *handle_of(const weft__port *P) { return (weft_loop *)P; }
+weft__port *weft__handle_port(const weft_loop *l, unsigned *gen)
+{
+    weft__port *P = (weft__port *)l;
+    if (gen && P) *gen = __atomic_load_n(&P->gen, __ATOMIC_RELAXED); /* unchecked */
+    return P;
+}
+static unsigned handle_gen(unsigned gen) { return gen; }
+#endif
+
+unsigned weft__port_gen(const weft__port *P) { return handle_gen(P->gen); }
+
+weft_loop *weft_loop_current(void) { return weft__L ? handle_of(weft__L->port) : NULL; }
 
 weft_loop *weft_loop_at(int i)
 {
     weft__loop *L = weft__L;
     if (!L || i < 0 || i >= L->fleet->n) return NULL;
-    return (weft_loop *)&L->fleet->ports[i];
+    return handle_of(&L->fleet->ports[i]);
 }
 
 int weft_loop_count(void) { return weft__L ? weft__L->fleet->n : 0; }
 
-int weft_loop_index(const weft_loop *l) { return l ? ((const weft__port *)l)->index : -1; }
+int weft_loop_index(const weft_loop *l) { return l ? weft__handle_port(l, NULL)->index : -1; }
 
 weft__loop *weft__fleet_loop(const weft__loop *L, unsigned index)
 {
@@ -332,7 +433,8 @@ int weft_post(weft_loop *l, weft_fn fn, void *arg)
     pm->m.kind = X_POST;
     pm->fn = fn;
     pm->arg = arg;
-    int r = weft__port_send((weft__port *)l, &pm->m, 1);
+    weft__port *P = weft__handle_port(l, &pm->m.gen);
+    int r = weft__port_send(P, &pm->m, 1);
     if (r < 0) free(pm);
     return r;
 }

@@ -16,6 +16,7 @@ typedef struct weft__port {
     int sleeping;                  /* under mu: the loop blocks in its poller
                                       and must be woken (else it will look) */
     int index;
+    unsigned gen;                  /* under mu: bumped by each run (handles carry it) */
     struct weft__fleet *fleet;
     weft__loop *loop;              /* NULL outside its run */
     struct weft__backend *backend; /* to wake the loop */

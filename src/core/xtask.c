@@ -81,6 +81,7 @@ static int trampoline(void *arg)
 
 void weft__x_unstarted(weft_task *t, int result)
 {
+    if (weft__post_unstarted(t)) return; /* tried again later, never dropped */
     if (t->fn != trampoline) return;
     /* Else its handle would never end, nor the run, and a cancel would
      * reach the freed record through k->task. */
@@ -159,6 +160,7 @@ static weft_task *spawn_remote(weft__loop *L, weft__port *P, weft_fn fn, void *a
     k->target = P;
     k->proxy = p;
     k->refs = 2;
+    k->m.gen = weft__port_gen(P);
     int r = weft__port_send(P, &k->m, external);
     if (r < 0) {
         L->running--;
@@ -170,10 +172,19 @@ static weft_task *spawn_remote(weft__loop *L, weft__port *P, weft_fn fn, void *a
     return p;
 }
 
+/* The port of handle l if it names a loop of L's run, else NULL (errno
+ * ESHUTDOWN: a loop of an ended run; EINVAL: of no run of ours). */
 static weft__port *port_of(weft_loop *l, const weft__loop *L)
 {
-    weft__port *P = (weft__port *)l;
-    return P && L && P->fleet == L->fleet ? P : NULL;
+    unsigned gen;
+    weft__port *P = l ? weft__handle_port(l, &gen) : NULL;
+    if (P && L && P->fleet == L->fleet) {
+        if (gen == weft__port_gen(P)) return P;
+        errno = ESHUTDOWN;
+        return NULL;
+    }
+    errno = EINVAL;
+    return NULL;
 }
 
 #undef weft_spawn
@@ -187,7 +198,7 @@ weft_task *weft_spawn_on(weft_loop *l, weft_fn fn, void *arg)
     }
     weft__port *P = port_of(l, L);
     if (!P || !fn) {
-        errno = EINVAL;
+        if (P || !l) errno = EINVAL;
         return NULL;
     }
     if (P == L->port) return weft__spawn_at("weft_spawn_on", fn, arg, NULL, 0);
@@ -271,11 +282,12 @@ int weft__x_await(weft__loop *L, weft_task *t, double until, const char *fn)
 /* ---- weft_call -------------------------------------------------------------------- */
 
 /* From a thread outside the run: block it until the task has ended. */
-static int call_blocking(weft__port *P, weft_fn fn, void *arg)
+static int call_blocking(weft_loop *l, weft_fn fn, void *arg)
 {
     pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
     pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
-    xlink k = {.m.kind = X_SPAWN, .fn = fn, .arg = arg, .target = P, .mu = &mu, .cv = &cv};
+    xlink k = {.m.kind = X_SPAWN, .fn = fn, .arg = arg, .mu = &mu, .cv = &cv};
+    weft__port *P = k.target = weft__handle_port(l, &k.m.gen);
     int r = weft__port_send(P, &k.m, 1);
     if (r < 0) return r;
     pthread_mutex_lock(&mu);
@@ -291,7 +303,7 @@ int weft_call(weft_loop *l, weft_fn fn, void *arg)
     if (!l || !fn) return -EINVAL;
     weft__loop *L = weft__L;
     weft__port *P = port_of(l, L);
-    if (!P) return call_blocking((weft__port *)l, fn, arg);
+    if (!P) return call_blocking(l, fn, arg); /* a stale handle: -ESHUTDOWN */
     int r = weft__enter("weft_call");
     if (r) return r;
     weft_task *t = P == L->port ? weft__spawn_raw(L, "weft_call", fn, arg)
