@@ -25,7 +25,8 @@
  * The pool and the cache are process-wide (one mutex), unlike the loops: DNS
  * answers are facts about the process's network, worth sharing between
  * loops, and a few resolver threads per loop would be waste. Concurrent
- * lookups of the same name share one job. A waiting task waits on an eventfd
+ * lookups of the same name share one job (c-ares: one query per loop, the
+ * others on that loop wait for its answer). A waiting task waits on an eventfd
  * of its own, which the worker writes when the job is done. */
 #define _GNU_SOURCE
 #include "dns_internal.h"
@@ -453,10 +454,72 @@ static int lookup_pool(const char *host, int port, int family, int socktype, dou
     return r;
 }
 
-static int lookup_ares(const char *host, int port, int family, int socktype,
+/* A c-ares lookup in flight on one loop: later lookups of the same name on
+ * that loop wait for its answer (through the cache) instead of sending
+ * queries of their own, as the pool's shared jobs do. Only on the same
+ * loop: the event that wakes them is loop-local, and a lookup on another
+ * loop just asks for itself. Under mu. */
+typedef struct flight {
+    char *host;
+    int family, socktype;
+    weft_loop *loop;
+    weft_event *done;
+    int refs; /* the asker and its waiters */
+    struct flight *next;
+} flight;
+static flight *flights;
+
+static void flight_unref(flight *f)
+{
+    if (--f->refs) return;
+    weft_event_free(f->done);
+    free(f->host);
+    free(f);
+}
+
+static int lookup_ares(const char *host, int port, int family, int socktype, double ttl,
                        struct addrinfo **out)
 {
+    weft_loop *me = weft_loop_current();
+    flight *f;
     pthread_mutex_lock(&mu);
+    for (;;) {
+        /* Looked at again after each wait: the asker's answer is there
+         * now, unless it failed without a remembered error (cancelled,
+         * out of memory): then this task asks itself. */
+        int r = cache_answer(host, port, family, socktype, ttl, out);
+        if (r != -ENOENT) {
+            pthread_mutex_unlock(&mu);
+            return r;
+        }
+        for (f = flights; f; f = f->next)
+            if (f->loop == me && same(f->host, f->family, f->socktype, host, family, socktype)) break;
+        if (!f) break;
+        f->refs++;
+        pthread_mutex_unlock(&mu);
+        int w = weft_event_wait(f->done);
+        pthread_mutex_lock(&mu);
+        flight_unref(f);
+        if (w < 0) {
+            pthread_mutex_unlock(&mu);
+            return w;
+        }
+    }
+    f = calloc(1, sizeof *f);
+    if (f) {
+        f->host = strdup(host);
+        f->done = weft_event_new();
+        if (!f->host || !f->done) {
+            weft_event_free(f->done);
+            free(f->host);
+            free(f);
+            f = NULL;
+        }
+    }
+    if (f) { /* without one, the lookup goes on unshared */
+        *f = (flight){f->host, family, socktype, me, f->done, 1, flights};
+        flights = f;
+    }
     lookups++;
     nares++;
     pthread_mutex_unlock(&mu);
@@ -468,6 +531,15 @@ static int lookup_ares(const char *host, int port, int family, int socktype,
     nares--;
     if (res && copy_list(res, 0, &cached) == 0) cache_put(host, family, socktype, cached, 0, now);
     else if (r == -WEFT_EDNS || r == -WEFT_EDNSAGAIN) cache_put(host, family, socktype, NULL, r, now);
+    if (f) {
+        for (flight **p = &flights; *p; p = &(*p)->next)
+            if (*p == f) {
+                *p = f->next;
+                break;
+            }
+        weft_event_set(f->done);
+        flight_unref(f);
+    }
     pthread_mutex_unlock(&mu);
     weft_addrinfo_free(res);
     return r;
@@ -561,7 +633,7 @@ int weft__resolve_ttl(const char *host, int port, int family, int socktype, doub
     pthread_mutex_unlock(&mu);
     if (r != -ENOENT) return r;
     pthread_once(&choose_once, choose);
-    return use_ares ? lookup_ares(host, port, family, socktype, out)
+    return use_ares ? lookup_ares(host, port, family, socktype, ttl, out)
                     : lookup_pool(host, port, family, socktype, ttl, out);
 }
 
