@@ -376,8 +376,10 @@ typedef struct weft_http_trace_info {
                                     -errno / -WEFT_E*; else 0 */
     void *ctx;                   /* the request's trace_ctx */
 } weft_http_trace_info;
-/* Called in the requesting task; every pointer in ev lives only for the
- * call. It must not wait (it runs between a request's steps). */
+/* Called in the requesting task (the CONNECT_* events of a Happy Eyeballs
+ * race: in its attempt tasks, on the same loop); every pointer in ev lives
+ * only for the call. It must not wait (it runs between a request's
+ * steps). */
 typedef void (*weft_http_trace_fn)(void *arg, const weft_http_trace_info *ev);
 /* The event's name ("dns_start", ...), "?" when unknown. */
 const char *weft_http_trace_name(int event);

@@ -198,7 +198,8 @@ enum {
     WEFT_CONNECT_DNS_START, WEFT_CONNECT_DNS_END, WEFT_CONNECT_TCP_START,
     WEFT_CONNECT_TCP_END, WEFT_CONNECT_TLS_START, WEFT_CONNECT_TLS_END
 };
-/* Called in the connecting task as each phase starts or ends: addr is the
+/* Called in the connecting task (TCP_* of raced addresses: in the attempt
+ * tasks it spawns) as each phase starts or ends: addr is the
  * address for TCP_* (else NULL), err 0 or the phase's -errno for the *_END
  * ones. It must not wait. */
 typedef void (*weft_connect_trace_fn)(void *arg, int phase, const struct sockaddr *addr, int err);
