@@ -445,12 +445,49 @@ static void t_stale(void)
     CHECK_EQ(run_loops(2, use_stale, NULL), 0);
 }
 
+/* SIGINT in a run of several loops (a real signal, in a child): main is
+ * cancelled, the run ends, and every loop shuts down (loop 1's task is
+ * cancelled and awaited, its thread joined). */
+static int sig_ended;
+static void *raise_int(void *a)
+{
+    (void)a;
+    usleep(50000);
+    kill(getpid(), SIGINT);
+    return NULL;
+}
+static int sigint_main(void *a)
+{
+    (void)a;
+    CHECK(weft_spawn_on(weft_loop_at(1), sleeper, &sig_ended) != NULL);
+    CHECK(weft_spawn_on(weft_loop_at(2), sleeper, NULL) != NULL);
+    pthread_t th;
+    CHECK_EQ(pthread_create(&th, NULL, raise_int, NULL), 0);
+    pthread_detach(th);
+    return weft_sleep(INFINITY);
+}
+static void sigint_child(void *a)
+{
+    (void)a;
+    alarm(10);
+    CHECK_EQ(run_loops(3, sigint_main, NULL), -ECANCELED);
+    CHECK_EQ(__atomic_load_n(&sig_ended, __ATOMIC_SEQ_CST), 1);
+}
+static void t_sigint(void)
+{
+    char *err;
+    int st = in_child(sigint_child, NULL, &err);
+    if (!WIFEXITED(st) || WEXITSTATUS(st)) fprintf(stderr, "%s", err);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    free(err);
+}
+
 int main(int argc, char **argv)
 {
     static const test_case tests[] = {
         {"basics", t_basics},     {"states", t_states}, {"interrupt", t_interrupt},
         {"storm", t_storm},       {"ending", t_ending}, {"single", t_single},
         {"many", t_many},         {"shutdown", t_shutdown}, {"xdev", t_xdev},
-        {"stale", t_stale},       {NULL, NULL}};
+        {"stale", t_stale},       {"sigint", t_sigint}, {NULL, NULL}};
     return run_tests(tests, argc, argv);
 }
