@@ -141,7 +141,9 @@ static int forward(weft_http_request *req)
     const weft_http_header *rh = weft_http_response_headers(resp, &nh);
     const char *rconn = weft_http_response_header(resp, "connection");
     for (size_t i = 0; i < nh; i++)
-        if (!hop_by_hop(rh[i].name, rconn) && strcasecmp(rh[i].name, "content-type"))
+        /* Date and Server are the proxy's own (the server sends them). */
+        if (!hop_by_hop(rh[i].name, rconn) && strcasecmp(rh[i].name, "content-type") &&
+            strcasecmp(rh[i].name, "date") && strcasecmp(rh[i].name, "server"))
             weft_http_reply_header(req, rh[i].name, rh[i].value);
     weft_http_reply_header(req, "Via", "1.1 weft-proxy");
     const char *ctype = weft_http_response_header(resp, "content-type");

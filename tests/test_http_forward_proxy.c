@@ -1,5 +1,6 @@
 /* The server as a proxy (weft_http_server_proxy): examples/proxy.c, started
- * here, with curl and weft's own client going through it to weft origins
+ * here, with curl and weft's own client going through it to weft and nginx
+ * origins
  * over http (absolute form, and a CONNECT tunnel with curl -p) and https
  * (CONNECT, TLS end to end); a plain server still refusing CONNECT with a
  * clear 501 and serving absolute-form targets as its own paths. */
@@ -11,6 +12,7 @@
 #include "peer_proc.h"
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static char out[1 << 20];
 static char dir[] = "/tmp/weft-fproxy-XXXXXX";
@@ -267,5 +269,67 @@ WEFT_TEST(proxy_handler)
     return 0;
 }
 
-WEFT_TEST_MAIN(WEFT_TEST_CASE(plain_server_refuses), WEFT_TEST_CASE(proxy_handler),
+/* Starts nginx on a free port serving dir/www (gzip on for text, also for
+ * requests that came through a proxy: nginx's default leaves those
+ * uncompressed), for an origin that is not weft. */
+static weft_process *ngx;
+static int nginx_start(int nport)
+{
+    char conf[256], www[200], file[256];
+    snprintf(www, sizeof www, "%s/www", dir);
+    snprintf(file, sizeof file, "%s/file.txt", www);
+    static char text[19001];
+    for (int i = 0; i < 1000; i++) memcpy(text + 19 * i, "some text for gzip ", 19);
+    if (mkdir(www, 0755) || weft_file_write(file, text, 19000)) return -1;
+    snprintf(conf, sizeof conf, "%s/nginx.conf", dir);
+    FILE *f = fopen(conf, "w");
+    if (!f) return -1;
+    fprintf(f,
+            "daemon off; master_process off; worker_processes 1;\n"
+            "error_log %s/error.log; pid %s/nginx.pid;\n"
+            "events { worker_connections 64; }\n"
+            "http { access_log off;\n"
+            "  client_body_temp_path %s; proxy_temp_path %s; fastcgi_temp_path %s;\n"
+            "  uwsgi_temp_path %s; scgi_temp_path %s;\n"
+            "  gzip on; gzip_min_length 100; gzip_types text/plain; gzip_proxied any;\n"
+            "  types { text/plain txt; }\n"
+            "  server { listen 127.0.0.1:%d; root %s; }\n}\n",
+            dir, dir, dir, dir, dir, dir, dir, nport, www);
+    fclose(f);
+    char *argv[] = {"/usr/sbin/nginx", "-p", dir, "-c", conf, "-e", "stderr", NULL};
+    return peer_start(argv, nport, &ngx);
+}
+
+/* curl and weft's client through the proxy to nginx: a gzip body passes
+ * through undecoded (the client decodes it), over absolute form and in a
+ * CONNECT tunnel. */
+WEFT_TEST(nginx_origin)
+{
+    WEFT_TEST_CHECK(setup() == 0);
+    int nport = free_port();
+    WEFT_TEST_CHECK(nginx_start(nport) == 0);
+    char u[128], pxu[64];
+    int fail = 0;
+    snprintf(u, sizeof u, "http://127.0.0.1:%d/file.txt", nport);
+#define T(c) do { if (!(c)) { fprintf(stderr, "%s:%d: %s [%.300s]\n", __FILE__, __LINE__, #c, out); fail = 1; } } while (0)
+    T(curl("--compressed", NULL, u) == 0 && strlen(out) == 19000 && !strncmp(out, "some text", 9));
+    T(curl("-p", "--compressed", u) == 0 && strlen(out) == 19000);
+    T(curl("-D-", "-HAccept-Encoding: gzip", u) == 0 && strstr(out, "Content-Encoding: gzip") &&
+      strstr(out, "Via: 1.1 weft-proxy") && strstr(out, "Server: weft") && !strstr(out, "nginx"));
+    snprintf(pxu, sizeof pxu, "http://127.0.0.1:%d", pport);
+    weft_http_client *c = weft_http_client_new(&(weft_http_client_opts){.proxy = pxu});
+    weft_http_response *r;
+    const char *b;
+    size_t n;
+    T(weft_http_client_get(c, u, &r) == 0 && weft_http_response_body(r, &b, &n) == 0 &&
+      n == 19000 && weft_http_response_header(r, "content-encoding") &&
+      !strcmp(weft_http_response_header(r, "content-encoding"), "gzip"));
+    weft_http_response_free(r);
+    weft_http_client_close(c);
+#undef T
+    peer_stop(ngx);
+    return teardown() || fail ? -1 : 0;
+}
+
+WEFT_TEST_MAIN(WEFT_TEST_CASE(nginx_origin), WEFT_TEST_CASE(plain_server_refuses), WEFT_TEST_CASE(proxy_handler),
                WEFT_TEST_CASE(curl_through_proxy), WEFT_TEST_CASE(weft_client_through_proxy))
