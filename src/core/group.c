@@ -70,6 +70,9 @@ static block *block_new(size_t bytes)
     b->n = 0;
     b->fn = NULL;
     b->res_next = NO_SLOT;
+    /* A block of one member reads res0 + 0 * res_step: both defined
+     * (valgrind: uninitialised value in member_end). */
+    b->res0 = b->res_step = 0;
     b->fns = NULL;
     b->res = NULL;
     return b;
