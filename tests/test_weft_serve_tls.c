@@ -23,7 +23,7 @@ static char out[1 << 16];
  * line it prints. */
 static weft_process *serve(const char *extra, int *port)
 {
-    char *argv[12];
+    char *argv[16];
     int k = 0;
     argv[k++] = weft_bin, argv[k++] = "serve", argv[k++] = "--port", argv[k++] = "0";
     argv[k++] = "--loops", argv[k++] = "1", argv[k++] = "--cert", argv[k++] = crt;
