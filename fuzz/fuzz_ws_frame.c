@@ -76,6 +76,7 @@ static void recompress(int bits, int no_takeover)
     if (!*t) *t = weft__ws_ztx_new(6, bits);
     weft__buf z = {0};
     if (weft__ws_ztx_run(*t, msg, msg_len, &z, no_takeover)) abort();
+    if (z.len > weft__ws_ztx_bound(*t, msg_len)) abort(); /* try_send's room check */
     if (no_takeover) weft__ws_zrx_reset(zcheck);
     static uint8_t back[LIMIT + 1];
     size_t got = 0;

@@ -8,6 +8,12 @@
  *    message limit, or one receive would read for ever (1009);
  *  - weft_ws_receive_part with no room, and max_message SIZE_MAX ("no
  *    limit"): both used to spin without waiting;
+ *  - weft_ws_try_send (so weft_ws_broadcast) with deflate checked the room
+ *    left against the uncompressed size, and incompressible data grows: a
+ *    message that fits uncompressed but not deflated must be refused up
+ *    front (-EAGAIN), or its write may wait on the slow peer (the old code
+ *    sent it: here the kernel happened to drain; on a peer that reads
+ *    nothing it waits, holding up a broadcast);
  *  - two ends each sending big messages with pings between: a reader that
  *    waited for its own sender (stuck on a full socket) to answer a ping
  *    stopped reading, and with both ends so, neither read again. */
@@ -218,10 +224,70 @@ static int t_duplex(void *arg)
     return 0;
 }
 
+/* ---- try_send with deflate --------------------------------------------------- */
+
+static weft_ws *srv_ws;
+
+static int holding_handler(weft_http_request *req, void *arg)
+{
+    weft_ws_opts o = {.deflate = 1, .send_queue = 262144};
+    weft_ws *ws;
+    if (weft_ws_upgrade(req, &o, &ws)) return 0;
+    srv_ws = ws;
+    while (!go_read) weft_sleep(0.01);
+    srv_ws = NULL;
+    weft_ws_free(ws);
+    go_read = 2;
+    return 0;
+}
+
+static int try_send_room(void *arg) { return weft_ws_try_send(srv_ws, WEFT_WS_BINARY, big, (size_t)(intptr_t)arg); }
+
+static int t_try_send_deflate(void *arg)
+{
+    weft_http_client *c = weft_http_client_new(NULL);
+    weft_ws_opts o = {.deflate = 1};
+    weft_ws *ws = connect_ws(c, &o);
+    CHECK(weft_ws_deflate(ws));
+    small_buffers(ws); /* and it never reads */
+    for (int i = 0; i < 500 && !srv_ws; i++) weft_sleep(0.01);
+    CHECK(srv_ws);
+    int fd = weft_stream_fd(srv_ws->s), v = 65536;
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof v);
+    /* Incompressible messages until half the server's queue is full (the
+     * kernel's buffers are, then). */
+    int n = 0;
+    while (n < 5000 && weft_stream_write_buffered(srv_ws->s) < 131072) {
+        CHECK_EQ(weft_ws_try_send(srv_ws, WEFT_WS_BINARY, big, 16384), 0);
+        n++;
+        weft_sleep(0.0005); /* the flusher hands what it can to the kernel */
+    }
+    CHECK(n < 5000);
+    /* Until the kernel takes no more: the queue stays as it is. */
+    size_t q;
+    do {
+        q = weft_stream_write_buffered(srv_ws->s);
+        weft_sleep(0.05);
+    } while (q != weft_stream_write_buffered(srv_ws->s));
+    /* Exactly the room left, uncompressed (some 128 KiB): deflated, it is
+     * bigger by more than the head's slack (5 bytes a stored block). */
+    long room = 262144 - (long)weft_stream_write_buffered(srv_ws->s) - WEFT__WS_MAX_HEAD;
+    CHECK(room > 65536 && room < 262144);
+    CHECK_EQ(weft_timeout(1, try_send_room, (void *)(intptr_t)room), -EAGAIN);
+    go_read = 1;
+    for (int i = 0; i < 500 && go_read != 2; i++) weft_sleep(0.01);
+    weft_ws_free(ws);
+    weft_http_client_close(c);
+    return 0;
+}
+
 static int run_one(void *fn)
 {
     weft_http_server *srv = weft_http_server_new(NULL);
-    weft_http_handler h = fn == (void *)t_no_room ? part_handler : fn == (void *)t_duplex ? duplex_handler : late_reader;
+    weft_http_handler h = fn == (void *)t_no_room           ? part_handler
+                          : fn == (void *)t_duplex          ? duplex_handler
+                          : fn == (void *)t_try_send_deflate ? holding_handler
+                                                            : late_reader;
     weft_http_server_route(srv, "GET", "/ws", h, NULL);
     CHECK_EQ(weft_http_server_listen(srv, "127.0.0.1", 0), 0);
     port = weft_http_server_port(srv);
@@ -248,6 +314,15 @@ static void fragments_run(void)
 
 static void no_room_run(void) { CHECK_EQ(weft_run(run_one, (void *)t_no_room), 0); }
 
+static void try_send_run(void)
+{
+    big = malloc(262144);
+    uint32_t x = 99;
+    for (int i = 0; i < 262144; i++) x = x * 1103515245u + 12345u, big[i] = (unsigned char)(x >> 24);
+    CHECK_EQ(weft_run(run_one, (void *)t_try_send_deflate), 0);
+    free(big);
+}
+
 static void duplex_run(void)
 {
     big = calloc(1, DUPLEX_SIZE);
@@ -261,6 +336,7 @@ int main(int argc, char **argv)
                                    {"empty_fragments", fragments_run},
                                    {"no_room", no_room_run},
                                    {"duplex_pings", duplex_run},
+                                   {"try_send_deflate", try_send_run},
                                    {NULL, NULL}};
     return run_tests(tc, argc, argv);
 }

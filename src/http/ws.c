@@ -251,9 +251,13 @@ int weft_ws_try_send(weft_ws *ws, int type, const void *data, size_t len)
     if (e) return e;
     if (type != WEFT_WS_TEXT && type != WEFT_WS_BINARY) return -EINVAL;
     if ((e = send_state(ws))) return e;
-    /* Compression may only shrink a message a little at worst; the bound
-     * is checked on the uncompressed size, which is what the caller sees. */
-    if (weft_stream_write_buffered(ws->s) + len + WEFT__WS_MAX_HEAD > ws->o.send_queue)
+    /* Deflate can also grow a message (incompressible data): its worst
+     * case must fit, or the write would wait on a slow peer, and with it a
+     * broadcast to every other one. It cannot be compressed first and
+     * checked after: with context takeover, a compressed message that is
+     * not sent leaves the peer's inflater behind ours. */
+    size_t need = ws->ztx ? weft__ws_ztx_bound(ws->ztx, len) : len;
+    if (weft_stream_write_buffered(ws->s) + need + WEFT__WS_MAX_HEAD > ws->o.send_queue)
         return -EAGAIN;
     if (!weft_lock_try_acquire(ws->send_lock)) return -EAGAIN;
     e = write_message(ws, type, data, len, 0);

@@ -11,6 +11,7 @@
  * 8 may not be able to read. */
 #include "http/ws_internal.h"
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <strings.h>
@@ -192,6 +193,14 @@ weft__ws_ztx *weft__ws_ztx_new(int level, int window_bits)
         return NULL;
     }
     return z;
+}
+
+size_t weft__ws_ztx_bound(weft__ws_ztx *z, size_t n)
+{
+    /* deflateBound covers the blocks; the sync flush adds an empty stored
+     * block (5 bytes) and up to a byte of padding, of which 4 are removed. */
+    uLong b = deflateBound(&z->z, n > ULONG_MAX - 64 ? ULONG_MAX - 64 : (uLong)n);
+    return (size_t)b + 8;
 }
 
 void weft__ws_ztx_free(weft__ws_ztx *z)

@@ -86,6 +86,8 @@ long weft__ws_zrx_run(weft__ws_zrx *z, void *out, size_t cap);
 /* Compressing what we send, with the window agreed (8 counts as 9: zlib's
  * smallest, which RFC 7692 7.1.2.1 cannot accept, so it is never agreed). */
 weft__ws_ztx *weft__ws_ztx_new(int level, int window_bits);
+/* The most bytes weft__ws_ztx_run can make of n (its flush included). */
+size_t weft__ws_ztx_bound(weft__ws_ztx *z, size_t n);
 void weft__ws_ztx_free(weft__ws_ztx *z);
 /* Compresses a whole message into out (emptied first), the trailing
  * 00 00 ff ff removed (RFC 7692 7.2.1); no_takeover: the next message
