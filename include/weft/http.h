@@ -449,7 +449,10 @@ size_t weft_http_client_connections(const weft_http_client *c);
 typedef ssize_t (*weft_http_body_fn)(void *arg, void *buf, size_t n);
 
 typedef struct weft_http_req_opts {
-    const weft_http_header *headers;  /* extra headers; they override defaults */
+    const weft_http_header *headers;  /* extra headers; they override defaults
+                                         (Content-Length and Transfer-Encoding
+                                         are the client's, from the body
+                                         fields: -EINVAL) */
     size_t nheaders;
     const void *body;                 /* body from memory (Content-Length) */
     size_t body_len;

@@ -526,8 +526,16 @@ static int request_run(weft_http_client *c, const char *method, const char *url,
     if (!c->home) c->home = weft_loop_current();
     if ((e = weft__check_home(c->home, "weft_http_client_request"))) return e;
     if (c->closing) return -EPIPE;
-    for (size_t i = 0; o && i < o->nheaders; i++)
+    for (size_t i = 0; o && i < o->nheaders; i++) {
         if (!weft__header_ok(o->headers[i].name, o->headers[i].value)) return -EINVAL;
+        /* The framing is the client's (body, body_fn, body_size): a
+         * caller's Content-Length or Transfer-Encoding went out beside it,
+         * or alone on a GET, and the server read the next pooled request
+         * as this one's body (the server refuses them from handlers too). */
+        if (!strcasecmp(o->headers[i].name, "content-length") ||
+            !strcasecmp(o->headers[i].name, "transfer-encoding"))
+            return -EINVAL;
+    }
     if (!*method) return -EINVAL;
     for (const char *m = method; *m; m++)
         if (*m < 'A' || *m > 'Z' || m - method > 15) return -EINVAL;
