@@ -237,6 +237,34 @@ WEFT_TEST(refused)
     return 0;
 }
 
+/* A URL's user:pass@ never reaches a trace callback: not when the URL is
+ * good (the password goes in Authorization only), nor when it is refused
+ * (the raw URL, password and all, was the request_start event's url). */
+WEFT_TEST(no_password_in_trace)
+{
+    int port;
+    weft_http_server *s = start(NULL, &port);
+    static rec R;
+    weft_http_client *c = traced(&R, NULL);
+    char url[160];
+    snprintf(url, sizeof url, "http://alice:s3cret@127.0.0.1:%d/hello", port);
+    WEFT_TEST_CHECK(get(c, url, NULL) == 200);
+    WEFT_TEST_CHECK(R.n > 0);
+    for (int i = 0; i < R.n; i++) WEFT_TEST_CHECK(!strstr(R.url[i], "s3cret"));
+    const char *bad[] = {"http://alice:s3cret@bad host/", "http://alice:s3cret@[::1/x",
+                         "ftp://alice:s3cret@example.com/", "http://alice:s3cret@\x7f/"};
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        R.n = 0;
+        WEFT_TEST_CHECK(get(c, bad[k], NULL) < 0);
+        WEFT_TEST_CHECK(R.n > 0);
+        for (int i = 0; i < R.n; i++)
+            WEFT_TEST_CHECK(!strstr(R.url[i], "s3cret") ||
+                            (fprintf(stderr, "traced %s\n", R.url[i]), 0));
+    }
+    weft_http_client_close(c);
+    return weft_http_server_close(s, 1);
+}
+
 /* `weft fetch -v`: a fresh connection, then a reused one, with timings. */
 WEFT_TEST(fetch_verbose)
 {
@@ -287,7 +315,8 @@ int main(int argc, char **argv)
     CHECK_EQ(tls_cert_make(dir, crt, key), 0);
     static const weft_test_case cases[] = {
         WEFT_TEST_CASE(fresh_then_reused), WEFT_TEST_CASE(redirect), WEFT_TEST_CASE(tls),
-        WEFT_TEST_CASE(refused), WEFT_TEST_CASE(fetch_verbose)};
+        WEFT_TEST_CASE(refused), WEFT_TEST_CASE(fetch_verbose),
+        WEFT_TEST_CASE(no_password_in_trace)};
     int rc = weft_test_main(cases, sizeof cases / sizeof *cases, argc, argv);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

@@ -516,6 +516,20 @@ int weft__client_request(weft_http_client *c, const char *method, const char *ur
     return e;
 }
 
+/* url as given, less any "user:pass@" (a URL refused before it was parsed
+ * still goes to the trace, and a password has no business there): what
+ * precedes the last '@' of the authority, or of the start when there is no
+ * "://", is left out. */
+static void url_without_userinfo(const char *url, char *out, size_t cap)
+{
+    const char *sep = strstr(url, "://");
+    const char *auth = sep ? sep + 3 : url;
+    const char *at = NULL;
+    for (size_t i = 0, n = strcspn(auth, "/?#"); i < n; i++)
+        if (auth[i] == '@') at = auth + i;
+    snprintf(out, cap, "%.*s%s", (int)(auth - url), url, at ? at + 1 : auth);
+}
+
 /* weft__client_request's work; *rp (set as soon as it exists) is the
  * response, which the caller frees on failure. */
 static int request_run(weft_http_client *c, const char *method, const char *url,
@@ -558,7 +572,7 @@ static int request_run(weft_http_client *c, const char *method, const char *url,
     e = weft__url_parse(url, &cur);
     if (!e) e = weft__authz(c, &cur, o, authz, sizeof authz);
     if (e) {
-        snprintf(r->url, sizeof r->url, "%s", url);
+        url_without_userinfo(url, r->url, sizeof r->url);
         weft__trace(r, WEFT_HTTP_TRACE_REQUEST_START, 0, 0);
         goto fail;
     }
