@@ -358,6 +358,22 @@ static int review_http10_two_hosts_body(void)
     return 0;
 }
 
+/* Review: an absolute-form target's authority becomes the Host, so it must
+ * be one (RFC 9110 4.2.1, 4.2.4): empty, or with a user:pass@ (which the
+ * server took whole as its Host, "user:pw@evil"), it is refused like a bad
+ * Host, whatever the Host header says. */
+static int review_absolute_form_authority_body(void)
+{
+    REFUSED("GET http:///a HTTP/1.1\r\nHost: good\r\n\r\nGET /smug HTTP/1.1\r\n" HOST "\r\n", 400);
+    REFUSED("GET http://?q HTTP/1.1\r\nHost: good\r\n\r\n", 400);
+    REFUSED("GET http://user:pw@evil/a HTTP/1.1\r\nHost: good\r\n\r\n", 400);
+    REFUSED("GET http://@evil/a HTTP/1.1\r\nHost: good\r\n\r\n", 400);
+    /* A plain one still serves. */
+    WEFT_TEST_CHECK(strstr(talk("GET http://h:8/z HTTP/1.1\r\nHost: good\r\n\r\n"),
+                           "[GET /z ? host=h:8 body=]"));
+    return 0;
+}
+
 /* Each case runs against a fresh server, closed whatever the outcome. */
 #define CASE(name, max_body)                   \
     WEFT_TEST(name)                            \
@@ -381,6 +397,7 @@ CASE(also_cl_trailing_ws, 4096)
 CASE(defect_28_long_url, 4096)
 CASE(review_trailer_framing_fields, 4096)
 CASE(review_http10_two_hosts, 4096)
+CASE(review_absolute_form_authority, 4096)
 
 WEFT_TEST_MAIN(WEFT_TEST_CASE(defect_3_content_length_2_63), WEFT_TEST_CASE(defect_4_chunk_data_crlf),
                WEFT_TEST_CASE(defect_5_empty_te_with_cl),
@@ -391,4 +408,5 @@ WEFT_TEST_MAIN(WEFT_TEST_CASE(defect_3_content_length_2_63), WEFT_TEST_CASE(defe
                WEFT_TEST_CASE(also_versions), WEFT_TEST_CASE(also_cl_trailing_ws),
                WEFT_TEST_CASE(defect_28_long_url),
                WEFT_TEST_CASE(review_trailer_framing_fields),
-               WEFT_TEST_CASE(review_http10_two_hosts))
+               WEFT_TEST_CASE(review_http10_two_hosts),
+               WEFT_TEST_CASE(review_absolute_form_authority))

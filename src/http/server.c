@@ -276,6 +276,15 @@ static void access_log(weft_http_request *req)
     fflush(f);
 }
 
+/* An absolute-form or CONNECT target's authority is the request's host
+ * (the Host header takes it): empty, or with a userinfo ("user:pw@evil",
+ * which RFC 9110 4.2.4 says to treat as an error), it is not one. */
+static int authority_ok(const weft__head *h)
+{
+    if (!h->scheme[0] && strcmp(h->method, "CONNECT")) return 1;
+    return h->authority[0] && !strchr(h->authority, '@');
+}
+
 /* A request meant for a proxy: CONNECT, or a target in absolute form. */
 static int proxy_request(const weft__head *h)
 {
@@ -454,7 +463,7 @@ int weft_http_server_serve_stream(weft_http_server *srv, weft_stream *s)
          * route differently in a proxy in front of us than here, whatever
          * the version (HTTP/1.0 with two was served; h11 refuses it). */
         int hosts = host_count(&c->H);
-        if (hosts > 1 || (c->H.minor == 1 && hosts != 1)) {
+        if (hosts > 1 || (c->H.minor == 1 && hosts != 1) || !authority_ok(&c->H)) {
             reject(c, 400);
             break;
         }
