@@ -187,12 +187,54 @@ TASK_TEST(test_in_flight_edges)
     return 0;
 }
 
+/* The last holder replaced one of weft's prepared statements with its own
+ * (SQL PREPARE under weft's name, another DEALLOCATEd to clash with the
+ * next name weft gives): the next holder's first query, pipelined behind
+ * the reset that sorts this out, runs its own SQL and gets its own result,
+ * not the last holder's statement's. */
+TASK_TEST(test_sql_prepare_under_weft_names)
+{
+    weft_pg *plain;
+    CHECK_EQ(weft_pg_connect(dsn, &plain, NULL), 0);
+    CHECK(weft_pg_exec(plain, "DROP SEQUENCE IF EXISTS reset_victim") >= 0);
+    CHECK(weft_pg_exec(plain, "CREATE SEQUENCE reset_victim START 100") >= 0);
+    weft_pg_pool_opts o = {.min_size = 1, .max_size = 1};
+    weft_pg_pool *p;
+    CHECK_EQ(weft_pg_pool_new(dsn, &o, &p), 0);
+    weft_pg *c;
+    CHECK_EQ(weft_pg_pool_acquire(p, &c), 0);
+    CHECK(weft_pg_query(c, "SELECT 7::bigint", NULL, NULL) >= 0); /* cached as weft_s1 */
+    weft_pg_pool_release(p, c);
+    CHECK_EQ(weft_pg_pool_acquire(p, &c), 0);
+    CHECK(weft_pg_exec(c, "DEALLOCATE weft_s1") >= 0);
+    CHECK(weft_pg_exec(c, "PREPARE weft_s1 AS SELECT nextval('reset_victim')") >= 0);
+    CHECK(weft_pg_exec(c, "PREPARE weft_s2 AS SELECT nextval('reset_victim')") >= 0);
+    weft_pg_pool_release(p, c);
+    for (int round = 0; round < 2; round++) {
+        CHECK_EQ(weft_pg_pool_acquire(p, &c), 0);
+        char *v = NULL;
+        CHECK_EQ(weft_pg_fetch_text(c, round ? "SELECT 8::bigint" : "SELECT 7::bigint", NULL, &v), 0);
+        CHECK(!strcmp(v, round ? "8" : "7"));
+        free(v);
+        weft_pg_pool_release(p, c);
+    }
+    char *s = NULL;
+    CHECK_EQ(weft_pg_fetch_text(plain, "SELECT is_called::text FROM reset_victim", NULL, &s), 0);
+    CHECK(!strcmp(s, "false"));
+    free(s);
+    weft_pg_pool_free(p);
+    CHECK(weft_pg_exec(plain, "DROP SEQUENCE reset_victim") >= 0);
+    weft_pg_free(plain);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     dsn = pg_env_dsn();
     static const test_case tests[] = {
         {"first_operation_of_each_kind", test_first_operation_of_each_kind},
         {"in_flight_edges", test_in_flight_edges},
+        {"sql_prepare_under_weft_names", test_sql_prepare_under_weft_names},
         {NULL, NULL},
     };
     return run_tests(tests, argc, argv);

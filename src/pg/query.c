@@ -243,6 +243,12 @@ int pg__send_batch_item(weft_pg *c, const char *sql, const weft_pg_params *p, in
     *prepared = 0;
     if (p && p->err) return p->err;
     pg_stmt *s = NULL;
+    /* Behind a pool reset still in flight, the session may hold the last
+     * holder's SQL PREPAREd statements under weft's names (the reset sorts
+     * them out, but its replies come after this statement has run): a
+     * cached name could run the last holder's statement instead of sql, a
+     * new one could clash. The unnamed statement is nobody's. */
+    if (c->reset_syncs) flags |= WEFT_PG_NOCACHE, hint = NULL;
     if (hint && hint->sql == sql && hint->s) {
         /* Entries only move when one is dropped, which ends a batch. */
         s = hint->s;
