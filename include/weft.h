@@ -479,10 +479,41 @@ void weft_fd_keep(int fd);
 
 /* ---- errors --------------------------------------------------------------- */
 
-/* weft's own error codes, beyond errno's range; returned negated. */
-#define WEFT_ERRBASE 10000
-/* A short description of err (a negative errno or weft code); never NULL. */
+/* Errors are negated errno values or weft's own codes, which lie beyond
+ * errno's range, in one range per layer (below: a new layer takes a range
+ * here, so none overlap). Each layer's header lists its codes in one table,
+ * WEFT_<LAYER>_ERRORS(X) with X(NAME, code, text), from which both the
+ * constants WEFT_<NAME> and weft_strerror's texts come, so a code cannot be
+ * added without its text (libuv's UV_ERRNO_MAP). A user's X can build
+ * tables of its own, e.g. for a mapping to HTTP statuses. */
+#define WEFT_ERRBASE 10000      /* the first of weft's own codes */
+#define WEFT_ERR_IO_MIN 10000   /* io (weft/io.h): streams 10000-10002, 10050-10099 */
+#define WEFT_ERR_IO_MAX 10099
+#define WEFT_ERR_DNS_MIN 10003  /* DNS, within io's range (weft/io.h) */
+#define WEFT_ERR_DNS_MAX 10049
+#define WEFT_ERR_TLS_MIN 10100  /* TLS (weft/io.h) */
+#define WEFT_ERR_TLS_MAX 10199
+#define WEFT_ERR_HTTP_MIN 10200 /* HTTP (weft/http.h): 10200-10299, 10350-10399 */
+#define WEFT_ERR_HTTP_MAX 10399
+#define WEFT_ERR_WS_MIN 10300   /* WebSocket, within HTTP's range (weft/ws.h) */
+#define WEFT_ERR_WS_MAX 10349
+#define WEFT_ERR_PG_MIN 10400   /* PostgreSQL (weft/pg.h) */
+#define WEFT_ERR_PG_MAX 10599
+#define WEFT_ERRMAX 10599       /* the last of weft's own codes */
+
+/* Turns a row of an error table into its constant (for the headers). */
+#define WEFT_ERR_ENUM_(name, code, text) WEFT_##name = (code),
+
+/* A short description of err (a negative errno or weft code, or either
+ * positive); never NULL. The core's own wording for the errno values it
+ * gives a meaning: -ECANCELED "cancelled", -ETIMEDOUT "timed out", -EPIPE
+ * "closed"; strerror's for other errno values. */
 const char *weft_strerror(int err);
+/* The symbolic name of err, as weft_strerror takes it: "WEFT_EDNS",
+ * "WEFT_PG_ENULL", "ECONNREFUSED", "0" for 0; never NULL ("unknown" for a
+ * value nothing names). For logs and test messages that must name the code,
+ * not describe it. */
+const char *weft_err_name(int err);
 
 #ifdef __cplusplus
 }

@@ -20,31 +20,49 @@
 extern "C" {
 #endif
 
-/* ---- error codes (10200-10399) ------------------------------------------ */
-#define WEFT_EHTTP_PARSE 10200       /* malformed message (smuggling attempts included) */
-#define WEFT_EHTTP_HEADERS_SIZE 10201 /* header section over the limit (server: 431) */
-#define WEFT_EHTTP_BODY_SIZE 10202   /* body over the limit (server: 413) */
-#define WEFT_EHTTP_URL 10203         /* URL unparsable or scheme unsupported */
-#define WEFT_EHTTP_POOL_TIMEOUT 10204    /* no connection slot within pool_timeout_s */
-#define WEFT_EHTTP_CONNECT_TIMEOUT 10205 /* connect (DNS, TCP, TLS) took too long */
-#define WEFT_EHTTP_READ_TIMEOUT 10206    /* a single read waited over read_timeout_s */
-#define WEFT_EHTTP_TOTAL_TIMEOUT 10207   /* the whole request over total_timeout_s */
-#define WEFT_EHTTP_STATUS 10208      /* raise_for_status: the status was >= 400 */
-#define WEFT_EHTTP_REDIRECTS 10209   /* more redirects than max_redirects */
-#define WEFT_EHTTP_CLOSED 10210      /* connection closed before a complete response */
-#define WEFT_EHTTP_DECODE 10211      /* gzip/deflate body could not be decoded */
-#define WEFT_EHTTP_HEADER_TIMEOUT 10212 /* server: request head too slow (408) */
-#define WEFT_EHTTP_STATE 10213       /* call out of order (e.g. header after start) */
-#define WEFT_EHTTP_PROXY 10215     /* the proxy answered CONNECT with a non-2xx
-                                      status (407: its credentials are missing
-                                      or wrong) */
-#define WEFT_EHTTP_INSECURE_REDIRECT 10214 /* an https URL redirected to http (see
-                                              allow_insecure_redirects) */
-#define WEFT_EHTTP_JSON 10230        /* a body is not valid JSON (weft/http_json.h) */
-#define WEFT_EHTTP_CONTENT_TYPE 10231 /* a body's Content-Type is not the one
-                                         expected (server: 415) */
-#define WEFT_EHTTP_MULTIPART 10232   /* a malformed multipart/form-data body
-                                        (weft/http_multipart.h) */
+/* ---- error codes (ranges: weft.h) ----------------------------------------- */
+/* X(NAME, code, text): WEFT_<NAME> = code, and weft_strerror's text. */
+#define WEFT_HTTP_ERRORS(X)                                                             \
+    /* malformed message (smuggling attempts included) */                               \
+    X(EHTTP_PARSE, 10200, "malformed HTTP message")                                     \
+    /* header section over the limit (server: 431) */                                   \
+    X(EHTTP_HEADERS_SIZE, 10201, "HTTP header section too large")                       \
+    /* body over the limit (server: 413) */                                             \
+    X(EHTTP_BODY_SIZE, 10202, "HTTP body too large")                                    \
+    /* URL unparsable or scheme unsupported */                                          \
+    X(EHTTP_URL, 10203, "bad or unsupported URL")                                       \
+    /* no connection slot within pool_timeout_s */                                      \
+    X(EHTTP_POOL_TIMEOUT, 10204, "timed out waiting for a pool connection")             \
+    /* connect (DNS, TCP, TLS) took too long */                                         \
+    X(EHTTP_CONNECT_TIMEOUT, 10205, "HTTP connect timed out")                           \
+    /* a single read waited over read_timeout_s */                                      \
+    X(EHTTP_READ_TIMEOUT, 10206, "HTTP read timed out")                                 \
+    /* the whole request over total_timeout_s */                                        \
+    X(EHTTP_TOTAL_TIMEOUT, 10207, "HTTP request timed out (total)")                     \
+    /* raise_for_status: the status was >= 400 */                                       \
+    X(EHTTP_STATUS, 10208, "HTTP error status")                                         \
+    /* more redirects than max_redirects */                                             \
+    X(EHTTP_REDIRECTS, 10209, "too many HTTP redirects")                                \
+    /* connection closed before a complete response */                                  \
+    X(EHTTP_CLOSED, 10210, "connection closed before a complete HTTP response")         \
+    /* gzip/deflate body could not be decoded */                                        \
+    X(EHTTP_DECODE, 10211, "HTTP content decoding failed")                              \
+    /* server: request head too slow (408) */                                           \
+    X(EHTTP_HEADER_TIMEOUT, 10212, "HTTP request head too slow")                        \
+    /* call out of order (e.g. header after start) */                                   \
+    X(EHTTP_STATE, 10213, "HTTP call out of order")                                     \
+    /* an https URL redirected to http (see allow_insecure_redirects) */                \
+    X(EHTTP_INSECURE_REDIRECT, 10214, "HTTP redirect from https to http refused")       \
+    /* the proxy answered CONNECT with a non-2xx status (407: its credentials   */      \
+    /* are missing or wrong) */                                                         \
+    X(EHTTP_PROXY, 10215, "the HTTP proxy refused the tunnel (CONNECT)")                \
+    /* a body is not valid JSON (weft/http_json.h) */                                   \
+    X(EHTTP_JSON, 10230, "HTTP body is not valid JSON")                                 \
+    /* a body's Content-Type is not the one expected (server: 415) */                   \
+    X(EHTTP_CONTENT_TYPE, 10231, "unexpected HTTP Content-Type")                       \
+    /* a malformed multipart/form-data body (weft/http_multipart.h) */                  \
+    X(EHTTP_MULTIPART, 10232, "malformed multipart/form-data body")
+enum { WEFT_HTTP_ERRORS(WEFT_ERR_ENUM_) };
 
 /* One header line; both strings NUL-terminated, owned by the message. */
 typedef struct weft_http_header {

@@ -27,14 +27,23 @@
 extern "C" {
 #endif
 
-/* ---- error codes ---------------------------------------------------------- */
-#define WEFT_EINCOMPLETE 10001 /* EOF before the requested bytes / delimiter */
-#define WEFT_ELIMIT 10002      /* delimiter not found within the limit; nothing consumed */
-#define WEFT_EDNS 10003        /* name resolution failed (host not found) */
-#define WEFT_EDNSAGAIN 10004   /* temporary resolver failure */
-#define WEFT_ETLS 10100        /* TLS protocol error / handshake failure */
-#define WEFT_ETLSCERT 10101    /* the peer's certificate failed verification */
-#define WEFT_ETLSHOST 10102    /* certificate does not match the host name */
+/* ---- error codes (ranges: weft.h) ----------------------------------------- */
+/* X(NAME, code, text): WEFT_<NAME> = code, and weft_strerror's text. */
+#define WEFT_IO_ERRORS(X)                                                               \
+    /* EOF before the requested bytes / delimiter */                                    \
+    X(EINCOMPLETE, 10001, "stream ended before the expected bytes")                     \
+    /* delimiter not found within the limit; nothing consumed */                        \
+    X(ELIMIT, 10002, "limit reached before the delimiter (nothing consumed)")
+#define WEFT_DNS_ERRORS(X)                                                              \
+    X(EDNS, 10003, "name not resolved (host not found)")                                \
+    X(EDNSAGAIN, 10004, "temporary name resolution failure")
+#define WEFT_TLS_ERRORS(X)                                                              \
+    /* TLS protocol error / handshake failure (weft_tls_error says more) */             \
+    X(ETLS, 10100, "TLS error")                                                         \
+    /* the peer's certificate failed verification */                                    \
+    X(ETLSCERT, 10101, "TLS certificate verification failed")                           \
+    X(ETLSHOST, 10102, "TLS certificate does not match the host name")
+enum { WEFT_IO_ERRORS(WEFT_ERR_ENUM_) WEFT_DNS_ERRORS(WEFT_ERR_ENUM_) WEFT_TLS_ERRORS(WEFT_ERR_ENUM_) };
 
 /* ---- DNS ------------------------------------------------------------------ */
 

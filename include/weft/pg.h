@@ -21,18 +21,32 @@
 extern "C" {
 #endif
 
-/* ---- error codes (returned negated) --------------------------------------- */
-#define WEFT_PG_ESERVER 10400   /* the server rejected the statement: see weft_pg_sqlstate */
-#define WEFT_PG_ECONNECT 10401  /* could not connect (refused, bad host, protocol) */
-#define WEFT_PG_EAUTH 10402     /* authentication failed (wrong password, no such role) */
-#define WEFT_PG_ENODB 10403     /* the database does not exist */
-#define WEFT_PG_EBROKEN 10404   /* the connection is lost or unusable: replace it */
-#define WEFT_PG_ENULL 10405     /* the value is SQL NULL */
-#define WEFT_PG_ETYPE 10406     /* the value is not of (or not convertible to) that type */
-#define WEFT_PG_EABORTED 10407  /* not run: an earlier statement of its pipeline
-                                   segment failed */
-#define WEFT_PG_ECLOSED 10408   /* the pool is closed */
-#define WEFT_PG_ESTATE 10409    /* wrong state (commit without begin, ...) */
+/* ---- error codes (returned negated; ranges: weft.h) ------------------------ */
+/* X(NAME, code, text): WEFT_<NAME> = code, and weft_strerror's text. */
+#define WEFT_PG_ERRORS(X)                                                               \
+    /* the server rejected the statement: see weft_pg_sqlstate */                       \
+    X(PG_ESERVER, 10400, "PostgreSQL: server error")                                    \
+    /* could not connect (refused, bad host, protocol) */                               \
+    X(PG_ECONNECT, 10401, "PostgreSQL: could not connect")                              \
+    /* authentication failed (wrong password, no such role) */                          \
+    X(PG_EAUTH, 10402, "PostgreSQL: authentication failed")                             \
+    X(PG_ENODB, 10403, "PostgreSQL: database does not exist")                           \
+    /* the connection is lost or unusable: replace it */                                \
+    X(PG_EBROKEN, 10404, "PostgreSQL: connection lost")                                 \
+    /* the value is SQL NULL */                                                         \
+    X(PG_ENULL, 10405, "PostgreSQL: value is NULL")                                     \
+    /* the value is not of (or not convertible to) that type */                         \
+    X(PG_ETYPE, 10406, "PostgreSQL: value has another type")                            \
+    /* not run: an earlier statement of its pipeline segment failed */                  \
+    X(PG_EABORTED, 10407, "PostgreSQL: skipped after an earlier error in the pipeline") \
+    X(PG_ECLOSED, 10408, "PostgreSQL: pool closed")                                     \
+    /* wrong state (commit without begin, ...) */                                       \
+    X(PG_ESTATE, 10409, "PostgreSQL: no transaction open")                              \
+    /* fetchrow/fetchval: the statement returned no row */                              \
+    X(PG_ENOROWS, 10410, "PostgreSQL: no row returned")                                 \
+    /* fetchrow/fetchval: it returned more than one row */                              \
+    X(PG_EMANYROWS, 10411, "PostgreSQL: more than one row returned")
+enum { WEFT_PG_ERRORS(WEFT_ERR_ENUM_) };
 
 /* ---- connections ------------------------------------------------------------ */
 
@@ -369,8 +383,7 @@ int weft_pg_get_custom(weft_pg *c, const weft_pg_result *r, int row, int col, vo
 
 /* ---- convenience (asyncpg's fetchrow, fetchval, executemany, prepare) ---------- */
 
-#define WEFT_PG_ENOROWS 10410   /* fetchrow/fetchval: the statement returned no row */
-#define WEFT_PG_EMANYROWS 10411 /* fetchrow/fetchval: it returned more than one row */
+/* (WEFT_PG_ENOROWS, WEFT_PG_EMANYROWS: the error table at the top.) */
 
 /* Runs sql (as weft_pg_query_ex) and requires exactly one row: 0 and *out
  * (the caller frees it), -WEFT_PG_ENOROWS, -WEFT_PG_EMANYROWS (*out NULL),

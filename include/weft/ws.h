@@ -30,21 +30,33 @@
 extern "C" {
 #endif
 
-/* ---- error codes (10300-10349, within HTTP's range) ---------------------- */
-#define WEFT_EWS_PROTOCOL 10300     /* the peer broke RFC 6455: closed with 1002 */
-#define WEFT_EWS_UTF8 10301         /* invalid UTF-8 in a text message: closed with 1007 */
-#define WEFT_EWS_TOO_BIG 10302      /* a message over max_message: closed with 1009 */
-#define WEFT_EWS_HANDSHAKE 10303    /* the upgrade was refused or its answer is wrong */
-#define WEFT_EWS_CLOSED 10304       /* the connection ended without a close frame
-                                       (1006), or the WebSocket is already closed */
-#define WEFT_EWS_PING_TIMEOUT 10305 /* heartbeat: the peer did not answer a ping */
-#define WEFT_EWS_IDLE 10306         /* nothing received for idle_s: closed with 1001 */
-#define WEFT_EWS_BEHIND 10307       /* the peer fell behind (send queue full): closed with 1013 */
-#define WEFT_EWS_CLOSE_TIMEOUT 10308 /* the peer never answered our close frame */
-#define WEFT_EWS_CUT 10309          /* a send was cancelled (or its deadline passed)
-                                       with its frame partly written: nothing can
-                                       be framed after it, so the connection was
-                                       ended (the peer sees 1006) */
+/* ---- error codes (ranges: weft.h) ----------------------------------------- */
+/* X(NAME, code, text): WEFT_<NAME> = code, and weft_strerror's text. */
+#define WEFT_WS_ERRORS(X)                                                               \
+    /* the peer broke RFC 6455: closed with 1002 */                                     \
+    X(EWS_PROTOCOL, 10300, "WebSocket protocol error (closed with 1002)")               \
+    /* invalid UTF-8 in a text message: closed with 1007 */                             \
+    X(EWS_UTF8, 10301, "WebSocket text not valid UTF-8 (closed with 1007)")             \
+    /* a message over max_message: closed with 1009 */                                  \
+    X(EWS_TOO_BIG, 10302, "WebSocket message too big (closed with 1009)")               \
+    /* the upgrade was refused or its answer is wrong */                                \
+    X(EWS_HANDSHAKE, 10303, "WebSocket handshake failed")                               \
+    /* the connection ended without a close frame (1006), or the WebSocket is   */      \
+    /* already closed */                                                                \
+    X(EWS_CLOSED, 10304, "WebSocket closed")                                            \
+    /* heartbeat: the peer did not answer a ping */                                     \
+    X(EWS_PING_TIMEOUT, 10305, "WebSocket peer did not answer a ping")                  \
+    /* nothing received for idle_s: closed with 1001 */                                 \
+    X(EWS_IDLE, 10306, "WebSocket idle timeout")                                        \
+    /* the peer fell behind (send queue full): closed with 1013 */                      \
+    X(EWS_BEHIND, 10307, "WebSocket peer fell behind (closed with 1013)")               \
+    /* the peer never answered our close frame */                                       \
+    X(EWS_CLOSE_TIMEOUT, 10308, "WebSocket peer did not answer the close")             \
+    /* a send was cancelled (or its deadline passed) with its frame partly      */      \
+    /* written: nothing can be framed after it, so the connection was ended     */      \
+    /* (the peer sees 1006) */                                                          \
+    X(EWS_CUT, 10309, "WebSocket send cut short mid-frame: connection ended")
+enum { WEFT_WS_ERRORS(WEFT_ERR_ENUM_) };
 
 /* Message types (RFC 6455 opcodes). */
 #define WEFT_WS_TEXT 1

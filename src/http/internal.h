@@ -133,7 +133,4 @@ typedef struct weft__get_args {
 } weft__get_args;
 int weft__get_one(void *arg, const char *name, const char *value);
 
-/* Registers the HTTP error names with weft_strerror (idempotent). */
-void weft__http_errors(void);
-
 #endif

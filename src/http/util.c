@@ -165,47 +165,8 @@ void weft__inflate_free(weft__inflate *d)
 
 /* ---- errors ---------------------------------------------------------------------- */
 
-static const char *http_errname(int code)
-{
-    switch (code) {
-    case WEFT_EHTTP_PARSE: return "malformed HTTP message";
-    case WEFT_EHTTP_HEADERS_SIZE: return "HTTP header section too large";
-    case WEFT_EHTTP_BODY_SIZE: return "HTTP body too large";
-    case WEFT_EHTTP_URL: return "bad or unsupported URL";
-    case WEFT_EHTTP_POOL_TIMEOUT: return "timed out waiting for a pool connection";
-    case WEFT_EHTTP_CONNECT_TIMEOUT: return "HTTP connect timed out";
-    case WEFT_EHTTP_READ_TIMEOUT: return "HTTP read timed out";
-    case WEFT_EHTTP_TOTAL_TIMEOUT: return "HTTP request timed out (total)";
-    case WEFT_EHTTP_STATUS: return "HTTP error status";
-    case WEFT_EHTTP_REDIRECTS: return "too many HTTP redirects";
-    case WEFT_EHTTP_CLOSED: return "connection closed before a complete HTTP response";
-    case WEFT_EHTTP_DECODE: return "HTTP content decoding failed";
-    case WEFT_EHTTP_HEADER_TIMEOUT: return "HTTP request head too slow";
-    case WEFT_EHTTP_STATE: return "HTTP call out of order";
-    case WEFT_EHTTP_PROXY: return "the HTTP proxy refused the tunnel (CONNECT)";
-    case WEFT_EHTTP_INSECURE_REDIRECT: return "HTTP redirect from https to http refused";
-    case WEFT_EHTTP_JSON: return "HTTP body is not valid JSON";
-    case WEFT_EHTTP_CONTENT_TYPE: return "unexpected HTTP Content-Type";
-    case WEFT_EHTTP_MULTIPART: return "malformed multipart/form-data body";
-    case WEFT_EWS_PROTOCOL: return "WebSocket protocol error (closed with 1002)";
-    case WEFT_EWS_UTF8: return "WebSocket text not valid UTF-8 (closed with 1007)";
-    case WEFT_EWS_TOO_BIG: return "WebSocket message too big (closed with 1009)";
-    case WEFT_EWS_HANDSHAKE: return "WebSocket handshake failed";
-    case WEFT_EWS_CLOSED: return "WebSocket closed";
-    case WEFT_EWS_PING_TIMEOUT: return "WebSocket peer did not answer a ping";
-    case WEFT_EWS_IDLE: return "WebSocket idle timeout";
-    case WEFT_EWS_BEHIND: return "WebSocket peer fell behind (closed with 1013)";
-    case WEFT_EWS_CLOSE_TIMEOUT: return "WebSocket peer did not answer the close";
-    case WEFT_EWS_CUT: return "WebSocket send cut short mid-frame: connection ended";
-    }
-    return NULL;
-}
-
-void weft__http_errors(void) { weft__error_table(10200, 10399, http_errname); }
-
-/* Registered when the library loads, so weft_strerror names HTTP codes even
- * before the first HTTP object exists. */
-__attribute__((constructor)) static void register_errors(void) { weft__http_errors(); }
+/* HTTP's codes for weft_strerror: the table in weft/http.h. */
+WEFT__ERROR_TABLE(http, WEFT_HTTP_ERRORS)
 
 const char *weft_http_status_text(int s)
 {

@@ -5,6 +5,7 @@
  * watchdog task for the heartbeat and the idle timeout. The handshakes are
  * in ws_server.c and ws_client.c, the frame codec in ws_frame.c. */
 #include "http/ws_internal.h"
+#include "error_table.h"
 #include <weft/debug.h>
 #include <errno.h>
 #include <math.h>
@@ -19,6 +20,10 @@
 static int watchdog_main(void *arg);
 static void release_lock(weft_ws *ws);
 static int write_frame_now(weft_ws *ws, int fin, int rsv, int op, const void *data, size_t len);
+
+/* WebSocket's codes for weft_strerror (the table in weft/ws.h): here, with
+ * the weft_ws every client and server makes. */
+WEFT__ERROR_TABLE(ws, WEFT_WS_ERRORS)
 
 weft_ws *weft__ws_new(weft_stream *s, int client, const weft_ws_opts *opt, char *protocol,
                       const weft__ws_pmd *pmd)

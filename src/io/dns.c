@@ -30,6 +30,7 @@
  * of its own, which the worker writes when the job is done. */
 #define _GNU_SOURCE
 #include "dns_internal.h"
+#include "error_table.h"
 #include <ctype.h>
 #include <arpa/inet.h>
 #include <errno.h>
@@ -47,8 +48,10 @@
 #define CACHE_MAX 256  /* entries; a linear scan is cheaper than a hash here */
 #define WORKERS_MAX 4  /* threads serving lookups someone still waits for */
 #define THREADS_MAX 64 /* with those stuck in lookups everyone gave up on */
-WEFT__PULL_IO_ERROR_NAMES
 #define IDLE_EXIT_S 30 /* an idle worker ends after this long */
+
+/* DNS's codes for weft_strerror: the table in weft/io.h. */
+WEFT__ERROR_TABLE(dns, WEFT_DNS_ERRORS)
 
 typedef struct waiter {
     int efd;

@@ -116,7 +116,9 @@ static void sigpipe_ignore(void)
 
 void weft__ignore_sigpipe(void) { pthread_once(&sigpipe_once, sigpipe_ignore); }
 
-WEFT__PULL_IO_ERROR_NAMES
+/* io's codes for weft_strerror (the table in weft/io.h): here, since
+ * every user of io's codes links the stream. */
+WEFT__ERROR_TABLE(io, WEFT_IO_ERRORS)
 
 weft_stream *weft__stream_new(int fd, int is_sock)
 {

@@ -114,10 +114,5 @@ int weft__stream_wait(weft_stream *s, int want);
  * needs it too. */
 void weft__ignore_sigpipe(void);
 
-/* io error names (WEFT_EINCOMPLETE...): registered by a constructor in
- * io_error.c; referencing this symbol pulls that file into static links. */
-const char *weft__io_error_name(int code);
-#define WEFT__PULL_IO_ERROR_NAMES \
-    __attribute__((used)) static const char *(*const weft__pull_io_errors)(int) = weft__io_error_name;
 
 #endif

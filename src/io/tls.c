@@ -63,20 +63,8 @@ static __thread char last_error[256];
 
 const char *weft_tls_error(void) { return last_error; }
 
-static const char *tls_error_name(int code)
-{
-    switch (code) {
-    case WEFT_ETLS: return "TLS error";
-    case WEFT_ETLSCERT: return "TLS certificate verification failed";
-    case WEFT_ETLSHOST: return "TLS certificate does not match the host name";
-    }
-    return NULL;
-}
-
-__attribute__((constructor)) static void register_errors(void)
-{
-    weft__error_table(WEFT_ETLS, WEFT_ETLS + 99, tls_error_name);
-}
+/* TLS's codes for weft_strerror: the table in weft/io.h. */
+WEFT__ERROR_TABLE(tls, WEFT_TLS_ERRORS)
 
 /* Records OpenSSL's reason for a failure (or what) and clears its queue. */
 static void note_ssl_error(const char *what)

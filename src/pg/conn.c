@@ -20,29 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *pg_error_name(int code)
-{
-    switch (code) {
-    case WEFT_PG_ESERVER: return "PostgreSQL: server error";
-    case WEFT_PG_ECONNECT: return "PostgreSQL: could not connect";
-    case WEFT_PG_EAUTH: return "PostgreSQL: authentication failed";
-    case WEFT_PG_ENODB: return "PostgreSQL: database does not exist";
-    case WEFT_PG_EBROKEN: return "PostgreSQL: connection lost";
-    case WEFT_PG_ENULL: return "PostgreSQL: value is NULL";
-    case WEFT_PG_ETYPE: return "PostgreSQL: value has another type";
-    case WEFT_PG_EABORTED: return "PostgreSQL: skipped after an earlier error in the pipeline";
-    case WEFT_PG_ECLOSED: return "PostgreSQL: pool closed";
-    case WEFT_PG_ESTATE: return "PostgreSQL: no transaction open";
-    case WEFT_PG_ENOROWS: return "PostgreSQL: no row returned";
-    case WEFT_PG_EMANYROWS: return "PostgreSQL: more than one row returned";
-    }
-    return NULL;
-}
-
-__attribute__((constructor)) static void pg_register_errors(void)
-{
-    weft__error_table(10400, 10599, pg_error_name);
-}
+/* PostgreSQL's codes for weft_strerror: the table in weft/pg.h. */
+WEFT__ERROR_TABLE(pg, WEFT_PG_ERRORS)
 
 /* ---- errors ------------------------------------------------------------------ */
 
