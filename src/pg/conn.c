@@ -10,7 +10,6 @@
  * connection queue up instead of interleaving protocol messages. */
 #define _GNU_SOURCE
 #include "pg_internal.h"
-#include "error_table.h"
 #include <weft/io.h>
 #include <weft/debug.h>
 #include <openssl/ssl.h>
@@ -19,9 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* PostgreSQL's codes for weft_strerror: the table in weft/pg.h. */
-WEFT__ERROR_TABLE(pg, WEFT_PG_ERRORS)
 
 /* ---- errors ------------------------------------------------------------------ */
 

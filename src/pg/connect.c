@@ -6,6 +6,7 @@
  * here. */
 #define _GNU_SOURCE
 #include "pg_internal.h"
+#include "error_table.h"
 #include <weft/io.h>
 #include <weft/debug.h>
 #include <arpa/inet.h>
@@ -13,6 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* PostgreSQL's codes for weft_strerror (the table in weft/pg.h): here,
+ * since every user of pg connects (a static link may leave out conn.c's
+ * engine when only weft_pg_connect is named). */
+WEFT__ERROR_TABLE(pg, WEFT_PG_ERRORS)
 
 static int is_numeric_addr(const char *h)
 {
