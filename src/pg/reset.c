@@ -25,6 +25,7 @@
 static const char *const reset_stmts[] = {
     "RESET SESSION AUTHORIZATION", "RESET ROLE", "RESET ALL", "CLOSE ALL", "UNLISTEN *",
     "SELECT pg_advisory_unlock_all()", "DISCARD TEMP", "DISCARD SEQUENCES"};
+#define RESETS_OWN_SEGMENT 3 /* the first three: authorization, role, settings */
 static const char check_sql[] =
     "SELECT 1 FROM pg_prepared_statements WHERE from_sql UNION ALL"
     " SELECT 1 WHERE (SELECT count(*) FROM pg_prepared_statements WHERE NOT from_sql) < %d";
@@ -46,8 +47,17 @@ int pg__reset_send(weft_pg *c)
     /* its own segment: the rest must not be skipped with a failed block */
     if (ok && PQtransactionStatus(c->pg) != PQTRANS_IDLE)
         ok = send_one(c, "ROLLBACK") && PQpipelineSync(c->pg) && ++syncs;
-    for (size_t i = 0; ok && i < sizeof reset_stmts / sizeof reset_stmts[0]; i++)
+    for (size_t i = 0; ok && i < sizeof reset_stmts / sizeof reset_stmts[0]; i++) {
         ok = send_one(c, reset_stmts[i]);
+        /* The user, role and settings in a segment of their own, committed
+         * at its sync: SET and RESET are transactional, so a later failure
+         * (DISCARD TEMP out of shared memory) would otherwise undo them
+         * while the next holder's statement, already queued behind the
+         * reset, runs before the failure is read (the connection is then
+         * dropped and that operation fails, but it would have run under the
+         * last holder's role). */
+        if (ok && i == RESETS_OWN_SEGMENT - 1) ok = PQpipelineSync(c->pg) && ++syncs;
+    }
     ok = ok && send_one(c, check) && PQpipelineSync(c->pg) && ++syncs;
     /* what the socket does not take now goes with the next flush */
     if (!ok || PQflush(c->pg) < 0) return pg__lost(c);
