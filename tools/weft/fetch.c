@@ -216,9 +216,16 @@ static int fetch_one(fetch_state *st, weft_http_client *c, size_t i, unsigned lo
 }
 
 /* The URL with control bytes, DEL, backslash and non-ASCII as \xNN. */
+/* u with its control bytes escaped and without its "user:pass@": the
+ * output may end up in a log or a bug report, the password must not. */
 static void print_url(FILE *f, const char *u)
 {
+    const char *sep = strstr(u, "://"), *auth = sep ? sep + 3 : u, *at = NULL;
+    for (size_t i = 0, n = strcspn(auth, "/?#"); i < n; i++)
+        if (auth[i] == '@') at = auth + i;
     for (const unsigned char *p = (const unsigned char *)u; *p; p++) {
+        if (at && p == (const unsigned char *)auth) p = (const unsigned char *)at + 1;
+        if (!*p) break;
         if (*p < 0x20 || *p >= 0x7f || *p == '\\') fprintf(f, "\\x%02x", *p);
         else fputc(*p, f);
     }
