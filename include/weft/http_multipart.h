@@ -113,7 +113,7 @@ int weft_http_multipart_text(weft_http_multipart *m, const char **data, size_t *
  * an existing file is an error, -EEXIST), max bytes at most (0: no limit
  * but max_part_bytes): past it the file is removed and
  * -WEFT_EHTTP_BODY_SIZE returned (413 sent). Also removed on any other
- * error. The bytes written, or -errno. Waits (disk writes off the loop). */
+ * error, a cancel or an expired deadline included. The bytes written, or -errno. Waits (disk writes off the loop). */
 int64_t weft_http_multipart_save(weft_http_multipart *m, const char *path, uint64_t max);
 /* Frees the reader (the rest of the body is drained by the server as for
  * any handler). NULL is a no-op. Does not wait. */

@@ -237,6 +237,13 @@ static int open_new(void *arg)
 
 static int unlink_job(void *arg) { return unlink((const char *)arg) ? -errno : 0; }
 
+static int unlink_off_loop(void *arg) { return weft_to_thread(unlink_job, arg); }
+
+/* Removes a file the save made, even for a caller cancelled or past its
+ * deadline (the usual reason a save stops half way): weft_to_thread alone
+ * refused at once there, and the partial upload stayed. */
+static void remove_saved(const char *path) { weft_shield(unlink_off_loop, (void *)path); }
+
 int64_t weft_http_multipart_save(weft_http_multipart *m, const char *path, uint64_t max)
 {
     int e = weft_check("weft_http_multipart_save");
@@ -244,7 +251,10 @@ int64_t weft_http_multipart_save(weft_http_multipart *m, const char *path, uint6
     if (m->err) return m->err;
     open_job j = {path, -1};
     if ((e = weft_to_thread(open_new, &j)) < 0) {
-        if (j.fd >= 0) close(j.fd); /* opened, but the caller was cancelled */
+        if (j.fd >= 0) { /* made, but the caller was cancelled meanwhile */
+            close(j.fd);
+            remove_saved(path);
+        }
         return e;
     }
     char *buf = malloc(READ_CHUNK);
@@ -259,7 +269,7 @@ int64_t weft_http_multipart_save(weft_http_multipart *m, const char *path, uint6
         if (max && total + (uint64_t)r > max) {
             /* Removed before the client hears 413: it may look at once. */
             close(j.fd), j.fd = -1;
-            weft_to_thread(unlink_job, (void *)path);
+            remove_saved(path);
             free(buf);
             return fail(m, -WEFT_EHTTP_BODY_SIZE);
         }
@@ -273,7 +283,7 @@ int64_t weft_http_multipart_save(weft_http_multipart *m, const char *path, uint6
     free(buf);
     close(j.fd);
     if (rc < 0) {
-        weft_to_thread(unlink_job, (void *)path);
+        remove_saved(path);
         return rc;
     }
     return (int64_t)total;
