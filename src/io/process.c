@@ -265,8 +265,12 @@ int weft_process_kill(weft_process *p, int sig)
 int weft_process_kill_group(weft_process *p, int sig)
 {
     if (!p || !p->own_group) return -EINVAL;
-    /* Safe after the reap: Linux does not hand out a pid that still names a
-     * process group, so while anything of the group lives, the pgid is ours. */
+    /* After the reap: Linux does not hand out a pid that still names a
+     * process group, so while anything of the group lives, the pgid is
+     * ours. Once the group is empty the pid may be reused (after the pid
+     * space wraps): a live process with that pid then means the group is
+     * gone and the pid is someone else's, who must not be signalled. */
+    if (p->reaped && kill(p->pid, 0) == 0) return -ESRCH;
     return killpg(p->pid, sig) < 0 ? -errno : 0;
 }
 
