@@ -138,6 +138,13 @@ static int forward(weft_http_request *req)
         return weft_http_respond(req, st, "text/plain", msg, (size_t)n);
     }
     int status = weft_http_response_status(resp);
+    if (status < 200) {
+        /* A final 1xx (a 101 to a request with no Upgrade, which this
+         * proxy never passes on) is not an answer to hand the client: its
+         * connection would look switched to another protocol. */
+        weft_http_response_free(resp);
+        return weft_http_respond(req, 502, "text/plain", "upstream answered 1xx\n", 22);
+    }
     const weft_http_header *rh = weft_http_response_headers(resp, &nh);
     const char *rconn = weft_http_response_header(resp, "connection");
     for (size_t i = 0; i < nh; i++)
@@ -148,7 +155,7 @@ static int forward(weft_http_request *req)
     weft_http_reply_header(req, "Via", "1.1 weft-proxy");
     const char *ctype = weft_http_response_header(resp, "content-type");
     const char *rcl = weft_http_response_header(resp, "content-length");
-    if (status < 200 || status == 204 || status == 304) {
+    if (status == 204 || status == 304) {
         r = weft_http_respond(req, status, ctype, "", 0);
     } else {
         r = weft_http_reply_start(req, status, ctype, rcl ? atoll(rcl) : -1);

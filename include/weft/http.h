@@ -310,9 +310,10 @@ int weft_http_reply_cookie(weft_http_request *req, const weft_http_set_cookie *k
  * the body differently). */
 int weft_http_reply_header(weft_http_request *req, const char *name, const char *value);
 /* A whole response in one write: status line, headers, Content-Length and
- * the body (not sent for HEAD, 1xx, 204, 304). content_type NULL: none.
+ * the body (not sent for HEAD, 204, 304). content_type NULL: none.
  * body is not kept. 0, -WEFT_EHTTP_STATE (a response was already started),
- * -EINVAL (status not 100-999, CR/LF in content_type: nothing is sent), or
+ * -EINVAL (status not 200-999: a 1xx is interim, never a final answer, and
+ * 100/101 are the server's own; CR/LF in content_type: nothing is sent), or
  * the stream's error (the connection then closes). Waits. */
 int weft_http_respond(weft_http_request *req, int status, const char *content_type,
                       const void *body, size_t len);

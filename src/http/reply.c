@@ -161,7 +161,10 @@ int weft_http_respond(weft_http_request *req, int status, const char *ctype, con
     int e = weft_check("weft_http_respond");
     if (e) return e;
     if (req->replied) return -WEFT_EHTTP_STATE;
-    if (status < 100 || status > 999) return -EINVAL;
+    /* A 1xx is interim (RFC 9110 15.2): as a final answer the client waits
+     * on and takes the next request's answer for this one's, and a 101
+     * has a proxy in front tunnel the rest. 100 and 101 are the server's. */
+    if (status < 200 || status > 999) return -EINVAL;
     if (handler_not_modified(req, status)) status = 304;
     int no_body = status < 200 || status == 204 || status == 304;
     int coding = no_body ? WEFT__CODING_NONE : pick_coding(req, status, ctype, (int64_t)len);
@@ -191,7 +194,7 @@ int weft_http_reply_start(weft_http_request *req, int status, const char *ctype,
     int e = weft_check("weft_http_reply_start");
     if (e) return e;
     if (req->replied) return -WEFT_EHTTP_STATE;
-    if (status < 100 || status > 999) return -EINVAL;
+    if (status < 200 || status > 999) return -EINVAL; /* as weft_http_respond */
     int64_t announced = content_length;
     int not_modified = handler_not_modified(req, status);
     if (not_modified) status = 304, content_length = -2;
