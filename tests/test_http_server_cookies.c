@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -260,6 +261,19 @@ WEFT_TEST(format_and_refusals)
     big[4094] = 0; /* a name and 4094 bytes: 4096, the most */
     WEFT_TEST_CHECK(weft_http_set_cookie_format(&(weft_http_set_cookie){.name = "ab", .value = big},
                                                 out, sizeof out) == 4097);
+    /* Review: an Expires that gmtime cannot place (INT64_MAX, "never")
+     * was formatted from an unset struct tm (day and month names indexed
+     * by garbage); past year 9999 there is no cookie-date either. */
+    int64_t far[] = {INT64_MAX, INT64_MIN, 253402300800LL, -62135596801LL};
+    for (size_t i = 0; i < sizeof far / sizeof *far; i++)
+        WEFT_TEST_CHECK(weft_http_set_cookie_format(
+                            &(weft_http_set_cookie){.name = "a", .value = "b", .expires = far[i]},
+                            out, sizeof out) == -EINVAL);
+    WEFT_TEST_CHECK(weft_http_set_cookie_format(
+                        &(weft_http_set_cookie){.name = "a", .value = "b",
+                                                .expires = 253402300799LL},
+                        out, sizeof out) > 0 &&
+                    !strcmp(out, "a=b; Expires=Fri, 31 Dec 9999 23:59:59 GMT"));
     return 0;
 }
 

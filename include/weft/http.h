@@ -282,13 +282,14 @@ typedef struct weft_http_set_cookie {
     const char *path;    /* starting with '/', no ';' or control byte */
     const char *domain;  /* a host name, one leading '.' allowed */
     int64_t max_age;     /* seconds; 0: none; < 0: "Max-Age=0" (delete now) */
-    int64_t expires;     /* Unix time; 0: none */
+    int64_t expires;     /* Unix time, years 1 to 9999; 0: none */
     int secure, http_only;
     int same_site;       /* WEFT_HTTP_SAMESITE_*; NONE needs secure */
     int partitioned;     /* CHIPS; needs secure */
 } weft_http_set_cookie;
 /* 0 if k makes a Set-Cookie line browsers take as meant; -EINVAL if not:
- * a field as above broken, name + value over 4096 bytes, SameSite=None or
+ * a field as above broken (expires outside years 1-9999 too), name +
+ * value over 4096 bytes, SameSite=None or
  * Partitioned without Secure, a "__Secure-" name without Secure, a
  * "__Host-" one without Secure, with a Domain or with a Path other than
  * "/". Does not wait. */

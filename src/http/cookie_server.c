@@ -131,6 +131,10 @@ int weft_http_set_cookie_check(const weft_http_set_cookie *k)
     if (k->path && (k->path[0] != '/' || !attr_ok(k->path) || strlen(k->path) > 1024))
         return -EINVAL;
     if (k->domain && !domain_ok(k->domain)) return -EINVAL;
+    /* An Expires is a date of years 1 to 9999 (RFC 6265 5.1.1 has four
+     * digits): past that gmtime failed and the line was made from garbage. */
+    if (k->expires && (k->expires < -62135596800LL || k->expires > 253402300799LL))
+        return -EINVAL;
     if (k->same_site < WEFT_HTTP_SAMESITE_UNSET || k->same_site > WEFT_HTTP_SAMESITE_NONE)
         return -EINVAL;
     /* Browsers drop these: SameSite=None without Secure, and the prefixes

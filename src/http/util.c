@@ -64,7 +64,12 @@ static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
 void weft__http_fmt_date(time_t t, char out[40])
 {
     struct tm tm;
-    gmtime_r(&t, &tm);
+    /* A time gmtime cannot place (its year past an int) reads as the
+     * epoch rather than as an unset tm's garbage indexes. */
+    if (!gmtime_r(&t, &tm)) {
+        t = 0;
+        gmtime_r(&t, &tm);
+    }
     snprintf(out, 40, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday], tm.tm_mday,
              months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
