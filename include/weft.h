@@ -15,6 +15,28 @@
  * (a permit, a lock, a queue item, a task's result) never lose it: a task
  * handed it just before being cancelled gets it and returns success.
  * Objects are single-loop: use them only from the thread whose loop made them.
+ *
+ * API conventions (docs/design.md "API conventions" gives the reason for
+ * each; older spellings stay, as listed there, with their old meanings):
+ *  - Constructors: an object that is only allocated comes back as a pointer,
+ *    NULL and errno (an errno value, never a weft code) on failure
+ *    (weft_sem_new, weft_spawn); one whose making waits or can fail with
+ *    weft's own codes returns int (0 or a negated code) and the object in
+ *    an out parameter (weft_pg_connect, weft_process_spawn,
+ *    weft_tcp_start_server).
+ *  - Variants: `_with` is the call with an options struct (weft_run_with).
+ *    Options structs are named `_opts` (weft_options, the contract's, is the
+ *    one exception); a zeroed struct, or NULL, means every default.
+ *  - `_nowait`: the call that would wait, done only if it need not
+ *    (asyncio's get_nowait): 0, or -EAGAIN when it would have waited.
+ *  - Timeouts are seconds in doubles named `_s`. As an argument, < 0 is no
+ *    limit and 0 is "do not wait" (weft_wait_any(t, n, 0) polls). As an
+ *    options field, 0 is the documented default (a zeroed struct must mean
+ *    "defaults") and < 0 no limit.
+ *  - Names are layer_object_verb (weft_pg_result_free, weft_queue_put); the
+ *    verb `close` ends use but keeps what is buffered readable (a closed
+ *    queue's items, a half-closed stream), `free` releases memory, and a
+ *    call that does both (weft_stream_close, weft_http_client_close) says so.
  */
 #ifndef WEFT_H
 #define WEFT_H
@@ -268,7 +290,8 @@ int weft_group_wait(weft_group *g);
 typedef struct weft_sem weft_sem;
 weft_sem *weft_sem_new(int value);      /* value permits (>= 0) */
 int weft_sem_acquire(weft_sem *s);      /* 0, -ECANCELED, -ETIMEDOUT. Waits. */
-int weft_sem_try_acquire(weft_sem *s);  /* 1 acquired, 0 not */
+int weft_sem_acquire_nowait(weft_sem *s);/* 0 acquired, -EAGAIN not. Does not wait. */
+int weft_sem_try_acquire(weft_sem *s);  /* older spelling: 1 acquired, 0 not */
 void weft_sem_release(weft_sem *s);     /* hands the permit to the first waiter */
 int weft_sem_value(const weft_sem *s);  /* free permits */
 void weft_sem_free(weft_sem *s);        /* waiters get -EPIPE; NULL is a no-op */
@@ -301,7 +324,8 @@ weft_lock *weft_lock_new(void);         /* unlocked */
 /* 0, -ECANCELED, -ETIMEDOUT; -EDEADLK (reported) if the caller already holds
  * it: the lock is not reentrant. Waits. */
 int weft_lock_acquire(weft_lock *l);
-int weft_lock_try_acquire(weft_lock *l);/* 1 acquired, 0 not */
+int weft_lock_acquire_nowait(weft_lock *l);/* 0 acquired, -EAGAIN not. Does not wait. */
+int weft_lock_try_acquire(weft_lock *l);/* older spelling: 1 acquired, 0 not */
 void weft_lock_release(weft_lock *l);   /* by its owner only (else reported, ignored);
                                            hands the lock to the first waiter */
 int weft_lock_locked(const weft_lock *l);/* 1 if held */
@@ -338,9 +362,11 @@ int weft_queue_put(weft_queue *q, void *item);    /* waits while full; -EPIPE if
 int weft_queue_get(weft_queue *q, void **item);   /* waits while empty; -EPIPE once
                                                      closed and drained, -ECANCELED,
                                                      -ETIMEDOUT. Waits. */
-int weft_queue_try_put(weft_queue *q, void *item);/* 0, -EAGAIN full, -EPIPE closed,
-                                                     -ENOMEM */
-int weft_queue_try_get(weft_queue *q, void **item);/* 0, -EAGAIN empty, -EPIPE */
+int weft_queue_put_nowait(weft_queue *q, void *item);/* 0, -EAGAIN full, -EPIPE closed,
+                                                        -ENOMEM. Does not wait. */
+int weft_queue_get_nowait(weft_queue *q, void **item);/* 0, -EAGAIN empty, -EPIPE */
+int weft_queue_try_put(weft_queue *q, void *item);   /* older spellings of the two */
+int weft_queue_try_get(weft_queue *q, void **item);
 void weft_queue_close(weft_queue *q);             /* waiters get -EPIPE; items stay
                                                      gettable */
 size_t weft_queue_size(const weft_queue *q);      /* items queued */
@@ -427,8 +453,10 @@ int weft_chan_put(weft_chan *c, void *item);
  * -ETIMEDOUT. Waits. */
 int weft_chan_get(weft_chan *c, void **item);
 /* 0, -EAGAIN (full), -EPIPE (closed), -ENOMEM. Does not wait. */
-int weft_chan_try_put(weft_chan *c, void *item);
+int weft_chan_put_nowait(weft_chan *c, void *item);
 /* 0, -EAGAIN (empty), -EPIPE (closed and drained). Does not wait. */
+int weft_chan_get_nowait(weft_chan *c, void **item);
+int weft_chan_try_put(weft_chan *c, void *item); /* older spellings of the two */
 int weft_chan_try_get(weft_chan *c, void **item);
 /* Puts fail with -EPIPE from now on, waiting putters too; getters drain
  * what is left, then get -EPIPE. Does not wait. */

@@ -279,9 +279,15 @@ typedef struct weft_serve_opts {
  * by itself. When a handler returns, the server drains its stream (up to
  * 10 s) and, if the client sent more than the handler read, reads and drops
  * it for up to 2 s before closing, so that the kernel does not answer with
- * a reset that could destroy the reply in flight. Returns NULL and errno
- * (EADDRINUSE, EACCES, EINVAL, ENOMEM, DNS errors as positive WEFT_EDNS...)
- * on failure. Must be called in a task; waits only to resolve a name. */
+ * a reset that could destroy the reply in flight. 0 and *out, or -errno
+ * (-EADDRINUSE, -EACCES, -EINVAL, -ENOMEM, -ECANCELED...) or a DNS code
+ * (-WEFT_EDNS: the name does not resolve). opt may be NULL. Must be called
+ * in a task; waits only to resolve a name. */
+int weft_tcp_start_server(const char *host, int port, weft_handler handler, void *arg,
+                          const weft_serve_opts *opt, weft_server **out);
+/* The same, older spellings (the contract's weft_tcp_serve): NULL and
+ * errno on failure, an errno value only (a DNS failure is EADDRNOTAVAIL,
+ * a temporary one EAGAIN: weft_tcp_start_server gives the weft code). */
 weft_server *weft_tcp_serve(const char *host, int port, weft_handler handler, void *arg);
 weft_server *weft_tcp_serve_with(const char *host, int port, weft_handler handler, void *arg,
                                  const weft_serve_opts *opt);

@@ -629,7 +629,10 @@ typedef struct weft_pg_pool weft_pg_pool;
 typedef struct weft_pg_pool_opts {
     int min_size;          /* connections opened by weft_pg_pool_new; default 1 */
     int max_size;          /* upper bound; default 10 */
-    double acquire_timeout;/* seconds weft_pg_pool_acquire waits; 0: 30 s; < 0: forever */
+    union {                /* seconds weft_pg_pool_acquire waits; 0: 30 s; < 0: forever */
+        double acquire_timeout_s;
+        double acquire_timeout; /* older spelling, without the _s of every timeout */
+    };
     double check_idle_s;   /* a connection idle this long is pinged before reuse; 0: 10 s */
     /* asyncpg.create_pool's lifecycle (all optional; zero: the default) */
     int (*init)(weft_pg *c, void *arg);  /* once per new connection; < 0: it is closed

@@ -41,6 +41,7 @@ typedef struct weft_test_options {
                           one-time caches do not count) */
     size_t stack_size; /* per task, 0: the default */
 } weft_test_options;
+typedef weft_test_options weft_test_opts; /* the `_opts` convention's name (weft.h) */
 
 /* Runs body(arg) as described above; opt may be NULL. Prints "ok name
  * (seconds)" or "FAIL name: reason" lines to stderr. Returns 0 if the test

@@ -270,6 +270,8 @@ int weft_chan_get(weft_chan *c, void **item)
 
 int weft_chan_try_put(weft_chan *c, void *item) { return put(c, item, 0); }
 int weft_chan_try_get(weft_chan *c, void **item) { return get(c, item, 0); }
+int weft_chan_put_nowait(weft_chan *c, void *item) { return put(c, item, 0); }
+int weft_chan_get_nowait(weft_chan *c, void **item) { return get(c, item, 0); }
 
 void weft_chan_close(weft_chan *c)
 {

@@ -216,3 +216,7 @@ int weft_queue_join(weft_queue *q)
     if (!q->unfinished) return 0;
     return weft__park(&q->joiners, WAIT_QUEUE, INFINITY, 0, 1);
 }
+
+/* The convention's names (weft.h): the try_ spellings are older. */
+int weft_queue_put_nowait(weft_queue *q, void *item) { return weft_queue_try_put(q, item); }
+int weft_queue_get_nowait(weft_queue *q, void **item) { return weft_queue_try_get(q, item); }

@@ -115,6 +115,10 @@ int weft_lock_acquire(weft_lock *l)
     return r;
 }
 
+int weft_sem_acquire_nowait(weft_sem *s) { return weft_sem_try_acquire(s) ? 0 : -EAGAIN; }
+
+int weft_lock_acquire_nowait(weft_lock *l) { return weft_lock_try_acquire(l) ? 0 : -EAGAIN; }
+
 int weft_lock_try_acquire(weft_lock *l)
 {
     if (!weft_sem_try_acquire(&l->sem)) return 0;

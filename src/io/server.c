@@ -234,6 +234,7 @@ static weft_server *server_new(weft_handler handler, void *arg, const weft_serve
 
 static void server_free(weft_server *srv)
 {
+    weft_debug_untrack(srv); /* a server that failed to start was tracked too */
     free(srv->shards);
     for (int i = 0; i < srv->nl; i++) weft_close(srv->lfd[i]);
     if (srv->path && srv->nl) unlink(srv->path); /* else close did */
@@ -261,10 +262,18 @@ static weft_server *server_start(weft_server *srv)
     return srv;
 }
 
+/* The last failure's whole code on this thread, for weft_tcp_start_server. */
+static __thread int serve_err;
+
+/* errno gets an errno value only: weft's own codes (a name that does not
+ * resolve) have no meaning there, so they become the nearest one (no
+ * address to listen on; try again) and the code itself goes to the int
+ * constructor. */
 static weft_server *fail(weft_server *srv, int err)
 {
     if (srv) server_free(srv);
-    errno = -err;
+    serve_err = err;
+    errno = -err < WEFT_ERRBASE ? -err : err == -WEFT_EDNSAGAIN ? EAGAIN : EADDRNOTAVAIL;
     return NULL;
 }
 
@@ -423,6 +432,17 @@ weft_server *weft_tcp_serve(const char *host, int port, weft_handler handler, vo
     weft_server *srv = weft_tcp_serve_with(host, port, handler, arg, NULL);
     weft_debug_track_at(srv, "server", WEFT_DEBUG_CALLER); /* the user's call, not ours */
     return srv;
+}
+
+int weft_tcp_start_server(const char *host, int port, weft_handler handler, void *arg,
+                          const weft_serve_opts *opt, weft_server **out)
+{
+    if (!out) return -EINVAL;
+    serve_err = 0;
+    *out = weft_tcp_serve_with(host, port, handler, arg, opt);
+    if (!*out) return serve_err ? serve_err : -errno;
+    weft_debug_track_at(*out, "server", WEFT_DEBUG_CALLER); /* the user's call, not ours */
+    return 0;
 }
 
 weft_server *weft_unix_serve(const char *path, weft_handler handler, void *arg,
