@@ -145,4 +145,37 @@ WEFT_TEST(defect_12_header_injection)
     return bad;
 }
 
-WEFT_TEST_MAIN(WEFT_TEST_CASE(defect_1_head_overflow), WEFT_TEST_CASE(defect_12_header_injection))
+/* Review: a 2xx to CONNECT means "tunnel open" (RFC 9110 9.3.6), with no
+ * framing and no content: only weft_http_reply_tunnel may send one. A
+ * proxy handler's weft_http_respond(200, body) framed a body that the
+ * client took as the tunnel's first bytes, and a handler that answered
+ * nothing got the default "200" for it: a tunnel to nowhere. */
+static int h_connect(weft_http_request *req, void *arg)
+{
+    int i = *(int *)arg;
+    if (i == 0) return 0;
+    got = i == 1 ? weft_http_respond(req, 200, "text/plain", "hello", 5)
+                 : weft_http_reply_start(req, 204, NULL, -1);
+    return weft_http_respond(req, 403, "text/plain", "safe", 4);
+}
+
+WEFT_TEST(review_connect_2xx_only_by_tunnel)
+{
+    int bad = 0;
+    for (int i = 0; i < 3; i++) {
+        weft_http_server *srv = weft_http_server_new(NULL);
+        WEFT_TEST_CHECK(weft_http_server_proxy(srv, h_connect, &i) == 0);
+        got = 12345;
+        const char *req = "CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n";
+        http_talk(srv, req, strlen(req), out, sizeof out);
+        int ok = i == 0 ? !strncmp(out, "HTTP/1.1 500 ", 13)
+                        : got == -EINVAL && !strncmp(out, "HTTP/1.1 403 ", 13) &&
+                              strstr(out, "\r\n\r\nsafe") && !strstr(out, "hello");
+        if (!ok) fprintf(stderr, "CONNECT %d: returned %d, wire:\n%s\n", i, got, out), bad = -1;
+        WEFT_TEST_CHECK(weft_http_server_close(srv, 1) == 0);
+    }
+    return bad;
+}
+
+WEFT_TEST_MAIN(WEFT_TEST_CASE(defect_1_head_overflow), WEFT_TEST_CASE(defect_12_header_injection),
+               WEFT_TEST_CASE(review_connect_2xx_only_by_tunnel))

@@ -207,8 +207,10 @@ int weft_http_request_body(weft_http_request *req, const char **data, size_t *le
 
 /* Hands every CONNECT request, and every request with an absolute-form
  * target, to h (after the middleware) instead of the routes. After a
- * CONNECT the connection ends when h returns, tunnel or not. 0 or -EINVAL
- * (h NULL). Does not wait. */
+ * CONNECT the connection ends when h returns, tunnel or not; a 2xx to it
+ * comes only from weft_http_reply_tunnel (weft_http_respond and
+ * weft_http_reply_start give -EINVAL), and h answering nothing sends 500.
+ * 0 or -EINVAL (h NULL). Does not wait. */
 int weft_http_server_proxy(weft_http_server *srv, weft_http_handler h, void *arg);
 /* The scheme of an absolute-form target ("http"), "" otherwise. */
 const char *weft_http_request_scheme(const weft_http_request *req);

@@ -155,6 +155,14 @@ static int mark_coded(weft_http_request *req, int coding)
 /* Every reply call starts with the entry check of waiting functions, also
  * when its bytes would only be gathered for a pipelined batch: a cancelled
  * handler (or one past its deadline) sends nothing and changes no state. */
+/* A 2xx to CONNECT opens the tunnel (RFC 9110 9.3.6: no framing, no
+ * content): weft_http_reply_tunnel's alone. A framed one had the client
+ * take its body for the tunnel's first bytes. */
+static int connect_2xx(const weft_http_request *req, int status)
+{
+    return status >= 200 && status < 300 && !strcmp(req->h->method, "CONNECT");
+}
+
 int weft_http_respond(weft_http_request *req, int status, const char *ctype, const void *body,
                       size_t len)
 {
@@ -164,7 +172,7 @@ int weft_http_respond(weft_http_request *req, int status, const char *ctype, con
     /* A 1xx is interim (RFC 9110 15.2): as a final answer the client waits
      * on and takes the next request's answer for this one's, and a 101
      * has a proxy in front tunnel the rest. 100 and 101 are the server's. */
-    if (status < 200 || status > 999) return -EINVAL;
+    if (status < 200 || status > 999 || connect_2xx(req, status)) return -EINVAL;
     if (handler_not_modified(req, status)) status = 304;
     int no_body = status < 200 || status == 204 || status == 304;
     int coding = no_body ? WEFT__CODING_NONE : pick_coding(req, status, ctype, (int64_t)len);
@@ -194,7 +202,8 @@ int weft_http_reply_start(weft_http_request *req, int status, const char *ctype,
     int e = weft_check("weft_http_reply_start");
     if (e) return e;
     if (req->replied) return -WEFT_EHTTP_STATE;
-    if (status < 200 || status > 999) return -EINVAL; /* as weft_http_respond */
+    if (status < 200 || status > 999 || connect_2xx(req, status))
+        return -EINVAL; /* as weft_http_respond */
     int64_t announced = content_length;
     int not_modified = handler_not_modified(req, status);
     if (not_modified) status = 304, content_length = -2;
@@ -344,6 +353,8 @@ int weft__reply_simple(weft_http_request *req, int status, const char *msg)
 /* After the handler: a response it never sent is sent for it. */
 int weft__reply_finish(weft_http_request *req)
 {
+    if (!req->replied && !strcmp(req->h->method, "CONNECT"))
+        return weft__reply_simple(req, 500, "CONNECT: no tunnel was opened");
     if (!req->replied) return weft_http_respond(req, 200, NULL, "", 0);
     if (!req->ended) return weft_http_reply_end(req);
     return 0;
