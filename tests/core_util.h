@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "check.h"
+#include "capture.h"
 
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)
@@ -52,26 +53,7 @@ static inline double mono(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-/* Runs fn with stderr captured; returns what it wrote (malloc'd). */
-static inline char *capture_stderr(void (*fn)(void *), void *arg)
-{
-    char path[] = "/tmp/weft_test_stderrXXXXXX";
-    int fd = mkstemp(path);
-    CHECK(fd >= 0);
-    unlink(path);
-    fflush(stderr);
-    int saved = dup(2);
-    dup2(fd, 2);
-    fn(arg);
-    fflush(stderr);
-    dup2(saved, 2);
-    close(saved);
-    off_t n = lseek(fd, 0, SEEK_END);
-    char *buf = calloc(1, (size_t)n + 1);
-    CHECK(pread(fd, buf, (size_t)n, 0) == n);
-    close(fd);
-    return buf;
-}
+/* capture_stderr(fn, arg): capture.h, the one stderr-capture helper. */
 
 /* Everything fd gives until end of file, NUL-terminated (malloc'd). */
 static inline char *read_to_end(int fd)
