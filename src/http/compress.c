@@ -101,11 +101,21 @@ int weft__deflate_live(const weft__deflate *d) { return d && d->live; }
 int weft__deflate_run(weft__deflate *d, const void *in, size_t n, int finish, weft__buf *out)
 {
     if (!d || !d->live) return -ENOMEM;
-    d->z.next_in = (Bytef *)in;
-    d->z.avail_in = (uInt)n; /* callers pass at most what a write gives: < 4 GiB */
-    int flush = finish ? Z_FINISH : Z_SYNC_FLUSH;
+    /* zlib counts input in uInt: a body past 4 GiB goes in slices, all but
+     * the last without a flush (Z_FINISH takes no input after it starts). */
+    const Bytef *next = in;
+    size_t left = n;
+    d->z.avail_in = 0;
     for (;;) {
-        if (weft__buf_reserve(out, n / 2 + 4096)) return -ENOMEM;
+        if (d->z.avail_in == 0 && left) {
+            uInt take = left > UINT_MAX ? UINT_MAX : (uInt)left;
+            d->z.next_in = (Bytef *)next;
+            d->z.avail_in = take;
+            next += take;
+            left -= take;
+        }
+        int flush = left ? Z_NO_FLUSH : finish ? Z_FINISH : Z_SYNC_FLUSH;
+        if (weft__buf_reserve(out, (n > (64u << 20) ? (64u << 20) : n / 2) + 4096)) return -ENOMEM;
         size_t room = out->cap - out->len;
         if (room > UINT_MAX) room = UINT_MAX;
         d->z.next_out = (Bytef *)out->p + out->len;
@@ -119,7 +129,7 @@ int weft__deflate_run(weft__deflate *d, const void *in, size_t n, int finish, we
         }
         if (rc != Z_OK && rc != Z_BUF_ERROR) return -ENOMEM;
         /* Done when zlib left room unused with all input taken. */
-        if (d->z.avail_out > 0 && d->z.avail_in == 0) return 0;
+        if (d->z.avail_out > 0 && d->z.avail_in == 0 && !left) return 0;
     }
 }
 

@@ -161,11 +161,13 @@ long weft__ws_zrx_run(weft__ws_zrx *z, void *out, size_t cap)
 {
     if (cap > UINT_MAX) cap = UINT_MAX;
     z->z.next_in = z->in.p ? (Bytef *)z->in.p + z->off : NULL;
-    z->z.avail_in = (uInt)(z->in.len - z->off);
+    size_t avail = z->in.len - z->off;
+    uInt give = avail > UINT_MAX ? UINT_MAX : (uInt)avail; /* zlib counts in uInt */
+    z->z.avail_in = give;
     z->z.next_out = out;
     z->z.avail_out = (uInt)cap;
     int rc = inflate(&z->z, Z_SYNC_FLUSH);
-    z->off = z->in.len - z->z.avail_in;
+    z->off += give - z->z.avail_in;
     long produced = (long)(cap - z->z.avail_out);
     if (rc == Z_STREAM_END) {
         /* A final block (BFINAL): what follows starts a new stream. */
