@@ -396,12 +396,22 @@ static int cache_answer(const char *host, int port, int family, int socktype, do
  * caller drops with job_unref under mu), or -errno (cancelled, timed out:
  * the job is left to its worker). */
 static int pool_wait(const char *key, int family, int socktype, const struct sockaddr *sa,
-                     socklen_t salen, job **jout)
+                     socklen_t salen, double ttl, job **jout)
 {
     pthread_once(&atfork_once, atfork_register);
     waiter w = {.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};
     if (w.efd < 0) return -errno;
     pthread_mutex_lock(&mu);
+    /* A forward lookup's job may have ended since the caller looked in the
+     * cache (mu was released, and the eventfd took a system call): its
+     * answer is there now, and starting a job would ask again (io_dns's
+     * "20 concurrent lookups, one getaddrinfo" failed so on a loaded
+     * machine). Checked under the same hold as job_get. */
+    if (!sa && cache_find(key, family, socktype, mono(), ttl)) {
+        pthread_mutex_unlock(&mu);
+        close(w.efd);
+        return -EALREADY;
+    }
     job *j = job_get(key, family, socktype, sa, salen);
     if (!j || !nworkers) {
         if (j) j->refs--; /* it stays queued for the next worker */
@@ -441,14 +451,17 @@ static int lookup_pool(const char *host, int port, int family, int socktype, dou
                        struct addrinfo **out)
 {
     /* A job for this name may have ended since weft_resolve looked in the
-     * cache (mu was released): its answer is there now. Without this look,
-     * a second getaddrinfo (seen in io_dns on a loaded machine). */
-    pthread_mutex_lock(&mu);
-    int r = cache_answer(host, port, family, socktype, ttl, out);
-    pthread_mutex_unlock(&mu);
-    if (r != -ENOENT) return r;
+     * cache (mu was released): its answer is there now; pool_wait looks
+     * again under the lock that starts a job (-EALREADY: look here). */
+    int r;
     job *j;
-    r = pool_wait(host, family, socktype, NULL, 0, &j);
+    do {
+        pthread_mutex_lock(&mu);
+        r = cache_answer(host, port, family, socktype, ttl, out);
+        pthread_mutex_unlock(&mu);
+        if (r != -ENOENT) return r;
+        r = pool_wait(host, family, socktype, NULL, 0, ttl, &j);
+    } while (r == -EALREADY);
     if (r < 0) return r;
     pthread_mutex_lock(&mu);
     r = j->err ? j->err : copy_list(j->res, port, out);
@@ -664,7 +677,7 @@ int weft_getnameinfo(const struct sockaddr *sa, socklen_t salen, char *host, siz
               ip, sizeof ip);
     snprintf(key, sizeof key, "%s/%d", ip, flags);
     job *j;
-    r = pool_wait(key, -1, flags, sa, salen, &j);
+    r = pool_wait(key, -1, flags, sa, salen, 0, &j);
     if (r < 0) return r;
     pthread_mutex_lock(&mu);
     r = j->err;
