@@ -280,6 +280,71 @@ static int array_text(const weft_pg_value *v, gather *g, weft_pg_array *a)
     return 0;
 }
 
+/* A binary array whose elements are kept as they come (every type but
+ * numeric, which is turned into text): validated and measured in one pass,
+ * then copied into one block, with no gather to grow (P4's int4[100] rows
+ * spent a third of their decode in the gather's reallocs and copies).
+ * 1: not such an array, use the general path. */
+static int array_binary_direct(const weft_pg_value *v, weft_pg_array **out)
+{
+    const char *p = v->data, *end = v->data + v->len;
+    if (end - p < 12) return -EINVAL;
+    weft_pg_array a = {0};
+    int32_t ndim = rd32(&p), flags = rd32(&p);
+    a.elem_oid = (unsigned)rd32(&p);
+    if (a.elem_oid == WEFT_PG_NUMERIC) return 1;
+    if (ndim < 0 || ndim > WEFT_PG_MAXDIM || (flags != 0 && flags != 1)) return -EINVAL;
+    if (end - p < 8 * (ptrdiff_t)ndim) return -EINVAL;
+    int64_t n = ndim ? 1 : 0;
+    for (int i = 0; i < ndim; i++) {
+        a.dims[i] = rd32(&p);
+        a.lbounds[i] = rd32(&p);
+        if (a.dims[i] < 0) return -EINVAL;
+        n *= a.dims[i];
+        if (n > (end - p) / 4 + 1) return -EINVAL; /* each element takes its 4-byte length */
+    }
+    if (n > (end - p) / 4) return -EINVAL;
+    a.ndim = n ? ndim : 0;
+    a.n = (int)n;
+    const char *first = p;
+    size_t bytes = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (end - p < 4) return -EINVAL;
+        int32_t len = rd32(&p);
+        if (len < -1 || len > end - p) return -EINVAL;
+        if (len >= 0) {
+            bytes += (size_t)len + 1; /* and a NUL, as every value has */
+            p += len;
+        }
+    }
+    if (p != end) return -EINVAL;
+    size_t vsize = (size_t)n * sizeof(weft_pg_value);
+    weft_pg_array *r = malloc(sizeof *r + vsize + bytes + 1);
+    if (!r) return -ENOMEM;
+    *r = a;
+    weft_pg_value *vals = (weft_pg_value *)(r + 1);
+    char *b = (char *)(vals + n);
+    p = first;
+    for (int64_t i = 0; i < n; i++) {
+        int32_t len = rd32(&p);
+        vals[i].oid = a.elem_oid;
+        vals[i].binary = 1;
+        vals[i].len = len;
+        if (len < 0) {
+            vals[i].data = NULL;
+            continue;
+        }
+        memcpy(b, p, (size_t)len);
+        b[len] = 0;
+        vals[i].data = b;
+        b += len + 1;
+        p += len;
+    }
+    r->elems = vals;
+    *out = r;
+    return 0;
+}
+
 int weft_pg_value_array(const weft_pg_value *v, weft_pg_array **out)
 {
     if (!v || !out) return -EINVAL;
@@ -288,6 +353,10 @@ int weft_pg_value_array(const weft_pg_value *v, weft_pg_array **out)
     if (!v->binary && (v->len == 0 || (v->data[0] != '{' && v->data[0] != '[')))
         return -WEFT_PG_ETYPE;
     if (v->oid && !pg__array_elem(v->oid) && v->oid < 16384) return -WEFT_PG_ETYPE;
+    if (v->binary) {
+        int rc = array_binary_direct(v, out);
+        if (rc <= 0) return rc;
+    }
     gather g = {0};
     weft_pg_array a = {0};
     int rc = v->binary ? array_binary(v, &g, &a) : array_text(v, &g, &a);
