@@ -64,7 +64,16 @@ static int split_authority(const char *a, char *host, size_t cap, int *port)
 {
     const char *colon = strrchr(a, ':');
     if (!colon || colon == a) return -1;
-    *port = atoi(colon + 1);
+    /* Digits only: atoi would take "80abc" or "+80" or " 80" as 80, and an
+     * overlong number is undefined behaviour for it. */
+    const char *d = colon + 1;
+    long v = 0;
+    if (!*d || strlen(d) > 5) return -1;
+    for (; *d; d++) {
+        if (*d < '0' || *d > '9') return -1;
+        v = v * 10 + (*d - '0');
+    }
+    *port = (int)v;
     size_t n = (size_t)(colon - a);
     if (a[0] == '[' && colon[-1] == ']') a++, n -= 2;
     if (n == 0 || n >= cap || *port <= 0 || *port > 65535) return -1;

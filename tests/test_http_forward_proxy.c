@@ -79,6 +79,21 @@ static int teardown(void)
     return tls_pair_free(dir, sctx, cctx);
 }
 
+/* One request written raw to port p; the whole answer (to the close) in out. */
+static int raw_exchange(int p, const char *rq)
+{
+    weft_stream *s;
+    if (weft_tcp_connect("127.0.0.1", p, NULL, &s)) return -1;
+    if (weft_stream_write(s, rq, strlen(rq)) < 0) return weft_stream_close(s), -1;
+    weft_stream_shutdown(s);
+    size_t got = 0;
+    ssize_t k;
+    while ((k = weft_stream_read(s, out + got, sizeof out - 1 - got)) > 0) got += (size_t)k;
+    out[got] = 0;
+    weft_stream_close(s);
+    return 0;
+}
+
 static int curl(const char *extra1, const char *extra2, const char *url)
 {
     char pxu[64];
@@ -126,6 +141,17 @@ WEFT_TEST(curl_through_proxy)
     T(curl("-w", "%{http_code}", u) == 0 && strstr(out, "502") && strstr(out, "upstream"));
     snprintf(u, sizeof u, "https://127.0.0.1:%d/", dead);
     T(curl("-w", "%{http_code}", u) != 0); /* the tunnel refused: curl fails */
+    /* A CONNECT port that is not all digits is refused, not read as its
+     * leading number (atoi took "<port>junk" and opened the tunnel). */
+    char rq[160];
+    const char *bad[] = {"%dx", "+%d", "%d0000000000", " %d"};
+    for (int i = 0; i < 4; i++) {
+        char auth[64], fmt[32];
+        snprintf(fmt, sizeof fmt, "127.0.0.1:%s", bad[i]);
+        snprintf(auth, sizeof auth, fmt, port);
+        snprintf(rq, sizeof rq, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n", auth, auth);
+        T(raw_exchange(pport, rq) == 0 && !strncmp(out, "HTTP/1.1 400 ", 13));
+    }
 #undef T
     return teardown() || fail ? -1 : 0;
 }
