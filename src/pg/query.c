@@ -98,7 +98,7 @@ int weft_pg_params_text(weft_pg_params *p, const char *s)
     return pg__params_push(p, s, s ? strlen(s) : 0, 0, 0);
 }
 int weft_pg_params_null(weft_pg_params *p) { return pg__params_push(p, NULL, 0, 0, 0); }
-int weft_pg_params_int(weft_pg_params *p, int64_t v)
+int weft_pg_params_bigint(weft_pg_params *p, int64_t v)
 {
     char b[24];
     return pg__params_push(p, b, (size_t)snprintf(b, sizeof b, "%" PRId64, v), 0, 0);
@@ -247,8 +247,11 @@ int pg__send_batch_item(weft_pg *c, const char *sql, const weft_pg_params *p, in
      * holder's SQL PREPAREd statements under weft's names (the reset sorts
      * them out, but its replies come after this statement has run): a
      * cached name could run the last holder's statement instead of sql, a
-     * new one could clash. The unnamed statement is nobody's. */
-    if (c->reset_syncs) flags |= WEFT_PG_NOCACHE, hint = NULL;
+     * new one could clash. The unnamed statement is nobody's. So too once
+     * the reset's replies were read while the connection sat idle in the
+     * pool, until the fixup they asked for has run (it runs after this
+     * statement: query_body). */
+    if (c->reset_syncs || c->reset_fixup) flags |= WEFT_PG_NOCACHE, hint = NULL;
     if (hint && hint->sql == sql && hint->s) {
         /* Entries only move when one is dropped, which ends a batch. */
         s = hint->s;
@@ -441,7 +444,7 @@ int weft_pg_query_count(weft_pg *c, const char *sql, const weft_pg_params *p, in
     return rc;
 }
 
-int weft_pg_query_ex(weft_pg *c, const char *sql, const weft_pg_params *p, int flags,
+int weft_pg_query_with(weft_pg *c, const char *sql, const weft_pg_params *p, int flags,
                      weft_pg_result **out)
 {
     int64_t rows = 0;
@@ -451,7 +454,7 @@ int weft_pg_query_ex(weft_pg *c, const char *sql, const weft_pg_params *p, int f
 
 int weft_pg_query(weft_pg *c, const char *sql, const weft_pg_params *p, weft_pg_result **out)
 {
-    return weft_pg_query_ex(c, sql, p, 0, out);
+    return weft_pg_query_with(c, sql, p, 0, out);
 }
 
 int pg__prepare_describe(weft_pg *c, const char *sql, const unsigned *types, int ntypes,
