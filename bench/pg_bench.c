@@ -30,7 +30,7 @@ static weft_pg_pool *pool;
 static int p1(weft_pg *c)
 {
     weft_pg_result *r;
-    int rc = weft_pg_query_ex(c, "SELECT 1+1", NULL, WEFT_PG_BINARY, &r);
+    int rc = weft_pg_query_with(c, "SELECT 1+1", NULL, WEFT_PG_BINARY, &r);
     if (rc < 0) return rc;
     int32_t v;
     rc = weft_pg_get_int(r, 0, 0, &v);
@@ -43,10 +43,10 @@ static int p1(weft_pg *c)
 static int p2(weft_pg *c)
 {
     weft_pg_result *r;
-    int rc = weft_pg_query_ex(c, "SELECT * FROM generate_series(1,1000)", NULL, WEFT_PG_BINARY,
+    int rc = weft_pg_query_with(c, "SELECT * FROM generate_series(1,1000)", NULL, WEFT_PG_BINARY,
                               &r);
     if (rc < 0) return rc;
-    int n = weft_pg_nrows(r);
+    int n = weft_pg_result_nrows(r);
     int64_t sum = 0;
     for (int i = 0; i < n; i++) {
         int32_t v;
@@ -96,7 +96,7 @@ static weft_pg_batch *make_batch(void)
     weft_pg_params *p = weft_pg_params_new();
     for (int i = 0; i < 1000; i++) {
         weft_pg_params_clear(p);
-        weft_pg_params_int(p, i);
+        weft_pg_params_bigint(p, i);
         weft_pg_params_text(p, "a row of the batch");
         weft_pg_batch_add(b, "INSERT INTO weft_bench_p3 VALUES ($1, $2)", p);
     }

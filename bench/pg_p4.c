@@ -37,7 +37,7 @@ static const char *const copy_cols[] = {"a", "b", "c", "d", "e", "f", "g"};
 static int q_types(weft_pg *c, weft_pg_params *p)
 {
     weft_pg_result *r;
-    int n = weft_pg_query_ex(c, types_sql, p, WEFT_PG_BINARY, &r);
+    int n = weft_pg_query_with(c, types_sql, p, WEFT_PG_BINARY, &r);
     if (n < 0) return n;
     int64_t sum = 0;
     for (int i = 0; i < n; i++)
@@ -61,7 +61,7 @@ static int q_types(weft_pg *c, weft_pg_params *p)
 static int q_bytea(weft_pg *c)
 {
     weft_pg_result *r;
-    int n = weft_pg_query_ex(c, "SELECT * FROM weft_p4_bytes", NULL, WEFT_PG_BINARY, &r);
+    int n = weft_pg_query_with(c, "SELECT * FROM weft_p4_bytes", NULL, WEFT_PG_BINARY, &r);
     if (n < 0) return n;
     size_t total = 0;
     for (int i = 0; i < n; i++) {
@@ -77,7 +77,7 @@ static int q_bytea(weft_pg *c)
 static int q_arrays(weft_pg *c)
 {
     weft_pg_result *r;
-    int n = weft_pg_query_ex(c, "SELECT * FROM weft_p4_arrays", NULL, WEFT_PG_BINARY, &r);
+    int n = weft_pg_query_with(c, "SELECT * FROM weft_p4_arrays", NULL, WEFT_PG_BINARY, &r);
     if (n < 0) return n;
     int64_t sum = 0;
     for (int i = 0; i < n; i++) {

@@ -21,7 +21,7 @@ static weft_pg_pool *pool;
 static int ask(weft_pg *c, int i)
 {
     weft_pg_params *p = weft_pg_params_new();
-    weft_pg_params_int(p, i);
+    weft_pg_params_bigint(p, i);
     weft_pg_result *r = NULL;
     int rc = weft_pg_query(c, "SELECT $1::int * $1::int FROM pg_sleep(0.01)", p, &r);
     weft_pg_params_free(p);

@@ -74,7 +74,7 @@ static int run_many(void *arg)
 {
     job *j = arg;
     weft_pg_params *p = weft_pg_params_new();
-    for (int i = 0; i < 70000; i++) weft_pg_params_int(p, i);
+    for (int i = 0; i < 70000; i++) weft_pg_params_bigint(p, i);
     j->rc = weft_pg_query(j->c, j->sql, p, NULL);
     weft_pg_params_free(p);
     return 0;
@@ -84,7 +84,7 @@ static int run_many(void *arg)
 static int64_t busy_on_server(weft_pg *w, weft_pg *c)
 {
     weft_pg_params *p = weft_pg_params_new();
-    weft_pg_params_int(p, weft_pg_backend_pid(c));
+    weft_pg_params_bigint(p, weft_pg_backend_pid(c));
     weft_pg_result *r = NULL;
     CHECK_EQ(weft_pg_query(w, "SELECT count(*) FROM pg_stat_activity"
                               " WHERE pid = $1 AND state = 'active'", p, &r), 1);
@@ -290,7 +290,7 @@ TASK_TEST(test_link_lost_fails_all)
     }
     weft_sleep(0.2);
     weft_pg_params *p = weft_pg_params_new();
-    weft_pg_params_int(p, weft_pg_backend_pid(c));
+    weft_pg_params_bigint(p, weft_pg_backend_pid(c));
     CHECK_EQ(weft_pg_query(w, "SELECT pg_terminate_backend($1)", p, NULL), 1);
     weft_pg_params_free(p);
     double t0 = weft_now();

@@ -43,8 +43,8 @@ TASK_TEST(test_connect_and_select)
     CHECK(!weft_pg_tls(c)); /* the test DSN says sslmode=disable */
     weft_pg_result *r = NULL;
     CHECK_EQ(weft_pg_query(c, "SELECT 1+1 AS two", NULL, &r), 1);
-    CHECK_EQ(weft_pg_nrows(r), 1);
-    CHECK_EQ(weft_pg_ncols(r), 1);
+    CHECK_EQ(weft_pg_result_nrows(r), 1);
+    CHECK_EQ(weft_pg_result_ncols(r), 1);
     CHECK(!strcmp(weft_pg_colname(r, 0), "two"));
     CHECK_EQ(weft_pg_colindex(r, "two"), 0);
     CHECK_EQ(weft_pg_colindex(r, "nope"), -1);
@@ -147,14 +147,14 @@ TASK_TEST(test_params_and_types)
 {
     weft_pg *c = pg_connect_ok(dsn);
     weft_pg_params *p = weft_pg_params_new();
-    weft_pg_params_int(p, 40);
+    weft_pg_params_bigint(p, 40);
     weft_pg_params_text(p, "it's; DROP TABLE x --");
     weft_pg_params_double(p, 2.5);
     weft_pg_params_bool(p, 1);
     weft_pg_params_null(p);
     static const unsigned char bytes[] = {0, 1, 2, 255, '\\', '\''};
     weft_pg_params_bytea(p, bytes, sizeof bytes);
-    weft_pg_params_int(p, INT64_C(9000000000));
+    weft_pg_params_bigint(p, INT64_C(9000000000));
     CHECK_EQ(weft_pg_params_count(p), 7);
     const char *sql = "SELECT $1::int + 2, $2::text, $3::float8 * 2, $4::bool, $5::int, $6::bytea,"
                       " $7::bigint, 12.3400::numeric, '-0.000123'::numeric,"
@@ -163,7 +163,7 @@ TASK_TEST(test_params_and_types)
                       " '123456789012345678901234567890.5'::numeric";
     for (int fmt = 0; fmt < 2; fmt++) {
         weft_pg_result *r = NULL;
-        CHECK_EQ(weft_pg_query_ex(c, sql, p, fmt ? WEFT_PG_BINARY : 0, &r), 1);
+        CHECK_EQ(weft_pg_query_with(c, sql, p, fmt ? WEFT_PG_BINARY : 0, &r), 1);
         int32_t i;
         CHECK_EQ(weft_pg_get_int(r, 0, 0, &i), 0);
         CHECK_EQ(i, 42);
@@ -174,7 +174,7 @@ TASK_TEST(test_params_and_types)
         int b;
         CHECK_EQ(weft_pg_get_bool(r, 0, 3, &b), 0);
         CHECK_EQ(b, 1);
-        CHECK_EQ(weft_pg_isnull(r, 0, 4), 1);
+        CHECK_EQ(weft_pg_result_isnull(r, 0, 4), 1);
         CHECK_EQ(weft_pg_get_int(r, 0, 4, &i), -WEFT_PG_ENULL);
         CHECK(weft_pg_get_text(r, 0, 4) == NULL);
         const void *data;
@@ -210,7 +210,7 @@ TASK_TEST(test_params_and_types)
         CHECK_EQ(weft_pg_get_timestamp(r, 0, 0, &ts), -WEFT_PG_ETYPE);
         CHECK_EQ(weft_pg_get_int(r, 1, 0, &i), -EINVAL);
         CHECK_EQ(weft_pg_get_int(r, 0, 99, &i), -EINVAL);
-        CHECK_EQ(weft_pg_isnull(r, -1, 0), -EINVAL);
+        CHECK_EQ(weft_pg_result_isnull(r, -1, 0), -EINVAL);
         weft_pg_result_free(r);
     }
     weft_pg_params_free(p);
@@ -231,7 +231,7 @@ TASK_TEST(test_server_errors)
     CHECK(!strcmp(weft_pg_sqlstate(c), ""));
     /* Wrong parameter count: the server says so. */
     weft_pg_params *p = weft_pg_params_new();
-    weft_pg_params_int(p, 1);
+    weft_pg_params_bigint(p, 1);
     CHECK_EQ(weft_pg_query(c, "SELECT $1::int, $2::int", p, NULL), -WEFT_PG_ESERVER);
     CHECK(!strcmp(weft_pg_sqlstate(c), "08P01"));
     weft_pg_params_text(p, "not a number");
@@ -255,8 +255,8 @@ TASK_TEST(test_statement_cache)
     weft_pg_params *p = weft_pg_params_new();
     for (int i = 0; i < 50; i++) {
         weft_pg_params_clear(p);
-        weft_pg_params_int(p, i);
-        weft_pg_params_int(p, 3);
+        weft_pg_params_bigint(p, i);
+        weft_pg_params_bigint(p, 3);
         weft_pg_result *r;
         CHECK_EQ(weft_pg_query(c, "SELECT $1::int * $2::int", p, &r), 1);
         int32_t v;
@@ -282,7 +282,7 @@ TASK_TEST(test_statement_cache)
         snprintf(sql, sizeof sql, "SELECT %d", i);
         CHECK_EQ(weft_pg_query(c, sql, NULL, NULL), 1);
     }
-    CHECK_EQ(weft_pg_query_ex(c, "SELECT 'nocache'", NULL, WEFT_PG_NOCACHE, NULL), 1);
+    CHECK_EQ(weft_pg_query_with(c, "SELECT 'nocache'", NULL, WEFT_PG_NOCACHE, NULL), 1);
     weft_pg_params_free(p);
     weft_pg_free(c);
     return 0;
@@ -322,7 +322,7 @@ TASK_TEST(test_bad_input)
     /* more parameters than the protocol allows: refused before sending,
      * the connection (and a batch around it) unharmed */
     weft_pg_params *many = weft_pg_params_new();
-    for (int i = 0; i < 70000; i++) weft_pg_params_int(many, i);
+    for (int i = 0; i < 70000; i++) weft_pg_params_bigint(many, i);
     CHECK_EQ(weft_pg_query(c, "SELECT $1::int", many, NULL), -EINVAL);
     CHECK(*weft_pg_errmsg(c));
     CHECK_EQ(weft_pg_query(c, "SELECT 1", NULL, NULL), 1);
@@ -345,7 +345,7 @@ TASK_TEST(test_bad_input)
     weft_pg_rows_close(NULL);
     weft_pg_notify_free(NULL);
     CHECK(weft_pg_get_text(NULL, 0, 0) == NULL);
-    CHECK_EQ(weft_pg_nrows(NULL), 0);
+    CHECK_EQ(weft_pg_result_nrows(NULL), 0);
     weft_pg_free(c);
     return 0;
 }

@@ -19,7 +19,7 @@ TASK_TEST(test_fetchrow_fetchval)
     CHECK(r == NULL);
     CHECK(strstr(weft_strerror(-WEFT_PG_EMANYROWS), "more than one row") != NULL);
     CHECK_EQ(weft_pg_fetchrow(c, "SELECT 1, 'a'", NULL, 0, &r), 0);
-    CHECK_EQ(weft_pg_ncols(r), 2);
+    CHECK_EQ(weft_pg_result_ncols(r), 2);
     weft_pg_result_free(r);
     weft_pg_value v;
     CHECK_EQ(weft_pg_fetchval(c, "SELECT 1, 2", NULL, 0, &r, &v), -WEFT_PG_ETYPE);
@@ -106,7 +106,7 @@ TASK_TEST(test_prepared_handle)
     CHECK_EQ(weft_pg_fetch_bigint(c, "SELECT count(*) FROM pg_prepared_statements", NULL, &before), 0);
     for (int k = 0; k < 2; k++) {
         weft_pg_params *p = weft_pg_params_new();
-        if (k) weft_pg_params_int(p, 9);
+        if (k) weft_pg_params_bigint(p, 9);
         else weft_pg_params_int8(p, 9);
         weft_pg_params_typed_text(p, k ? 0 : WEFT_PG_TEXT, "x");
         weft_pg_result *r;

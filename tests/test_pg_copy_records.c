@@ -103,7 +103,7 @@ static weft_pg_params *row_typed(weft_pg *c)
 static weft_pg_params *row_nulls(void)
 {
     weft_pg_params *p = weft_pg_params_new();
-    CHECK_EQ(weft_pg_params_int(p, 2), 0);
+    CHECK_EQ(weft_pg_params_bigint(p, 2), 0);
     for (int i = 1; i < NCOLS; i++) CHECK_EQ(weft_pg_params_null(p), 0);
     return p;
 }
@@ -115,7 +115,7 @@ static weft_pg_params *row_converted(char *big)
     weft_pg_params *p = weft_pg_params_new();
     for (int i = 0; i < BIG; i++) big[i] = (char)(i * 7);
     CHECK_EQ(weft_pg_params_int8(p, 3), 0);          /* int8 into int4 */
-    CHECK_EQ(weft_pg_params_int(p, -5), 0);          /* untyped text */
+    CHECK_EQ(weft_pg_params_bigint(p, -5), 0);          /* untyped text */
     CHECK_EQ(weft_pg_params_text(p, "-9223372036854775808"), 0);
     CHECK_EQ(weft_pg_params_double(p, 0.25), 0);
     CHECK_EQ(weft_pg_params_int4(p, 3), 0);          /* int into float8 */

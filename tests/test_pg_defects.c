@@ -261,7 +261,7 @@ static int plus_one(weft_pg *c)
 {
     weft_pg_params *p = weft_pg_params_new();
     CHECK(p != NULL);
-    CHECK_EQ(weft_pg_params_int(p, 7), 0);
+    CHECK_EQ(weft_pg_params_bigint(p, 7), 0);
     weft_pg_result *r = NULL;
     int rc = weft_pg_query(c, "SELECT $1::int + 1", p, &r);
     if (rc >= 0) CHECK(!strcmp(weft_pg_get_text(r, 0, 0), "8"));
@@ -329,17 +329,17 @@ TASK_TEST(defect_22_lengths)
     size_t sizes[] = {4 * GIB + 10, 0xFFFFFFFFull, 2 * GIB, (size_t)INT_MAX + 1};
     for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
         weft_pg_params *p = weft_pg_params_new();
-        CHECK_EQ(weft_pg_params_int(p, 1), 0);
+        CHECK_EQ(weft_pg_params_bigint(p, 1), 0);
         CHECK_EQ(weft_pg_params_bytea(p, bad, sizes[i]), -EOVERFLOW);
         /* poisoned: the next value must not take $2's place */
-        CHECK_EQ(weft_pg_params_int(p, 2), -EOVERFLOW);
+        CHECK_EQ(weft_pg_params_bigint(p, 2), -EOVERFLOW);
         CHECK_EQ(weft_pg_query(c, "SELECT $1::int, $2::bytea", p, NULL), -EOVERFLOW);
         weft_pg_batch *b = weft_pg_batch_new();
         CHECK_EQ(weft_pg_batch_add(b, "SELECT $1::int, $2::bytea", p), -EOVERFLOW);
         CHECK_EQ(weft_pg_batch_count(b), 0);
         weft_pg_batch_free(b);
         weft_pg_params_clear(p); /* usable again */
-        CHECK_EQ(weft_pg_params_int(p, 7), 0);
+        CHECK_EQ(weft_pg_params_bigint(p, 7), 0);
         weft_pg_result *r;
         CHECK_EQ(weft_pg_query(c, "SELECT $1::int", p, &r), 1);
         int32_t v;
@@ -506,7 +506,7 @@ TASK_TEST(defect_21_timestamps)
     CHECK_EQ(weft_pg_exec(c, "SET TimeZone = 'Asia/Kolkata'"), 0);
     for (int fmt = 0; fmt < 2; fmt++) {
         weft_pg_result *r;
-        CHECK_EQ(weft_pg_query_ex(c,
+        CHECK_EQ(weft_pg_query_with(c,
                                   "SELECT '294276-12-31 23:59:59.999999'::timestamp,"
                                   " '294276-12-31 23:59:59.999999+00'::timestamptz,"
                                   " '294247-01-10 04:00:54.775806'::timestamp,"
@@ -602,7 +602,7 @@ TASK_TEST(defect_21_numeric_digits)
     /* what a real server sends still reads back exactly */
     c = pg_connect_ok(dsn);
     weft_pg_result *r;
-    CHECK_EQ(weft_pg_query_ex(c,
+    CHECK_EQ(weft_pg_query_with(c,
                               "SELECT '-12.3400'::numeric, '0.000001234'::numeric,"
                               " '99999999999999999999.5'::numeric, 'NaN'::numeric, 0::numeric,"
                               " '100000000'::numeric",
@@ -648,7 +648,7 @@ TASK_TEST(defect_21_decode_once)
     CHECK(grew < (4u << 20)); /* one copy (1 MiB), not 64 */
     weft_pg_result_free(r);
 
-    CHECK_EQ(weft_pg_query_ex(c, "SELECT '-12.3400'::numeric, '7'::numeric FROM generate_series(1, 3)",
+    CHECK_EQ(weft_pg_query_with(c, "SELECT '-12.3400'::numeric, '7'::numeric FROM generate_series(1, 3)",
                               NULL, WEFT_PG_BINARY, &r),
              3);
     const char *t1 = NULL, *t2 = NULL;

@@ -276,10 +276,10 @@ TASK_TEST(test_binary_against_libpq_text)
     weft_pg *c = pg_connect_ok(dsn);
     CHECK_EQ(weft_pg_exec(c, "SET TimeZone = 'UTC'"), 0);
     weft_pg_result *r;
-    int n = weft_pg_query_ex(c, q, NULL, WEFT_PG_BINARY, &r);
+    int n = weft_pg_query_with(c, q, NULL, WEFT_PG_BINARY, &r);
     CHECK_EQ(n, 3004);
     CHECK_EQ(PQntuples(text), n);
-    CHECK_EQ(weft_pg_ncols(r), 17);
+    CHECK_EQ(weft_pg_result_ncols(r), 17);
     for (int row = 0; row < n; row++)
         for (int col = 0; col < 17; col++) compare(r, row, col, text);
     weft_pg_result_free(r);

@@ -92,12 +92,12 @@ TASK_TEST(test_statement_cache_limits)
                              " INSERT INTO lc_plan VALUES (1)"), 1);
     weft_pg_result *r;
     CHECK_EQ(weft_pg_query(c, "SELECT * FROM lc_plan", NULL, &r), 1);
-    CHECK_EQ(weft_pg_ncols(r), 1);
+    CHECK_EQ(weft_pg_result_ncols(r), 1);
     weft_pg_result_free(r);
     CHECK_EQ(weft_pg_exec(c, "ALTER TABLE lc_plan ADD COLUMN b text DEFAULT 'x'"), 0);
     /* the cached plan's result type changed (0A000): re-prepared, retried */
     CHECK_EQ(weft_pg_query(c, "SELECT * FROM lc_plan", NULL, &r), 1);
-    CHECK_EQ(weft_pg_ncols(r), 2);
+    CHECK_EQ(weft_pg_result_ncols(r), 2);
     CHECK(!strcmp(weft_pg_get_text(r, 0, 1), "x"));
     weft_pg_result_free(r);
     /* inside a transaction the error aborts it: reported, not retried */
@@ -247,7 +247,7 @@ static int load_task(void *arg)
     load *l = arg;
     while (weft_now() < l->until) {
         weft_pg_error err;
-        int rc = weft_pg_pool_query_err(l->p, "SELECT pg_sleep(0.01)", NULL, 0, NULL, &err);
+        int rc = weft_pg_pool_query_with(l->p, "SELECT pg_sleep(0.01)", NULL, 0, NULL, &err);
         if (rc < 0) {
             fprintf(stderr, "load: %s %s\n", weft_strerror(rc), err.message);
             l->fails++;

@@ -80,7 +80,7 @@ TASK_TEST(test_rows_cursor_large)
     weft_pg *c = pg_connect_ok(dsn);
     weft_pg_rows *it;
     weft_pg_params *p = weft_pg_params_new();
-    weft_pg_params_int(p, 300000);
+    weft_pg_params_bigint(p, 300000);
     CHECK_EQ(weft_pg_query_rows(c, "SELECT g, repeat('x', 100) FROM generate_series(1, $1) g", p,
                                 0, &it), 0);
     const weft_pg_result *row;
@@ -88,7 +88,7 @@ TASK_TEST(test_rows_cursor_large)
     int rc;
     while ((rc = weft_pg_rows_next(it, &row)) == 1) {
         int32_t v;
-        CHECK_EQ(weft_pg_nrows(row), 1);
+        CHECK_EQ(weft_pg_result_nrows(row), 1);
         CHECK_EQ(weft_pg_get_int(row, 0, 0, &v), 0);
         sum += v;
         n++;
@@ -199,7 +199,7 @@ TASK_TEST(test_batch_pipeline)
     weft_pg_params *p = weft_pg_params_new();
     for (int i = 0; i < 1000; i++) {
         weft_pg_params_clear(p);
-        weft_pg_params_int(p, i);
+        weft_pg_params_bigint(p, i);
         CHECK_EQ(weft_pg_batch_add(b, "INSERT INTO bt VALUES ($1)", p), 0);
     }
     CHECK_EQ(weft_pg_batch_run(c, b, 0), 0);
@@ -315,7 +315,7 @@ static int slow_query(void *arg)
 static int active_queries(weft_pg *watcher, weft_pg *c)
 {
     weft_pg_params *p = weft_pg_params_new();
-    weft_pg_params_int(p, weft_pg_backend_pid(c));
+    weft_pg_params_bigint(p, weft_pg_backend_pid(c));
     weft_pg_result *r = NULL;
     CHECK_EQ(weft_pg_query(watcher, "SELECT count(*) FROM pg_stat_activity WHERE pid = $1"
                                     " AND query = 'SELECT pg_sleep(30)' AND state = 'active'",
@@ -417,7 +417,7 @@ static int hammer(void *arg)
     weft_pg_params *p = weft_pg_params_new();
     for (int i = 0; i < 200; i++) {
         weft_pg_params_clear(p);
-        weft_pg_params_int(p, s->id * 100000 + i);
+        weft_pg_params_bigint(p, s->id * 100000 + i);
         weft_pg_result *r;
         int rc = weft_pg_query(s->c, i % 2 ? "SELECT $1::int" : "SELECT $1::int, pg_sleep(0)",
                                p, &r);

@@ -165,7 +165,7 @@ TASK_TEST(test_lost_connection_replaced)
     CHECK_EQ(weft_pg_pool_acquire(p, &a), 0);
     CHECK_EQ(weft_pg_pool_acquire(p, &b), 0);
     weft_pg_params *pp = weft_pg_params_new();
-    weft_pg_params_int(pp, weft_pg_backend_pid(a));
+    weft_pg_params_bigint(pp, weft_pg_backend_pid(a));
     CHECK_EQ(weft_pg_query(b, "SELECT pg_terminate_backend($1)", pp, NULL), 1);
     weft_pg_params_free(pp);
     weft_sleep(0.1);
@@ -206,24 +206,24 @@ TASK_TEST(test_query_error)
     CHECK_EQ(weft_pg_pool_new(dsn, &o, &p), 0);
     weft_pg_error e;
     weft_pg_result *r = (weft_pg_result *)&e; /* must come back NULL */
-    CHECK_EQ(weft_pg_pool_query_err(p, "SELECT * FROM no_such_table", NULL, 0, &r, &e),
+    CHECK_EQ(weft_pg_pool_query_with(p, "SELECT * FROM no_such_table", NULL, 0, &r, &e),
              -WEFT_PG_ESERVER);
     CHECK(r == NULL);
     CHECK(!strcmp(e.sqlstate, "42P01"));
     CHECK(strstr(e.message, "no_such_table") != NULL);
     weft_pg_params *pp = weft_pg_params_new();
     weft_pg_params_text(pp, "not a number");
-    CHECK_EQ(weft_pg_pool_query_err(p, "SELECT $1::int", pp, 0, NULL, &e), -WEFT_PG_ESERVER);
+    CHECK_EQ(weft_pg_pool_query_with(p, "SELECT $1::int", pp, 0, NULL, &e), -WEFT_PG_ESERVER);
     CHECK(!strcmp(e.sqlstate, "22P02"));
     weft_pg_params_free(pp);
     /* success clears it; the connection went back clean */
-    CHECK_EQ(weft_pg_pool_query_err(p, "SELECT 1", NULL, 0, NULL, &e), 1);
+    CHECK_EQ(weft_pg_pool_query_with(p, "SELECT 1", NULL, 0, NULL, &e), 1);
     CHECK(!strcmp(e.sqlstate, "") && !strcmp(e.message, ""));
     CHECK_EQ(weft_pg_pool_idle(p), 1);
     /* not the server's: no SQLSTATE, weft's name for the code (and not the
      * connection's previous error, right after one) */
-    CHECK_EQ(weft_pg_pool_query_err(p, "SELECT 1/0", NULL, 0, NULL, &e), -WEFT_PG_ESERVER);
-    CHECK_EQ(weft_pg_pool_query_err(p, NULL, NULL, 0, NULL, &e), -EINVAL);
+    CHECK_EQ(weft_pg_pool_query_with(p, "SELECT 1/0", NULL, 0, NULL, &e), -WEFT_PG_ESERVER);
+    CHECK_EQ(weft_pg_pool_query_with(p, NULL, NULL, 0, NULL, &e), -EINVAL);
     CHECK(!strcmp(e.sqlstate, "") && *e.message);
     weft_pg_pool_free(p);
     /* an acquire error is reported the same way */
@@ -231,7 +231,7 @@ TASK_TEST(test_query_error)
     CHECK_EQ(weft_pg_pool_new(dsn, &o, &p), 0);
     weft_pg *c;
     CHECK_EQ(weft_pg_pool_acquire(p, &c), 0);
-    CHECK_EQ(weft_pg_pool_query_err(p, "SELECT 1", NULL, 0, NULL, &e), -ETIMEDOUT);
+    CHECK_EQ(weft_pg_pool_query_with(p, "SELECT 1", NULL, 0, NULL, &e), -ETIMEDOUT);
     CHECK(!strcmp(e.sqlstate, "") && !strcmp(e.message, weft_strerror(-ETIMEDOUT)));
     weft_pg_pool_release(p, c);
     weft_pg_pool_free(p);

@@ -19,7 +19,7 @@ static const int formats[2] = {0, WEFT_PG_BINARY};
 static weft_pg_result *one(weft_pg *c, const char *sql, const weft_pg_params *p, int flags)
 {
     weft_pg_result *r = NULL;
-    int rc = weft_pg_query_ex(c, sql, p, flags, &r);
+    int rc = weft_pg_query_with(c, sql, p, flags, &r);
     if (rc != 1) fprintf(stderr, "%s: %d %s %s\n", sql, rc, weft_pg_sqlstate(c), weft_pg_errmsg(c));
     CHECK_EQ(rc, 1);
     return r;
@@ -42,7 +42,7 @@ TASK_TEST(test_integers_and_floats)
     weft_pg *c = pg_connect_ok(dsn);
     for (int f = 0; f < 2; f++) {
         weft_pg_result *r = NULL;
-        CHECK_EQ(weft_pg_query_ex(c, "SELECT x FROM (VALUES ('-9223372036854775808'::int8),"
+        CHECK_EQ(weft_pg_query_with(c, "SELECT x FROM (VALUES ('-9223372036854775808'::int8),"
                                      " (9223372036854775807::int8), (NULL::int8)) v(x)", NULL,
                                   formats[f], &r), 3);
         int64_t v;
@@ -63,7 +63,7 @@ TASK_TEST(test_integers_and_floats)
         CHECK_EQ(weft_pg_params_float8(p, 1e308), 0);
         CHECK_EQ(weft_pg_params_boolean(p, 1), 0);
         CHECK_EQ(weft_pg_params_boolean(p, 0), 0);
-        CHECK_EQ(weft_pg_query_ex(c, "SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9,"
+        CHECK_EQ(weft_pg_query_with(c, "SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9,"
                                      " pg_typeof($1)::text, pg_typeof($5)::text", p, formats[f], &r), 1);
         CHECK(!strcmp(weft_pg_get_text(r, 0, 9), "smallint"));
         CHECK(!strcmp(weft_pg_get_text(r, 0, 10), "double precision"));
@@ -238,7 +238,7 @@ TASK_TEST(test_text_like_uuid_inet)
         CHECK_EQ(weft_pg_params_bytea(p, bytes, big), 0);
         CHECK_EQ(weft_pg_params_typed_text(p, WEFT_PG_TEXT, NULL), 0);
         weft_pg_result *r = NULL;
-        CHECK_EQ(weft_pg_query_ex(c, "SELECT $1, $2, $3, $4, $5, $6, $1::text, $5::text, $6::text,"
+        CHECK_EQ(weft_pg_query_with(c, "SELECT $1, $2, $3, $4, $5, $6, $1::text, $5::text, $6::text,"
                                      " $7, $8, $9, jsonb_array_length($7)", p, formats[f], &r), 1);
         uint8_t back[16];
         CHECK_EQ(weft_pg_get_uuid(r, 0, 0, back), 0);
@@ -450,7 +450,7 @@ TASK_TEST(test_array_params)
         CHECK_EQ(weft_pg_params_array(p, 0, WEFT_PG_JSONB, 7, (int[]){1, 1, 1, 1, 1, 1, 1}, e), -EINVAL);
         CHECK_EQ(weft_pg_params_array(p, 0, WEFT_PG_INT4, 1, (int[]){1}, e), -EINVAL);
         weft_pg_result *r = NULL;
-        CHECK_EQ(weft_pg_query_ex(c, "SELECT $1::text, $2::text, $3::text, $4::text, $5[2][2][2][2][2][2],"
+        CHECK_EQ(weft_pg_query_with(c, "SELECT $1::text, $2::text, $3::text, $4::text, $5[2][2][2][2][2][2],"
                                      " $6::text, $1", p, formats[f], &r), 1);
         CHECK(!strcmp(weft_pg_get_text(r, 0, 0), "{{-9223372036854775808,1,2},{3,NULL,5}}"));
         CHECK(!strcmp(weft_pg_get_text(r, 0, 1), "{-1.25,NaN}"));
@@ -538,7 +538,7 @@ TASK_TEST(test_records_and_codecs)
         CHECK_EQ(weft_pg_params_custom(c, p, "pg_types_point3", &in2), 0);
         CHECK_EQ(weft_pg_params_custom(c, p, "unregistered", &in2), -ENOENT);
         weft_pg_result *r = NULL;
-        CHECK_EQ(weft_pg_query_ex(c, "SELECT $1, $2, ($1).label, ROW(1, 'x', NULL::int)", p, formats[f], &r), 1);
+        CHECK_EQ(weft_pg_query_with(c, "SELECT $1, $2, ($1).label, ROW(1, 'x', NULL::int)", p, formats[f], &r), 1);
         point3 out;
         CHECK_EQ(weft_pg_get_custom(c, r, 0, 0, &out), 0);
         CHECK(out.x == 1.5 && out.y == -2.25 && out.has_label && !strcmp(out.label, in.label));
@@ -563,7 +563,7 @@ TASK_TEST(test_records_and_codecs)
         CHECK_EQ(weft_pg_params_typed_text(e, mood, "ok"), 0);
         CHECK_EQ(weft_pg_params_typed_text(e, mood, "sad"), 0);
         CHECK_EQ(weft_pg_params_array(p, moods, mood, 1, (int[]){2}, e), 0);
-        CHECK_EQ(weft_pg_query_ex(c, "SELECT $1, $1 > 'ok', $2, pg_typeof($2)::text", p, formats[f], &r), 1);
+        CHECK_EQ(weft_pg_query_with(c, "SELECT $1, $1 > 'ok', $2, pg_typeof($2)::text", p, formats[f], &r), 1);
         weft_pg_value v;
         const char *s;
         size_t n;

@@ -108,7 +108,9 @@ void weft_pg_params_clear(weft_pg_params *p);      /* back to zero values */
  * (so no later value slides into the refused one's place). Strings and
  * bytes are copied. */
 int weft_pg_params_text(weft_pg_params *p, const char *s); /* s NULL: SQL NULL */
-int weft_pg_params_int(weft_pg_params *p, int64_t v);
+/* Any integer up to 64 bits, untyped as a literal is (pairs with
+ * weft_pg_get_bigint; weft_pg_params_int4/_int8 send it typed). */
+int weft_pg_params_bigint(weft_pg_params *p, int64_t v);
 int weft_pg_params_double(weft_pg_params *p, double v);
 int weft_pg_params_bool(weft_pg_params *p, int v);
 int weft_pg_params_bytea(weft_pg_params *p, const void *data, size_t n);
@@ -141,14 +143,14 @@ typedef struct weft_pg_result weft_pg_result;
  * operations on the connection (exec, batches, cursors, transactions,
  * COPY) wait their turn and are never interleaved. Waits. */
 int weft_pg_query(weft_pg *c, const char *sql, const weft_pg_params *p, weft_pg_result **out);
-int weft_pg_query_ex(weft_pg *c, const char *sql, const weft_pg_params *p, int flags,
+int weft_pg_query_with(weft_pg *c, const char *sql, const weft_pg_params *p, int flags,
                      weft_pg_result **out);
 /* Row counts. A count is 64-bit on the wire ("UPDATE 4294967295"): every
  * call above and below that returns rows as an int returns INT_MAX for a
  * count of INT_MAX or more (the statement ran; the count is only clamped,
  * never negative, so it cannot pass for an error code). The _count variants
  * return 0 or an error, and the exact count in *rows (if rows is not NULL).
- * weft_pg_query_count: as weft_pg_query_ex. Waits. */
+ * weft_pg_query_count: as weft_pg_query_with. Waits. */
 int weft_pg_query_count(weft_pg *c, const char *sql, const weft_pg_params *p, int flags,
                         weft_pg_result **out, int64_t *rows);
 /* Runs sql, which may hold several statements separated by ';' and no
@@ -164,16 +166,16 @@ int weft_pg_prepare(weft_pg *c, const char *sql);
 /* Result access. Rows and columns count from 0. The result is owned by the
  * caller: weft_pg_result_free (NULL is a no-op). */
 void weft_pg_result_free(weft_pg_result *r);
-int weft_pg_nrows(const weft_pg_result *r);
+int weft_pg_result_nrows(const weft_pg_result *r);
 /* Rows r returned, or affected by its command (UPDATE, INSERT...): 64-bit;
  * 0 for NULL. */
 int64_t weft_pg_result_rows(const weft_pg_result *r);
-int weft_pg_ncols(const weft_pg_result *r);
+int weft_pg_result_ncols(const weft_pg_result *r);
 const char *weft_pg_colname(const weft_pg_result *r, int col); /* NULL if out of range */
 int weft_pg_colindex(const weft_pg_result *r, const char *name); /* -1 if none */
 unsigned weft_pg_coltype(const weft_pg_result *r, int col);    /* the type's OID */
 /* 1 if the value is NULL, 0 if not, -EINVAL if row/col is out of range. */
-int weft_pg_isnull(const weft_pg_result *r, int row, int col);
+int weft_pg_result_isnull(const weft_pg_result *r, int row, int col);
 /* Typed accessors: 0 and *v set, or -WEFT_PG_ENULL (NULL value), -EINVAL
  * (row/col out of range), -WEFT_PG_ETYPE (another type or unparsable),
  * -ERANGE (does not fit). They read text and binary results alike.
@@ -385,7 +387,7 @@ int weft_pg_get_custom(weft_pg *c, const weft_pg_result *r, int row, int col, vo
 
 /* (WEFT_PG_ENOROWS, WEFT_PG_EMANYROWS: the error table at the top.) */
 
-/* Runs sql (as weft_pg_query_ex) and requires exactly one row: 0 and *out
+/* Runs sql (as weft_pg_query_with) and requires exactly one row: 0 and *out
  * (the caller frees it), -WEFT_PG_ENOROWS, -WEFT_PG_EMANYROWS (*out NULL),
  * or an error as weft_pg_query. Waits. */
 int weft_pg_fetchrow(weft_pg *c, const char *sql, const weft_pg_params *p, int flags,
@@ -424,7 +426,7 @@ unsigned weft_pg_stmt_param_type(const weft_pg_stmt *s, int i); /* 0 if out of r
 int weft_pg_stmt_ncols(const weft_pg_stmt *s);
 const char *weft_pg_stmt_col_name(const weft_pg_stmt *s, int i); /* NULL if out of range */
 unsigned weft_pg_stmt_col_type(const weft_pg_stmt *s, int i);    /* 0 if out of range */
-/* Runs the statement with p (as weft_pg_query_ex; its cache entry is used
+/* Runs the statement with p (as weft_pg_query_with; its cache entry is used
  * when p's types match those it was prepared with). Waits. */
 int weft_pg_stmt_query(weft_pg_stmt *s, const weft_pg_params *p, int flags, weft_pg_result **out);
 
@@ -680,7 +682,7 @@ void weft_pg_pool_release(weft_pg_pool *p, weft_pg *c);
 /* Acquires, runs fn(c, arg), releases whatever fn returns (cancellation
  * included). Returns fn's result or the acquire error. Waits. */
 int weft_pg_pool_run(weft_pg_pool *p, int (*fn)(weft_pg *c, void *arg), void *arg);
-/* weft_pg_query_ex on a pooled connection, released before returning.
+/* weft_pg_query_with on a pooled connection, released before returning.
  * Returns as weft_pg_query, or an acquire error. Waits. */
 int weft_pg_pool_query(weft_pg_pool *p, const char *sql, const weft_pg_params *params,
                        int flags, weft_pg_result **out);
@@ -694,7 +696,7 @@ typedef struct weft_pg_error {
 } weft_pg_error;
 /* weft_pg_pool_query that also fills *err (if not NULL): on failure as
  * above, on success with empty strings. Waits. */
-int weft_pg_pool_query_err(weft_pg_pool *p, const char *sql, const weft_pg_params *params,
+int weft_pg_pool_query_with(weft_pg_pool *p, const char *sql, const weft_pg_params *params,
                            int flags, weft_pg_result **out, weft_pg_error *err);
 /* Connections open (idle + in use) and idle. */
 int weft_pg_pool_size(const weft_pg_pool *p);
@@ -711,6 +713,30 @@ void weft_pg_pool_stats_get(const weft_pg_pool *p, weft_pg_pool_stats *out);
  * closed now, those in use when released; none is cut off mid-statement.
  * Does not wait. */
 void weft_pg_pool_expire_connections(weft_pg_pool *p);
+
+/* ---- deprecated names ------------------------------------------------------
+ * Older spellings, kept so code written against them compiles and behaves
+ * as before; the compiler names the replacement (docs/design.md, "API
+ * conventions"). */
+#if defined(__GNUC__) || defined(__clang__)
+#define WEFT_PG_DEPRECATED(msg) __attribute__((deprecated(msg)))
+#else
+#define WEFT_PG_DEPRECATED(msg)
+#endif
+WEFT_PG_DEPRECATED("use weft_pg_query_with")
+int weft_pg_query_ex(weft_pg *c, const char *sql, const weft_pg_params *p, int flags,
+                     weft_pg_result **out);
+WEFT_PG_DEPRECATED("use weft_pg_pool_query_with")
+int weft_pg_pool_query_err(weft_pg_pool *p, const char *sql, const weft_pg_params *params,
+                           int flags, weft_pg_result **out, weft_pg_error *err);
+WEFT_PG_DEPRECATED("use weft_pg_result_nrows")
+int weft_pg_nrows(const weft_pg_result *r);
+WEFT_PG_DEPRECATED("use weft_pg_result_ncols")
+int weft_pg_ncols(const weft_pg_result *r);
+WEFT_PG_DEPRECATED("use weft_pg_result_isnull")
+int weft_pg_isnull(const weft_pg_result *r, int row, int col);
+WEFT_PG_DEPRECATED("use weft_pg_params_bigint (the same), or the typed weft_pg_params_int8/_int4")
+int weft_pg_params_int(weft_pg_params *p, int64_t v);
 
 #ifdef __cplusplus
 }

@@ -12,10 +12,10 @@ int weft_pg_fetchrow(weft_pg *c, const char *sql, const weft_pg_params *p, int f
                      weft_pg_result **out)
 {
     if (!out) return -EINVAL;
-    int rc = weft_pg_query_ex(c, sql, p, flags, out);
+    int rc = weft_pg_query_with(c, sql, p, flags, out);
     if (rc < 0) return rc;
-    int n = weft_pg_nrows(*out);
-    if (n == 1 && weft_pg_ncols(*out) > 0) return 0;
+    int n = weft_pg_result_nrows(*out);
+    if (n == 1 && weft_pg_result_ncols(*out) > 0) return 0;
     weft_pg_result_free(*out);
     *out = NULL;
     return n > 1 ? -WEFT_PG_EMANYROWS : -WEFT_PG_ENOROWS;
@@ -27,7 +27,7 @@ int weft_pg_fetchval(weft_pg *c, const char *sql, const weft_pg_params *p, int f
     if (!v) return -EINVAL;
     int rc = weft_pg_fetchrow(c, sql, p, flags, out);
     if (rc < 0) return rc;
-    if (weft_pg_ncols(*out) != 1) {
+    if (weft_pg_result_ncols(*out) != 1) {
         weft_pg_result_free(*out);
         *out = NULL;
         return -WEFT_PG_ETYPE;
@@ -161,7 +161,7 @@ const char *weft_pg_stmt_col_name(const weft_pg_stmt *s, int i)
 int weft_pg_stmt_query(weft_pg_stmt *s, const weft_pg_params *p, int flags, weft_pg_result **out)
 {
     if (!s) return -EINVAL;
-    return weft_pg_query_ex(s->c, s->sql, p, flags, out);
+    return weft_pg_query_with(s->c, s->sql, p, flags, out);
 }
 
 /* ---- explain ------------------------------------------------------------------------ */
@@ -175,11 +175,11 @@ int weft_pg_explain(weft_pg *c, const char *sql, const weft_pg_params *p, int an
     if (!q) return -ENOMEM;
     snprintf(q, n, "EXPLAIN (FORMAT JSON%s) %s", analyze ? ", ANALYZE" : "", sql);
     weft_pg_result *r = NULL;
-    int rc = weft_pg_query_ex(c, q, p, WEFT_PG_NOCACHE, &r);
+    int rc = weft_pg_query_with(c, q, p, WEFT_PG_NOCACHE, &r);
     free(q);
     if (rc < 0) return rc;
     /* one row per line in text formats; FORMAT JSON gives one value */
-    const char *t = weft_pg_nrows(r) == 1 ? weft_pg_get_text(r, 0, 0) : NULL;
+    const char *t = weft_pg_result_nrows(r) == 1 ? weft_pg_get_text(r, 0, 0) : NULL;
     rc = !t ? -WEFT_PG_ETYPE : (*plan = strdup(t)) ? 0 : -ENOMEM;
     weft_pg_result_free(r);
     return rc;

@@ -388,7 +388,7 @@ static void error_fill(weft_pg_error *err, const weft_pg *c, int rc)
     snprintf(err->message, sizeof err->message, "%s", msg);
 }
 
-int weft_pg_pool_query_err(weft_pg_pool *p, const char *sql, const weft_pg_params *params,
+int weft_pg_pool_query_with(weft_pg_pool *p, const char *sql, const weft_pg_params *params,
                            int flags, weft_pg_result **out, weft_pg_error *err)
 {
     if (err) err->sqlstate[0] = err->message[0] = 0;
@@ -399,7 +399,7 @@ int weft_pg_pool_query_err(weft_pg_pool *p, const char *sql, const weft_pg_param
         if (err) error_fill(err, NULL, rc);
         return rc;
     }
-    rc = weft_pg_query_ex(c, sql, params, flags, out);
+    rc = weft_pg_query_with(c, sql, params, flags, out);
     /* Copied before the release: the connection's error state belongs to
      * its next user from then on. */
     if (rc < 0 && err) error_fill(err, c, rc);
@@ -410,7 +410,7 @@ int weft_pg_pool_query_err(weft_pg_pool *p, const char *sql, const weft_pg_param
 int weft_pg_pool_query(weft_pg_pool *p, const char *sql, const weft_pg_params *params,
                        int flags, weft_pg_result **out)
 {
-    return weft_pg_pool_query_err(p, sql, params, flags, out, NULL);
+    return weft_pg_pool_query_with(p, sql, params, flags, out, NULL);
 }
 
 int weft_pg_pool_size(const weft_pg_pool *p) { return p ? p->size : 0; }

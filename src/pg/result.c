@@ -28,9 +28,9 @@ void weft_pg_result_free(weft_pg_result *r)
     free(r);
 }
 
-int weft_pg_nrows(const weft_pg_result *r) { return r ? PQntuples(r->res) : 0; }
+int weft_pg_result_nrows(const weft_pg_result *r) { return r ? PQntuples(r->res) : 0; }
 int64_t weft_pg_result_rows(const weft_pg_result *r) { return r ? pg__rows64(r->res) : 0; }
-int weft_pg_ncols(const weft_pg_result *r) { return r ? PQnfields(r->res) : 0; }
+int weft_pg_result_ncols(const weft_pg_result *r) { return r ? PQnfields(r->res) : 0; }
 const char *weft_pg_colname(const weft_pg_result *r, int col)
 {
     return r ? PQfname(r->res, col) : NULL;
@@ -44,7 +44,7 @@ unsigned weft_pg_coltype(const weft_pg_result *r, int col)
     return r ? (unsigned)PQftype(r->res, col) : 0;
 }
 
-int weft_pg_isnull(const weft_pg_result *r, int row, int col)
+int weft_pg_result_isnull(const weft_pg_result *r, int row, int col)
 {
     if (!r || row < 0 || col < 0 || row >= PQntuples(r->res) || col >= PQnfields(r->res))
         return -EINVAL;
@@ -53,7 +53,7 @@ int weft_pg_isnull(const weft_pg_result *r, int row, int col)
 
 int weft_pg_get_value(const weft_pg_result *r, int row, int col, weft_pg_value *v)
 {
-    int n = weft_pg_isnull(r, row, col);
+    int n = weft_pg_result_isnull(r, row, col);
     if (n < 0) return n;
     v->oid = (unsigned)PQftype(r->res, col);
     v->binary = PQfformat(r->res, col) == 1;
