@@ -54,10 +54,10 @@ fuzz:
 tsan:
 	@tools/deps.sh build
 	@cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang -DWEFT_TSAN=ON -DWEFT_CORE_ONLY=ON >/dev/null
-	@cmake --build build-tsan -j $(JOBS) --target test_core_loops test_core_chan test_core_chan_free test_core_thread
-	@cd build-tsan && TSAN_OPTIONS="halt_on_error=1 exitcode=66" ctest --output-on-failure -R '^core_(loops|chan|chan_free|thread)$$'
+	@cmake --build build-tsan -j $(JOBS) --target test_core_loops test_core_chan test_core_chan_free test_core_thread test_core_dump_loops
+	@cd build-tsan && TSAN_OPTIONS="halt_on_error=1 exitcode=66 suppressions=$(CURDIR)/tools/tsan.supp" ctest --output-on-failure -R '^core_(loops|chan|chan_free|thread|dump_loops)$$'
 	@# again on the poll(2) backend: its wake (a pipe) is what other threads touch
-	@cd build-tsan && WEFT_BACKEND=poll TSAN_OPTIONS="halt_on_error=1 exitcode=66" ctest --output-on-failure -R '^core_(loops|chan|chan_free|thread)$$'
+	@cd build-tsan && WEFT_BACKEND=poll TSAN_OPTIONS="halt_on_error=1 exitcode=66 suppressions=$(CURDIR)/tools/tsan.supp" ctest --output-on-failure -R '^core_(loops|chan|chan_free|thread|dump_loops)$$'
 
 # The core suite under valgrind's memcheck (stacks registered with
 # VALGRIND_STACK_REGISTER); any report fails it.

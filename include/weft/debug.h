@@ -43,9 +43,14 @@ void weft_debug_track_at(const void *obj, const char *kind, const void *caller);
  * site (debug mode only), run time so far (debug mode only), and the
  * backtrace of where it is suspended (from its saved context by frame
  * pointers; the running task's own stack otherwise). Then the tracked
- * resources still open. Outside a loop it prints one line saying so. In debug
- * mode SIGUSR1 prints the same dump to stderr at any moment, even while a
- * task blocks the loop. Does not wait. */
+ * resources still open. In a run of several loops, each loop follows under
+ * "loop N (thread T):": each dumps itself between two of its turns, and one
+ * that does not answer within 0.5 s (a task keeps it busy) is reported as
+ * busy, naming that task in debug mode; the caller's thread blocks for that
+ * long at most. Outside a loop it prints one line saying so. In debug mode
+ * SIGUSR1 prints the same dump to stderr at any moment, even while a task
+ * blocks the loop, for every loop of the run that is in debug mode. Does
+ * not wait (as a task: it never yields). */
 void weft_dump_tasks(FILE *f);
 
 #ifdef __cplusplus

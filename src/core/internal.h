@@ -367,7 +367,7 @@ void weft__port_awake(weft__loop *L);
 /* Handles every message in L's inbox. */
 void weft__port_drain(weft__loop *L);
 /* Message kinds and their sending, for xtask.c and chan.c. */
-enum { X_POST, X_SPAWN, X_DONE, X_CANCEL, X_TCANCEL, X_TDETACH, X_WAKE, X_FCALL };
+enum { X_POST, X_SPAWN, X_DONE, X_CANCEL, X_TCANCEL, X_TDETACH, X_WAKE, X_FCALL, X_DUMP };
 typedef struct weft__msg {
     struct weft__msg *next;
     int kind;
@@ -392,6 +392,10 @@ int weft__port_send(struct weft__port *to, weft__msg *m, int external);
 weft__loop *weft__port_loop(const struct weft__port *p);
 /* The loop with this index in L's run, NULL if none. */
 weft__loop *weft__fleet_loop(const weft__loop *L, unsigned index);
+/* debug/dump.c: a loop's answer to another loop's weft_dump_tasks (an
+ * X_DUMP message), and the set-up of its dump state once in its fleet. */
+void weft__dump_answer(weft__loop *L, weft__msg *m);
+void weft__dump_attached(weft__loop *L);
 /* xtask.c: handlers of the messages about tasks */
 void weft__x_handle(weft__loop *L, weft__msg *m);
 /* Cross-loop handle operations (t->loop is not the caller's loop, or t is

@@ -20,6 +20,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 /* Retired fleets are kept for the next run of as many loops: a thread that
  * posts to a run that has just returned touches memory that is still a
@@ -84,10 +86,14 @@ void weft__fleet_attach(weft__fleet *F, int i, weft__loop *L)
     P->head = P->tail = NULL;
     P->sleeping = 0;
     __atomic_store_n(&P->pending, 0, __ATOMIC_RELAXED);
+    P->thread = pthread_self();
+    P->tid = (int)syscall(SYS_gettid);
+    P->busy_start = 0; /* under mu, before the loop runs */
     pthread_mutex_unlock(&P->mu);
     L->fleet = F;
     L->port = P;
     L->index = (uint16_t)i;
+    weft__dump_attached(L);
 }
 
 static void wake_all(weft__fleet *F)
@@ -347,6 +353,7 @@ void weft__port_drain(weft__loop *L)
         switch (m->kind) {
         case X_POST: handle_post(L, (post_msg *)m); break;
         case X_WAKE: weft__chan_wake(L, m); break;
+        case X_DUMP: weft__dump_answer(L, m); break;
         default: weft__x_handle(L, m); break;
         }
         m = next;

@@ -20,6 +20,14 @@ typedef struct weft__port {
     struct weft__fleet *fleet;
     weft__loop *loop;              /* NULL outside its run */
     struct weft__backend *backend; /* to wake the loop */
+    /* For task dumps (debug/dump.c), set by the loop's own thread. */
+    pthread_t thread;              /* the loop's thread, for SIGUSR1 forwarding */
+    int tid;                       /* its kernel id, for dump headers */
+    int sig_live;                  /* debug mode, loop running: SIGUSR1 may go to thread */
+    int sig_pending;               /* a SIGUSR1 forwarded to thread, not yet taken */
+    unsigned busy_id;              /* debug mode: the running task (relaxed) */
+    const char *busy_name;         /* its name (a task's name lives as long as it) */
+    double busy_start;             /* and since when, 0: none */
 } __attribute__((aligned(64))) weft__port;
 
 typedef struct weft__fleet {

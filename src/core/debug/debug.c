@@ -170,6 +170,7 @@ void weft__debug_run_begin(weft__loop *L, weft_task *t)
                           d->wait_start, now);
     d->wait_start = 0;
     d->run_start = now;
+    weft__dump_busy(L, t, now);
     if (L->dbgs && L->dbgs->watchdog) weft__watchdog_run(L->dbgs->watchdog, L, t, now);
 }
 
@@ -200,6 +201,7 @@ void weft__debug_run_end(weft__loop *L, weft_task *t)
     }
     d->ran += ran;
     d->run_start = 0;
+    weft__dump_busy(L, t, 0);
     if (ran >= L->opt.slow_task_s && L->dbgs && L->dbgs->reports) {
         char lab[512];
         weft__report("%s ran %.3f s without waiting: it blocked the loop (a blocking call or "

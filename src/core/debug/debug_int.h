@@ -60,6 +60,8 @@ const char *weft__syscall_name(long nr);
 /* dump.c */
 void weft__dump_signal_install(weft__loop *L);
 void weft__dump_signal_remove(weft__loop *L);
+/* Publishes the running task (now 0: none) for other loops' dumps. */
+void weft__dump_busy(weft__loop *L, weft_task *t, double now);
 /* Prints symbolized code addresses, one line each, as dumps do. */
 void weft__print_pcs(FILE *f, void *const *pcs, int n);
 

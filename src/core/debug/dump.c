@@ -16,14 +16,18 @@
  * while the loop lives). */
 #define _GNU_SOURCE
 #include "debug_int.h"
+#include "loops_internal.h"
 #include "sigreg.h"
 #include "weft/debug.h"
 #include <errno.h>
 #include <execinfo.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
 
@@ -46,6 +50,12 @@ static __attribute__((format(printf, 2, 3))) void out(const sink *s, const char 
     if ((size_t)n >= sizeof buf) n = (int)sizeof buf - 1;
     if (s->f) fwrite(buf, 1, (size_t)n, s->f);
     else (void)!write(s->fd, buf, (size_t)n);
+}
+
+static void out_raw(const sink *s, const char *p, size_t n)
+{
+    if (s->f) fwrite(p, 1, n, s->f);
+    else (void)!write(s->fd, p, n);
 }
 
 static void print_frames(const sink *s, void *const *pcs, int n)
@@ -180,6 +190,147 @@ static void dump_loop(weft__loop *L, const sink *s)
     dump_sink = outer;
 }
 
+/* Which loop a dump is of: said only in a run of several loops (a run of
+ * one prints as it always has). */
+static int many_loops(const weft__loop *L) { return L->fleet && L->fleet->n > 1; }
+
+static void header(const sink *s, weft__loop *L, const char *what)
+{
+    weft__port *P = L->port;
+    if (many_loops(L)) out(s, "loop %d (thread %d)%s:\n", P ? P->index : 0, P ? P->tid : 0, what);
+}
+
+/* ---- other loops of the run ------------------------------------------------------
+ *
+ * weft_dump_tasks asks each other loop to dump itself (an X_DUMP message,
+ * answered between two of its turns, so it reads only its own structures)
+ * and waits a bounded time for the answers. A loop that does not answer in
+ * time is blocked by a task (or dumping its own run at the same moment,
+ * waiting for this one): it is reported as busy, with the task it runs in
+ * debug mode, rather than read from outside while it changes. The request
+ * is shared by the asker and the answerer, freed by whichever is last, as
+ * an answer may come after the asker gave up. */
+
+#define ANSWER_WAIT_S 0.5
+
+typedef struct dump_req {
+    weft__msg m;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int refs, done;    /* under mu */
+    char *buf;         /* the answer */
+    size_t len;
+} dump_req;
+
+static void req_put(dump_req *r)
+{
+    pthread_mutex_lock(&r->mu);
+    int last = --r->refs == 0;
+    pthread_mutex_unlock(&r->mu);
+    if (!last) return;
+    pthread_mutex_destroy(&r->mu);
+    pthread_cond_destroy(&r->cv);
+    free(r->buf);
+    free(r);
+}
+
+void weft__dump_answer(weft__loop *L, weft__msg *m)
+{
+    dump_req *r = (dump_req *)m;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (f) {
+        sink s = {f, -1};
+        void *outer_pc = dump_pc;
+        dump_pc = NULL;
+        header(&s, L, ", a snapshot it took between two turns, slightly after the one above");
+        dump_loop(L, &s);
+        dump_pc = outer_pc;
+        fclose(f);
+    }
+    pthread_mutex_lock(&r->mu);
+    r->buf = buf;
+    r->len = buf ? len : 0;
+    r->done = 1;
+    pthread_cond_signal(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+    req_put(r);
+}
+
+void weft__dump_busy(weft__loop *L, weft_task *t, double now)
+{
+    weft__port *P = L->port;
+    if (!P) return;
+    __atomic_store_n(&P->busy_id, t->id, __ATOMIC_RELAXED);
+    __atomic_store_n(&P->busy_name, t->name, __ATOMIC_RELAXED);
+    __atomic_store(&P->busy_start, &now, __ATOMIC_RELEASE);
+}
+
+static void busy_line(const sink *s, weft__port *P)
+{
+    double since;
+    __atomic_load(&P->busy_start, &since, __ATOMIC_ACQUIRE);
+    unsigned id = __atomic_load_n(&P->busy_id, __ATOMIC_RELAXED);
+    const char *name = __atomic_load_n(&P->busy_name, __ATOMIC_RELAXED);
+    out(s, "loop %d (thread %d): busy, no answer within %.1f s", P->index, P->tid, ANSWER_WAIT_S);
+    if (since > 0)
+        out(s, ": task %u%s%s%s running for %.3f s without waiting", id, name ? " '" : "",
+            name ? name : "", name ? "'" : "", weft__clock() - since);
+    else out(s, " (a task runs without waiting; debug mode names it)");
+    out(s, "\n");
+}
+
+static void dump_others(weft__loop *me, const sink *s)
+{
+    weft__fleet *F = me->fleet;
+    if (!F || F->n < 2) return;
+    dump_req **reqs = calloc((size_t)F->n, sizeof *reqs);
+    if (!reqs) {
+        out(s, "weft: no memory to ask the other loops for their tasks\n");
+        return;
+    }
+    for (int i = 0; i < F->n; i++) {
+        weft__port *P = &F->ports[i];
+        if (P == me->port) continue;
+        dump_req *r = calloc(1, sizeof *r);
+        if (!r) {
+            out(s, "loop %d: no memory to ask it for its tasks\n", i);
+            continue;
+        }
+        pthread_mutex_init(&r->mu, NULL);
+        pthread_cond_init(&r->cv, NULL);
+        r->refs = 2;
+        r->m.kind = X_DUMP;
+        /* Not external: no generation check; a loop that has closed (its
+         * port has no loop) refuses it. */
+        if (weft__port_send(P, &r->m, 0) < 0) {
+            out(s, "loop %d: not running\n", i);
+            r->refs = 1;
+            req_put(r);
+            continue;
+        }
+        reqs[i] = r;
+    }
+    struct timespec dl;
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_nsec += (long)(ANSWER_WAIT_S * 1e9);
+    dl.tv_sec += dl.tv_nsec / 1000000000L;
+    dl.tv_nsec %= 1000000000L;
+    for (int i = 0; i < F->n; i++) {
+        dump_req *r = reqs[i];
+        if (!r) continue;
+        pthread_mutex_lock(&r->mu);
+        while (!r->done && pthread_cond_timedwait(&r->cv, &r->mu, &dl) != ETIMEDOUT) {}
+        if (r->done && r->buf) out_raw(s, r->buf, r->len);
+        else if (r->done) out(s, "loop %d: no memory for its dump\n", i);
+        else busy_line(s, &F->ports[i]);
+        pthread_mutex_unlock(&r->mu);
+        req_put(r);
+    }
+    free(reqs);
+}
+
 __attribute__((noinline)) void weft_dump_tasks(FILE *f)
 {
     sink s = {f ? f : stderr, -1};
@@ -188,7 +339,9 @@ __attribute__((noinline)) void weft_dump_tasks(FILE *f)
         return;
     }
     dump_pc = __builtin_return_address(0);
+    header(&s, weft__L, "");
     dump_loop(weft__L, &s);
+    dump_others(weft__L, &s);
     fflush(s.f);
 }
 
@@ -197,24 +350,43 @@ __attribute__((noinline)) void weft_dump_tasks(FILE *f)
 static weft__loop *sig_loop;        /* the loop that installed the handler */
 static pthread_t sig_thread;        /* its thread: written before sig_loop is published */
 static struct sigaction sig_old;
-static volatile sig_atomic_t sig_busy;
+static __thread volatile sig_atomic_t sig_busy; /* this thread's handler dumps */
 
-static void on_sigusr1(int sig, siginfo_t *si, void *ucv)
+/* Set by a loop's thread once in its fleet: where a SIGUSR1 forwarded to
+ * this thread is flagged. */
+static __thread weft__port *my_port;
+
+void weft__dump_attached(weft__loop *L)
 {
-    (void)sig;
-    (void)si;
-    int saved = errno;
-    weft__loop *L = __atomic_load_n(&sig_loop, __ATOMIC_ACQUIRE);
-    if (!L) goto out;
-    if (!pthread_equal(pthread_self(), sig_thread)) { /* pass it to the loop's thread */
-        pthread_kill(sig_thread, SIGUSR1);
-        goto out;
+    weft__port *P = L->port;
+    my_port = P;
+    __atomic_store_n(&P->sig_pending, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&P->sig_live, L->dbgs && L->dbgs->reports, __ATOMIC_RELEASE);
+}
+
+/* The loops' handlers write one after another, not interleaved. A spin
+ * (the handler can take no lock), bounded so that a thread stopped while
+ * holding it (a debugger, a crash) costs a mixed dump, never a hang. The
+ * signal is blocked while its handler runs, so a thread never waits for
+ * itself. */
+static int out_flag;
+
+static void out_lock(void)
+{
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (__atomic_exchange_n(&out_flag, 1, __ATOMIC_ACQUIRE)) {
+        sched_yield();
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if (t.tv_sec - t0.tv_sec >= 2) return;
     }
-    /* The loop's thread, before the loop runs (the handler is installed
-     * first) or after: nothing to dump. Forwarding here, as a check of
-     * weft__L alone once did, resent the signal to this very thread, which
-     * took it again on return: 100% CPU forever (issue 10 item 15). */
-    if (weft__L != L || sig_busy) goto out;
+}
+
+static void out_unlock(void) { __atomic_store_n(&out_flag, 0, __ATOMIC_RELEASE); }
+
+/* Dumps L, this thread's loop, from the handler. */
+static void dump_signalled(weft__loop *L, void *ucv)
+{
     sig_busy = 1;
     void *outer_pc = dump_pc; /* a weft_dump_tasks this signal interrupted */
     ucontext_t *uc = ucv;
@@ -227,10 +399,52 @@ static void on_sigusr1(int sig, siginfo_t *si, void *ucv)
     dump_pc = NULL;
 #endif
     sink s = {NULL, 2};
-    out(&s, "weft: SIGUSR1 task dump\n");
+    out_lock();
+    out(&s, many_loops(L) ? "weft: SIGUSR1 task dump, " : "weft: SIGUSR1 task dump\n");
+    header(&s, L, "");
     dump_loop(L, &s);
+    out_unlock();
     dump_pc = outer_pc;
     sig_busy = 0;
+}
+
+/* The installing loop's thread dumps its loop, then passes the signal to
+ * each other loop of its run that runs in debug mode, flagging it in the
+ * loop's port: a thread takes a flagged signal as "dump your own loop" and
+ * never passes it on, so no signal goes round (a thread whose loop has
+ * just closed drops it). An unflagged signal on any other thread (kill(1)
+ * picks one) goes to the installing loop's thread. A loop's thread is
+ * signalled only while its loop is live (sig_live, cleared when the loop
+ * closes, before its thread ends). */
+static void on_sigusr1(int sig, siginfo_t *si, void *ucv)
+{
+    (void)sig;
+    (void)si;
+    int saved = errno;
+    weft__loop *L = __atomic_load_n(&sig_loop, __ATOMIC_ACQUIRE);
+    if (!L) goto out;
+    weft__port *mine = my_port;
+    if (mine && __atomic_exchange_n(&mine->sig_pending, 0, __ATOMIC_ACQ_REL)) {
+        if (weft__L && weft__L->port == mine && !sig_busy) dump_signalled(weft__L, ucv);
+        goto out;
+    }
+    if (!pthread_equal(pthread_self(), sig_thread)) { /* pass it to the loop's thread */
+        pthread_kill(sig_thread, SIGUSR1);
+        goto out;
+    }
+    /* The loop's thread, before the loop runs (the handler is installed
+     * first) or after: nothing to dump. Forwarding here, as a check of
+     * weft__L alone once did, resent the signal to this very thread, which
+     * took it again on return: 100% CPU forever (issue 10 item 15). */
+    if (weft__L != L || sig_busy) goto out;
+    dump_signalled(L, ucv);
+    weft__fleet *F = L->fleet;
+    for (int i = 0; F && i < F->n; i++) {
+        weft__port *P = &F->ports[i];
+        if (P == L->port || !__atomic_load_n(&P->sig_live, __ATOMIC_ACQUIRE)) continue;
+        __atomic_store_n(&P->sig_pending, 1, __ATOMIC_RELEASE);
+        pthread_kill(P->thread, SIGUSR1);
+    }
 out:
     errno = saved;
 }
@@ -276,6 +490,7 @@ void weft__dump_signal_install(weft__loop *L)
 
 void weft__dump_signal_remove(weft__loop *L)
 {
+    if (L->port) __atomic_store_n(&L->port->sig_live, 0, __ATOMIC_RELEASE);
     pthread_mutex_lock(&sig_mu);
     if (sig_loop == L) {
         weft__sig_disown(SIGUSR1, &sig_mine, &sig_old);
