@@ -172,6 +172,34 @@ WEFT_TEST(curl_compressed)
     b = curl_i("/stream?len=1", NULL, 1, port, &n, head, sizeof head);
     WEFT_TEST_CHECK(HAS(head, "content-encoding: gzip") && HASNT(head, "content-length"));
     WEFT_TEST_CHECK(n == TEXT_LEN && !memcmp(b, text, TEXT_LEN));
+    /* HEAD: the head a GET would get (gzip, chunked: RFC 9112 6.1 lets a
+     * HEAD response carry the Transfer-Encoding its GET would have), and
+     * not one byte after it: no chunk, no "0" terminator. A pipelined
+     * request behind it is answered right after the head. */
+    {
+        weft_stream *st;
+        WEFT_TEST_CHECK(weft_tcp_connect("127.0.0.1", port, NULL, &st) == 0);
+        const char *rq = "HEAD /stream?len=1 HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n"
+                         "HEAD /text HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n"
+                         "GET /tiny HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+        WEFT_TEST_CHECK(weft_stream_write(st, rq, strlen(rq)) > 0);
+        size_t got = 0;
+        ssize_t k;
+        while ((k = weft_stream_read(st, out + got, sizeof out - 1 - got)) > 0) got += (size_t)k;
+        out[got] = 0;
+        weft_stream_close(st);
+        char *h2 = strstr(out, "\r\n\r\n"), *h3 = h2 ? strstr(h2 + 4, "\r\n\r\n") : NULL;
+        WEFT_TEST_CHECK(h2 && h3 && !strncmp(out, "HTTP/1.1 200", 12));
+        *h2 = 0;
+        WEFT_TEST_CHECK(HAS(out, "Content-Encoding: gzip") && HAS(out, "Transfer-Encoding: chunked"));
+        WEFT_TEST_CHECK(HASNT(out, "Content-Length"));
+        WEFT_TEST_CHECK(!strncmp(h2 + 4, "HTTP/1.1 200", 12)); /* nothing in between */
+        *h3 = 0;
+        WEFT_TEST_CHECK(HAS(h2 + 4, "Content-Encoding: gzip") && HASNT(h2 + 4, "\r\n0\r\n"));
+        const char *third = h3 + 4; /* the GET's whole answer, ending in its body */
+        size_t tl = strlen(third);
+        WEFT_TEST_CHECK(!strncmp(third, "HTTP/1.1 200", 12) && tl > 2 && !strcmp(third + tl - 2, "hi"));
+    }
     /* HTTP/1.0: no chunks, the end is the connection's. */
     snprintf(url, sizeof url, "http://127.0.0.1:%d/stream", port);
     char *h10[] = {"curl", "-sS", "-0", "--compressed", url, NULL};
