@@ -1,14 +1,18 @@
 /* An HTTP client session belongs to the loop that made it (its connections
  * wait in that loop's fd records): from a task of another loop, requests
  * and close fail with -EXDEV before anything is sent, and the session still
- * works on its own loop. A real server on loop 0 answers. */
+ * works on its own loop; so do reads of a response whose body is still on
+ * its connection, and its free is done on the session's loop. A real server
+ * on loop 0 answers. */
 #include <weft.h>
 #include <weft/http.h>
 #include <weft/io.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include "capture.h"
 #include "check.h"
+#include <stdlib.h>
 
 static weft_http_client *sess;
 static char url[64];
@@ -31,6 +35,32 @@ static int use_from_other_loop(void *arg)
     return 7;
 }
 
+static weft_http_response *unread;
+
+static int read_from_other_loop(void *arg)
+{
+    (void)arg;
+    char buf[8];
+    const char *data;
+    size_t len;
+    CHECK_EQ(weft_http_response_read(unread, buf, sizeof buf), -EXDEV);
+    CHECK_EQ(weft_http_response_body(unread, &data, &len), -EXDEV);
+    capture_begin();
+    weft_http_response_free(unread); /* handed to loop 0 */
+    char *said = capture_end();
+    CHECK(strstr(said, "weft_http_response_free from another loop: done on the session's loop"));
+    free(said);
+    return 0;
+}
+
+static int big(weft_http_request *rq, void *arg)
+{
+    (void)arg;
+    static char body[1 << 20];
+    memset(body, 'b', sizeof body);
+    return weft_http_respond(rq, 200, "text/plain", body, sizeof body);
+}
+
 /* Made outside any run: the first request's loop becomes its own. */
 static int first_use(void *arg)
 {
@@ -46,6 +76,7 @@ static int main_task(void *arg)
     weft_http_server *srv = weft_http_server_new(NULL);
     CHECK(srv);
     CHECK_EQ(weft_http_server_route(srv, "GET", "/", hello, NULL), 0);
+    CHECK_EQ(weft_http_server_route(srv, "GET", "/big", big, NULL), 0);
     CHECK_EQ(weft_http_server_listen(srv, "127.0.0.1", 0), 0);
     snprintf(url, sizeof url, "http://127.0.0.1:%d/", weft_http_server_port(srv));
     CHECK((sess = weft_http_client_new(NULL)) != NULL);
@@ -54,6 +85,15 @@ static int main_task(void *arg)
     CHECK_EQ(weft_http_response_status(r), 200);
     weft_http_response_free(r);
     CHECK_EQ(weft_call(weft_loop_at(1), use_from_other_loop, NULL), 7);
+    /* A response with its body still on the connection, given to loop 1. */
+    char bigurl[80];
+    snprintf(bigurl, sizeof bigurl, "%sbig", url);
+    CHECK_EQ(weft_http_client_request(sess, "GET", bigurl, NULL, &unread), 0);
+    char first[4];
+    CHECK_EQ(weft_http_response_status(unread), 200);
+    CHECK_EQ(weft_http_response_read(unread, first, sizeof first), 4);
+    CHECK_EQ(weft_call(weft_loop_at(1), read_from_other_loop, NULL), 0);
+    weft_sleep(0.05); /* the posted free runs here */
     /* still whole on its own loop, pooled connection included */
     CHECK_EQ(weft_http_client_get(sess, url, &r), 0);
     CHECK_EQ(weft_http_response_status(r), 200);

@@ -5,6 +5,7 @@
 #include <weft/pg.h>
 #include <errno.h>
 #include <stdint.h>
+#include "capture.h"
 #include "check.h"
 #include "pg_env.h"
 
@@ -266,8 +267,8 @@ TASK_TEST(test_server_restart)
 }
 
 /* A pool belongs to the loop that made it: acquire (so run and query) from
- * another loop fail with -EXDEV; release and free from there are handed to
- * the pool's loop, so nothing is lost. */
+ * another loop fail with -EXDEV; release, expire and free from there are
+ * handed to the pool's loop, so nothing is lost. */
 typedef struct xl { weft_pg_pool *p; weft_pg *c; } xl;
 
 static int pool_from_loop1(void *arg)
@@ -280,6 +281,12 @@ static int pool_from_loop1(void *arg)
     CHECK_EQ(weft_pg_pool_query(x->p, "SELECT 1", NULL, 0, &r), -EXDEV);
     if (x->c) weft_pg_pool_release(x->p, x->c); /* forwarded to loop 0 */
     else weft_pg_pool_free(x->p);                /* likewise */
+    return 0;
+}
+
+static int expire_from_loop1(void *arg)
+{
+    weft_pg_pool_expire_connections(arg); /* forwarded to loop 0 */
     return 0;
 }
 
@@ -296,6 +303,21 @@ static int other_loop_main(void *arg)
     for (int i = 0; i < 1000 && weft_pg_pool_idle(p) == 0; i++) weft_sleep(0.001);
     CHECK_EQ(weft_pg_pool_idle(p), 1); /* the release ran here */
     CHECK_EQ(pscalar(p, "SELECT 5"), 5);
+    /* expire from loop 1: done here, the idle connection closed */
+    weft_pg_pool_stats st;
+    weft_pg_pool_stats_get(p, &st);
+    int64_t closed = st.closed;
+    capture_begin();
+    CHECK_EQ(weft_call(weft_loop_at(1), expire_from_loop1, p), 0);
+    char *said = capture_end();
+    CHECK(strstr(said, "weft_pg_pool_expire_connections from another loop: done on the pool's loop"));
+    free(said);
+    for (int i = 0; i < 1000 && st.closed == closed; i++) {
+        weft_sleep(0.001);
+        weft_pg_pool_stats_get(p, &st);
+    }
+    CHECK_EQ(st.closed, closed + 1);
+    CHECK_EQ(pscalar(p, "SELECT 6"), 6); /* a new connection */
     x.c = NULL;
     CHECK_EQ(weft_call(weft_loop_at(1), pool_from_loop1, &x), 0);
     return 0; /* the posted free runs on this loop before the run ends */

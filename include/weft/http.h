@@ -538,13 +538,17 @@ const char *weft_http_response_url(const weft_http_response *r);
 int weft_http_response_redirects(const weft_http_response *r);
 /* Reads up to n bytes of the body (decoded); 0 at the end. Interrupted by
  * the caller's cancel or weft_timeout deadline it consumes nothing and
- * keeps the connection: a later call goes on. Waits. */
+ * keeps the connection: a later call goes on. While the body is still
+ * arriving, a response is read only on its session's loop (-EXDEV from
+ * another, as the session's calls). Waits. */
 ssize_t weft_http_response_read(weft_http_response *r, void *buf, size_t n);
 /* Reads the rest of the body into memory owned by r (max_body_bytes at
  * most: -WEFT_EHTTP_BODY_SIZE). NUL-terminated. 0 or -errno. Waits. */
 int weft_http_response_body(weft_http_response *r, const char **data, size_t *len);
 /* Releases the response: its connection goes back to the pool when the body
- * was read to the end, else it is closed. NULL is a no-op. Does not wait. */
+ * was read to the end, else it is closed. From another loop of the run it
+ * is reported and done on the session's loop. NULL is a no-op. Does not
+ * wait. */
 void weft_http_response_free(weft_http_response *r);
 
 /* ---- Server-Sent Events (text/event-stream, WHATWG HTML 9.2) ----------- */

@@ -711,7 +711,8 @@ typedef struct weft_pg_pool_stats {
 void weft_pg_pool_stats_get(const weft_pg_pool *p, weft_pg_pool_stats *out);
 /* Replaces every connection (after a schema change, say): idle ones are
  * closed now, those in use when released; none is cut off mid-statement.
- * Does not wait. */
+ * Called from another loop of the run (or another thread), it is reported
+ * and done on the pool's own loop, as release and free are. Does not wait. */
 void weft_pg_pool_expire_connections(weft_pg_pool *p);
 
 /* ---- deprecated names ------------------------------------------------------

@@ -2,6 +2,8 @@
  * giving the connection back. Reads honour the read timeout and the total
  * deadline, each reported with its own error code. */
 #include "http/client_internal.h"
+#include "core/wait.h"
+#include <stdio.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -154,12 +156,21 @@ static ssize_t read_raw(weft_http_response *r, char *buf, size_t n)
     return 0;
 }
 
+/* A response still reading from its connection waits in its session's
+ * loop (the connection's fd record is there): from another loop, -EXDEV
+ * (reported). One whose body is all in memory reads anywhere. */
+static int resp_home(const weft_http_response *r, const char *fn)
+{
+    return r->conn && r->c ? weft__check_home(r->c->home, fn) : 0;
+}
+
 ssize_t weft_http_response_read(weft_http_response *r, void *buf, size_t n)
 {
     /* Before anything, even with the body buffered or decoded: nothing is
      * consumed for a cancelled caller (or one past its deadline). */
     int e = weft_check("weft_http_response_read");
     if (e) return e;
+    if ((e = resp_home(r, "weft_http_response_read"))) return e;
     if (n == 0) return 0; /* as read(2); the raw loop would never end */
     if (!r->z) return read_raw(r, buf, n);
     for (;;) {
@@ -196,6 +207,7 @@ int weft_http_response_body(weft_http_response *r, const char **data, size_t *le
 {
     int e = weft_check("weft_http_response_body");
     if (e) return e;
+    if ((e = resp_home(r, "weft_http_response_body"))) return e;
     weft__buf *b = &r->body;
     size_t max = r->max_body;
     if (!r->body_done || r->z) {
@@ -253,9 +265,27 @@ const weft_http_header *weft_http_response_headers(const weft_http_response *r, 
     return r->H.headers;
 }
 
+static int free_at_home(void *r)
+{
+    weft_http_response_free(r);
+    return 0;
+}
+
 void weft_http_response_free(weft_http_response *r)
 {
     if (!r) return;
+    /* Its connection goes back to (or is closed in) the session's pool:
+     * from another loop, that is done on the session's loop, as the PG
+     * pool's release is, never from here. */
+    weft_loop *here = weft_loop_current();
+    if (r->conn && r->c && r->c->home && r->c->home != here) {
+        fprintf(stderr, "weft: weft_http_response_free from %s: done on the session's loop (a "
+                "session belongs to the loop that made it)\n", here ? "another loop" : "a thread "
+                "outside the run");
+        if (weft_post(r->c->home, free_at_home, r) == 0) return;
+        fprintf(stderr, "weft: weft_http_response_free: could not hand it to the session's "
+                "loop; its connection is closed here\n");
+    }
     /* Unread body bytes would be taken for the next response: the
      * connection can only be reused once the body was read to its end. */
     weft__resp_release(r, 0);

@@ -29,37 +29,44 @@ struct weft_pg_pool {
     weft_loop *home;   /* the loop that made it: its connections wait there */
 };
 
-/* Release and free never wait and return nothing: called from another loop
+/* Release, free and expire never wait and return nothing: called from another loop
  * (or thread) they are reported and done on the pool's own loop (weft_post),
  * rather than touching its loop-local state from here. 1: forwarded (or,
  * reported, impossible); 0: the caller is on the pool's loop. */
 typedef struct pool_fwd {
     weft_pg_pool *p;
     weft_pg *c;
+    int expire; /* weft_pg_pool_expire_connections */
 } pool_fwd;
 
 static int fwd_run(void *arg)
 {
     pool_fwd f = *(pool_fwd *)arg;
     free(arg);
-    if (f.c) weft_pg_pool_release(f.p, f.c);
+    if (f.expire) weft_pg_pool_expire_connections(f.p);
+    else if (f.c) weft_pg_pool_release(f.p, f.c);
     else weft_pg_pool_free(f.p);
     return 0;
 }
 
-static int forwarded(weft_pg_pool *p, weft_pg *c, const char *fn)
+static int forwarded_as(weft_pg_pool *p, weft_pg *c, int expire, const char *fn)
 {
     weft_loop *here = weft_loop_current();
     if (!p->home || p->home == here) return 0;
     fprintf(stderr, "weft: %s from %s: done on the pool's loop (a pool belongs to the loop "
             "that made it)\n", fn, here ? "another loop" : "a thread outside the run");
     pool_fwd *f = malloc(sizeof *f);
-    if (f) *f = (pool_fwd){p, c};
+    if (f) *f = (pool_fwd){p, c, expire};
     if (!f || weft_post(p->home, fwd_run, f) < 0) {
         free(f);
         fprintf(stderr, "weft: %s: could not hand it to the pool's loop; left as it is\n", fn);
     }
     return 1;
+}
+
+static int forwarded(weft_pg_pool *p, weft_pg *c, const char *fn)
+{
+    return forwarded_as(p, c, 0, fn);
 }
 
 static void conn_close(weft_pg_pool *p, weft_pg *c)
@@ -431,7 +438,7 @@ void weft_pg_pool_stats_get(const weft_pg_pool *p, weft_pg_pool_stats *out)
 
 void weft_pg_pool_expire_connections(weft_pg_pool *p)
 {
-    if (!p || p->closed) return;
+    if (!p || forwarded_as(p, NULL, 1, "weft_pg_pool_expire_connections") || p->closed) return;
     p->gen++;
     sweep(p);
 }
