@@ -70,6 +70,24 @@ WEFT_TEST(curl_https)
     char *old[] = {"curl", "-sS", "--cacert", crt, "--tlsv1.0", "--tls-max", "1.1", url, NULL};
     int st = run_cmd(old, out, sizeof out);
     WEFT_TEST_CHECK(st != 0 && st < 128);
+    /* TLS 1.2: forward-secret AEAD suites only (what testssl.sh checks:
+     * no CBC, so no LUCKY13; no static-RSA key exchange), the server's
+     * order first. */
+    char cmd[256];
+    const char *refused[] = {"ECDHE-ECDSA-AES128-SHA", "ECDHE-ECDSA-AES256-SHA384", "AES128-SHA",
+                             "AES256-GCM-SHA384"};
+    for (int i = 0; i < 4; i++) {
+        snprintf(cmd, sizeof cmd, "openssl s_client -connect 127.0.0.1:%d -tls1_2 -cipher %s "
+                 "</dev/null 2>&1", port, refused[i]);
+        char *sc[] = {"sh", "-c", cmd, NULL};
+        WEFT_TEST_CHECK(run_cmd(sc, out, sizeof out) != 0 || (fprintf(stderr, "%s taken\n", refused[i]), 0));
+    }
+    snprintf(cmd, sizeof cmd, "openssl s_client -connect 127.0.0.1:%d -tls1_2 -cipher "
+             "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES128-GCM-SHA256 </dev/null 2>&1", port);
+    char *good[] = {"sh", "-c", cmd, NULL};
+    WEFT_TEST_CHECK(run_cmd(good, out, sizeof out) == 0);
+    WEFT_TEST_CHECK(strstr(out, "Cipher is ECDHE-ECDSA-AES128-GCM-SHA256") ||
+                    (fprintf(stderr, "%s", out), 0)); /* the server's first choice */
     /* Plain HTTP to the TLS port gets nothing served. */
     snprintf(url, sizeof url, "http://127.0.0.1:%d/hello.txt", port);
     char *plain[] = {"curl", "-sS", "-m", "5", url, NULL};

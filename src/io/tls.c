@@ -251,6 +251,19 @@ static weft_tls_ctx *ctx_new(const weft_tls_opts *opt, int server)
         }
     }
     if (server) {
+        /* TLS 1.2 suites: forward-secret AEAD only (Mozilla's "intermediate"
+         * list), in the server's order of preference: testssl.sh flagged
+         * OpenSSL's default (CBC suites, LUCKY13; static-RSA key exchange;
+         * the client's order). TLS 1.3's suites are all AEAD already. */
+        if (SSL_CTX_set_cipher_list(sc, "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+                                        "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+                                        "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
+                                        "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384") != 1) {
+            note_ssl_error("SSL_CTX_set_cipher_list");
+            err = -EINVAL;
+            goto fail;
+        }
+        SSL_CTX_set_options(sc, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
         if (ctx->alpn) SSL_CTX_set_alpn_select_cb(sc, alpn_select, ctx);
         if (opt->ca_file) { /* ask for and verify client certificates */
             if (SSL_CTX_load_verify_locations(sc, opt->ca_file, NULL) != 1) {
