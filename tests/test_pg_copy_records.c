@@ -448,6 +448,38 @@ TASK_TEST(test_cancel_mid_copy)
     return 0;
 }
 
+static int count_rows(void *arg, const weft_pg_value *v, int n)
+{
+    (void)v;
+    (void)n;
+    ++*(int64_t *)arg;
+    return 0;
+}
+
+/* The query of weft_pg_copy_records_out goes inside COPY ( ... ): one
+ * ending in a -- comment still works (the parenthesis is on a line of its
+ * own), and one that would close the parenthesis and add a statement of
+ * its own is refused whole (it is described as one statement first), so
+ * nothing of it runs. */
+TASK_TEST(test_out_query_edges)
+{
+    weft_pg *c = pg_connect_ok(dsn);
+    int64_t seen = 0, rows = 0;
+    CHECK_EQ(weft_pg_copy_records_out(c, "SELECT i FROM generate_series(1, 3) i -- three",
+                                      count_rows, &seen, &rows), 0);
+    CHECK_EQ(seen, 3);
+    CHECK_EQ(rows, 3);
+    exec_ok(c, "DROP TABLE IF EXISTS cr_victim; CREATE TABLE cr_victim (x int)");
+    seen = 0;
+    CHECK_EQ(weft_pg_copy_records_out(c, "SELECT 1) TO STDOUT; DROP TABLE cr_victim; COPY (SELECT 1",
+                                      count_rows, &seen, NULL), -WEFT_PG_ESERVER);
+    CHECK_EQ(seen, 0);
+    CHECK_EQ(count(c, "SELECT count(*) FROM cr_victim"), 0); /* still there */
+    exec_ok(c, "DROP TABLE cr_victim");
+    weft_pg_free(c);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     dsn = pg_env_dsn();
@@ -455,6 +487,7 @@ int main(int argc, char **argv)
         {"round_trip", test_round_trip},
         {"many_and_errors", test_many_and_errors},
         {"cancel_mid_copy", test_cancel_mid_copy},
+        {"out_query_edges", test_out_query_edges},
         {NULL, NULL},
     };
     return run_tests(tests, argc, argv);

@@ -7,22 +7,35 @@
 
 #define COPY_PIECE (1 << 20) /* bytes per CopyData message at most */
 
-/* Starts sql and reads up to its COPY result (want: COPY_IN or COPY_OUT). */
-static int copy_start(weft_pg *c, const char *sql, ExecStatusType want)
+/* Starts sql and reads up to its COPY result (want: COPY_IN or COPY_OUT).
+ * With intro, sql is a query's rows (PGRES_TUPLES_OK) then the COPY, in one
+ * simple query: the first result is kept in *intro for the caller. */
+static int copy_start(weft_pg *c, const char *sql, ExecStatusType want, PGresult **intro)
 {
     if (!PQsendQuery(c->pg, sql)) return pg__send_failed(c);
     int rc = pg__flush(c);
     PGresult *res = NULL;
     if (rc >= 0) rc = pg__get(c, &res);
-    if (rc < 0) return pg__abort(c, rc, 0);
+    if (rc >= 0 && intro && res && PQresultStatus(res) == PGRES_TUPLES_OK) {
+        *intro = res;
+        res = NULL;
+        rc = pg__get(c, &res);
+    }
+    if (rc < 0) {
+        if (intro) PQclear(*intro), *intro = NULL;
+        return pg__abort(c, rc, 0);
+    }
     if (!res) return -WEFT_PG_ESTATE;
     ExecStatusType st = PQresultStatus(res);
+    if (intro && !*intro && st == want) st = PGRES_BAD_RESPONSE; /* no rows came first */
     if (st == want) {
         PQclear(res);
         return 0;
     }
     rc = st == PGRES_FATAL_ERROR ? pg__server_error(c, res) : -WEFT_PG_ESTATE;
+    st = PQresultStatus(res);
     PQclear(res);
+    if (intro) PQclear(*intro), *intro = NULL;
     /* Not a COPY of that direction: end whatever it was. */
     if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT) {
         int d = pg__discard_copy(c, st);
@@ -56,22 +69,26 @@ static int copy_finish(weft_pg *c, int64_t *rows)
     return out;
 }
 
-int weft_pg_copy_in_count(weft_pg *c, const char *sql,
-                          ssize_t (*source)(void *arg, const char **data), void *arg,
-                          int64_t *rows)
+int pg__copy_in_intro(weft_pg *c, const char *sql, int (*ready)(void *arg, const PGresult *intro),
+                      ssize_t (*source)(void *arg, const char **data), void *arg, int64_t *rows)
 {
     int64_t dropped = 0;
     if (!c || !sql || !source) return -EINVAL;
     int rc = pg__lock(c);
     if (rc < 0) return rc;
-    rc = copy_start(c, sql, PGRES_COPY_IN);
+    PGresult *intro = NULL;
+    rc = copy_start(c, sql, PGRES_COPY_IN, ready ? &intro : NULL);
     if (rc < 0) {
         pg__release(c);
         return rc;
     }
+    /* Told what the intro said before any data is asked for: a failure
+     * there abandons the COPY as a source's error does. */
+    int ready_rc = ready ? ready(arg, intro) : 0;
+    PQclear(intro);
     for (;;) {
         const char *data = NULL;
-        ssize_t n = source(arg, &data);
+        ssize_t n = ready_rc < 0 ? ready_rc : source(arg, &data);
         if (n < 0) {
             /* Abandon: the server rolls the COPY back. If this task can no
              * longer wait, the drain task finishes it. */
@@ -117,6 +134,13 @@ int weft_pg_copy_in_count(weft_pg *c, const char *sql,
     return rc;
 }
 
+int weft_pg_copy_in_count(weft_pg *c, const char *sql,
+                          ssize_t (*source)(void *arg, const char **data), void *arg,
+                          int64_t *rows)
+{
+    return pg__copy_in_intro(c, sql, NULL, source, arg, rows);
+}
+
 int weft_pg_copy_in(weft_pg *c, const char *sql,
                     ssize_t (*source)(void *arg, const char **data), void *arg)
 {
@@ -133,7 +157,7 @@ int weft_pg_copy_out_count(weft_pg *c, const char *sql,
     if (!c || !sql || !sink) return -EINVAL;
     int rc = pg__lock(c);
     if (rc < 0) return rc;
-    rc = copy_start(c, sql, PGRES_COPY_OUT);
+    rc = copy_start(c, sql, PGRES_COPY_OUT, NULL);
     if (rc < 0) {
         pg__release(c);
         return rc;

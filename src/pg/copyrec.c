@@ -1,7 +1,8 @@
 /* COPY of records (asyncpg's copy_records_to_table), and binary COPY read
  * back into values. Rows go out in PostgreSQL's binary COPY format, each
- * value encoded for its column's type, which weft asks the server for
- * first (a described SELECT of those columns): binary input is not checked
+ * value encoded for its column's type, which the server states in the same
+ * statement string just before the COPY (an empty SELECT of those
+ * columns, answered in the COPY's round trip): binary input is not checked
  * against a type the way text is (an int8 column reads a float8's 8 bytes
  * as an integer), so a value is converted only where that is exact or
  * range-checked and refused otherwise. Built on weft_pg_copy_in/out: the
@@ -216,7 +217,8 @@ static int put_ident(weft_pg *c, pg_wbuf *w, const char *name)
 }
 
 /* "SELECT cols FROM target LIMIT 0" into intro and "COPY target (cols) FROM
- * STDIN (FORMAT binary)" into copy, NUL-terminated. */
+ * STDIN (FORMAT binary)" into copy, NUL-terminated; intro == copy: both,
+ * "; " between them. */
 static int build_sql(weft_pg *c, const char *schema, const char *table, const char *const *cols,
                      int ncols, pg_wbuf *intro, pg_wbuf *copy)
 {
@@ -238,7 +240,8 @@ static int build_sql(weft_pg *c, const char *schema, const char *table, const ch
         else pg__wbuf_put(intro, "*", 1);
         pg__wbuf_put(intro, " FROM ", 6);
         pg__wbuf_put(intro, target.b, target.n);
-        pg__wbuf_put(intro, " LIMIT 0", 9); /* with the NUL */
+        if (intro == copy) pg__wbuf_put(intro, " LIMIT 0; ", 10);
+        else pg__wbuf_put(intro, " LIMIT 0", 9); /* with the NUL */
         pg__wbuf_put(copy, "COPY ", 5);
         pg__wbuf_put(copy, target.b, target.n);
         if (ncols) {
@@ -259,11 +262,26 @@ static int build_sql(weft_pg *c, const char *schema, const char *table, const ch
 typedef struct rec_src {
     int (*next)(void *arg, const weft_pg_params **row);
     void *arg;
-    const unsigned *types;
+    unsigned *types; /* the target columns', from the intro's rows */
     int ncols;
     int done;
     pg_wbuf w;
 } rec_src;
+
+/* The intro's (empty) rows describe the target's columns, read by the
+ * server in the same statement string as the COPY and under the same
+ * lock, so no ALTER TABLE can come between what they say and what the
+ * COPY writes into. */
+static int rec_ready(void *arg, const PGresult *intro)
+{
+    rec_src *s = arg;
+    int n = PQnfields(intro);
+    s->types = malloc(((size_t)n + 1) * sizeof *s->types);
+    if (!s->types) return -ENOMEM;
+    for (int i = 0; i < n; i++) s->types[i] = (unsigned)PQftype(intro, i);
+    s->ncols = n;
+    return 0;
+}
 
 /* weft_pg_copy_in's source: the header, then rows encoded up to about
  * COPY_CHUNK bytes a call, then the trailer. An error aborts the copy. */
@@ -296,21 +314,19 @@ int weft_pg_copy_records_in(weft_pg *c, const char *schema, const char *table,
                             int64_t *rows)
 {
     if (!c || !table || !next || ncols < 0 || (ncols && !columns)) return -EINVAL;
-    pg_wbuf intro = {0}, copy = {0};
-    unsigned *types = NULL;
-    int nf = 0;
+    pg_wbuf sql = {0};
     int64_t n = 0;
-    int rc = build_sql(c, schema, table, columns, ncols, &intro, &copy);
-    if (rc >= 0) rc = column_types(c, intro.b, &types, &nf);
+    /* One statement string, one round trip: "SELECT cols FROM t LIMIT 0;
+     * COPY t (cols) FROM STDIN (FORMAT binary)". */
+    int rc = build_sql(c, schema, table, columns, ncols, &sql, &sql);
     if (rc >= 0) {
-        rec_src s = {next, arg, types, nf, 0, {0}};
-        rc = weft_pg_copy_in_count(c, copy.b, rec_source, &s, &n);
+        rec_src s = {next, arg, NULL, 0, 0, {0}};
+        rc = pg__copy_in_intro(c, sql.b, rec_ready, rec_source, &s, &n);
         free(s.w.b);
+        free(s.types);
     }
     if (rc >= 0 && rows) *rows = n;
-    free(types);
-    free(intro.b);
-    free(copy.b);
+    free(sql.b);
     return rc < 0 ? rc : 0;
 }
 
@@ -362,7 +378,9 @@ int weft_pg_copy_records_out(weft_pg *c, const char *query,
     if (!q) return -ENOMEM;
     pg__wbuf_put(&copy, "COPY (", 6);
     pg__wbuf_put(&copy, q, qlen);
-    pg__wbuf_put(&copy, ") TO STDOUT (FORMAT binary)", 28);
+    /* on a line of its own: a query ending in a -- comment would comment
+     * out the parenthesis */
+    pg__wbuf_put(&copy, "\n) TO STDOUT (FORMAT binary)", 29);
     unsigned *types = NULL;
     int nf = 0;
     int64_t n = 0;
