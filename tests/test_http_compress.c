@@ -136,7 +136,7 @@ WEFT_TEST(curl_compressed)
     size_t n;
     const char *b;
     /* Text: gzip, decoded by curl to the same bytes. */
-    b = curl_i("/text", NULL, 1, port, &n, head, sizeof head);
+    b = curl_i("/text", "gzip", 1, port, &n, head, sizeof head);
     WEFT_TEST_CHECK(HAS(head, "content-encoding: gzip") && HAS(head, "vary: accept-encoding"));
     WEFT_TEST_CHECK(n == TEXT_LEN && !memcmp(b, text, TEXT_LEN));
     char url[128];
@@ -154,7 +154,22 @@ WEFT_TEST(curl_compressed)
     b = curl_i("/text", "identity", 0, port, &n, head, sizeof head);
     WEFT_TEST_CHECK(HASNT(head, "content-encoding") && n == TEXT_LEN);
     b = curl_i("/text", "*", 1, port, &n, head, sizeof head);
+    WEFT_TEST_CHECK(HAS(head, "content-encoding: zstd")); /* the server's first choice */
+    /* zstd and br: curl's own offer (all four alike) gets zstd; q-values
+     * choose; each decoded by curl (libzstd, libbrotli) to the text. */
+    b = curl_i("/text", NULL, 1, port, &n, head, sizeof head);
+    WEFT_TEST_CHECK(HAS(head, "content-encoding: zstd") && n == TEXT_LEN && !memcmp(b, text, TEXT_LEN));
+    b = curl_i("/text", "br", 1, port, &n, head, sizeof head);
+    WEFT_TEST_CHECK(HAS(head, "content-encoding: br") && n == TEXT_LEN && !memcmp(b, text, TEXT_LEN));
+    b = curl_i("/text", "zstd;q=0.5, br;q=0.8, gzip;q=0.9", 1, port, &n, head, sizeof head);
     WEFT_TEST_CHECK(HAS(head, "content-encoding: gzip"));
+    b = curl_i("/text", "gzip;q=0.5, br", 1, port, &n, head, sizeof head);
+    WEFT_TEST_CHECK(HAS(head, "content-encoding: br"));
+    b = curl_i("/stream", "zstd", 1, port, &n, head, sizeof head);
+    WEFT_TEST_CHECK(HAS(head, "content-encoding: zstd") && HAS(head, "transfer-encoding: chunked"));
+    WEFT_TEST_CHECK(n == TEXT_LEN && !memcmp(b, text, TEXT_LEN));
+    b = curl_i("/stream", "br", 1, port, &n, head, sizeof head);
+    WEFT_TEST_CHECK(HAS(head, "content-encoding: br") && n == TEXT_LEN && !memcmp(b, text, TEXT_LEN));
     /* No Accept-Encoding at all: as it is. */
     char *none[] = {"curl", "-sSi", "-H", "Accept-Encoding:", url, NULL};
     WEFT_TEST_CHECK(run_cmd(none, out, sizeof out) == 0);
@@ -166,10 +181,10 @@ WEFT_TEST(curl_compressed)
         WEFT_TEST_CHECK(HASNT(head, "content-encoding"));
     }
     /* Streamed: chunked gzip, with or without a length announced. */
-    b = curl_i("/stream", NULL, 1, port, &n, head, sizeof head);
+    b = curl_i("/stream", "gzip", 1, port, &n, head, sizeof head);
     WEFT_TEST_CHECK(HAS(head, "content-encoding: gzip") && HAS(head, "transfer-encoding: chunked"));
     WEFT_TEST_CHECK(n == TEXT_LEN && !memcmp(b, text, TEXT_LEN));
-    b = curl_i("/stream?len=1", NULL, 1, port, &n, head, sizeof head);
+    b = curl_i("/stream?len=1", "gzip", 1, port, &n, head, sizeof head);
     WEFT_TEST_CHECK(HAS(head, "content-encoding: gzip") && HASNT(head, "content-length"));
     WEFT_TEST_CHECK(n == TEXT_LEN && !memcmp(b, text, TEXT_LEN));
     /* HEAD: the head a GET would get (gzip, chunked: RFC 9112 6.1 lets a
@@ -206,7 +221,7 @@ WEFT_TEST(curl_compressed)
     WEFT_TEST_CHECK(run_cmd(h10, out, sizeof out) == 0);
     WEFT_TEST_CHECK(strlen(out) == TEXT_LEN && !memcmp(out, text, TEXT_LEN));
     /* A static file: compressed on the way (no sendfile), ETag weakened. */
-    b = curl_i("/files/page.html", NULL, 1, port, &n, head, sizeof head);
+    b = curl_i("/files/page.html", "gzip", 1, port, &n, head, sizeof head);
     WEFT_TEST_CHECK(HAS(head, "content-encoding: gzip") && HAS(head, "etag: w/\""));
     WEFT_TEST_CHECK(n == TEXT_LEN && !memcmp(b, text, TEXT_LEN));
     /* A range of it is not compressed (the offsets are the file's). */
@@ -217,7 +232,7 @@ WEFT_TEST(curl_compressed)
     WEFT_TEST_CHECK(!strcmp(strstr(out, "\r\n\r\n") + 4, "klmnopqrst"));
     /* An opt-in on a server that does not compress by default. */
     weft_http_server *s2 = start(0, &port_off);
-    curl_i("/optin", NULL, 1, port_off, &n, head, sizeof head);
+    curl_i("/optin", "gzip", 1, port_off, &n, head, sizeof head);
     WEFT_TEST_CHECK(HAS(head, "content-encoding: gzip"));
     curl_i("/text", NULL, 1, port_off, &n, head, sizeof head);
     WEFT_TEST_CHECK(HASNT(head, "content-encoding") && HASNT(head, "vary"));
@@ -245,12 +260,32 @@ static int raw_decodes(const char *what)
     return 0;
 }
 
-/* On the wire: real gzip, far smaller, whole and streamed. */
+/* The raw br or zstd of a response decodes to the text with the
+ * reference command-line tool (brotli -d, zstd -d). */
+static int raw_tool_decodes(const char *what, const char *coding, const char *tool)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd,
+             "curl -sS -H 'Accept-Encoding: %s' http://127.0.0.1:%d%s > %s/raw.%s && "
+             "test $(stat -c %%s %s/raw.%s) -lt %d && %s -d -c < %s/raw.%s",
+             coding, port, what, dir, coding, dir, coding, TEXT_LEN / 4, tool, dir, coding);
+    char *argv[] = {"sh", "-c", cmd, NULL};
+    WEFT_TEST_CHECK(run_cmd(argv, out, sizeof out) == 0);
+    WEFT_TEST_CHECK(strlen(out) == TEXT_LEN && !memcmp(out, text, TEXT_LEN));
+    return 0;
+}
+
+/* On the wire: real gzip, br and zstd, far smaller, whole and streamed. */
 WEFT_TEST(raw_gzip_decodes)
 {
     weft_http_server *s = start(1, &port);
     WEFT_TEST_CHECK(raw_decodes("/text") == 0);
     WEFT_TEST_CHECK(raw_decodes("/stream") == 0);
+    const char *paths[] = {"/text", "/stream"};
+    for (int i = 0; i < 2; i++) {
+        WEFT_TEST_CHECK(raw_tool_decodes(paths[i], "br", "brotli") == 0);
+        WEFT_TEST_CHECK(raw_tool_decodes(paths[i], "zstd", "zstd") == 0);
+    }
     return weft_http_server_close(s, 1);
 }
 

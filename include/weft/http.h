@@ -122,8 +122,9 @@ typedef struct weft_http_server_opts {
                                   head; default 60 -> 408 and close */
     int reuseport;             /* SO_REUSEPORT: a server per loop on one port
                                   (weft serve --loops) */
-    int compress;              /* 1: responses are gzip/deflate-compressed when
-                                  the client accepts it, the Content-Type is
+    int compress;              /* 1: responses are compressed (zstd, br, gzip
+                                  or deflate: the client's q-values, then that
+                                  order) when the client accepts it, the Content-Type is
                                   text-like (text/ but event streams, JSON,
                                   XML, JavaScript, SVG, wasm), the status 2xx
                                   (not 204/206), no Content-Encoding was set
@@ -132,7 +133,8 @@ typedef struct weft_http_server_opts {
                                   goes with it, and a strong ETag becomes
                                   weak. 0: only where a handler asks
                                   (weft_http_reply_compress) */
-    int compress_level;        /* zlib's 1-9; 0: 6 */
+    int compress_level;        /* zlib's 1-9 for gzip/deflate; 0: 6 (br and
+                                  zstd use quality 5 and level 3) */
     size_t compress_min_bytes; /* default 1024 */
     int one_loop;              /* 1: listen on the caller's loop only. Else, in
                                   a run of several loops, listen starts a
@@ -418,7 +420,7 @@ typedef struct weft_http_client_opts {
     double total_timeout_s;  /* a whole request, redirects and body included; 0: none */
     int max_redirects;       /* default 10; -1: do not follow redirects */
     int raise_for_status;    /* 1: a status >= 400 fails with -WEFT_EHTTP_STATUS */
-    int no_decompress;       /* 1: keep gzip/deflate bodies as sent */
+    int no_decompress;       /* 1: keep gzip/deflate/br/zstd bodies as sent */
     int no_cookies;          /* 1: do not keep cookies */
     size_t max_body_bytes;   /* weft_http_response_body limit; default 64 MiB; every
                                 read also ends with it once chunk extensions and

@@ -350,7 +350,7 @@ static int build_head(weft_http_client *c, const char *method, const weft__url *
     if (!USER("user-agent") && c->o.user_agent[0])
         r |= weft__buf_fmt(b, "User-Agent: %s\r\n", c->o.user_agent);
     if (!USER("accept-encoding") && !c->o.no_decompress)
-        r |= weft__buf_str(b, "Accept-Encoding: gzip, deflate\r\n");
+        r |= weft__buf_str(b, "Accept-Encoding: gzip, deflate, br, zstd\r\n");
     if (!USER("accept")) r |= weft__buf_str(b, "Accept: */*\r\n");
     if (!USER("cookie") && !c->o.no_cookies) r |= weft__cookies_header(c, u, b);
     for (size_t i = 0; i < nh; i++) r |= weft__buf_fmt(b, "%s: %s\r\n", hs[i].name, hs[i].value);

@@ -1,4 +1,5 @@
-/* Server response compression (gzip/deflate with zlib) and conditional
+/* Server response compression (zstd, br, gzip, deflate: the client's
+ * preference by q-value, the server's among equals) and conditional
  * requests (ETag, If-None-Match, If-Modified-Since -> 304). reply.c asks
  * here before it builds a head; docs/design.md "Compression" says why each
  * rule is what it is. */
@@ -7,12 +8,24 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <strings.h>
+#include <brotli/encode.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #define MIN_BYTES_DEFAULT 1024 /* below, the gzip header and trailer eat the gain */
 
+/* Each coding's effort for a response made on the fly: zlib's level as
+ * configured; brotli quality 5 and zstd level 3, where each compresses
+ * better than gzip -6 at about its speed (their tools' defaults, 11 and
+ * 19, are for files compressed once, ahead of time). */
+#define BR_QUALITY 5
+#define ZSTD_LEVEL 3
+
 struct weft__deflate {
+    int coding;
     z_stream z;
+    BrotliEncoderState *br;
+    ZSTD_CStream *zs;
     int live;
 };
 
@@ -54,10 +67,29 @@ static int qvalue(const char *ae, const char *coding)
 int weft__accept_coding(const char *ae)
 {
     if (!ae) return WEFT__CODING_NONE;
-    int g = qvalue(ae, "gzip"), xg = qvalue(ae, "x-gzip"), d = qvalue(ae, "deflate");
-    if (xg > g) g = xg;
-    if (!g && !d) return WEFT__CODING_NONE;
-    return g >= d ? WEFT__CODING_GZIP : WEFT__CODING_DEFLATE;
+    /* The server's order among equal q-values: zstd and br compress text
+     * better than gzip at the effort used here; deflate last (often
+     * misread as raw). */
+    static const struct { const char *name; int coding; } order[] = {
+        {"zstd", WEFT__CODING_ZSTD}, {"br", WEFT__CODING_BR}, {"gzip", WEFT__CODING_GZIP},
+        {"x-gzip", WEFT__CODING_GZIP}, {"deflate", WEFT__CODING_DEFLATE}};
+    int best = WEFT__CODING_NONE, bq = 0;
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+        int q = qvalue(ae, order[i].name);
+        if (q > bq) bq = q, best = order[i].coding;
+    }
+    return best;
+}
+
+const char *weft__coding_name(int coding)
+{
+    switch (coding) {
+    case WEFT__CODING_GZIP: return "gzip";
+    case WEFT__CODING_DEFLATE: return "deflate";
+    case WEFT__CODING_BR: return "br";
+    case WEFT__CODING_ZSTD: return "zstd";
+    default: return NULL;
+    }
 }
 
 /* Text compresses; images, archives, audio and video already are. */
@@ -80,27 +112,96 @@ int weft__compressible(const char *ctype)
 
 /* ---- the encoder ----------------------------------------------------- */
 
+static void end_coder(weft__deflate *d)
+{
+    if (!d->live) return;
+    if (d->coding == WEFT__CODING_BR) BrotliEncoderDestroyInstance(d->br);
+    else if (d->coding == WEFT__CODING_ZSTD) ZSTD_freeCStream(d->zs);
+    else deflateEnd(&d->z);
+    d->br = NULL;
+    d->zs = NULL;
+    d->live = 0;
+}
+
 weft__deflate *weft__deflate_start(weft__deflate *d, int coding, int level)
 {
     if (!d) {
         d = calloc(1, sizeof *d);
         if (!d) return NULL;
     }
-    if (d->live) deflateEnd(&d->z);
-    d->live = 0;
+    end_coder(d);
     memset(&d->z, 0, sizeof d->z);
-    /* gzip: 16 + 15 bits; "deflate" is the zlib format (RFC 9110 8.4.1.2). */
-    int wbits = coding == WEFT__CODING_GZIP ? 16 + 15 : 15;
-    if (deflateInit2(&d->z, level, Z_DEFLATED, wbits, 8, Z_DEFAULT_STRATEGY) != Z_OK) return d;
+    d->coding = coding;
+    if (coding == WEFT__CODING_BR) {
+        if (!(d->br = BrotliEncoderCreateInstance(NULL, NULL, NULL))) return d;
+        BrotliEncoderSetParameter(d->br, BROTLI_PARAM_QUALITY, BR_QUALITY);
+        BrotliEncoderSetParameter(d->br, BROTLI_PARAM_MODE, BROTLI_MODE_TEXT);
+    } else if (coding == WEFT__CODING_ZSTD) {
+        if (!(d->zs = ZSTD_createCStream())) return d;
+        if (ZSTD_isError(ZSTD_CCtx_setParameter(d->zs, ZSTD_c_compressionLevel, ZSTD_LEVEL))) {
+            ZSTD_freeCStream(d->zs);
+            d->zs = NULL;
+            return d;
+        }
+    } else {
+        /* gzip: 16 + 15 bits; "deflate" is the zlib format (RFC 9110 8.4.1.2). */
+        int wbits = coding == WEFT__CODING_GZIP ? 16 + 15 : 15;
+        if (deflateInit2(&d->z, level, Z_DEFLATED, wbits, 8, Z_DEFAULT_STRATEGY) != Z_OK) return d;
+    }
     d->live = 1;
     return d;
 }
 
 int weft__deflate_live(const weft__deflate *d) { return d && d->live; }
 
+/* Room to write into: about half the input more, bounded. */
+static int out_room(weft__buf *out, size_t n)
+{
+    return weft__buf_reserve(out, (n > (64u << 20) ? (64u << 20) : n / 2) + 4096);
+}
+
+static int run_br(weft__deflate *d, const void *in, size_t n, int finish, weft__buf *out)
+{
+    const uint8_t *next_in = in;
+    size_t avail_in = n;
+    BrotliEncoderOperation op = finish ? BROTLI_OPERATION_FINISH : BROTLI_OPERATION_FLUSH;
+    for (;;) {
+        if (out_room(out, avail_in)) return -ENOMEM;
+        size_t avail_out = out->cap - out->len;
+        uint8_t *next_out = (uint8_t *)out->p + out->len;
+        if (!BrotliEncoderCompressStream(d->br, op, &avail_in, &next_in, &avail_out, &next_out, NULL))
+            return -ENOMEM;
+        out->len = (size_t)((char *)next_out - out->p);
+        if (avail_in == 0 && !BrotliEncoderHasMoreOutput(d->br) &&
+            (finish ? BrotliEncoderIsFinished(d->br) : 1)) {
+            if (finish) end_coder(d);
+            return 0;
+        }
+    }
+}
+
+static int run_zstd(weft__deflate *d, const void *in, size_t n, int finish, weft__buf *out)
+{
+    ZSTD_inBuffer i = {in, n, 0};
+    ZSTD_EndDirective op = finish ? ZSTD_e_end : ZSTD_e_flush;
+    for (;;) {
+        if (out_room(out, n - i.pos)) return -ENOMEM;
+        ZSTD_outBuffer o = {out->p + out->len, out->cap - out->len, 0};
+        size_t left = ZSTD_compressStream2(d->zs, &o, &i, op);
+        out->len += o.pos;
+        if (ZSTD_isError(left)) return -ENOMEM;
+        if (left == 0 && i.pos == n) { /* all in, all flushed (or the frame ended) */
+            if (finish) end_coder(d);
+            return 0;
+        }
+    }
+}
+
 int weft__deflate_run(weft__deflate *d, const void *in, size_t n, int finish, weft__buf *out)
 {
     if (!d || !d->live) return -ENOMEM;
+    if (d->coding == WEFT__CODING_BR) return run_br(d, in, n, finish, out);
+    if (d->coding == WEFT__CODING_ZSTD) return run_zstd(d, in, n, finish, out);
     /* zlib counts input in uInt: a body past 4 GiB goes in slices, all but
      * the last without a flush (Z_FINISH takes no input after it starts). */
     const Bytef *next = in;
@@ -115,7 +216,7 @@ int weft__deflate_run(weft__deflate *d, const void *in, size_t n, int finish, we
             left -= take;
         }
         int flush = left ? Z_NO_FLUSH : finish ? Z_FINISH : Z_SYNC_FLUSH;
-        if (weft__buf_reserve(out, (n > (64u << 20) ? (64u << 20) : n / 2) + 4096)) return -ENOMEM;
+        if (out_room(out, n)) return -ENOMEM;
         size_t room = out->cap - out->len;
         if (room > UINT_MAX) room = UINT_MAX;
         d->z.next_out = (Bytef *)out->p + out->len;
@@ -123,8 +224,7 @@ int weft__deflate_run(weft__deflate *d, const void *in, size_t n, int finish, we
         int rc = deflate(&d->z, flush);
         out->len += room - d->z.avail_out;
         if (rc == Z_STREAM_END) {
-            deflateEnd(&d->z);
-            d->live = 0;
+            end_coder(d);
             return 0;
         }
         if (rc != Z_OK && rc != Z_BUF_ERROR) return -ENOMEM;
@@ -136,7 +236,7 @@ int weft__deflate_run(weft__deflate *d, const void *in, size_t n, int finish, we
 void weft__deflate_free(weft__deflate *d)
 {
     if (!d) return;
-    if (d->live) deflateEnd(&d->z);
+    end_coder(d);
     free(d);
 }
 

@@ -111,15 +111,21 @@ int weft__has_token(const char *value, const char *token);
 /* 1 if s may be sent as a header name/value (no CR, LF, NUL; names: tokens). */
 int weft__header_ok(const char *name, const char *value);
 
-/* Streaming decompression (gzip or zlib-wrapped/raw deflate). */
+/* Streaming decoding of a content coding (decode.c): gzip, deflate (zlib-
+ * wrapped or raw), br, zstd. */
 typedef struct weft__inflate weft__inflate;
-weft__inflate *weft__inflate_new(int gzip);
+enum { WEFT__DECODE_DEFLATE, WEFT__DECODE_GZIP, WEFT__DECODE_BR, WEFT__DECODE_ZSTD };
+weft__inflate *weft__inflate_new(int kind);
 /* Decodes from *in (advanced) into out; returns bytes produced, 0 when it
  * needs more input (or the stream ended: see weft__inflate_done), or
- * -WEFT_EHTTP_DECODE. Input after the end starts a new gzip member; for
- * deflate, or when it is not a member, it is -WEFT_EHTTP_DECODE. */
+ * -WEFT_EHTTP_DECODE. Input after the end starts a new gzip member or zstd
+ * frame; for deflate and br, or when it is not one, it is
+ * -WEFT_EHTTP_DECODE. */
 long weft__inflate_run(weft__inflate *z, const char **in, size_t *inlen, char *out, size_t cap);
 int weft__inflate_done(const weft__inflate *z);
+/* 1 if the last call filled its output: call again (with no input if none
+ * is left) before reading more. */
+int weft__inflate_pending(const weft__inflate *z);
 void weft__inflate_free(weft__inflate *z);
 
 /* A weft_http_form_fn that copies the value of the first pair called

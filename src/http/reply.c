@@ -148,8 +148,7 @@ static int mark_coded(weft_http_request *req, int coding)
         weft__buf_free(x);
         *x = keep;
     }
-    return weft__head_add_header(x, "Content-Encoding",
-                                 coding == WEFT__CODING_GZIP ? "gzip" : "deflate");
+    return weft__head_add_header(x, "Content-Encoding", weft__coding_name(coding));
 }
 
 /* Every reply call starts with the entry check of waiting functions, also

@@ -59,9 +59,13 @@ static int setup_decoding(weft_http_response *r)
     if (r->c->o.no_decompress) return 0;
     const char *ce = weft_http_response_header(r, "content-encoding");
     if (!ce) return 0;
-    int gz = !strcasecmp(ce, "gzip") || !strcasecmp(ce, "x-gzip");
-    if (!gz && strcasecmp(ce, "deflate")) return 0;
-    r->z = weft__inflate_new(gz);
+    int kind;
+    if (!strcasecmp(ce, "gzip") || !strcasecmp(ce, "x-gzip")) kind = WEFT__DECODE_GZIP;
+    else if (!strcasecmp(ce, "deflate")) kind = WEFT__DECODE_DEFLATE;
+    else if (!strcasecmp(ce, "br")) kind = WEFT__DECODE_BR;
+    else if (!strcasecmp(ce, "zstd")) kind = WEFT__DECODE_ZSTD;
+    else return 0; /* kept as sent (several codings, or one not known) */
+    r->z = weft__inflate_new(kind);
     return r->z ? 0 : -ENOMEM;
 }
 
@@ -174,7 +178,7 @@ ssize_t weft_http_response_read(weft_http_response *r, void *buf, size_t n)
     if (n == 0) return 0; /* as read(2); the raw loop would never end */
     if (!r->z) return read_raw(r, buf, n);
     for (;;) {
-        if (r->zoff < r->zin.len) {
+        if (r->zoff < r->zin.len || weft__inflate_pending(r->z)) {
             const char *in = r->zin.p + r->zoff;
             size_t inlen = r->zin.len - r->zoff;
             long out = weft__inflate_run(r->z, &in, &inlen, buf, n);

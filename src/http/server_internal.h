@@ -123,19 +123,24 @@ const weft__route *weft__route_match(weft_http_server *srv, weft_http_request *r
 void weft__routes_free(weft_http_server *srv);
 
 /* compress.c */
-enum { WEFT__CODING_NONE, WEFT__CODING_GZIP, WEFT__CODING_DEFLATE };
-/* The coding to answer with for an Accept-Encoding value (NULL: none):
- * gzip, else deflate, by their q-values; NONE when neither is wanted. */
+enum { WEFT__CODING_NONE, WEFT__CODING_GZIP, WEFT__CODING_DEFLATE, WEFT__CODING_BR,
+       WEFT__CODING_ZSTD };
+/* The coding to answer with for an Accept-Encoding value (NULL: none): the
+ * highest q-value, among equals zstd, br, gzip, deflate; NONE when none is
+ * wanted. */
 int weft__accept_coding(const char *accept_encoding);
+/* Its Content-Encoding name ("gzip", "br"...); NULL for NONE. */
+const char *weft__coding_name(int coding);
 /* 1 if a body of this Content-Type is worth compressing (text, JSON, XML,
  * JavaScript, SVG...; not images, archives, media or an event stream). */
 int weft__compressible(const char *ctype);
-/* (Re)starts d, or a new encoder when d is NULL (NULL: out of memory);
- * weft__deflate_live says whether zlib could start. */
+/* (Re)starts d for coding, or a new encoder when d is NULL (NULL: out of
+ * memory); weft__deflate_live says whether the library could start. level:
+ * zlib's (br and zstd use their own, compress.c). */
 weft__deflate *weft__deflate_start(weft__deflate *d, int coding, int level);
 int weft__deflate_live(const weft__deflate *d);
-/* Compresses in[0..n) onto out's end, flushed (Z_SYNC_FLUSH: the peer can
- * decode all of it now) or, with finish, ended. 0 or -ENOMEM. */
+/* Compresses in[0..n) onto out's end, flushed (the peer can decode all of
+ * it now) or, with finish, ended. 0 or -ENOMEM. */
 int weft__deflate_run(weft__deflate *d, const void *in, size_t n, int finish, weft__buf *out);
 void weft__deflate_free(weft__deflate *d);
 /* The value of header name in extra's lines (weft__head_add_header's)

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
-#include <zlib.h>
 
 int weft__buf_reserve(weft__buf *b, size_t extra)
 {
@@ -103,69 +102,6 @@ time_t weft__http_parse_date(const char *s)
     tm.tm_mon = m;
     tm.tm_year -= 1900;
     return timegm(&tm);
-}
-
-/* ---- gzip / deflate ---------------------------------------------------------- */
-
-struct weft__inflate {
-    z_stream z;
-    int gzip, started, done, raw_tried;
-};
-
-weft__inflate *weft__inflate_new(int gzip)
-{
-    weft__inflate *d = calloc(1, sizeof *d);
-    if (!d) return NULL;
-    d->gzip = gzip;
-    /* 32+15: detect gzip or zlib headers automatically. */
-    if (inflateInit2(&d->z, 32 + 15) != Z_OK) {
-        free(d);
-        return NULL;
-    }
-    return d;
-}
-
-long weft__inflate_run(weft__inflate *d, const char **in, size_t *inlen, char *out, size_t cap)
-{
-    if (cap == 0 || *inlen == 0) return 0;
-    if (d->done) {
-        /* More bytes after the end: a gzip body may be several members
-         * (RFC 1952 2.2), decoded in turn; anything else there (garbage, a
-         * second zlib stream) is refused rather than silently dropped. */
-        if (!d->gzip || inflateReset(&d->z) != Z_OK) return -WEFT_EHTTP_DECODE;
-        d->done = 0;
-    }
-    /* zlib counts in 32 bits: a larger count truncated (2^32 + 16 was room
-     * for 16) while the result was reckoned from the full one. */
-    if (cap > UINT_MAX) cap = UINT_MAX;
-    d->z.next_in = (Bytef *)*in;
-    d->z.avail_in = *inlen > UINT_MAX ? UINT_MAX : (uInt)*inlen;
-    d->z.next_out = (Bytef *)out;
-    d->z.avail_out = (uInt)cap;
-    int rc = inflate(&d->z, Z_NO_FLUSH);
-    if (rc == Z_DATA_ERROR && !d->gzip && !d->started && !d->raw_tried) {
-        /* "deflate" is often sent raw, without the zlib wrapper it names. */
-        d->raw_tried = 1;
-        inflateEnd(&d->z);
-        if (inflateInit2(&d->z, -15) != Z_OK) return -WEFT_EHTTP_DECODE;
-        return weft__inflate_run(d, in, inlen, out, cap);
-    }
-    d->started = 1;
-    size_t used = *inlen - d->z.avail_in;
-    *in += used;
-    *inlen -= used;
-    if (rc == Z_STREAM_END) d->done = 1;
-    else if (rc != Z_OK && rc != Z_BUF_ERROR) return -WEFT_EHTTP_DECODE;
-    return (long)(cap - d->z.avail_out);
-}
-
-int weft__inflate_done(const weft__inflate *d) { return d->done; }
-
-void weft__inflate_free(weft__inflate *d)
-{
-    if (!d) return;
-    inflateEnd(&d->z);
-    free(d);
 }
 
 /* ---- errors ---------------------------------------------------------------------- */

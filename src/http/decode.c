@@ -1,0 +1,138 @@
+/* Response body decoding: the content codings a client announces (gzip,
+ * deflate, br, zstd), each streamed through its reference library (zlib,
+ * Google's brotli, Meta's zstd), so a body is decoded as it is read and a
+ * bomb costs no more than the reader's own limit: nothing here buffers past
+ * the caller's output room. */
+#include "http/internal.h"
+#include <brotli/decode.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <zlib.h>
+#include <zstd.h>
+
+/* zstd frames may ask for a window of up to 2 GiB; RFC 9659 lets an HTTP
+ * decoder refuse more than 8 MiB (what browsers accept), and memory per
+ * response is then bounded by that. */
+#define ZSTD_WINDOW_LOG_MAX 23
+
+struct weft__inflate {
+    int kind;
+    int started, done, raw_tried;
+    int more; /* the last call filled its output: more may come without input */
+    z_stream z;                  /* gzip, deflate */
+    BrotliDecoderState *br;      /* br */
+    ZSTD_DStream *zs;            /* zstd */
+};
+
+weft__inflate *weft__inflate_new(int kind)
+{
+    weft__inflate *d = calloc(1, sizeof *d);
+    if (!d) return NULL;
+    d->kind = kind;
+    if (kind == WEFT__DECODE_BR) {
+        if ((d->br = BrotliDecoderCreateInstance(NULL, NULL, NULL))) return d;
+    } else if (kind == WEFT__DECODE_ZSTD) {
+        if ((d->zs = ZSTD_createDStream()) &&
+            !ZSTD_isError(ZSTD_DCtx_setParameter(d->zs, ZSTD_d_windowLogMax, ZSTD_WINDOW_LOG_MAX)))
+            return d;
+        ZSTD_freeDStream(d->zs);
+    } else if (inflateInit2(&d->z, 32 + 15) == Z_OK) { /* 32+15: gzip or zlib, detected */
+        return d;
+    }
+    free(d);
+    return NULL;
+}
+
+/* br: one stream; bytes after its end are refused, as for deflate. */
+static long run_br(weft__inflate *d, const char **in, size_t *inlen, char *out, size_t cap)
+{
+    if (d->done) return *inlen ? -WEFT_EHTTP_DECODE : 0;
+    size_t avail_in = *inlen, avail_out = cap;
+    const uint8_t *next_in = (const uint8_t *)*in;
+    uint8_t *next_out = (uint8_t *)out;
+    BrotliDecoderResult rc =
+        BrotliDecoderDecompressStream(d->br, &avail_in, &next_in, &avail_out, &next_out, NULL);
+    *in = (const char *)next_in;
+    *inlen = avail_in;
+    if (rc == BROTLI_DECODER_RESULT_ERROR) return -WEFT_EHTTP_DECODE;
+    if (rc == BROTLI_DECODER_RESULT_SUCCESS) d->done = 1;
+    d->started = 1;
+    return (long)(cap - avail_out);
+}
+
+/* zstd: a body may be several frames (RFC 8878 3), decoded in turn. */
+static long run_zstd(weft__inflate *d, const char **in, size_t *inlen, char *out, size_t cap)
+{
+    ZSTD_inBuffer i = {*in, *inlen, 0};
+    ZSTD_outBuffer o = {out, cap, 0};
+    size_t rc = ZSTD_decompressStream(d->zs, &o, &i);
+    *in += i.pos;
+    *inlen -= i.pos;
+    if (ZSTD_isError(rc)) return -WEFT_EHTTP_DECODE;
+    d->started = 1;
+    d->done = rc == 0; /* a frame ended and nothing of the next is held */
+    return (long)o.pos;
+}
+
+static long run_zlib(weft__inflate *d, const char **in, size_t *inlen, char *out, size_t cap);
+
+long weft__inflate_run(weft__inflate *d, const char **in, size_t *inlen, char *out, size_t cap)
+{
+    /* brotli and zstd take all the input they are given and hold what does
+     * not fit the output: called again without input, they give the rest. */
+    if (cap == 0 || (*inlen == 0 && !d->more)) return 0;
+    long got = d->kind == WEFT__DECODE_BR     ? run_br(d, in, inlen, out, cap)
+               : d->kind == WEFT__DECODE_ZSTD ? run_zstd(d, in, inlen, out, cap)
+                                              : run_zlib(d, in, inlen, out, cap);
+    d->more = got > 0 && (size_t)got == (cap > UINT_MAX ? UINT_MAX : cap);
+    return got;
+}
+
+int weft__inflate_pending(const weft__inflate *d) { return d->more; }
+
+static long run_zlib(weft__inflate *d, const char **in, size_t *inlen, char *out, size_t cap)
+{
+    int gzip = d->kind == WEFT__DECODE_GZIP;
+    if (d->done && *inlen == 0) return 0; /* asked for more after the end: none */
+    if (d->done) {
+        /* More bytes after the end: a gzip body may be several members
+         * (RFC 1952 2.2), decoded in turn; anything else there (garbage, a
+         * second zlib stream) is refused rather than silently dropped. */
+        if (!gzip || inflateReset(&d->z) != Z_OK) return -WEFT_EHTTP_DECODE;
+        d->done = 0;
+    }
+    /* zlib counts in 32 bits: a larger count truncated (2^32 + 16 was room
+     * for 16) while the result was reckoned from the full one. */
+    if (cap > UINT_MAX) cap = UINT_MAX;
+    d->z.next_in = (Bytef *)*in;
+    d->z.avail_in = *inlen > UINT_MAX ? UINT_MAX : (uInt)*inlen;
+    d->z.next_out = (Bytef *)out;
+    d->z.avail_out = (uInt)cap;
+    int rc = inflate(&d->z, Z_NO_FLUSH);
+    if (rc == Z_DATA_ERROR && !gzip && !d->started && !d->raw_tried) {
+        /* "deflate" is often sent raw, without the zlib wrapper it names. */
+        d->raw_tried = 1;
+        inflateEnd(&d->z);
+        if (inflateInit2(&d->z, -15) != Z_OK) return -WEFT_EHTTP_DECODE;
+        return run_zlib(d, in, inlen, out, cap);
+    }
+    d->started = 1;
+    size_t used = *inlen - d->z.avail_in;
+    *in += used;
+    *inlen -= used;
+    if (rc == Z_STREAM_END) d->done = 1;
+    else if (rc != Z_OK && rc != Z_BUF_ERROR) return -WEFT_EHTTP_DECODE;
+    return (long)(cap - d->z.avail_out);
+}
+
+int weft__inflate_done(const weft__inflate *d) { return d->done; }
+
+void weft__inflate_free(weft__inflate *d)
+{
+    if (!d) return;
+    if (d->kind == WEFT__DECODE_BR) BrotliDecoderDestroyInstance(d->br);
+    else if (d->kind == WEFT__DECODE_ZSTD) ZSTD_freeDStream(d->zs);
+    else inflateEnd(&d->z);
+    free(d);
+}
