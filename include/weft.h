@@ -61,7 +61,7 @@ typedef struct weft_options {
     int threads;        /* weft_to_thread pool size; 0 means 4 */
     int loops;          /* loops in the run, one thread each; 0: from the
                            environment's WEFT_LOOPS (a number, or "auto": one
-                           per online CPU), else 1 */
+                           per CPU it may run on: weft_cpu_count), else 1 */
 } weft_options;
 
 /* Makes a loop on this thread, runs main(arg) as its first task until it
@@ -413,6 +413,11 @@ weft_loop *weft_loop_current(void);
 weft_loop *weft_loop_at(int i);
 /* Loops in the caller's run; 0 outside a run. */
 int weft_loop_count(void);
+/* CPUs the calling thread may run on (its affinity mask, as taskset or a
+ * container's cpuset set it; else the online CPUs), at least 1: what
+ * WEFT_LOOPS=auto starts a loop per, as Go's GOMAXPROCS and Python's
+ * os.process_cpu_count count. Does not wait. */
+int weft_cpu_count(void);
 /* l's index in its run (0..count-1); -1 for NULL. */
 int weft_loop_index(const weft_loop *l);
 /* As weft_spawn, on loop l (any loop of the caller's run, its own included).

@@ -322,13 +322,21 @@ static void *loop_thread(void *p)
     return NULL;
 }
 
+int weft_cpu_count(void)
+{
+    cpu_set_t set;
+    int n = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 0;
+    if (n <= 0) n = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? n : 1;
+}
+
 /* Loops asked for: opt->loops, else WEFT_LOOPS (a number or "auto"), else 1. */
 static int loops_wanted(const weft_options *opt)
 {
     int n = opt ? opt->loops : 0;
     if (n == 0) {
         const char *e = getenv("WEFT_LOOPS");
-        if (e && strcmp(e, "auto") == 0) n = (int)sysconf(_SC_NPROCESSORS_ONLN);
+        if (e && strcmp(e, "auto") == 0) n = weft_cpu_count();
         else if (e && *e) n = atoi(e);
     }
     if (n <= 0) n = 1;

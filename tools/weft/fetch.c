@@ -18,7 +18,7 @@
  * (time to first byte), redirects; each with its duration or its time
  * since the request started.
  *
- * With --loops N (default: one per online CPU, at most -c) the work is
+ * With --loops N (default: one per CPU it may run on, at most -c) the work is
  * spread over N loops, each with a session of its own (a session belongs to
  * the loop that made it) and its share of the -c workers; they take URLs
  * from one shared counter, so a slow loop takes fewer. */
@@ -423,7 +423,7 @@ int weft_cmd_fetch(int argc, char **argv)
     if (status < 0) {
         st.bar = isatty(2) && !st.verbose; /* the bar would overwrite the trace */
         /* Every core by default, but no loop without a worker. */
-        weft_options o = {.loops = st.loops > 0 ? st.loops : (int)sysconf(_SC_NPROCESSORS_ONLN)};
+        weft_options o = {.loops = st.loops > 0 ? st.loops : weft_cpu_count()};
         if (o.loops > st.conc) o.loops = st.conc;
         if (o.loops < 1) o.loops = 1;
         int r = weft_run_with(&o, fetch_main, &st);

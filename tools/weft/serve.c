@@ -18,7 +18,7 @@ typedef struct serve_args {
     const char *host, *dir;
     const char *cert, *key; /* --cert/--key: HTTPS */
     int port, log, dotfiles, compress;
-    int loops;          /* --loops; 0: one per online CPU */
+    int loops;          /* --loops; 0: one per CPU it may run on */
     double delay;
 } serve_args;
 
@@ -204,7 +204,7 @@ int weft_cmd_serve(int argc, char **argv)
     if (status >= 0) return status;
     raise_nofile();
     /* Every core by default, as nginx's worker_processes auto. */
-    weft_options o = {.loops = a.loops > 0 ? a.loops : (int)sysconf(_SC_NPROCESSORS_ONLN)};
+    weft_options o = {.loops = a.loops > 0 ? a.loops : weft_cpu_count()};
     if (o.loops > 1024) o.loops = 1024;
     return weft_run_with(&o, serve_main, &a) < 0 ? 1 : 0;
 }
