@@ -6,7 +6,8 @@
 #   bench/run_net.sh BUILD_DIR
 #
 # Selection as in bench/lib.sh (bench/run.sh passes it on):
-#   ONLY=N1,N3,W1     sections to run (default: all; M*/P* names select none)
+#   ONLY=N1,N3,W1     sections to run (default: all; M*/P* names select none;
+#                     N2M and N3M: N2 and N3 on both cores, issue 12)
 #   SYSTEMS=weft,epoll  servers/clients to run; a name also matches each of
 #                     its dash-separated parts (SYSTEMS=uvloop runs
 #                     uvloop-protocol, uvloop-streams and aiohttp-uvloop)
@@ -96,6 +97,12 @@ cpu_ticks() { # pid -> utime+stime in clock ticks (all threads)
   awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0
 }
 TICK=$(getconf CLK_TCK)
+cpu_ticks_tree() { # pid -> utime+stime of it and its children (nginx's workers)
+  local t=0 c
+  t=$(cpu_ticks "$1")
+  for c in $(pgrep -P "$1"); do t=$((t + $(cpu_ticks "$c"))); done
+  echo "$t"
+}
 
 # ---- building the peers (into BUILD_DIR/bench/peers, only when stale) ------
 stale() { [ ! -e "$1" ] || [ "$2" -nt "$1" ]; }
@@ -243,14 +250,18 @@ n1_ratios() {
 # ---- nginx (N2 peer, N3 origin) ------------------------------------------------
 # nginx_start CPU: one process (master_process off) serving / -> "Hello,
 # World!" and /1k -> a 1 KiB body, config and logs in $TMP.
-nginx_start() {
-  local cpu=$1
+nginx_start() { # CPU [WORKERS]: with WORKERS > 1, a master and that many workers, unpinned
+  local cpu=$1 workers=${2:-1} master=off user=""
+  [ "$workers" -gt 1 ] && master=on
+  # a master started as root runs its workers as nobody, who cannot read $TMP
+  [ "$master" = on ] && [ "$(id -u)" = 0 ] && user="user root;"
   mkdir -p "$TMP/nginx/www"
   head -c 1024 /dev/zero | tr '\0' 'x' >"$TMP/nginx/www/1k"
   cat >"$TMP/nginx/nginx.conf" <<EOF
 daemon off;
-master_process off;
-worker_processes 1;
+$user
+master_process $master;
+worker_processes $workers;
 pid $TMP/nginx/nginx.pid;
 error_log $TMP/nginx/error.log warn;
 events { worker_connections 4096; }
@@ -270,7 +281,9 @@ http {
   }
 }
 EOF
-  taskset -c "$cpu" nginx -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -e "$TMP/nginx/error.log" \
+  local pin=(taskset -c "$cpu")
+  [ "$workers" -gt 1 ] && pin=()
+  "${pin[@]}" nginx -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -e "$TMP/nginx/error.log" \
     >"$TMP/nginx.log" 2>&1 &
   NGINX_PID=$!
   wait_port "$PORT" && kill -0 "$NGINX_PID" 2>/dev/null || { echo "nginx did not start" >&2; cat "$TMP/nginx/error.log" >&2; return 1; }
@@ -502,8 +515,84 @@ w1_ratios() {
 }
 
 [ -x "$BUILD/bench/bench_echo_load" ] || { echo "build first: $BUILD/bench/bench_echo_load missing" >&2; exit 1; }
+# ---- N2M and N3M: N2 and N3 on both cores (issue 12) -------------------------
+# Nothing pinned: each system may use both CPUs, and so does its load
+# generator, which competes with it (2 cores here): requests/s and CPU per
+# request (the server's, all its threads/processes) are both reported.
+# N2M: weft serve --loops 2, nginx with 2 workers, Go with GOMAXPROCS=2;
+# wrk -t2 -c100. N3M: the N3 workload (20,000 GETs of 1 KiB, <= 100 in
+# flight) from weft fetch --loops 2 (a session per loop), Go with
+# GOMAXPROCS=2 and curl multi (one thread), against nginx with 2 workers.
+declare -A N2M N3M
+n2m_measure() { # name pid
+  local name=$1 pid=$2 out rps reqs t0 t1
+  taskset -c 0,1 wrk -t2 -c100 -d2s "http://127.0.0.1:$PORT/" >/dev/null 2>&1 # warm-up
+  t0=$(cpu_ticks_tree "$pid")
+  out=$(wrk -t2 -c100 -d"$DUR"s "http://127.0.0.1:$PORT/" 2>&1)
+  t1=$(cpu_ticks_tree "$pid")
+  rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
+  reqs=$(awk '/requests in/ { print $1 }' <<<"$out")
+  if [ -z "$rps" ] || [ -z "$reqs" ] || [ "$reqs" = 0 ]; then say "N2M $name failed"; return; fi
+  local cpu_us
+  cpu_us=$(awk -v d=$((t1 - t0)) -v t="$TICK" -v n="$reqs" 'BEGIN { printf "%.2f", d / t * 1e6 / n }')
+  N2M[$name]=$(best "${N2M[$name]:-}" "$rps $cpu_us")
+  say "N2M $name req_per_s=$rps cpu_us_per_req=$cpu_us"
+}
+
+run_n2m() {
+  echo "== N2M HTTP server on 2 cores: weft --loops 2, nginx 2 workers, Go GOMAXPROCS=2; wrk -t2 -c100 -d${DUR}s, nothing pinned, $ROUNDS round(s)"
+  for _ in $(seq "$ROUNDS"); do
+    if want_peer weft && [ -x "$WEFT_CLI" ] && start_server weft "$WEFT_CLI" serve --host 127.0.0.1 --port "$PORT" --loops 2; then
+      n2m_measure weft "$SERVER_PID"; stop_server
+    fi
+    if want_peer nginx; then
+      if nginx_start 0 2; then sleep 0.3; n2m_measure nginx "$NGINX_PID"; fi
+      nginx_stop
+    fi
+    if want_peer go && start_server go env GOMAXPROCS=2 "$OUT/http_go" "$PORT"; then
+      n2m_measure go "$SERVER_PID"; stop_server
+    fi
+  done
+  if [ -n "${N2M[weft]:-}" ] && [ -n "${N2M[nginx]:-}" ]; then
+    read -r wr wc <<<"${N2M[weft]}"; read -r nr nc <<<"${N2M[nginx]}"
+    say "N2M ratio weft/nginx-2-workers req=$(ratio "$wr" "$nr") cpu=$(ratio "$wc" "$nc") (targets: req >= 1, cpu <= 1)"
+  fi
+}
+
+n3m_client() { # name cmd...
+  local name=$1; shift
+  want_peer "$name" || return 0
+  local TIMEFORMAT='%R %U %S' rc wall usr sys
+  { time "$@" >"$TMP/$name.m.out" 2>&1; } 2>"$TMP/$name.m.time"
+  rc=$?
+  read -r wall usr sys <"$TMP/$name.m.time"
+  if [ "$rc" != 0 ] || [ -z "$wall" ]; then say "N3M $name failed: $(tail -1 "$TMP/$name.m.out")"; return; fi
+  N3M[$name]=$(best "${N3M[$name]:-}" "$wall $(awk -v u="$usr" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')" time)
+  say "N3M $name wall_s=$wall cpu_s=$(awk -v u="$usr" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')"
+}
+
+run_n3m() {
+  echo "== N3M HTTP client on 2 cores: $N3_N GETs of 1 KiB, <= $N3_C in flight, nginx 2 workers, nothing pinned, $ROUNDS round(s)"
+  nginx_start 0 2 || { say "N3M skipped (nginx did not start)"; return; }
+  sleep 0.3
+  local url="http://127.0.0.1:$PORT/1k"
+  yes "$url" | head -n "$N3_N" >"$TMP/n3m_urls"
+  for _ in $(seq "$ROUNDS"); do
+    [ -x "$WEFT_CLI" ] && n3m_client weft "$WEFT_CLI" fetch -c "$N3_C" --loops 2 -i "$TMP/n3m_urls"
+    n3m_client go env GOMAXPROCS=2 "$OUT/get_go" "$url" "$N3_N" "$N3_C"
+    n3m_client curl-multi "$OUT/get_curl" "$url" "$N3_N" "$N3_C"
+  done
+  nginx_stop
+  if [ -n "${N3M[weft]:-}" ] && [ -n "${N3M[go]:-}" ]; then
+    read -r ww wc <<<"${N3M[weft]}"; read -r gw gc <<<"${N3M[go]}"
+    say "N3M ratio weft/go wall=$(ratio "$ww" "$gw") cpu=$(ratio "$wc" "$gc") (target: wall < 1)"
+  fi
+}
+
 want_workload N1 && run_n1
 want_workload N2 && run_n2
 want_workload N3 && run_n3
 want_workload W1 && run_w1
+want_workload N2M && run_n2m
+want_workload N3M && run_n3m
 exit 0
