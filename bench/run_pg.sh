@@ -84,6 +84,8 @@ for round in $(seq "${ROUNDS:-1}"); do
       bench_run $w asyncpg$sfx $C1 $PY "$SRC/peers/pg_asyncpg.py" $w $DUR $CONNS $mode
       [ -x "$PGX" ] && bench_run $w pgx$sfx $C1 "$PGX" $w $DUR $CONNS $mode
     done
+    # Issue 12: weft on 2 loops (a pool per loop), against pgx on every core.
+    [ $w != P3 ] && [ "$PIN" != 1 ] && bench_run $w weft-loops2 "$WEFT" $w $DUR $CONNS loops 2
     # The ceiling for P3 (connections held, so it compares with hold mode).
     [ $w = P3 ] && [ -x "$IDEAL" ] && bench_run P3 ideal $C1 "$IDEAL" P3 $DUR $CONNS
     [ $w = P3 ] && [ -x "$IDEAL" ] && bench_run P3 ideal-libpq $C1 "$IDEAL" P3 $DUR $CONNS libpq
@@ -118,6 +120,12 @@ awk '$1 == "P4" { s = ""; for (i = 3; i <= NF; i++) { split($i, kv, "=")
       if (cpu[w " weft" s] > 0 && cpu[w " pgx" s] > 0)
         line = line sprintf(" pgx/weft=%.2f", cpu[w " pgx" s] / cpu[w " weft" s])
       print line
+    }
+    for (i = 1; i <= 2; i++) {
+      w = ws[i]; a = best[w " weft-loops2"]; g = best[w " pgx"]
+      if (a > 0 && g > 0)
+        print sprintf("%s on 2 loops ratio weft-loops2/pgx=%.2f%s weft-loops2/weft=%.2f", w, a / g,
+          (a / g >= 1 ? " (target >= 1 ok)" : " (target >= 1 MISS)"), (best[w " weft"] > 0 ? a / best[w " weft"] : 0))
     }
     # P4, per sub-workload: rows/s and client CPU per row.
     split("types bytea arrays copy batch", subs, " ")
