@@ -12,6 +12,8 @@
 #   fuzz_http_multipart: multipart/form-data framing and part heads, fed
 #     whole and in pieces
 #   fuzz_http_sse: the Server-Sent Events reader, whole and in pieces
+#   fuzz_http_decode: body decoding (gzip, deflate, br, zstd), whole and in
+#     pieces into small buffers
 # Usage: fuzz/build.sh [-r SECONDS]   (make fuzz: every target, FUZZ_SECONDS each)
 # Every fuzz/fuzz_*.c must have its sources listed below (else it stops).
 # With -r, each target runs on a copy of fuzz/corpus/<kind> (kind: the
@@ -35,6 +37,7 @@ declare -A srcs=(
   [pg_values]="$here/src/pg/values.c $here/src/pg/array.c $here/src/pg/numtext.c"
   [pg_copy]="$here/src/pg/copybin.c $here/src/pg/values.c $here/src/pg/array.c $here/src/pg/numtext.c"
   [http_sse]="$here/src/http/sse_client.c $http"
+  [http_decode]="$here/src/http/decode.c $here/src/core/error.c"
   [http_multipart]="$here/src/http/multipart_parse.c $here/src/http/form.c $http"
 )
 all=$(printf '%s\n' "${!srcs[@]}" | sort | tr '\n' ' ')
@@ -49,7 +52,7 @@ for t in $targets; do
   [ -n "${srcs[$t]:-}" ] || { echo "fuzz/build.sh: no target $t (have: $all)" >&2; exit 2; }
   # shellcheck disable=SC2086 # the source lists are meant to split
   clang -g -O1 -fsanitize=fuzzer,address,undefined -I"$here/include" -I"$here/src" \
-    -I/usr/share/include/llhttp -I"$pginc" "$here/fuzz/fuzz_$t.c" ${srcs[$t]} -lz -lpsl -o "$out/fuzz_$t"
+    -I/usr/share/include/llhttp -I"$pginc" "$here/fuzz/fuzz_$t.c" ${srcs[$t]} -lz -lpsl -lbrotlidec -lzstd -o "$out/fuzz_$t"
 done
 [ "${1:-}" = "-r" ] || exit 0
 secs=${2:-${FUZZ_SECONDS:-600}}
