@@ -18,7 +18,10 @@
 
 struct weft__inflate {
     int kind;
-    int started, done, raw_tried;
+    int started, done;
+    int chosen;                  /* deflate: the wrapper is known (first two bytes) */
+    uint8_t head[2];             /* deflate: those bytes, held until both came */
+    int nhead, hoff;             /* held, and given to zlib */
     int more; /* the last call filled its output: more may come without input */
     z_stream z;                  /* gzip, deflate */
     BrotliDecoderState *br;      /* br */
@@ -91,9 +94,56 @@ long weft__inflate_run(weft__inflate *d, const char **in, size_t *inlen, char *o
 
 int weft__inflate_pending(const weft__inflate *d) { return d->more; }
 
+/* "deflate" is sent zlib-wrapped (what RFC 9110 names), raw (what many
+ * servers send) and now and then as gzip: the first two bytes tell which.
+ * They are held until both came, so a body that arrives a byte at a time
+ * decodes as it would whole (zlib's own detection, retried as raw on an
+ * error, failed when the first read held one byte: fuzz_http_decode). */
+static int choose_deflate(weft__inflate *d, const char **in, size_t *inlen)
+{
+    while (d->nhead < 2 && *inlen) {
+        d->head[d->nhead++] = (uint8_t) * *in;
+        (*in)++;
+        (*inlen)--;
+    }
+    if (d->nhead < 2) return 0;
+    unsigned h = (unsigned)d->head[0] << 8 | d->head[1];
+    int wbits = d->head[0] == 0x1f && d->head[1] == 0x8b   ? 16 + 15
+                : (d->head[0] & 0x0f) == 8 && h % 31 == 0 ? 15
+                                                           : -15;
+    inflateEnd(&d->z);
+    if (inflateInit2(&d->z, wbits) != Z_OK) return -1;
+    d->chosen = 1;
+    return 1;
+}
+
 static long run_zlib(weft__inflate *d, const char **in, size_t *inlen, char *out, size_t cap)
 {
     int gzip = d->kind == WEFT__DECODE_GZIP;
+    if (cap > UINT_MAX) cap = UINT_MAX;
+    long total = 0;
+    if (d->kind == WEFT__DECODE_DEFLATE && !d->done) {
+        int c = d->chosen ? 1 : choose_deflate(d, in, inlen);
+        if (c <= 0) return c < 0 ? -WEFT_EHTTP_DECODE : 0;
+        if (d->hoff < d->nhead) { /* the held bytes first */
+            d->z.next_in = d->head + d->hoff;
+            d->z.avail_in = (uInt)(d->nhead - d->hoff);
+            d->z.next_out = (Bytef *)out;
+            d->z.avail_out = (uInt)cap;
+            int rc = inflate(&d->z, Z_NO_FLUSH);
+            d->hoff = d->nhead - (int)d->z.avail_in;
+            total = (long)(cap - d->z.avail_out);
+            d->started = 1;
+            if (rc == Z_STREAM_END) {
+                d->done = 1;
+                return total;
+            }
+            if (rc != Z_OK && rc != Z_BUF_ERROR) return -WEFT_EHTTP_DECODE;
+            if (d->hoff < d->nhead || (size_t)total == cap || *inlen == 0) return total;
+            out += total;
+            cap -= (size_t)total;
+        }
+    }
     if (d->done && *inlen == 0) return 0; /* asked for more after the end: none */
     if (d->done) {
         /* More bytes after the end: a gzip body may be several members
@@ -103,27 +153,20 @@ static long run_zlib(weft__inflate *d, const char **in, size_t *inlen, char *out
         d->done = 0;
     }
     /* zlib counts in 32 bits: a larger count truncated (2^32 + 16 was room
-     * for 16) while the result was reckoned from the full one. */
-    if (cap > UINT_MAX) cap = UINT_MAX;
+     * for 16) while the result was reckoned from the full one (cap is
+     * bounded above). */
     d->z.next_in = (Bytef *)*in;
     d->z.avail_in = *inlen > UINT_MAX ? UINT_MAX : (uInt)*inlen;
     d->z.next_out = (Bytef *)out;
     d->z.avail_out = (uInt)cap;
     int rc = inflate(&d->z, Z_NO_FLUSH);
-    if (rc == Z_DATA_ERROR && !gzip && !d->started && !d->raw_tried) {
-        /* "deflate" is often sent raw, without the zlib wrapper it names. */
-        d->raw_tried = 1;
-        inflateEnd(&d->z);
-        if (inflateInit2(&d->z, -15) != Z_OK) return -WEFT_EHTTP_DECODE;
-        return run_zlib(d, in, inlen, out, cap);
-    }
     d->started = 1;
     size_t used = *inlen - d->z.avail_in;
     *in += used;
     *inlen -= used;
     if (rc == Z_STREAM_END) d->done = 1;
     else if (rc != Z_OK && rc != Z_BUF_ERROR) return -WEFT_EHTTP_DECODE;
-    return (long)(cap - d->z.avail_out);
+    return total + (long)(cap - d->z.avail_out);
 }
 
 int weft__inflate_done(const weft__inflate *d) { return d->done; }
