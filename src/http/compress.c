@@ -20,6 +20,12 @@
  * 19, are for files compressed once, ahead of time). */
 #define BR_QUALITY 5
 #define ZSTD_LEVEL 3
+/* Each coding's window, 256 KiB (zlib's is 32 KiB): their defaults (4 MiB
+ * for brotli, 2 MiB for zstd at level 3) would cost that much per response
+ * being compressed, so a thousand slow clients of a streamed response would
+ * hold gigabytes; responses made on the fly gain little from a longer
+ * reach back. */
+#define WINDOW_LOG 18
 
 struct weft__deflate {
     int coding;
@@ -136,9 +142,11 @@ weft__deflate *weft__deflate_start(weft__deflate *d, int coding, int level)
         if (!(d->br = BrotliEncoderCreateInstance(NULL, NULL, NULL))) return d;
         BrotliEncoderSetParameter(d->br, BROTLI_PARAM_QUALITY, BR_QUALITY);
         BrotliEncoderSetParameter(d->br, BROTLI_PARAM_MODE, BROTLI_MODE_TEXT);
+        BrotliEncoderSetParameter(d->br, BROTLI_PARAM_LGWIN, WINDOW_LOG);
     } else if (coding == WEFT__CODING_ZSTD) {
         if (!(d->zs = ZSTD_createCStream())) return d;
-        if (ZSTD_isError(ZSTD_CCtx_setParameter(d->zs, ZSTD_c_compressionLevel, ZSTD_LEVEL))) {
+        if (ZSTD_isError(ZSTD_CCtx_setParameter(d->zs, ZSTD_c_compressionLevel, ZSTD_LEVEL)) ||
+            ZSTD_isError(ZSTD_CCtx_setParameter(d->zs, ZSTD_c_windowLog, WINDOW_LOG))) {
             ZSTD_freeCStream(d->zs);
             d->zs = NULL;
             return d;
