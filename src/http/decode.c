@@ -20,7 +20,9 @@ struct weft__inflate {
     int kind;
     int started, done;
     int chosen;                  /* deflate: the wrapper is known (first two bytes) */
-    uint8_t head[2];             /* deflate: those bytes, held until both came */
+    int frame_at;                /* zstd: the next input starts a frame */
+    uint8_t head[4];             /* deflate: those bytes, held until both came;
+                                    zstd: a frame's magic number, held until whole */
     int nhead, hoff;             /* held, and given to zlib */
     int more; /* the last call filled its output: more may come without input */
     z_stream z;                  /* gzip, deflate */
@@ -33,6 +35,7 @@ weft__inflate *weft__inflate_new(int kind)
     weft__inflate *d = calloc(1, sizeof *d);
     if (!d) return NULL;
     d->kind = kind;
+    d->frame_at = 1;
     if (kind == WEFT__DECODE_BR) {
         if ((d->br = BrotliDecoderCreateInstance(NULL, NULL, NULL))) return d;
     } else if (kind == WEFT__DECODE_ZSTD) {
@@ -64,9 +67,40 @@ static long run_br(weft__inflate *d, const char **in, size_t *inlen, char *out, 
     return (long)(cap - avail_out);
 }
 
-/* zstd: a body may be several frames (RFC 8878 3), decoded in turn. */
+/* zstd: a body may be several frames (RFC 8878 3), decoded in turn, each
+ * a zstd frame or a skippable one by its magic number, checked here before
+ * libzstd sees it: libzstd also decodes the pre-1.0 formats (v0.5 to v0.7)
+ * when a whole legacy magic number comes in one call, and those take no
+ * notice of windowLogMax (an 18-byte v0.7 frame had 128 MiB allocated for
+ * its window) and were taken or refused by where the reads split the
+ * magic (fuzz_http_decode). libzstd stops at a frame's end, so the next
+ * frame's first bytes always come through here. */
 static long run_zstd(weft__inflate *d, const char **in, size_t *inlen, char *out, size_t cap)
 {
+    if (d->frame_at) {
+        while (d->nhead < 4 && *inlen) {
+            d->head[d->nhead++] = (uint8_t) * *in;
+            (*in)++;
+            (*inlen)--;
+            d->done = 0; /* a frame begun: the body is not complete without it */
+        }
+        if (d->nhead < 4) return 0;
+        uint32_t magic = (uint32_t)d->head[0] | (uint32_t)d->head[1] << 8 |
+                         (uint32_t)d->head[2] << 16 | (uint32_t)d->head[3] << 24;
+        if (magic != ZSTD_MAGICNUMBER &&
+            (magic & ZSTD_MAGIC_SKIPPABLE_MASK) != ZSTD_MAGIC_SKIPPABLE_START)
+            return -WEFT_EHTTP_DECODE;
+        /* Given whole, before the rest: a frame header needs more than its
+         * magic, so libzstd takes all four and gives nothing yet. */
+        ZSTD_inBuffer h = {d->head, 4, 0};
+        ZSTD_outBuffer o = {out, cap, 0};
+        size_t rc = ZSTD_decompressStream(d->zs, &o, &h);
+        if (ZSTD_isError(rc) || h.pos != 4 || o.pos) return -WEFT_EHTTP_DECODE;
+        d->nhead = 0;
+        d->frame_at = 0;
+        d->started = 1;
+        if (!*inlen) return 0;
+    }
     ZSTD_inBuffer i = {*in, *inlen, 0};
     ZSTD_outBuffer o = {out, cap, 0};
     size_t rc = ZSTD_decompressStream(d->zs, &o, &i);
@@ -78,7 +112,7 @@ static long run_zstd(weft__inflate *d, const char **in, size_t *inlen, char *out
      * input and gave nothing (asked for more after the end) changes
      * nothing: zstd then answers with the next frame's header size, which
      * made a finished body look cut (fuzz_http_decode). */
-    if (i.pos || o.pos) d->done = rc == 0;
+    if (i.pos || o.pos) d->done = d->frame_at = rc == 0;
     return (long)o.pos;
 }
 
