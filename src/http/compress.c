@@ -37,8 +37,24 @@ struct weft__deflate {
 
 /* ---- Accept-Encoding --------------------------------------------------- */
 
+/* A qvalue at p (RFC 9110 12.4.2: "0" or "1", then "." and at most three
+ * digits; more digits are let pass) in thousandths, *end past it; -1 if
+ * malformed. By hand: strtod took "nan" (converted to int: undefined, an
+ * abort under UBSan), "inf", hex and exponents, and reads the decimal
+ * point of the process's locale. */
+static int parse_q(const char *p, const char **end)
+{
+    if (*p != '0' && *p != '1') return -1;
+    int q = (*p++ - '0') * 1000;
+    if (*p == '.')
+        for (int scale = 100; *++p >= '0' && *p <= '9'; scale /= 10) q += (*p - '0') * scale;
+    *end = p;
+    if (*p && *p != ',' && *p != ';' && *p != ' ' && *p != '\t') return -1;
+    return q > 1000 ? 1000 : q;
+}
+
 /* The q-value of coding in an Accept-Encoding value: 1000 for q=1, 0 for
- * refused or absent ("*" stands for any coding not named). */
+ * refused, malformed or absent ("*" stands for any coding not named). */
 static int qvalue(const char *ae, const char *coding)
 {
     int star = -1, found = -1;
@@ -55,9 +71,9 @@ static int qvalue(const char *ae, const char *coding)
                 while (*p == ' ' || *p == '\t') p++;
                 if ((p[0] == 'q' || p[0] == 'Q') && p[1] == '=') {
                     p += 2;
-                    char *end;
-                    double v = strtod(p, &end);
-                    q = end == p || v < 0 ? 0 : v > 1 ? 1000 : (int)(v * 1000 + 0.5);
+                    const char *end = p;
+                    q = parse_q(p, &end);
+                    if (q < 0) q = 0;
                     p = end;
                     continue;
                 }
