@@ -424,7 +424,8 @@ typedef struct weft_http_client_opts {
     int no_cookies;          /* 1: do not keep cookies */
     size_t max_body_bytes;   /* weft_http_response_body limit; default 64 MiB; every
                                 read also ends with it once chunk extensions and
-                                trailers alone exceed it */
+                                trailers alone exceed it, or compressed bytes
+                                that decode to nothing (past 256 KiB more) */
     weft_tls_ctx *tls;       /* for https; NULL: a default verifying context */
     const char *user_agent;  /* NULL: "weft"; a control byte or DEL:
                                 weft_http_client_new fails (EINVAL) */

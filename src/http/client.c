@@ -482,6 +482,7 @@ static void discard_redirect_body(weft_http_response *r)
     r->z = NULL;
     r->zin.len = r->zoff = 0;
     r->raw_done = r->zseen = 0;
+    r->zidle = 0;
     if (r->H.content_length <= REDIRECT_DRAIN_MAX) {
         char scratch[4096];
         size_t total = 0;

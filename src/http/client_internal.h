@@ -104,6 +104,7 @@ struct weft_http_response {
     weft__inflate *z;
     weft__buf zin;           /* compressed bytes not yet inflated */
     size_t zoff;
+    size_t zidle;            /* compressed bytes taken since the last decoded one */
     uint8_t raw_done;        /* the raw body ended */
     uint8_t zseen;           /* a compressed byte arrived */
     weft__buf body;

@@ -14,6 +14,10 @@
  * endlessly would hold the client for good, none of their bytes being
  * body (Go's client allows 5). */
 #define MAX_INTERIM 10
+/* Compressed bytes that may come before a decoded one past max_body: a zstd
+ * block (128 KiB) and its frame's header; zlib and brotli give out bytes
+ * as they go. */
+#define IDLE_SLACK (256 << 10)
 
 typedef struct peek_args {
     weft_stream *s;
@@ -186,8 +190,20 @@ ssize_t weft_http_response_read(weft_http_response *r, void *buf, size_t n)
                 weft__resp_release(r, 0);
                 return out;
             }
+            r->zidle += r->zin.len - r->zoff - inlen;
             r->zoff = r->zin.len - inlen;
-            if (out > 0) return out;
+            if (out > 0) {
+                r->zidle = 0;
+                return out;
+            }
+            /* Coding that decodes to nothing (empty gzip members, zstd
+             * skippable frames, brotli metadata) is no body byte to count:
+             * as chunk extensions, bounded, else a server sending it
+             * endlessly held the reader whatever its limit. */
+            if (r->zidle > IDLE_SLACK && r->zidle - IDLE_SLACK > r->max_body) {
+                weft__resp_release(r, 0);
+                return -WEFT_EHTTP_BODY_SIZE;
+            }
             if (r->zoff < r->zin.len) continue; /* a header consumed, no output yet */
         }
         if (r->raw_done) {
