@@ -21,8 +21,9 @@ struct weft__inflate {
     int started, done;
     int chosen;                  /* deflate: the wrapper is known (first two bytes) */
     int frame_at;                /* zstd: the next input starts a frame */
-    uint8_t head[4];             /* deflate: those bytes, held until both came;
-                                    zstd: a frame's magic number, held until whole */
+    uint8_t head[18];            /* deflate: those bytes, held until both
+                                    came; zstd: a frame's header (18 bytes at
+                                    most), held until whole */
     int nhead, hoff;             /* held, and given to zlib */
     int more; /* the last call filled its output: more may come without input */
     z_stream z;                  /* gzip, deflate */
@@ -67,39 +68,57 @@ static long run_br(weft__inflate *d, const char **in, size_t *inlen, char *out, 
     return (long)(cap - avail_out);
 }
 
+/* zstd: the size of the frame header that head[0..n) begins (RFC 8878
+ * 3.1.1, 3.1.2: what is held tells the next thing to wait for), -1 if it
+ * is no zstd frame nor a skippable one. */
+static int zstd_header_size(const uint8_t *head, int n)
+{
+    if (n < 4) return 4;
+    uint32_t magic = (uint32_t)head[0] | (uint32_t)head[1] << 8 | (uint32_t)head[2] << 16 |
+                     (uint32_t)head[3] << 24;
+    if ((magic & ZSTD_MAGIC_SKIPPABLE_MASK) == ZSTD_MAGIC_SKIPPABLE_START) return 8;
+    if (magic != ZSTD_MAGICNUMBER) return -1;
+    if (n < 5) return 5;
+    unsigned fhd = head[4], single = fhd >> 5 & 1, fcs = fhd >> 6;
+    static const int did[4] = {0, 1, 2, 4}, fcs_size[4] = {0, 2, 4, 8};
+    return 5 + !single + did[fhd & 3] + (fcs || !single ? fcs_size[fcs] : 1);
+}
+
 /* zstd: a body may be several frames (RFC 8878 3), decoded in turn, each
- * a zstd frame or a skippable one by its magic number, checked here before
- * libzstd sees it: libzstd also decodes the pre-1.0 formats (v0.5 to v0.7)
- * when a whole legacy magic number comes in one call, and those take no
- * notice of windowLogMax (an 18-byte v0.7 frame had 128 MiB allocated for
- * its window) and were taken or refused by where the reads split the
- * magic (fuzz_http_decode). libzstd stops at a frame's end, so the next
+ * a zstd frame or a skippable one by its magic number, and each header is
+ * held here until whole and given to libzstd in one piece:
+ * - libzstd also decodes the pre-1.0 formats (v0.5 to v0.7) when a whole
+ *   legacy magic number comes in one call, and those take no notice of
+ *   windowLogMax (an 18-byte v0.7 frame had 128 MiB allocated for its
+ *   window);
+ * - when a header completes, libzstd may decode the frame in one pass from
+ *   the start of that call's input, taken for the frame's start: a header
+ *   split across calls had its tail read as a frame of its own (a
+ *   skippable one), and the frame's real blocks skipped.
+ * Either way the same body was taken or refused by where the reads split
+ * it (fuzz_http_decode). libzstd stops at a frame's end, so the next
  * frame's first bytes always come through here. */
 static long run_zstd(weft__inflate *d, const char **in, size_t *inlen, char *out, size_t cap)
 {
     if (d->frame_at) {
-        while (d->nhead < 4 && *inlen) {
+        int need;
+        while ((need = zstd_header_size(d->head, d->nhead)) > d->nhead) {
+            if (!*inlen) return 0;
             d->head[d->nhead++] = (uint8_t) * *in;
             (*in)++;
             (*inlen)--;
             d->done = 0; /* a frame begun: the body is not complete without it */
         }
-        if (d->nhead < 4) return 0;
-        uint32_t magic = (uint32_t)d->head[0] | (uint32_t)d->head[1] << 8 |
-                         (uint32_t)d->head[2] << 16 | (uint32_t)d->head[3] << 24;
-        if (magic != ZSTD_MAGICNUMBER &&
-            (magic & ZSTD_MAGIC_SKIPPABLE_MASK) != ZSTD_MAGIC_SKIPPABLE_START)
-            return -WEFT_EHTTP_DECODE;
-        /* Given whole, before the rest: a frame header needs more than its
-         * magic, so libzstd takes all four and gives nothing yet. */
-        ZSTD_inBuffer h = {d->head, 4, 0};
+        if (need < 0) return -WEFT_EHTTP_DECODE;
+        /* The header alone: libzstd takes it all and gives nothing yet. */
+        ZSTD_inBuffer h = {d->head, (size_t)d->nhead, 0};
         ZSTD_outBuffer o = {out, cap, 0};
         size_t rc = ZSTD_decompressStream(d->zs, &o, &h);
-        if (ZSTD_isError(rc) || h.pos != 4 || o.pos) return -WEFT_EHTTP_DECODE;
+        if (ZSTD_isError(rc) || h.pos != h.size || o.pos) return -WEFT_EHTTP_DECODE;
         d->nhead = 0;
-        d->frame_at = 0;
         d->started = 1;
-        if (!*inlen) return 0;
+        d->done = d->frame_at = rc == 0; /* an empty skippable frame ends here */
+        if (!*inlen || d->frame_at) return 0;
     }
     ZSTD_inBuffer i = {*in, *inlen, 0};
     ZSTD_outBuffer o = {out, cap, 0};
