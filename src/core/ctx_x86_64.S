@@ -10,22 +10,51 @@
     .globl weft__ctx_switch
     .hidden weft__ctx_switch
     .type weft__ctx_switch, @function
+/* Unwind rules at every instruction: a SIGUSR1 dump (debug mode) unwinds
+ * the interrupted code with backtrace(), and without them a signal that
+ * came mid-switch had libgcc take a pushed register for the return
+ * address: it crashed in the handler. The other task's stack is laid out
+ * alike, so the same rules hold across the swap of rsp. */
 weft__ctx_switch:
     .cfi_startproc
     pushq %rbp
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset %rbp, 0
     pushq %rbx
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset %rbx, 0
     pushq %r12
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset %r12, 0
     pushq %r13
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset %r13, 0
     pushq %r14
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset %r14, 0
     pushq %r15
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset %r15, 0
     movq %rsp, (%rdi)
     movq %rsi, %rsp
     popq %r15
+    .cfi_adjust_cfa_offset -8
+    .cfi_restore %r15
     popq %r14
+    .cfi_adjust_cfa_offset -8
+    .cfi_restore %r14
     popq %r13
+    .cfi_adjust_cfa_offset -8
+    .cfi_restore %r13
     popq %r12
+    .cfi_adjust_cfa_offset -8
+    .cfi_restore %r12
     popq %rbx
+    .cfi_adjust_cfa_offset -8
+    .cfi_restore %rbx
     popq %rbp
+    .cfi_adjust_cfa_offset -8
+    .cfi_restore %rbp
     ret
     .cfi_endproc
     .size weft__ctx_switch, .-weft__ctx_switch
