@@ -8,7 +8,10 @@
  *  - the user's own strtok parse across a watchdog capture (the watchdog
  *    thread used strtok, whose state is the process's);
  *  - the resource registry growing under SIGUSR1 (the old array was freed
- *    before the new one was published, while the handler may walk it). */
+ *    before the new one was published, while the handler may walk it);
+ *  - tasks ending under SIGUSR1 (a task's debug record was freed before
+ *    its pointer was cleared: a dump in between followed glibc's free-list
+ *    links written into it and crashed). */
 #include "core_util.h"
 #include "debug/debug_int.h" /* white-box: the registry's array (src/core on the path) */
 #include <pthread.h>
@@ -174,6 +177,7 @@ static void user_strtok(void) { expect_clean_exit(strtok_child, "blocked the loo
  * does next: deterministic, where the storm alone would need luck. Not
  * under ASan, TSan or valgrind, which own free(); there the storm alone runs. */
 static void *volatile registry_array;
+static void *volatile task_record; /* a task's debug record, likewise */
 #if defined(__SANITIZE_THREAD__)
 #define UNDER_TSAN 1
 #elif defined(__has_feature)
@@ -188,6 +192,10 @@ void free(void *p)
     __libc_free(p);
     if (p && p == registry_array) {
         registry_array = NULL;
+        pthread_kill(pthread_self(), SIGUSR1);
+    }
+    if (p && p == task_record) {
+        task_record = NULL;
         pthread_kill(pthread_self(), SIGUSR1);
     }
 }
@@ -218,6 +226,39 @@ static void grow_child(void *a)
 }
 static void grow_storm(void) { expect_clean_exit(grow_child, "SIGUSR1 task dump"); }
 
+/* ---- tasks ending under SIGUSR1 ----------------------------------------------------- */
+
+static int quick(void *a) { return 0; }
+
+/* Tasks spawned and ended in batches: the first of each batch's record
+ * raises SIGUSR1 as it is freed (not under ASan, TSan or valgrind, which
+ * own free(): there the tasks just end). */
+static int ending_main(void *a)
+{
+    for (int i = 0; i < 200; i++) {
+        weft_task *t[8];
+        for (int k = 0; k < 8; k++) CHECK((t[k] = weft_spawn(quick, NULL)));
+        if (!under_valgrind()) task_record = t[0]->dbg;
+        CHECK_EQ(weft_gather(t, 8, NULL), 0);
+    }
+    task_record = NULL;
+    return 0;
+}
+static void ending_child(void *a)
+{
+    weft_options o = {.debug = 1};
+    CHECK_EQ(weft_run_with(&o, ending_main, NULL), 0);
+}
+static void tasks_ending(void)
+{
+#if !UNDER_ASAN && !defined(UNDER_TSAN)
+    int hooked = !under_valgrind();
+#else
+    int hooked = 0;
+#endif
+    expect_clean_exit(ending_child, hooked ? "SIGUSR1 task dump" : NULL);
+}
+
 int main(int argc, char **argv)
 {
 #if defined(__aarch64__)
@@ -230,6 +271,7 @@ int main(int argc, char **argv)
                                    {"defect_15_startup_signal", startup_signal},
                                    {"defect_15_user_strtok", user_strtok},
                                    {"defect_15_grow_storm", grow_storm},
+                                   {"tasks_ending", tasks_ending},
                                    {0}},
                      argc, argv);
 }

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <errno.h>
 #include <math.h>
+#include <stdlib.h>
 
 /* Internal symbols stay inside the library: calls bind locally (no PLT,
  * no interposition), so the compiler may inline across the hot paths. */
@@ -435,6 +436,16 @@ struct weft__debug {
     double ran;         /* total run time (dumps) */
     int reported;       /* already reported as pending at main end */
 };
+/* Frees t's debug record, its pointer cleared first: a SIGUSR1 dump reads
+ * it from the signal handler, and free() writes its list links into the
+ * block (a dump in between followed them and crashed). */
+static inline void weft__debug_drop(weft_task *t)
+{
+    struct weft__debug *d = t->dbg;
+    t->dbg = NULL;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST); /* cleared before the block goes */
+    free(d);
+}
 /* Reads WEFT_DEBUG / WEFT_TRACE; sets opt.debug when any hook is needed. */
 void weft__debug_open(weft__loop *L);
 void weft__debug_spawned(weft__loop *L, weft_task *t, const char *file, int line);

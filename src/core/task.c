@@ -105,8 +105,7 @@ static weft_task *task_alloc(weft__loop *L)
 
 void weft__task_free(weft__loop *L, weft_task *t)
 {
-    if (t->dbg) free(t->dbg);
-    t->dbg = NULL;
+    weft__debug_drop(t);
     t->state = T_FREE;
     t->next = L->task_free;
     L->task_free = t;
@@ -696,8 +695,7 @@ void weft__cancel_all(weft__loop *L) { each_task(L, cancel_one); }
 static void free_debug(weft__loop *L, weft_task *t)
 {
     (void)L;
-    free(t->dbg);
-    t->dbg = NULL;
+    weft__debug_drop(t);
 #ifdef WEFT_ASAN
     if (t->stack && t->sp) /* abandoned while suspended: see after_resume */
         __asan_unpoison_memory_region(t->sp, (size_t)(t->stack - (char *)t->sp));

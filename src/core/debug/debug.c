@@ -251,8 +251,7 @@ static void at_close(weft__loop *L, weft_task *t)
 static void free_dbg(weft__loop *L, weft_task *t)
 {
     (void)L;
-    free(t->dbg); /* the slab is unmapped next, without weft__task_free */
-    t->dbg = NULL;
+    weft__debug_drop(t); /* the slab is unmapped next, without weft__task_free */
 }
 
 void weft__debug_close(weft__loop *L)
