@@ -63,6 +63,13 @@ static int setup_decoding(weft_http_response *r)
     if (r->c->o.no_decompress) return 0;
     const char *ce = weft_http_response_header(r, "content-encoding");
     if (!ce) return 0;
+    /* Lines of one field are one list (RFC 9110 5.3): "gzip" on two lines
+     * is "gzip, gzip", kept as sent as that value is. Reading the first
+     * alone took one coding off and handed on the rest as decoded. */
+    int lines = 0;
+    for (size_t i = 0; i < r->H.nheaders; i++)
+        lines += !strcasecmp(r->H.headers[i].name, "content-encoding");
+    if (lines > 1) return 0;
     int kind;
     if (!strcasecmp(ce, "gzip") || !strcasecmp(ce, "x-gzip")) kind = WEFT__DECODE_GZIP;
     else if (!strcasecmp(ce, "deflate")) kind = WEFT__DECODE_DEFLATE;
