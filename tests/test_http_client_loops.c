@@ -2,8 +2,11 @@
  * wait in that loop's fd records): from a task of another loop, requests
  * and close fail with -EXDEV before anything is sent, and the session still
  * works on its own loop; so do reads of a response whose body is still on
- * its connection, and its free is done on the session's loop. A real server
- * on loop 0 answers. */
+ * its connection, and its free is done on the session's loop, also while the
+ * session closes on its own loop (its free there read the response's
+ * connection and the session that close takes and frees: a data race under
+ * ThreadSanitizer, and a use after free when close came between the two
+ * reads). A real server on loop 0 answers. */
 #include <weft.h>
 #include <weft/http.h>
 #include <weft/io.h>
@@ -61,6 +64,37 @@ static int big(weft_http_request *rq, void *arg)
     return weft_http_respond(rq, 200, "text/plain", body, sizeof body);
 }
 
+/* Loop 1 frees a response of loop 0's session, its body unread, while
+ * loop 0 closes the session. */
+static int free_soon(void *arg)
+{
+    weft_sleep(0.01);
+    weft_http_response_free(arg);
+    return 0;
+}
+
+static int take_response(void *arg)
+{
+    weft_task *t = weft_spawn(free_soon, arg);
+    CHECK(t);
+    weft_detach(t);
+    return 0;
+}
+
+static void free_while_session_closes(const char *bigurl)
+{
+    weft_http_client *c = weft_http_client_new(NULL);
+    CHECK(c);
+    weft_http_response *r = NULL;
+    CHECK_EQ(weft_http_client_request(c, "GET", bigurl, NULL, &r), 0);
+    char first[4];
+    CHECK_EQ(weft_http_response_read(r, first, sizeof first), 4);
+    CHECK_EQ(weft_call(weft_loop_at(1), take_response, r), 0);
+    weft_sleep(0.01); /* about when loop 1 frees it */
+    CHECK_EQ(weft_http_client_close(c), 0);
+    weft_sleep(0.05); /* a posted free runs here */
+}
+
 /* Made outside any run: the first request's loop becomes its own. */
 static int first_use(void *arg)
 {
@@ -99,6 +133,9 @@ static int main_task(void *arg)
     CHECK_EQ(weft_http_response_status(r), 200);
     weft_http_response_free(r);
     CHECK_EQ(weft_http_client_close(sess), 0);
+    capture_begin();
+    for (int i = 0; i < 5; i++) free_while_session_closes(bigurl);
+    free(capture_end());
 
     weft_http_client *late = arg;
     CHECK_EQ(weft_call(weft_loop_at(1), first_use, late), 0);

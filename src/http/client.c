@@ -558,6 +558,7 @@ static int request_run(weft_http_client *c, const char *method, const char *url,
     if (!r) return -ENOMEM;
     *rp = r;
     r->c = c;
+    r->home = c->home;
     r->max_body = c->o.max_body_bytes;
     double total = o && o->total_timeout_s > 0 ? o->total_timeout_s : c->o.total_timeout_s;
     r->deadline = total > 0 ? weft_now() + total : INFINITY;
@@ -674,7 +675,8 @@ int weft_http_client_close(weft_http_client *c)
      * -WEFT_EHTTP_CLOSED, and freeing them stays safe. */
     while (c->busy) {
         weft__pconn *pc = c->busy;
-        pc->owner->conn = NULL;
+        /* the response may sit on another loop, which reads this (resp_conn) */
+        __atomic_store_n(&pc->owner->conn, NULL, __ATOMIC_RELEASE);
         pconn_close(c, pc, 0);
     }
     for (weft__host *h = c->hosts, *n; h; h = n) {

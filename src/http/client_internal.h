@@ -93,6 +93,7 @@ struct weft_http_client {
 
 struct weft_http_response {
     weft_http_client *c;
+    weft_loop *home;         /* c's loop, kept here: another loop must not read c */
     weft__pconn *conn;       /* NULL once released */
     weft__parser P;
     weft__head H;

@@ -171,12 +171,20 @@ static ssize_t read_raw(weft_http_response *r, char *buf, size_t n)
     return 0;
 }
 
+/* Whether r still has its connection, as another loop may ask: the
+ * session's close, on its own loop, takes it (and frees the session) at any
+ * time, so it is read atomically and r->c is not followed from there. */
+static weft__pconn *resp_conn(const weft_http_response *r)
+{
+    return __atomic_load_n(&r->conn, __ATOMIC_ACQUIRE);
+}
+
 /* A response still reading from its connection waits in its session's
  * loop (the connection's fd record is there): from another loop, -EXDEV
  * (reported). One whose body is all in memory reads anywhere. */
 static int resp_home(const weft_http_response *r, const char *fn)
 {
-    return r->conn && r->c ? weft__check_home(r->c->home, fn) : 0;
+    return resp_conn(r) ? weft__check_home(r->home, fn) : 0;
 }
 
 ssize_t weft_http_response_read(weft_http_response *r, void *buf, size_t n)
@@ -303,13 +311,15 @@ void weft_http_response_free(weft_http_response *r)
     if (!r) return;
     /* Its connection goes back to (or is closed in) the session's pool:
      * from another loop, that is done on the session's loop, as the PG
-     * pool's release is, never from here. */
+     * pool's release is, never from here. Asked from there, r->conn raced
+     * with the session's close, and r->c->home read a session that close
+     * could free in between (TSan): resp_conn and r->home only. */
     weft_loop *here = weft_loop_current();
-    if (r->conn && r->c && r->c->home && r->c->home != here) {
+    if (r->home && r->home != here && resp_conn(r)) {
         fprintf(stderr, "weft: weft_http_response_free from %s: done on the session's loop (a "
                 "session belongs to the loop that made it)\n", here ? "another loop" : "a thread "
                 "outside the run");
-        if (weft_post(r->c->home, free_at_home, r) == 0) return;
+        if (weft_post(r->home, free_at_home, r) == 0) return;
         fprintf(stderr, "weft: weft_http_response_free: could not hand it to the session's "
                 "loop; its connection is closed here\n");
     }
