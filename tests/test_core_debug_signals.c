@@ -14,6 +14,7 @@
  *    links written into it and crashed). */
 #include "core_util.h"
 #include "debug/debug_int.h" /* white-box: the registry's array (src/core on the path) */
+#include "loops_internal.h"  /* white-box: a loop's port (its SIGUSR1 flag) */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/time.h>
@@ -178,6 +179,10 @@ static void user_strtok(void) { expect_clean_exit(strtok_child, "blocked the loo
  * under ASan, TSan or valgrind, which own free(); there the storm alone runs. */
 static void *volatile registry_array;
 static void *volatile task_record; /* a task's debug record, likewise */
+/* A loop closing (below): hold_at's free waits until poke_at's was done. */
+static void *volatile hold_at, *volatile poke_at;
+static weft__port *volatile poke_port;
+static atomic_int poked;
 #if defined(__SANITIZE_THREAD__)
 #define UNDER_TSAN 1
 #elif defined(__has_feature)
@@ -197,6 +202,19 @@ void free(void *p)
     if (p && p == task_record) {
         task_record = NULL;
         pthread_kill(pthread_self(), SIGUSR1);
+    }
+    if (p && p == hold_at) {
+        hold_at = NULL;
+        double until = mono() + 5;
+        while (!atomic_load(&poked) && mono() < until) sched_yield();
+    }
+    if (p && p == poke_at) {
+        /* as if loop 0's handler had seen this loop live just before it
+         * began to close, and its pthread_kill lands now */
+        poke_at = NULL;
+        __atomic_store_n(&poke_port->sig_pending, 1, __ATOMIC_RELEASE);
+        pthread_kill(pthread_self(), SIGUSR1);
+        atomic_store(&poked, 1);
     }
 }
 #endif
@@ -259,6 +277,49 @@ static void tasks_ending(void)
     expect_clean_exit(ending_child, hooked ? "SIGUSR1 task dump" : NULL);
 }
 
+/* ---- a loop closing under a forwarded SIGUSR1 --------------------------------------- */
+
+/* Loop 0 answers SIGUSR1 and forwards it to each other loop that is live
+ * (sig_live), flagging it. A loop that began to close between that check
+ * and the signal's arrival took the flag as "dump your loop" and dumped it
+ * half freed. Made deterministic by the test's free(): loop 0 is held in
+ * its close before it gives up the handler (at its watchdog's free), and
+ * loop 1 is flagged and signalled at the end of its debug state's close
+ * (the free of that state, its resource registry already freed: big
+ * enough that glibc unmapped it, so a dump walking it crashes). */
+enum { LOOP1_OBJS = 5000 };
+static char loop1_objs[LOOP1_OBJS];
+
+static int loop1_setup(void *a)
+{
+    for (int i = 0; i < LOOP1_OBJS; i++) weft_debug_track(&loop1_objs[i], "fake", __FILE__, __LINE__);
+    poke_port = weft__L->port;
+    poke_at = weft__L->dbgs;
+    return 0;
+}
+
+static int closing_main(void *a)
+{
+    CHECK_EQ(weft_call(weft_loop_at(1), loop1_setup, NULL), 0);
+    hold_at = weft__L->dbgs->watchdog;
+    CHECK(hold_at);
+    return 0;
+}
+
+static void closing_child(void *a)
+{
+    weft_options o = {.loops = 2, .debug = 1};
+    weft_run_with(&o, closing_main, NULL); /* the unclosed objects make it fail */
+    CHECK(atomic_load(&poked));
+}
+
+static void loop_closing(void)
+{
+#if !UNDER_ASAN && !defined(UNDER_TSAN)
+    if (!under_valgrind()) expect_clean_exit(closing_child, "was never closed");
+#endif
+}
+
 int main(int argc, char **argv)
 {
 #if defined(__aarch64__)
@@ -272,6 +333,7 @@ int main(int argc, char **argv)
                                    {"defect_15_user_strtok", user_strtok},
                                    {"defect_15_grow_storm", grow_storm},
                                    {"tasks_ending", tasks_ending},
+                                   {"loop_closing", loop_closing},
                                    {0}},
                      argc, argv);
 }

@@ -425,7 +425,14 @@ static void on_sigusr1(int sig, siginfo_t *si, void *ucv)
     if (!L) goto out;
     weft__port *mine = my_port;
     if (mine && __atomic_exchange_n(&mine->sig_pending, 0, __ATOMIC_ACQ_REL)) {
-        if (weft__L && weft__L->port == mine && !sig_busy) dump_signalled(weft__L, ucv);
+        /* Live still: the forwarding loop checked sig_live before flagging,
+         * but this loop may have begun to close since, and a dump then
+         * walked its half-freed state (its resource registry unmapped: a
+         * crash). Cleared by this thread before its loop frees anything,
+         * so seen here in order. */
+        if (weft__L && weft__L->port == mine && !sig_busy &&
+            __atomic_load_n(&mine->sig_live, __ATOMIC_ACQUIRE))
+            dump_signalled(weft__L, ucv);
         goto out;
     }
     if (!pthread_equal(pthread_self(), sig_thread)) { /* pass it to the loop's thread */
