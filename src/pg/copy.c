@@ -8,26 +8,27 @@
 #define COPY_PIECE (1 << 20) /* bytes per CopyData message at most */
 
 /* Starts sql and reads up to its COPY result (want: COPY_IN or COPY_OUT).
- * With intro, sql is a query's rows (PGRES_TUPLES_OK) then the COPY, in one
- * simple query: the first result is kept in *intro for the caller. */
-static int copy_start(weft_pg *c, const char *sql, ExecStatusType want, PGresult **intro)
+ * With nintro, sql is that many queries' rows (PGRES_TUPLES_OK) then the
+ * COPY, in one simple query: those results are kept in intro[] for the
+ * caller (all cleared on failure). */
+static int copy_start(weft_pg *c, const char *sql, ExecStatusType want, PGresult **intro,
+                      int nintro)
 {
     if (!PQsendQuery(c->pg, sql)) return pg__send_failed(c);
-    int rc = pg__flush(c);
+    int rc = pg__flush(c), got = 0;
     PGresult *res = NULL;
     if (rc >= 0) rc = pg__get(c, &res);
-    if (rc >= 0 && intro && res && PQresultStatus(res) == PGRES_TUPLES_OK) {
-        *intro = res;
+    while (rc >= 0 && got < nintro && res && PQresultStatus(res) == PGRES_TUPLES_OK) {
+        intro[got++] = res;
         res = NULL;
         rc = pg__get(c, &res);
     }
-    if (rc < 0) {
-        if (intro) PQclear(*intro), *intro = NULL;
-        return pg__abort(c, rc, 0);
+    if (rc < 0 || !res) {
+        while (got) PQclear(intro[--got]);
+        return rc < 0 ? pg__abort(c, rc, 0) : -WEFT_PG_ESTATE;
     }
-    if (!res) return -WEFT_PG_ESTATE;
     ExecStatusType st = PQresultStatus(res);
-    if (intro && !*intro && st == want) st = PGRES_BAD_RESPONSE; /* no rows came first */
+    if (got < nintro && st == want) st = PGRES_BAD_RESPONSE; /* rows missing before it */
     if (st == want) {
         PQclear(res);
         return 0;
@@ -35,7 +36,7 @@ static int copy_start(weft_pg *c, const char *sql, ExecStatusType want, PGresult
     rc = st == PGRES_FATAL_ERROR ? pg__server_error(c, res) : -WEFT_PG_ESTATE;
     st = PQresultStatus(res);
     PQclear(res);
-    if (intro) PQclear(*intro), *intro = NULL;
+    while (got) PQclear(intro[--got]);
     /* Not a COPY of that direction: end whatever it was. */
     if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT) {
         int d = pg__discard_copy(c, st);
@@ -69,23 +70,25 @@ static int copy_finish(weft_pg *c, int64_t *rows)
     return out;
 }
 
-int pg__copy_in_intro(weft_pg *c, const char *sql, int (*ready)(void *arg, const PGresult *intro),
+int pg__copy_in_intro(weft_pg *c, const char *sql, int nintro,
+                      int (*ready)(void *arg, PGresult *const *intro),
                       ssize_t (*source)(void *arg, const char **data), void *arg, int64_t *rows)
 {
     int64_t dropped = 0;
-    if (!c || !sql || !source) return -EINVAL;
+    if (!c || !sql || !source || nintro < 0 || nintro > PG_COPY_INTROS || (nintro && !ready))
+        return -EINVAL;
     int rc = pg__lock(c);
     if (rc < 0) return rc;
-    PGresult *intro = NULL;
-    rc = copy_start(c, sql, PGRES_COPY_IN, ready ? &intro : NULL);
+    PGresult *intro[PG_COPY_INTROS] = {NULL};
+    rc = copy_start(c, sql, PGRES_COPY_IN, intro, nintro);
     if (rc < 0) {
         pg__release(c);
         return rc;
     }
     /* Told what the intro said before any data is asked for: a failure
      * there abandons the COPY as a source's error does. */
-    int ready_rc = ready ? ready(arg, intro) : 0;
-    PQclear(intro);
+    int ready_rc = nintro ? ready(arg, intro) : 0;
+    for (int i = 0; i < nintro; i++) PQclear(intro[i]);
     for (;;) {
         const char *data = NULL;
         ssize_t n = ready_rc < 0 ? ready_rc : source(arg, &data);
@@ -138,7 +141,7 @@ int weft_pg_copy_in_count(weft_pg *c, const char *sql,
                           ssize_t (*source)(void *arg, const char **data), void *arg,
                           int64_t *rows)
 {
-    return pg__copy_in_intro(c, sql, NULL, source, arg, rows);
+    return pg__copy_in_intro(c, sql, 0, NULL, source, arg, rows);
 }
 
 int weft_pg_copy_in(weft_pg *c, const char *sql,
@@ -157,7 +160,7 @@ int weft_pg_copy_out_count(weft_pg *c, const char *sql,
     if (!c || !sql || !sink) return -EINVAL;
     int rc = pg__lock(c);
     if (rc < 0) return rc;
-    rc = copy_start(c, sql, PGRES_COPY_OUT, NULL);
+    rc = copy_start(c, sql, PGRES_COPY_OUT, NULL, 0);
     if (rc < 0) {
         pg__release(c);
         return rc;

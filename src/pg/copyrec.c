@@ -218,9 +218,12 @@ static int put_ident(weft_pg *c, pg_wbuf *w, const char *name)
 
 /* "SELECT cols FROM target LIMIT 0" into intro and "COPY target (cols) FROM
  * STDIN (FORMAT binary)" into copy, NUL-terminated; intro == copy: both,
- * "; " between them. */
+ * "; " between them, and with no column list (PostgreSQL 12+) a second
+ * query between, the target's generated columns (COPY's own list leaves
+ * them out, SELECT * does not): *nintro says how many queries come before
+ * the COPY. */
 static int build_sql(weft_pg *c, const char *schema, const char *table, const char *const *cols,
-                     int ncols, pg_wbuf *intro, pg_wbuf *copy)
+                     int ncols, pg_wbuf *intro, pg_wbuf *copy, int *nintro)
 {
     pg_wbuf target = {0}, list = {0};
     int rc = 0;
@@ -240,8 +243,22 @@ static int build_sql(weft_pg *c, const char *schema, const char *table, const ch
         else pg__wbuf_put(intro, "*", 1);
         pg__wbuf_put(intro, " FROM ", 6);
         pg__wbuf_put(intro, target.b, target.n);
+        *nintro = 1;
         if (intro == copy) pg__wbuf_put(intro, " LIMIT 0; ", 10);
         else pg__wbuf_put(intro, " LIMIT 0", 9); /* with the NUL */
+        if (intro == copy && !ncols && PQserverVersion(c->pg) >= 120000) {
+            char *lit = PQescapeLiteral(c->pg, target.b, target.n);
+            if (!lit) rc = -ENOMEM;
+            else {
+                static const char q[] = "SELECT attnum FROM pg_catalog.pg_attribute WHERE attrelid = ";
+                pg__wbuf_put(intro, q, sizeof q - 1);
+                pg__wbuf_put(intro, lit, strlen(lit));
+                static const char r[] = "::pg_catalog.regclass AND attgenerated <> ''; ";
+                pg__wbuf_put(intro, r, sizeof r - 1);
+                PQfreemem(lit);
+                *nintro = 2;
+            }
+        }
         pg__wbuf_put(copy, "COPY ", 5);
         pg__wbuf_put(copy, target.b, target.n);
         if (ncols) {
@@ -250,7 +267,7 @@ static int build_sql(weft_pg *c, const char *schema, const char *table, const ch
             pg__wbuf_put(copy, ")", 1);
         }
         pg__wbuf_put(copy, " FROM STDIN (FORMAT binary)", 28);
-        rc = intro->err ? intro->err : copy->err;
+        if (rc >= 0) rc = intro->err ? intro->err : copy->err;
     }
     free(target.b);
     free(list.b);
@@ -264,22 +281,36 @@ typedef struct rec_src {
     void *arg;
     unsigned *types; /* the target columns', from the intro's rows */
     int ncols;
+    int nintro;      /* 2: the intro's second query lists generated columns */
     int done;
     pg_wbuf w;
 } rec_src;
 
+/* 1 if attnum is among the generated columns listed in gen's rows. */
+static int generated(const PGresult *gen, int attnum)
+{
+    for (int r = 0; r < PQntuples(gen); r++)
+        if (atoi(PQgetvalue(gen, r, 0)) == attnum) return 1;
+    return 0;
+}
+
 /* The intro's (empty) rows describe the target's columns, read by the
  * server in the same statement string as the COPY and under the same
  * lock, so no ALTER TABLE can come between what they say and what the
- * COPY writes into. */
-static int rec_ready(void *arg, const PGresult *intro)
+ * COPY writes into. Without a column list, COPY's own list is every column
+ * but the generated ones, which SELECT * has too: they are left out here
+ * (their values were counted in, so a row of the COPY's columns was
+ * refused, -EINVAL, and one with the generated column too by the server). */
+static int rec_ready(void *arg, PGresult *const *intro)
 {
     rec_src *s = arg;
-    int n = PQnfields(intro);
+    int n = PQnfields(intro[0]), k = 0;
     s->types = malloc(((size_t)n + 1) * sizeof *s->types);
     if (!s->types) return -ENOMEM;
-    for (int i = 0; i < n; i++) s->types[i] = (unsigned)PQftype(intro, i);
-    s->ncols = n;
+    for (int i = 0; i < n; i++)
+        if (s->nintro < 2 || !generated(intro[1], PQftablecol(intro[0], i)))
+            s->types[k++] = (unsigned)PQftype(intro[0], i);
+    s->ncols = k;
     return 0;
 }
 
@@ -318,10 +349,11 @@ int weft_pg_copy_records_in(weft_pg *c, const char *schema, const char *table,
     int64_t n = 0;
     /* One statement string, one round trip: "SELECT cols FROM t LIMIT 0;
      * COPY t (cols) FROM STDIN (FORMAT binary)". */
-    int rc = build_sql(c, schema, table, columns, ncols, &sql, &sql);
+    int nintro = 1;
+    int rc = build_sql(c, schema, table, columns, ncols, &sql, &sql, &nintro);
     if (rc >= 0) {
-        rec_src s = {next, arg, NULL, 0, 0, {0}};
-        rc = pg__copy_in_intro(c, sql.b, rec_ready, rec_source, &s, &n);
+        rec_src s = {next, arg, NULL, 0, nintro, 0, {0}};
+        rc = pg__copy_in_intro(c, sql.b, nintro, rec_ready, rec_source, &s, &n);
         free(s.w.b);
         free(s.types);
     }
