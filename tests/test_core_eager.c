@@ -4,7 +4,7 @@
  * stack pool grow, nesting, errors. */
 #include <weft.h>
 #include <weft/test.h>
-#include "check.h" /* CHECK_EQ (both values printed); CHECK in helper tasks */
+#include "check.h" /* CHECK_EQ prints both values (test.h has no such check); CHECK in helpers */
 #include <errno.h>
 #include <stdint.h>
 

@@ -3,7 +3,7 @@
  * hears of I/O and of the thread pool. (A timeout beyond time_t's range
  * made epoll_pwait2 fail with EINVAL on every turn: a spinning loop that
  * never saw an event again.) */
-#include "check.h"
+#include "check.h" /* CHECK_EQ prints both values (test.h has no such check); CHECK in helpers */
 #include "core_util.h"
 #include <weft/test.h>
 #include <float.h>
