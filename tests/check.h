@@ -1,4 +1,8 @@
-/* Minimal assertions for weft's own tests: each prints both values and the
+/* Bodies run under weft/test.h; check.h stays for what it cannot host: code
+ * outside a loop (setup, parsers, forks), weft_run itself, SIGINT, several
+ * loops, deliberate leaks; and CHECK_EQ/CHECK_NEAR, which print both values.
+ *
+ * Minimal assertions for weft's own tests: each prints both values and the
  * place on failure, then exits non-zero (ctest runs each file as a process
  * with a timeout). */
 #ifndef WEFT_TESTS_CHECK_H

@@ -197,7 +197,8 @@ static int t_shared_and_cancel(void *arg)
 static void fork_run(void)
 {
     weft__dns_cache_clear();
-    CHECK_EQ(weft_test_run("fork_parent", lookup_main, NULL, NULL), 0); /* the parent has a worker now */
+    /* the parent has a worker now */
+    CHECK_EQ(weft_test_run("fork_parent", lookup_main, NULL, NULL), 0);
     weft__dns_cache_clear();
     pid_t pid = fork();
     CHECK(pid >= 0);

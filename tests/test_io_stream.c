@@ -61,7 +61,8 @@ static int t_exactly_eof(void *arg)
     CHECK_EQ(weft_stream_close(a), 0);
     char buf[16];
     CHECK_EQ(weft_stream_read_exactly(b, buf, 10), -WEFT_EINCOMPLETE);
-    WEFT_TEST_CHECK(!strcmp(weft_strerror(-WEFT_EINCOMPLETE), "stream ended before the expected bytes"));
+    WEFT_TEST_CHECK(
+        !strcmp(weft_strerror(-WEFT_EINCOMPLETE), "stream ended before the expected bytes"));
     CHECK_EQ(weft_stream_read(b, buf, sizeof buf), 0);
     weft_stream_close(b);
     return 0;

@@ -172,7 +172,8 @@ static int t_sendfile_wait(void *x)
     /* Another task reading now: the rest goes. */
     sink k = {.s = b};
     weft_task *t = weft_spawn(sink_main, &k);
-    while (off < FILE_BYTES) WEFT_TEST_CHECK(weft_stream_sendfile(a, fd, &off, FILE_BYTES - (size_t)off) > 0);
+    while (off < FILE_BYTES)
+        WEFT_TEST_CHECK(weft_stream_sendfile(a, fd, &off, FILE_BYTES - (size_t)off) > 0);
     CHECK_EQ(weft_stream_close(a), 0);
     CHECK_EQ(weft_await(t), 0);
     CHECK_EQ(k.got, (size_t)FILE_BYTES);

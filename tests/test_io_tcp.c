@@ -479,7 +479,8 @@ static int t_emfile(void *arg)
     for (int i = 0; i < 3; i++) {
         fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         WEFT_TEST_CHECK(fds[i] >= 0);
-        WEFT_TEST_CHECK(connect(fds[i], (struct sockaddr *)&a, sizeof a) == 0 || errno == EINPROGRESS);
+        WEFT_TEST_CHECK(connect(fds[i], (struct sockaddr *)&a, sizeof a) == 0 ||
+                        errno == EINPROGRESS);
     }
     weft_stream *c[3];
     for (int i = 0; i < 3; i++) {
@@ -492,7 +493,7 @@ static int t_emfile(void *arg)
     double cpu0 = cpu_now();
     g_c = c[0];
     CHECK_EQ(weft_timeout(0.5, read_ping, NULL), -ETIMEDOUT); /* not served yet */
-    WEFT_TEST_CHECK(cpu_now() - cpu0 < 0.1);                            /* backing off, not spinning */
+    WEFT_TEST_CHECK(cpu_now() - cpu0 < 0.1);                  /* backing off, not spinning */
     /* once descriptors are back, the waiting clients are served */
     while (nhog) close(hog[--nhog]);
     for (int i = 0; i < 3; i++) {

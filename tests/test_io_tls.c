@@ -256,8 +256,10 @@ static int t_verify(void *x)
     CHECK_EQ(handshake(cctx, "example.com", evil_crt, &srv), 0);
     CHECK_EQ(handshake(cctx, NULL, evil_crt, &srv), 0);
     weft_tls_ctx_free(cctx);
-    WEFT_TEST_CHECK(strcmp(weft_strerror(-WEFT_ETLSCERT), "TLS certificate verification failed") == 0);
-    WEFT_TEST_CHECK(strcmp(weft_strerror(-WEFT_ETLSHOST), "TLS certificate does not match the host name") == 0);
+    WEFT_TEST_CHECK(
+        strcmp(weft_strerror(-WEFT_ETLSCERT), "TLS certificate verification failed") == 0);
+    WEFT_TEST_CHECK(
+        strcmp(weft_strerror(-WEFT_ETLSHOST), "TLS certificate does not match the host name") == 0);
     WEFT_TEST_CHECK(strcmp(weft_strerror(-WEFT_ETLS), "TLS error") == 0);
     return 0;
 }

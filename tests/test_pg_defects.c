@@ -143,14 +143,16 @@ WEFT_TEST(defect_18_pool_session_reset)
     CHECK_EQ(weft_pg_pool_acquire(p, &c), 0);
     CHECK_EQ(weft_pg_backend_pid(c), pid); /* the same session, reset */
     WEFT_TEST_CHECK(!strcmp(text_of(c, "SELECT current_user"), user));
-    WEFT_TEST_CHECK(!strcmp(text_of(c, "SELECT current_setting('search_path')"), "\"$user\", public"));
+    WEFT_TEST_CHECK(
+        !strcmp(text_of(c, "SELECT current_setting('search_path')"), "\"$user\", public"));
     WEFT_TEST_CHECK(!strcmp(text_of(c, "SELECT to_regclass('pg_temp.t18') IS NULL"), "t"));
     WEFT_TEST_CHECK(!strcmp(text_of(c, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
                              " AND pid = pg_backend_pid()"), "0"));
-    WEFT_TEST_CHECK(!strcmp(text_of(c, "SELECT count(*) FROM pg_prepared_statements WHERE from_sql"), "0"));
+    WEFT_TEST_CHECK(
+        !strcmp(text_of(c, "SELECT count(*) FROM pg_prepared_statements WHERE from_sql"), "0"));
     /* weft's own statement cache survived: those statements still exist */
-    WEFT_TEST_CHECK(strcmp(text_of(c, "SELECT count(*) FROM pg_prepared_statements WHERE NOT from_sql"),
-                 "0"));
+    WEFT_TEST_CHECK(
+        strcmp(text_of(c, "SELECT count(*) FROM pg_prepared_statements WHERE NOT from_sql"), "0"));
     /* SET SESSION AUTHORIZATION too */
     CHECK_EQ(weft_pg_exec(c, "SET SESSION AUTHORIZATION weft_r18"), 0);
     weft_pg_pool_release(p, c);
@@ -289,7 +291,8 @@ WEFT_TEST(defect_18_pool_statements_dropped_by_holder)
         CHECK_EQ(weft_pg_pool_acquire(p, &c), 0);
         CHECK_EQ(plus_one(c), 1);
         CHECK_EQ(plus_one(c), 1);
-        WEFT_TEST_CHECK(!strcmp(text_of(c, "SELECT count(*) FROM pg_prepared_statements WHERE from_sql"), "0"));
+        WEFT_TEST_CHECK(
+            !strcmp(text_of(c, "SELECT count(*) FROM pg_prepared_statements WHERE from_sql"), "0"));
         weft_pg_pool_release(p, c);
     }
     weft_pg_pool_free(p);
@@ -694,7 +697,8 @@ int main(int argc, char **argv)
         {"defect_17_row_counts", defect_17_row_counts},
         {"defect_18_pool_session_reset", defect_18_pool_session_reset},
         {"defect_20_env_host_and_failover", defect_20_env_host_and_failover},
-        {"defect_18_pool_statements_dropped_by_holder", defect_18_pool_statements_dropped_by_holder},
+        {"defect_18_pool_statements_dropped_by_holder",
+         defect_18_pool_statements_dropped_by_holder},
         {"defect_21_float_range_and_locale", defect_21_float_range_and_locale},
         {"defect_21_timestamps", defect_21_timestamps},
         {"defect_21_numeric_digits", defect_21_numeric_digits},

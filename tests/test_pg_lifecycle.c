@@ -56,7 +56,8 @@ WEFT_TEST(test_listeners)
     qlog q = {0};
     weft_pg_set_query_logger(c, on_query, &q);
     CHECK_EQ(weft_pg_query(c, "SELECT generate_series(1, 3)", NULL, NULL), 3);
-    WEFT_TEST_CHECK(q.n == 1 && q.rows == 3 && q.rc == 0 && q.secs >= 0 && !strcmp(q.sql, "SELECT generate_series(1, 3)"));
+    WEFT_TEST_CHECK(q.n == 1 && q.rows == 3 && q.rc == 0 && q.secs >= 0 &&
+                    !strcmp(q.sql, "SELECT generate_series(1, 3)"));
     CHECK_EQ(weft_pg_exec(c, "SELEC"), -WEFT_PG_ESERVER);
     WEFT_TEST_CHECK(q.n == 2 && q.rc == -WEFT_PG_ESERVER);
     weft_pg_set_query_logger(c, NULL, NULL);
@@ -217,7 +218,8 @@ WEFT_TEST(test_pool_hooks_and_limits)
     WEFT_TEST_CHECK(weft_pg_backend_pid(c) != pid);
     CHECK_EQ(h.init, 2);
     weft_pg_pool_stats_get(p, &st);
-    WEFT_TEST_CHECK(st.size == 1 && st.in_use == 1 && st.idle == 0 && st.waiting == 0 && st.acquired == 3 && st.opened == 2);
+    WEFT_TEST_CHECK(st.size == 1 && st.in_use == 1 && st.idle == 0 && st.waiting == 0 &&
+                    st.acquired == 3 && st.opened == 2);
     weft_pg_pool_release(p, c);
     /* a failing setup: the acquire fails, the connection goes back */
     h.fail_setup = 1;

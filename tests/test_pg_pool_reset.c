@@ -106,7 +106,8 @@ static int first_op(weft_pg *c, int kind)
 WEFT_TEST(test_first_operation_of_each_kind)
 {
     weft_pg *admin = pg_connect_ok(dsn);
-    WEFT_TEST_CHECK(weft_pg_exec(admin, "DROP TABLE IF EXISTS reset_t; CREATE TABLE reset_t (x int)") >= 0);
+    WEFT_TEST_CHECK(
+        weft_pg_exec(admin, "DROP TABLE IF EXISTS reset_t; CREATE TABLE reset_t (x int)") >= 0);
     weft_pg_pool_opts o = {.min_size = 1, .max_size = 1};
     weft_pg_pool *p;
     CHECK_EQ(weft_pg_pool_new(dsn, &o, &p), 0);

@@ -204,7 +204,8 @@ WEFT_TEST(test_dates_and_times)
             weft_pg_result *r = one(c, "SELECT $1", p, formats[f]);
             weft_pg_interval iv;
             CHECK_EQ(weft_pg_get_interval(r, 0, 0, &iv), 0);
-            WEFT_TEST_CHECK(iv.usec == ivs[k].v.usec && iv.days == ivs[k].v.days && iv.months == ivs[k].v.months);
+            WEFT_TEST_CHECK(iv.usec == ivs[k].v.usec && iv.days == ivs[k].v.days &&
+                            iv.months == ivs[k].v.months);
             weft_pg_result_free(r);
             weft_pg_params_free(p);
         }
@@ -254,10 +255,12 @@ WEFT_TEST(test_text_like_uuid_inet)
         WEFT_TEST_CHECK(!strcmp(s, "{\"a\": [1, 2]}"));
         weft_pg_inet back4, back6;
         CHECK_EQ(weft_pg_get_inet(r, 0, 4, &back4), 0);
-        WEFT_TEST_CHECK(back4.family == 4 && back4.bits == 24 && !back4.cidr && !memcmp(back4.addr, in4.addr, 4));
+        WEFT_TEST_CHECK(back4.family == 4 && back4.bits == 24 && !back4.cidr &&
+                        !memcmp(back4.addr, in4.addr, 4));
         WEFT_TEST_CHECK(!strcmp(weft_pg_get_text(r, 0, 7), "192.168.0.1/24"));
         CHECK_EQ(weft_pg_get_inet(r, 0, 5, &back6), 0);
-        WEFT_TEST_CHECK(back6.family == 6 && back6.bits == 32 && back6.cidr && !memcmp(back6.addr, c6.addr, 16));
+        WEFT_TEST_CHECK(back6.family == 6 && back6.bits == 32 && back6.cidr &&
+                        !memcmp(back6.addr, c6.addr, 16));
         WEFT_TEST_CHECK(!strcmp(weft_pg_get_text(r, 0, 8), "2001:db8::/32"));
         CHECK_EQ(weft_pg_get_json(r, 0, 9, &s, &n), 0);
         WEFT_TEST_CHECK(n == 4 && !strcmp(s, "[42]")); /* jsonb drops the whitespace */
@@ -453,7 +456,8 @@ WEFT_TEST(test_array_params)
         weft_pg_result *r = NULL;
         CHECK_EQ(weft_pg_query_with(c, "SELECT $1::text, $2::text, $3::text, $4::text, $5[2][2][2][2][2][2],"
                                      " $6::text, $1", p, formats[f], &r), 1);
-        WEFT_TEST_CHECK(!strcmp(weft_pg_get_text(r, 0, 0), "{{-9223372036854775808,1,2},{3,NULL,5}}"));
+        WEFT_TEST_CHECK(
+            !strcmp(weft_pg_get_text(r, 0, 0), "{{-9223372036854775808,1,2},{3,NULL,5}}"));
         WEFT_TEST_CHECK(!strcmp(weft_pg_get_text(r, 0, 1), "{-1.25,NaN}"));
         WEFT_TEST_CHECK(!strcmp(weft_pg_get_text(r, 0, 2), "{\"a\\\"b,{c}\",NULL}"));
         WEFT_TEST_CHECK(!strcmp(weft_pg_get_text(r, 0, 3), "{}"));
@@ -542,7 +546,8 @@ WEFT_TEST(test_records_and_codecs)
         CHECK_EQ(weft_pg_query_with(c, "SELECT $1, $2, ($1).label, ROW(1, 'x', NULL::int)", p, formats[f], &r), 1);
         point3 out;
         CHECK_EQ(weft_pg_get_custom(c, r, 0, 0, &out), 0);
-        WEFT_TEST_CHECK(out.x == 1.5 && out.y == -2.25 && out.has_label && !strcmp(out.label, in.label));
+        WEFT_TEST_CHECK(out.x == 1.5 && out.y == -2.25 && out.has_label &&
+                        !strcmp(out.label, in.label));
         CHECK_EQ(weft_pg_get_custom(c, r, 0, 1, &out), 0);
         WEFT_TEST_CHECK(out.x == 0 && out.y == 1e300 && !out.has_label);
         WEFT_TEST_CHECK(!strcmp(weft_pg_get_text(r, 0, 2), in.label));

@@ -18,7 +18,7 @@
  *    waited for its own sender (stuck on a full socket) to answer a ping
  *    stopped reading, and with both ends so, neither read again. */
 #include <weft/test.h>
-#include "check.h" /* CHECK_EQ prints both values (test.h has no such check); run_tests picks cases */
+#include "check.h" /* CHECK_EQ prints both values (test.h has none); run_tests */
 #include "http/ws_internal.h"
 #include "ws_raw.h"
 #include <weft/ws.h>
@@ -318,14 +318,18 @@ static void fragments_run(void)
     CHECK_EQ(weft_test_run("t_empty_fragments", run_one, (void *)t_empty_fragments, &run_opts), 0);
 }
 
-static void no_room_run(void) { CHECK_EQ(weft_test_run("t_no_room", run_one, (void *)t_no_room, &run_opts), 0); }
+static void no_room_run(void)
+{
+    CHECK_EQ(weft_test_run("t_no_room", run_one, (void *)t_no_room, &run_opts), 0);
+}
 
 static void try_send_run(void)
 {
     big = malloc(262144);
     uint32_t x = 99;
     for (int i = 0; i < 262144; i++) x = x * 1103515245u + 12345u, big[i] = (unsigned char)(x >> 24);
-    CHECK_EQ(weft_test_run("t_try_send_deflate", run_one, (void *)t_try_send_deflate, &run_opts), 0);
+    CHECK_EQ(weft_test_run("t_try_send_deflate", run_one, (void *)t_try_send_deflate, &run_opts),
+             0);
     free(big);
 }
 

@@ -15,7 +15,7 @@
  * message), so a window or a context kept wrongly shows. autobahn sends
  * 1,000 messages per case; a few per size keep this test to seconds. */
 #include <weft/test.h>
-#include "check.h" /* CHECK_EQ prints both values (test.h has no such check); run_tests picks cases */
+#include "check.h" /* CHECK_EQ prints both values (test.h has none); run_tests */
 #include "http/ws_internal.h"
 #include "ws_raw.h"
 #include <weft/ws.h>
@@ -334,8 +334,11 @@ static int run_one(void *fn)
     return r;
 }
 
-#define CASE(name) \
-    static void name##_run(void) { CHECK_EQ(weft_test_run(#name, run_one, (void *)name, &run_opts), 0); }
+#define CASE(name)                                                                                 \
+    static void name##_run(void)                                                                   \
+    {                                                                                              \
+        CHECK_EQ(weft_test_run(#name, run_one, (void *)name, &run_opts), 0);                       \
+    }
 CASE(t_server)
 CASE(t_server_offers)
 CASE(t_client)

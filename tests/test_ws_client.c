@@ -7,7 +7,7 @@
  * certificate made at test time (weft's own server at the other end). */
 #define _GNU_SOURCE
 #include <weft/test.h>
-#include "check.h" /* CHECK_EQ prints both values (test.h has no such check); run_tests picks cases */
+#include "check.h" /* CHECK_EQ prints both values (test.h has none); run_tests */
 #include "http/ws_internal.h"
 #include "tls_cert.h"
 #include "ws_raw.h"
@@ -421,8 +421,11 @@ static int run_one(void *fn)
     return r;
 }
 
-#define CASE(name) \
-    static void name##_run(void) { CHECK_EQ(weft_test_run(#name, run_one, (void *)name, &run_opts), 0); }
+#define CASE(name)                                                                                 \
+    static void name##_run(void)                                                                   \
+    {                                                                                              \
+        CHECK_EQ(weft_test_run(#name, run_one, (void *)name, &run_opts), 0);                       \
+    }
 CASE(t_echo)
 CASE(t_script)
 CASE(t_bad_servers)

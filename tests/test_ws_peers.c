@@ -5,7 +5,7 @@
  * process; a peer missing from the machine fails the test (tools/deps.sh
  * installs them). */
 #include <weft/test.h>
-#include "check.h" /* CHECK_EQ prints both values (test.h has no such check); run_tests picks cases */
+#include "check.h" /* CHECK_EQ prints both values (test.h has none); run_tests */
 #include <weft/ws.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -222,8 +222,11 @@ static int run_one(void *fn)
     return r;
 }
 
-#define CASE(name) \
-    static void name##_run(void) { CHECK_EQ(weft_test_run(#name, run_one, (void *)name, &run_opts), 0); }
+#define CASE(name)                                                                                 \
+    static void name##_run(void)                                                                   \
+    {                                                                                              \
+        CHECK_EQ(weft_test_run(#name, run_one, (void *)name, &run_opts), 0);                       \
+    }
 CASE(t_aiohttp)
 CASE(t_node)
 CASE(t_curl)

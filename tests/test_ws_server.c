@@ -6,7 +6,7 @@
  *  7 close handling, 9 limits; and the handshake's refusals (curl's view
  *  of the 101 is in test_ws_peers). */
 #include <weft/test.h>
-#include "check.h" /* CHECK_EQ prints both values (test.h has no such check); run_tests picks cases */
+#include "check.h" /* CHECK_EQ prints both values (test.h has none); run_tests */
 #include "ws_raw.h"
 #include <weft/ws.h>
 #include <math.h>
@@ -452,8 +452,11 @@ static int run_one(void *fn)
     return r;
 }
 
-#define CASE(name)                                                  \
-    static void name##_run(void) { CHECK_EQ(weft_test_run(#name, run_one, (void *)name##_body, &run_opts), 0); }
+#define CASE(name)                                                                                 \
+    static void name##_run(void)                                                                   \
+    {                                                                                              \
+        CHECK_EQ(weft_test_run(#name, run_one, (void *)name##_body, &run_opts), 0);                \
+    }
 
 CASE(t_framing)
 CASE(t_framing_bad)
