@@ -61,4 +61,15 @@ static inline int run_tests(const test_case *tc, int argc, char **argv)
     }
     return 0;
 }
+
+/* weft/test.h's cases (an array), then the plain ones weft_test_run cannot
+ * host; the exit status (a plain one that fails exits at once). */
+#define RUN_CASES_THEN_PLAIN(cases, plain, argc, argv)                                             \
+    run_plain_after(weft_test_main((cases), sizeof(cases) / sizeof *(cases), (argc), (argv)),      \
+                    (plain), (argc), (argv))
+static inline int run_plain_after(int rc, const test_case *plain, int argc, char **argv)
+{
+    run_tests(plain, argc, argv);
+    return rc;
+}
 #endif

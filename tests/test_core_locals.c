@@ -176,7 +176,5 @@ static const test_case plain[] = {
 
 int main(int argc, char **argv)
 {
-    int rc = weft_test_main(cases, sizeof cases / sizeof *cases, argc, argv);
-    run_tests(plain, argc, argv); /* exits on a failure */
-    return rc;
+    return RUN_CASES_THEN_PLAIN(cases, plain, argc, argv);
 }

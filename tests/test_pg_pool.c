@@ -353,7 +353,5 @@ int main(int argc, char **argv)
         {"other_loop", test_other_loop},
         {NULL, NULL},
     };
-    int rc = weft_test_main(cases, sizeof cases / sizeof *cases, argc, argv);
-    run_tests(plain, argc, argv); /* exits on a failure */
-    return rc;
+    return RUN_CASES_THEN_PLAIN(cases, plain, argc, argv);
 }
