@@ -1,6 +1,6 @@
 /* Bodies run under weft/test.h; check.h stays for what it cannot host: code
  * outside a loop (setup, parsers, forks), weft_run itself, SIGINT, several
- * loops, deliberate leaks; and CHECK_EQ/CHECK_NEAR, which print both values.
+ * loops, leaks and misuse on purpose; and CHECK_EQ/CHECK_NEAR (both values).
  *
  * Minimal assertions for weft's own tests: each prints both values and the
  * place on failure, then exits non-zero (ctest runs each file as a process
