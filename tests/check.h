@@ -1,4 +1,8 @@
-/* Minimal assertions for weft's own tests: each prints both values and the
+/* Bodies run under weft/test.h; check.h stays for what it cannot host: code
+ * outside a loop (setup, parsers, forks), weft_run itself, SIGINT, several
+ * loops, leaks and misuse on purpose; and CHECK_EQ/CHECK_NEAR (both values).
+ *
+ * Minimal assertions for weft's own tests: each prints both values and the
  * place on failure, then exits non-zero (ctest runs each file as a process
  * with a timeout). */
 #ifndef WEFT_TESTS_CHECK_H
@@ -56,5 +60,16 @@ static inline int run_tests(const test_case *tc, int argc, char **argv)
         t->fn();
     }
     return 0;
+}
+
+/* weft/test.h's cases (an array), then the plain ones weft_test_run cannot
+ * host; the exit status (a plain one that fails exits at once). */
+#define RUN_CASES_THEN_PLAIN(cases, plain, argc, argv)                                             \
+    run_plain_after(weft_test_main((cases), sizeof(cases) / sizeof *(cases), (argc), (argv)),      \
+                    (plain), (argc), (argv))
+static inline int run_plain_after(int rc, const test_case *plain, int argc, char **argv)
+{
+    run_tests(plain, argc, argv);
+    return rc;
 }
 #endif

@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <weft.h>
+#include <weft/test.h>
 #include <unistd.h>
 
 static inline void netns_write_file(const char *path, const char *text)
@@ -66,7 +67,7 @@ static inline void netns_enter(const char *const targets[], const char *const te
     close(s);
 }
 
-/* Runs fn(NULL) as a loop's main task in a forked child under the
+/* Runs fn(NULL) under weft_test_run (weft/test.h) in a forked child under the
  * resolver named (WEFT_DNS), after setup() (which enters the namespaces);
  * the child must exit 0. */
 static inline void netns_child(const char *resolver, void (*setup)(void), weft_fn fn)
@@ -75,10 +76,11 @@ static inline void netns_child(const char *resolver, void (*setup)(void), weft_f
     pid_t pid = fork();
     CHECK(pid >= 0);
     if (pid == 0) {
-        alarm(60);
         setenv("WEFT_DNS", resolver, 1);
         setup();
-        CHECK_EQ(weft_run(fn, NULL), 0);
+        /* a body's limit of 29 s: a blocked loop is killed at 59 s */
+        weft_test_options o = {.timeout_s = 29};
+        CHECK_EQ(weft_test_run(resolver, fn, NULL, &o), 0);
         fflush(stderr);
         _exit(0);
     }

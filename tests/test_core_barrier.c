@@ -1,6 +1,7 @@
 /* weft_barrier (rounds, arrival indices, breakage on cancel and timeout,
  * free with waiters) and bounded semaphores. */
 #include "core_util.h"
+#include <weft/test.h>
 
 enum { PARTIES = 4, ROUNDS = 5 };
 static int idx_seen[ROUNDS][PARTIES];
@@ -18,9 +19,8 @@ static int party(void *a)
     return 0;
 }
 
-TASK_TEST(t_rounds)
+WEFT_TEST(t_rounds)
 {
-    (void)arg;
     weft_barrier *b = weft_barrier_new(PARTIES);
     weft_task *t[PARTIES];
     for (int i = 0; i < PARTIES; i++) t[i] = weft_spawn(party, b);
@@ -33,7 +33,7 @@ TASK_TEST(t_rounds)
     CHECK_EQ(weft_barrier_wait(one), 0);
     weft_barrier_free(one);
     errno = 0;
-    CHECK(weft_barrier_new(0) == NULL);
+    WEFT_TEST_CHECK(weft_barrier_new(0) == NULL);
     CHECK_EQ(errno, EINVAL);
     weft_barrier_free(NULL);
     return 0;
@@ -43,9 +43,8 @@ static int waiter(void *a) { return weft_barrier_wait(a); }
 static int wait_body(void *a) { return weft_barrier_wait(a); }
 static int timed_waiter(void *a) { return weft_timeout(0.02, wait_body, a); }
 
-TASK_TEST(t_broken_by_cancel)
+WEFT_TEST(t_broken_by_cancel)
 {
-    (void)arg;
     weft_barrier *b = weft_barrier_new(3);
     weft_task *w1 = weft_spawn(waiter, b), *w2 = weft_spawn(waiter, b);
     weft_sleep(0.005);
@@ -57,9 +56,8 @@ TASK_TEST(t_broken_by_cancel)
     return 0;
 }
 
-TASK_TEST(t_broken_by_timeout)
+WEFT_TEST(t_broken_by_timeout)
 {
-    (void)arg;
     weft_barrier *b = weft_barrier_new(3);
     weft_task *w1 = weft_spawn(waiter, b), *w2 = weft_spawn(timed_waiter, b);
     CHECK_EQ(weft_await(w2), -ETIMEDOUT);
@@ -69,9 +67,8 @@ TASK_TEST(t_broken_by_timeout)
 }
 
 /* Released, then cancelled before it runs: the index is kept. */
-TASK_TEST(t_released_then_cancelled)
+WEFT_TEST(t_released_then_cancelled)
 {
-    (void)arg;
     weft_barrier *b = weft_barrier_new(2);
     weft_task *w = weft_spawn(waiter, b);
     weft_yield();
@@ -82,9 +79,8 @@ TASK_TEST(t_released_then_cancelled)
     return 0;
 }
 
-TASK_TEST(t_free_with_waiters)
+WEFT_TEST(t_free_with_waiters)
 {
-    (void)arg;
     weft_barrier *b = weft_barrier_new(3);
     weft_task *w1 = weft_spawn(waiter, b), *w2 = weft_spawn(waiter, b);
     weft_sleep(0.002);
@@ -105,16 +101,15 @@ static void over_release(void *a)
     weft_sem_release(s);
 }
 
-TASK_TEST(t_bounded)
+WEFT_TEST(t_bounded)
 {
-    (void)arg;
     weft_sem *s = weft_sem_new_bounded(2);
-    CHECK(s);
+    WEFT_TEST_CHECK(s);
     CHECK_EQ(weft_sem_acquire(s), 0);
     CHECK_EQ(weft_sem_value(s), 1);
     CHECK_EQ(weft_sem_release_checked(s), 0);
     char *err = capture_stderr(over_release, s);
-    CHECK(strstr(err, "bounded semaphore"));
+    WEFT_TEST_CHECK(strstr(err, "bounded semaphore"));
     free(err);
     CHECK_EQ(weft_sem_value(s), 2); /* never past its bound */
     /* a release with a waiter hands the permit over: never an overflow */
@@ -138,19 +133,21 @@ TASK_TEST(t_bounded)
     CHECK_EQ(weft_sem_try_acquire(z), 0);
     weft_sem_free(z);
     errno = 0;
-    CHECK(weft_sem_new_bounded(-1) == NULL);
+    WEFT_TEST_CHECK(weft_sem_new_bounded(-1) == NULL);
     CHECK_EQ(errno, EINVAL);
     return 0;
 }
 
+static const weft_test_case cases[] = {
+    {"rounds", t_rounds},
+    {"broken_by_cancel", t_broken_by_cancel},
+    {"broken_by_timeout", t_broken_by_timeout},
+    {"released_then_cancelled", t_released_then_cancelled},
+    {"free_with_waiters", t_free_with_waiters},
+    {"bounded", t_bounded},
+};
+
 int main(int argc, char **argv)
 {
-    return run_tests((test_case[]){{"rounds", t_rounds},
-                                   {"broken_by_cancel", t_broken_by_cancel},
-                                   {"broken_by_timeout", t_broken_by_timeout},
-                                   {"released_then_cancelled", t_released_then_cancelled},
-                                   {"free_with_waiters", t_free_with_waiters},
-                                   {"bounded", t_bounded},
-                                   {0}},
-                     argc, argv);
+    return weft_test_main(cases, sizeof cases / sizeof *cases, argc, argv);
 }

@@ -8,6 +8,7 @@
  * Also: new tasks start in spawn order across the cuts, and a parked task
  * of the common shapes touches one fresh page (its stack's top). */
 #include "core_util.h"
+#include <weft/test.h>
 #include <pthread.h>
 #include <sys/socket.h>
 
@@ -85,6 +86,10 @@ static void burst(int group_shape)
     for (size_t i = 0; i < BURST; i++) CHECK_EQ(order[i], i);
 }
 
+/* Each case under weft_test_run (checked for leaks afterwards); run_tests
+ * (check.h) picks them by name. */
+#define RUN(name, fn, arg) weft_test_run(name, fn, (void *)(arg), NULL)
+
 static void reset(void)
 {
     started = woke_at = late_at = due_seen = 0;
@@ -114,8 +119,11 @@ static int timer_main(void *a)
     weft_event_free(go);
     return 0;
 }
-static void t_timer_during_burst(void) { CHECK_EQ(weft_run(timer_main, (void *)0L), 0); }
-static void t_timer_during_group_burst(void) { CHECK_EQ(weft_run(timer_main, (void *)1L), 0); }
+static void t_timer_during_burst(void) { CHECK_EQ(RUN("timer_during_burst", timer_main, 0L), 0); }
+static void t_timer_during_group_burst(void)
+{
+    CHECK_EQ(RUN("timer_during_group_burst", timer_main, 1L), 0);
+}
 
 static int io_main(void *a)
 {
@@ -143,7 +151,7 @@ static int io_main(void *a)
     weft_event_free(go);
     return 0;
 }
-static void t_io_during_burst(void) { CHECK_EQ(weft_run(io_main, NULL), 0); }
+static void t_io_during_burst(void) { CHECK_EQ(RUN("io_during_burst", io_main, 0L), 0); }
 
 /* ---- fresh pages per parked task ------------------------------------------- */
 
@@ -225,7 +233,7 @@ static void t_one_page_per_parked_task(void)
         fprintf(stderr, "   skipped: slow machine\n");
         return;
     }
-    for (long i = 0; i < 3; i++) CHECK_EQ(weft_run(pages_main, (void *)i), 0);
+    for (long i = 0; i < 3; i++) CHECK_EQ(RUN(shapes[i].name, pages_main, i), 0);
 }
 
 int main(int argc, char **argv)

@@ -7,6 +7,7 @@
  *   interrupted one gets the permit / lock / item / wake-up, nothing is lost
  *   or delivered twice, and to_thread returns only once fn has ended. */
 #include "core_util.h"
+#include <weft/test.h>
 #include <fcntl.h>
 #include <sys/socket.h>
 
@@ -428,8 +429,8 @@ static int all_points(void *a)
     return 0;
 }
 
-static void t_cancel(void) { CHECK_EQ(weft_run(all_points, (void *)(long)MODE_CANCEL), 0); }
-static void t_deadline(void) { CHECK_EQ(weft_run(all_points, (void *)(long)MODE_DEADLINE), 0); }
+WEFT_TEST(t_cancel) { return all_points((void *)(long)MODE_CANCEL); }
+WEFT_TEST(t_deadline) { return all_points((void *)(long)MODE_DEADLINE); }
 
 /* A socketpair behaves like the pipe: cancel a reader and a writer on it. */
 static int sp_reader(void *a)
@@ -448,18 +449,19 @@ static int t_socketpair_main(void *a)
     CHECK_EQ(weft_write(sv[1], "hello", 5), 5);
     char b[16];
     CHECK_EQ(weft_read(sv[0], b, sizeof b), 5);
-    CHECK(!memcmp(b, "hello", 5));
+    WEFT_TEST_CHECK(!memcmp(b, "hello", 5));
     weft_close(sv[0]);
     weft_close(sv[1]);
     return 0;
 }
-static void t_socketpair(void) { CHECK_EQ(weft_run(t_socketpair_main, NULL), 0); }
+
+static const weft_test_case cases[] = {
+    {"cancel", t_cancel},
+    {"deadline", t_deadline},
+    {"socketpair", t_socketpair_main},
+};
 
 int main(int argc, char **argv)
 {
-    return run_tests((test_case[]){{"cancel", t_cancel},
-                                   {"deadline", t_deadline},
-                                   {"socketpair", t_socketpair},
-                                   {0}},
-                     argc, argv);
+    return weft_test_main(cases, sizeof cases / sizeof *cases, argc, argv);
 }

@@ -2,6 +2,7 @@
  * producer, waits under cancellation and deadlines, close with waiters on
  * both ends, threads outside the run blocking. */
 #include "core_util.h"
+#include <weft/test.h>
 #include <pthread.h>
 
 static int run_loops(int n, weft_fn fn, void *arg)
@@ -46,7 +47,7 @@ static int t_basic_main(void *a)
 }
 static void t_basic(void)
 {
-    CHECK_EQ(weft_run(t_basic_main, NULL), 0);
+    CHECK_EQ(weft_test_run("basic", t_basic_main, NULL, NULL), 0);
     /* A thread outside any run uses it too (nothing to wait for here). */
     weft_chan *c = weft_chan_new(1);
     void *it;
@@ -276,13 +277,20 @@ static int t_thread_main(void *a)
     weft_chan_free(gc);
     return 0;
 }
-static void t_thread(void) { CHECK_EQ(weft_run(t_thread_main, NULL), 0); }
 
 int main(int argc, char **argv)
 {
-    static const test_case tests[] = {
-        {"basic", t_basic}, {"interrupt", t_interrupt}, {"race", t_race},
-        {"many", t_many},   {"close", t_close},         {"thread", t_thread},
-        {NULL, NULL}};
-    return run_tests(tests, argc, argv);
+    static const weft_test_case cases[] = {
+        {"thread", t_thread_main},
+    };
+    /* several loops (run_loops), and basic's part outside any loop */
+    static const test_case plain[] = {
+        {"basic", t_basic},
+        {"interrupt", t_interrupt},
+        {"race", t_race},
+        {"many", t_many},
+        {"close", t_close},
+        {NULL, NULL},
+    };
+    return RUN_CASES_THEN_PLAIN(cases, plain, argc, argv);
 }

@@ -2,6 +2,7 @@
  * spawn time, across weft_spawn, groups, gather; setting never affects
  * another task; a weft_to_thread job sees its caller's values, read-only. */
 #include "core_util.h"
+#include <weft/test.h>
 
 static int key_a, key_b; /* keys are addresses */
 
@@ -11,22 +12,21 @@ static int read_a(void *a)
     return (int)(intptr_t)weft_local_get(&key_a);
 }
 
-TASK_TEST(t_basic)
+WEFT_TEST(t_basic)
 {
-    (void)arg;
-    CHECK(weft_local_get(&key_a) == NULL);
+    WEFT_TEST_CHECK(weft_local_get(&key_a) == NULL);
     CHECK_EQ(weft_local_set(&key_a, (void *)1), 0);
-    CHECK(weft_local_get(&key_a) == (void *)1);
-    CHECK(weft_local_get(&key_b) == NULL);
+    WEFT_TEST_CHECK(weft_local_get(&key_a) == (void *)1);
+    WEFT_TEST_CHECK(weft_local_get(&key_b) == NULL);
     CHECK_EQ(weft_local_set(&key_a, (void *)2), 0);
-    CHECK(weft_local_get(&key_a) == (void *)2);
+    WEFT_TEST_CHECK(weft_local_get(&key_a) == (void *)2);
     /* many keys: the map grows */
     static char many[100];
     for (int i = 0; i < 100; i++) CHECK_EQ(weft_local_set(&many[i], (void *)(intptr_t)(i + 10)), 0);
-    for (int i = 0; i < 100; i++) CHECK(weft_local_get(&many[i]) == (void *)(intptr_t)(i + 10));
-    CHECK(weft_local_get(&key_a) == (void *)2);
+    for (int i = 0; i < 100; i++) WEFT_TEST_CHECK(weft_local_get(&many[i]) == (void *)(intptr_t)(i + 10));
+    WEFT_TEST_CHECK(weft_local_get(&key_a) == (void *)2);
     CHECK_EQ(weft_local_set(&key_a, NULL), 0);
-    CHECK(weft_local_get(&key_a) == NULL);
+    WEFT_TEST_CHECK(weft_local_get(&key_a) == NULL);
     return 0;
 }
 
@@ -49,9 +49,8 @@ static int grandchild_parent(void *a)
     weft_task *g = weft_spawn(read_a, NULL); /* inherits key_a from two levels up */
     return weft_await(g) * 100 + (int)(intptr_t)weft_local_get(&key_b);
 }
-TASK_TEST(t_spawn)
+WEFT_TEST(t_spawn)
 {
-    (void)arg;
     weft_task *none = weft_spawn(read_a, NULL); /* spawned before any set */
     CHECK_EQ(weft_local_set(&key_a, (void *)1), 0);
     weft_task *t1 = weft_spawn(child_sets, NULL);
@@ -60,16 +59,15 @@ TASK_TEST(t_spawn)
     CHECK_EQ(weft_await(none), 0);
     CHECK_EQ(weft_await(t1), 1);
     CHECK_EQ(weft_await(t2), 2);
-    CHECK(weft_local_get(&key_a) == (void *)2); /* the child's set stayed its own */
-    CHECK(weft_local_get(&key_b) == NULL);
+    WEFT_TEST_CHECK(weft_local_get(&key_a) == (void *)2); /* the child's set stayed its own */
+    WEFT_TEST_CHECK(weft_local_get(&key_b) == NULL);
     CHECK_EQ(weft_await(weft_spawn(grandchild_parent, NULL)), 207);
-    CHECK(weft_local_get(&key_b) == NULL);
+    WEFT_TEST_CHECK(weft_local_get(&key_b) == NULL);
     return 0;
 }
 
-TASK_TEST(t_gather)
+WEFT_TEST(t_gather)
 {
-    (void)arg;
     enum { N = 50 };
     weft_task *t[N];
     for (int i = 0; i < N; i++) {
@@ -79,15 +77,14 @@ TASK_TEST(t_gather)
     int res[N];
     CHECK_EQ(weft_gather(t, N, res), 0);
     for (int i = 0; i < N; i++) CHECK_EQ(res[i], i + 1);
-    CHECK(weft_local_get(&key_a) == (void *)(intptr_t)N);
+    WEFT_TEST_CHECK(weft_local_get(&key_a) == (void *)(intptr_t)N);
     return 0;
 }
 
 /* Group members start with the values their spawner had at each spawn, also
  * when several spawns with different values share the ready queue's tail. */
-TASK_TEST(t_group)
+WEFT_TEST(t_group)
 {
-    (void)arg;
     enum { N = 3000 };
     static int res[N];
     weft_group *g = weft_group_new();
@@ -118,9 +115,8 @@ static int thread_caller(void *a)
     CHECK(weft_local_get(&key_b) == NULL);
     return r == (int)(intptr_t)weft_local_get(&key_a) ? 0 : -1;
 }
-TASK_TEST(t_to_thread)
+WEFT_TEST(t_to_thread)
 {
-    (void)arg;
     int set_result = 0;
     CHECK_EQ(weft_to_thread(job, &set_result), 0); /* no values: NULL */
     CHECK_EQ(weft_local_set(&key_a, (void *)5), 0);
@@ -145,9 +141,8 @@ static int churn(void *a)
     if (i % 2) CHECK(weft_local_get(&key_b) == a);
     return r;
 }
-TASK_TEST(t_churn)
+WEFT_TEST(t_churn)
 {
-    (void)arg;
     CHECK_EQ(weft_local_set(&key_a, (void *)3), 0);
     for (int round = 0; round < 20; round++) {
         weft_task *t[500];
@@ -165,15 +160,21 @@ static void t_outside(void)
     CHECK_EQ(weft_local_set(&key_a, (void *)1), -EPERM);
 }
 
+static const weft_test_case cases[] = {
+    {"basic", t_basic},
+    {"spawn", t_spawn},
+    {"gather", t_gather},
+    {"group", t_group},
+    {"to_thread", t_to_thread},
+    {"churn", t_churn},
+};
+/* outside any loop */
+static const test_case plain[] = {
+    {"outside", t_outside},
+    {NULL, NULL},
+};
+
 int main(int argc, char **argv)
 {
-    return run_tests((test_case[]){{"basic", t_basic},
-                                   {"spawn", t_spawn},
-                                   {"gather", t_gather},
-                                   {"group", t_group},
-                                   {"to_thread", t_to_thread},
-                                   {"churn", t_churn},
-                                   {"outside", t_outside},
-                                   {0}},
-                     argc, argv);
+    return RUN_CASES_THEN_PLAIN(cases, plain, argc, argv);
 }

@@ -2,6 +2,7 @@
  * a sorted reference under random operations (FIFO among equals), blocking
  * put/get through the heap, join with producers and consumers cancelled. */
 #include "core_util.h"
+#include <weft/test.h>
 
 typedef struct item {
     int prio;
@@ -77,14 +78,13 @@ static void random_ops(size_t capacity)
     weft_queue_free(q);
 }
 
-TASK_TEST(t_priority_random)
+WEFT_TEST(t_priority_random)
 {
-    (void)arg;
     random_ops(0);
     random_ops(64);
     random_ops(1);
     errno = 0;
-    CHECK(weft_queue_new_priority(0, NULL) == NULL);
+    WEFT_TEST_CHECK(weft_queue_new_priority(0, NULL) == NULL);
     CHECK_EQ(errno, EINVAL);
     return 0;
 }
@@ -102,9 +102,8 @@ static int bproducer(void *a)
     }
     return 0;
 }
-TASK_TEST(t_priority_blocking)
+WEFT_TEST(t_priority_blocking)
 {
-    (void)arg;
     bq = weft_queue_new_priority(8, by_prio);
     weft_task *p = weft_spawn(bproducer, NULL);
     int got = 0, prev_prio = -1;
@@ -115,7 +114,7 @@ TASK_TEST(t_priority_blocking)
         CHECK_EQ(weft_queue_try_get(bq, &v), 0);
         got++;
         item *it = v;
-        CHECK(it->prio >= prev_prio || k == 0 || it->seq > 8); /* sorted but for late puts */
+        WEFT_TEST_CHECK(it->prio >= prev_prio || k == 0 || it->seq > 8); /* sorted but for late puts */
         prev_prio = it->prio;
         CHECK_EQ(weft_queue_size(bq), 8); /* the get pulled the waiting put in */
         weft_yield();                     /* the producer puts its next and waits again */
@@ -130,15 +129,14 @@ TASK_TEST(t_priority_blocking)
     return 0;
 }
 
-TASK_TEST(t_lifo)
+WEFT_TEST(t_lifo)
 {
-    (void)arg;
     weft_queue *q = weft_queue_new_lifo(0);
     for (intptr_t i = 1; i <= 40; i++) CHECK_EQ(weft_queue_put(q, (void *)i), 0); /* grows */
     for (intptr_t i = 40; i >= 1; i--) {
         void *v;
         CHECK_EQ(weft_queue_get(q, &v), 0);
-        CHECK(v == (void *)i);
+        WEFT_TEST_CHECK(v == (void *)i);
     }
     weft_queue_free(q);
     /* bounded */
@@ -148,12 +146,12 @@ TASK_TEST(t_lifo)
         for (intptr_t k = 1; k <= 3; k++) CHECK_EQ(weft_queue_try_put(q, (void *)(round * 10 + k)), 0);
         CHECK_EQ(weft_queue_try_put(q, (void *)99), -EAGAIN);
         CHECK_EQ(weft_queue_try_get(q, &v), 0);
-        CHECK(v == (void *)(round * 10 + 3));
+        WEFT_TEST_CHECK(v == (void *)(round * 10 + 3));
         CHECK_EQ(weft_queue_try_put(q, (void *)(round * 10 + 4)), 0);
         for (intptr_t k = 4; k >= 1; k--) {
             if (k == 3) continue;
             CHECK_EQ(weft_queue_try_get(q, &v), 0);
-            CHECK(v == (void *)(round * 10 + k));
+            WEFT_TEST_CHECK(v == (void *)(round * 10 + k));
         }
         CHECK_EQ(weft_queue_try_get(q, &v), -EAGAIN);
     }
@@ -188,9 +186,8 @@ static int producer(void *a)
     return 0;
 }
 
-TASK_TEST(t_join)
+WEFT_TEST(t_join)
 {
-    (void)arg;
     jq = weft_queue_new(4);
     processed = 0;
     CHECK_EQ(weft_queue_join(jq), 0); /* nothing put: at once */
@@ -207,7 +204,7 @@ TASK_TEST(t_join)
     int jr = weft_timeout(10, (weft_fn)weft_queue_join, jq);
     CHECK_EQ(jr, 0);
     CHECK_EQ(weft_queue_size(jq), 0);
-    CHECK(processed >= 200 && processed < 300);
+    WEFT_TEST_CHECK(processed >= 200 && processed < 300);
     weft_queue_close(jq);
     CHECK_EQ(weft_await(c[1]), -ECANCELED);
     for (int i = 0; i < 4; i++)
@@ -219,25 +216,24 @@ TASK_TEST(t_join)
 static int joiner(void *a) { return weft_queue_join(a); }
 static void extra_done(void *a) { weft_queue_task_done(a); }
 
-TASK_TEST(t_join_edges)
+WEFT_TEST(t_join_edges)
 {
-    (void)arg;
     weft_queue *q = weft_queue_new(0);
     CHECK_EQ(weft_queue_put(q, (void *)1), 0);
     weft_task *j = weft_spawn(joiner, q);
     weft_sleep(0.002);
-    CHECK(!weft_done(j));
+    WEFT_TEST_CHECK(!weft_done(j));
     weft_cancel(j); /* a joiner cancelled */
     CHECK_EQ(weft_await(j), -ECANCELED);
     j = weft_spawn(joiner, q);
     weft_sleep(0.002);
     void *v;
     CHECK_EQ(weft_queue_get(q, &v), 0);
-    CHECK(!weft_done(j)); /* taken, not done */
+    WEFT_TEST_CHECK(!weft_done(j)); /* taken, not done */
     weft_queue_task_done(q);
     CHECK_EQ(weft_await(j), 0);
     char *err = capture_stderr(extra_done, q); /* one too many: reported, ignored */
-    CHECK(strstr(err, "task_done"));
+    WEFT_TEST_CHECK(strstr(err, "task_done"));
     free(err);
     CHECK_EQ(weft_queue_join(q), 0);
     /* a hand-over to a waiting getter counts too */
@@ -251,13 +247,15 @@ TASK_TEST(t_join_edges)
     return 0;
 }
 
+static const weft_test_case cases[] = {
+    {"priority_random", t_priority_random},
+    {"priority_blocking", t_priority_blocking},
+    {"lifo", t_lifo},
+    {"join", t_join},
+    {"join_edges", t_join_edges},
+};
+
 int main(int argc, char **argv)
 {
-    return run_tests((test_case[]){{"priority_random", t_priority_random},
-                                   {"priority_blocking", t_priority_blocking},
-                                   {"lifo", t_lifo},
-                                   {"join", t_join},
-                                   {"join_edges", t_join_edges},
-                                   {0}},
-                     argc, argv);
+    return weft_test_main(cases, sizeof cases / sizeof *cases, argc, argv);
 }

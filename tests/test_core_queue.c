@@ -1,6 +1,7 @@
 /* Queues: FIFO, bounded and unbounded, close, try_*, hand-over races, and a
  * stress run with random cancellations where every item is accounted for. */
 #include "core_util.h"
+#include <weft/test.h>
 
 static int t_fifo_main(void *a)
 {
@@ -19,11 +20,10 @@ static int t_fifo_main(void *a)
     weft_queue_free(NULL);
     /* a capacity too large to allocate is refused, not overflowed */
     errno = 0;
-    CHECK(weft_queue_new((size_t)-1) == NULL);
+    WEFT_TEST_CHECK(weft_queue_new((size_t)-1) == NULL);
     CHECK_EQ(errno, ENOMEM);
     return 0;
 }
-static void t_fifo(void) { CHECK_EQ(weft_run(t_fifo_main, NULL), 0); }
 
 static int producer(void *a)
 {
@@ -43,13 +43,12 @@ static int t_bounded_main(void *a)
         void *item;
         CHECK_EQ(weft_queue_get(q, &item), 0);
         CHECK_EQ((long)item, i); /* waiting putters keep their order */
-        CHECK(weft_queue_size(q) <= 3);
+        WEFT_TEST_CHECK(weft_queue_size(q) <= 3);
     }
     CHECK_EQ(weft_await(p), 0);
     weft_queue_free(q);
     return 0;
 }
-static void t_bounded(void) { CHECK_EQ(weft_run(t_bounded_main, NULL), 0); }
 
 static int getter(void *a)
 {
@@ -94,7 +93,6 @@ static int t_close_main(void *a)
     CHECK_EQ(weft_await(g), -EPIPE);
     return 0;
 }
-static void t_close(void) { CHECK_EQ(weft_run(t_close_main, NULL), 0); }
 
 /* An item handed to a waiting getter that is then cancelled before it runs
  * is still delivered; a waiting putter whose item was taken in is done. */
@@ -121,7 +119,6 @@ static int t_handed_main(void *a)
     weft_queue_free(q);
     return 0;
 }
-static void t_handed(void) { CHECK_EQ(weft_run(t_handed_main, NULL), 0); }
 
 /* Stress: producers and consumers cancelled at random moments. Every item
  * a put reported as queued is got exactly once (or left in the queue). */
@@ -164,7 +161,7 @@ static int t_stress_main(void *a)
         weft_task *victim = k < NPROD ? p[k] : c[k - NPROD];
         if (victim && !weft_done(victim)) weft_cancel(victim);
         if (k >= NPROD) { /* replace the consumer so the producers can finish */
-            CHECK(weft_await(c[k - NPROD]) == 0);
+            WEFT_TEST_CHECK(weft_await(c[k - NPROD]) == 0);
             c[k - NPROD] = weft_spawn(stress_cons, NULL);
         }
     }
@@ -172,21 +169,22 @@ static int t_stress_main(void *a)
     weft_queue_close(sq); /* consumers drain it, then get -EPIPE */
     CHECK_EQ(weft_gather(c, NCONS, NULL), 0);
     CHECK_EQ(weft_queue_size(sq), 0);
-    CHECK(sent_n > 0);
+    WEFT_TEST_CHECK(sent_n > 0);
     CHECK_EQ(got_n, sent_n);
     CHECK_EQ(got_sum, sent_sum);
     weft_queue_free(sq);
     return 0;
 }
-static void t_stress(void) { CHECK_EQ(weft_run(t_stress_main, NULL), 0); }
+
+static const weft_test_case cases[] = {
+    {"fifo", t_fifo_main},
+    {"bounded", t_bounded_main},
+    {"close", t_close_main},
+    {"handed", t_handed_main},
+    {"stress", t_stress_main},
+};
 
 int main(int argc, char **argv)
 {
-    return run_tests((test_case[]){{"fifo", t_fifo},
-                                   {"bounded", t_bounded},
-                                   {"close", t_close},
-                                   {"handed", t_handed},
-                                   {"stress", t_stress},
-                                   {0}},
-                     argc, argv);
+    return weft_test_main(cases, sizeof cases / sizeof *cases, argc, argv);
 }

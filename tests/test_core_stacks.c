@@ -3,6 +3,7 @@
  * stack reuse. Written to be run under ASan (fiber annotations) and
  * valgrind (registered stacks) without reports. */
 #include "core_util.h"
+#include <weft/test.h>
 
 static unsigned mix(unsigned x) { return x * 2654435761u + 12345; }
 
@@ -47,7 +48,6 @@ static int t_heavy_main(void *a)
     free(t);
     return 0;
 }
-static void t_heavy(void) { CHECK_EQ(weft_run(t_heavy_main, NULL), 0); }
 
 /* A task hands a pointer to its stack buffer to another, which fills it
  * while the owner waits: stack memory stays valid while a task is parked. */
@@ -84,7 +84,6 @@ static int t_shared_main(void *a)
     CHECK_EQ(weft_gather(t, 50, NULL), 0);
     return 0;
 }
-static void t_shared(void) { CHECK_EQ(weft_run(t_shared_main, NULL), 0); }
 
 /* Tasks that end without waiting run on a handed-over stack: their frames
  * must still be fresh (no leftovers visible, no poisoning complaints). */
@@ -102,7 +101,6 @@ static int t_handoff_main(void *a)
     CHECK_EQ(weft_gather(t, N, NULL), 0);
     return 0;
 }
-static void t_handoff(void) { CHECK_EQ(weft_run(t_handoff_main, NULL), 0); }
 
 /* Loops run one after another reuse addresses: nothing stale may remain. */
 static void t_rerun(void)
@@ -135,13 +133,20 @@ static void t_small(void)
     CHECK_EQ(weft_run_with(&o, t_small_main, NULL), 0);
 }
 
+static const weft_test_case cases[] = {
+    {"heavy", t_heavy_main},
+    {"shared", t_shared_main},
+    {"handoff", t_handoff_main},
+};
+/* weft_run itself: stacks reused across runs, weft_options.stack_size
+ * rounded up */
+static const test_case plain[] = {
+    {"rerun", t_rerun},
+    {"small", t_small},
+    {NULL, NULL},
+};
+
 int main(int argc, char **argv)
 {
-    return run_tests((test_case[]){{"heavy", t_heavy},
-                                   {"shared", t_shared},
-                                   {"handoff", t_handoff},
-                                   {"rerun", t_rerun},
-                                   {"small", t_small},
-                                   {0}},
-                     argc, argv);
+    return RUN_CASES_THEN_PLAIN(cases, plain, argc, argv);
 }

@@ -1,6 +1,7 @@
 /* weft_sleep and weft_timeout: durations, misuse, nesting deadlines, the
  * deadline's stickiness inside its scope, and timer ordering. */
 #include "core_util.h"
+#include <weft/test.h>
 
 static int sleep_long(void *a) { return weft_sleep(a ? *(double *)a : 10); }
 
@@ -9,7 +10,7 @@ static int t_sleep_main(void *a)
     double t0 = weft_now();
     CHECK_EQ(weft_sleep(0.03), 0);
     double took = weft_now() - t0;
-    CHECK(took >= 0.03 && took < 3);
+    WEFT_TEST_CHECK(took >= 0.03 && took < 3);
     CHECK_EQ(weft_sleep(0), 0);
     CHECK_EQ(weft_sleep(-0.0), 0);
     CHECK_EQ(weft_sleep(-1), -EINVAL);
@@ -23,7 +24,6 @@ static int t_sleep_main(void *a)
     CHECK_EQ(weft_await(t), -ECANCELED);
     return 0;
 }
-static void t_sleep(void) { CHECK_EQ(weft_run(t_sleep_main, NULL), 0); }
 
 /* Sleepers wake in deadline order. */
 static int wake_order[64], wake_n;
@@ -61,11 +61,10 @@ static int t_order_main(void *a)
     for (int i = 1; i < 20; i++)
         if (wake_order[i - 1] >= wake_order[i]) {
             for (int j = 0; j < 20; j++) fprintf(stderr, "%d ", wake_order[j]);
-            CHECK(0);
+            WEFT_TEST_CHECK(0);
         }
     return 0;
 }
-static void t_order(void) { CHECK_EQ(weft_run(t_order_main, NULL), 0); }
 
 /* ---- weft_timeout ---------------------------------------------------------------- */
 
@@ -109,7 +108,7 @@ static int t_timeout_main(void *a)
     double one = 1.0;
     CHECK_EQ(weft_timeout(0.02, body_sleep, &one), -ETIMEDOUT);
     double took = weft_now() - t0;
-    CHECK(took >= 0.019 && took < 3);
+    WEFT_TEST_CHECK(took >= 0.019 && took < 3);
     CHECK_EQ(weft_sleep(0.001), 0); /* the deadline ended with its scope */
 
     int out[4];
@@ -119,11 +118,11 @@ static int t_timeout_main(void *a)
     /* nesting: the nearest deadline applies */
     t0 = weft_now();
     CHECK_EQ(weft_timeout(0.02, inner_long, NULL), -ETIMEDOUT);
-    CHECK(weft_now() - t0 < 3);
+    WEFT_TEST_CHECK(weft_now() - t0 < 3);
     t0 = weft_now();
     CHECK_EQ(weft_timeout(1.0, inner_short_then_outer, NULL), 0);
     took = weft_now() - t0;
-    CHECK(took >= 0.029 && took < 3);
+    WEFT_TEST_CHECK(took >= 0.029 && took < 3);
 
     /* an already-expired deadline: the first wait fails */
     CHECK_EQ(weft_timeout(-1, body_sleep, &d), -ETIMEDOUT);
@@ -133,7 +132,6 @@ static int t_timeout_main(void *a)
     CHECK_EQ(weft_timeout(0.01, spin, NULL), -ETIMEDOUT);
     return 0;
 }
-static void t_timeout(void) { CHECK_EQ(weft_run(t_timeout_main, NULL), 0); }
 
 /* Deadlines are per task: a child spawned inside a scope is not bound. */
 static int child_sleeps(void *a) { return weft_sleep(0.03); }
@@ -149,7 +147,6 @@ static int t_timeout_child_main(void *a)
     CHECK_EQ(weft_await(c), 0);
     return 0;
 }
-static void t_timeout_child(void) { CHECK_EQ(weft_run(t_timeout_child_main, NULL), 0); }
 
 /* Deadlines that almost never expire (I/O limits) leave stale timer entries;
  * the heap must shed them and stay correct. */
@@ -185,19 +182,20 @@ static int t_stale_main(void *a)
     CHECK_EQ(weft_gather(t, N, NULL), 0);
     double t0 = weft_now();
     CHECK_EQ(weft_sleep(0.01), 0);
-    CHECK(weft_now() - t0 < 3);
+    WEFT_TEST_CHECK(weft_now() - t0 < 3);
     weft_event_free(go);
     return 0;
 }
-static void t_stale(void) { CHECK_EQ(weft_run(t_stale_main, NULL), 0); }
+
+static const weft_test_case cases[] = {
+    {"sleep", t_sleep_main},
+    {"order", t_order_main},
+    {"timeout", t_timeout_main},
+    {"timeout_child", t_timeout_child_main},
+    {"stale", t_stale_main},
+};
 
 int main(int argc, char **argv)
 {
-    return run_tests((test_case[]){{"sleep", t_sleep},
-                                   {"order", t_order},
-                                   {"timeout", t_timeout},
-                                   {"timeout_child", t_timeout_child},
-                                   {"stale", t_stale},
-                                   {0}},
-                     argc, argv);
+    return weft_test_main(cases, sizeof cases / sizeof *cases, argc, argv);
 }

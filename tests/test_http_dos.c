@@ -8,6 +8,7 @@
  * they catch are seconds or unbounded, not milliseconds. */
 #define _GNU_SOURCE
 #include <weft/http.h>
+#include <weft/test.h>
 #include "check.h"
 #include <arpa/inet.h>
 #include <errno.h>
@@ -142,9 +143,9 @@ static child spawn_server(const srv_cfg *cfg)
         child_cfg = cfg;
         child_ready = ready[1];
         child_ctl = ctl[0];
-        int r = weft_run(child_main, NULL);
-        if (r) fprintf(stderr, "server child: %s\n", weft_strerror(r));
-        exit(r ? 1 : 0);
+        /* checked as a test: no task, connection or fd left once closed */
+        weft_test_options o = {.timeout_s = 120};
+        exit(weft_test_run("server child", child_main, NULL, &o));
     }
     close(ready[1]);
     close(ctl[0]);

@@ -13,7 +13,8 @@
 #define _GNU_SOURCE
 #include <weft/http.h>
 #include <weft/io.h>
-#include "check.h"
+#include <weft/test.h>
+#include "check.h" /* CHECK_EQ prints both values (test.h has no such check); CHECK in helpers */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -236,15 +237,15 @@ static int walk_main(void *arg)
 
     /* TCP: a client whose read buffer holds the greeting */
     e->srv = weft_tcp_serve("127.0.0.1", 0, greeter, NULL);
-    CHECK(e->srv);
+    WEFT_TEST_CHECK(e->srv);
     e->port = weft_server_port(e->srv);
     CHECK_EQ(weft_tcp_connect("127.0.0.1", e->port, NULL, &e->cs), 0);
     CHECK_EQ(weft_stream_peek(e->cs, &data, sizeof greeting - 1), sizeof greeting - 1);
     e->srv2 = weft_tcp_serve("127.0.0.1", 0, greeter, NULL);
-    CHECK(e->srv2);
+    WEFT_TEST_CHECK(e->srv2);
     snprintf(e->upath, sizeof e->upath, "/tmp/weft-cancel-%d.sock", (int)getpid());
     e->usrv = weft_unix_serve(e->upath, greeter, NULL, NULL);
-    CHECK(e->usrv);
+    WEFT_TEST_CHECK(e->usrv);
 
     int sv[2], sv2[2], sv3[2];
     CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
@@ -253,16 +254,16 @@ static int walk_main(void *arg)
     e->ws_peer = sv[1];
     e->cs2 = weft_stream_from_fd(sv2[0]);
     e->cs2_peer = sv2[1];
-    CHECK(e->ws && e->cs2);
+    WEFT_TEST_CHECK(e->ws && e->cs2);
 
     /* UDP */
     e->u1 = weft_udp_bind("127.0.0.1", 0, AF_INET);
     e->u2 = weft_udp_bind("127.0.0.1", 0, AF_INET);
-    CHECK(e->u1 >= 0 && e->u2 >= 0);
+    WEFT_TEST_CHECK(e->u1 >= 0 && e->u2 >= 0);
     e->u1len = sizeof e->u1addr;
     CHECK_EQ(getsockname(e->u1, (struct sockaddr *)&e->u1addr, &e->u1len), 0);
     CHECK_EQ(weft_udp_send_to(e->u2, "dgram", 5, (struct sockaddr *)&e->u1addr, e->u1len), 5);
-    CHECK(weft_wait_fd(e->u1, WEFT_READABLE) > 0);
+    WEFT_TEST_CHECK(weft_wait_fd(e->u1, WEFT_READABLE) > 0);
 
     CHECK_EQ(pipe2(e->pp, O_NONBLOCK | O_CLOEXEC), 0);
     CHECK_EQ(write(e->pp[1], "p", 1), 1);
@@ -272,7 +273,7 @@ static int walk_main(void *arg)
     unlink(e->file2);
     CHECK_EQ(weft_file_write(e->file, "data", 4), 0);
     e->filefd = open(e->file, O_RDWR | O_CLOEXEC);
-    CHECK(e->filefd >= 0);
+    WEFT_TEST_CHECK(e->filefd >= 0);
 
     /* a child that has exited (not reaped), and cat with its stdin piped */
     char *sh[] = {"sh", "-c", "exit 3", NULL};
@@ -289,7 +290,7 @@ static int walk_main(void *arg)
     CHECK_EQ(weft_process_spawn(catv, &po, &e->cat), 0);
 
     e->tls = weft_tls_client_ctx(&(weft_tls_opts){.insecure = 1});
-    CHECK(e->tls);
+    WEFT_TEST_CHECK(e->tls);
     struct addrinfo *ai = NULL;
     CHECK_EQ(weft_resolve("localhost", 80, AF_UNSPEC, 0, &ai), 0); /* now cached */
     weft_addrinfo_free(ai);
@@ -298,7 +299,7 @@ static int walk_main(void *arg)
      * whose body is buffered, and a raw stream with a request buffered. */
     e->hs = weft_http_server_new(NULL);
     e->hs2 = weft_http_server_new(NULL);
-    CHECK(e->hs && e->hs2);
+    WEFT_TEST_CHECK(e->hs && e->hs2);
     CHECK_EQ(weft_http_server_route(e->hs, "GET", "/", h_hello, NULL), 0);
     CHECK_EQ(weft_http_server_listen(e->hs, "127.0.0.1", 0), 0);
     snprintf(e->url, sizeof e->url, "http://127.0.0.1:%d/", weft_http_server_port(e->hs));
@@ -323,33 +324,33 @@ static int walk_main(void *arg)
 
     /* Nothing was lost: */
     CHECK_EQ(weft_stream_read_line(e->cs, buf, sizeof buf), 6);
-    CHECK(!memcmp(buf, "hello\n", 6));
+    WEFT_TEST_CHECK(!memcmp(buf, "hello\n", 6));
     CHECK_EQ(weft_stream_buffered(e->cs), 6);
     CHECK_EQ(recv(e->ws_peer, buf, sizeof buf, MSG_DONTWAIT), -1); /* nothing was sent */
     CHECK_EQ(errno, EAGAIN);
     CHECK_EQ(weft_stream_write(e->ws, "plain", 5), 5); /* not shut, not TLS */
     CHECK_EQ(read(e->ws_peer, buf, sizeof buf), 5);
-    CHECK(!memcmp(buf, "plain", 5));
+    WEFT_TEST_CHECK(!memcmp(buf, "plain", 5));
     CHECK_EQ(read(e->cs2_peer, buf, sizeof buf), 0); /* closed, cleanly */
     CHECK_EQ(weft_server_connections(e->srv), 1);   /* no second connection */
     struct sockaddr_storage from;
     socklen_t flen;
     CHECK_EQ(weft_udp_recv_from(e->u1, buf, sizeof buf, &from, &flen), 5);
-    CHECK(!memcmp(buf, "dgram", 5));
+    WEFT_TEST_CHECK(!memcmp(buf, "dgram", 5));
     CHECK_EQ(recv(e->u1, buf, sizeof buf, MSG_DONTWAIT), -1); /* "x" was not sent */
     CHECK_EQ(weft_read(e->pp[0], buf, 2), 1);
     CHECK_EQ(buf[0], 'p');
-    CHECK(access(e->file2, F_OK) < 0); /* not created */
+    WEFT_TEST_CHECK(access(e->file2, F_OK) < 0); /* not created */
     char *fdata;
     CHECK_EQ(weft_file_read(e->file, &fdata, NULL), 0);
-    CHECK(!strcmp(fdata, "data")); /* not overwritten by pwrite */
+    WEFT_TEST_CHECK(!strcmp(fdata, "data")); /* not overwritten by pwrite */
     free(fdata);
     CHECK_EQ(weft_process_wait(e->exited), 3);
     CHECK_EQ(weft_stream_read(weft_process_stdout(e->cat), buf, sizeof buf), 0);
     CHECK_EQ(weft_process_wait(e->cat), 0);
     size_t len;
     CHECK_EQ(weft_http_response_body(e->resp, &data, &len), 0);
-    CHECK(len == 13 && !memcmp(data, "Hello, World!", 13));
+    WEFT_TEST_CHECK(len == 13 && !memcmp(data, "Hello, World!", 13));
     weft_http_response_free(e->resp);
     CHECK_EQ(weft_http_client_connections(e->hc), 2);
     CHECK_EQ(weft_http_client_get(e->hc, e->url, &r1), 0); /* the pool still serves */
@@ -382,18 +383,18 @@ static int walk_main(void *arg)
     return 0;
 }
 
-static void t_cancelled(void)
+WEFT_TEST(t_cancelled)
 {
     want = -ECANCELED;
     fails = 0;
-    CHECK_EQ(weft_run(walk_main, NULL), 0);
+    return walk_main(NULL);
 }
 
-static void t_deadline(void)
+WEFT_TEST(t_deadline)
 {
     want = -ETIMEDOUT;
     fails = 0;
-    CHECK_EQ(weft_run(walk_main, NULL), 0);
+    return walk_main(NULL);
 }
 
 /* ---- in a handler: the server-side calls ------------------------------------------- */
@@ -449,7 +450,7 @@ static int handler_main(void *arg)
 {
     (void)arg;
     weft_http_server *hs = weft_http_server_new(NULL);
-    CHECK(hs);
+    WEFT_TEST_CHECK(hs);
     CHECK_EQ(weft_http_server_route(hs, "POST", "/deadline", h_deadline, NULL), 0);
     CHECK_EQ(weft_http_server_route(hs, "POST", "/cancel", h_cancel, NULL), 0);
     CHECK_EQ(weft_http_server_listen(hs, "127.0.0.1", 0), 0);
@@ -460,26 +461,26 @@ static int handler_main(void *arg)
     snprintf(url, sizeof url, "http://127.0.0.1:%d/deadline", weft_http_server_port(hs));
     CHECK_EQ(weft_http_client_request(hc, "POST", url, &o, &r), 0);
     CHECK_EQ(weft_http_response_status(r), 200);
-    CHECK(weft_http_response_header(r, "X-Probe")); /* the header added meanwhile */
+    WEFT_TEST_CHECK(weft_http_response_header(r, "X-Probe")); /* the header added meanwhile */
     const char *data;
     size_t len;
     CHECK_EQ(weft_http_response_body(r, &data, &len), 0);
-    CHECK(len == 6 && !memcmp(data, "abcdef", 6));
+    WEFT_TEST_CHECK(len == 6 && !memcmp(data, "abcdef", 6));
     weft_http_response_free(r);
     /* A cancelled handler sends nothing at all: the connection is reset. */
     snprintf(url, sizeof url, "http://127.0.0.1:%d/cancel", weft_http_server_port(hs));
     int e = weft_http_client_request(hc, "POST", url, &o, &r);
-    CHECK(e == -ECONNRESET || e == -WEFT_EHTTP_CLOSED);
+    WEFT_TEST_CHECK(e == -ECONNRESET || e == -WEFT_EHTTP_CLOSED);
     CHECK_EQ(fails, 0);
     weft_http_client_close(hc);
     CHECK_EQ(weft_http_server_close(hs, 1), 0);
     return 0;
 }
 
-static void t_handler(void)
+WEFT_TEST(t_handler)
 {
     fails = 0;
-    CHECK_EQ(weft_run(handler_main, NULL), 0);
+    return handler_main(NULL);
 }
 
 /* ---- interrupted mid-wait, then resumed ------------------------------------------- */
@@ -534,7 +535,7 @@ static int midwait_main(void *arg)
 {
     (void)arg;
     weft_http_server *hs = weft_http_server_new(NULL);
-    CHECK(hs);
+    WEFT_TEST_CHECK(hs);
     CHECK_EQ(weft_http_server_route(hs, "POST", "/slow_body", h_slow_body, NULL), 0);
     CHECK_EQ(weft_http_server_route(hs, "GET", "/slow_reply", h_slow_reply, NULL), 0);
     CHECK_EQ(weft_http_server_listen(hs, "127.0.0.1", 0), 0);
@@ -550,7 +551,7 @@ static int midwait_main(void *arg)
     char buf[512];
     ssize_t n = weft_stream_read_until(s, "abcdef", 6, buf, sizeof buf - 1);
     if (n < 0) fprintf(stderr, "reply: %s\n", weft_strerror((int)n));
-    CHECK(n > 0 && !strncmp(buf, "HTTP/1.1 200 ", 13));
+    WEFT_TEST_CHECK(n > 0 && !strncmp(buf, "HTTP/1.1 200 ", 13));
     weft_stream_close(s);
 
     /* client side: the response body comes in two parts */
@@ -564,18 +565,22 @@ static int midwait_main(void *arg)
     const char *data;
     size_t len;
     CHECK_EQ(weft_http_response_body(ba.resp, &data, &len), 0);
-    CHECK(len == 6 && !memcmp(data, "abcdef", 6));
+    WEFT_TEST_CHECK(len == 6 && !memcmp(data, "abcdef", 6));
     weft_http_response_free(ba.resp);
     weft_http_client_close(hc);
     CHECK_EQ(weft_http_server_close(hs, 1), 0);
     return 0;
 }
 
-static void t_midwait(void) { CHECK_EQ(weft_run(midwait_main, NULL), 0); }
+
+static const weft_test_case cases[] = {
+    {"cancelled", t_cancelled},
+    {"deadline", t_deadline},
+    {"handler", t_handler},
+    {"midwait", midwait_main},
+};
 
 int main(int argc, char **argv)
 {
-    return run_tests((test_case[]){{"cancelled", t_cancelled}, {"deadline", t_deadline},
-                                   {"handler", t_handler}, {"midwait", t_midwait}, {0}},
-                     argc, argv);
+    return weft_test_main(cases, sizeof cases / sizeof *cases, argc, argv);
 }

@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include <weft.h>
 #include <weft/io.h>
+#include <weft/test.h>
 #include "check.h"
 #include "io/io_internal.h"
 #include <arpa/inet.h>
@@ -32,8 +33,8 @@ static int t_numeric(void *arg)
     weft__dns_stats(&h0, &l0);
     struct addrinfo *ai;
     CHECK_EQ(weft_resolve("127.0.0.1", 80, AF_UNSPEC, SOCK_STREAM, &ai), 0);
-    CHECK(has_v4(ai, "127.0.0.1", 80));
-    CHECK(ai->ai_next == NULL);
+    WEFT_TEST_CHECK(has_v4(ai, "127.0.0.1", 80));
+    WEFT_TEST_CHECK(ai->ai_next == NULL);
     weft_addrinfo_free(ai);
     CHECK_EQ(weft_resolve("::1", 443, AF_UNSPEC, SOCK_STREAM, &ai), 0);
     CHECK_EQ(ai->ai_family, AF_INET6);
@@ -43,7 +44,7 @@ static int t_numeric(void *arg)
     CHECK_EQ(weft_resolve("::1", 1, AF_INET, SOCK_STREAM, &ai), -WEFT_EDNS);
     /* no host: the wildcard, for servers */
     CHECK_EQ(weft_resolve(NULL, 8080, AF_INET, SOCK_STREAM, &ai), 0);
-    CHECK(has_v4(ai, "0.0.0.0", 8080));
+    WEFT_TEST_CHECK(has_v4(ai, "0.0.0.0", 8080));
     weft_addrinfo_free(ai);
     weft__dns_stats(&h1, &l1);
     CHECK_EQ(l1, l0); /* numeric hosts never reach the pool... */
@@ -61,14 +62,14 @@ static int t_localhost_and_cache(void *arg)
     weft__dns_stats(&h0, &l0);
     struct addrinfo *ai;
     CHECK_EQ(weft_resolve("localhost", 5432, AF_INET, SOCK_STREAM, &ai), 0);
-    CHECK(has_v4(ai, "127.0.0.1", 5432));
+    WEFT_TEST_CHECK(has_v4(ai, "127.0.0.1", 5432));
     weft_addrinfo_free(ai);
     weft__dns_stats(&h1, &l1);
     CHECK_EQ(l1, l0 + 1);
     CHECK_EQ(h1, h0);
     /* again: from the cache, with another port, without waiting */
     CHECK_EQ(weft_resolve("localhost", 80, AF_INET, SOCK_STREAM, &ai), 0);
-    CHECK(has_v4(ai, "127.0.0.1", 80));
+    WEFT_TEST_CHECK(has_v4(ai, "127.0.0.1", 80));
     weft_addrinfo_free(ai);
     weft__dns_stats(&h1, &l1);
     CHECK_EQ(l1, l0 + 1);
@@ -87,10 +88,10 @@ static int t_bogus(void *arg)
     struct addrinfo *ai = (struct addrinfo *)1;
     int r = weft_resolve("no-such-host.invalid", 80, AF_UNSPEC, SOCK_STREAM, &ai);
     /* NXDOMAIN; a sandbox with no reachable name server says "try again" */
-    CHECK(r == -WEFT_EDNS || r == -WEFT_EDNSAGAIN);
-    CHECK(ai == NULL);
-    CHECK(strstr(weft_strerror(-WEFT_EDNS), "not resolved"));
-    CHECK(strstr(weft_strerror(-WEFT_EDNSAGAIN), "temporary"));
+    WEFT_TEST_CHECK(r == -WEFT_EDNS || r == -WEFT_EDNSAGAIN);
+    WEFT_TEST_CHECK(ai == NULL);
+    WEFT_TEST_CHECK(strstr(weft_strerror(-WEFT_EDNS), "not resolved"));
+    WEFT_TEST_CHECK(strstr(weft_strerror(-WEFT_EDNSAGAIN), "temporary"));
     return 0;
 }
 
@@ -113,9 +114,9 @@ static int t_nameinfo(void *arg)
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     char host[NI_MAXHOST];
     CHECK_EQ(weft_getnameinfo((struct sockaddr *)&a, sizeof a, host, sizeof host, 0), 0);
-    CHECK(!strcmp(host, "localhost")); /* /etc/hosts */
+    WEFT_TEST_CHECK(!strcmp(host, "localhost")); /* /etc/hosts */
     CHECK_EQ(weft_getnameinfo((struct sockaddr *)&a, sizeof a, host, sizeof host, NI_NUMERICHOST), 0);
-    CHECK(!strcmp(host, "127.0.0.1"));
+    WEFT_TEST_CHECK(!strcmp(host, "127.0.0.1"));
     CHECK_EQ(weft_getnameinfo((struct sockaddr *)&a, sizeof a, host, 4, 0), -ENOSPC);
     CHECK_EQ(weft_getnameinfo((struct sockaddr *)&a, sizeof a, host, 4, NI_NUMERICHOST), -ENOSPC);
     CHECK_EQ(weft_getnameinfo((struct sockaddr *)&a, 4, host, sizeof host, 0), -EINVAL);
@@ -188,7 +189,7 @@ static int t_shared_and_cancel(void *arg)
     CHECK_EQ(weft_resolve("localhost", 2, AF_INET, SOCK_STREAM, &ai), 0);
     weft_addrinfo_free(ai);
     weft__dns_stats(&h1, &l1);
-    CHECK((h1 == h0 + 1 && l1 == l0) || (h1 == h0 && l1 == l0 + 1));
+    WEFT_TEST_CHECK((h1 == h0 + 1 && l1 == l0) || (h1 == h0 && l1 == l0 + 1));
     return 0;
 }
 
@@ -196,21 +197,24 @@ static int t_shared_and_cancel(void *arg)
 static void fork_run(void)
 {
     weft__dns_cache_clear();
-    CHECK_EQ(weft_run(lookup_main, NULL), 0); /* the parent has a worker now */
+    /* the parent has a worker now */
+    CHECK_EQ(weft_test_run("fork_parent", lookup_main, NULL, NULL), 0);
     weft__dns_cache_clear();
     pid_t pid = fork();
     CHECK(pid >= 0);
     if (pid == 0) {
-        alarm(10);
-        _exit(weft_run(lookup_main, NULL) == 0 ? 0 : 1);
+        _exit(weft_test_run("fork_child", lookup_main, NULL, NULL));
     }
     int st = 0;
     CHECK(waitpid(pid, &st, 0) == pid);
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
+/* run_tests (check.h) orders the steps here: the cases run once per
+ * resolver, switched between them, and fork_run needs two runs and a fork;
+ * each case itself is a weft_test_run. */
 #define T(name) \
-    static void name##_run(void) { CHECK_EQ(weft_run(t_##name, NULL), 0); }
+    static void name##_run(void) { CHECK_EQ(weft_test_run(#name, t_##name, NULL, NULL), 0); }
 T(numeric) T(localhost_and_cache) T(bogus) T(shared_and_cancel) T(nameinfo)
 
 /* The same cases under each resolver; sharing one call between concurrent

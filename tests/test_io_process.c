@@ -3,7 +3,8 @@
  * no zombies. */
 #define _GNU_SOURCE
 #include <weft/io.h>
-#include "check.h"
+#include <weft/test.h>
+#include "check.h" /* CHECK_EQ prints both values (test.h has no such check); CHECK in helpers */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -39,15 +40,15 @@ static int t_cat(void *a)
 {
     char *argv[] = {"cat", NULL};
     weft_process *p = spawn(argv, WEFT_PIPE, WEFT_PIPE, WEFT_INHERIT);
-    CHECK(weft_process_stderr(p) == NULL);
+    WEFT_TEST_CHECK(weft_process_stderr(p) == NULL);
     weft_stream *in = weft_process_stdin(p), *out = weft_process_stdout(p);
     CHECK_EQ(weft_stream_write(in, "hello\n", 6), 6);
     CHECK_EQ(weft_stream_drain(in), 0);
     char line[64];
     CHECK_EQ(weft_stream_read_line(out, line, sizeof line), 6);
-    CHECK(memcmp(line, "hello\n", 6) == 0);
+    WEFT_TEST_CHECK(memcmp(line, "hello\n", 6) == 0);
     CHECK_EQ(weft_process_close_stdin(p), 0);
-    CHECK(weft_process_stdin(p) == NULL);
+    WEFT_TEST_CHECK(weft_process_stdin(p) == NULL);
     CHECK_EQ(weft_stream_read(out, line, sizeof line), 0); /* cat saw EOF and left */
     CHECK_EQ(weft_process_wait(p), 0);
     CHECK_EQ(weft_process_wait(p), 0); /* again: the same status */
@@ -58,7 +59,6 @@ static int t_cat(void *a)
     CHECK_EQ(errno, ESRCH);
     return 0;
 }
-static void cat(void) { CHECK_EQ(weft_run(t_cat, NULL), 0); }
 
 /* 4 MiB through cat, writer and reader as separate tasks: the pipe's
  * back-pressure pauses the writer instead of deadlocking or buffering all. */
@@ -84,19 +84,18 @@ static int t_cat_big(void *a)
     int ok = 1;
     for (;;) {
         ssize_t r = weft_stream_read(weft_process_stdout(p), buf, sizeof buf);
-        CHECK(r >= 0);
+        WEFT_TEST_CHECK(r >= 0);
         if (r == 0) break;
         for (ssize_t i = 0; i < r; i++) ok &= buf[i] == (char)((got + (size_t)i) * 31 >> 3);
         got += (size_t)r;
     }
     CHECK_EQ(weft_await(w), 0);
     CHECK_EQ(got, BIG);
-    CHECK(ok);
+    WEFT_TEST_CHECK(ok);
     CHECK_EQ(weft_process_wait(p), 0);
     weft_process_free(p);
     return 0;
 }
-static void cat_big(void) { CHECK_EQ(weft_run(t_cat_big, NULL), 0); }
 
 static int t_exit_codes(void *a)
 {
@@ -104,9 +103,9 @@ static int t_exit_codes(void *a)
     weft_process *p = spawn(argv, WEFT_DEVNULL, WEFT_PIPE, WEFT_PIPE);
     char buf[64];
     CHECK_EQ(slurp(weft_process_stdout(p), buf, sizeof buf), 4);
-    CHECK(strcmp(buf, "out\n") == 0);
+    WEFT_TEST_CHECK(strcmp(buf, "out\n") == 0);
     CHECK_EQ(slurp(weft_process_stderr(p), buf, sizeof buf), 4);
-    CHECK(strcmp(buf, "err\n") == 0);
+    WEFT_TEST_CHECK(strcmp(buf, "err\n") == 0);
     CHECK_EQ(weft_process_wait(p), 3);
     weft_process_free(p);
 
@@ -126,7 +125,6 @@ static int t_exit_codes(void *a)
     weft_process_free(p);
     return 0;
 }
-static void exit_codes(void) { CHECK_EQ(weft_run(t_exit_codes, NULL), 0); }
 
 static int t_kill(void *a)
 {
@@ -135,7 +133,7 @@ static int t_kill(void *a)
     /* A wait under a deadline leaves the child running. */
     double t0 = weft_now();
     CHECK_EQ(weft_timeout(0.05, (weft_fn)weft_process_wait, p), -ETIMEDOUT);
-    CHECK(weft_now() - t0 < 5);
+    WEFT_TEST_CHECK(weft_now() - t0 < 5);
     CHECK_EQ(weft_process_kill(p, 0), 0);
     CHECK_EQ(weft_process_kill(p, SIGTERM), 0);
     CHECK_EQ(weft_process_wait(p), 128 + SIGTERM);
@@ -155,7 +153,6 @@ static int t_kill(void *a)
     CHECK_EQ(errno, ESRCH);
     return 0;
 }
-static void kill_(void) { CHECK_EQ(weft_run(t_kill, NULL), 0); }
 
 /* Other tasks keep running while one waits for a child; two tasks may wait
  * for the same child. */
@@ -171,7 +168,7 @@ static int t_wait_many(void *a)
         weft_sleep(0.005);
         ticks++;
     }
-    CHECK(ticks >= 5);
+    WEFT_TEST_CHECK(ticks >= 5);
     int res[2];
     CHECK_EQ(weft_gather(w, 2, res), 0);
     CHECK_EQ(res[0], 9);
@@ -179,12 +176,11 @@ static int t_wait_many(void *a)
     weft_process_free(p);
     return 0;
 }
-static void wait_many(void) { CHECK_EQ(weft_run(t_wait_many, NULL), 0); }
 
 static int t_env_cwd(void *a)
 {
     char dir[] = "/tmp/weft_proc_XXXXXX";
-    CHECK(mkdtemp(dir));
+    WEFT_TEST_CHECK(mkdtemp(dir));
     char *env[] = {"WEFT_X=from env", "PATH=/usr/bin:/bin", NULL};
     char *argv[] = {"sh", "-c", "echo \"$WEFT_X\"; pwd; echo \"${HOME:-unset}\"", NULL};
     weft_process_opts o = {.env = env, .cwd = dir, .stdout_mode = WEFT_PIPE};
@@ -193,25 +189,24 @@ static int t_env_cwd(void *a)
     char buf[256], want[256];
     slurp(weft_process_stdout(p), buf, sizeof buf);
     snprintf(want, sizeof want, "from env\n%s\nunset\n", dir);
-    CHECK(strcmp(buf, want) == 0);
+    WEFT_TEST_CHECK(strcmp(buf, want) == 0);
     CHECK_EQ(weft_process_wait(p), 0);
     weft_process_free(p);
     rmdir(dir);
     return 0;
 }
-static void env_cwd(void) { CHECK_EQ(weft_run(t_env_cwd, NULL), 0); }
 
 static int t_errors(void *a)
 {
     weft_process *p = (weft_process *)0x1;
     char *none[] = {"weft-no-such-program-xyz", NULL};
     CHECK_EQ(weft_process_spawn(none, NULL, &p), -ENOENT);
-    CHECK(p == NULL);
+    WEFT_TEST_CHECK(p == NULL);
     char *abs[] = {"/nonexistent/prog", NULL};
     CHECK_EQ(weft_process_spawn(abs, NULL, &p), -ENOENT);
     char path[] = "/tmp/weft_noexec_XXXXXX";
     int fd = mkstemp(path); /* mode 0600: not executable */
-    CHECK(fd >= 0);
+    WEFT_TEST_CHECK(fd >= 0);
     close(fd);
     char *noexec[] = {path, NULL};
     CHECK_EQ(weft_process_spawn(noexec, NULL, &p), -EACCES);
@@ -238,7 +233,6 @@ static int t_errors(void *a)
     weft_process_free(p);
     return 0;
 }
-static void errors(void) { CHECK_EQ(weft_run(t_errors, NULL), 0); }
 
 /* The child sees fds 0-2 and nothing else, even fds opened without
  * O_CLOEXEC and the other ends of its own pipes. */
@@ -257,13 +251,12 @@ static int t_no_fd_leak(void *a)
     int n = 0;
     for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
         int fd = atoi(line);
-        CHECK(fd <= 3);
+        WEFT_TEST_CHECK(fd <= 3);
         n++;
     }
     CHECK_EQ(n, 4);
     return 0;
 }
-static void no_fd_leak(void) { CHECK_EQ(weft_run(t_no_fd_leak, NULL), 0); }
 
 /* Signal state does not leak into the child: SIGTERM is waited for here
  * (a handler installed) and SIGPIPE ignored, yet the child dies of both. */
@@ -289,24 +282,25 @@ static int t_signals_reset(void *a)
     CHECK_EQ(weft_process_wait(p), 128 + SIGPIPE);
     weft_process_free(p);
     sigaction(SIGPIPE, &old, NULL);
-    CHECK(!weft_done(w));
+    WEFT_TEST_CHECK(!weft_done(w));
     weft_cancel(w);
     CHECK_EQ(weft_await(w), -ECANCELED);
     return 0;
 }
-static void signals_reset(void) { CHECK_EQ(weft_run(t_signals_reset, NULL), 0); }
+
+static const weft_test_case cases[] = {
+    {"cat", t_cat},
+    {"cat_big", t_cat_big},
+    {"exit_codes", t_exit_codes},
+    {"kill", t_kill},
+    {"wait_many", t_wait_many},
+    {"env_cwd", t_env_cwd},
+    {"errors", t_errors},
+    {"no_fd_leak", t_no_fd_leak},
+    {"signals_reset", t_signals_reset},
+};
 
 int main(int argc, char **argv)
 {
-    return run_tests((test_case[]){{"cat", cat},
-                                   {"cat_big", cat_big},
-                                   {"exit_codes", exit_codes},
-                                   {"kill", kill_},
-                                   {"wait_many", wait_many},
-                                   {"env_cwd", env_cwd},
-                                   {"errors", errors},
-                                   {"no_fd_leak", no_fd_leak},
-                                   {"signals_reset", signals_reset},
-                                   {0}},
-                     argc, argv);
+    return weft_test_main(cases, sizeof cases / sizeof *cases, argc, argv);
 }

@@ -6,7 +6,8 @@
 #define _GNU_SOURCE
 #include <weft.h>
 #include <weft/io.h>
-#include "check.h"
+#include <weft/test.h>
+#include "check.h" /* CHECK_EQ prints both values (test.h has no such check); CHECK in helpers */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -29,21 +30,21 @@ static const weft_process_opts all_pipes = {
 
 /* The child writes 10 MiB to stderr before it reads a byte of stdin, then
  * echoes 10 MiB of stdin: done one pipe after another, this deadlocks. */
-TASK_TEST(communicate_big)
+WEFT_TEST(communicate_big)
 {
     char *in = malloc(BIG);
-    CHECK(in);
+    WEFT_TEST_CHECK(in);
     for (size_t i = 0; i < BIG; i++) in[i] = (char)('a' + i % 23);
     weft_process *p = shell("head -c 10485760 /dev/zero >&2; cat", all_pipes);
     weft_process_output res = {0};
     CHECK_EQ(weft_process_communicate(p, in, BIG, &res, 60), 0);
     CHECK_EQ(res.out_len, BIG);
-    CHECK(memcmp(res.out, in, BIG) == 0);
+    WEFT_TEST_CHECK(memcmp(res.out, in, BIG) == 0);
     CHECK_EQ(res.out[BIG], 0);
     CHECK_EQ(res.err_len, BIG);
-    for (size_t i = 0; i < BIG; i++) CHECK(res.err[i] == 0);
+    for (size_t i = 0; i < BIG; i++) WEFT_TEST_CHECK(res.err[i] == 0);
     weft_process_output_free(&res);
-    CHECK(res.out == NULL && res.err == NULL && res.out_len == 0);
+    WEFT_TEST_CHECK(res.out == NULL && res.err == NULL && res.out_len == 0);
     weft_process_free(p);
     free(in);
     return 0;
@@ -51,7 +52,7 @@ TASK_TEST(communicate_big)
 
 /* No input, output dropped (res NULL), an exit status passed through; a
  * pipe that stays empty still gives "" (not NULL); an inherited one NULL. */
-TASK_TEST(communicate_status)
+WEFT_TEST(communicate_status)
 {
     weft_process *p = shell("exit 7", all_pipes);
     CHECK_EQ(weft_process_communicate(p, NULL, 0, NULL, -1), 7);
@@ -59,14 +60,14 @@ TASK_TEST(communicate_status)
     p = shell("echo out", (weft_process_opts){.stdout_mode = WEFT_PIPE, .stderr_mode = WEFT_PIPE});
     weft_process_output res = {0};
     CHECK_EQ(weft_process_communicate(p, NULL, 0, &res, 10), 0);
-    CHECK(res.out && strcmp(res.out, "out\n") == 0);
-    CHECK(res.err && res.err_len == 0 && res.err[0] == 0);
+    WEFT_TEST_CHECK(res.out && strcmp(res.out, "out\n") == 0);
+    WEFT_TEST_CHECK(res.err && res.err_len == 0 && res.err[0] == 0);
     weft_process_output_free(&res);
     weft_process_free(p);
     p = shell("true", (weft_process_opts){.stdout_mode = WEFT_PIPE});
     CHECK_EQ(weft_process_communicate(p, NULL, 0, &res, 10), 0);
-    CHECK(res.out && res.out_len == 0);
-    CHECK(res.err == NULL);
+    WEFT_TEST_CHECK(res.out && res.out_len == 0);
+    WEFT_TEST_CHECK(res.err == NULL);
     weft_process_output_free(&res);
     CHECK_EQ(weft_process_communicate(NULL, NULL, 0, &res, 1), -EINVAL);
     CHECK_EQ(weft_process_communicate(p, NULL, 5, &res, 1), -EINVAL);
@@ -76,14 +77,14 @@ TASK_TEST(communicate_status)
 
 /* A child that closes stdin at once while we still have 1 MiB for it: not
  * an error, its output still arrives. */
-TASK_TEST(communicate_stdin_closed_early)
+WEFT_TEST(communicate_stdin_closed_early)
 {
     size_t n = 1 << 20;
     char *in = calloc(1, n);
     weft_process *p = shell("exec 0<&-; echo hi", all_pipes);
     weft_process_output res = {0};
     CHECK_EQ(weft_process_communicate(p, in, n, &res, 10), 0);
-    CHECK(strcmp(res.out, "hi\n") == 0);
+    WEFT_TEST_CHECK(strcmp(res.out, "hi\n") == 0);
     weft_process_output_free(&res);
     weft_process_free(p);
     free(in);
@@ -92,19 +93,19 @@ TASK_TEST(communicate_stdin_closed_early)
 
 /* A deadline leaves the child running and keeps what it wrote; after a
  * kill, a second call with the same res continues and gets the status. */
-TASK_TEST(communicate_timeout_keeps_output)
+WEFT_TEST(communicate_timeout_keeps_output)
 {
     weft_process *p = shell("echo early; echo warn >&2; exec sleep 30", all_pipes);
     weft_process_output res = {0};
     CHECK_EQ(weft_process_communicate(p, "x", 1, &res, 0.3), -ETIMEDOUT);
-    CHECK(strcmp(res.out, "early\n") == 0);
-    CHECK(strcmp(res.err, "warn\n") == 0);
-    CHECK(weft_process_stdin(p) == NULL); /* closed: the input was given up */
+    WEFT_TEST_CHECK(strcmp(res.out, "early\n") == 0);
+    WEFT_TEST_CHECK(strcmp(res.err, "warn\n") == 0);
+    WEFT_TEST_CHECK(weft_process_stdin(p) == NULL); /* closed: the input was given up */
     CHECK_EQ(kill(weft_process_pid(p), 0), 0); /* still running */
     CHECK_EQ(weft_process_kill(p, SIGKILL), 0);
     CHECK_EQ(weft_process_communicate(p, NULL, 0, &res, 10), 128 + SIGKILL);
-    CHECK(strcmp(res.out, "early\n") == 0);
-    CHECK(strcmp(res.err, "warn\n") == 0);
+    WEFT_TEST_CHECK(strcmp(res.out, "early\n") == 0);
+    WEFT_TEST_CHECK(strcmp(res.err, "warn\n") == 0);
     weft_process_output_free(&res);
     weft_process_free(p);
     return 0;
@@ -121,14 +122,14 @@ static int communicate_task(void *arg)
     return weft_process_communicate(c->p, NULL, 0, &c->res, -1);
 }
 
-TASK_TEST(communicate_cancelled)
+WEFT_TEST(communicate_cancelled)
 {
     comm_arg c = {shell("echo started; exec sleep 30", all_pipes), {0}};
     weft_task *t = weft_spawn(communicate_task, &c);
     CHECK_EQ(weft_sleep(0.2), 0);
     weft_cancel(t);
     CHECK_EQ(weft_await(t), -ECANCELED);
-    CHECK(strcmp(c.res.out, "started\n") == 0);
+    WEFT_TEST_CHECK(strcmp(c.res.out, "started\n") == 0);
     CHECK_EQ(kill(weft_process_pid(c.p), 0), 0);
     weft_process_output_free(&c.res);
     pid_t pid = weft_process_pid(c.p);
@@ -138,29 +139,29 @@ TASK_TEST(communicate_cancelled)
 }
 
 /* The shell parses pipes and arithmetic; NULL is refused. */
-TASK_TEST(shell_helper)
+WEFT_TEST(shell_helper)
 {
     weft_process *p = shell("echo $((6*7)) | tr 4 X", (weft_process_opts){.stdout_mode = WEFT_PIPE});
     weft_process_output res = {0};
     CHECK_EQ(weft_process_communicate(p, NULL, 0, &res, 10), 0);
-    CHECK(strcmp(res.out, "X2\n") == 0);
+    WEFT_TEST_CHECK(strcmp(res.out, "X2\n") == 0);
     weft_process_output_free(&res);
     weft_process_free(p);
     CHECK_EQ(weft_process_shell(NULL, NULL, &p), -EINVAL);
-    CHECK(p == NULL);
+    WEFT_TEST_CHECK(p == NULL);
     return 0;
 }
 
 /* 2>&1: both streams interleaved in order in one pipe, stderr NULL. */
-TASK_TEST(stderr_merged)
+WEFT_TEST(stderr_merged)
 {
     weft_process *p = shell("echo a; echo b >&2; echo c",
                             (weft_process_opts){.stdout_mode = WEFT_PIPE, .stderr_mode = WEFT_STDOUT});
-    CHECK(weft_process_stderr(p) == NULL);
+    WEFT_TEST_CHECK(weft_process_stderr(p) == NULL);
     weft_process_output res = {0};
     CHECK_EQ(weft_process_communicate(p, NULL, 0, &res, 10), 0);
-    CHECK(strcmp(res.out, "a\nb\nc\n") == 0);
-    CHECK(res.err == NULL);
+    WEFT_TEST_CHECK(strcmp(res.out, "a\nb\nc\n") == 0);
+    WEFT_TEST_CHECK(res.err == NULL);
     weft_process_output_free(&res);
     weft_process_free(p);
     /* Into /dev/null when stdout goes there. */
@@ -179,14 +180,14 @@ TASK_TEST(stderr_merged)
  * /proc/self/fd: dash knows no fd above 9) although it is
  * close-on-exec; an fd below it that was not passed (and not
  * close-on-exec) does not. */
-TASK_TEST(pass_fds)
+WEFT_TEST(pass_fds)
 {
     int pp[2];
     CHECK_EQ(pipe2(pp, O_CLOEXEC), 0);
     int stray = dup(0); /* no O_CLOEXEC: only the spawn's closing hides it */
-    CHECK(stray >= 0);
+    WEFT_TEST_CHECK(stray >= 0);
     int hi = fcntl(pp[1], F_DUPFD_CLOEXEC, stray + 5);
-    CHECK(hi > stray);
+    WEFT_TEST_CHECK(hi > stray);
     char cmd[160];
     snprintf(cmd, sizeof cmd, "echo hi >/proc/self/fd/%d; if [ -e /proc/self/fd/%d ]; then echo leak >/proc/self/fd/%d; fi",
              hi, stray, hi);
@@ -197,7 +198,7 @@ TASK_TEST(pass_fds)
     close(pp[1]);
     char buf[64] = {0};
     CHECK_EQ(read(pp[0], buf, sizeof buf - 1), 3);
-    CHECK(strcmp(buf, "hi\n") == 0);
+    WEFT_TEST_CHECK(strcmp(buf, "hi\n") == 0);
     close(pp[0]);
     int bad[] = {1};
     CHECK_EQ(weft_process_shell("true", &(weft_process_opts){.pass_fds = bad, .pass_fds_count = 1}, &p),
@@ -268,7 +269,7 @@ static void group_kill(weft_process_opts o)
     weft_process_free(p);
 }
 
-TASK_TEST(process_groups)
+WEFT_TEST(process_groups)
 {
     group_kill((weft_process_opts){.new_group = 1});
     group_kill((weft_process_opts){.new_session = 1});
@@ -285,17 +286,19 @@ TASK_TEST(process_groups)
     return 0;
 }
 
+static const weft_test_case cases[] = {
+    {"communicate_big", communicate_big},
+    {"communicate_status", communicate_status},
+    {"communicate_stdin_closed_early", communicate_stdin_closed_early},
+    {"communicate_timeout_keeps_output", communicate_timeout_keeps_output},
+    {"communicate_cancelled", communicate_cancelled},
+    {"shell_helper", shell_helper},
+    {"stderr_merged", stderr_merged},
+    {"pass_fds", pass_fds},
+    {"process_groups", process_groups},
+};
+
 int main(int argc, char **argv)
 {
-    return run_tests((test_case[]){{"communicate_big", communicate_big},
-                                   {"communicate_status", communicate_status},
-                                   {"communicate_stdin_closed_early", communicate_stdin_closed_early},
-                                   {"communicate_timeout_keeps_output", communicate_timeout_keeps_output},
-                                   {"communicate_cancelled", communicate_cancelled},
-                                   {"shell_helper", shell_helper},
-                                   {"stderr_merged", stderr_merged},
-                                   {"pass_fds", pass_fds},
-                                   {"process_groups", process_groups},
-                                   {0}},
-                     argc, argv);
+    return weft_test_main(cases, sizeof cases / sizeof *cases, argc, argv);
 }

@@ -2,6 +2,10 @@
  * another thread and a shell), SIGINT taken from weft_run while a task
  * waits for it, FIFO hand-out, cancellation, bad input. */
 #include <weft/io.h>
+#include <weft/test.h>
+/* check.h: sigint tests weft_run's own SIGINT handling and two_loops runs
+ * two loops on threads, so the cases are run_tests'; the others are each a
+ * weft_test_run. CHECK_EQ prints both values (test.h has no such check). */
 #include "check.h"
 #include <errno.h>
 #include <pthread.h>
@@ -35,10 +39,10 @@ static int t_term(void *a)
     /* The default disposition is back once nobody waits. */
     struct sigaction sa;
     sigaction(SIGTERM, NULL, &sa);
-    CHECK(sa.sa_handler == SIG_DFL);
+    WEFT_TEST_CHECK(sa.sa_handler == SIG_DFL);
     return 0;
 }
-static void term(void) { CHECK_EQ(weft_run(t_term, NULL), 0); }
+static void term(void) { CHECK_EQ(weft_test_run("term", t_term, NULL, NULL), 0); }
 
 /* While a task waits for SIGINT it gets it instead of main being cancelled;
  * afterwards SIGINT cancels main again, as weft_run promises. */
@@ -82,7 +86,7 @@ static int t_fifo(void *a)
     raise(SIGHUP);
     weft_task *all[3] = {w1, w2, w3};
     CHECK_EQ(weft_wait_any(all, 3, 2), 0);
-    CHECK(!weft_done(w2) && !weft_done(w3));
+    WEFT_TEST_CHECK(!weft_done(w2) && !weft_done(w3));
     CHECK_EQ(weft_await(w1), SIGHUP);
     raise(SIGUSR1);
     CHECK_EQ(weft_await(w3), SIGUSR1);
@@ -90,7 +94,7 @@ static int t_fifo(void *a)
     CHECK_EQ(weft_await(w2), SIGHUP);
     return 0;
 }
-static void fifo(void) { CHECK_EQ(weft_run(t_fifo, NULL), 0); }
+static void fifo(void) { CHECK_EQ(weft_test_run("fifo", t_fifo, NULL, NULL), 0); }
 
 static void *kill_from_thread(void *arg)
 {
@@ -110,7 +114,7 @@ static int t_thread(void *a)
     pthread_join(th, NULL);
     return 0;
 }
-static void thread(void) { CHECK_EQ(weft_run(t_thread, NULL), 0); }
+static void thread(void) { CHECK_EQ(weft_test_run("thread", t_thread, NULL, NULL), 0); }
 
 /* From another process, while the loop keeps running. */
 static int t_shell(void *a)
@@ -127,7 +131,7 @@ static int t_shell(void *a)
     CHECK_EQ(st, 0);
     return 0;
 }
-static void shell(void) { CHECK_EQ(weft_run(t_shell, NULL), 0); }
+static void shell(void) { CHECK_EQ(weft_test_run("shell", t_shell, NULL, NULL), 0); }
 
 static int t_cancel(void *a)
 {
@@ -138,14 +142,14 @@ static int t_cancel(void *a)
     weft_cancel(w);
     CHECK_EQ(weft_await(w), -ECANCELED);
     sigaction(SIGUSR2, NULL, &sa);
-    CHECK(sa.sa_handler == before.sa_handler); /* restored */
+    WEFT_TEST_CHECK(sa.sa_handler == before.sa_handler); /* restored */
     /* Under a deadline. */
     int sig = SIGUSR2;
     CHECK_EQ(weft_timeout(0.02, wait_one, (void *)(long)SIGUSR2), -ETIMEDOUT);
     (void)sig;
     return 0;
 }
-static void cancel(void) { CHECK_EQ(weft_run(t_cancel, NULL), 0); }
+static void cancel(void) { CHECK_EQ(weft_test_run("cancel", t_cancel, NULL, NULL), 0); }
 
 /* Two loops on two threads waiting for the same signal both get it. */
 static _Atomic int loops_waiting;
@@ -187,12 +191,12 @@ static int t_bad(void *a)
     CHECK_EQ(weft_signal_wait(mixed, 2), -EINVAL);
     struct sigaction sa;
     sigaction(SIGTERM, NULL, &sa);
-    CHECK(sa.sa_handler == SIG_DFL);
+    WEFT_TEST_CHECK(sa.sa_handler == SIG_DFL);
     return 0;
 }
 static void bad(void)
 {
-    CHECK_EQ(weft_run(t_bad, NULL), 0);
+    CHECK_EQ(weft_test_run("bad", t_bad, NULL, NULL), 0);
     int sig = SIGTERM;
     CHECK_EQ(weft_signal_wait(&sig, 1), -EPERM); /* outside a task */
 }

@@ -3,7 +3,8 @@
 #define _GNU_SOURCE
 #include <weft.h>
 #include <weft/io.h>
-#include "check.h"
+#include <weft/test.h>
+#include "check.h" /* CHECK_EQ prints both values (test.h has no such check); CHECK in helpers */
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -37,9 +38,9 @@ static int t_roundtrip(void *arg)
     CHECK_EQ(weft_stream_write(a, "hello world", 11), 11);
     char buf[64];
     CHECK_EQ(weft_stream_read_exactly(b, buf, 5), 5);
-    CHECK(!memcmp(buf, "hello", 5));
+    WEFT_TEST_CHECK(!memcmp(buf, "hello", 5));
     CHECK_EQ(weft_stream_read(b, buf, sizeof buf), 6);
-    CHECK(!memcmp(buf, " world", 6));
+    WEFT_TEST_CHECK(!memcmp(buf, " world", 6));
     /* a writer bigger than both the socket buffer and the high-water mark */
     weft_task *w = weft_spawn(writer_big, a);
     static char got[300000];
@@ -60,7 +61,8 @@ static int t_exactly_eof(void *arg)
     CHECK_EQ(weft_stream_close(a), 0);
     char buf[16];
     CHECK_EQ(weft_stream_read_exactly(b, buf, 10), -WEFT_EINCOMPLETE);
-    CHECK(!strcmp(weft_strerror(-WEFT_EINCOMPLETE), "stream ended before the expected bytes"));
+    WEFT_TEST_CHECK(
+        !strcmp(weft_strerror(-WEFT_EINCOMPLETE), "stream ended before the expected bytes"));
     CHECK_EQ(weft_stream_read(b, buf, sizeof buf), 0);
     weft_stream_close(b);
     return 0;
@@ -75,15 +77,15 @@ static int t_until(void *arg)
     CHECK_EQ(weft_stream_write(a, "GET / HTTP/1.1\r\nHost: x\r\n\r\nline2\npartial", 40), 40);
     char buf[128];
     CHECK_EQ(weft_stream_read_until(b, "\r\n\r\n", 4, buf, sizeof buf), 27);
-    CHECK(!memcmp(buf, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", 27));
+    WEFT_TEST_CHECK(!memcmp(buf, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", 27));
     CHECK_EQ(weft_stream_read_line(b, buf, sizeof buf), 6);
-    CHECK(!memcmp(buf, "line2\n", 6));
+    WEFT_TEST_CHECK(!memcmp(buf, "line2\n", 6));
     CHECK_EQ(weft_stream_close(a), 0);
     /* EOF without the delimiter: an error, and the bytes are still there */
     CHECK_EQ(weft_stream_read_line(b, buf, sizeof buf), -WEFT_EINCOMPLETE);
     CHECK_EQ(weft_stream_buffered(b), 7);
     CHECK_EQ(weft_stream_read(b, buf, sizeof buf), 7);
-    CHECK(!memcmp(buf, "partial", 7));
+    WEFT_TEST_CHECK(!memcmp(buf, "partial", 7));
     CHECK_EQ(weft_stream_read_until(b, "", 0, buf, sizeof buf), -EINVAL);
     weft_stream_close(b);
     return 0;
@@ -109,7 +111,7 @@ static int t_line_limit(void *arg)
     char buf[256];
     /* cap 50: the line is longer, nothing is consumed */
     CHECK_EQ(weft_stream_read_line(b, buf, 50), -WEFT_ELIMIT);
-    CHECK(weft_stream_buffered(b) >= 50);
+    WEFT_TEST_CHECK(weft_stream_buffered(b) >= 50);
     /* the stream's own limit applies too */
     weft_stream_set_limit(b, 64);
     CHECK_EQ(weft_stream_read_line(b, buf, sizeof buf), -WEFT_ELIMIT);
@@ -120,7 +122,7 @@ static int t_line_limit(void *arg)
     CHECK_EQ(weft_stream_read_line(b, buf, sizeof buf), 101);
     for (int i = 0; i < 100; i++) CHECK_EQ(buf[i], '0' + i % 10);
     CHECK_EQ(weft_stream_read_line(b, buf, sizeof buf), 5);
-    CHECK(!memcmp(buf, "next\n", 5));
+    WEFT_TEST_CHECK(!memcmp(buf, "next\n", 5));
     CHECK_EQ(weft_await(w), 0);
     weft_stream_close(a);
     weft_stream_close(b);
@@ -136,13 +138,13 @@ static int t_peek(void *arg)
     weft_task *w = weft_spawn(slow_line_writer, a);
     const char *p;
     ssize_t n = weft_stream_peek(b, &p, 25);
-    CHECK(n >= 25);
-    CHECK(!memcmp(p, "0123456789012345678901234", 25));
+    WEFT_TEST_CHECK(n >= 25);
+    WEFT_TEST_CHECK(!memcmp(p, "0123456789012345678901234", 25));
     weft_stream_consume(b, 20);
     CHECK_EQ(weft_stream_buffered(b), (size_t)n - 20);
     n = weft_stream_peek(b, &p, 0); /* returns what is there without waiting */
-    CHECK(n >= 5);
-    CHECK(!memcmp(p, "01234", 5));
+    WEFT_TEST_CHECK(n >= 5);
+    WEFT_TEST_CHECK(!memcmp(p, "01234", 5));
     weft_stream_consume(b, (size_t)n);
     CHECK_EQ(weft_await(w), 0);
     CHECK_EQ(weft_stream_close(a), 0);
@@ -166,7 +168,7 @@ static int t_writev(void *arg)
     CHECK_EQ(weft_stream_writev(a, iov, 3), 6);
     char buf[16];
     CHECK_EQ(weft_stream_read_exactly(b, buf, 6), 6);
-    CHECK(!memcmp(buf, "abcdef", 6));
+    WEFT_TEST_CHECK(!memcmp(buf, "abcdef", 6));
     weft_stream_close(a);
     weft_stream_close(b);
     return 0;
@@ -199,15 +201,15 @@ static int t_backpressure(void *arg)
     double t0 = weft_now();
     for (;;) {
         ssize_t n = weft_stream_read(b, buf, sizeof buf);
-        CHECK(n >= 0);
+        WEFT_TEST_CHECK(n >= 0);
         if (!n) break;
         total += (size_t)n;
         if (weft_now() - t0 < 0.2) weft_sleep(0.002);
     }
     CHECK_EQ(total, 4096 * 1000);
     CHECK_EQ(weft_await(w), 0);
-    CHECK(max_buffered > 0);            /* it did queue... */
-    CHECK(max_buffered <= 32 * 1024);   /* ...but no more than the mark */
+    WEFT_TEST_CHECK(max_buffered > 0);            /* it did queue... */
+    WEFT_TEST_CHECK(max_buffered <= 32 * 1024);   /* ...but no more than the mark */
     weft_stream_close(b);
     return 0;
 }
@@ -245,8 +247,8 @@ static int t_background(void *arg)
     g_done = weft_event_new();
     weft_task *w = weft_spawn(queue_then_wait, a);
     weft_sleep(0.02); /* it filled the socket and now waits on the event */
-    CHECK(!weft_done(w));
-    CHECK(weft_stream_write_buffered(a) > 0);
+    WEFT_TEST_CHECK(!weft_done(w));
+    WEFT_TEST_CHECK(weft_stream_write_buffered(a) > 0);
     g_rd = b;
     CHECK_EQ(weft_timeout(5, read_all_sent, NULL), (long)g_sent);
     CHECK_EQ(weft_stream_write_buffered(a), 0);
@@ -271,7 +273,7 @@ static int t_halfclose(void *arg)
     CHECK_EQ(weft_stream_write(b, "answer", 6), 6);    /* the other way still works */
     CHECK_EQ(weft_stream_close(b), 0);
     CHECK_EQ(weft_stream_read_exactly(a, buf, 6), 6);
-    CHECK(!memcmp(buf, "answer", 6));
+    WEFT_TEST_CHECK(!memcmp(buf, "answer", 6));
     CHECK_EQ(weft_stream_close(a), 0);
     return 0;
 }
@@ -304,7 +306,7 @@ static int t_cancel_read(void *arg)
     CHECK_EQ(weft_stream_read(b, x, 4), -EBUSY);
     CHECK_EQ(weft_stream_write(a, "67890", 5), 5);
     CHECK_EQ(weft_await(t), 10);
-    CHECK(!memcmp(g_buf, "1234567890", 10));
+    WEFT_TEST_CHECK(!memcmp(g_buf, "1234567890", 10));
     weft_stream_close(a);
     weft_stream_close(b);
     return 0;
@@ -330,7 +332,7 @@ static int t_cancel_write(void *arg)
     /* nobody reads b: the writer stalls over the mark until cancelled */
     weft_task *t = weft_spawn(write_lots, NULL);
     weft_sleep(0.05);
-    CHECK(!weft_done(t));
+    WEFT_TEST_CHECK(!weft_done(t));
     weft_cancel(t);
     CHECK_EQ(weft_await(t), -ECANCELED);
     CHECK_EQ(weft_timeout(0.05, write_lots, NULL), -ETIMEDOUT);
@@ -361,9 +363,9 @@ static int t_abort(void *arg)
 static int t_pipe(void *arg)
 {
     int p[2];
-    CHECK(pipe2(p, O_CLOEXEC) == 0);
+    WEFT_TEST_CHECK(pipe2(p, O_CLOEXEC) == 0);
     weft_stream *r = weft_stream_from_fd(p[0]), *w = weft_stream_from_fd(p[1]);
-    CHECK(r && w);
+    WEFT_TEST_CHECK(r && w);
     CHECK_EQ(weft_stream_write(w, "one\ntwo\n", 8), 8);
     CHECK_EQ(weft_stream_close(w), 0);
     char buf[16];
@@ -372,35 +374,32 @@ static int t_pipe(void *arg)
     CHECK_EQ(weft_stream_read_line(r, buf, sizeof buf), -WEFT_EINCOMPLETE);
     CHECK_EQ(weft_stream_close(r), 0);
     /* writing to a pipe nobody reads: -EPIPE, not a SIGPIPE death */
-    CHECK(pipe2(p, O_CLOEXEC) == 0);
+    WEFT_TEST_CHECK(pipe2(p, O_CLOEXEC) == 0);
     w = weft_stream_from_fd(p[1]);
     close(p[0]);
     CHECK_EQ(weft_stream_write(w, "x", 1), -EPIPE);
     weft_stream_close(w);
-    CHECK(weft_stream_from_fd(-1) == NULL);
+    WEFT_TEST_CHECK(weft_stream_from_fd(-1) == NULL);
     return 0;
 }
 
-#define T(name)                                                   \
-    static void name##_run(void) { CHECK_EQ(weft_run(t_##name, NULL), 0); }
-T(roundtrip) T(exactly_eof) T(until) T(line_limit) T(peek) T(writev) T(backpressure)
-T(halfclose) T(background) T(cancel_read) T(cancel_write) T(abort) T(pipe)
+static const weft_test_case cases[] = {
+    {"roundtrip", t_roundtrip},
+    {"exactly_eof", t_exactly_eof},
+    {"until", t_until},
+    {"line_limit", t_line_limit},
+    {"peek", t_peek},
+    {"writev", t_writev},
+    {"backpressure", t_backpressure},
+    {"halfclose", t_halfclose},
+    {"background", t_background},
+    {"cancel_read", t_cancel_read},
+    {"cancel_write", t_cancel_write},
+    {"abort", t_abort},
+    {"pipe", t_pipe},
+};
 
 int main(int argc, char **argv)
 {
-    return run_tests((test_case[]){{"roundtrip", roundtrip_run},
-                                   {"exactly_eof", exactly_eof_run},
-                                   {"until", until_run},
-                                   {"line_limit", line_limit_run},
-                                   {"peek", peek_run},
-                                   {"writev", writev_run},
-                                   {"backpressure", backpressure_run},
-                                   {"halfclose", halfclose_run},
-                                   {"background", background_run},
-                                   {"cancel_read", cancel_read_run},
-                                   {"cancel_write", cancel_write_run},
-                                   {"abort", abort_run},
-                                   {"pipe", pipe_run},
-                                   {0}},
-                     argc, argv);
+    return weft_test_main(cases, sizeof cases / sizeof *cases, argc, argv);
 }

@@ -4,7 +4,8 @@
 #define _GNU_SOURCE
 #include <weft.h>
 #include <weft/io.h>
-#include "check.h"
+#include <weft/test.h>
+#include "check.h" /* CHECK_EQ prints both values (test.h has no such check); CHECK in helpers */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -53,9 +54,9 @@ static int have_ipv6(void)
 static int t_echo(void *arg)
 {
     weft_server *v4 = weft_tcp_serve("127.0.0.1", 0, echo, NULL);
-    CHECK(v4);
+    WEFT_TEST_CHECK(v4);
     int port = weft_server_port(v4);
-    CHECK(port > 0);
+    WEFT_TEST_CHECK(port > 0);
     roundtrip("127.0.0.1", port, "over IPv4");
     roundtrip("localhost", port, "by name");
     int v6ok = have_ipv6();
@@ -64,14 +65,14 @@ static int t_echo(void *arg)
 
     if (v6ok) {
         weft_server *v6 = weft_tcp_serve("::1", 0, echo, NULL);
-        CHECK(v6);
+        WEFT_TEST_CHECK(v6);
         roundtrip("::1", weft_server_port(v6), "over IPv6");
         CHECK_EQ(weft_server_close(v6, 1), 0);
     }
 
     /* no host: every interface, both families, one port */
     weft_server *any = weft_tcp_serve(NULL, 0, echo, NULL);
-    CHECK(any);
+    WEFT_TEST_CHECK(any);
     port = weft_server_port(any);
     roundtrip("127.0.0.1", port, "wildcard v4");
     if (v6ok) roundtrip("::1", port, "wildcard v6");
@@ -81,27 +82,27 @@ static int t_echo(void *arg)
     char path[64];
     snprintf(path, sizeof path, "/tmp/weft-test-%d.sock", (int)getpid());
     weft_server *u = weft_unix_serve(path, echo, NULL, NULL);
-    CHECK(u);
+    WEFT_TEST_CHECK(u);
     weft_stream *c;
     CHECK_EQ(weft_unix_connect(path, NULL, &c), 0);
     CHECK_EQ(weft_stream_write(c, "over unix", 9), 9);
     char buf[16];
     CHECK_EQ(weft_stream_read_exactly(c, buf, 9), 9);
-    CHECK(!memcmp(buf, "over unix", 9));
+    WEFT_TEST_CHECK(!memcmp(buf, "over unix", 9));
     CHECK_EQ(weft_stream_close(c), 0);
     CHECK_EQ(weft_server_close(u, 1), 0);
-    CHECK(access(path, F_OK) != 0); /* the socket file is removed */
+    WEFT_TEST_CHECK(access(path, F_OK) != 0); /* the socket file is removed */
     CHECK_EQ(weft_unix_connect(path, NULL, &c), -ENOENT);
     /* a path that is not a socket is never replaced */
     int fd = open(path, O_CREAT | O_WRONLY, 0600);
-    CHECK(fd >= 0);
+    WEFT_TEST_CHECK(fd >= 0);
     close(fd);
-    CHECK(weft_unix_serve(path, echo, NULL, NULL) == NULL);
+    WEFT_TEST_CHECK(weft_unix_serve(path, echo, NULL, NULL) == NULL);
     CHECK_EQ(errno, EADDRINUSE);
     unlink(path);
     /* a port in use */
     weft_server *a = weft_tcp_serve("127.0.0.1", 0, echo, NULL);
-    CHECK(weft_tcp_serve("127.0.0.1", weft_server_port(a), echo, NULL) == NULL);
+    WEFT_TEST_CHECK(weft_tcp_serve("127.0.0.1", weft_server_port(a), echo, NULL) == NULL);
     CHECK_EQ(errno, EADDRINUSE);
     weft_server_close(a, 0);
     return 0;
@@ -171,10 +172,10 @@ static int t_connect_errors(void *arg)
 {
     weft_stream *s = (weft_stream *)1;
     CHECK_EQ(weft_tcp_connect("127.0.0.1", dead_port(), NULL, &s), -ECONNREFUSED);
-    CHECK(s == NULL);
+    WEFT_TEST_CHECK(s == NULL);
     CHECK_EQ(weft_tcp_connect("127.0.0.1", 0, NULL, &s), -EINVAL);
     int r = weft_tcp_connect("no-such-host.invalid", 80, NULL, &s);
-    CHECK(r == -WEFT_EDNS || r == -WEFT_EDNSAGAIN);
+    WEFT_TEST_CHECK(r == -WEFT_EDNS || r == -WEFT_EDNSAGAIN);
 
     int lfd, fill[8];
     g_port = full_listener(&lfd, fill);
@@ -190,7 +191,7 @@ static int t_connect_errors(void *arg)
     /* and cancellation */
     weft_task *t = weft_spawn(connect_there, NULL);
     weft_sleep(0.05);
-    CHECK(!weft_done(t));
+    WEFT_TEST_CHECK(!weft_done(t));
     weft_cancel(t);
     CHECK_EQ(weft_await(t), -ECANCELED);
     for (int i = 0; i < 8; i++) close(fill[i]);
@@ -240,7 +241,7 @@ static int t_reset(void *arg)
     for (int i = 0; i < 10000; i++)
         if ((r = weft_stream_write(c, chunk, sizeof chunk)) < 0) break;
     if (r >= 0) r = weft_stream_drain(c);
-    CHECK(r == -ECONNRESET || r == -EPIPE);
+    WEFT_TEST_CHECK(r == -ECONNRESET || r == -EPIPE);
     CHECK_EQ(weft_stream_write(c, "x", 1), r); /* the error sticks */
     weft_stream_close(c);
     weft_server_close(srv, 1);
@@ -280,9 +281,9 @@ static int t_long_line(void *arg)
     CHECK_EQ(weft_stream_write(c, big, sizeof big), (long)sizeof big);
     char buf[64];
     CHECK_EQ(weft_stream_read_line(c, buf, sizeof buf), 6);
-    CHECK(!memcmp(buf, "short\n", 6));
+    WEFT_TEST_CHECK(!memcmp(buf, "short\n", 6));
     CHECK_EQ(weft_stream_read_line(c, buf, sizeof buf), 16);
-    CHECK(!memcmp(buf, "too long: LLLLL\n", 16));
+    WEFT_TEST_CHECK(!memcmp(buf, "too long: LLLLL\n", 16));
     CHECK_EQ(weft_stream_read(c, buf, sizeof buf), 0); /* then the server hung up */
     weft_stream_close(c);
     weft_server_close(srv, 1);
@@ -312,7 +313,7 @@ static int t_graceful(void *arg)
     CHECK_EQ(weft_server_connections(srv), 3);
     double t0 = weft_now();
     CHECK_EQ(weft_server_close(srv, 5), 0); /* waits for the handlers, not for 5 s */
-    CHECK(weft_now() - t0 < 3);
+    WEFT_TEST_CHECK(weft_now() - t0 < 3);
     CHECK_EQ(finished_handlers, 3);
     char buf[8];
     for (int i = 0; i < 3; i++) {
@@ -382,10 +383,10 @@ static int t_close_from_handler(void *arg)
     CHECK_EQ(weft_stream_write(boss, "stop\n", 5), 5);
     char buf[16];
     CHECK_EQ(weft_stream_read_line(boss, buf, sizeof buf), 8);
-    CHECK(!memcmp(buf, "stopped\n", 8));
+    WEFT_TEST_CHECK(!memcmp(buf, "stopped\n", 8));
     CHECK_EQ(weft_stream_read(boss, buf, sizeof buf), 0);
     ssize_t r = weft_stream_read(idle, buf, sizeof buf); /* its handler was cancelled */
-    CHECK(r == 0 || r == -ECONNRESET);
+    WEFT_TEST_CHECK(r == 0 || r == -ECONNRESET);
     weft_stream *c;
     CHECK_EQ(weft_tcp_connect("127.0.0.1", port, NULL, &c), -ECONNREFUSED);
     weft_stream_close(idle);
@@ -419,7 +420,7 @@ static int t_unix_backlog(void *arg)
     g_path = path;
     weft_serve_opts o = {.backlog = 1, .max_conns = 1};
     weft_server *srv = weft_unix_serve(path, until_eof, NULL, &o);
-    CHECK(srv);
+    WEFT_TEST_CHECK(srv);
     weft_stream *held[8];
     int nheld = 0, timed_out = 0;
     weft_connect_opts co = {.timeout_s = 0.1};
@@ -432,10 +433,10 @@ static int t_unix_backlog(void *arg)
             nheld++;
         }
     }
-    CHECK(timed_out); /* the backlog filled up */
+    WEFT_TEST_CHECK(timed_out); /* the backlog filled up */
     weft_task *t = weft_spawn(unix_connect_task, NULL);
     weft_sleep(0.05);
-    CHECK(!weft_done(t));
+    WEFT_TEST_CHECK(!weft_done(t));
     for (int i = 0; i < nheld; i++) weft_stream_close(held[i]); /* room again */
     CHECK_EQ(weft_wait_for(t, 5), 0);
     CHECK_EQ(weft_server_close(srv, 1), 0);
@@ -462,14 +463,14 @@ static int t_emfile(void *arg)
     getrlimit(RLIMIT_NOFILE, &old);
     low = old;
     low.rlim_cur = 128;
-    CHECK(setrlimit(RLIMIT_NOFILE, &low) == 0);
+    WEFT_TEST_CHECK(setrlimit(RLIMIT_NOFILE, &low) == 0);
     weft_server *srv = weft_tcp_serve("127.0.0.1", 0, echo, NULL);
     int port = weft_server_port(srv);
     /* use up every descriptor but three, which the clients take: the
      * server's accepts then fail with EMFILE */
     int hog[128], nhog = 0;
     while (nhog < 128 && (hog[nhog] = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0) nhog++;
-    CHECK(nhog < 128);
+    WEFT_TEST_CHECK(nhog < 128);
     for (int i = 0; i < 3; i++) close(hog[--nhog]);
     /* raw connects, without yielding: the acceptor must not take the fds */
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
@@ -477,13 +478,14 @@ static int t_emfile(void *arg)
     int fds[3];
     for (int i = 0; i < 3; i++) {
         fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        CHECK(fds[i] >= 0);
-        CHECK(connect(fds[i], (struct sockaddr *)&a, sizeof a) == 0 || errno == EINPROGRESS);
+        WEFT_TEST_CHECK(fds[i] >= 0);
+        WEFT_TEST_CHECK(connect(fds[i], (struct sockaddr *)&a, sizeof a) == 0 ||
+                        errno == EINPROGRESS);
     }
     weft_stream *c[3];
     for (int i = 0; i < 3; i++) {
-        CHECK(weft_wait_fd(fds[i], WEFT_WRITABLE) > 0);
-        CHECK((c[i] = weft_stream_from_fd(fds[i])) != NULL);
+        WEFT_TEST_CHECK(weft_wait_fd(fds[i], WEFT_WRITABLE) > 0);
+        WEFT_TEST_CHECK((c[i] = weft_stream_from_fd(fds[i])) != NULL);
     }
     CHECK_EQ(open("/dev/null", O_RDONLY), -1);
     CHECK_EQ(errno, EMFILE);
@@ -491,13 +493,13 @@ static int t_emfile(void *arg)
     double cpu0 = cpu_now();
     g_c = c[0];
     CHECK_EQ(weft_timeout(0.5, read_ping, NULL), -ETIMEDOUT); /* not served yet */
-    CHECK(cpu_now() - cpu0 < 0.1);                            /* backing off, not spinning */
+    WEFT_TEST_CHECK(cpu_now() - cpu0 < 0.1);                  /* backing off, not spinning */
     /* once descriptors are back, the waiting clients are served */
     while (nhog) close(hog[--nhog]);
     for (int i = 0; i < 3; i++) {
         g_c = c[i];
         CHECK_EQ(weft_timeout(2, read_ping, NULL), 4);
-        CHECK(!memcmp(g_buf, "ping", 4));
+        WEFT_TEST_CHECK(!memcmp(g_buf, "ping", 4));
         CHECK_EQ(weft_stream_close(c[i]), 0);
     }
     CHECK_EQ(weft_server_close(srv, 1), 0);
@@ -505,23 +507,20 @@ static int t_emfile(void *arg)
     return 0;
 }
 
-#define T(name) \
-    static void name##_run(void) { CHECK_EQ(weft_run(t_##name, NULL), 0); }
-T(echo) T(many_clients) T(connect_errors) T(reset) T(long_line) T(graceful) T(cap) T(emfile)
-T(close_from_handler) T(unix_backlog)
+static const weft_test_case cases[] = {
+    {"echo", t_echo},
+    {"many_clients", t_many_clients},
+    {"connect_errors", t_connect_errors},
+    {"reset", t_reset},
+    {"long_line", t_long_line},
+    {"graceful", t_graceful},
+    {"cap", t_cap},
+    {"emfile", t_emfile},
+    {"close_from_handler", t_close_from_handler},
+    {"unix_backlog", t_unix_backlog},
+};
 
 int main(int argc, char **argv)
 {
-    return run_tests((test_case[]){{"echo", echo_run},
-                                   {"many_clients", many_clients_run},
-                                   {"connect_errors", connect_errors_run},
-                                   {"reset", reset_run},
-                                   {"long_line", long_line_run},
-                                   {"graceful", graceful_run},
-                                   {"cap", cap_run},
-                                   {"emfile", emfile_run},
-                                   {"close_from_handler", close_from_handler_run},
-                                   {"unix_backlog", unix_backlog_run},
-                                   {0}},
-                     argc, argv);
+    return weft_test_main(cases, sizeof cases / sizeof *cases, argc, argv);
 }

@@ -7,7 +7,8 @@
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
-#include "check.h"
+#include <weft/test.h>
+#include "check.h" /* CHECK_EQ prints both values (test.h has no such check); CHECK in helpers */
 #include "pg_env.h"
 
 static const char *dsn;
@@ -95,7 +96,7 @@ static int64_t busy_on_server(weft_pg *w, weft_pg *c)
     return v;
 }
 
-TASK_TEST(test_each_gets_its_own)
+WEFT_TEST(test_each_gets_its_own)
 {
     weft_pg *c = pg_connect_ok(dsn);
     enum { N = 40 };
@@ -126,7 +127,7 @@ TASK_TEST(test_each_gets_its_own)
     return 0;
 }
 
-TASK_TEST(test_error_fails_only_its_own)
+WEFT_TEST(test_error_fails_only_its_own)
 {
     weft_pg *c = pg_connect_ok(dsn);
     job j[6] = {
@@ -151,13 +152,13 @@ TASK_TEST(test_error_fails_only_its_own)
     CHECK_EQ(j[0].rc, 1);
     CHECK_EQ(j[0].v, 1);
     CHECK_EQ(j[1].rc, -WEFT_PG_ESERVER);
-    CHECK(!strcmp(j[1].sqlstate, "22012"));
+    WEFT_TEST_CHECK(!strcmp(j[1].sqlstate, "22012"));
     CHECK_EQ(j[2].rc, -WEFT_PG_ESERVER);
-    CHECK(!strcmp(j[2].sqlstate, "22P02"));
+    WEFT_TEST_CHECK(!strcmp(j[2].sqlstate, "22P02"));
     CHECK_EQ(j[3].rc, -WEFT_PG_ESERVER);
-    CHECK(!strcmp(j[3].sqlstate, "42P01"));
+    WEFT_TEST_CHECK(!strcmp(j[3].sqlstate, "42P01"));
     CHECK_EQ(j[4].rc, -WEFT_PG_ESERVER);
-    CHECK(!strcmp(j[4].sqlstate, "42P01")); /* not "no such prepared statement" */
+    WEFT_TEST_CHECK(!strcmp(j[4].sqlstate, "42P01")); /* not "no such prepared statement" */
     CHECK_EQ(j[5].rc, 1);
     CHECK_EQ(j[5].v, 6);
     /* the failed statement was not cached: it works once the table exists */
@@ -167,7 +168,7 @@ TASK_TEST(test_error_fails_only_its_own)
     return 0;
 }
 
-TASK_TEST(test_cancel_before_sent)
+WEFT_TEST(test_cancel_before_sent)
 {
     weft_pg *c = pg_connect_ok(dsn);
     job a = {c, "SELECT 1 FROM pg_sleep(0.3)", NULL, 0, 0, ""};
@@ -185,7 +186,7 @@ TASK_TEST(test_cancel_before_sent)
     return 0;
 }
 
-TASK_TEST(test_cancel_reader_with_followers)
+WEFT_TEST(test_cancel_reader_with_followers)
 {
     weft_pg *c = pg_connect_ok(dsn);
     weft_pg *w = pg_connect_ok(dsn);
@@ -212,7 +213,7 @@ TASK_TEST(test_cancel_reader_with_followers)
     weft_cancel(tp1);
     expect(tp1, &p1, -ECANCELED, 0);
     expect(tp2, &p2, 1, 8);
-    CHECK(weft_now() - t0 < 10); /* not the 30 s */
+    WEFT_TEST_CHECK(weft_now() - t0 < 10); /* not the 30 s */
     /* cancelled at once, its cancel may reach the server before the
      * statement does (and be ignored): cancelled again until it stops */
     for (int i = 0; i < 3; i++) {
@@ -222,7 +223,7 @@ TASK_TEST(test_cancel_reader_with_followers)
         weft_cancel(tp1);
         expect(tp1, &p1, -ECANCELED, 0);
         expect(tp2, &p2, 1, 8);
-        CHECK(weft_now() - t0 < 10);
+        WEFT_TEST_CHECK(weft_now() - t0 < 10);
     }
     /* a follower cancelled after its statement was sent, with another
      * behind it: that one still gets its own answer */
@@ -237,14 +238,14 @@ TASK_TEST(test_cancel_reader_with_followers)
     expect(td, &d, 1, 1);
     expect(tf, &f, 1, 42);
     CHECK_EQ(scalar(c, "SELECT 8"), 8);
-    CHECK(weft_pg_ok(c));
+    WEFT_TEST_CHECK(weft_pg_ok(c));
     CHECK_EQ(busy_on_server(w, c), 0);
     weft_pg_free(w);
     weft_pg_free(c);
     return 0;
 }
 
-TASK_TEST(test_cancel_last_one_cancels_on_server)
+WEFT_TEST(test_cancel_last_one_cancels_on_server)
 {
     weft_pg *c = pg_connect_ok(dsn);
     weft_pg *w = pg_connect_ok(dsn);
@@ -261,7 +262,7 @@ TASK_TEST(test_cancel_last_one_cancels_on_server)
     weft_cancel(tb);
     expect(tb, &b, -ECANCELED, 0);
     CHECK_EQ(scalar(c, "SELECT 3"), 3); /* waits for the drain, not 30 s */
-    CHECK(weft_now() - t0 < 10);
+    WEFT_TEST_CHECK(weft_now() - t0 < 10);
     CHECK_EQ(busy_on_server(w, c), 0);
     /* and under a deadline: the same path */
     job d = {c, "SELECT 1 FROM pg_sleep(30)", NULL, 0, 0, ""};
@@ -269,13 +270,13 @@ TASK_TEST(test_cancel_last_one_cancels_on_server)
     CHECK_EQ(weft_timeout(0.2, run_job, &d), 0);
     CHECK_EQ(d.rc, -ETIMEDOUT);
     CHECK_EQ(scalar(c, "SELECT 4"), 4);
-    CHECK(weft_now() - t0 < 10);
+    WEFT_TEST_CHECK(weft_now() - t0 < 10);
     weft_pg_free(w);
     weft_pg_free(c);
     return 0;
 }
 
-TASK_TEST(test_link_lost_fails_all)
+WEFT_TEST(test_link_lost_fails_all)
 {
     weft_pg *c = pg_connect_ok(dsn);
     weft_pg *w = pg_connect_ok(dsn);
@@ -295,10 +296,10 @@ TASK_TEST(test_link_lost_fails_all)
     weft_pg_params_free(p);
     double t0 = weft_now();
     CHECK_EQ(weft_gather(t, 5, NULL), 0);
-    CHECK(weft_now() - t0 < 4); /* not the 5 s of the sleep */
+    WEFT_TEST_CHECK(weft_now() - t0 < 4); /* not the 5 s of the sleep */
     for (int i = 0; i < 5; i++)
-        CHECK(j[i].rc == -WEFT_PG_EBROKEN || j[i].rc == -WEFT_PG_ESERVER);
-    CHECK(!weft_pg_ok(c));
+        WEFT_TEST_CHECK(j[i].rc == -WEFT_PG_EBROKEN || j[i].rc == -WEFT_PG_ESERVER);
+    WEFT_TEST_CHECK(!weft_pg_ok(c));
     CHECK_EQ(weft_pg_query(c, "SELECT 1", NULL, NULL), -WEFT_PG_EBROKEN);
     weft_pg_free(w);
     weft_pg_free(c);
@@ -308,14 +309,13 @@ TASK_TEST(test_link_lost_fails_all)
 int main(int argc, char **argv)
 {
     dsn = pg_env_dsn();
-    static const test_case tests[] = {
+    static const weft_test_case cases[] = {
         {"each_gets_its_own", test_each_gets_its_own},
         {"error_fails_only_its_own", test_error_fails_only_its_own},
         {"cancel_before_sent", test_cancel_before_sent},
         {"cancel_reader_with_followers", test_cancel_reader_with_followers},
         {"cancel_last_one_cancels_on_server", test_cancel_last_one_cancels_on_server},
         {"link_lost_fails_all", test_link_lost_fails_all},
-        {NULL, NULL},
     };
-    return run_tests(tests, argc, argv);
+    return weft_test_main(cases, sizeof cases / sizeof *cases, argc, argv);
 }

@@ -4,20 +4,21 @@
 #include <weft/pg.h>
 #include <errno.h>
 #include <stdint.h>
-#include "check.h"
+#include <weft/test.h>
+#include "check.h" /* CHECK_EQ prints both values (test.h has no such check); CHECK in helpers */
 #include "pg_env.h"
 
 static const char *dsn;
 
-TASK_TEST(test_fetchrow_fetchval)
+WEFT_TEST(test_fetchrow_fetchval)
 {
     weft_pg *c = pg_connect_ok(dsn);
     weft_pg_result *r = (weft_pg_result *)1;
     CHECK_EQ(weft_pg_fetchrow(c, "SELECT 1 WHERE false", NULL, 0, &r), -WEFT_PG_ENOROWS);
-    CHECK(r == NULL);
+    WEFT_TEST_CHECK(r == NULL);
     CHECK_EQ(weft_pg_fetchrow(c, "SELECT generate_series(1, 2)", NULL, 0, &r), -WEFT_PG_EMANYROWS);
-    CHECK(r == NULL);
-    CHECK(strstr(weft_strerror(-WEFT_PG_EMANYROWS), "more than one row") != NULL);
+    WEFT_TEST_CHECK(r == NULL);
+    WEFT_TEST_CHECK(strstr(weft_strerror(-WEFT_PG_EMANYROWS), "more than one row") != NULL);
     CHECK_EQ(weft_pg_fetchrow(c, "SELECT 1, 'a'", NULL, 0, &r), 0);
     CHECK_EQ(weft_pg_result_ncols(r), 2);
     weft_pg_result_free(r);
@@ -35,7 +36,7 @@ TASK_TEST(test_fetchrow_fetchval)
     CHECK_EQ(weft_pg_fetch_bigint(c, "SELECT nope", NULL, &x), -WEFT_PG_ESERVER);
     char *s;
     CHECK_EQ(weft_pg_fetch_text(c, "SELECT 'hello'", NULL, &s), 0);
-    CHECK(!strcmp(s, "hello"));
+    WEFT_TEST_CHECK(!strcmp(s, "hello"));
     free(s);
     CHECK_EQ(weft_pg_fetch_text(c, "SELECT 'x' WHERE false", NULL, &s), -WEFT_PG_ENOROWS);
     weft_pg_params_free(p);
@@ -43,7 +44,7 @@ TASK_TEST(test_fetchrow_fetchval)
     return 0;
 }
 
-TASK_TEST(test_executemany)
+WEFT_TEST(test_executemany)
 {
     weft_pg *c = pg_connect_ok(dsn);
     CHECK_EQ(weft_pg_exec(c, "DROP TABLE IF EXISTS conv_many;"
@@ -74,7 +75,7 @@ TASK_TEST(test_executemany)
                                  (const weft_pg_params *const *)sets, N, &rows, &failed),
              -WEFT_PG_ESERVER);
     CHECK_EQ(failed, 500);
-    CHECK(!strcmp(weft_pg_sqlstate(c), "23505"));
+    WEFT_TEST_CHECK(!strcmp(weft_pg_sqlstate(c), "23505"));
     CHECK_EQ(weft_pg_fetch_bigint(c, "SELECT count(*) FROM conv_many", NULL, &n), 0);
     CHECK_EQ(n, 1);
     /* the connection is fine afterwards, and 0 sets is nothing */
@@ -86,7 +87,7 @@ TASK_TEST(test_executemany)
     return 0;
 }
 
-TASK_TEST(test_prepared_handle)
+WEFT_TEST(test_prepared_handle)
 {
     weft_pg *c = pg_connect_ok(dsn);
     weft_pg_stmt *st;
@@ -97,10 +98,10 @@ TASK_TEST(test_prepared_handle)
     CHECK_EQ(weft_pg_stmt_param_type(st, 1), WEFT_PG_TEXT);
     CHECK_EQ(weft_pg_stmt_param_type(st, 2), 0);
     CHECK_EQ(weft_pg_stmt_ncols(st), 3);
-    CHECK(!strcmp(weft_pg_stmt_col_name(st, 0), "next"));
+    WEFT_TEST_CHECK(!strcmp(weft_pg_stmt_col_name(st, 0), "next"));
     CHECK_EQ(weft_pg_stmt_col_type(st, 0), WEFT_PG_INT8);
     CHECK_EQ(weft_pg_stmt_col_type(st, 2), WEFT_PG_TIMESTAMPTZ);
-    CHECK(weft_pg_stmt_col_name(st, 3) == NULL);
+    WEFT_TEST_CHECK(weft_pg_stmt_col_name(st, 3) == NULL);
     /* typed and untyped parameters both run the prepared statement */
     int64_t before, after;
     CHECK_EQ(weft_pg_fetch_bigint(c, "SELECT count(*) FROM pg_prepared_statements", NULL, &before), 0);
@@ -121,28 +122,28 @@ TASK_TEST(test_prepared_handle)
     CHECK_EQ(after, before); /* both calls ran the one prepared statement */
     weft_pg_stmt_free(st);
     CHECK_EQ(weft_pg_prepare_stmt(c, "SELEC 1", NULL, 0, &st), -WEFT_PG_ESERVER);
-    CHECK(!strcmp(weft_pg_sqlstate(c), "42601"));
+    WEFT_TEST_CHECK(!strcmp(weft_pg_sqlstate(c), "42601"));
     CHECK_EQ(weft_pg_prepare(c, "SELECT $1::int, $2::int"), 2);
     CHECK_EQ(weft_pg_prepare(c, "SELECT $1::int, $2::int"), 2);
     weft_pg_free(c);
     return 0;
 }
 
-TASK_TEST(test_explain)
+WEFT_TEST(test_explain)
 {
     weft_pg *c = pg_connect_ok(dsn);
     char *plan = NULL;
     weft_pg_params *p = weft_pg_params_new();
     weft_pg_params_int4(p, 5);
     CHECK_EQ(weft_pg_explain(c, "SELECT g FROM generate_series(1, 10) g WHERE g > $1", p, 0, &plan), 0);
-    CHECK(plan[0] == '[' && strstr(plan, "\"Plan\"") && strstr(plan, "Function Scan"));
-    CHECK(!strstr(plan, "Actual Rows"));
+    WEFT_TEST_CHECK(plan[0] == '[' && strstr(plan, "\"Plan\"") && strstr(plan, "Function Scan"));
+    WEFT_TEST_CHECK(!strstr(plan, "Actual Rows"));
     free(plan);
     CHECK_EQ(weft_pg_explain(c, "SELECT g FROM generate_series(1, 10) g WHERE g > $1", p, 1, &plan), 0);
-    CHECK(strstr(plan, "\"Actual Rows\": 5") != NULL);
+    WEFT_TEST_CHECK(strstr(plan, "\"Actual Rows\": 5") != NULL);
     free(plan);
     CHECK_EQ(weft_pg_explain(c, "SELECT FROM nowhere", NULL, 0, &plan), -WEFT_PG_ESERVER);
-    CHECK(plan == NULL);
+    WEFT_TEST_CHECK(plan == NULL);
     weft_pg_params_free(p);
     weft_pg_free(c);
     return 0;
@@ -151,12 +152,11 @@ TASK_TEST(test_explain)
 int main(int argc, char **argv)
 {
     dsn = pg_env_dsn();
-    static const test_case tests[] = {
+    static const weft_test_case cases[] = {
         {"fetchrow_fetchval", test_fetchrow_fetchval},
         {"executemany", test_executemany},
         {"prepared_handle", test_prepared_handle},
         {"explain", test_explain},
-        {NULL, NULL},
     };
-    return run_tests(tests, argc, argv);
+    return weft_test_main(cases, sizeof cases / sizeof *cases, argc, argv);
 }

@@ -10,7 +10,8 @@
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
-#include "check.h"
+#include <weft/test.h>
+#include "check.h" /* CHECK_EQ prints both values (test.h has no such check); CHECK in helpers */
 #include "pg_env.h"
 
 static const char *dsn;
@@ -212,7 +213,7 @@ static int read_row(void *arg, const weft_pg_value *v, int n)
     return 0;
 }
 
-TASK_TEST(test_round_trip)
+WEFT_TEST(test_round_trip)
 {
     weft_pg *c = pg_connect_ok(dsn);
     make_tables(c);
@@ -299,7 +300,7 @@ static void copy_gen(weft_pg *c, gen *g, int expect)
     weft_pg_params_free(g->p);
 }
 
-TASK_TEST(test_many_and_errors)
+WEFT_TEST(test_many_and_errors)
 {
     weft_pg *c = pg_connect_ok(dsn);
     exec_ok(c, "DROP TABLE IF EXISTS cr_many;"
@@ -311,7 +312,7 @@ TASK_TEST(test_many_and_errors)
      * the connection is usable */
     gen dup = {.n = 100000, .fail_at = -1, .sleep_at = -1};
     copy_gen(c, &dup, -WEFT_PG_ESERVER);
-    CHECK(!strcmp(weft_pg_sqlstate(c), "23505"));
+    WEFT_TEST_CHECK(!strcmp(weft_pg_sqlstate(c), "23505"));
     CHECK_EQ(count(c, "SELECT count(*) FROM cr_many"), 100000);
     exec_ok(c, "TRUNCATE cr_many");
     /* the row source fails after more than a chunk went out */
@@ -338,7 +339,7 @@ TASK_TEST(test_many_and_errors)
     CHECK_EQ(weft_pg_copy_records(c, NULL, "cr_many", cols, 2, rows, 1, NULL), -EINVAL);
     CHECK_EQ(weft_pg_copy_records(c, NULL, "no_such_table", NULL, 0, rows, 1, NULL),
              -WEFT_PG_ESERVER);
-    CHECK(!strcmp(weft_pg_sqlstate(c), "42P01"));
+    WEFT_TEST_CHECK(!strcmp(weft_pg_sqlstate(c), "42P01"));
     CHECK_EQ(weft_pg_copy_records(c, NULL, "cr_many", (const char *const[]){"nope"}, 1, rows, 1,
                                   NULL), -WEFT_PG_ESERVER);
     weft_pg_params_free(p);
@@ -410,7 +411,7 @@ static int stop_at_row(void *arg, const weft_pg_value *v, int n)
     return ++*seen == 500 ? -EIO : 0;
 }
 
-TASK_TEST(test_cancel_mid_copy)
+WEFT_TEST(test_cancel_mid_copy)
 {
     weft_pg *c = pg_connect_ok(dsn);
     exec_ok(c, "DROP TABLE IF EXISTS cr_many; CREATE TABLE cr_many (id int4, name text)");
@@ -426,15 +427,15 @@ TASK_TEST(test_cancel_mid_copy)
     double t0 = weft_now();
     CHECK_EQ(weft_timeout(0.3, copy_out_body, &out), -ETIMEDOUT);
     CHECK_EQ(count(c, "SELECT 41 + 1"), 42);
-    CHECK(weft_now() - t0 < 10);
+    WEFT_TEST_CHECK(weft_now() - t0 < 10);
     /* out: cancelled while weft waits for the server's rows; the statement
      * is cancelled on the server (not left to run its 10 s) */
     slow_out server = {c, 0};
     t0 = weft_now();
     CHECK_EQ(weft_timeout(0.3, copy_sleepy_body, &server), -ETIMEDOUT);
     CHECK_EQ(count(c, "SELECT 43"), 43);
-    CHECK(weft_now() - t0 < 5);
-    CHECK(server.seen < 1000);
+    WEFT_TEST_CHECK(weft_now() - t0 < 5);
+    WEFT_TEST_CHECK(server.seen < 1000);
     /* the consumer stops it */
     int64_t seen = 0;
     CHECK_EQ(weft_pg_copy_records_out(c, "SELECT * FROM generate_series(1, 1000000)", stop_at_row,
@@ -461,7 +462,7 @@ static int count_rows(void *arg, const weft_pg_value *v, int n)
  * own), and one that would close the parenthesis and add a statement of
  * its own is refused whole (it is described as one statement first), so
  * nothing of it runs. */
-TASK_TEST(test_out_query_edges)
+WEFT_TEST(test_out_query_edges)
 {
     weft_pg *c = pg_connect_ok(dsn);
     int64_t seen = 0, rows = 0;
@@ -483,7 +484,7 @@ TASK_TEST(test_out_query_edges)
 /* A table with a generated column, no column list given: COPY's own list
  * (every column but the generated ones, PostgreSQL 12+) is what the rows
  * carry, so its types are what the values are encoded for. */
-TASK_TEST(test_generated_column)
+WEFT_TEST(test_generated_column)
 {
     weft_pg *c = pg_connect_ok(dsn);
     exec_ok(c, "DROP TABLE IF EXISTS cr_gen; CREATE TABLE cr_gen (id int4,"
@@ -521,13 +522,12 @@ TASK_TEST(test_generated_column)
 int main(int argc, char **argv)
 {
     dsn = pg_env_dsn();
-    static const test_case tests[] = {
+    static const weft_test_case cases[] = {
         {"round_trip", test_round_trip},
         {"many_and_errors", test_many_and_errors},
         {"cancel_mid_copy", test_cancel_mid_copy},
         {"out_query_edges", test_out_query_edges},
         {"generated_column", test_generated_column},
-        {NULL, NULL},
     };
-    return run_tests(tests, argc, argv);
+    return weft_test_main(cases, sizeof cases / sizeof *cases, argc, argv);
 }

@@ -16,7 +16,8 @@
 #include <pthread.h>
 #include <sys/mman.h>
 #include <unistd.h>
-#include "check.h"
+#include <weft/test.h>
+#include "check.h" /* CHECK_EQ prints both values (test.h has no such check); CHECK in helpers */
 #include "pg_env.h"
 #include "pg_fake.h"
 
@@ -44,7 +45,7 @@ static ssize_t one_chunk(void *arg, const char **data)
 
 static int sink_all(void *arg, const char *data, size_t n) { return 0; }
 
-TASK_TEST(defect_17_row_counts)
+WEFT_TEST(defect_17_row_counts)
 {
     pg_fake f;
     char d[256];
@@ -116,7 +117,7 @@ static const char *text_of(weft_pg *c, const char *sql)
     return buf;
 }
 
-TASK_TEST(defect_18_pool_session_reset)
+WEFT_TEST(defect_18_pool_session_reset)
 {
     weft_pg *admin = pg_connect_ok(dsn);
     weft_pg_exec(admin, "DROP ROLE IF EXISTS weft_r18");
@@ -135,26 +136,28 @@ TASK_TEST(defect_18_pool_session_reset)
     CHECK_EQ(weft_pg_exec(c, "PREPARE p18 AS SELECT 18"), 0);
     CHECK_EQ(weft_pg_exec(c, "SET search_path = pg_catalog"), 0);
     CHECK_EQ(weft_pg_exec(c, "SET ROLE weft_r18"), 0);
-    CHECK(!strcmp(text_of(c, "SELECT current_user"), "weft_r18"));
-    CHECK(!weft_pg_in_transaction(c));
+    WEFT_TEST_CHECK(!strcmp(text_of(c, "SELECT current_user"), "weft_r18"));
+    WEFT_TEST_CHECK(!weft_pg_in_transaction(c));
     weft_pg_pool_release(p, c);
 
     CHECK_EQ(weft_pg_pool_acquire(p, &c), 0);
     CHECK_EQ(weft_pg_backend_pid(c), pid); /* the same session, reset */
-    CHECK(!strcmp(text_of(c, "SELECT current_user"), user));
-    CHECK(!strcmp(text_of(c, "SELECT current_setting('search_path')"), "\"$user\", public"));
-    CHECK(!strcmp(text_of(c, "SELECT to_regclass('pg_temp.t18') IS NULL"), "t"));
-    CHECK(!strcmp(text_of(c, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+    WEFT_TEST_CHECK(!strcmp(text_of(c, "SELECT current_user"), user));
+    WEFT_TEST_CHECK(
+        !strcmp(text_of(c, "SELECT current_setting('search_path')"), "\"$user\", public"));
+    WEFT_TEST_CHECK(!strcmp(text_of(c, "SELECT to_regclass('pg_temp.t18') IS NULL"), "t"));
+    WEFT_TEST_CHECK(!strcmp(text_of(c, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
                              " AND pid = pg_backend_pid()"), "0"));
-    CHECK(!strcmp(text_of(c, "SELECT count(*) FROM pg_prepared_statements WHERE from_sql"), "0"));
+    WEFT_TEST_CHECK(
+        !strcmp(text_of(c, "SELECT count(*) FROM pg_prepared_statements WHERE from_sql"), "0"));
     /* weft's own statement cache survived: those statements still exist */
-    CHECK(strcmp(text_of(c, "SELECT count(*) FROM pg_prepared_statements WHERE NOT from_sql"),
-                 "0"));
+    WEFT_TEST_CHECK(
+        strcmp(text_of(c, "SELECT count(*) FROM pg_prepared_statements WHERE NOT from_sql"), "0"));
     /* SET SESSION AUTHORIZATION too */
     CHECK_EQ(weft_pg_exec(c, "SET SESSION AUTHORIZATION weft_r18"), 0);
     weft_pg_pool_release(p, c);
     CHECK_EQ(weft_pg_pool_acquire(p, &c), 0);
-    CHECK(!strcmp(text_of(c, "SELECT session_user"), user));
+    WEFT_TEST_CHECK(!strcmp(text_of(c, "SELECT session_user"), user));
     weft_pg_pool_release(p, c);
     weft_pg_pool_free(p);
     weft_pg_exec(admin, "DROP ROLE weft_r18");
@@ -206,7 +209,7 @@ static void with_host(char *out, size_t n, const char *host)
              host ? rest : rest + (*rest == ' '));
 }
 
-TASK_TEST(defect_20_env_host_and_failover)
+WEFT_TEST(defect_20_env_host_and_failover)
 {
     char d[1024];
     /* failover past a name that does not resolve, as libpq does */
@@ -233,15 +236,15 @@ TASK_TEST(defect_20_env_host_and_failover)
     watching = 0;
     unsetenv("PGHOST");
     CHECK_EQ(loop_lookups, 0);
-    CHECK(max_gap < 0.45); /* the 0.5 s lookup never ran on the loop */
+    WEFT_TEST_CHECK(max_gap < 0.45); /* the 0.5 s lookup never ran on the loop */
     CHECK_EQ(weft_pg_query(c, "SELECT 1", NULL, NULL), 1);
     weft_pg_free(c);
     /* PGCONNECT_TIMEOUT is honoured too: a listener that never answers */
     int l = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t al = sizeof a;
-    CHECK(bind(l, (struct sockaddr *)&a, sizeof a) == 0 && listen(l, 4) == 0);
-    CHECK(getsockname(l, (struct sockaddr *)&a, &al) == 0);
+    WEFT_TEST_CHECK(bind(l, (struct sockaddr *)&a, sizeof a) == 0 && listen(l, 4) == 0);
+    WEFT_TEST_CHECK(getsockname(l, (struct sockaddr *)&a, &al) == 0);
     snprintf(d, sizeof d, "host=127.0.0.1 port=%d user=x sslmode=disable", ntohs(a.sin_port));
     setenv("PGCONNECT_TIMEOUT", "1", 1);
     double t0 = weft_now();
@@ -249,7 +252,7 @@ TASK_TEST(defect_20_env_host_and_failover)
     unsetenv("PGCONNECT_TIMEOUT");
     free(err);
     close(l);
-    CHECK(weft_now() - t0 < 5);
+    WEFT_TEST_CHECK(weft_now() - t0 < 5);
     return 0;
 }
 
@@ -271,7 +274,7 @@ static int plus_one(weft_pg *c)
     return rc;
 }
 
-TASK_TEST(defect_18_pool_statements_dropped_by_holder)
+WEFT_TEST(defect_18_pool_statements_dropped_by_holder)
 {
     static const char *const drops[] = {"DISCARD ALL", "DEALLOCATE ALL",
                                         "DEALLOCATE ALL; PREPARE weft_s1 AS SELECT 0"};
@@ -283,12 +286,13 @@ TASK_TEST(defect_18_pool_statements_dropped_by_holder)
         CHECK_EQ(weft_pg_pool_acquire(p, &c), 0);
         CHECK_EQ(plus_one(c), 1);
         CHECK_EQ(plus_one(c), 1); /* now from weft's statement cache */
-        CHECK(weft_pg_exec(c, drops[i]) >= 0);
+        WEFT_TEST_CHECK(weft_pg_exec(c, drops[i]) >= 0);
         weft_pg_pool_release(p, c);
         CHECK_EQ(weft_pg_pool_acquire(p, &c), 0);
         CHECK_EQ(plus_one(c), 1);
         CHECK_EQ(plus_one(c), 1);
-        CHECK(!strcmp(text_of(c, "SELECT count(*) FROM pg_prepared_statements WHERE from_sql"), "0"));
+        WEFT_TEST_CHECK(
+            !strcmp(text_of(c, "SELECT count(*) FROM pg_prepared_statements WHERE from_sql"), "0"));
         weft_pg_pool_release(p, c);
     }
     weft_pg_pool_free(p);
@@ -321,7 +325,7 @@ static ssize_t big_source(void *arg, const char **data)
     return (ssize_t)b->n;
 }
 
-TASK_TEST(defect_22_lengths)
+WEFT_TEST(defect_22_lengths)
 {
     weft_pg *c = pg_connect_ok(dsn);
     void *bad = unreadable();
@@ -364,13 +368,13 @@ TASK_TEST(defect_22_lengths)
     weft_pg *fc = pg_connect_ok(pg_fake_dsn(&f, d, sizeof d));
     size_t n = 4 * GIB + 10;
     char *zeros = mmap(NULL, n, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    CHECK(zeros != MAP_FAILED);
+    WEFT_TEST_CHECK(zeros != MAP_FAILED);
     big_chunk bc = {zeros, n, 0};
     int rc = weft_pg_copy_in(fc, "COPY t FROM STDIN", big_source, &bc);
     /* before: (int)n == 10, so 10 bytes went and the COPY "succeeded" */
-    CHECK(rc < 0);
-    CHECK(f.copy_bytes >= 8 << 20);
-    CHECK(f.copy_max_msg <= 1 << 20);
+    WEFT_TEST_CHECK(rc < 0);
+    WEFT_TEST_CHECK(f.copy_bytes >= 8 << 20);
+    WEFT_TEST_CHECK(f.copy_max_msg <= 1 << 20);
     munmap(zeros, n);
     weft_pg_free(fc);
     pg_fake_stop(&f);
@@ -381,12 +385,12 @@ TASK_TEST(defect_22_lengths)
     char *text = malloc(rows * 10);
     for (size_t i = 0; i < rows; i++) len += (size_t)sprintf(text + len, "r%07zu\n", i);
     bc = (big_chunk){text, len, 0};
-    CHECK(len > 2 << 20);
+    WEFT_TEST_CHECK(len > 2 << 20);
     CHECK_EQ(weft_pg_copy_in(c, "COPY t22 FROM STDIN", big_source, &bc), (int)rows);
     weft_pg_result *r;
     CHECK_EQ(weft_pg_query(c, "SELECT count(DISTINCT v), min(v), max(v) FROM t22", NULL, &r), 1);
-    CHECK(!strcmp(weft_pg_get_text(r, 0, 0), "300000"));
-    CHECK(!strcmp(weft_pg_get_text(r, 0, 2), "r0299999"));
+    WEFT_TEST_CHECK(!strcmp(weft_pg_get_text(r, 0, 0), "300000"));
+    WEFT_TEST_CHECK(!strcmp(weft_pg_get_text(r, 0, 2), "r0299999"));
     weft_pg_result_free(r);
     free(text);
     weft_pg_free(c);
@@ -418,22 +422,22 @@ static int use_decimal_comma_locale(char *dir, size_t n)
     return setlocale(LC_ALL, "de_DE.UTF-8") != NULL;
 }
 
-TASK_TEST(defect_21_float_range_and_locale)
+WEFT_TEST(defect_21_float_range_and_locale)
 {
     weft_pg *c = pg_connect_ok(dsn);
     double d = 0;
     /* 1e400 does not fit a double: the header promises -ERANGE, not inf */
     weft_pg_result *r = query1(c, "SELECT '1e400'::numeric, '-1e400'::numeric, "
                                   "'1e-400'::numeric, 'Infinity'::float8, '2.5'::numeric");
-    CHECK(r);
+    WEFT_TEST_CHECK(r);
     CHECK_EQ(weft_pg_get_double(r, 0, 0, &d), -ERANGE);
     CHECK_EQ(weft_pg_get_double(r, 0, 1, &d), -ERANGE);
     CHECK_EQ(weft_pg_get_double(r, 0, 2, &d), 0); /* underflow: 0 is the nearest */
-    CHECK(d == 0);
+    WEFT_TEST_CHECK(d == 0);
     CHECK_EQ(weft_pg_get_double(r, 0, 3, &d), 0); /* a real infinity stays one */
-    CHECK(isinf(d) && d > 0);
+    WEFT_TEST_CHECK(isinf(d) && d > 0);
     CHECK_EQ(weft_pg_get_double(r, 0, 4, &d), 0);
-    CHECK(d == 2.5);
+    WEFT_TEST_CHECK(d == 2.5);
     weft_pg_result_free(r);
 
     /* a decimal-comma locale must change neither what is sent nor what is read */
@@ -444,21 +448,21 @@ TASK_TEST(defect_21_float_range_and_locale)
     } else {
         char probe[16];
         snprintf(probe, sizeof probe, "%.2f", 3.25);
-        CHECK(!strcmp(probe, "3,25")); /* the locale really is in force */
+        WEFT_TEST_CHECK(!strcmp(probe, "3,25")); /* the locale really is in force */
         weft_pg_params *p = weft_pg_params_new();
         CHECK_EQ(weft_pg_params_double(p, 3.25), 0);
         CHECK_EQ(weft_pg_query(c, "SELECT $1::float8, $1::float8 = 3.25", p, &r), 1);
         int eq = 0;
         CHECK_EQ(weft_pg_get_bool(r, 0, 1, &eq), 0);
-        CHECK(eq);
+        WEFT_TEST_CHECK(eq);
         weft_pg_result_free(r);
         weft_pg_params_free(p);
         r = query1(c, "SELECT '3.25'::float8, '-0.5'::numeric");
-        CHECK(r);
+        WEFT_TEST_CHECK(r);
         CHECK_EQ(weft_pg_get_double(r, 0, 0, &d), 0);
-        CHECK(d == 3.25);
+        WEFT_TEST_CHECK(d == 3.25);
         CHECK_EQ(weft_pg_get_double(r, 0, 1, &d), 0);
-        CHECK(d == -0.5);
+        WEFT_TEST_CHECK(d == -0.5);
         weft_pg_result_free(r);
         setlocale(LC_ALL, "C");
         char cmd[128];
@@ -500,7 +504,7 @@ static int fake_timestamp(weft_pg *c, const char *sql, int64_t *v)
     return rc;
 }
 
-TASK_TEST(defect_21_timestamps)
+WEFT_TEST(defect_21_timestamps)
 {
     weft_pg *c = pg_connect_ok(dsn);
     CHECK_EQ(weft_pg_exec(c, "SET TimeZone = 'Asia/Kolkata'"), 0);
@@ -582,14 +586,14 @@ static int fake_numeric(weft_pg *c, const char *sql, char *text, size_t n)
     return rc;
 }
 
-TASK_TEST(defect_21_numeric_digits)
+WEFT_TEST(defect_21_numeric_digits)
 {
     pg_fake f;
     char d[256], text[64];
     CHECK_EQ(pg_fake_start(&f, num_replies), 0);
     weft_pg *c = pg_connect_ok(pg_fake_dsn(&f, d, sizeof d));
     CHECK_EQ(fake_numeric(c, "SELECT num_fine", text, sizeof text), 0);
-    CHECK(!strcmp(text, "-9999.0"));
+    WEFT_TEST_CHECK(!strcmp(text, "-9999.0"));
     /* a digit of 65535 printed as "6553" with rc 0 */
     CHECK_EQ(fake_numeric(c, "SELECT num_digit_65535", text, sizeof text), -EINVAL);
     CHECK_EQ(fake_numeric(c, "SELECT num_digit_10000", text, sizeof text), -EINVAL);
@@ -613,7 +617,7 @@ TASK_TEST(defect_21_numeric_digits)
     for (int i = 0; i < 6; i++) {
         const char *t = NULL;
         CHECK_EQ(weft_pg_get_numeric(r, 0, i, &t), 0);
-        CHECK(!strcmp(t, want[i]));
+        WEFT_TEST_CHECK(!strcmp(t, want[i]));
     }
     weft_pg_result_free(r);
     weft_pg_free(c);
@@ -627,7 +631,7 @@ static size_t heap_used(void)
     return m.uordblks + m.hblkhd; /* large blocks are mmapped */
 }
 
-TASK_TEST(defect_21_decode_once)
+WEFT_TEST(defect_21_decode_once)
 {
     weft_pg *c = pg_connect_ok(dsn);
     weft_pg_result *r;
@@ -640,12 +644,12 @@ TASK_TEST(defect_21_decode_once)
         CHECK_EQ(weft_pg_get_bytea(r, 0, 0, &data, &n), 0);
         CHECK_EQ(n, (size_t)1 << 20);
         if (!first) first = data;
-        CHECK(data == first); /* the same copy every time */
+        WEFT_TEST_CHECK(data == first); /* the same copy every time */
     }
-    CHECK(((const unsigned char *)data)[n - 1] == 0xab);
+    WEFT_TEST_CHECK(((const unsigned char *)data)[n - 1] == 0xab);
     size_t grew = heap_used() - before;
     fprintf(stderr, "defect_21: 64 reads of a 1 MiB bytea grew the heap by %zu bytes\n", grew);
-    CHECK(grew < (4u << 20)); /* one copy (1 MiB), not 64 */
+    WEFT_TEST_CHECK(grew < (4u << 20)); /* one copy (1 MiB), not 64 */
     weft_pg_result_free(r);
 
     CHECK_EQ(weft_pg_query_with(c, "SELECT '-12.3400'::numeric, '7'::numeric FROM generate_series(1, 3)",
@@ -655,15 +659,15 @@ TASK_TEST(defect_21_decode_once)
     for (int i = 0; i < 16; i++) {
         CHECK_EQ(weft_pg_get_numeric(r, 2, 0, &t2), 0);
         if (!t1) t1 = t2;
-        CHECK(t1 == t2);
+        WEFT_TEST_CHECK(t1 == t2);
     }
-    CHECK(!strcmp(t1, "-12.3400"));
+    WEFT_TEST_CHECK(!strcmp(t1, "-12.3400"));
     double d;
     CHECK_EQ(weft_pg_get_double(r, 2, 0, &d), 0);
-    CHECK(d == -12.34);
+    WEFT_TEST_CHECK(d == -12.34);
     CHECK_EQ(weft_pg_get_numeric(r, 2, 1, &t2), 0);
-    CHECK(!strcmp(t2, "7") && t1 != t2);
-    CHECK(!strcmp(t1, "-12.3400")); /* still valid */
+    WEFT_TEST_CHECK(!strcmp(t2, "7") && t1 != t2);
+    WEFT_TEST_CHECK(!strcmp(t1, "-12.3400")); /* still valid */
     weft_pg_result_free(r);
 
     /* row by row: each row's decoded values go with the row (ASan: no leak) */
@@ -689,7 +693,7 @@ TASK_TEST(defect_21_decode_once)
 int main(int argc, char **argv)
 {
     dsn = pg_env_dsn();
-    static const test_case tests[] = {
+    static const weft_test_case cases[] = {
         {"defect_17_row_counts", defect_17_row_counts},
         {"defect_18_pool_session_reset", defect_18_pool_session_reset},
         {"defect_20_env_host_and_failover", defect_20_env_host_and_failover},
@@ -700,7 +704,6 @@ int main(int argc, char **argv)
         {"defect_21_numeric_digits", defect_21_numeric_digits},
         {"defect_21_decode_once", defect_21_decode_once},
         {"defect_22_lengths", defect_22_lengths},
-        {NULL, NULL},
     };
-    return run_tests(tests, argc, argv);
+    return weft_test_main(cases, sizeof cases / sizeof *cases, argc, argv);
 }

@@ -8,7 +8,8 @@
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
-#include "check.h"
+#include <weft/test.h>
+#include "check.h" /* CHECK_EQ prints both values (test.h has no such check); CHECK in helpers */
 #include "pg_env.h"
 
 #ifndef WEFT_WANT_DEPRECATION_WARNINGS
@@ -17,7 +18,7 @@
 
 static const char *dsn;
 
-TASK_TEST(test_old_names_behave_as_new)
+WEFT_TEST(test_old_names_behave_as_new)
 {
     weft_pg *c = pg_connect_ok(dsn);
     weft_pg_params *p = weft_pg_params_new();
@@ -43,9 +44,9 @@ TASK_TEST(test_old_names_behave_as_new)
     CHECK_EQ(weft_pg_pool_new(dsn, &o, &pool), 0);
     weft_pg_error e;
     CHECK_EQ(weft_pg_pool_query_err(pool, "SELECT nope", NULL, 0, NULL, &e), -WEFT_PG_ESERVER);
-    CHECK(!strcmp(e.sqlstate, "42703"));
+    WEFT_TEST_CHECK(!strcmp(e.sqlstate, "42703"));
     CHECK_EQ(weft_pg_pool_query_err(pool, "SELECT 1", NULL, 0, NULL, &e), 1);
-    CHECK(e.sqlstate[0] == 0);
+    WEFT_TEST_CHECK(e.sqlstate[0] == 0);
     weft_pg_pool_free(pool);
     return 0;
 }
@@ -53,9 +54,8 @@ TASK_TEST(test_old_names_behave_as_new)
 int main(int argc, char **argv)
 {
     dsn = pg_env_dsn();
-    static const test_case tests[] = {
+    static const weft_test_case cases[] = {
         {"old_names_behave_as_new", test_old_names_behave_as_new},
-        {NULL, NULL},
     };
-    return run_tests(tests, argc, argv);
+    return weft_test_main(cases, sizeof cases / sizeof *cases, argc, argv);
 }

@@ -15,7 +15,8 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdint.h>
-#include "check.h"
+#include <weft/test.h>
+#include "check.h" /* CHECK_EQ prints both values (test.h has no such check); CHECK in helpers */
 #include "pg_env.h"
 
 static const char *dsn;
@@ -262,17 +263,17 @@ static void compare(const weft_pg_result *r, int row, int col, PGresult *lp)
     CHECK(!strcmp(mine, text));
 }
 
-TASK_TEST(test_binary_against_libpq_text)
+WEFT_TEST(test_binary_against_libpq_text)
 {
     PGconn *lp = PQconnectdb(dsn); /* plain blocking libpq: the reference */
-    CHECK(PQstatus(lp) == CONNECTION_OK);
+    WEFT_TEST_CHECK(PQstatus(lp) == CONNECTION_OK);
     PGresult *res = PQexec(lp, fill_sql);
     if (PQresultStatus(res) != PGRES_COMMAND_OK) fprintf(stderr, "%s\n", PQerrorMessage(lp));
-    CHECK(PQresultStatus(res) == PGRES_COMMAND_OK);
+    WEFT_TEST_CHECK(PQresultStatus(res) == PGRES_COMMAND_OK);
     PQclear(res);
     static const char q[] = "SELECT * FROM diff_vals ORDER BY ctid";
     PGresult *text = PQexec(lp, q);
-    CHECK(PQresultStatus(text) == PGRES_TUPLES_OK);
+    WEFT_TEST_CHECK(PQresultStatus(text) == PGRES_TUPLES_OK);
     weft_pg *c = pg_connect_ok(dsn);
     CHECK_EQ(weft_pg_exec(c, "SET TimeZone = 'UTC'"), 0);
     weft_pg_result *r;
@@ -292,7 +293,8 @@ TASK_TEST(test_binary_against_libpq_text)
 int main(int argc, char **argv)
 {
     dsn = pg_env_dsn();
-    static const test_case tests[] = {{"binary_against_libpq_text", test_binary_against_libpq_text},
-                                      {NULL, NULL}};
-    return run_tests(tests, argc, argv);
+    static const weft_test_case cases[] = {
+        {"binary_against_libpq_text", test_binary_against_libpq_text},
+    };
+    return weft_test_main(cases, sizeof cases / sizeof *cases, argc, argv);
 }

@@ -5,7 +5,8 @@
 #include <weft/pg.h>
 #include <errno.h>
 #include <stdint.h>
-#include "check.h"
+#include <weft/test.h>
+#include "check.h" /* CHECK_EQ prints both values (test.h has no such check); CHECK in helpers */
 #include "pg_env.h"
 
 static const char *dsn;
@@ -36,7 +37,7 @@ static void on_query(weft_pg *c, const char *sql, double s, int64_t rows, int rc
     snprintf(q->sql, sizeof q->sql, "%s", sql);
 }
 
-TASK_TEST(test_listeners)
+WEFT_TEST(test_listeners)
 {
     weft_pg *c = pg_connect_ok(dsn), *killer = pg_connect_ok(dsn);
     logbuf b = {"", 0};
@@ -44,10 +45,10 @@ TASK_TEST(test_listeners)
     CHECK_EQ(weft_pg_exec(c, "DO $$BEGIN RAISE NOTICE 'one'; RAISE WARNING 'two';"
                              " RAISE NOTICE 'three' USING ERRCODE = '01234'; END$$"), 0);
     CHECK_EQ(b.n, 3);
-    CHECK(!strcmp(b.text, "NOTICE:00000:one|WARNING:01000:two|NOTICE:01234:three|"));
+    WEFT_TEST_CHECK(!strcmp(b.text, "NOTICE:00000:one|WARNING:01000:two|NOTICE:01234:three|"));
     b.text[0] = 0;
     CHECK_EQ(weft_pg_query(c, "DROP TABLE IF EXISTS no_such_table_here", NULL, NULL), 0);
-    CHECK(strstr(b.text, "does not exist, skipping") != NULL);
+    WEFT_TEST_CHECK(strstr(b.text, "does not exist, skipping") != NULL);
     weft_pg_set_log_listener(c, NULL, NULL);
     CHECK_EQ(weft_pg_exec(c, "DO $$BEGIN RAISE NOTICE 'unheard'; END$$"), 0);
     CHECK_EQ(b.n, 4);
@@ -55,15 +56,16 @@ TASK_TEST(test_listeners)
     qlog q = {0};
     weft_pg_set_query_logger(c, on_query, &q);
     CHECK_EQ(weft_pg_query(c, "SELECT generate_series(1, 3)", NULL, NULL), 3);
-    CHECK(q.n == 1 && q.rows == 3 && q.rc == 0 && q.secs >= 0 && !strcmp(q.sql, "SELECT generate_series(1, 3)"));
+    WEFT_TEST_CHECK(q.n == 1 && q.rows == 3 && q.rc == 0 && q.secs >= 0 &&
+                    !strcmp(q.sql, "SELECT generate_series(1, 3)"));
     CHECK_EQ(weft_pg_exec(c, "SELEC"), -WEFT_PG_ESERVER);
-    CHECK(q.n == 2 && q.rc == -WEFT_PG_ESERVER);
+    WEFT_TEST_CHECK(q.n == 2 && q.rc == -WEFT_PG_ESERVER);
     weft_pg_set_query_logger(c, NULL, NULL);
     /* command timeout: the statement is cancelled, the connection stays */
     weft_pg_set_command_timeout(c, 0.3);
     double t0 = weft_now();
     CHECK_EQ(weft_pg_query(c, "SELECT pg_sleep(5)", NULL, NULL), -ETIMEDOUT);
-    CHECK(weft_now() - t0 < 3);
+    WEFT_TEST_CHECK(weft_now() - t0 < 3);
     CHECK_EQ(weft_pg_exec(c, "SELECT pg_sleep(5)"), -ETIMEDOUT);
     weft_pg_set_command_timeout(c, 0);
     CHECK_EQ(weft_pg_query(c, "SELECT pg_sleep(0.4)", NULL, NULL), 1);
@@ -85,7 +87,7 @@ TASK_TEST(test_listeners)
     return 0;
 }
 
-TASK_TEST(test_statement_cache_limits)
+WEFT_TEST(test_statement_cache_limits)
 {
     weft_pg *c = pg_connect_ok(dsn);
     CHECK_EQ(weft_pg_exec(c, "DROP TABLE IF EXISTS lc_plan; CREATE TABLE lc_plan (a int);"
@@ -98,13 +100,13 @@ TASK_TEST(test_statement_cache_limits)
     /* the cached plan's result type changed (0A000): re-prepared, retried */
     CHECK_EQ(weft_pg_query(c, "SELECT * FROM lc_plan", NULL, &r), 1);
     CHECK_EQ(weft_pg_result_ncols(r), 2);
-    CHECK(!strcmp(weft_pg_get_text(r, 0, 1), "x"));
+    WEFT_TEST_CHECK(!strcmp(weft_pg_get_text(r, 0, 1), "x"));
     weft_pg_result_free(r);
     /* inside a transaction the error aborts it: reported, not retried */
     CHECK_EQ(weft_pg_exec(c, "ALTER TABLE lc_plan ADD COLUMN c int"), 0);
     CHECK_EQ(weft_pg_begin(c), 1);
     int rc = weft_pg_query(c, "SELECT * FROM lc_plan", NULL, NULL);
-    CHECK(rc == -WEFT_PG_ESERVER && !strcmp(weft_pg_sqlstate(c), "0A000"));
+    WEFT_TEST_CHECK(rc == -WEFT_PG_ESERVER && !strcmp(weft_pg_sqlstate(c), "0A000"));
     CHECK_EQ(weft_pg_rollback(c), 0);
     /* cache size: 2 entries at most */
     CHECK_EQ(weft_pg_set_stmt_cache_size(c, 2), 0);
@@ -115,7 +117,7 @@ TASK_TEST(test_statement_cache_limits)
         CHECK_EQ(weft_pg_query(c, sql, NULL, NULL), 1);
     }
     CHECK_EQ(weft_pg_fetch_bigint(c, "SELECT count(*) FROM pg_prepared_statements", NULL, &n), 0);
-    CHECK(n <= 2);
+    WEFT_TEST_CHECK(n <= 2);
     CHECK_EQ(weft_pg_set_stmt_cache_size(c, 0), 0);
     CHECK_EQ(weft_pg_fetch_bigint(c, "SELECT count(*) FROM pg_prepared_statements", NULL, &n), 0);
     CHECK_EQ(n, 0);
@@ -124,7 +126,7 @@ TASK_TEST(test_statement_cache_limits)
     return 0;
 }
 
-TASK_TEST(test_transaction_modes)
+WEFT_TEST(test_transaction_modes)
 {
     weft_pg *a = pg_connect_ok(dsn), *b = pg_connect_ok(dsn);
     CHECK_EQ(weft_pg_exec(a, "DROP TABLE IF EXISTS lc_iso; CREATE TABLE lc_iso (v int);"
@@ -132,7 +134,7 @@ TASK_TEST(test_transaction_modes)
     char *s;
     CHECK_EQ(weft_pg_begin_opts(a, WEFT_PG_ISO_REPEATABLE_READ, 0, 0), 1);
     CHECK_EQ(weft_pg_fetch_text(a, "SHOW transaction_isolation", NULL, &s), 0);
-    CHECK(!strcmp(s, "repeatable read"));
+    WEFT_TEST_CHECK(!strcmp(s, "repeatable read"));
     free(s);
     int64_t v;
     CHECK_EQ(weft_pg_fetch_bigint(a, "SELECT sum(v) FROM lc_iso", NULL, &v), 0);
@@ -150,13 +152,13 @@ TASK_TEST(test_transaction_modes)
     CHECK_EQ(weft_pg_commit(a), 0);
     CHECK_EQ(weft_pg_begin_opts(a, WEFT_PG_ISO_SERIALIZABLE, 1, 1), 1);
     CHECK_EQ(weft_pg_fetch_text(a, "SHOW transaction_read_only", NULL, &s), 0);
-    CHECK(!strcmp(s, "on"));
+    WEFT_TEST_CHECK(!strcmp(s, "on"));
     free(s);
     CHECK_EQ(weft_pg_fetch_text(a, "SHOW transaction_deferrable", NULL, &s), 0);
-    CHECK(!strcmp(s, "on"));
+    WEFT_TEST_CHECK(!strcmp(s, "on"));
     free(s);
     CHECK_EQ(weft_pg_exec(a, "INSERT INTO lc_iso VALUES (5)"), -WEFT_PG_ESERVER);
-    CHECK(!strcmp(weft_pg_sqlstate(a), "25006"));
+    WEFT_TEST_CHECK(!strcmp(weft_pg_sqlstate(a), "25006"));
     CHECK_EQ(weft_pg_rollback(a), 0);
     CHECK_EQ(weft_pg_begin_opts(a, 9, 0, 0), -EINVAL);
     CHECK_EQ(weft_pg_exec(a, "DROP TABLE lc_iso"), 0);
@@ -184,7 +186,7 @@ static int h_reset(weft_pg *c, void *arg)
     return weft_pg_exec(c, "RESET ALL; UNLISTEN *");
 }
 
-TASK_TEST(test_pool_hooks_and_limits)
+WEFT_TEST(test_pool_hooks_and_limits)
 {
     hooks h = {0};
     weft_pg_pool_opts o = {.min_size = 1, .max_size = 1, .init = h_init, .setup = h_setup,
@@ -198,7 +200,7 @@ TASK_TEST(test_pool_hooks_and_limits)
     CHECK_EQ(h.setup, 1);
     char *s;
     CHECK_EQ(weft_pg_fetch_text(c, "SHOW application_name", NULL, &s), 0); /* query 1 */
-    CHECK(!strcmp(s, "lc_init"));
+    WEFT_TEST_CHECK(!strcmp(s, "lc_init"));
     free(s);
     CHECK_EQ(weft_pg_query(c, "SELECT pg_sleep(3)", NULL, NULL), -ETIMEDOUT); /* the pool's timeout; 2 */
     int pid = weft_pg_backend_pid(c);
@@ -213,16 +215,17 @@ TASK_TEST(test_pool_hooks_and_limits)
     CHECK_EQ(st.size, 0);
     CHECK_EQ(st.closed, 1);
     CHECK_EQ(weft_pg_pool_acquire(p, &c), 0);
-    CHECK(weft_pg_backend_pid(c) != pid);
+    WEFT_TEST_CHECK(weft_pg_backend_pid(c) != pid);
     CHECK_EQ(h.init, 2);
     weft_pg_pool_stats_get(p, &st);
-    CHECK(st.size == 1 && st.in_use == 1 && st.idle == 0 && st.waiting == 0 && st.acquired == 3 && st.opened == 2);
+    WEFT_TEST_CHECK(st.size == 1 && st.in_use == 1 && st.idle == 0 && st.waiting == 0 &&
+                    st.acquired == 3 && st.opened == 2);
     weft_pg_pool_release(p, c);
     /* a failing setup: the acquire fails, the connection goes back */
     h.fail_setup = 1;
     CHECK_EQ(weft_pg_pool_acquire(p, &c), -EPERM);
     weft_pg_pool_stats_get(p, &st);
-    CHECK(st.size == 1 && st.idle == 1 && st.in_use == 0);
+    WEFT_TEST_CHECK(st.size == 1 && st.idle == 1 && st.in_use == 0);
     weft_pg_pool_free(p);
 
     /* idle lifetime */
@@ -233,7 +236,7 @@ TASK_TEST(test_pool_hooks_and_limits)
     weft_pg_pool_release(p, c);
     weft_sleep(0.5);
     CHECK_EQ(weft_pg_pool_acquire(p, &c), 0);
-    CHECK(weft_pg_backend_pid(c) != pid);
+    WEFT_TEST_CHECK(weft_pg_backend_pid(c) != pid);
     weft_pg_pool_stats_get(p, &st);
     CHECK_EQ(st.closed, 1);
     weft_pg_pool_release(p, c);
@@ -257,28 +260,28 @@ static int load_task(void *arg)
     return 0;
 }
 
-TASK_TEST(test_pool_expire_under_load)
+WEFT_TEST(test_pool_expire_under_load)
 {
     weft_pg_pool_opts o = {.min_size = 2, .max_size = 4};
     weft_pg_pool *p;
     CHECK_EQ(weft_pg_pool_new(dsn, &o, &p), 0);
     load l = {p, 0, 0, weft_now() + 1.5};
     weft_task *t[6];
-    for (int i = 0; i < 6; i++) CHECK((t[i] = weft_spawn(load_task, &l)) != NULL);
+    for (int i = 0; i < 6; i++) WEFT_TEST_CHECK((t[i] = weft_spawn(load_task, &l)) != NULL);
     weft_pg_pool_stats st;
     for (int k = 0; k < 5; k++) {
         weft_sleep(0.2);
         weft_pg_pool_stats_get(p, &st);
         int64_t opened = st.opened;
         weft_pg_pool_expire_connections(p);
-        if (k == 4) CHECK(opened >= 4);
+        if (k == 4) WEFT_TEST_CHECK(opened >= 4);
     }
     for (int i = 0; i < 6; i++) CHECK_EQ(weft_await(t[i]), 0);
     CHECK_EQ(l.fails, 0);
-    CHECK(l.done > 20);
+    WEFT_TEST_CHECK(l.done > 20);
     weft_pg_pool_stats_get(p, &st);
-    CHECK(st.opened >= 8); /* each expiry replaced the connections */
-    CHECK(st.waiting == 0 && st.in_use == 0);
+    WEFT_TEST_CHECK(st.opened >= 8); /* each expiry replaced the connections */
+    WEFT_TEST_CHECK(st.waiting == 0 && st.in_use == 0);
     weft_pg_pool_free(p);
     return 0;
 }
@@ -290,7 +293,7 @@ static int wait_notify(void *arg)
     return weft_pg_notify_wait(w->c, NULL, &w->n);
 }
 
-TASK_TEST(test_pool_notifications_stay_with_holder)
+WEFT_TEST(test_pool_notifications_stay_with_holder)
 {
     weft_pg_pool_opts o = {.min_size = 1, .max_size = 1};
     weft_pg_pool *p;
@@ -309,7 +312,7 @@ TASK_TEST(test_pool_notifications_stay_with_holder)
     /* the next holder sees none of them */
     nwait w = {c, NULL};
     CHECK_EQ(weft_timeout(0.5, wait_notify, &w), -ETIMEDOUT);
-    CHECK(w.n == NULL);
+    WEFT_TEST_CHECK(w.n == NULL);
     weft_pg_pool_release(p, c);
     weft_pg_free(other);
     weft_pg_pool_free(p);
@@ -319,14 +322,13 @@ TASK_TEST(test_pool_notifications_stay_with_holder)
 int main(int argc, char **argv)
 {
     dsn = pg_env_dsn();
-    static const test_case tests[] = {
+    static const weft_test_case cases[] = {
         {"listeners", test_listeners},
         {"statement_cache_limits", test_statement_cache_limits},
         {"transaction_modes", test_transaction_modes},
         {"pool_hooks_and_limits", test_pool_hooks_and_limits},
         {"pool_expire_under_load", test_pool_expire_under_load},
         {"pool_notifications_stay_with_holder", test_pool_notifications_stay_with_holder},
-        {NULL, NULL},
     };
-    return run_tests(tests, argc, argv);
+    return weft_test_main(cases, sizeof cases / sizeof *cases, argc, argv);
 }

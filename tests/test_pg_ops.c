@@ -6,7 +6,8 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdint.h>
-#include "check.h"
+#include <weft/test.h>
+#include "check.h" /* CHECK_EQ prints both values (test.h has no such check); CHECK in helpers */
 #include "pg_env.h"
 
 static const char *dsn;
@@ -39,14 +40,14 @@ static int insert_ok(weft_pg *c, void *arg)
     return 7;
 }
 
-TASK_TEST(test_transactions)
+WEFT_TEST(test_transactions)
 {
     weft_pg *c = pg_connect_ok(dsn);
     CHECK_EQ(weft_pg_exec(c, "CREATE TEMP TABLE t(x int)"), 0);
     CHECK_EQ(weft_pg_commit(c), -WEFT_PG_ESTATE);
     CHECK_EQ(weft_pg_rollback(c), -WEFT_PG_ESTATE);
     CHECK_EQ(weft_pg_begin(c), 1);
-    CHECK(weft_pg_in_transaction(c));
+    WEFT_TEST_CHECK(weft_pg_in_transaction(c));
     CHECK_EQ(weft_pg_query(c, "INSERT INTO t VALUES (1)", NULL, NULL), 1);
     CHECK_EQ(weft_pg_begin(c), 2); /* savepoint */
     CHECK_EQ(weft_pg_query(c, "INSERT INTO t VALUES (2)", NULL, NULL), 1);
@@ -55,15 +56,15 @@ TASK_TEST(test_transactions)
     CHECK_EQ(weft_pg_query(c, "INSERT INTO t VALUES (3)", NULL, NULL), 1);
     CHECK_EQ(weft_pg_commit(c), 0);
     CHECK_EQ(weft_pg_commit(c), 0);
-    CHECK(!weft_pg_in_transaction(c));
+    WEFT_TEST_CHECK(!weft_pg_in_transaction(c));
     CHECK_EQ(scalar(c, "SELECT sum(x) FROM t"), 4);
     /* an error inside: commit reports the rollback */
     CHECK_EQ(weft_pg_begin(c), 1);
     CHECK_EQ(weft_pg_query(c, "INSERT INTO t VALUES (1000)", NULL, NULL), 1);
     CHECK_EQ(weft_pg_query(c, "SELECT 1/0", NULL, NULL), -WEFT_PG_ESERVER);
     CHECK_EQ(weft_pg_commit(c), -WEFT_PG_ESERVER);
-    CHECK(!strcmp(weft_pg_sqlstate(c), "25P02"));
-    CHECK(!weft_pg_in_transaction(c));
+    WEFT_TEST_CHECK(!strcmp(weft_pg_sqlstate(c), "25P02"));
+    WEFT_TEST_CHECK(!weft_pg_in_transaction(c));
     CHECK_EQ(scalar(c, "SELECT sum(x) FROM t"), 4);
     /* the callback form */
     CHECK_EQ(weft_pg_transaction(c, insert_then_fail, NULL), -EIO);
@@ -75,7 +76,7 @@ TASK_TEST(test_transactions)
 
 /* ---- rows one by one, very large results ---- */
 
-TASK_TEST(test_rows_cursor_large)
+WEFT_TEST(test_rows_cursor_large)
 {
     weft_pg *c = pg_connect_ok(dsn);
     weft_pg_rows *it;
@@ -104,19 +105,19 @@ TASK_TEST(test_rows_cursor_large)
     weft_pg_rows_close(it);
     double t0 = weft_now();
     CHECK_EQ(scalar(c, "SELECT 5"), 5);
-    CHECK(weft_now() - t0 < 10);
+    WEFT_TEST_CHECK(weft_now() - t0 < 10);
     /* an error mid-stream ends the cursor with it */
     CHECK_EQ(weft_pg_query_rows(c, "SELECT 1/(g-3) FROM generate_series(1, 5) g", NULL, 0, &it),
              0);
     while ((rc = weft_pg_rows_next(it, &row)) == 1) {}
     CHECK_EQ(rc, -WEFT_PG_ESERVER);
-    CHECK(!strcmp(weft_pg_sqlstate(c), "22012"));
+    WEFT_TEST_CHECK(!strcmp(weft_pg_sqlstate(c), "22012"));
     weft_pg_rows_close(it);
     /* a very large result in one piece */
     weft_pg_result *r;
     CHECK_EQ(weft_pg_query(c, "SELECT g, md5(g::text) FROM generate_series(1, 200000) g", NULL,
                            &r), 200000);
-    CHECK(!strcmp(weft_pg_get_text(r, 199999, 0), "200000"));
+    WEFT_TEST_CHECK(!strcmp(weft_pg_get_text(r, 199999, 0), "200000"));
     weft_pg_result_free(r);
     weft_pg_params_free(p);
     weft_pg_free(c);
@@ -155,7 +156,7 @@ static int copy_sink(void *arg, const char *data, size_t n)
     return k->stop_at && k->rows == k->stop_at ? -EIO : 0;
 }
 
-TASK_TEST(test_copy)
+WEFT_TEST(test_copy)
 {
     weft_pg *c = pg_connect_ok(dsn);
     CHECK_EQ(weft_pg_exec(c, "CREATE TEMP TABLE cp(id int, name text)"), 0);
@@ -171,7 +172,7 @@ TASK_TEST(test_copy)
     s.n = 1;
     CHECK_EQ(weft_pg_copy_in(c, "COPY cp(name, id) FROM STDIN", copy_source, &s),
              -WEFT_PG_ESERVER);
-    CHECK(!strcmp(weft_pg_sqlstate(c), "22P02"));
+    WEFT_TEST_CHECK(!strcmp(weft_pg_sqlstate(c), "22P02"));
     sink k = {0, 0, 0};
     CHECK_EQ(weft_pg_copy_out(c, "COPY cp TO STDOUT", copy_sink, &k), 50000);
     CHECK_EQ(k.rows, 50000);
@@ -191,7 +192,7 @@ TASK_TEST(test_copy)
 
 /* ---- pipelined batches ---- */
 
-TASK_TEST(test_batch_pipeline)
+WEFT_TEST(test_batch_pipeline)
 {
     weft_pg *c = pg_connect_ok(dsn);
     CHECK_EQ(weft_pg_exec(c, "CREATE TEMP TABLE bt(x int PRIMARY KEY)"), 0);
@@ -223,15 +224,15 @@ TASK_TEST(test_batch_pipeline)
     CHECK_EQ(weft_pg_batch_status(b, 0), 1);
     CHECK_EQ(weft_pg_batch_status(b, 1), 3);
     const weft_pg_result *r = weft_pg_batch_result(b, 1);
-    CHECK(r != NULL);
-    CHECK(!strcmp(weft_pg_get_text(r, 2, 0), "2"));
+    WEFT_TEST_CHECK(r != NULL);
+    WEFT_TEST_CHECK(!strcmp(weft_pg_get_text(r, 2, 0), "2"));
     CHECK_EQ(weft_pg_batch_status(b, 2), 1);
     CHECK_EQ(weft_pg_batch_status(b, 3), -WEFT_PG_ESERVER);
-    CHECK(!strcmp(weft_pg_batch_sqlstate(b, 3), "23505"));
+    WEFT_TEST_CHECK(!strcmp(weft_pg_batch_sqlstate(b, 3), "23505"));
     CHECK_EQ(weft_pg_batch_status(b, 4), -WEFT_PG_EABORTED);
     CHECK_EQ(weft_pg_batch_status(b, 5), 1 == 1 ? weft_pg_batch_status(b, 5) : 0);
     CHECK_EQ(weft_pg_batch_status(b, 6), -WEFT_PG_ESERVER);
-    CHECK(!strcmp(weft_pg_batch_sqlstate(b, 6), "42601"));
+    WEFT_TEST_CHECK(!strcmp(weft_pg_batch_sqlstate(b, 6), "42601"));
     CHECK_EQ(weft_pg_batch_status(b, 99), -EINVAL);
     CHECK_EQ(scalar(c, "SELECT count(*) FROM bt WHERE x = 5000"), 1);
     CHECK_EQ(scalar(c, "SELECT count(*) FROM bt WHERE x = 6000"), 0);
@@ -265,7 +266,7 @@ static int listener(void *arg)
     return 0;
 }
 
-TASK_TEST(test_listen_notify)
+WEFT_TEST(test_listen_notify)
 {
     weft_pg *c = pg_connect_ok(dsn), *other = pg_connect_ok(dsn);
     CHECK_EQ(weft_pg_listen(c, "jobs"), 0);
@@ -281,17 +282,17 @@ TASK_TEST(test_listen_notify)
     weft_pg_params_text(p, "hello 'there'");
     CHECK_EQ(weft_pg_query(other, "SELECT pg_notify($1, $2)", p, NULL), 1);
     CHECK_EQ(weft_wait_for(tb, 5), 0);
-    CHECK(!strcmp(b.payload, "hello 'there'"));
+    WEFT_TEST_CHECK(!strcmp(b.payload, "hello 'there'"));
     CHECK_EQ(a.got, 0);
     CHECK_EQ(weft_pg_exec(other, "NOTIFY jobs, 'j1'"), 0);
     CHECK_EQ(weft_wait_for(ta, 5), 0);
-    CHECK(!strcmp(a.payload, "j1"));
+    WEFT_TEST_CHECK(!strcmp(a.payload, "j1"));
     /* a notification that arrives while a query runs on c */
     CHECK_EQ(weft_pg_exec(other, "NOTIFY jobs, 'j2'"), 0);
     CHECK_EQ(scalar(c, "SELECT 9 FROM pg_sleep(0.05)"), 9);
     weft_pg_notify *n;
     CHECK_EQ(weft_pg_notify_wait(c, NULL, &n), 0);
-    CHECK(!strcmp(n->payload, "j2"));
+    WEFT_TEST_CHECK(!strcmp(n->payload, "j2"));
     weft_pg_notify_free(n);
     /* a wait ends on cancellation / deadline */
     weft_task *tc = weft_spawn(listener, &a);
@@ -327,7 +328,7 @@ static int active_queries(weft_pg *watcher, weft_pg *c)
     return (int)v;
 }
 
-TASK_TEST(test_cancel_reaches_server)
+WEFT_TEST(test_cancel_reaches_server)
 {
     weft_pg *c = pg_connect_ok(dsn), *w = pg_connect_ok(dsn);
     weft_task *t = weft_spawn(slow_query, c);
@@ -337,12 +338,12 @@ TASK_TEST(test_cancel_reaches_server)
     double t0 = weft_now();
     weft_cancel(t);
     CHECK_EQ(weft_await(t), -ECANCELED);
-    CHECK(weft_now() - t0 < 3); /* not the 30 s */
+    WEFT_TEST_CHECK(weft_now() - t0 < 3); /* not the 30 s */
     /* the server stops it; the connection is usable right after */
     CHECK_EQ(scalar(c, "SELECT 11"), 11);
-    CHECK(weft_now() - t0 < 10);
+    WEFT_TEST_CHECK(weft_now() - t0 < 10);
     CHECK_EQ(active_queries(w, c), 0);
-    CHECK(weft_pg_ok(c));
+    WEFT_TEST_CHECK(weft_pg_ok(c));
 
     /* a query timeout: the same path */
     t0 = weft_now();
@@ -358,7 +359,7 @@ TASK_TEST(test_cancel_reaches_server)
     CHECK_EQ(weft_timeout(0.1, slow_query, c), -ETIMEDOUT);
     CHECK_EQ(weft_pg_rollback(c), 0);
     CHECK_EQ(scalar(c, "SELECT count(*) FROM ct"), 0);
-    CHECK(!weft_pg_in_transaction(c));
+    WEFT_TEST_CHECK(!weft_pg_in_transaction(c));
     weft_pg_free(w);
     weft_pg_free(c);
     return 0;
@@ -372,7 +373,7 @@ static int stubborn_query(void *arg)
 {
     return weft_pg_query((weft_pg *)arg, "SELECT pg_temp.stubborn()", NULL, NULL);
 }
-TASK_TEST(test_cancel_again)
+WEFT_TEST(test_cancel_again)
 {
     weft_pg *c = pg_connect_ok(dsn), *w = pg_connect_ok(dsn);
     CHECK_EQ(weft_pg_exec(c, "CREATE FUNCTION pg_temp.stubborn() RETURNS int LANGUAGE plpgsql AS $$"
@@ -383,11 +384,11 @@ TASK_TEST(test_cancel_again)
     double t0 = weft_now();
     CHECK_EQ(weft_timeout(0.2, stubborn_query, c), -ETIMEDOUT);
     CHECK_EQ(scalar(c, "SELECT 13"), 13); /* waits for the drain */
-    CHECK(weft_now() - t0 < 15);          /* ~1.2 s; not the statement's 60 s */
+    WEFT_TEST_CHECK(weft_now() - t0 < 15);          /* ~1.2 s; not the statement's 60 s */
     CHECK_EQ((int)scalar(w, "SELECT count(*) FROM pg_stat_activity"
                             " WHERE query LIKE '%stubborn()%' AND state = 'active'"
                             " AND pid <> pg_backend_pid()"), 0);
-    CHECK(weft_pg_ok(c));
+    WEFT_TEST_CHECK(weft_pg_ok(c));
     weft_pg_free(w);
     weft_pg_free(c);
     return 0;
@@ -405,7 +406,6 @@ static int free_while_running(void *arg)
     return 0;
 }
 
-static void test_free_while_draining(void) { CHECK_EQ(weft_run(free_while_running, NULL), 0); }
 
 /* ---- two tasks on one connection ---- */
 
@@ -432,7 +432,7 @@ static int hammer(void *arg)
     return 0;
 }
 
-TASK_TEST(test_shared_connection)
+WEFT_TEST(test_shared_connection)
 {
     weft_pg *c = pg_connect_ok(dsn);
     shared a = {c, 1, 0}, b = {c, 2, 0}, d = {c, 3, 0};
@@ -446,7 +446,7 @@ TASK_TEST(test_shared_connection)
 int main(int argc, char **argv)
 {
     dsn = pg_env_dsn();
-    static const test_case tests[] = {
+    static const weft_test_case cases[] = {
         {"transactions", test_transactions},
         {"rows_cursor_large", test_rows_cursor_large},
         {"copy", test_copy},
@@ -454,9 +454,8 @@ int main(int argc, char **argv)
         {"listen_notify", test_listen_notify},
         {"cancel_reaches_server", test_cancel_reaches_server},
         {"cancel_again", test_cancel_again},
-        {"free_while_draining", test_free_while_draining},
+        {"free_while_draining", free_while_running},
         {"shared_connection", test_shared_connection},
-        {NULL, NULL},
     };
-    return run_tests(tests, argc, argv);
+    return weft_test_main(cases, sizeof cases / sizeof *cases, argc, argv);
 }

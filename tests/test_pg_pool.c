@@ -6,7 +6,8 @@
 #include <errno.h>
 #include <stdint.h>
 #include "capture.h"
-#include "check.h"
+#include <weft/test.h>
+#include "check.h" /* CHECK_EQ prints both values (test.h has no such check); CHECK in helpers */
 #include "pg_env.h"
 
 static const char *dsn;
@@ -45,7 +46,7 @@ static int worker(void *arg)
     return 0;
 }
 
-TASK_TEST(test_bounds_and_parallel)
+WEFT_TEST(test_bounds_and_parallel)
 {
     weft_pg_pool *p;
     weft_pg_pool_opts o = {.min_size = 2, .max_size = 4};
@@ -66,7 +67,7 @@ TASK_TEST(test_bounds_and_parallel)
     CHECK_EQ(max_seen, 4);          /* ran in parallel, never above max */
     CHECK_EQ(weft_pg_pool_size(p), 4);
     CHECK_EQ(weft_pg_pool_idle(p), 4);
-    CHECK(weft_now() - t0 < 36 * 0.1); /* faster than one by one (0.9 s ideal) */
+    WEFT_TEST_CHECK(weft_now() - t0 < 36 * 0.1); /* faster than one by one (0.9 s ideal) */
     weft_pg_pool_free(p);
     CHECK_EQ(weft_pg_pool_new("host=127.0.0.1 port=1 user=x", &o, &p), -WEFT_PG_ECONNECT);
     o.min_size = 5;
@@ -89,7 +90,7 @@ static int hold_slow(weft_pg *c, void *arg)
 
 static int run_slow(void *arg) { return weft_pg_pool_run(arg, hold_slow, NULL); }
 
-TASK_TEST(test_acquire_deadline_and_cancel)
+WEFT_TEST(test_acquire_deadline_and_cancel)
 {
     weft_pg_pool *p;
     weft_pg_pool_opts o = {.min_size = 1, .max_size = 1, .acquire_timeout = 0.1};
@@ -103,7 +104,7 @@ TASK_TEST(test_acquire_deadline_and_cancel)
     weft_task *w = weft_spawn(acquire_one, p);
     weft_yield(); /* w runs until it waits; not a sleep: a stall past the 0.1 s
                      acquire_timeout would end its wait with -ETIMEDOUT first */
-    CHECK(!weft_done(w));
+    WEFT_TEST_CHECK(!weft_done(w));
     weft_cancel(w);
     CHECK_EQ(weft_await(w), -ECANCELED);
     weft_pg_pool_release(p, c);
@@ -123,13 +124,13 @@ TASK_TEST(test_acquire_deadline_and_cancel)
     CHECK_EQ(weft_pg_pool_idle(p), 1);
     t0 = weft_now();
     CHECK_EQ(pscalar(p, "SELECT 21"), 21);
-    CHECK(weft_now() - t0 < 5);
+    WEFT_TEST_CHECK(weft_now() - t0 < 5);
     CHECK_EQ(weft_pg_pool_size(p), 1);
     weft_pg_pool_free(p);
     return 0;
 }
 
-TASK_TEST(test_reset_on_release)
+WEFT_TEST(test_reset_on_release)
 {
     weft_pg_pool *p;
     weft_pg_pool_opts o = {.min_size = 1, .max_size = 1};
@@ -144,20 +145,20 @@ TASK_TEST(test_reset_on_release)
     weft_pg_pool_release(p, c); /* mid-transaction, listening */
     CHECK_EQ(weft_pg_pool_acquire(p, &c), 0);
     CHECK_EQ(weft_pg_backend_pid(c), pid); /* same connection, reset */
-    CHECK(!weft_pg_in_transaction(c));
+    WEFT_TEST_CHECK(!weft_pg_in_transaction(c));
     weft_pg_result *r;
     CHECK_EQ(weft_pg_query(c, "SELECT current_setting('application_name'),"
                               " (SELECT count(*) FROM pg_listening_channels())",
                            NULL, &r), 1);
-    CHECK(!strcmp(weft_pg_get_text(r, 0, 0), ""));
-    CHECK(!strcmp(weft_pg_get_text(r, 0, 1), "0"));
+    WEFT_TEST_CHECK(!strcmp(weft_pg_get_text(r, 0, 0), ""));
+    WEFT_TEST_CHECK(!strcmp(weft_pg_get_text(r, 0, 1), "0"));
     weft_pg_result_free(r);
     weft_pg_pool_release(p, c);
     weft_pg_pool_free(p);
     return 0;
 }
 
-TASK_TEST(test_lost_connection_replaced)
+WEFT_TEST(test_lost_connection_replaced)
 {
     weft_pg_pool *p;
     weft_pg_pool_opts o = {.min_size = 2, .max_size = 2};
@@ -173,12 +174,12 @@ TASK_TEST(test_lost_connection_replaced)
     weft_pg_pool_release(p, a); /* looks fine locally; it is not */
     weft_pg_pool_release(p, b);
     for (int i = 0; i < 4; i++) CHECK_EQ(pscalar(p, "SELECT 1"), 1);
-    CHECK(weft_pg_pool_size(p) <= 2);
+    WEFT_TEST_CHECK(weft_pg_pool_size(p) <= 2);
     weft_pg_pool_free(p);
     return 0;
 }
 
-TASK_TEST(test_free_wakes_waiters)
+WEFT_TEST(test_free_wakes_waiters)
 {
     weft_pg_pool *p;
     weft_pg_pool_opts o = {.min_size = 1, .max_size = 1, .acquire_timeout = 10};
@@ -192,7 +193,7 @@ TASK_TEST(test_free_wakes_waiters)
     weft_pg_pool_free(p);
     /* woken now, while c is still out: not at its release */
     for (int i = 0; i < 3; i++) CHECK_EQ(weft_await(w[i]), -WEFT_PG_ECLOSED);
-    CHECK(weft_now() - t0 < 5);
+    WEFT_TEST_CHECK(weft_now() - t0 < 5);
     weft_pg *late;
     CHECK_EQ(weft_pg_pool_acquire(p, &late), -WEFT_PG_ECLOSED);
     CHECK_EQ(weft_pg_query(c, "SELECT 1", NULL, NULL), 1); /* c itself still works */
@@ -200,7 +201,7 @@ TASK_TEST(test_free_wakes_waiters)
     return 0;
 }
 
-TASK_TEST(test_query_error)
+WEFT_TEST(test_query_error)
 {
     weft_pg_pool *p;
     weft_pg_pool_opts o = {.min_size = 1, .max_size = 1};
@@ -209,23 +210,23 @@ TASK_TEST(test_query_error)
     weft_pg_result *r = (weft_pg_result *)&e; /* must come back NULL */
     CHECK_EQ(weft_pg_pool_query_with(p, "SELECT * FROM no_such_table", NULL, 0, &r, &e),
              -WEFT_PG_ESERVER);
-    CHECK(r == NULL);
-    CHECK(!strcmp(e.sqlstate, "42P01"));
-    CHECK(strstr(e.message, "no_such_table") != NULL);
+    WEFT_TEST_CHECK(r == NULL);
+    WEFT_TEST_CHECK(!strcmp(e.sqlstate, "42P01"));
+    WEFT_TEST_CHECK(strstr(e.message, "no_such_table") != NULL);
     weft_pg_params *pp = weft_pg_params_new();
     weft_pg_params_text(pp, "not a number");
     CHECK_EQ(weft_pg_pool_query_with(p, "SELECT $1::int", pp, 0, NULL, &e), -WEFT_PG_ESERVER);
-    CHECK(!strcmp(e.sqlstate, "22P02"));
+    WEFT_TEST_CHECK(!strcmp(e.sqlstate, "22P02"));
     weft_pg_params_free(pp);
     /* success clears it; the connection went back clean */
     CHECK_EQ(weft_pg_pool_query_with(p, "SELECT 1", NULL, 0, NULL, &e), 1);
-    CHECK(!strcmp(e.sqlstate, "") && !strcmp(e.message, ""));
+    WEFT_TEST_CHECK(!strcmp(e.sqlstate, "") && !strcmp(e.message, ""));
     CHECK_EQ(weft_pg_pool_idle(p), 1);
     /* not the server's: no SQLSTATE, weft's name for the code (and not the
      * connection's previous error, right after one) */
     CHECK_EQ(weft_pg_pool_query_with(p, "SELECT 1/0", NULL, 0, NULL, &e), -WEFT_PG_ESERVER);
     CHECK_EQ(weft_pg_pool_query_with(p, NULL, NULL, 0, NULL, &e), -EINVAL);
-    CHECK(!strcmp(e.sqlstate, "") && *e.message);
+    WEFT_TEST_CHECK(!strcmp(e.sqlstate, "") && *e.message);
     weft_pg_pool_free(p);
     /* an acquire error is reported the same way */
     o.acquire_timeout = 0.05;
@@ -233,7 +234,7 @@ TASK_TEST(test_query_error)
     weft_pg *c;
     CHECK_EQ(weft_pg_pool_acquire(p, &c), 0);
     CHECK_EQ(weft_pg_pool_query_with(p, "SELECT 1", NULL, 0, NULL, &e), -ETIMEDOUT);
-    CHECK(!strcmp(e.sqlstate, "") && !strcmp(e.message, weft_strerror(-ETIMEDOUT)));
+    WEFT_TEST_CHECK(!strcmp(e.sqlstate, "") && !strcmp(e.message, weft_strerror(-ETIMEDOUT)));
     weft_pg_pool_release(p, c);
     weft_pg_pool_free(p);
     return 0;
@@ -242,7 +243,7 @@ TASK_TEST(test_query_error)
 static pg_cluster own;
 static void stop_own(void) { pg_cluster_stop(&own); }
 
-TASK_TEST(test_server_restart)
+WEFT_TEST(test_server_restart)
 {
     weft_pg_pool *p;
     weft_pg_pool_opts o = {.min_size = 3, .max_size = 3};
@@ -255,13 +256,13 @@ TASK_TEST(test_server_restart)
     /* a connection in hand: a clear error, then it stays failed */
     int rc = weft_pg_query(c, "SELECT 1", NULL, NULL);
     CHECK_EQ(rc, -WEFT_PG_EBROKEN);
-    CHECK(!weft_pg_ok(c));
-    CHECK(*weft_pg_errmsg(c));
+    WEFT_TEST_CHECK(!weft_pg_ok(c));
+    WEFT_TEST_CHECK(*weft_pg_errmsg(c));
     CHECK_EQ(weft_pg_query(c, "SELECT 1", NULL, NULL), -WEFT_PG_EBROKEN);
     weft_pg_free(c);
     /* the pool heals: dead idle connections are replaced */
     for (int i = 0; i < 6; i++) CHECK_EQ(pscalar(p, "SELECT 3"), 3);
-    CHECK(weft_pg_pool_size(p) <= 3);
+    WEFT_TEST_CHECK(weft_pg_pool_size(p) <= 3);
     weft_pg_pool_free(p);
     return 0;
 }
@@ -338,16 +339,19 @@ int main(int argc, char **argv)
         CHECK_EQ(pg_cluster_start(&own), 0);
         atexit(stop_own); /* also when a CHECK exits early */
     }
-    static const test_case tests[] = {
+    static const weft_test_case cases[] = {
         {"bounds_and_parallel", test_bounds_and_parallel},
         {"acquire_deadline_and_cancel", test_acquire_deadline_and_cancel},
         {"reset_on_release", test_reset_on_release},
         {"lost_connection_replaced", test_lost_connection_replaced},
         {"free_wakes_waiters", test_free_wakes_waiters},
         {"query_error", test_query_error},
-        {"other_loop", test_other_loop},
         {"server_restart", test_server_restart},
+    };
+    /* runs two loops (weft_run_with .loops = 2): not weft_test_run's */
+    static const test_case plain[] = {
+        {"other_loop", test_other_loop},
         {NULL, NULL},
     };
-    return run_tests(tests, argc, argv);
+    return RUN_CASES_THEN_PLAIN(cases, plain, argc, argv);
 }

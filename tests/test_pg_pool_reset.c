@@ -8,7 +8,8 @@
 #include <weft.h>
 #include <weft/pg.h>
 #include <errno.h>
-#include "check.h"
+#include <weft/test.h>
+#include "check.h" /* CHECK_EQ prints both values (test.h has no such check); CHECK in helpers */
 #include "pg_env.h"
 
 static const char *dsn;
@@ -102,10 +103,11 @@ static int first_op(weft_pg *c, int kind)
     return -EINVAL;
 }
 
-TASK_TEST(test_first_operation_of_each_kind)
+WEFT_TEST(test_first_operation_of_each_kind)
 {
     weft_pg *admin = pg_connect_ok(dsn);
-    CHECK(weft_pg_exec(admin, "DROP TABLE IF EXISTS reset_t; CREATE TABLE reset_t (x int)") >= 0);
+    WEFT_TEST_CHECK(
+        weft_pg_exec(admin, "DROP TABLE IF EXISTS reset_t; CREATE TABLE reset_t (x int)") >= 0);
     weft_pg_pool_opts o = {.min_size = 1, .max_size = 1};
     weft_pg_pool *p;
     CHECK_EQ(weft_pg_pool_new(dsn, &o, &p), 0);
@@ -119,10 +121,10 @@ TASK_TEST(test_first_operation_of_each_kind)
         }
         weft_pg_pool_release(p, c);
         CHECK_EQ(weft_pg_pool_acquire(p, &c), 0);
-        CHECK(!weft_pg_in_transaction(c));
+        WEFT_TEST_CHECK(!weft_pg_in_transaction(c));
         int rc = first_op(c, kind);
         if (rc < 0) fprintf(stderr, "kind %d: %d %s\n", kind, rc, weft_pg_errmsg(c));
-        CHECK(rc >= 0);
+        WEFT_TEST_CHECK(rc >= 0);
         check_clean(c);
         weft_pg_pool_release(p, c);
     }
@@ -153,7 +155,7 @@ static int slow_first(void *arg)
     return rc;
 }
 
-TASK_TEST(test_in_flight_edges)
+WEFT_TEST(test_in_flight_edges)
 {
     weft_pg_pool_opts o = {.min_size = 1, .max_size = 1, .check_idle_s = 0.2};
     weft_pg_pool *p;
@@ -231,7 +233,7 @@ static void sql_prepare_attack(int settle)
     weft_pg_free(plain);
 }
 
-TASK_TEST(test_sql_prepare_under_weft_names)
+WEFT_TEST(test_sql_prepare_under_weft_names)
 {
     sql_prepare_attack(0); /* the reset still in flight at the query */
     sql_prepare_attack(1); /* the reset read at acquire, its fixup not run */
@@ -241,11 +243,10 @@ TASK_TEST(test_sql_prepare_under_weft_names)
 int main(int argc, char **argv)
 {
     dsn = pg_env_dsn();
-    static const test_case tests[] = {
+    static const weft_test_case cases[] = {
         {"first_operation_of_each_kind", test_first_operation_of_each_kind},
         {"in_flight_edges", test_in_flight_edges},
         {"sql_prepare_under_weft_names", test_sql_prepare_under_weft_names},
-        {NULL, NULL},
     };
-    return run_tests(tests, argc, argv);
+    return weft_test_main(cases, sizeof cases / sizeof *cases, argc, argv);
 }

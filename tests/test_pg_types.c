@@ -9,7 +9,8 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdint.h>
-#include "check.h"
+#include <weft/test.h>
+#include "check.h" /* CHECK_EQ prints both values (test.h has no such check); CHECK in helpers */
 #include "pg_env.h"
 
 static const char *dsn;
@@ -37,7 +38,7 @@ static void server_text(weft_pg *c, const weft_pg_params *p, const char *type, c
     weft_pg_result_free(r);
 }
 
-TASK_TEST(test_integers_and_floats)
+WEFT_TEST(test_integers_and_floats)
 {
     weft_pg *c = pg_connect_ok(dsn);
     for (int f = 0; f < 2; f++) {
@@ -47,9 +48,9 @@ TASK_TEST(test_integers_and_floats)
                                   formats[f], &r), 3);
         int64_t v;
         CHECK_EQ(weft_pg_get_bigint(r, 0, 0, &v), 0);
-        CHECK(v == INT64_MIN);
+        WEFT_TEST_CHECK(v == INT64_MIN);
         CHECK_EQ(weft_pg_get_bigint(r, 1, 0, &v), 0);
-        CHECK(v == INT64_MAX);
+        WEFT_TEST_CHECK(v == INT64_MAX);
         CHECK_EQ(weft_pg_get_bigint(r, 2, 0, &v), -WEFT_PG_ENULL);
         weft_pg_result_free(r);
         /* typed params: the OID sent, the value echoed back in this format */
@@ -65,8 +66,8 @@ TASK_TEST(test_integers_and_floats)
         CHECK_EQ(weft_pg_params_boolean(p, 0), 0);
         CHECK_EQ(weft_pg_query_with(c, "SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9,"
                                      " pg_typeof($1)::text, pg_typeof($5)::text", p, formats[f], &r), 1);
-        CHECK(!strcmp(weft_pg_get_text(r, 0, 9), "smallint"));
-        CHECK(!strcmp(weft_pg_get_text(r, 0, 10), "double precision"));
+        WEFT_TEST_CHECK(!strcmp(weft_pg_get_text(r, 0, 9), "smallint"));
+        WEFT_TEST_CHECK(!strcmp(weft_pg_get_text(r, 0, 10), "double precision"));
         int32_t i;
         CHECK_EQ(weft_pg_get_int(r, 0, 0, &i), 0);
         CHECK_EQ(i, INT16_MIN);
@@ -74,16 +75,16 @@ TASK_TEST(test_integers_and_floats)
         CHECK_EQ(i, INT32_MAX);
         CHECK_EQ(weft_pg_get_int(r, 0, 2, &i), -ERANGE);
         CHECK_EQ(weft_pg_get_bigint(r, 0, 2, &v), 0);
-        CHECK(v == INT64_MIN);
+        WEFT_TEST_CHECK(v == INT64_MIN);
         double d;
         CHECK_EQ(weft_pg_get_double(r, 0, 3, &d), 0);
-        CHECK(d == -1.5);
+        WEFT_TEST_CHECK(d == -1.5);
         CHECK_EQ(weft_pg_get_double(r, 0, 4, &d), 0);
-        CHECK(isnan(d));
+        WEFT_TEST_CHECK(isnan(d));
         CHECK_EQ(weft_pg_get_double(r, 0, 5, &d), 0);
-        CHECK(isinf(d) && d < 0);
+        WEFT_TEST_CHECK(isinf(d) && d < 0);
         CHECK_EQ(weft_pg_get_double(r, 0, 6, &d), 0);
-        CHECK(d == 1e308);
+        WEFT_TEST_CHECK(d == 1e308);
         int b;
         CHECK_EQ(weft_pg_get_bool(r, 0, 7, &b), 0);
         CHECK_EQ(b, 1);
@@ -96,7 +97,7 @@ TASK_TEST(test_integers_and_floats)
     return 0;
 }
 
-TASK_TEST(test_numeric)
+WEFT_TEST(test_numeric)
 {
     weft_pg *c = pg_connect_ok(dsn);
     static const char *vals[] = {"0", "-12.3400", "0.0001", "10000", "-0.000000001",
@@ -108,12 +109,12 @@ TASK_TEST(test_numeric)
             CHECK_EQ(weft_pg_params_numeric(p, vals[k]), 0);
             char st[128];
             server_text(c, p, "numeric", st, sizeof st);
-            CHECK(!strcmp(st, vals[k])); /* the server got it exactly */
+            WEFT_TEST_CHECK(!strcmp(st, vals[k])); /* the server got it exactly */
             weft_pg_result *r = one(c, "SELECT $1", p, formats[f]);
             const char *t;
             CHECK_EQ(weft_pg_get_numeric(r, 0, 0, &t), 0);
             if (strcmp(t, vals[k])) fprintf(stderr, "numeric %s came back %s\n", vals[k], t);
-            CHECK(!strcmp(t, vals[k]));
+            WEFT_TEST_CHECK(!strcmp(t, vals[k]));
             weft_pg_result_free(r);
             weft_pg_params_free(p);
         }
@@ -126,7 +127,7 @@ TASK_TEST(test_numeric)
     return 0;
 }
 
-TASK_TEST(test_dates_and_times)
+WEFT_TEST(test_dates_and_times)
 {
     weft_pg *c = pg_connect_ok(dsn);
     CHECK_EQ(weft_pg_exec(c, "SET TimeZone = 'Asia/Kolkata'"), 0); /* +05:30 in text */
@@ -147,7 +148,7 @@ TASK_TEST(test_dates_and_times)
             CHECK_EQ(weft_pg_params_date(p, dates[k].days), 0);
             char st[64];
             server_text(c, p, "date", st, sizeof st);
-            CHECK(!strcmp(st, dates[k].lit));
+            WEFT_TEST_CHECK(!strcmp(st, dates[k].lit));
             r = one(c, "SELECT $1", p, formats[f]);
             CHECK_EQ(weft_pg_get_date(r, 0, 0, &d), 0);
             CHECK_EQ(d, dates[k].days);
@@ -163,7 +164,7 @@ TASK_TEST(test_dates_and_times)
             CHECK_EQ(weft_pg_params_time(p, times[k].usec), 0);
             char st[64];
             server_text(c, p, "time", st, sizeof st);
-            CHECK(!strcmp(st, times[k].lit));
+            WEFT_TEST_CHECK(!strcmp(st, times[k].lit));
             weft_pg_result *r = one(c, "SELECT $1", p, formats[f]);
             int64_t t;
             CHECK_EQ(weft_pg_get_time(r, 0, 0, &t), 0);
@@ -182,7 +183,7 @@ TASK_TEST(test_dates_and_times)
                 weft_pg_result *r = one(c, "SELECT $1", p, formats[f]);
                 int64_t t;
                 CHECK_EQ(weft_pg_get_timestamp(r, 0, 0, &t), 0);
-                CHECK(t == stamps[k]);
+                WEFT_TEST_CHECK(t == stamps[k]);
                 weft_pg_result_free(r);
                 weft_pg_params_free(p);
             }
@@ -199,11 +200,12 @@ TASK_TEST(test_dates_and_times)
             char st[96];
             server_text(c, p, "interval", st, sizeof st);
             if (strcmp(st, ivs[k].lit)) fprintf(stderr, "interval: %s\n", st);
-            CHECK(!strcmp(st, ivs[k].lit));
+            WEFT_TEST_CHECK(!strcmp(st, ivs[k].lit));
             weft_pg_result *r = one(c, "SELECT $1", p, formats[f]);
             weft_pg_interval iv;
             CHECK_EQ(weft_pg_get_interval(r, 0, 0, &iv), 0);
-            CHECK(iv.usec == ivs[k].v.usec && iv.days == ivs[k].v.days && iv.months == ivs[k].v.months);
+            WEFT_TEST_CHECK(iv.usec == ivs[k].v.usec && iv.days == ivs[k].v.days &&
+                            iv.months == ivs[k].v.months);
             weft_pg_result_free(r);
             weft_pg_params_free(p);
         }
@@ -211,7 +213,7 @@ TASK_TEST(test_dates_and_times)
     return 0;
 }
 
-TASK_TEST(test_text_like_uuid_inet)
+WEFT_TEST(test_text_like_uuid_inet)
 {
     weft_pg *c = pg_connect_ok(dsn);
     static const uint8_t u[16] = {0xa0, 0xee, 0xbc, 0x99, 0x9c, 0x0b, 0x4e, 0xf8, 0xbb, 0x6d,
@@ -242,31 +244,33 @@ TASK_TEST(test_text_like_uuid_inet)
                                      " $7, $8, $9, jsonb_array_length($7)", p, formats[f], &r), 1);
         uint8_t back[16];
         CHECK_EQ(weft_pg_get_uuid(r, 0, 0, back), 0);
-        CHECK(!memcmp(back, u, 16));
-        CHECK(!strcmp(weft_pg_get_text(r, 0, 6), "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"));
-        CHECK(!strcmp(weft_pg_get_text(r, 0, 1), "h\xc3\xa9llo"));
+        WEFT_TEST_CHECK(!memcmp(back, u, 16));
+        WEFT_TEST_CHECK(!strcmp(weft_pg_get_text(r, 0, 6), "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"));
+        WEFT_TEST_CHECK(!strcmp(weft_pg_get_text(r, 0, 1), "h\xc3\xa9llo"));
         const char *s;
         size_t n;
         CHECK_EQ(weft_pg_get_json(r, 0, 2, &s, &n), 0);
-        CHECK(n == 13 && !memcmp(s, "{\"a\": [1, 2]}", 13));
+        WEFT_TEST_CHECK(n == 13 && !memcmp(s, "{\"a\": [1, 2]}", 13));
         CHECK_EQ(weft_pg_get_json(r, 0, 3, &s, &n), 0);
-        CHECK(!strcmp(s, "{\"a\": [1, 2]}"));
+        WEFT_TEST_CHECK(!strcmp(s, "{\"a\": [1, 2]}"));
         weft_pg_inet back4, back6;
         CHECK_EQ(weft_pg_get_inet(r, 0, 4, &back4), 0);
-        CHECK(back4.family == 4 && back4.bits == 24 && !back4.cidr && !memcmp(back4.addr, in4.addr, 4));
-        CHECK(!strcmp(weft_pg_get_text(r, 0, 7), "192.168.0.1/24"));
+        WEFT_TEST_CHECK(back4.family == 4 && back4.bits == 24 && !back4.cidr &&
+                        !memcmp(back4.addr, in4.addr, 4));
+        WEFT_TEST_CHECK(!strcmp(weft_pg_get_text(r, 0, 7), "192.168.0.1/24"));
         CHECK_EQ(weft_pg_get_inet(r, 0, 5, &back6), 0);
-        CHECK(back6.family == 6 && back6.bits == 32 && back6.cidr && !memcmp(back6.addr, c6.addr, 16));
-        CHECK(!strcmp(weft_pg_get_text(r, 0, 8), "2001:db8::/32"));
+        WEFT_TEST_CHECK(back6.family == 6 && back6.bits == 32 && back6.cidr &&
+                        !memcmp(back6.addr, c6.addr, 16));
+        WEFT_TEST_CHECK(!strcmp(weft_pg_get_text(r, 0, 8), "2001:db8::/32"));
         CHECK_EQ(weft_pg_get_json(r, 0, 9, &s, &n), 0);
-        CHECK(n == 4 && !strcmp(s, "[42]")); /* jsonb drops the whitespace */
+        WEFT_TEST_CHECK(n == 4 && !strcmp(s, "[42]")); /* jsonb drops the whitespace */
         const void *bb;
         CHECK_EQ(weft_pg_get_bytea(r, 0, 10, &bb, &n), 0);
-        CHECK(n == big && !memcmp(bb, bytes, big));
-        CHECK(weft_pg_get_text(r, 0, 11) == NULL);
+        WEFT_TEST_CHECK(n == big && !memcmp(bb, bytes, big));
+        WEFT_TEST_CHECK(weft_pg_get_text(r, 0, 11) == NULL);
         weft_pg_value v;
         CHECK_EQ(weft_pg_get_value(r, 0, 11, &v), 0);
-        CHECK(v.len == -1 && v.data == NULL && v.oid == WEFT_PG_TEXT);
+        WEFT_TEST_CHECK(v.len == -1 && v.data == NULL && v.oid == WEFT_PG_TEXT);
         int32_t len;
         CHECK_EQ(weft_pg_get_int(r, 0, 12, &len), 0);
         CHECK_EQ(len, 1);
@@ -294,7 +298,7 @@ static void check_dims(const weft_pg_array *a, int ndim, const int *dims)
     CHECK_EQ(a->n, n);
 }
 
-TASK_TEST(test_arrays)
+WEFT_TEST(test_arrays)
 {
     weft_pg *c = pg_connect_ok(dsn);
     for (int f = 0; f < 2; f++) {
@@ -327,7 +331,7 @@ TASK_TEST(test_arrays)
             }
             CHECK_EQ(weft_pg_value_text(&a->elems[k], &s, &n), 0);
             if (strcmp(s, want[k])) fprintf(stderr, "elem %d: [%s]\n", k, s);
-            CHECK(!strcmp(s, want[k]) && n == strlen(want[k]));
+            WEFT_TEST_CHECK(!strcmp(s, want[k]) && n == strlen(want[k]));
         }
         free(a);
         weft_pg_result_free(r);
@@ -358,17 +362,17 @@ TASK_TEST(test_arrays)
         const void *bb;
         size_t n;
         CHECK_EQ(weft_pg_value_bytea(&a->elems[0], &bb, &n), 0);
-        CHECK(n == 2 && !memcmp(bb, "\x00\xff", 2));
+        WEFT_TEST_CHECK(n == 2 && !memcmp(bb, "\x00\xff", 2));
         CHECK_EQ(weft_pg_value_bytea(&a->elems[1], &bb, &n), -WEFT_PG_ENULL);
         free(a);
         CHECK_EQ(weft_pg_get_array(r, 0, 1, &a), 0);
         const char *t;
         CHECK_EQ(weft_pg_value_numeric(&a->elems[0], &t), 0);
-        CHECK(!strcmp(t, "1.50"));
+        WEFT_TEST_CHECK(!strcmp(t, "1.50"));
         CHECK_EQ(weft_pg_value_numeric(&a->elems[1], &t), 0);
-        CHECK(!strcmp(t, "-0.001"));
+        WEFT_TEST_CHECK(!strcmp(t, "-0.001"));
         CHECK_EQ(weft_pg_value_numeric(&a->elems[2], &t), 0);
-        CHECK(!strcmp(t, "NaN"));
+        WEFT_TEST_CHECK(!strcmp(t, "NaN"));
         free(a);
         int64_t ts;
         CHECK_EQ(weft_pg_get_array(r, 0, 2, &a), 0);
@@ -388,11 +392,11 @@ TASK_TEST(test_arrays)
         weft_pg_inet in;
         CHECK_EQ(weft_pg_get_array(r, 0, 5, &a), 0);
         CHECK_EQ(weft_pg_value_inet(&a->elems[0], &in), 0);
-        CHECK(in.cidr && in.bits == 8 && in.addr[0] == 10);
+        WEFT_TEST_CHECK(in.cidr && in.bits == 8 && in.addr[0] == 10);
         free(a);
         CHECK_EQ(weft_pg_get_array(r, 0, 6, &a), 0);
         CHECK_EQ(weft_pg_value_text(&a->elems[0], &t, &n), 0);
-        CHECK(!strcmp(t, "[1]"));
+        WEFT_TEST_CHECK(!strcmp(t, "[1]"));
         free(a);
         int bo;
         CHECK_EQ(weft_pg_get_array(r, 0, 7, &a), 0);
@@ -407,7 +411,7 @@ TASK_TEST(test_arrays)
         double d;
         CHECK_EQ(weft_pg_get_array(r, 0, 9, &a), 0);
         CHECK_EQ(weft_pg_value_double(&a->elems[1], &d), 0);
-        CHECK(isinf(d));
+        WEFT_TEST_CHECK(isinf(d));
         free(a);
         weft_pg_result_free(r);
         /* not an array */
@@ -419,7 +423,7 @@ TASK_TEST(test_arrays)
     return 0;
 }
 
-TASK_TEST(test_array_params)
+WEFT_TEST(test_array_params)
 {
     weft_pg *c = pg_connect_ok(dsn);
     for (int f = 0; f < 2; f++) {
@@ -452,20 +456,21 @@ TASK_TEST(test_array_params)
         weft_pg_result *r = NULL;
         CHECK_EQ(weft_pg_query_with(c, "SELECT $1::text, $2::text, $3::text, $4::text, $5[2][2][2][2][2][2],"
                                      " $6::text, $1", p, formats[f], &r), 1);
-        CHECK(!strcmp(weft_pg_get_text(r, 0, 0), "{{-9223372036854775808,1,2},{3,NULL,5}}"));
-        CHECK(!strcmp(weft_pg_get_text(r, 0, 1), "{-1.25,NaN}"));
-        CHECK(!strcmp(weft_pg_get_text(r, 0, 2), "{\"a\\\"b,{c}\",NULL}"));
-        CHECK(!strcmp(weft_pg_get_text(r, 0, 3), "{}"));
+        WEFT_TEST_CHECK(
+            !strcmp(weft_pg_get_text(r, 0, 0), "{{-9223372036854775808,1,2},{3,NULL,5}}"));
+        WEFT_TEST_CHECK(!strcmp(weft_pg_get_text(r, 0, 1), "{-1.25,NaN}"));
+        WEFT_TEST_CHECK(!strcmp(weft_pg_get_text(r, 0, 2), "{\"a\\\"b,{c}\",NULL}"));
+        WEFT_TEST_CHECK(!strcmp(weft_pg_get_text(r, 0, 3), "{}"));
         int32_t i;
         CHECK_EQ(weft_pg_get_int(r, 0, 4, &i), 0);
         CHECK_EQ(i, 63);
-        CHECK(!strcmp(weft_pg_get_text(r, 0, 5), "{\"{\\\"k\\\": 1}\"}"));
+        WEFT_TEST_CHECK(!strcmp(weft_pg_get_text(r, 0, 5), "{\"{\\\"k\\\": 1}\"}"));
         weft_pg_array *a;
         CHECK_EQ(weft_pg_get_array(r, 0, 6, &a), 0);
         check_dims(a, 2, (int[]){2, 3});
         int64_t v;
         CHECK_EQ(weft_pg_value_bigint(&a->elems[0], &v), 0);
-        CHECK(v == INT64_MIN);
+        WEFT_TEST_CHECK(v == INT64_MIN);
         CHECK_EQ(weft_pg_value_bigint(&a->elems[4], &v), -WEFT_PG_ENULL);
         free(a);
         weft_pg_result_free(r);
@@ -518,7 +523,7 @@ static int point3_decode(const weft_pg_value *v, void *out, void *arg)
     return rc;
 }
 
-TASK_TEST(test_records_and_codecs)
+WEFT_TEST(test_records_and_codecs)
 {
     weft_pg *c = pg_connect_ok(dsn);
     CHECK_EQ(weft_pg_exec(c, "DROP TYPE IF EXISTS pg_types_point3; DROP TYPE IF EXISTS pg_types_mood;"
@@ -530,7 +535,7 @@ TASK_TEST(test_records_and_codecs)
     CHECK_EQ(weft_pg_set_type_codec(c, "no_such_type_here", &codec), -WEFT_PG_ESERVER);
     unsigned oid, arr;
     CHECK_EQ(weft_pg_type_oid(c, "pg_types_point3", &oid, &arr), 0);
-    CHECK(oid >= 16384 && arr >= 16384);
+    WEFT_TEST_CHECK(oid >= 16384 && arr >= 16384);
     for (int f = 0; f < 2; f++) {
         weft_pg_params *p = weft_pg_params_new();
         point3 in = {1.5, -2.25, "a \"q\", b", 1}, in2 = {0, 1e300, "", 0};
@@ -541,16 +546,17 @@ TASK_TEST(test_records_and_codecs)
         CHECK_EQ(weft_pg_query_with(c, "SELECT $1, $2, ($1).label, ROW(1, 'x', NULL::int)", p, formats[f], &r), 1);
         point3 out;
         CHECK_EQ(weft_pg_get_custom(c, r, 0, 0, &out), 0);
-        CHECK(out.x == 1.5 && out.y == -2.25 && out.has_label && !strcmp(out.label, in.label));
+        WEFT_TEST_CHECK(out.x == 1.5 && out.y == -2.25 && out.has_label &&
+                        !strcmp(out.label, in.label));
         CHECK_EQ(weft_pg_get_custom(c, r, 0, 1, &out), 0);
-        CHECK(out.x == 0 && out.y == 1e300 && !out.has_label);
-        CHECK(!strcmp(weft_pg_get_text(r, 0, 2), in.label));
+        WEFT_TEST_CHECK(out.x == 0 && out.y == 1e300 && !out.has_label);
+        WEFT_TEST_CHECK(!strcmp(weft_pg_get_text(r, 0, 2), in.label));
         CHECK_EQ(weft_pg_get_custom(c, r, 0, 3, &out), -ENOENT); /* anonymous record */
         weft_pg_record *rec;
         CHECK_EQ(weft_pg_get_record(r, 0, 3, &rec), 0);
         CHECK_EQ(rec->n, 3);
-        CHECK(!strcmp(rec->fields[1].data, "x"));
-        CHECK(rec->fields[2].len == -1);
+        WEFT_TEST_CHECK(!strcmp(rec->fields[1].data, "x"));
+        WEFT_TEST_CHECK(rec->fields[2].len == -1);
         free(rec);
         weft_pg_result_free(r);
         weft_pg_params_free(p);
@@ -572,21 +578,21 @@ TASK_TEST(test_records_and_codecs)
         CHECK_EQ(weft_pg_value_text(&v, &s, &n), f ? -WEFT_PG_ETYPE : 0); /* binary: an unknown OID */
         v.binary = 0; /* an enum's binary form is its label */
         CHECK_EQ(weft_pg_value_text(&v, &s, &n), 0);
-        CHECK(!strcmp(s, "happy"));
+        WEFT_TEST_CHECK(!strcmp(s, "happy"));
         int b;
         CHECK_EQ(weft_pg_get_bool(r, 0, 1, &b), 0);
         CHECK_EQ(b, 1);
         weft_pg_array *a;
         CHECK_EQ(weft_pg_get_array(r, 0, 2, &a), 0);
         CHECK_EQ(a->n, 2);
-        CHECK(!strcmp(a->elems[1].data, "sad"));
+        WEFT_TEST_CHECK(!strcmp(a->elems[1].data, "sad"));
         free(a);
-        CHECK(!strcmp(weft_pg_get_text(r, 0, 3), "pg_types_mood[]"));
+        WEFT_TEST_CHECK(!strcmp(weft_pg_get_text(r, 0, 3), "pg_types_mood[]"));
         weft_pg_result_free(r);
         weft_pg_params_free(p);
         weft_pg_params_free(e);
     }
-    CHECK(decodes >= 4);
+    WEFT_TEST_CHECK(decodes >= 4);
     CHECK_EQ(weft_pg_exec(c, "DROP TYPE pg_types_point3; DROP TYPE pg_types_mood"), 0);
     weft_pg_free(c);
     return 0;
@@ -595,7 +601,7 @@ TASK_TEST(test_records_and_codecs)
 int main(int argc, char **argv)
 {
     dsn = pg_env_dsn();
-    static const test_case tests[] = {
+    static const weft_test_case cases[] = {
         {"integers_and_floats", test_integers_and_floats},
         {"numeric", test_numeric},
         {"dates_and_times", test_dates_and_times},
@@ -603,7 +609,6 @@ int main(int argc, char **argv)
         {"arrays", test_arrays},
         {"array_params", test_array_params},
         {"records_and_codecs", test_records_and_codecs},
-        {NULL, NULL},
     };
-    return run_tests(tests, argc, argv);
+    return weft_test_main(cases, sizeof cases / sizeof *cases, argc, argv);
 }

@@ -3,7 +3,8 @@
  * stdin whole, a server's close is reported with its code and reason and
  * fails the exit status, a refused upgrade names the HTTP status, and the
  * load mode prints its rate and percentiles. */
-#include "check.h"
+#include <weft/test.h>
+#include "check.h" /* CHECK_EQ prints both values (test.h has no such check); CHECK in helpers */
 #include "weft_cmd.h"
 #include <weft/ws.h>
 #include <limits.h>
@@ -48,24 +49,24 @@ static int main_task(void *arg)
     char *lines[] = {weft_bin, "ws", url, NULL};
     static const char in[] = "one\ntwo \xCE\xBA\r\n\nlast";
     CHECK_EQ(run(lines, in, sizeof in - 1, out, sizeof out, err), 0);
-    CHECK(!strcmp(out, "one\ntwo \xCE\xBA\n\nlast\n"));
+    WEFT_TEST_CHECK(!strcmp(out, "one\ntwo \xCE\xBA\n\nlast\n"));
 
     char *bin[] = {weft_bin, "ws", "--binary", url, NULL};
     CHECK_EQ(run(bin, "\x00\x01\xff", 3, out, sizeof out, err), 0);
-    CHECK(!memcmp(out, "\x00\x01\xff", 3));
+    WEFT_TEST_CHECK(!memcmp(out, "\x00\x01\xff", 3));
 
     CHECK_EQ(run(lines, "a\nquit\nb\n", 9, out, sizeof out, err), 1);
-    CHECK(!strncmp(out, "a\n", 2));
-    CHECK(strstr(err, "4001 told to quit"));
+    WEFT_TEST_CHECK(!strncmp(out, "a\n", 2));
+    WEFT_TEST_CHECK(strstr(err, "4001 told to quit"));
 
     char *refused[] = {weft_bin, "ws", bad, NULL};
     CHECK_EQ(run(refused, "", 0, out, sizeof out, err), 1);
-    CHECK(strstr(err, "HTTP 404"));
+    WEFT_TEST_CHECK(strstr(err, "HTTP 404"));
 
     char *load[] = {weft_bin, "ws", "-n", "50", "--concurrency", "3", url, NULL};
     CHECK_EQ(run(load, "", 0, out, sizeof out, err), 0);
-    CHECK(strstr(out, "150 messages in "));
-    CHECK(strstr(out, "p99 "));
+    WEFT_TEST_CHECK(strstr(out, "150 messages in "));
+    WEFT_TEST_CHECK(strstr(out, "p99 "));
     weft_http_server_close(srv, 1);
     return 0;
 }
@@ -73,5 +74,6 @@ static int main_task(void *arg)
 int main(void)
 {
     CHECK(find_weft() == 0);
-    return weft_run(main_task, NULL) == 0 ? 0 : 1;
+    weft_test_options o = {.timeout_s = 60}; /* five runs of the weft command */
+    return weft_test_run("weft_ws", main_task, NULL, &o);
 }

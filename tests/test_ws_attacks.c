@@ -17,7 +17,8 @@
  *  - two ends each sending big messages with pings between: a reader that
  *    waited for its own sender (stuck on a full socket) to answer a ping
  *    stopped reading, and with both ends so, neither read again. */
-#include "check.h"
+#include <weft/test.h>
+#include "check.h" /* CHECK_EQ prints both values (test.h has none); run_tests */
 #include "http/ws_internal.h"
 #include "ws_raw.h"
 #include <weft/ws.h>
@@ -80,7 +81,7 @@ static int t_cut(void *arg)
     /* The server never took a message made of two: the connection ended
      * under it, mid-frame (how the kernel ends it decides which error). */
     CHECK_EQ(got_msgs, 0);
-    CHECK(last_err == -WEFT_EWS_CLOSED || last_err == -ECONNRESET);
+    WEFT_TEST_CHECK(last_err == -WEFT_EWS_CLOSED || last_err == -ECONNRESET);
     weft_ws_free(ws);
     weft_http_client_close(c);
     return 0;
@@ -160,7 +161,7 @@ static int t_no_room(void *arg)
     weft__ws_head h;
     uint8_t buf[16];
     CHECK_EQ(raw_read(s, &h, buf, sizeof buf, 0), 5);
-    CHECK(h.opcode == WEFT__WS_TEXT && !memcmp(buf, "hello", 5));
+    WEFT_TEST_CHECK(h.opcode == WEFT__WS_TEXT && !memcmp(buf, "hello", 5));
     CHECK_EQ(last_err, -EINVAL);
     weft_stream_close(s);
     return 0;
@@ -248,10 +249,10 @@ static int t_try_send_deflate(void *arg)
     weft_http_client *c = weft_http_client_new(NULL);
     weft_ws_opts o = {.deflate = 1};
     weft_ws *ws = connect_ws(c, &o);
-    CHECK(weft_ws_deflate(ws));
+    WEFT_TEST_CHECK(weft_ws_deflate(ws));
     small_buffers(ws); /* and it never reads */
     for (int i = 0; i < 500 && !srv_ws; i++) weft_sleep(0.01);
-    CHECK(srv_ws);
+    WEFT_TEST_CHECK(srv_ws);
     int fd = weft_stream_fd(srv_ws->s), v = 65536;
     setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof v);
     /* Incompressible messages until half the server's queue is full (the
@@ -262,7 +263,7 @@ static int t_try_send_deflate(void *arg)
         n++;
         weft_sleep(0.0005); /* the flusher hands what it can to the kernel */
     }
-    CHECK(n < 5000);
+    WEFT_TEST_CHECK(n < 5000);
     /* Until the kernel takes no more: the queue stays as it is. */
     size_t q;
     do {
@@ -272,7 +273,7 @@ static int t_try_send_deflate(void *arg)
     /* Exactly the room left, uncompressed (some 128 KiB): deflated, it is
      * bigger by more than the head's slack (5 bytes a stored block). */
     long room = 262144 - (long)weft_stream_write_buffered(srv_ws->s) - WEFT__WS_MAX_HEAD;
-    CHECK(room > 65536 && room < 262144);
+    WEFT_TEST_CHECK(room > 65536 && room < 262144);
     CHECK_EQ(weft_timeout(1, try_send_room, (void *)(intptr_t)room), -EAGAIN);
     go_read = 1;
     for (int i = 0; i < 500 && go_read != 2; i++) weft_sleep(0.01);
@@ -280,6 +281,11 @@ static int t_try_send_deflate(void *arg)
     weft_http_client_close(c);
     return 0;
 }
+
+/* Each case runs under weft_test_run (weft/test.h): a time limit, then
+ * checks for leaked tasks, unread errors, open resources and fds. run_tests
+ * (check.h) only picks the cases by name. */
+static const weft_test_options run_opts = {.timeout_s = 40};
 
 static int run_one(void *fn)
 {
@@ -301,32 +307,36 @@ static void cut_run(void)
 {
     big = calloc(1, BIG);
     server_o = (weft_ws_opts){.max_message = 2 * BIG};
-    CHECK_EQ(weft_run(run_one, (void *)t_cut), 0);
-    CHECK_EQ(weft_run(run_one, (void *)t_cancel_before), 0);
+    CHECK_EQ(weft_test_run("t_cut", run_one, (void *)t_cut, &run_opts), 0);
+    CHECK_EQ(weft_test_run("t_cancel_before", run_one, (void *)t_cancel_before, &run_opts), 0);
     free(big);
 }
 
 static void fragments_run(void)
 {
     server_o = (weft_ws_opts){.max_message = 1000};
-    CHECK_EQ(weft_run(run_one, (void *)t_empty_fragments), 0);
+    CHECK_EQ(weft_test_run("t_empty_fragments", run_one, (void *)t_empty_fragments, &run_opts), 0);
 }
 
-static void no_room_run(void) { CHECK_EQ(weft_run(run_one, (void *)t_no_room), 0); }
+static void no_room_run(void)
+{
+    CHECK_EQ(weft_test_run("t_no_room", run_one, (void *)t_no_room, &run_opts), 0);
+}
 
 static void try_send_run(void)
 {
     big = malloc(262144);
     uint32_t x = 99;
     for (int i = 0; i < 262144; i++) x = x * 1103515245u + 12345u, big[i] = (unsigned char)(x >> 24);
-    CHECK_EQ(weft_run(run_one, (void *)t_try_send_deflate), 0);
+    CHECK_EQ(weft_test_run("t_try_send_deflate", run_one, (void *)t_try_send_deflate, &run_opts),
+             0);
     free(big);
 }
 
 static void duplex_run(void)
 {
     big = calloc(1, DUPLEX_SIZE);
-    CHECK_EQ(weft_run(run_one, (void *)t_duplex), 0);
+    CHECK_EQ(weft_test_run("t_duplex", run_one, (void *)t_duplex, &run_opts), 0);
     free(big);
 }
 

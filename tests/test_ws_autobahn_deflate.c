@@ -14,7 +14,8 @@
  * The data repeats both near and far (past 512 bytes, and from message to
  * message), so a window or a context kept wrongly shows. autobahn sends
  * 1,000 messages per case; a few per size keep this test to seconds. */
-#include "check.h"
+#include <weft/test.h>
+#include "check.h" /* CHECK_EQ prints both values (test.h has none); run_tests */
 #include "http/ws_internal.h"
 #include "ws_raw.h"
 #include <weft/ws.h>
@@ -124,16 +125,16 @@ static int t_server(void *arg)
         snprintf(want, sizeof want, "ext %zu %s", i, offers[i].params);
         ssize_t n = peer_line(weft_process_stdout(p), line, sizeof line);
         if (n <= 0 || strcmp(line, want)) fprintf(stderr, "node: '%s', expected '%s'\n", line, want);
-        CHECK(n > 0 && !strcmp(line, want));
+        WEFT_TEST_CHECK(n > 0 && !strcmp(line, want));
         n = peer_line(weft_process_stdout(p), line, sizeof line);
         if (n <= 0 || strncmp(line, "ok ", 3)) fprintf(stderr, "node: '%s' (offer %zu)\n", line, i);
-        CHECK(n > 0 && !strncmp(line, "ok ", 3));
+        WEFT_TEST_CHECK(n > 0 && !strncmp(line, "ok ", 3));
     }
     CHECK_EQ(weft_process_wait(p), 0);
     weft_process_free(p);
     CHECK_EQ(nagreed, (int)NOFFERS);
     for (size_t i = 0; i < NOFFERS; i++) {
-        CHECK(agreed[i].on);
+        WEFT_TEST_CHECK(agreed[i].on);
         CHECK_EQ(agreed[i].server_no_takeover, offers[i].server_no_takeover);
         CHECK_EQ(agreed[i].server_bits, offers[i].server_bits);
         CHECK_EQ(agreed[i].client_no_takeover, i > 0);
@@ -166,10 +167,10 @@ static int t_server_offers(void *arg)
                          "Sec-WebSocket-Extensions: %s\r\n\r\n",
                          cases[i].offer);
         CHECK_EQ(weft_stream_write(s, req, (size_t)n), n);
-        CHECK(raw_head(s, head, sizeof head) > 0);
+        WEFT_TEST_CHECK(raw_head(s, head, sizeof head) > 0);
         snprintf(want, sizeof want, "\r\nSec-WebSocket-Extensions: %s\r\n", cases[i].answer);
         if (!strstr(head, want)) fprintf(stderr, "answer to offer %zu:\n%s", i, head);
-        CHECK(strstr(head, want));
+        WEFT_TEST_CHECK(strstr(head, want));
         raw_frame(s, 1, 0, WEFT__WS_CLOSE, "\x03\xe8", 2, 1);
         CHECK_EQ(raw_close_code(s, 0), 1000);
         weft_stream_close(s);
@@ -302,11 +303,11 @@ static int t_client(void *arg)
     weft_process *p;
     CHECK_EQ(weft_process_spawn(argv, &po, &p), 0);
     char line[256];
-    CHECK(peer_line(weft_process_stdout(p), line, sizeof line) > 0);
+    WEFT_TEST_CHECK(peer_line(weft_process_stdout(p), line, sizeof line) > 0);
     char *s = line;
     for (size_t i = 0; i < NACCEPTS; i++) {
         int pp = (int)strtol(s, &s, 10);
-        CHECK(pp > 0);
+        WEFT_TEST_CHECK(pp > 0);
         client_run(pp, i, weft_process_stdout(p));
     }
     weft_process_kill(p, SIGTERM);
@@ -314,6 +315,11 @@ static int t_client(void *arg)
     weft_process_free(p);
     return 0;
 }
+
+/* Each case runs under weft_test_run (weft/test.h): a time limit, then
+ * checks for leaked tasks, unread errors, open resources and fds. run_tests
+ * (check.h) only picks the cases by name. */
+static const weft_test_options run_opts = {.timeout_s = 100};
 
 static int run_one(void *fn)
 {
@@ -328,8 +334,11 @@ static int run_one(void *fn)
     return r;
 }
 
-#define CASE(name) \
-    static void name##_run(void) { CHECK_EQ(weft_run(run_one, (void *)name), 0); }
+#define CASE(name)                                                                                 \
+    static void name##_run(void)                                                                   \
+    {                                                                                              \
+        CHECK_EQ(weft_test_run(#name, run_one, (void *)name, &run_opts), 0);                       \
+    }
 CASE(t_server)
 CASE(t_server_offers)
 CASE(t_client)

@@ -6,7 +6,8 @@
  * that never answers the close, many tasks sending at once, and wss with a
  * certificate made at test time (weft's own server at the other end). */
 #define _GNU_SOURCE
-#include "check.h"
+#include <weft/test.h>
+#include "check.h" /* CHECK_EQ prints both values (test.h has none); run_tests */
 #include "http/ws_internal.h"
 #include "tls_cert.h"
 #include "ws_raw.h"
@@ -199,7 +200,7 @@ static int t_echo(void)
         weft_ws_msg m;
         CHECK_EQ(weft_ws_send(ws, WEFT_WS_TEXT, big, lens[i]), 0);
         CHECK_EQ(weft_ws_receive(ws, &m), WEFT_WS_TEXT);
-        CHECK(m.len == lens[i] && !memcmp(m.data, big, lens[i]) && m.data[m.len] == 0);
+        WEFT_TEST_CHECK(m.len == lens[i] && !memcmp(m.data, big, lens[i]) && m.data[m.len] == 0);
     }
     /* Streamed receive of a fragmented echo. */
     CHECK_EQ(weft_ws_send_frag(ws, WEFT_WS_BINARY, big, 70000, 30000), 0);
@@ -208,8 +209,8 @@ static int t_echo(void)
     char part[5000];
     while (!last) {
         ssize_t n = weft_ws_receive_part(ws, part, sizeof part, &type, &last);
-        CHECK(n >= 0 && type == WEFT_WS_BINARY);
-        CHECK(!memcmp(part, big + got, (size_t)n));
+        WEFT_TEST_CHECK(n >= 0 && type == WEFT_WS_BINARY);
+        WEFT_TEST_CHECK(!memcmp(part, big + got, (size_t)n));
         got += (size_t)n;
     }
     CHECK_EQ(got, 70000);
@@ -218,7 +219,7 @@ static int t_echo(void)
     CHECK_EQ(weft_ws_close_code(ws), 1000);
     CHECK_EQ(weft_ws_send(ws, WEFT_WS_TEXT, "x", 1), -WEFT_EWS_CLOSED);
     weft_ws_free(ws);
-    CHECK(strstr(last_request, "Sec-WebSocket-Version: 13\r\n"));
+    WEFT_TEST_CHECK(strstr(last_request, "Sec-WebSocket-Version: 13\r\n"));
     return 0;
 }
 
@@ -228,12 +229,12 @@ static int t_script(void)
     weft_ws_msg m;
     CHECK_EQ(connect_to("/script", &ws, NULL), 0);
     CHECK_EQ(weft_ws_receive(ws, &m), WEFT_WS_TEXT);
-    CHECK(m.len == 5 && !memcmp(m.data, "\xCE\xBA\xE1\xBD\xB9", 5));
+    WEFT_TEST_CHECK(m.len == 5 && !memcmp(m.data, "\xCE\xBA\xE1\xBD\xB9", 5));
     CHECK_EQ(weft_ws_receive(ws, &m), WEFT_WS_BINARY);
     CHECK_EQ(m.len, 0);
     CHECK_EQ(weft_ws_receive(ws, &m), 0);
     CHECK_EQ(weft_ws_close_code(ws), 4000);
-    CHECK(!strcmp(weft_ws_close_reason(ws), "going"));
+    WEFT_TEST_CHECK(!strcmp(weft_ws_close_reason(ws), "going"));
     CHECK_EQ(weft_ws_receive(ws, &m), 0); /* and again */
     CHECK_EQ(weft_ws_close(ws, 1000, NULL), 0); /* the handshake is complete: ends it */
     CHECK_EQ(weft_ws_close(ws, 1000, NULL), -WEFT_EWS_CLOSED);
@@ -267,7 +268,7 @@ static int t_bad_servers(void)
     for (size_t i = 0; i < sizeof h / sizeof *h; i++) {
         weft_ws *ws = (weft_ws *)1;
         CHECK_EQ(connect_to(h[i].path, &ws, NULL), -WEFT_EWS_HANDSHAKE);
-        CHECK(ws == NULL);
+        WEFT_TEST_CHECK(ws == NULL);
         CHECK_EQ(weft_ws_connect_status(), h[i].status);
     }
     CHECK_EQ(weft_http_client_connections(cl), 0);
@@ -298,7 +299,7 @@ static int t_close_timeout(void)
     CHECK_EQ(connect_to("/silent", &ws, &o), 0);
     double t0 = weft_now();
     CHECK_EQ(weft_ws_close(ws, 1001, "bye"), -WEFT_EWS_CLOSE_TIMEOUT);
-    CHECK(weft_now() - t0 >= 0.15 && weft_now() - t0 < 3);
+    WEFT_TEST_CHECK(weft_now() - t0 >= 0.15 && weft_now() - t0 < 3);
     weft_ws_free(ws);
     /* Receive with a deadline: weft_timeout around it, nothing lost. */
     CHECK_EQ(connect_to("/echo", &ws, NULL), 0);
@@ -307,7 +308,7 @@ static int t_close_timeout(void)
     CHECK_EQ(weft_timeout(0.05, recv_fn, args), -ETIMEDOUT);
     CHECK_EQ(weft_ws_send(ws, WEFT_WS_TEXT, "late", 4), 0);
     CHECK_EQ(weft_timeout(5, recv_fn, args), WEFT_WS_TEXT);
-    CHECK(m.len == 4 && !memcmp(m.data, "late", 4));
+    WEFT_TEST_CHECK(m.len == 4 && !memcmp(m.data, "late", 4));
     weft_ws_free(ws);
     return 0;
 }
@@ -352,7 +353,7 @@ static int t_cookies(void)
     weft_http_response_free(r);
     weft_ws *ws;
     CHECK_EQ(connect_to("/echo", &ws, NULL), 0);
-    CHECK(strstr(last_request, "Cookie: sid=abc123"));
+    WEFT_TEST_CHECK(strstr(last_request, "Cookie: sid=abc123"));
     weft_ws_free(ws);
     return 0;
 }
@@ -375,7 +376,7 @@ static int t_wss(void)
 {
     weft_tls_opts so = {.cert_file = crt, .key_file = key};
     weft_http_server_opts o = {.tls = weft_tls_server_ctx(&so)};
-    CHECK(o.tls != NULL);
+    WEFT_TEST_CHECK(o.tls != NULL);
     weft_http_server *srv = weft_http_server_new(&o);
     weft_http_server_route(srv, "GET", "/ws", tls_echo, NULL);
     CHECK_EQ(weft_http_server_listen(srv, "127.0.0.1", 0), 0);
@@ -389,12 +390,12 @@ static int t_wss(void)
     weft_ws_msg m;
     CHECK_EQ(weft_ws_send(ws, WEFT_WS_TEXT, "over tls", 8), 0);
     CHECK_EQ(weft_ws_receive(ws, &m), WEFT_WS_TEXT);
-    CHECK(m.len == 8 && !memcmp(m.data, "over tls", 8));
+    WEFT_TEST_CHECK(m.len == 8 && !memcmp(m.data, "over tls", 8));
     CHECK_EQ(weft_ws_close(ws, 1000, NULL), 0);
     weft_ws_free(ws);
     /* Without trusting the certificate the handshake fails. */
     weft_http_client *plain = weft_http_client_new(NULL);
-    CHECK(weft_ws_connect(plain, url, NULL, &ws) < 0);
+    WEFT_TEST_CHECK(weft_ws_connect(plain, url, NULL, &ws) < 0);
     weft_http_client_close(plain);
     weft_http_client_close(c);
     weft_tls_ctx_free(cop.tls);
@@ -403,10 +404,15 @@ static int t_wss(void)
     return 0;
 }
 
+/* Each case runs under weft_test_run (weft/test.h): a time limit, then
+ * checks for leaked tasks, unread errors, open resources and fds. run_tests
+ * (check.h) only picks the cases by name. */
+static const weft_test_options run_opts = {.timeout_s = 60};
+
 static int run_one(void *fn)
 {
     weft_server *srv = weft_tcp_serve("127.0.0.1", 0, raw_server, NULL);
-    CHECK(srv != NULL);
+    WEFT_TEST_CHECK(srv != NULL);
     port = weft_server_port(srv);
     cl = weft_http_client_new(NULL);
     int r = ((int (*)(void))fn)();
@@ -415,8 +421,11 @@ static int run_one(void *fn)
     return r;
 }
 
-#define CASE(name) \
-    static void name##_run(void) { CHECK_EQ(weft_run(run_one, (void *)name), 0); }
+#define CASE(name)                                                                                 \
+    static void name##_run(void)                                                                   \
+    {                                                                                              \
+        CHECK_EQ(weft_test_run(#name, run_one, (void *)name, &run_opts), 0);                       \
+    }
 CASE(t_echo)
 CASE(t_script)
 CASE(t_bad_servers)

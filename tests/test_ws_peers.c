@@ -4,7 +4,8 @@
  * client; curl for the server's 101 head. Each peer runs as a child
  * process; a peer missing from the machine fails the test (tools/deps.sh
  * installs them). */
-#include "check.h"
+#include <weft/test.h>
+#include "check.h" /* CHECK_EQ prints both values (test.h has none); run_tests */
 #include <weft/ws.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,7 +145,7 @@ static int t_aiohttp(void *arg)
     snprintf(ps, sizeof ps, "%d", port);
     char *argv[] = {"/usr/bin/python3", "-c", (char *)py_client, ps, NULL};
     CHECK_EQ(run_peer(argv, out, sizeof out), 0);
-    CHECK(!strncmp(out, "ok", 2));
+    WEFT_TEST_CHECK(!strncmp(out, "ok", 2));
     CHECK_EQ(served, 2);
     CHECK_EQ(deflated, 1); /* compress=15 only */
     int pp;
@@ -164,7 +165,7 @@ static int t_node(void *arg)
     for (int d = 0; d < 2; d++) {
         char *argv[] = {"node", "-e", (char *)node_client, ps, d ? "1" : "0", NULL};
         CHECK_EQ(run_peer(argv, out, sizeof out), 0);
-        CHECK(!strncmp(out, "closed 1000", 11));
+        WEFT_TEST_CHECK(!strncmp(out, "closed 1000", 11));
     }
     CHECK_EQ(served, 2);
     CHECK_EQ(deflated, 1);
@@ -191,18 +192,23 @@ static int t_curl(void *arg)
     CHECK_EQ(weft_process_spawn(argv, &po, &p), 0);
     char head[2048];
     ssize_t n = weft_stream_read_until(weft_process_stdout(p), "\r\n\r\n", 4, head, sizeof head - 1);
-    CHECK(n > 0);
+    WEFT_TEST_CHECK(n > 0);
     head[n] = 0;
-    CHECK(!strncmp(head, "HTTP/1.1 101 Switching Protocols\r\n", 34));
-    CHECK(strstr(head, "\r\nUpgrade: websocket\r\n"));
-    CHECK(strstr(head, "\r\nConnection: Upgrade\r\n"));
-    CHECK(strstr(head, "\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"));
-    CHECK(strstr(head, "\r\nSec-WebSocket-Protocol: chat\r\n"));
-    CHECK(!strstr(head, "Content-Length") && !strstr(head, "Transfer-Encoding"));
+    WEFT_TEST_CHECK(!strncmp(head, "HTTP/1.1 101 Switching Protocols\r\n", 34));
+    WEFT_TEST_CHECK(strstr(head, "\r\nUpgrade: websocket\r\n"));
+    WEFT_TEST_CHECK(strstr(head, "\r\nConnection: Upgrade\r\n"));
+    WEFT_TEST_CHECK(strstr(head, "\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"));
+    WEFT_TEST_CHECK(strstr(head, "\r\nSec-WebSocket-Protocol: chat\r\n"));
+    WEFT_TEST_CHECK(!strstr(head, "Content-Length") && !strstr(head, "Transfer-Encoding"));
     weft_process_wait(p);
     weft_process_free(p);
     return 0;
 }
+
+/* Each case runs under weft_test_run (weft/test.h): a time limit, then
+ * checks for leaked tasks, unread errors, open resources and fds. run_tests
+ * (check.h) only picks the cases by name. */
+static const weft_test_options run_opts = {.timeout_s = 70};
 
 static int run_one(void *fn)
 {
@@ -216,8 +222,11 @@ static int run_one(void *fn)
     return r;
 }
 
-#define CASE(name) \
-    static void name##_run(void) { CHECK_EQ(weft_run(run_one, (void *)name), 0); }
+#define CASE(name)                                                                                 \
+    static void name##_run(void)                                                                   \
+    {                                                                                              \
+        CHECK_EQ(weft_test_run(#name, run_one, (void *)name, &run_opts), 0);                       \
+    }
 CASE(t_aiohttp)
 CASE(t_node)
 CASE(t_curl)

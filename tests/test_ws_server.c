@@ -5,7 +5,8 @@
  *  4 opcodes, 5 fragmentation, 6 UTF-8 (fail fast, across fragments),
  *  7 close handling, 9 limits; and the handshake's refusals (curl's view
  *  of the 101 is in test_ws_peers). */
-#include "check.h"
+#include <weft/test.h>
+#include "check.h" /* CHECK_EQ prints both values (test.h has none); run_tests */
 #include "ws_raw.h"
 #include <weft/ws.h>
 #include <math.h>
@@ -343,7 +344,7 @@ static int t_timeouts_body(void *arg)
     weft_stream *s = raw_connect("/idle");
     double t0 = weft_now();
     expect_fail(s, 1001, WEFT_EWS_IDLE);
-    CHECK(weft_now() - t0 >= 0.25);
+    WEFT_TEST_CHECK(weft_now() - t0 >= 0.25);
     /* Heartbeat: a ping arrives; answered, the connection stays; then a
      * peer that stops answering is dropped. */
     s = raw_connect("/hb");
@@ -369,10 +370,10 @@ static int t_handshake_body(void *arg)
     char head[2048];
     /* Subprotocol: ours in our order, among those offered. */
     weft_stream *s = raw_connect_with("/proto", "Sec-WebSocket-Protocol: chat.v1, chat.v2\r\n", head, sizeof head);
-    CHECK(strstr(head, "Sec-WebSocket-Protocol: chat.v2\r\n"));
+    WEFT_TEST_CHECK(strstr(head, "Sec-WebSocket-Protocol: chat.v2\r\n"));
     close_ok(s);
     s = raw_connect_with("/proto", "Sec-WebSocket-Protocol: other\r\n", head, sizeof head);
-    CHECK(!strstr(head, "Sec-WebSocket-Protocol"));
+    WEFT_TEST_CHECK(!strstr(head, "Sec-WebSocket-Protocol"));
     close_ok(s);
     /* Refusals: each gets its status and the handler its error. */
     static const struct {
@@ -394,9 +395,9 @@ static int t_handshake_body(void *arg)
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         CHECK_EQ(weft_tcp_connect("127.0.0.1", port, NULL, &s), 0);
         weft_stream_write(s, bad[i].req, strlen(bad[i].req));
-        CHECK(raw_head(s, head, sizeof head) > 0);
-        CHECK(!strncmp(head + 9, bad[i].status, 3));
-        if (i == 1) CHECK(strstr(head, "Sec-WebSocket-Version: 13\r\n"));
+        WEFT_TEST_CHECK(raw_head(s, head, sizeof head) > 0);
+        WEFT_TEST_CHECK(!strncmp(head + 9, bad[i].status, 3));
+        if (i == 1) WEFT_TEST_CHECK(strstr(head, "Sec-WebSocket-Version: 13\r\n"));
         weft_stream_close(s);
         CHECK_EQ(last_err, -WEFT_EWS_HANDSHAKE);
     }
@@ -406,7 +407,7 @@ static int t_handshake_body(void *arg)
                               "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
     weft_stream_write(s, req, sizeof req - 1);
     raw_frame(s, 1, 0, WEFT__WS_TEXT, "early", 5, 1);
-    CHECK(raw_head(s, head, sizeof head) > 0);
+    WEFT_TEST_CHECK(raw_head(s, head, sizeof head) > 0);
     expect_msg(s, WEFT__WS_TEXT, "early", 5);
     close_ok(s);
     return 0;
@@ -435,6 +436,11 @@ static int serve(void *arg)
     return 0;
 }
 
+/* Each case runs under weft_test_run (weft/test.h): a time limit, then
+ * checks for leaked tasks, unread errors, open resources and fds. run_tests
+ * (check.h) only picks the cases by name. */
+static const weft_test_options run_opts = {.timeout_s = 60};
+
 static int run_one(void *fn)
 {
     weft_task *t = weft_spawn(serve, NULL);
@@ -446,8 +452,11 @@ static int run_one(void *fn)
     return r;
 }
 
-#define CASE(name)                                                  \
-    static void name##_run(void) { CHECK_EQ(weft_run(run_one, (void *)name##_body), 0); }
+#define CASE(name)                                                                                 \
+    static void name##_run(void)                                                                   \
+    {                                                                                              \
+        CHECK_EQ(weft_test_run(#name, run_one, (void *)name##_body, &run_opts), 0);                \
+    }
 
 CASE(t_framing)
 CASE(t_framing_bad)

@@ -334,7 +334,9 @@ static int array_binary_direct(const weft_pg_value *v, weft_pg_array **out)
             vals[i].data = NULL;
             continue;
         }
-        memcpy(b, p, (size_t)len);
+        if (len == 4) memcpy(b, p, 4); /* int4, float4, date: no call */
+        else if (len == 8) memcpy(b, p, 8);
+        else memcpy(b, p, (size_t)len);
         b[len] = 0;
         vals[i].data = b;
         b += len + 1;

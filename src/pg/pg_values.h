@@ -10,11 +10,42 @@
 #define PG_EPOCH_USEC 946684800000000LL /* 2000-01-01 in Unix microseconds */
 #define PG_EPOCH_DAYS 10957             /* 2000-01-01 in days since 1970 */
 
+/* A big-endian integer of n (2, 4 or 8) bytes at p, unaligned. One load
+ * and a byte swap (every caller's n is a constant, so the switch folds): a
+ * byte loop cost 57 instructions an int4 array element (callgrind). */
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define pg__bswap16(x) (x)
+#define pg__bswap32(x) (x)
+#define pg__bswap64(x) (x)
+#else
+#define pg__bswap16(x) __builtin_bswap16(x)
+#define pg__bswap32(x) __builtin_bswap32(x)
+#define pg__bswap64(x) __builtin_bswap64(x)
+#endif
 static inline uint64_t pg__be(const char *p, int n)
 {
-    uint64_t v = 0;
-    for (int i = 0; i < n; i++) v = (v << 8) | (unsigned char)p[i];
-    return v;
+    switch (n) {
+    case 2: {
+        uint16_t v;
+        __builtin_memcpy(&v, p, 2);
+        return pg__bswap16(v);
+    }
+    case 4: {
+        uint32_t v;
+        __builtin_memcpy(&v, p, 4);
+        return pg__bswap32(v);
+    }
+    case 8: {
+        uint64_t v;
+        __builtin_memcpy(&v, p, 8);
+        return pg__bswap64(v);
+    }
+    default: {
+        uint64_t v = 0;
+        for (int i = 0; i < n; i++) v = (v << 8) | (unsigned char)p[i];
+        return v;
+    }
+    }
 }
 static inline void pg__put_be(char *p, uint64_t v, int n)
 {

@@ -10,6 +10,7 @@
 #include "weft/debug.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -279,31 +280,42 @@ void weft__debug_close(weft__loop *L)
     L->dbgs = NULL;
 }
 
+/* A regular file or block device never says EAGAIN: a read waits for the
+ * disk whatever O_NONBLOCK says, so setting it would only hide the report;
+ * those get the advice that helps (the thread-pool file calls). */
 void weft__debug_check_fd(int fd, const char *fn)
 {
     weft__loop *L = weft__L;
     if (!L->dbgs || !L->dbgs->reports) return;
     struct weft__dbgstate *d = L->dbgs;
     int fl = fcntl(fd, F_GETFL);
-    if (fl >= 0 && !(fl & O_NONBLOCK)) {
-        /* Once per fd and loop: a read loop must not flood stderr. */
-        size_t byte = (size_t)fd / 8;
-        if (byte >= d->fd_seen_bytes) {
-            size_t n = byte + 64;
-            unsigned char *b = realloc(d->fd_seen, n);
-            if (!b) return;
-            memset(b + d->fd_seen_bytes, 0, n - d->fd_seen_bytes);
-            d->fd_seen = b;
-            d->fd_seen_bytes = n;
-        }
-        if (d->fd_seen[byte] & (1u << (fd % 8))) return;
-        d->fd_seen[byte] |= (unsigned char)(1u << (fd % 8));
-        char lab[512] = "outside a task";
-        weft__debug_leaks++;
-        if (L->current) weft__task_label(L->current, lab, sizeof lab);
+    if (fl < 0) return;
+    struct stat st;
+    int file = fstat(fd, &st) == 0 && (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode));
+    if ((fl & O_NONBLOCK) && !file) return;
+    /* Once per fd and loop: a read loop must not flood stderr. */
+    size_t byte = (size_t)fd / 8;
+    if (byte >= d->fd_seen_bytes) {
+        size_t n = byte + 64;
+        unsigned char *b = realloc(d->fd_seen, n);
+        if (!b) return;
+        memset(b + d->fd_seen_bytes, 0, n - d->fd_seen_bytes);
+        d->fd_seen = b;
+        d->fd_seen_bytes = n;
+    }
+    if (d->fd_seen[byte] & (1u << (fd % 8))) return;
+    d->fd_seen[byte] |= (unsigned char)(1u << (fd % 8));
+    char lab[512] = "outside a task";
+    weft__debug_leaks++;
+    if (L->current) weft__task_label(L->current, lab, sizeof lab);
+    if (file)
+        weft__report("%s(%d) in %s: fd %d is a %s, which O_NONBLOCK does not make "
+                     "non-blocking: this call waits for the disk with the whole loop "
+                     "(use weft_file_pread/weft_file_pwrite, or weft_to_thread)",
+                     fn, fd, lab, fd, S_ISREG(st.st_mode) ? "regular file" : "block device");
+    else
         weft__report("%s(%d) in %s: fd %d is in blocking mode, so this call may block the "
                      "whole loop (set O_NONBLOCK)", fn, fd, lab, fd);
-    }
 }
 
 /* ---- resource registry: open addressing on the object's address ------------ */
