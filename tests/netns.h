@@ -80,6 +80,12 @@ static inline void netns_child(const char *resolver, void (*setup)(void), weft_f
         setup();
         /* a body's limit of 29 s: a blocked loop is killed at 59 s */
         weft_test_options o = {.timeout_s = 29};
+        /* getaddrinfo cannot be stopped: a lookup given up on (a timeout, a
+         * cancel) goes on in its pool thread with its socket open until
+         * glibc's own timeout, after the loop has closed. c-ares lookups
+         * are the loop's and are checked. (ASan's pace showed it: fds 34
+         * and 35 open at the check, in CI.) */
+        o.no_fd_check = strcmp(resolver, "getaddrinfo") == 0;
         CHECK_EQ(weft_test_run(resolver, fn, NULL, &o), 0);
         fflush(stderr);
         _exit(0);
