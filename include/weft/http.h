@@ -543,7 +543,10 @@ int weft_http_response_redirects(const weft_http_response *r);
  * the caller's cancel or weft_timeout deadline it consumes nothing and
  * keeps the connection: a later call goes on. While the body is still
  * arriving, a response is read only on its session's loop (-EXDEV from
- * another, as the session's calls). Waits. */
+ * another, as the session's calls). A body cut by the connection's end is
+ * -WEFT_EHTTP_CLOSED; over https, a body delimited only by the close (no
+ * Content-Length, not chunked) that ends without TLS close_notify is
+ * -WEFT_ETLSTRUNC (maybe cut by an attacker; RFC 9112 9.8). Waits. */
 ssize_t weft_http_response_read(weft_http_response *r, void *buf, size_t n);
 /* Reads the rest of the body into memory owned by r (max_body_bytes at
  * most: -WEFT_EHTTP_BODY_SIZE). NUL-terminated. 0 or -errno. Waits. */

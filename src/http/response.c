@@ -142,11 +142,19 @@ static ssize_t read_raw(weft_http_response *r, char *buf, size_t n)
             return avail;
         }
         if (avail == 0) {
-            /* A body that ends with the connection (no length, HTTP/1.0). */
+            /* A body that ends with the connection (no length, HTTP/1.0).
+             * Over TLS only close_notify ends it: a bare close may be a
+             * FIN injected mid-body (the truncation attack, RFC 9112 9.8).
+             * Length and chunked bodies never get here complete, so a
+             * server that skips close_notify after them is fine. */
+            int eof_framed = r->P.framing == WEFT__BODY_EOF;
             int ok = weft__parser_eof(&r->P);
-            r->body_done = 1;
+            int cut = ok && eof_framed && weft_stream_tls_truncated(r->conn->s);
             weft__resp_release(r, 0);
-            return ok ? 0 : -WEFT_EHTTP_CLOSED;
+            if (cut) return -WEFT_ETLSTRUNC; /* body_done stays 0: later reads fail too */
+            if (!ok) return -WEFT_EHTTP_CLOSED;
+            r->body_done = 1;
+            return 0;
         }
         size_t k = (size_t)avail < n ? (size_t)avail : n, got;
         long used = weft__parser_body(&r->P, data, k, buf, &got);
