@@ -553,8 +553,11 @@ ssize_t weft_http_response_read(weft_http_response *r, void *buf, size_t n);
 int weft_http_response_body(weft_http_response *r, const char **data, size_t *len);
 /* Releases the response: its connection goes back to the pool when the body
  * was read to the end, else it is closed. From another loop of the run it
- * is reported and done on the session's loop. NULL is a no-op. Does not
- * wait. */
+ * is reported and done on the session's loop. Where that loop can no
+ * longer be reached (the run ending or over) with the body still on the
+ * connection, it is reported, the response's memory is freed and its
+ * connection is left to the session's close (never closed from a thread
+ * that does not own it). NULL is a no-op. Does not wait. */
 void weft_http_response_free(weft_http_response *r);
 
 /* ---- Server-Sent Events (text/event-stream, WHATWG HTML 9.2) ----------- */
