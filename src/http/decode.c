@@ -16,6 +16,16 @@
  * response is then bounded by that. */
 #define ZSTD_WINDOW_LOG_MAX 23
 
+/* The most output one call gives, whatever the coding: zlib counts in 32
+ * bits (uInt), and "the output was filled" (d->more) is judged against the
+ * room the decoder was really given, so brotli and zstd are held to the
+ * same bound (they were handed the caller's whole room, so a read of over
+ * 4 GiB that they filled was not reported pending). A unit test lowers it
+ * (tests/test_http_decode_cap.c) to show that on a small buffer. */
+#ifndef WEFT__INFLATE_CAP
+#define WEFT__INFLATE_CAP UINT_MAX
+#endif
+
 struct weft__inflate {
     int kind;
     int started, done;
@@ -142,10 +152,11 @@ long weft__inflate_run(weft__inflate *d, const char **in, size_t *inlen, char *o
     /* brotli and zstd take all the input they are given and hold what does
      * not fit the output: called again without input, they give the rest. */
     if (cap == 0 || (*inlen == 0 && !d->more)) return 0;
+    if (cap > WEFT__INFLATE_CAP) cap = WEFT__INFLATE_CAP;
     long got = d->kind == WEFT__DECODE_BR     ? run_br(d, in, inlen, out, cap)
                : d->kind == WEFT__DECODE_ZSTD ? run_zstd(d, in, inlen, out, cap)
                                               : run_zlib(d, in, inlen, out, cap);
-    d->more = got > 0 && (size_t)got == (cap > UINT_MAX ? UINT_MAX : cap);
+    d->more = got > 0 && (size_t)got == cap;
     return got;
 }
 
@@ -177,8 +188,7 @@ static int choose_deflate(weft__inflate *d, const char **in, size_t *inlen)
 static long run_zlib(weft__inflate *d, const char **in, size_t *inlen, char *out, size_t cap)
 {
     int gzip = d->kind == WEFT__DECODE_GZIP;
-    if (cap > UINT_MAX) cap = UINT_MAX;
-    long total = 0;
+    long total = 0; /* cap: at most WEFT__INFLATE_CAP, so a uInt */
     if (d->kind == WEFT__DECODE_DEFLATE && !d->done) {
         int c = d->chosen ? 1 : choose_deflate(d, in, inlen);
         if (c <= 0) return c < 0 ? -WEFT_EHTTP_DECODE : 0;
