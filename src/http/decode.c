@@ -37,6 +37,8 @@ struct weft__inflate {
     int nhead, hoff;             /* held, and given to zlib */
     int more; /* the last call filled its output: more may come without input */
     z_stream z;                  /* gzip, deflate */
+    gz_header gzh;               /* gzip: done is 1 once a member's gzip
+                                    header came, -1 for a zlib stream */
     BrotliDecoderState *br;      /* br */
     ZSTD_DStream *zs;            /* zstd */
 };
@@ -55,6 +57,7 @@ weft__inflate *weft__inflate_new(int kind)
             return d;
         ZSTD_freeDStream(d->zs);
     } else if (inflateInit2(&d->z, 32 + 15) == Z_OK) { /* 32+15: gzip or zlib, detected */
+        if (kind == WEFT__DECODE_GZIP) inflateGetHeader(&d->z, &d->gzh);
         return d;
     }
     free(d);
@@ -215,8 +218,16 @@ static long run_zlib(weft__inflate *d, const char **in, size_t *inlen, char *out
     if (d->done) {
         /* More bytes after the end: a gzip body may be several members
          * (RFC 1952 2.2), decoded in turn; anything else there (garbage, a
-         * second zlib stream) is refused rather than silently dropped. */
-        if (!gzip || inflateReset(&d->z) != Z_OK) return -WEFT_EHTTP_DECODE;
+         * zlib stream) is refused rather than silently dropped. A member is
+         * a gzip member: the first stream was one (not a zlib stream sent
+         * as gzip, which is taken alone), and the next is decoded as gzip
+         * only (windowBits 16+15), else a zlib stream after a member was
+         * taken as another (inflateReset keeps 32+15's detection). curl
+         * refuses any bytes after the first member. */
+        if (!gzip || d->gzh.done != 1 || inflateReset2(&d->z, 16 + 15) != Z_OK)
+            return -WEFT_EHTTP_DECODE;
+        d->gzh = (gz_header){0};
+        inflateGetHeader(&d->z, &d->gzh); /* the reset forgot it */
         d->done = 0;
     }
     /* zlib counts in 32 bits: a larger count truncated (2^32 + 16 was room
