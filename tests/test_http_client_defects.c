@@ -111,6 +111,14 @@ static int h_enc(weft_http_request *req, void *arg)
     } else if (!strcmp(k, "members")) {
         n = gz("hello ", 6, body, sizeof body, 31);
         n += gz("world", 5, body + n, sizeof body - (size_t)n, 31);
+    } else if (!strcmp(k, "gzip-zlib")) { /* a member, then a zlib stream: no member */
+        n = gz("hello ", 6, body, sizeof body, 31);
+        n += gz("world", 5, body + n, sizeof body - (size_t)n, 15);
+    } else if (!strcmp(k, "zlib-gzip")) { /* a zlib stream sent as gzip, then a member */
+        n = gz("hello ", 6, body, sizeof body, 15);
+        n += gz("world", 5, body + n, sizeof body - (size_t)n, 31);
+    } else if (!strcmp(k, "zlib-as-gzip")) { /* taken alone, as before */
+        n = gz("hello", 5, body, sizeof body, 15);
     } else if (!strcmp(k, "garbage")) {
         n = gz("hello", 5, body, sizeof body, 31);
         memcpy(body + n, "GARBAGE", 7), n += 7;
@@ -539,6 +547,14 @@ WEFT_TEST(defect_11_members_garbage_and_deflate)
     WEFT_TEST_CHECK(!strcmp(body, "200 hello"));
     WEFT_TEST_CHECK(get(c, "GET", U(&A, "/enc/zlib-garbage"), NULL, NULL, NULL) ==
                     -WEFT_EHTTP_DECODE);
+    /* Members are gzip members (RFC 1952 2.2): a zlib stream is none, after
+     * a member or before one; sent alone as gzip it is still taken. */
+    WEFT_TEST_CHECK(get(c, "GET", U(&A, "/enc/gzip-zlib"), NULL, NULL, NULL) ==
+                    -WEFT_EHTTP_DECODE);
+    WEFT_TEST_CHECK(get(c, "GET", U(&A, "/enc/zlib-gzip"), NULL, NULL, NULL) ==
+                    -WEFT_EHTTP_DECODE);
+    WEFT_TEST_CHECK(get(c, "GET", U(&A, "/enc/zlib-as-gzip"), NULL, &body, NULL) == 0);
+    WEFT_TEST_CHECK(!strcmp(body, "200 hello"));
     weft_http_client_close(c);
     return stop_all();
 }

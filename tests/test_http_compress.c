@@ -389,6 +389,41 @@ static void write_file(const char *name)
     fclose(f);
 }
 
+/* The head of the answer to a raw GET /text with extra header lines. */
+static void raw_get(const char *lines, char *head, size_t cap)
+{
+    weft_stream *st;
+    CHECK_EQ(weft_tcp_connect("127.0.0.1", port, NULL, &st), 0);
+    char rq[512];
+    int n = snprintf(rq, sizeof rq, "GET /text HTTP/1.1\r\nHost: x\r\n%sConnection: close\r\n\r\n",
+                     lines);
+    CHECK(weft_stream_write(st, rq, (size_t)n) == n);
+    ssize_t k = weft_stream_read_until(st, "\r\n\r\n", 4, head, cap - 1);
+    CHECK(k > 0);
+    head[k] = 0;
+    weft_stream_close(st);
+}
+
+/* Accept-Encoding on several lines is one comma list (RFC 9110 5.3): the
+ * server read the first line alone ("identity" then "gzip": nothing
+ * compressed; "br;q=0.5" then "gzip": br). */
+WEFT_TEST(accept_encoding_lines)
+{
+    weft_http_server *s = start(1, &port);
+    char head[4096];
+    raw_get("Accept-Encoding: identity\r\nAccept-Encoding: gzip\r\n", head, sizeof head);
+    WEFT_TEST_CHECK(HAS(head, "Content-Encoding: gzip"));
+    raw_get("Accept-Encoding: br;q=0.5\r\naccept-encoding: gzip\r\n", head, sizeof head);
+    WEFT_TEST_CHECK(HAS(head, "Content-Encoding: gzip"));
+    raw_get("Accept-Encoding: gzip\r\nAccept-Encoding: gzip;q=0\r\n", head, sizeof head);
+    WEFT_TEST_CHECK(HASNT(head, "Content-Encoding")); /* the list's last word on gzip */
+    raw_get("Accept-Encoding: gzip;q=0\r\nAccept-Encoding: *\r\n", head, sizeof head);
+    WEFT_TEST_CHECK(HAS(head, "Content-Encoding: zstd")); /* "*": any coding not named */
+    raw_get("Accept-Encoding: zstd\r\n", head, sizeof head); /* one line, as before */
+    WEFT_TEST_CHECK(HAS(head, "Content-Encoding: zstd"));
+    return weft_http_server_close(s, 1);
+}
+
 int main(int argc, char **argv)
 {
     for (int i = 0; i < TEXT_LEN; i++) text[i] = (char)('a' + i % 26);
@@ -397,7 +432,8 @@ int main(int argc, char **argv)
     write_file("page.png");
     static const weft_test_case cases[] = {
         WEFT_TEST_CASE(curl_compressed), WEFT_TEST_CASE(raw_gzip_decodes),
-        WEFT_TEST_CASE(conditional), WEFT_TEST_CASE(aiohttp_peer)};
+        WEFT_TEST_CASE(conditional), WEFT_TEST_CASE(aiohttp_peer),
+        WEFT_TEST_CASE(accept_encoding_lines)};
     int rc = weft_test_main(cases, sizeof cases / sizeof *cases, argc, argv);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

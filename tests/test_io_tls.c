@@ -348,10 +348,33 @@ static int t_no_close_notify(void *x)
     char line[64];
     CHECK_EQ(weft_stream_read_line(c, line, sizeof line), 17);
     WEFT_TEST_CHECK(memcmp(line, "complete message\n", 17) == 0);
+    CHECK_EQ(weft_stream_tls_truncated(c), 0); /* no end yet */
     CHECK_EQ(weft_stream_read(c, line, sizeof line), 0);
+    /* ... but one a forged FIN could have made: data delimited by the
+     * close alone may be cut. */
+    CHECK_EQ(weft_stream_tls_truncated(c), 1);
     CHECK_EQ(weft_stream_read(c, line, sizeof line), 0); /* and stays so */
+    CHECK_EQ(weft_stream_tls_truncated(c), 1);
     CHECK_EQ(weft_stream_close(c), 0);
     CHECK_EQ(weft_await(st), 0);
+    /* A peer that ends with close_notify: a clean end. */
+    pair(&c, &s);
+    st = serve(&a, s, sctx, 0);
+    CHECK_EQ(weft_stream_start_tls(c, cctx, "localhost"), 0);
+    CHECK_EQ(weft_stream_write(c, "echo\n", 5), 5);
+    CHECK_EQ(weft_stream_read_line(c, line, sizeof line), 5);
+    CHECK_EQ(weft_stream_shutdown(c), 0); /* the echo server closes in turn */
+    CHECK_EQ(weft_stream_read(c, line, sizeof line), 0);
+    CHECK_EQ(weft_stream_tls_truncated(c), 0);
+    CHECK_EQ(weft_stream_close(c), 0);
+    CHECK_EQ(weft_await(st), 0);
+    /* Plain streams have no such mark. */
+    pair(&c, &s);
+    CHECK_EQ(weft_stream_close(s), 0);
+    CHECK_EQ(weft_stream_read(c, line, sizeof line), 0);
+    CHECK_EQ(weft_stream_tls_truncated(c), 0);
+    CHECK_EQ(weft_stream_tls_truncated(NULL), 0);
+    CHECK_EQ(weft_stream_close(c), 0);
     /* Framing still tells a cut message: more was expected. */
     pair(&c, &s);
     st = serve(&a, s, sctx, 1);

@@ -13,6 +13,7 @@
 #include <weft/test.h>
 #include "check.h" /* CHECK_EQ prints both values (test.h has no such check); CHECK in helpers */
 #include "pg_env.h"
+#include "pg/pg_internal.h" /* pg__params_push: a value with its own length */
 
 static const char *dsn;
 
@@ -519,6 +520,41 @@ WEFT_TEST(test_generated_column)
     return 0;
 }
 
+/* A text value for a parsed column (bool, numeric, integers) with a NUL
+ * inside was read up to the NUL: "t\0junk" went in as true, "1.5\0junk"
+ * as 1.5. Only a value pushed with its own length holds one (the public
+ * appends take C strings), so the internal append makes them here. */
+WEFT_TEST(test_nul_inside_text)
+{
+    weft_pg *c = pg_connect_ok(dsn);
+    exec_ok(c, "DROP TABLE IF EXISTS cr_nul; CREATE TABLE cr_nul (id int4, b bool, n numeric)");
+    static const char *const cols[] = {"id", "b", "n"};
+    static const struct { const char *b; int blen; const char *n; int nlen; } bad[] = {
+        {"t\0junk", 6, "1", 1}, {"false\0", 6, "1", 1}, {"t", 1, "1.5\0junk", 8},
+    };
+    for (int i = 0; i < 3; i++) {
+        weft_pg_params *p = weft_pg_params_new();
+        CHECK_EQ(weft_pg_params_int4(p, i), 0);
+        CHECK_EQ(pg__params_push(p, bad[i].b, (size_t)bad[i].blen, 0, 0), 0);
+        CHECK_EQ(pg__params_push(p, bad[i].n, (size_t)bad[i].nlen, 0, 0), 0);
+        const weft_pg_params *rows[1] = {p};
+        CHECK_EQ(weft_pg_copy_records(c, NULL, "cr_nul", cols, 3, rows, 1, NULL), -WEFT_PG_ETYPE);
+        weft_pg_params_free(p);
+    }
+    CHECK_EQ(count(c, "SELECT count(*) FROM cr_nul"), 0);
+    /* the same values whole still go in */
+    weft_pg_params *p = weft_pg_params_new();
+    CHECK_EQ(weft_pg_params_int4(p, 7), 0);
+    CHECK_EQ(pg__params_push(p, "true", 4, 0, 0), 0);
+    CHECK_EQ(pg__params_push(p, "1.5", 3, 0, 0), 0);
+    const weft_pg_params *rows[1] = {p};
+    CHECK_EQ(weft_pg_copy_records(c, NULL, "cr_nul", cols, 3, rows, 1, NULL), 0);
+    weft_pg_params_free(p);
+    CHECK_EQ(count(c, "SELECT count(*) FROM cr_nul WHERE id = 7 AND b AND n = 1.5"), 1);
+    weft_pg_free(c);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     dsn = pg_env_dsn();
@@ -528,6 +564,7 @@ int main(int argc, char **argv)
         {"cancel_mid_copy", test_cancel_mid_copy},
         {"out_query_edges", test_out_query_edges},
         {"generated_column", test_generated_column},
+        {"nul_inside_text", test_nul_inside_text},
     };
     return weft_test_main(cases, sizeof cases / sizeof *cases, argc, argv);
 }

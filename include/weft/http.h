@@ -543,15 +543,21 @@ int weft_http_response_redirects(const weft_http_response *r);
  * the caller's cancel or weft_timeout deadline it consumes nothing and
  * keeps the connection: a later call goes on. While the body is still
  * arriving, a response is read only on its session's loop (-EXDEV from
- * another, as the session's calls). Waits. */
+ * another, as the session's calls). A body cut by the connection's end is
+ * -WEFT_EHTTP_CLOSED; over https, a body delimited only by the close (no
+ * Content-Length, not chunked) that ends without TLS close_notify is
+ * -WEFT_ETLSTRUNC (maybe cut by an attacker; RFC 9112 9.8). Waits. */
 ssize_t weft_http_response_read(weft_http_response *r, void *buf, size_t n);
 /* Reads the rest of the body into memory owned by r (max_body_bytes at
  * most: -WEFT_EHTTP_BODY_SIZE). NUL-terminated. 0 or -errno. Waits. */
 int weft_http_response_body(weft_http_response *r, const char **data, size_t *len);
 /* Releases the response: its connection goes back to the pool when the body
  * was read to the end, else it is closed. From another loop of the run it
- * is reported and done on the session's loop. NULL is a no-op. Does not
- * wait. */
+ * is reported and done on the session's loop. Where that loop can no
+ * longer be reached (the run ending or over) with the body still on the
+ * connection, it is reported, the response's memory is freed and its
+ * connection is left to the session's close (never closed from a thread
+ * that does not own it). NULL is a no-op. Does not wait. */
 void weft_http_response_free(weft_http_response *r);
 
 /* ---- Server-Sent Events (text/event-stream, WHATWG HTML 9.2) ----------- */

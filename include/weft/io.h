@@ -42,7 +42,10 @@ extern "C" {
     X(ETLS, 10100, "TLS error")                                                         \
     /* the peer's certificate failed verification */                                    \
     X(ETLSCERT, 10101, "TLS certificate verification failed")                           \
-    X(ETLSHOST, 10102, "TLS certificate does not match the host name")
+    X(ETLSHOST, 10102, "TLS certificate does not match the host name")                 \
+    /* data whose end only the close marks ended without close_notify: */              \
+    /* maybe cut by whoever could end the connection (weft_stream_tls_truncated) */     \
+    X(ETLSTRUNC, 10103, "TLS connection closed without close_notify (data may be cut)")
 enum { WEFT_IO_ERRORS(WEFT_ERR_ENUM_) WEFT_DNS_ERRORS(WEFT_ERR_ENUM_) WEFT_TLS_ERRORS(WEFT_ERR_ENUM_) };
 
 /* ---- DNS ------------------------------------------------------------------ */
@@ -361,7 +364,8 @@ void weft_tls_ctx_free(weft_tls_ctx *ctx);
  * works the same over TLS; shutdown and close send close_notify. A peer that
  * closes the connection without close_notify is reported as end of stream
  * (read returns 0): framing (a length, read_exactly, a delimiter) is what
- * detects a truncated message, as in HTTP.
+ * detects a truncated message, as in HTTP; where the end itself is the
+ * framing, ask weft_stream_tls_truncated.
  * Returns 0; -WEFT_ETLSCERT (the certificate chain does not verify),
  * -WEFT_ETLSHOST (it is not for server_name), -WEFT_ETLS (handshake failure,
  * e.g. the peer rejected our certificate or no common protocol version),
@@ -378,6 +382,13 @@ const char *weft_stream_alpn(const weft_stream *s);
  * written: whatever writes to the fd directly (sendfile, splice) must ask
  * this of the stream at hand. Does not wait. */
 int weft_stream_is_tls(const weft_stream *s);
+/* 1 if s is TLS and its end of stream (a read returned 0) came without the
+ * peer's close_notify: the connection under TLS closed, which anyone on
+ * the path can forge, so data delimited by that end alone (an HTTP body
+ * with neither Content-Length nor chunked) may have been cut short: treat
+ * it as incomplete (-WEFT_ETLSTRUNC). 0 after close_notify, before the
+ * end of stream, for a plain stream and for NULL. Does not wait. */
+int weft_stream_tls_truncated(const weft_stream *s);
 /* OpenSSL's reason for the last TLS failure on this thread (a context that
  * failed to load, a handshake or record error: e.g. "certificate verify
  * failed: unable to get local issuer certificate"), "" if none. Read it

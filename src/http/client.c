@@ -675,8 +675,13 @@ int weft_http_client_close(weft_http_client *c)
      * -WEFT_EHTTP_CLOSED, and freeing them stays safe. */
     while (c->busy) {
         weft__pconn *pc = c->busy;
-        /* the response may sit on another loop, which reads this (resp_conn) */
-        __atomic_store_n(&pc->owner->conn, NULL, __ATOMIC_RELEASE);
+        /* The response may sit on another loop, which reads this
+         * (resp_conn), or may have been freed where this loop could not
+         * be reached: then what is left of it is ours to free. Either way
+         * this is the last touch of it. */
+        weft_http_response *r = pc->owner;
+        if (__atomic_exchange_n(&r->conn, NULL, __ATOMIC_ACQ_REL) == WEFT__RESP_ORPHAN)
+            weft__resp_orphan_free(r);
         pconn_close(c, pc, 0);
     }
     for (weft__host *h = c->hosts, *n; h; h = n) {

@@ -120,6 +120,11 @@ struct weft_http_response {
 /* Reads the response head on r->conn (1xx skipped). 0 or -errno. */
 int weft__resp_read_head(weft_http_response *r, int method_head);
 ssize_t weft__resp_peek(weft_http_response *r, const char **data, size_t min);
+/* r->conn of a response freed where its session's loop could not take it
+ * (the run ending): the session's close, which still has the connection
+ * busy, frees the struct (weft__resp_orphan_free) when it finds this. */
+#define WEFT__RESP_ORPHAN ((weft__pconn *)1)
+void weft__resp_orphan_free(weft_http_response *r);
 /* Gives the connection back (pool when reusable, else closed). */
 void weft__resp_release(weft_http_response *r, int reusable);
 /* Takes r's connection out of the session (after a 101: it speaks another

@@ -53,11 +53,12 @@ static int parse_q(const char *p, const char **end)
     return q > 1000 ? 1000 : q;
 }
 
-/* The q-value of coding in an Accept-Encoding value: 1000 for q=1, 0 for
- * refused, malformed or absent ("*" stands for any coding not named). */
-static int qvalue(const char *ae, const char *coding)
+/* Reads one Accept-Encoding value for coding: *found gets its q-value
+ * (1000 for q=1, 0 for refused or malformed) where it is named, *star the
+ * q-value of "*" (any coding not named); the last mention wins, as in the
+ * one comma list that several lines make. */
+static void qvalue_scan(const char *ae, const char *coding, int *found, int *star)
 {
-    int star = -1, found = -1;
     const char *p = ae;
     while (*p) {
         while (*p == ' ' || *p == '\t' || *p == ',') p++;
@@ -80,15 +81,31 @@ static int qvalue(const char *ae, const char *coding)
             }
             if (*p && *p != ',') p++;
         }
-        if (tl == strlen(coding) && !strncasecmp(tok, coding, tl)) found = q;
-        else if (tl == 1 && *tok == '*') star = q;
+        if (tl == strlen(coding) && !strncasecmp(tok, coding, tl)) *found = q;
+        else if (tl == 1 && *tok == '*') *star = q;
     }
+}
+
+/* The q-value of coding over every Accept-Encoding line of h (RFC 9110
+ * 5.3: lines of one field are one comma list, in order); 0 when absent. */
+static int qvalue(const weft_http_header *h, size_t n, const char *coding)
+{
+    int star = -1, found = -1;
+    for (size_t i = 0; i < n; i++)
+        if (!strcasecmp(h[i].name, "accept-encoding"))
+            qvalue_scan(h[i].value, coding, &found, &star);
     return found >= 0 ? found : star > 0 ? star : 0;
 }
 
 int weft__accept_coding(const char *ae)
 {
     if (!ae) return WEFT__CODING_NONE;
+    weft_http_header one = {"accept-encoding", ae};
+    return weft__accept_coding_lines(&one, 1);
+}
+
+int weft__accept_coding_lines(const weft_http_header *h, size_t n)
+{
     /* The server's order among equal q-values: zstd and br compress text
      * better than gzip at the effort used here; deflate last (often
      * misread as raw). */
@@ -97,7 +114,7 @@ int weft__accept_coding(const char *ae)
         {"x-gzip", WEFT__CODING_GZIP}, {"deflate", WEFT__CODING_DEFLATE}};
     int best = WEFT__CODING_NONE, bq = 0;
     for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
-        int q = qvalue(ae, order[i].name);
+        int q = qvalue(h, n, order[i].name);
         if (q > bq) bq = q, best = order[i].coding;
     }
     return best;

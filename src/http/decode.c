@@ -16,6 +16,16 @@
  * response is then bounded by that. */
 #define ZSTD_WINDOW_LOG_MAX 23
 
+/* The most output one call gives, whatever the coding: zlib counts in 32
+ * bits (uInt), and "the output was filled" (d->more) is judged against the
+ * room the decoder was really given, so brotli and zstd are held to the
+ * same bound (they were handed the caller's whole room, so a read of over
+ * 4 GiB that they filled was not reported pending). A unit test lowers it
+ * (tests/test_http_decode_cap.c) to show that on a small buffer. */
+#ifndef WEFT__INFLATE_CAP
+#define WEFT__INFLATE_CAP UINT_MAX
+#endif
+
 struct weft__inflate {
     int kind;
     int started, done;
@@ -27,6 +37,8 @@ struct weft__inflate {
     int nhead, hoff;             /* held, and given to zlib */
     int more; /* the last call filled its output: more may come without input */
     z_stream z;                  /* gzip, deflate */
+    gz_header gzh;               /* gzip: done is 1 once a member's gzip
+                                    header came, -1 for a zlib stream */
     BrotliDecoderState *br;      /* br */
     ZSTD_DStream *zs;            /* zstd */
 };
@@ -45,6 +57,7 @@ weft__inflate *weft__inflate_new(int kind)
             return d;
         ZSTD_freeDStream(d->zs);
     } else if (inflateInit2(&d->z, 32 + 15) == Z_OK) { /* 32+15: gzip or zlib, detected */
+        if (kind == WEFT__DECODE_GZIP) inflateGetHeader(&d->z, &d->gzh);
         return d;
     }
     free(d);
@@ -142,10 +155,11 @@ long weft__inflate_run(weft__inflate *d, const char **in, size_t *inlen, char *o
     /* brotli and zstd take all the input they are given and hold what does
      * not fit the output: called again without input, they give the rest. */
     if (cap == 0 || (*inlen == 0 && !d->more)) return 0;
+    if (cap > WEFT__INFLATE_CAP) cap = WEFT__INFLATE_CAP;
     long got = d->kind == WEFT__DECODE_BR     ? run_br(d, in, inlen, out, cap)
                : d->kind == WEFT__DECODE_ZSTD ? run_zstd(d, in, inlen, out, cap)
                                               : run_zlib(d, in, inlen, out, cap);
-    d->more = got > 0 && (size_t)got == (cap > UINT_MAX ? UINT_MAX : cap);
+    d->more = got > 0 && (size_t)got == cap;
     return got;
 }
 
@@ -177,8 +191,7 @@ static int choose_deflate(weft__inflate *d, const char **in, size_t *inlen)
 static long run_zlib(weft__inflate *d, const char **in, size_t *inlen, char *out, size_t cap)
 {
     int gzip = d->kind == WEFT__DECODE_GZIP;
-    if (cap > UINT_MAX) cap = UINT_MAX;
-    long total = 0;
+    long total = 0; /* cap: at most WEFT__INFLATE_CAP, so a uInt */
     if (d->kind == WEFT__DECODE_DEFLATE && !d->done) {
         int c = d->chosen ? 1 : choose_deflate(d, in, inlen);
         if (c <= 0) return c < 0 ? -WEFT_EHTTP_DECODE : 0;
@@ -205,8 +218,16 @@ static long run_zlib(weft__inflate *d, const char **in, size_t *inlen, char *out
     if (d->done) {
         /* More bytes after the end: a gzip body may be several members
          * (RFC 1952 2.2), decoded in turn; anything else there (garbage, a
-         * second zlib stream) is refused rather than silently dropped. */
-        if (!gzip || inflateReset(&d->z) != Z_OK) return -WEFT_EHTTP_DECODE;
+         * zlib stream) is refused rather than silently dropped. A member is
+         * a gzip member: the first stream was one (not a zlib stream sent
+         * as gzip, which is taken alone), and the next is decoded as gzip
+         * only (windowBits 16+15), else a zlib stream after a member was
+         * taken as another (inflateReset keeps 32+15's detection). curl
+         * refuses any bytes after the first member. */
+        if (!gzip || d->gzh.done != 1 || inflateReset2(&d->z, 16 + 15) != Z_OK)
+            return -WEFT_EHTTP_DECODE;
+        d->gzh = (gz_header){0};
+        inflateGetHeader(&d->z, &d->gzh); /* the reset forgot it */
         d->done = 0;
     }
     /* zlib counts in 32 bits: a larger count truncated (2^32 + 16 was room

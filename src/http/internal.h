@@ -116,7 +116,8 @@ int weft__header_ok(const char *name, const char *value);
 typedef struct weft__inflate weft__inflate;
 enum { WEFT__DECODE_DEFLATE, WEFT__DECODE_GZIP, WEFT__DECODE_BR, WEFT__DECODE_ZSTD };
 weft__inflate *weft__inflate_new(int kind);
-/* Decodes from *in (advanced) into out; returns bytes produced, 0 when it
+/* Decodes from *in (advanced) into out (at most 4 GiB - 1 of cap is used
+ * a call, for every coding); returns bytes produced, 0 when it
  * needs more input (or the stream ended: see weft__inflate_done), or
  * -WEFT_EHTTP_DECODE. Input after the end starts a new gzip member or zstd
  * frame; for deflate and br, or when it is not one, it is

@@ -115,7 +115,9 @@ static int pick_coding(weft_http_request *req, int status, const char *ctype, in
     if (!weft__extra_find(&c->extra, "vary", v, sizeof v) &&
         weft__head_add_header(&c->extra, "Vary", "Accept-Encoding"))
         return WEFT__CODING_NONE;
-    int coding = weft__accept_coding(weft_http_request_header(req, "accept-encoding"));
+    size_t nh;
+    const weft_http_header *h = weft_http_request_headers(req, &nh);
+    int coding = weft__accept_coding_lines(h, nh); /* every line: the first alone missed some */
     if (coding == WEFT__CODING_NONE) return coding;
     c->z = weft__deflate_start(c->z, coding, c->srv->o.compress_level);
     return weft__deflate_live(c->z) ? coding : WEFT__CODING_NONE;

@@ -142,11 +142,19 @@ static ssize_t read_raw(weft_http_response *r, char *buf, size_t n)
             return avail;
         }
         if (avail == 0) {
-            /* A body that ends with the connection (no length, HTTP/1.0). */
+            /* A body that ends with the connection (no length, HTTP/1.0).
+             * Over TLS only close_notify ends it: a bare close may be a
+             * FIN injected mid-body (the truncation attack, RFC 9112 9.8).
+             * Length and chunked bodies never get here complete, so a
+             * server that skips close_notify after them is fine. */
+            int eof_framed = r->P.framing == WEFT__BODY_EOF;
             int ok = weft__parser_eof(&r->P);
-            r->body_done = 1;
+            int cut = ok && eof_framed && weft_stream_tls_truncated(r->conn->s);
             weft__resp_release(r, 0);
-            return ok ? 0 : -WEFT_EHTTP_CLOSED;
+            if (cut) return -WEFT_ETLSTRUNC; /* body_done stays 0: later reads fail too */
+            if (!ok) return -WEFT_EHTTP_CLOSED;
+            r->body_done = 1;
+            return 0;
         }
         size_t k = (size_t)avail < n ? (size_t)avail : n, got;
         long used = weft__parser_body(&r->P, data, k, buf, &got);
@@ -306,6 +314,20 @@ static int free_at_home(void *r)
     return 0;
 }
 
+/* What r owns itself, all but the struct: safe from any thread. */
+static void free_own(weft_http_response *r)
+{
+    weft__inflate_free(r->z);
+    weft__buf_free(&r->zin);
+    weft__buf_free(&r->body);
+    free(r->arena);
+}
+
+void weft__resp_orphan_free(weft_http_response *r)
+{
+    free(r); /* free_own was done by weft_http_response_free */
+}
+
 void weft_http_response_free(weft_http_response *r)
 {
     if (!r) return;
@@ -315,20 +337,36 @@ void weft_http_response_free(weft_http_response *r)
      * with the session's close, and r->c->home read a session that close
      * could free in between (TSan): resp_conn and r->home only. */
     weft_loop *here = weft_loop_current();
-    if (r->home && r->home != here && resp_conn(r)) {
+    weft__pconn *pc = resp_conn(r);
+    if (r->home && r->home != here && pc) {
         fprintf(stderr, "weft: weft_http_response_free from %s: done on the session's loop (a "
                 "session belongs to the loop that made it)\n", here ? "another loop" : "a thread "
                 "outside the run");
         if (weft_post(r->home, free_at_home, r) == 0) return;
-        fprintf(stderr, "weft: weft_http_response_free: could not hand it to the session's "
-                "loop; its connection is closed here\n");
+        /* The run is ending (or is over). Closing the connection here
+         * changed the session's busy list and semaphores and closed the fd
+         * under the session's loop, while that loop may still run and close
+         * the session: a data race, a double close of the connection, and
+         * an fd number the loop still watches, reused. Nothing of the
+         * session is touched: the connection stays in the session's busy
+         * list for its close, which frees what is left of r (the struct,
+         * its conn field the handshake word). A session never closed keeps
+         * both: a leak, in a misuse already reported. */
+        free_own(r);
+        if (__atomic_compare_exchange_n(&r->conn, &pc, WEFT__RESP_ORPHAN, 0, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE)) {
+            fprintf(stderr, "weft: weft_http_response_free: could not hand it to the session's "
+                    "loop; its connection is left to the session's close\n");
+            return;
+        }
+        /* The session's close took the connection meanwhile, and is done
+         * with r: nothing of it is left to the session. */
+        free(r);
+        return;
     }
     /* Unread body bytes would be taken for the next response: the
      * connection can only be reused once the body was read to its end. */
     weft__resp_release(r, 0);
-    weft__inflate_free(r->z);
-    weft__buf_free(&r->zin);
-    weft__buf_free(&r->body);
-    free(r->arena);
+    free_own(r);
     free(r);
 }

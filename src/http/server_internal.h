@@ -129,6 +129,9 @@ enum { WEFT__CODING_NONE, WEFT__CODING_GZIP, WEFT__CODING_DEFLATE, WEFT__CODING_
  * highest q-value, among equals zstd, br, gzip, deflate; NONE when none is
  * wanted. */
 int weft__accept_coding(const char *accept_encoding);
+/* The same over a request's headers: every Accept-Encoding line counts, as
+ * one comma list (RFC 9110 5.3); NONE when there is none. */
+int weft__accept_coding_lines(const weft_http_header *headers, size_t n);
 /* Its Content-Encoding name ("gzip", "br"...); NULL for NONE. */
 const char *weft__coding_name(int coding);
 /* 1 if a body of this Content-Type is worth compressing (text, JSON, XML,

@@ -154,6 +154,11 @@ int weft_stream_fd(const weft_stream *s) { return s ? s->fd : -1; }
  * other today. */
 int weft_stream_is_tls(const weft_stream *s) { return s && s->tp != &weft__plain_transport; }
 
+int weft_stream_tls_truncated(const weft_stream *s)
+{
+    return s && s->eof && !s->dead && s->tp->truncated && s->tp->truncated(s);
+}
+
 void weft__stream_free(weft_stream *s)
 {
     weft_debug_untrack(s);

@@ -23,6 +23,8 @@
  *    drained everything (TLS sends close_notify here, best effort, without
  *    waiting), 0 on abort. It never closes the fd: the stream does.
  *  - alpn may be NULL.
+ *  - truncated (NULL: never) is asked only after read returned 0: 1 if that
+ *    end of stream is not the one the protocol marks (TLS: no close_notify).
  *
  * Swapping: weft_stream_start_tls drains the stream (weft_stream_drain), then
  * calls weft__stream_set_transport; bytes already in the read buffer (a
@@ -45,6 +47,7 @@ typedef struct weft__transport {
     int (*shutdown)(weft_stream *s, int *want);
     void (*close)(weft_stream *s, int graceful);
     const char *(*alpn)(const weft_stream *s);
+    int (*truncated)(const weft_stream *s);
 } weft__transport;
 
 /* read(2)/send(2) on the fd. */

@@ -15,7 +15,13 @@
  * is reported as an ordinary end of stream (SSL_OP_IGNORE_UNEXPECTED_EOF),
  * as browsers and most HTTP clients do: message framing (Content-Length,
  * chunked, read_exactly) is what tells a complete message from a cut one,
- * and read_exactly / read_until still report -WEFT_EINCOMPLETE for a cut. */
+ * and read_exactly / read_until still report -WEFT_EINCOMPLETE for a cut.
+ * Where nothing frames the data but the end itself (an HTTP body delimited
+ * by the close), the end must be close_notify, or whoever can inject a FIN
+ * truncates it: weft_stream_tls_truncated tells the two ends apart. OpenSSL
+ * asks the BIO for bytes only while a record is incomplete or to start the
+ * next one, and never again once close_notify came in; so an EOF seen by
+ * the BIO (conn.eof) is exactly an end without close_notify. */
 #define _GNU_SOURCE
 #include "stream_internal.h"
 #include <errno.h>
@@ -47,7 +53,8 @@ typedef struct conn {
     weft_tls_ctx *ctx;
     int fd, is_sock;
     int failed;             /* sticky: a fatal error ends the session */
-    int eof;                /* the fd reported end of stream */
+    int eof;                /* the fd reported end of stream (so: no
+                               close_notify came before it) */
     int sys_err;            /* errno of the BIO's last failed system call */
     const char *pre;        /* bytes the stream had buffered before TLS */
     char *pre_buf;
@@ -467,6 +474,13 @@ static const char *tls_alpn(const weft_stream *s)
     return c->alpn[0] ? c->alpn : NULL;
 }
 
+/* The end of stream came without close_notify: see the top of the file. */
+static int tls_truncated(const weft_stream *s)
+{
+    const conn *c = weft__stream_tstate(s);
+    return c->eof;
+}
+
 static const weft__transport tls_transport = {
     .name = "tls",
     .read = tls_read,
@@ -474,6 +488,7 @@ static const weft__transport tls_transport = {
     .shutdown = tls_shutdown,
     .close = tls_close,
     .alpn = tls_alpn,
+    .truncated = tls_truncated,
 };
 
 /* ---- upgrading a stream ---------------------------------------------------------------- */

@@ -126,6 +126,13 @@ static int field_text(pg_wbuf *w, const char *d, int len, unsigned oid, unsigned
 {
     if (oid && oid != ct && !(textlike(oid) && (textlike(ct) || !builtin(ct))))
         return -WEFT_PG_ETYPE;
+    /* The parsers below read up to a NUL: a value with one inside would be
+     * read short ("t\0junk" as true, "1.5\0junk" as 1.5). The public
+     * appends take C strings, so only a value pushed with its own length
+     * can hold one; refused all the same. Raw text goes as it is (the
+     * server refuses a NUL in text). */
+    int parsed = is_int(ct) || is_float(ct) || ct == WEFT_PG_BOOL || ct == WEFT_PG_NUMERIC;
+    if (parsed && memchr(d, 0, (size_t)len)) return -WEFT_PG_ETYPE;
     char *end;
     if (is_int(ct)) {
         errno = 0;
@@ -142,7 +149,8 @@ static int field_text(pg_wbuf *w, const char *d, int len, unsigned oid, unsigned
         return put_float(w, x, ct);
     }
     if (ct == WEFT_PG_BOOL) {
-        int t = !strcmp(d, "t") || !strcmp(d, "true"), f = !strcmp(d, "f") || !strcmp(d, "false");
+        int t = (len == 1 && d[0] == 't') || (len == 4 && !memcmp(d, "true", 4));
+        int f = (len == 1 && d[0] == 'f') || (len == 5 && !memcmp(d, "false", 5));
         if (!t && !f) return -WEFT_PG_ETYPE;
         put_raw(w, t ? "\1" : "\0", 1);
         return 0;
