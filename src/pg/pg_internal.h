@@ -111,7 +111,15 @@ struct weft_pg_result {
      * (the header promises it; 64 reads of a 1 MB bytea made 64 copies). */
     pg_decoded **decoded;
     size_t ndecoded;
+    /* The shape and the first columns' types and formats, asked of libpq
+     * once instead of per cell (a cell read took seven libpq calls, the most
+     * of P4's "types" rows' client time); valid until pg__result_forget,
+     * which every change of res goes through. */
+    int shape_known, nrows, ncols;
+    uint32_t col_known, col_binary; /* bit c: column c (c < PG_COLS_CACHED) */
+    unsigned col_oid[32];
 };
+#define PG_COLS_CACHED 32
 /* result.c: frees r's decoded values (r->res is left alone) */
 void pg__result_forget(weft_pg_result *r);
 

@@ -18,6 +18,8 @@ void pg__result_forget(weft_pg_result *r)
     free(r->decoded);
     r->decoded = NULL;
     r->ndecoded = 0;
+    r->shape_known = 0;
+    r->col_known = r->col_binary = 0;
 }
 
 void weft_pg_result_free(weft_pg_result *r)
@@ -44,26 +46,50 @@ unsigned weft_pg_coltype(const weft_pg_result *r, int col)
     return r ? (unsigned)PQftype(r->res, col) : 0;
 }
 
+/* r's cache is filled from const accessors: a result is the caller's
+ * (never shared between threads: one task reads it at a time). */
+static int in_range(const weft_pg_result *cr, int row, int col)
+{
+    weft_pg_result *r = (weft_pg_result *)cr;
+    if (!r->shape_known) {
+        r->nrows = PQntuples(r->res);
+        r->ncols = PQnfields(r->res);
+        r->shape_known = 1;
+    }
+    return row >= 0 && col >= 0 && row < r->nrows && col < r->ncols;
+}
+
 int weft_pg_result_isnull(const weft_pg_result *r, int row, int col)
 {
-    if (!r || row < 0 || col < 0 || row >= PQntuples(r->res) || col >= PQnfields(r->res))
-        return -EINVAL;
+    if (!r || !in_range(r, row, col)) return -EINVAL;
     return PQgetisnull(r->res, row, col);
 }
 
-int weft_pg_get_value(const weft_pg_result *r, int row, int col, weft_pg_value *v)
+int weft_pg_get_value(const weft_pg_result *cr, int row, int col, weft_pg_value *v)
 {
-    int n = weft_pg_result_isnull(r, row, col);
-    if (n < 0) return n;
-    v->oid = (unsigned)PQftype(r->res, col);
-    v->binary = PQfformat(r->res, col) == 1;
-    if (n) {
+    if (!cr || !in_range(cr, row, col)) return -EINVAL;
+    weft_pg_result *r = (weft_pg_result *)cr;
+    if (col < PG_COLS_CACHED) {
+        uint32_t bit = (uint32_t)1 << col;
+        if (!(r->col_known & bit)) {
+            r->col_oid[col] = (unsigned)PQftype(r->res, col);
+            if (PQfformat(r->res, col) == 1) r->col_binary |= bit;
+            r->col_known |= bit;
+        }
+        v->oid = r->col_oid[col];
+        v->binary = (r->col_binary & bit) != 0;
+    } else {
+        v->oid = (unsigned)PQftype(r->res, col);
+        v->binary = PQfformat(r->res, col) == 1;
+    }
+    int len = PQgetlength(r->res, row, col);
+    if (len == 0 && PQgetisnull(r->res, row, col)) { /* a NULL's length is 0 too */
         v->data = NULL;
         v->len = -1;
         return 0;
     }
     v->data = PQgetvalue(r->res, row, col); /* libpq NUL-terminates every value */
-    v->len = PQgetlength(r->res, row, col);
+    v->len = len;
     return 0;
 }
 

@@ -55,7 +55,7 @@ static int bigint_general(const weft_pg_value *v, int64_t *out)
     return 0;
 }
 
-/* Binary int8 and int4, what arrays and binary results hold, first and
+/* Binary integers, what arrays and binary results hold, first and
  * without the general path's frame (an int4[] element took 68
  * instructions through it, 12 with this: callgrind). */
 int weft_pg_value_bigint(const weft_pg_value *v, int64_t *out)
@@ -67,6 +67,14 @@ int weft_pg_value_bigint(const weft_pg_value *v, int64_t *out)
         }
         if (v->len == 4 && v->oid == WEFT_PG_INT4) {
             *out = (int32_t)pg__be(v->data, 4);
+            return 0;
+        }
+        if (v->len == 4 && v->oid == WEFT_PG_OID) {
+            *out = (int64_t)(uint32_t)pg__be(v->data, 4);
+            return 0;
+        }
+        if (v->len == 2 && v->oid == WEFT_PG_INT2) {
+            *out = (int16_t)pg__be(v->data, 2);
             return 0;
         }
     }
