@@ -14,6 +14,7 @@
 #   fuzz_http_sse: the Server-Sent Events reader, whole and in pieces
 #   fuzz_http_decode: body decoding (gzip, deflate, br, zstd), whole and in
 #     pieces into small buffers
+#   fuzz_http_url: the client's URL parser, formatter and Location resolver
 # Usage: fuzz/build.sh [-r SECONDS]   (make fuzz: every target, FUZZ_SECONDS each)
 # Every fuzz/fuzz_*.c must have its sources listed below (else it stops).
 # With -r, each target runs on a copy of fuzz/corpus/<kind> (kind: the
@@ -38,6 +39,7 @@ declare -A srcs=(
   [pg_copy]="$here/src/pg/copybin.c $here/src/pg/values.c $here/src/pg/array.c $here/src/pg/numtext.c"
   [http_sse]="$here/src/http/sse_client.c $http"
   [http_decode]="$here/src/http/decode.c $here/src/core/error.c"
+  [http_url]="$here/src/http/url.c $here/src/http/util.c $here/src/core/error.c"
   [http_multipart]="$here/src/http/multipart_parse.c $here/src/http/form.c $http"
 )
 all=$(printf '%s\n' "${!srcs[@]}" | sort | tr '\n' ' ')

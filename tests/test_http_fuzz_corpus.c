@@ -5,6 +5,7 @@
 #include "../fuzz/fuzz_http.h"
 #include "../fuzz/fuzz_cookie.h"
 #include "../fuzz/fuzz_multipart.h"
+#include "../fuzz/fuzz_url.h"
 #include "../fuzz/fuzz_ws_frame.c"
 #include "corpus_replay.h"
 
@@ -26,12 +27,18 @@ static int multipart_input(const uint8_t *d, size_t n, int unused)
     return weft_fuzz_multipart(d, n);
 }
 static void t_multipart(void) { CHECK(corpus_replay("multipart", multipart_input, 0) >= 4); }
+static int url_input(const uint8_t *d, size_t n, int unused)
+{
+    (void)unused;
+    return weft_fuzz_url(d, n);
+}
+static void t_url(void) { CHECK(corpus_replay("url", url_input, 0) >= 9); }
 
 int main(int argc, char **argv)
 {
     static const test_case tc[] = {{"request", t_request}, {"response", t_response},
                                    {"ws_frame", t_ws_frame}, {"cookie", t_cookie},
-                                   {"multipart", t_multipart},
+                                   {"multipart", t_multipart}, {"url", t_url},
                                    {NULL, NULL}};
     return run_tests(tc, argc, argv);
 }
