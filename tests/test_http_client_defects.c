@@ -499,6 +499,12 @@ WEFT_TEST(defect_10_location_values)
     char out[64];
     WEFT_TEST_CHECK(weft__url_join(&base, "mailto:x@y", out, sizeof out) == -WEFT_EHTTP_URL);
     WEFT_TEST_CHECK(weft__url_join(&base, "http:g", out, sizeof out) == -WEFT_EHTTP_URL);
+    /* a port is digits only (strtol took these as 80) */
+    weft__url badport;
+    WEFT_TEST_CHECK(weft__url_parse("http://h:+80/", &badport) == -WEFT_EHTTP_URL);
+    WEFT_TEST_CHECK(weft__url_parse("http://h: 80/", &badport) == -WEFT_EHTTP_URL);
+    WEFT_TEST_CHECK(weft__url_parse("http://h:080/", &badport) == 0 && badport.port == 80);
+    WEFT_TEST_CHECK(weft__url_parse("http://h:000080/", &badport) == -WEFT_EHTTP_URL);
     weft_http_client_close(c);
     return stop_all();
 }

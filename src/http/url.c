@@ -68,9 +68,12 @@ int weft__url_parse(const char *s, weft__url *u)
     }
     if (colon) {
         *colon = 0;
+        /* Digits only: strtol also took " 80", "+80" and "-0" */
+        size_t nd = strspn(colon + 1, "0123456789");
+        if (nd == 0 || colon[1 + nd] != 0 || nd > 5) return -WEFT_EHTTP_URL;
         char *end;
         long p = strtol(colon + 1, &end, 10);
-        if (*end || p <= 0 || p > 65535 || colon[1] == 0) return -WEFT_EHTTP_URL;
+        if (*end || p <= 0 || p > 65535) return -WEFT_EHTTP_URL;
         u->port = (int)p;
     }
     if (!*host || !host_ok(host, u->ipv6)) return -WEFT_EHTTP_URL;
