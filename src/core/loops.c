@@ -214,8 +214,10 @@ static __thread post_msg *def_head, *def_tail; /* posts deferred for memory (bel
 #define SPIN_MAX 50e-6
 #define SPIN_MIN 0.5e-6
 #define SPIN_PROBE 64 /* every so many sleeps, one spin of SPIN_MAX */
+#define SPIN_QUIET 256 /* sleeps without a message after which none spins */
 static __thread double spin_s = 20e-6;
 static __thread unsigned spin_sleeps;
+static __thread unsigned sleeps_since_msg;
 
 int weft__port_sleep(weft__loop *L)
 {
@@ -231,7 +233,14 @@ int weft__port_sleep(weft__loop *L)
      * spins, 7.4 with): never spin there. Counted once per thread. */
     static __thread int cpus;
     if (!cpus) cpus = weft_cpu_count();
-    if (L->fleet->n > 1 && cpus >= (int)L->fleet->n) {
+    /* A loop that hears from no other loop (P1 on 2 loops: each serves its
+     * own connections and waits only for sockets) would spin for nothing
+     * before every sleep, on a machine where the CPU is what its peers, such
+     * as a PostgreSQL server on the same cores, need: after SPIN_QUIET sleeps
+     * without a message it stops spinning until one comes (the wake-up that
+     * brings it resets the count, so a pair that starts talking spins). */
+    if (L->fleet->n > 1 && cpus >= (int)L->fleet->n && sleeps_since_msg < SPIN_QUIET) {
+        sleeps_since_msg++;
         /* Once both loops of an exchange sleep, each reply comes only after
          * a wake-up (tens of us on a VM), every short spin fails and halving
          * keeps them short: the pair stays asleep (MC2 went 0.5 us a round
@@ -245,6 +254,7 @@ int weft__port_sleep(weft__loop *L)
         for (int i = 1;; i++) {
             if (__atomic_load_n(&P->pending, __ATOMIC_RELAXED)) {
                 spin_s = SPIN_MAX;
+                sleeps_since_msg = 0;
                 return 1;
             }
 #if defined(__x86_64__)
@@ -367,6 +377,7 @@ void weft__port_drain(weft__loop *L)
     P->head = P->tail = NULL;
     __atomic_store_n(&P->pending, 0, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&P->mu);
+    if (m) sleeps_since_msg = 0;
     long k = 0;
     while (m) {
         weft__msg *next = m->next;
