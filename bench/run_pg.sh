@@ -18,7 +18,8 @@
 # messages; `ideal-libpq`, the messages libpq sends for weft): the most any
 # client can get from this server, so the ceiling for the 1.5x target.
 # Each line also gives client_cpu_us_per_query (the driver's own cost,
-# from getrusage over the measured window). Selection as in bench/lib.sh: ONLY=P1,P3 SYSTEMS=weft,asyncpg
+# from getrusage over the measured window) and server_cpu_us_per_query (the
+# cluster's CPU over the run, bench/pg_server_cpu.sh). Selection as in bench/lib.sh: ONLY=P1,P3 SYSTEMS=weft,asyncpg
 # SKIP=pgx BENCH_QUICK=1 (2 s runs) ROUNDS=3 (best of 3, in turns).
 # P4 (ONLY=P4): asyncpg's own benchmark shape (bench/pg_p4.c): the pg_type
 # read, 100 x 1 KiB bytea, 100 x int4[100], COPY of 1,000 records and a
@@ -72,6 +73,8 @@ CPUS=; C1=
 [ "$PIN" = 1 ] && { CPUS=0; C1="taskset -c 1"; }
 eval "$(PG_CPUS=$CPUS "$SRC/../tests/pg_cluster.sh" start)" || { echo "# P1-P3: no PostgreSQL"; exit 0; }
 trap 'eval "$WEFT_PG_STOP"' EXIT
+# Each P1-P3 line also gets the server's CPU per query (bench/pg_server_cpu.sh).
+SCPU=$SRC/pg_server_cpu.sh
 where="server and client share the CPUs"
 [ "$PIN" = 1 ] && where="server on CPU 0, clients on CPU 1"
 echo "# P1-P3: pool of $CONNS, ${DUR} s each, $where ($(nproc) cores, $(date -u +%FT%TZ))"
@@ -80,12 +83,12 @@ for round in $(seq "${ROUNDS:-1}"); do
   for w in P1 P2 P3; do
     for mode in hold acquire; do
       sfx=; [ $mode = acquire ] && sfx=-acquire
-      bench_run $w weft$sfx $C1 "$WEFT" $w $DUR $CONNS $mode
-      bench_run $w asyncpg$sfx $C1 $PY "$SRC/peers/pg_asyncpg.py" $w $DUR $CONNS $mode
-      [ -x "$PGX" ] && bench_run $w pgx$sfx $C1 "$PGX" $w $DUR $CONNS $mode
+      bench_run $w weft$sfx $SCPU $C1 "$WEFT" $w $DUR $CONNS $mode
+      bench_run $w asyncpg$sfx $SCPU $C1 $PY "$SRC/peers/pg_asyncpg.py" $w $DUR $CONNS $mode
+      [ -x "$PGX" ] && bench_run $w pgx$sfx $SCPU $C1 "$PGX" $w $DUR $CONNS $mode
     done
     # Issue 12: weft on 2 loops (a pool per loop), against pgx on every core.
-    [ $w != P3 ] && [ "$PIN" != 1 ] && bench_run $w weft-loops2 "$WEFT" $w $DUR $CONNS loops 2
+    [ $w != P3 ] && [ "$PIN" != 1 ] && bench_run $w weft-loops2 $SCPU "$WEFT" $w $DUR $CONNS loops 2
     # The ceiling for P3 (connections held, so it compares with hold mode).
     [ $w = P3 ] && [ -x "$IDEAL" ] && bench_run P3 ideal $C1 "$IDEAL" P3 $DUR $CONNS
     [ $w = P3 ] && [ -x "$IDEAL" ] && bench_run P3 ideal-libpq $C1 "$IDEAL" P3 $DUR $CONNS libpq
