@@ -1,8 +1,11 @@
 /* MC2 cross-loop ping-pong: a task on loop 0 and one on loop 1 pass a token
  * through two weft_chans (capacity 1), N round trips (default 1,000,000);
- * then the same number / 10 of weft_call round trips from loop 0 to loop 1.
+ * then the same number / 10 of weft_call round trips from loop 0 to loop 1;
+ * then the chan ping-pong again with both tasks on loop 0, the shape of
+ * Go's figure (its scheduler runs the receiver on the sender's thread).
  *     MC2 weft-chan ns_per_roundtrip=... cpu_ns_per_roundtrip=...
  *     MC2 weft-call ns_per_roundtrip=... cpu_ns_per_roundtrip=...
+ *     MC2 weft-chan-1loop ns_per_roundtrip=... cpu_ns_per_roundtrip=...
  * Usage: bench_mc2_pingpong [round_trips] */
 #include "bench.h"
 #include <errno.h>
@@ -54,6 +57,16 @@ static int bench_main(void *arg)
     for (long i = 0; i < calls; i++)
         if ((r = weft_call(weft_loop_at(1), noop, (void *)1L)) != 1) return r < 0 ? r : -EIO;
     report("weft-call", calls, t0, c0);
+    if (!(p = weft_spawn_on(weft_loop_at(0), ponger, NULL))) return -ENOMEM;
+    t0 = bench_now();
+    c0 = bench_cpu_now();
+    for (long i = 0; i < n_trips; i++) {
+        r = weft_chan_put(ping, tok);
+        if (r == 0) r = weft_chan_get(pong, &tok);
+        if (r < 0) return r;
+    }
+    report("weft-chan-1loop", n_trips, t0, c0);
+    if ((r = weft_await(p)) < 0) return r;
     weft_chan_free(ping);
     weft_chan_free(pong);
     return 0;

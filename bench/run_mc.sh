@@ -3,7 +3,9 @@
 #   MC1 1,000,000 tasks spread over 2 loops, all awaited: weft on 2 loops and
 #       on 1, Go with GOMAXPROCS=2;
 #   MC2 1,000,000 cross-loop round trips through two channels (weft_chan of
-#       capacity 1; Go's unbuffered channels on 2 Ps), and weft_call round trips.
+#       capacity 1; Go's unbuffered channels on 2 Ps), weft_call round trips,
+#       weft's chan with both tasks on one loop, and the floor of a cross-core
+#       round trip (two threads spinning on two cache lines, bench/mc2_floor.c).
 # On 2 cores the two sides compete with everything else: each line also
 # gives CPU per operation.
 # Usage: bench/run_mc.sh BUILD_DIR; ONLY/SYSTEMS/SKIP/BENCH_QUICK as run.sh.
@@ -32,5 +34,6 @@ bench_run MC1 weft-2loops "$B/bench_mc1_spawn" $MC1_N 2
 bench_run MC1 weft-1loop "$B/bench_mc1_spawn" $MC1_N 1
 [ $go_ok = 1 ] && bench_run MC1 go env GOMAXPROCS=2 "$peers/mc_go" mc1 $MC1_N
 bench_run MC2 weft "$B/bench_mc2_pingpong" $MC2_N
+bench_run MC2 floor "$B/bench_mc2_floor" $MC2_N
 [ $go_ok = 1 ] && bench_run MC2 go env GOMAXPROCS=2 "$peers/mc_go" mc2 $MC2_N
 exit 0
