@@ -46,13 +46,12 @@ static int q_types(weft_pg *c, weft_pg_params *p)
     weft_pg_result *r;
     int n = weft_pg_query_with(c, types_sql, p, WEFT_PG_BINARY, &r);
     if (n < 0) return n;
-    enum { INT, BOOL, TEXT, BYTE } kind[12];
+    enum { INT, BOOL, TEXT } kind[12];
     for (int k = 0; k < 12; k++) {
         unsigned t = weft_pg_coltype(r, k);
         kind[k] = t == WEFT_PG_BOOL ? BOOL
-                : t == WEFT_PG_NAME ? TEXT
                 : t == WEFT_PG_INT2 || t == WEFT_PG_OID ? INT
-                : BYTE; /* "char" */
+                : TEXT; /* name, "char" */
     }
     int64_t sum = 0;
     for (int i = 0; i < n; i++) {
@@ -66,8 +65,7 @@ static int q_types(weft_pg *c, weft_pg_params *p)
             switch (kind[k]) {
             case INT: if (weft_pg_value_bigint(&v[k], &x) == 0) sum += x; break;
             case BOOL: if (weft_pg_value_bool(&v[k], &b) == 0) sum += b; break;
-            case TEXT: if (weft_pg_value_text(&v[k], &s, &len) == 0) sum += (int64_t)len; break;
-            case BYTE: sum += v[k].len == 1 ? (unsigned char)v[k].data[0] : 0; break;
+            case TEXT: if (weft_pg_value_text(&v[k], &s, &len) == 0) sum += (int64_t)len + *s; break;
             }
         }
     }

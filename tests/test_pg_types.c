@@ -644,6 +644,18 @@ WEFT_TEST(test_get_row)
         CHECK_EQ(weft_pg_get_row(NULL, 0, row, 1), -EINVAL);
         weft_pg_result_free(r);
     }
+    for (int f = 0; f < 2; f++) { /* "char" (typcategory's type) reads as text in both formats */
+        weft_pg_result *r = NULL;
+        CHECK_EQ(weft_pg_query_with(c, "SELECT 'x'::\"char\"", NULL, formats[f], &r), 1);
+        weft_pg_value v;
+        const char *s;
+        size_t n;
+        CHECK_EQ(weft_pg_get_value(r, 0, 0, &v), 0);
+        CHECK_EQ(v.oid, WEFT_PG_CHAR);
+        CHECK_EQ(weft_pg_value_text(&v, &s, &n), 0);
+        WEFT_TEST_CHECK(n == 1 && s[0] == 'x');
+        weft_pg_result_free(r);
+    }
     weft_pg_result *r = NULL; /* a row without columns */
     CHECK_EQ(weft_pg_query_with(c, "SELECT", NULL, 0, &r), 1);
     weft_pg_value v;

@@ -522,7 +522,7 @@ int weft_pg_value_text(const weft_pg_value *v, const char **s, size_t *n)
         *s = v->data + 1;
         *n = (size_t)v->len - 1;
         return 0;
-    case WEFT_PG_TEXT: case WEFT_PG_VARCHAR: case WEFT_PG_BPCHAR: case WEFT_PG_NAME:
+    case WEFT_PG_TEXT: case WEFT_PG_VARCHAR: case WEFT_PG_BPCHAR: case WEFT_PG_NAME: case WEFT_PG_CHAR:
     case WEFT_PG_JSON: case WEFT_PG_XML: case WEFT_PG_UNKNOWN:
         *s = v->data;
         *n = (size_t)v->len;
