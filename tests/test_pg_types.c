@@ -646,14 +646,16 @@ WEFT_TEST(test_get_row)
     }
     for (int f = 0; f < 2; f++) { /* "char" (typcategory's type) reads as text in both formats */
         weft_pg_result *r = NULL;
-        CHECK_EQ(weft_pg_query_with(c, "SELECT 'x'::\"char\"", NULL, formats[f], &r), 1);
-        weft_pg_value v;
-        const char *s;
-        size_t n;
-        CHECK_EQ(weft_pg_get_value(r, 0, 0, &v), 0);
-        CHECK_EQ(v.oid, WEFT_PG_CHAR);
-        CHECK_EQ(weft_pg_value_text(&v, &s, &n), 0);
-        WEFT_TEST_CHECK(n == 1 && s[0] == 'x');
+        CHECK_EQ(weft_pg_query_with(c, "SELECT 'x'::\"char\", ','::\"char\"", NULL, formats[f], &r), 1);
+        weft_pg_value two[2];
+        CHECK_EQ(weft_pg_get_row(r, 0, two, 2), 2);
+        for (int k = 0; k < 2; k++) {
+            const char *text;
+            size_t len;
+            CHECK_EQ(two[k].oid, WEFT_PG_CHAR);
+            CHECK_EQ(weft_pg_value_text(&two[k], &text, &len), 0);
+            WEFT_TEST_CHECK(len == 1 && text[0] == "x,"[k]);
+        }
         weft_pg_result_free(r);
     }
     weft_pg_result *r = NULL; /* a row without columns */
