@@ -9,6 +9,9 @@
  *
  *   bench_pg_p4 SECONDS [CONNECTIONS [SUB,...]]   (DSN: WEFT_PG_DSN)
  *
+ * P4_OPS=N: each task runs exactly N operations instead (no warm-up), so two
+ * callgrind runs of different N give exact instructions per row by difference.
+ *
  * Prints `P4 weft sub=NAME rows_per_s=... ops_per_s=... client_cpu_us_per_row=...`
  * (client CPU from getrusage over the measured window). The same shape:
  * bench/peers/pg_asyncpg_p4.py and pg_pgx_p4.go. */
@@ -24,6 +27,7 @@
 static const char *dsn, *sub;
 static double seconds, deadline;
 static int conns;
+static long fixed_ops; /* P4_OPS: each task runs exactly this many (callgrind), no warm-up */
 static long ops, rows;
 static weft_pg_pool *pool;
 static weft_pg_params *records[NROWS];
@@ -34,25 +38,37 @@ static const char types_sql[] =
     " WHERE typtypmod = $1 AND typisdefined = $2";
 static const char *const copy_cols[] = {"a", "b", "c", "d", "e", "f", "g"};
 
+/* Every value decoded by its column's decoder, chosen once a result from
+ * the column types as asyncpg picks a codec per column from the row
+ * description; a row's cells fetched in one weft_pg_get_row. */
 static int q_types(weft_pg *c, weft_pg_params *p)
 {
     weft_pg_result *r;
     int n = weft_pg_query_with(c, types_sql, p, WEFT_PG_BINARY, &r);
     if (n < 0) return n;
+    enum { INT, BOOL, TEXT } kind[12];
+    for (int k = 0; k < 12; k++) {
+        unsigned t = weft_pg_coltype(r, k);
+        kind[k] = t == WEFT_PG_BOOL ? BOOL
+                : t == WEFT_PG_INT2 || t == WEFT_PG_OID ? INT
+                : TEXT; /* name, "char" */
+    }
     int64_t sum = 0;
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
+        weft_pg_value v[12];
+        if (weft_pg_get_row(r, i, v, 12) != 12) return -1;
         for (int k = 0; k < 12; k++) {
-            weft_pg_value v;
-            weft_pg_get_value(r, i, k, &v);
             int64_t x;
             int b;
             const char *s;
             size_t len;
-            if (weft_pg_value_bigint(&v, &x) == 0) sum += x;
-            else if (weft_pg_value_bool(&v, &b) == 0) sum += b;
-            else if (weft_pg_value_text(&v, &s, &len) == 0) sum += (int64_t)len;
-            else sum += v.len; /* "char": one byte */
+            switch (kind[k]) {
+            case INT: if (weft_pg_value_bigint(&v[k], &x) == 0) sum += x; break;
+            case BOOL: if (weft_pg_value_bool(&v[k], &b) == 0) sum += b; break;
+            case TEXT: if (weft_pg_value_text(&v[k], &s, &len) == 0) sum += (int64_t)len + *s; break;
+            }
         }
+    }
     weft_pg_result_free(r);
     rows += n;
     return sum > 0 ? 0 : -1;
@@ -123,7 +139,7 @@ static int work(void *arg)
     weft_pg_params *p = weft_pg_params_new();
     weft_pg_params_int4(p, -1);
     weft_pg_params_boolean(p, 1);
-    while (rc >= 0 && weft_now() < deadline) {
+    for (long k = 0; rc >= 0 && (fixed_ops ? k < fixed_ops : weft_now() < deadline); k++) {
         if (!strcmp(sub, "types")) rc = q_types(c, p);
         else if (!strcmp(sub, "bytea")) rc = q_bytea(c);
         else if (!strcmp(sub, "arrays")) rc = q_arrays(c);
@@ -148,8 +164,8 @@ static double cpu_seconds(void)
 static int run_sub(weft_task **t)
 {
     deadline = weft_now() + 0.5; /* warm-up: statements prepared on every connection */
-    for (int i = 0; i < conns; i++) t[i] = weft_spawn(work, NULL);
-    if (weft_gather(t, (size_t)conns, NULL) < 0) return -1;
+    for (int i = 0; i < conns && !fixed_ops; i++) t[i] = weft_spawn(work, NULL);
+    if (!fixed_ops && weft_gather(t, (size_t)conns, NULL) < 0) return -1;
     ops = rows = 0;
     double t0 = weft_now(), cpu0 = cpu_seconds();
     deadline = t0 + seconds;
@@ -222,6 +238,7 @@ int main(int argc, char **argv)
     dsn = getenv("WEFT_PG_DSN");
     seconds = atof(argv[1]);
     conns = argc > 2 ? atoi(argv[2]) : 10;
+    if (getenv("P4_OPS")) fixed_ops = atol(getenv("P4_OPS"));
     if (conns < 1) return 2;
     return weft_run(bench_main, argc > 3 ? argv[3] : (char *)"types,bytea,arrays,copy,batch");
 }

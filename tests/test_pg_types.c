@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 #include <weft/test.h>
 #include "check.h" /* CHECK_EQ prints both values (test.h has no such check); CHECK in helpers */
 #include "pg_env.h"
@@ -598,6 +599,74 @@ WEFT_TEST(test_records_and_codecs)
     return 0;
 }
 
+/* weft_pg_get_row gives what weft_pg_get_value gives cell by cell: past
+ * the 32 columns whose types a result caches, for NULL and for an empty
+ * (not NULL) value, after a partial read by cell, in both formats. */
+WEFT_TEST(test_get_row)
+{
+    weft_pg *c = pg_connect_ok(dsn);
+    char sql[1024] = "SELECT 1::int4, NULL::text, ''::text, true, 'abc'::name, 7::int8";
+    for (int i = 6; i < 36; i++) /* 36 columns */
+        snprintf(sql + strlen(sql), sizeof sql - strlen(sql), ", %s", i % 3 ? "2::int2" : "NULL::int2");
+    strcat(sql, " FROM generate_series(1, 3)");
+    for (int f = 0; f < 2; f++) {
+        weft_pg_result *r = NULL;
+        CHECK_EQ(weft_pg_query_with(c, sql, NULL, formats[f], &r), 3);
+        weft_pg_value one_v, row[40];
+        CHECK_EQ(weft_pg_get_value(r, 1, 3, &one_v), 0); /* one column's type cached first */
+        for (int i = 0; i < 3; i++) {
+            memset(row, 0x5a, sizeof row);
+            CHECK_EQ(weft_pg_get_row(r, i, row, 40), 36);
+            for (int k = 0; k < 36; k++) {
+                CHECK_EQ(weft_pg_get_value(r, i, k, &one_v), 0);
+                CHECK_EQ(row[k].len, one_v.len);
+                CHECK_EQ(row[k].oid, one_v.oid);
+                CHECK_EQ(row[k].binary, one_v.binary);
+                WEFT_TEST_CHECK(row[k].data == one_v.data);
+            }
+            CHECK_EQ(row[0].binary, f);
+            WEFT_TEST_CHECK(row[1].len == -1 && !row[1].data);
+            WEFT_TEST_CHECK(row[2].len == 0 && row[2].data && !row[2].data[0]);
+            WEFT_TEST_CHECK(row[6].len == -1 && row[7].len >= 1 && row[35].oid == WEFT_PG_INT2);
+            int64_t x;
+            CHECK_EQ(weft_pg_value_bigint(&row[5], &x), 0);
+            CHECK_EQ(x, 7);
+        }
+        /* fewer than there are: only those written */
+        memset(row, 0x5a, sizeof row);
+        CHECK_EQ(weft_pg_get_row(r, 0, row, 2), 2);
+        CHECK_EQ(row[2].len, 0x5a5a5a5a);
+        CHECK_EQ(weft_pg_get_row(r, 0, row, 0), 0);
+        CHECK_EQ(weft_pg_get_row(r, 3, row, 40), -EINVAL);
+        CHECK_EQ(weft_pg_get_row(r, -1, row, 40), -EINVAL);
+        CHECK_EQ(weft_pg_get_row(r, 0, NULL, 1), -EINVAL);
+        CHECK_EQ(weft_pg_get_row(r, 0, row, -1), -EINVAL);
+        CHECK_EQ(weft_pg_get_row(NULL, 0, row, 1), -EINVAL);
+        weft_pg_result_free(r);
+    }
+    for (int f = 0; f < 2; f++) { /* "char" (typcategory's type) reads as text in both formats */
+        weft_pg_result *r = NULL;
+        CHECK_EQ(weft_pg_query_with(c, "SELECT 'x'::\"char\", ','::\"char\"", NULL, formats[f], &r), 1);
+        weft_pg_value two[2];
+        CHECK_EQ(weft_pg_get_row(r, 0, two, 2), 2);
+        for (int k = 0; k < 2; k++) {
+            const char *text;
+            size_t len;
+            CHECK_EQ(two[k].oid, WEFT_PG_CHAR);
+            CHECK_EQ(weft_pg_value_text(&two[k], &text, &len), 0);
+            WEFT_TEST_CHECK(len == 1 && text[0] == "x,"[k]);
+        }
+        weft_pg_result_free(r);
+    }
+    weft_pg_result *r = NULL; /* a row without columns */
+    CHECK_EQ(weft_pg_query_with(c, "SELECT", NULL, 0, &r), 1);
+    weft_pg_value v;
+    CHECK_EQ(weft_pg_get_row(r, 0, &v, 1), -EINVAL);
+    weft_pg_result_free(r);
+    weft_pg_free(c);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     dsn = pg_env_dsn();
@@ -609,6 +678,7 @@ int main(int argc, char **argv)
         {"arrays", test_arrays},
         {"array_params", test_array_params},
         {"records_and_codecs", test_records_and_codecs},
+        {"get_row", test_get_row},
     };
     return weft_test_main(cases, sizeof cases / sizeof *cases, argc, argv);
 }

@@ -3,6 +3,8 @@
 
    WEFT_PG_DSN=... /usr/bin/python3 pg_asyncpg_p4.py SECONDS [CONNECTIONS [SUB,...]]
 
+P4_OPS=N: each coroutine runs exactly N operations (no warm-up), as
+bench_pg_p4's P4_OPS, for counts by difference (server CPU a row).
 CONNECTIONS coroutines each hold a pooled connection: types (the pg_type
 read, every value decoded into Python objects by fetch), bytea (100 x 1 KiB),
 arrays (100 x int4[100], summed), copy (copy_records_to_table of 1,000 x 7)
@@ -63,9 +65,13 @@ async def main(seconds, conns, subs):
     loop = asyncio.get_running_loop()
     counts = [0, 0]
 
+    fixed = int(os.environ.get("P4_OPS", "0"))  # each task runs exactly this many, no warm-up
+
     async def work(sub, deadline):
         async with pool.acquire() as c:
-            while loop.time() < deadline:
+            k = 0
+            while (k < fixed) if fixed else (loop.time() < deadline):
+                k += 1
                 n = await one(c, sub)  # (not `+= await`: it would read before the wait)
                 counts[1] += n
                 counts[0] += 1
@@ -77,7 +83,8 @@ async def main(seconds, conns, subs):
     for sub in ("types", "bytea", "arrays", "copy", "batch"):
         if sub not in subs:
             continue
-        await asyncio.gather(*(work(sub, loop.time() + 0.5) for _ in range(conns)))
+        if not fixed:
+            await asyncio.gather(*(work(sub, loop.time() + 0.5) for _ in range(conns)))
         counts[0] = counts[1] = 0
         t0, cpu0 = time.monotonic(), cpu()
         await asyncio.gather(*(work(sub, loop.time() + seconds) for _ in range(conns)))

@@ -222,6 +222,7 @@ int weft_pg_connect(const char *dsn, weft_pg **out, char **errmsg)
     if (errmsg) *errmsg = NULL;
     if (!dsn || !out) return -EINVAL;
     *out = NULL;
+    pg__heap_keep();
     char *perr = NULL;
     PQconninfoOption *given = PQconninfoParse(dsn, &perr);
     if (!given) {

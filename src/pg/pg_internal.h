@@ -123,6 +123,10 @@ struct weft_pg_result {
 /* result.c: frees r's decoded values (r->res is left alone) */
 void pg__result_forget(weft_pg_result *r);
 
+/* heap.c: once a process, lets glibc keep freed result memory instead of
+ * trimming it after every result (see there). */
+void pg__heap_keep(void);
+
 /* numtext.c: floats as text in the "C" locale, whatever the process's.
  * pg__double_text: "%.17g" into buf (snprintf's return, or -ENOMEM);
  * pg__text_double: strtod, errno ERANGE as strtod sets it. */

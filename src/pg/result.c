@@ -48,7 +48,7 @@ unsigned weft_pg_coltype(const weft_pg_result *r, int col)
 
 /* r's cache is filled from const accessors: a result is the caller's
  * (never shared between threads: one task reads it at a time). */
-static int in_range(const weft_pg_result *cr, int row, int col)
+__attribute__((always_inline)) static inline int in_range(const weft_pg_result *cr, int row, int col)
 {
     weft_pg_result *r = (weft_pg_result *)cr;
     if (!r->shape_known) {
@@ -65,10 +65,9 @@ int weft_pg_result_isnull(const weft_pg_result *r, int row, int col)
     return PQgetisnull(r->res, row, col);
 }
 
-int weft_pg_get_value(const weft_pg_result *cr, int row, int col, weft_pg_value *v)
+/* A column's type and format, from r's cache when col < PG_COLS_CACHED. */
+static inline void col_info(weft_pg_result *r, int col, weft_pg_value *v)
 {
-    if (!cr || !in_range(cr, row, col)) return -EINVAL;
-    weft_pg_result *r = (weft_pg_result *)cr;
     if (col < PG_COLS_CACHED) {
         uint32_t bit = (uint32_t)1 << col;
         if (!(r->col_known & bit)) {
@@ -82,15 +81,60 @@ int weft_pg_get_value(const weft_pg_result *cr, int row, int col, weft_pg_value 
         v->oid = (unsigned)PQftype(r->res, col);
         v->binary = PQfformat(r->res, col) == 1;
     }
+}
+
+/* The cell's bytes (row and col checked). */
+static inline void cell(const weft_pg_result *r, int row, int col, weft_pg_value *v)
+{
     int len = PQgetlength(r->res, row, col);
     if (len == 0 && PQgetisnull(r->res, row, col)) { /* a NULL's length is 0 too */
         v->data = NULL;
         v->len = -1;
-        return 0;
+        return;
     }
     v->data = PQgetvalue(r->res, row, col); /* libpq NUL-terminates every value */
     v->len = len;
+}
+
+int weft_pg_get_value(const weft_pg_result *cr, int row, int col, weft_pg_value *v)
+{
+    if (!cr || !in_range(cr, row, col)) return -EINVAL;
+    weft_pg_result *r = (weft_pg_result *)cr;
+    col_info(r, col, v);
+    cell(r, row, col, v);
     return 0;
+}
+
+/* One call a row instead of one a cell: the range check, the frame and the
+ * column lookups are paid once a row (P4 types: see docs/benchmarks.md). */
+int weft_pg_get_row(const weft_pg_result *cr, int row, weft_pg_value *vals, int n)
+{
+    if (!cr || n < 0 || (n && !vals) || !in_range(cr, row, 0)) return -EINVAL;
+    weft_pg_result *r = (weft_pg_result *)cr;
+    if (n > r->ncols) n = r->ncols;
+    int cached = n < PG_COLS_CACHED ? n : PG_COLS_CACHED;
+    uint32_t want = cached == 32 ? ~(uint32_t)0 : ((uint32_t)1 << cached) - 1;
+    if ((r->col_known & want) != want) /* once a result: the columns' types */
+        for (int col = 0; col < cached; col++) col_info(r, col, &vals[col]);
+    PGresult *res = r->res;
+    for (int col = 0; col < n; col++) {
+        weft_pg_value *v = &vals[col];
+        if (col < cached) {
+            v->oid = r->col_oid[col];
+            v->binary = (int)(r->col_binary >> col) & 1;
+        } else {
+            col_info(r, col, v);
+        }
+        int len = PQgetlength(res, row, col);
+        if (len == 0 && PQgetisnull(res, row, col)) { /* a NULL's length is 0 too */
+            v->data = NULL;
+            v->len = -1;
+            continue;
+        }
+        v->data = PQgetvalue(res, row, col); /* libpq NUL-terminates every value */
+        v->len = len;
+    }
+    return n;
 }
 
 /* The cell, failing for NULL (the accessors' contract). */
