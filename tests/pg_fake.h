@@ -20,7 +20,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-enum { PG_FAKE_COMMAND, PG_FAKE_ROW, PG_FAKE_COPY_IN, PG_FAKE_COPY_OUT };
+enum { PG_FAKE_COMMAND, PG_FAKE_ROW, PG_FAKE_COPY_IN, PG_FAKE_COPY_OUT, PG_FAKE_RAW };
 
 typedef struct pg_fake_reply {
     const char *match; /* answers SQL containing this */
@@ -28,9 +28,13 @@ typedef struct pg_fake_reply {
     const char *tag;   /* CommandComplete tag ("UPDATE 4294967295") */
     unsigned type;     /* PG_FAKE_ROW: the column's type OID */
     int format;        /* 0 text, 1 binary: as sent, whatever was asked */
-    const char *value; /* one row, one column */
+    const char *value; /* one row, one column; PG_FAKE_RAW: the server's messages */
     int len;           /* value's length */
 } pg_fake_reply;
+/* PG_FAKE_RAW: value's len bytes go out as they are (whole messages, any
+ * a real server would never send); then, with a tag, COPY data is read as
+ * after a CopyInResponse and answered with CommandComplete (tag); then
+ * ReadyForQuery. Simple protocol only. */
 
 typedef struct pg_fake {
     int lfd, port;
@@ -135,6 +139,8 @@ static int pg_fake_rows(pg_fake_conn *k, const pg_fake_reply *r)
     return pg_fake_send(k->fd, 'C', r->tag, strlen(r->tag) + 1);
 }
 
+static int pg_fake_copy_read(pg_fake_conn *k, const pg_fake_reply *r);
+
 /* COPY: CopyInResponse and read the data, or CopyOutResponse and one row. */
 static int pg_fake_copy(pg_fake_conn *k, const pg_fake_reply *r)
 {
@@ -146,6 +152,12 @@ static int pg_fake_copy(pg_fake_conn *k, const pg_fake_reply *r)
         return pg_fake_send(k->fd, 'C', r->tag, strlen(r->tag) + 1);
     }
     if (pg_fake_send(k->fd, 'G', b, 3) < 0) return -1;
+    return pg_fake_copy_read(k, r);
+}
+
+/* The client's COPY data after a CopyInResponse, up to CopyDone or CopyFail. */
+static int pg_fake_copy_read(pg_fake_conn *k, const pg_fake_reply *r)
+{
     for (;;) {
         char h[5];
         if (pg_fake_read_full(k->fd, h, 5) < 0) return -1;
@@ -170,6 +182,12 @@ static int pg_fake_copy(pg_fake_conn *k, const pg_fake_reply *r)
         if (h[0] == 'c') return pg_fake_send(k->fd, 'C', r->tag, strlen(r->tag) + 1);
         if (h[0] == 'f') return pg_fake_error(k, "copy failed");
     }
+}
+
+static int pg_fake_raw(pg_fake_conn *k, const pg_fake_reply *r)
+{
+    if (pg_fake_write_full(k->fd, r->value, (size_t)r->len) < 0) return -1;
+    return r->tag ? pg_fake_copy_read(k, r) : 0;
 }
 
 static int pg_fake_ready(pg_fake_conn *k)
@@ -198,6 +216,7 @@ static int pg_fake_message(pg_fake_conn *k, char type, char *m, size_t n)
         int rc;
         if (!r) rc = pg_fake_error(k, "pg_fake: no reply for this statement");
         else if (r->kind == PG_FAKE_COPY_IN || r->kind == PG_FAKE_COPY_OUT) rc = pg_fake_copy(k, r);
+        else if (r->kind == PG_FAKE_RAW) rc = pg_fake_raw(k, r);
         else if ((rc = pg_fake_row_desc(k, r->kind == PG_FAKE_ROW ? r : NULL)) >= 0)
             rc = pg_fake_rows(k, r);
         if (rc < 0) return rc;

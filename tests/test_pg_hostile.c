@@ -14,6 +14,7 @@
 #include <weft/test.h>
 #include "check.h" /* CHECK_EQ prints both values (test.h has no such check); CHECK in helpers */
 #include "pg_env.h"
+#include "pg_fake.h"
 
 static const char *dsn;
 
@@ -94,12 +95,83 @@ WEFT_TEST(two_copies)
     return 0;
 }
 
+/* ---- a server answering COPY of records' own statements ------------------------ */
+
+/* Appends one message (type, length, body) to b at *n. */
+static void msg(char *b, int *n, char type, const void *body, int len)
+{
+    b[(*n)++] = type;
+    pg_fake_put32(b + *n, len + 4);
+    memcpy(b + *n + 4, body, (size_t)len);
+    *n += 4 + len;
+}
+
+/* RowDescription of one int4 column "a", table column 1 (text format). */
+static void one_column(char *b, int *n)
+{
+    char d[32];
+    pg_fake_put16(d, 1);
+    memcpy(d + 2, "a", 2);
+    pg_fake_put32(d + 4, 4242), pg_fake_put16(d + 8, 1), pg_fake_put32(d + 10, 23);
+    pg_fake_put16(d + 14, 4), pg_fake_put32(d + 16, -1), pg_fake_put16(d + 20, 0);
+    msg(b, n, 'T', d, 22);
+}
+
+static char gen_zero_cols[256], gen_extra[256];
+static pg_fake_reply gen_replies[] = {
+    {.match = "zerocols", .kind = PG_FAKE_RAW, .tag = "COPY 0", .value = gen_zero_cols},
+    {.match = "extra", .kind = PG_FAKE_RAW, .tag = "COPY 0", .value = gen_extra},
+    {.match = NULL},
+};
+
+/* weft_pg_copy_records with no column list sends "SELECT * ... LIMIT 0;
+ * SELECT attnum FROM pg_attribute ...; COPY ...". A server whose answer
+ * to the second has rows but no column made weft read column 0 of them:
+ * PQgetvalue's NULL into atoi, a crash. One that sends more row sets
+ * than asked for before the COPY: refused, not spun on. */
+WEFT_TEST(copy_records_hostile_intro)
+{
+    char d[16];
+    int n = 0;
+    one_column(gen_zero_cols, &n);
+    msg(gen_zero_cols, &n, 'C', "SELECT 0", 9);
+    pg_fake_put16(d, 0);
+    msg(gen_zero_cols, &n, 'T', d, 2); /* no columns */
+    msg(gen_zero_cols, &n, 'D', d, 2); /* a row of none */
+    msg(gen_zero_cols, &n, 'C', "SELECT 1", 9);
+    d[0] = 1, pg_fake_put16(d + 1, 1), pg_fake_put16(d + 3, 1);
+    msg(gen_zero_cols, &n, 'G', d, 5); /* CopyInResponse: binary, one column */
+    gen_replies[0].len = n;
+    n = 0;
+    for (int i = 0; i < 3; i++) {
+        one_column(gen_extra, &n);
+        msg(gen_extra, &n, 'C', "SELECT 0", 9);
+    }
+    msg(gen_extra, &n, 'G', d, 5);
+    gen_replies[1].len = n;
+    pg_fake f;
+    CHECK_EQ(pg_fake_start(&f, gen_replies), 0);
+    char fdsn[256];
+    weft_pg *c = pg_connect_ok(pg_fake_dsn(&f, fdsn, sizeof fdsn));
+    weft_pg_params *p = weft_pg_params_new();
+    CHECK_EQ(weft_pg_params_int4(p, 1), 0);
+    const weft_pg_params *rows[1] = {p};
+    int rc = weft_pg_copy_records(c, NULL, "zerocols", NULL, 0, rows, 1, NULL);
+    CHECK(rc < 0);
+    CHECK_EQ(weft_pg_copy_records(c, NULL, "extra", NULL, 0, rows, 1, NULL), -WEFT_PG_ESTATE);
+    weft_pg_params_free(p);
+    weft_pg_free(c);
+    pg_fake_stop(&f);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     dsn = pg_env_dsn();
     static const weft_test_case cases[] = {
         {"copy_after_rows", copy_after_rows},
         {"two_copies", two_copies},
+        {"copy_records_hostile_intro", copy_records_hostile_intro},
     };
     return weft_test_main(cases, sizeof cases / sizeof *cases, argc, argv);
 }

@@ -294,7 +294,9 @@ typedef struct rec_src {
     pg_wbuf w;
 } rec_src;
 
-/* 1 if attnum is among the generated columns listed in gen's rows. */
+/* 1 if attnum is among the generated columns listed in gen's rows (one
+ * column, checked by rec_ready: PQgetvalue of a column that is not there
+ * is NULL). */
 static int generated(const PGresult *gen, int attnum)
 {
     for (int r = 0; r < PQntuples(gen); r++)
@@ -313,6 +315,8 @@ static int rec_ready(void *arg, PGresult *const *intro)
 {
     rec_src *s = arg;
     int n = PQnfields(intro[0]), k = 0;
+    /* what weft asked for, or the server is not answering this statement */
+    if (s->nintro == 2 && PQnfields(intro[1]) != 1) return -WEFT_PG_ESTATE;
     s->types = malloc(((size_t)n + 1) * sizeof *s->types);
     if (!s->types) return -ENOMEM;
     for (int i = 0; i < n; i++)
