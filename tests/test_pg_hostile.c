@@ -165,6 +165,64 @@ WEFT_TEST(copy_records_hostile_intro)
     return 0;
 }
 
+/* ---- the pool reset's second step ------------------------------------------------ */
+
+static int exec_select(void *arg) { return weft_pg_exec(arg, "SELECT 1"); }
+
+/* The reset found the last holder's SQL PREPAREd statements, one under a
+ * name weft had cached (reset.c): its second step, run at the next lock,
+ * deallocates them. That step was marked done before it ran, so one cut
+ * short (the operation whose lock ran it cancelled, a deadline) was never
+ * run again: the holder's next query used its cached name and got the
+ * last holder's statement ("100", not "7"). The last holder leaves a
+ * thousand statements, so that the step (~0.1 s of DEALLOCATEs) is still
+ * running at the deadline. 1: inconclusive (the deadline came before the
+ * reset's replies were read, where a cut drops the connection). */
+static int fixup_cut_short(void)
+{
+    weft_pg_pool_opts o = {.min_size = 1, .max_size = 1};
+    weft_pg_pool *p;
+    CHECK_EQ(weft_pg_pool_new(dsn, &o, &p), 0);
+    weft_pg *c;
+    CHECK_EQ(weft_pg_pool_acquire(p, &c), 0);
+    CHECK(weft_pg_query(c, "SELECT 7::bigint", NULL, NULL) >= 0); /* cached as weft_s1 */
+    weft_pg_pool_release(p, c);
+    CHECK_EQ(weft_pg_pool_acquire(p, &c), 0);
+    exec_ok(c, "DEALLOCATE weft_s1");
+    exec_ok(c, "PREPARE weft_s1 AS SELECT 100::bigint");
+    char *sql = malloc(1000 * 40);
+    CHECK(sql != NULL);
+    size_t n = 0;
+    for (int j = 0; j < 1000; j++) n += (size_t)sprintf(sql + n, "PREPARE junk%d AS SELECT %d;", j, j);
+    exec_ok(c, sql);
+    free(sql);
+    weft_pg_pool_release(p, c);
+    weft_sleep(1.0); /* the reset's replies read at acquire; its second step due */
+    CHECK_EQ(weft_pg_pool_acquire(p, &c), 0);
+    int rc = weft_timeout(0.03, exec_select, c);
+    int inconclusive = rc >= 0 || !weft_pg_ok(c);
+    if (!inconclusive) {
+        char *v = NULL;
+        rc = weft_pg_fetch_text(c, "SELECT 7::bigint", NULL, &v);
+        if (rc < 0) fprintf(stderr, "query: %s %s\n", weft_pg_sqlstate(c), weft_pg_errmsg(c));
+        CHECK_EQ(rc, 0);
+        if (strcmp(v, "7")) fprintf(stderr, "the last holder's statement ran: %s\n", v);
+        CHECK(!strcmp(v, "7"));
+        free(v);
+    }
+    weft_pg_pool_release(p, c);
+    weft_pg_pool_free(p);
+    return inconclusive;
+}
+
+WEFT_TEST(reset_fixup_cancelled)
+{
+    for (int i = 0; i < 3; i++)
+        if (!fixup_cut_short()) return 0;
+    fprintf(stderr, "the deadline never came inside the reset's second step\n");
+    return -1;
+}
+
 int main(int argc, char **argv)
 {
     dsn = pg_env_dsn();
@@ -172,6 +230,7 @@ int main(int argc, char **argv)
         {"copy_after_rows", copy_after_rows},
         {"two_copies", two_copies},
         {"copy_records_hostile_intro", copy_records_hostile_intro},
+        {"reset_fixup_cancelled", reset_fixup_cancelled},
     };
     return weft_test_main(cases, sizeof cases / sizeof *cases, argc, argv);
 }

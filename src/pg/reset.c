@@ -84,15 +84,22 @@ void pg__forget_session(weft_pg *c)
     c->nq_head = c->nq_tail = NULL;
 }
 
+/* Marked done once done, not before: one cut short (the operation whose
+ * lock ran it cancelled or past its deadline) left the last holder's
+ * statements under weft's cached names, and the next query ran one of
+ * them. Now it runs again at the next lock (statements go unnamed till
+ * then: query.c); one the server refuses leaves a session nobody should
+ * get, so the connection is dropped, as for a failed reset. */
 int pg__reset_fixup(weft_pg *c)
 {
     int64_t present = 0;
-    c->reset_fixup = 0;
     int rc = pg__simple_count(c, deallocate_sql, &present);
     if (rc >= 0 && present < pg__stmts_ready(c)) {
         pg__stmts_forget(c);
         rc = pg__simple(c, "DEALLOCATE ALL");
     }
+    if (rc >= 0) c->reset_fixup = 0;
+    else if (rc != -ECANCELED && rc != -ETIMEDOUT && !c->broken) pg__lost(c);
     return rc < 0 ? rc : 0;
 }
 
