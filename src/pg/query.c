@@ -439,6 +439,8 @@ int weft_pg_query_count(weft_pg *c, const char *sql, const weft_pg_params *p, in
     if (rc >= 0 && out) {
         *out = res ? pg__wrap(res) : NULL;
         if (res && !*out) rc = -ENOMEM;
+    } else if (rc < 0) {
+        PQclear(res); /* read, then the reset's second step failed (query_body) */
     }
     if (rc >= 0 && rows) *rows = n;
     return rc;
