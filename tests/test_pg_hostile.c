@@ -95,6 +95,46 @@ WEFT_TEST(two_copies)
     return 0;
 }
 
+/* A COPY where rows or a batch's results are read: weft_pg_query_rows'
+ * reader spun for ever on it (the COPY state's result every time, never
+ * NULL): now ended, -WEFT_PG_ESTATE, the connection usable. A batch took
+ * it for a result and returned 0 with libpq still in the COPY state: the
+ * connection answered nothing after, yet weft_pg_ok said it was fine (a
+ * pool kept it for the next holder); now the batch fails and the
+ * connection is dropped. */
+WEFT_TEST(copy_in_rows_and_batch)
+{
+    weft_pg *c = pg_connect_ok(dsn);
+    exec_ok(c, "DROP TABLE IF EXISTS hx; CREATE TABLE hx (x int)");
+    static const char *const sql[] = {"COPY hx FROM STDIN", "COPY (SELECT 1) TO STDOUT"};
+    for (int i = 0; i < 2; i++) {
+        weft_pg_rows *it;
+        CHECK_EQ(weft_pg_query_rows(c, sql[i], NULL, 0, &it), 0);
+        const weft_pg_result *row;
+        int rc;
+        while ((rc = weft_pg_rows_next(it, &row)) > 0) {}
+        CHECK_EQ(rc, -WEFT_PG_ESTATE);
+        weft_pg_rows_close(it);
+        CHECK_EQ(count(c, "SELECT 4"), 4);
+    }
+    for (int i = 0; i < 2; i++) {
+        weft_pg *b_c = pg_connect_ok(dsn);
+        weft_pg_batch *b = weft_pg_batch_new();
+        CHECK_EQ(weft_pg_batch_add(b, sql[i], NULL), 0);
+        CHECK_EQ(weft_pg_batch_add(b, "SELECT 1", NULL), 0);
+        int rc = weft_pg_batch_run(b_c, b, 0);
+        CHECK(rc < 0);
+        CHECK_EQ(weft_pg_batch_status(b, 0), -WEFT_PG_ESTATE);
+        weft_pg_batch_free(b);
+        CHECK(!weft_pg_ok(b_c) || count(b_c, "SELECT 5") == 5);
+        weft_pg_free(b_c);
+    }
+    CHECK_EQ(count(c, "SELECT count(*) FROM hx"), 0);
+    exec_ok(c, "DROP TABLE hx");
+    weft_pg_free(c);
+    return 0;
+}
+
 /* ---- a server answering COPY of records' own statements ------------------------ */
 
 /* Appends one message (type, length, body) to b at *n. */
@@ -244,6 +284,7 @@ int main(int argc, char **argv)
     static const weft_test_case cases[] = {
         {"copy_after_rows", copy_after_rows},
         {"two_copies", two_copies},
+        {"copy_in_rows_and_batch", copy_in_rows_and_batch},
         {"copy_records_hostile_intro", copy_records_hostile_intro},
         {"reset_fixup_cancelled", reset_fixup_cancelled},
     };
