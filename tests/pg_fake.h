@@ -34,7 +34,7 @@ typedef struct pg_fake_reply {
 /* PG_FAKE_RAW: value's len bytes go out as they are (whole messages, any
  * a real server would never send); then, with a tag, COPY data is read as
  * after a CopyInResponse and answered with CommandComplete (tag); then
- * ReadyForQuery. Simple protocol only. */
+ * ReadyForQuery. Over the extended protocol, Execute sends value alone. */
 
 typedef struct pg_fake {
     int lfd, port;
@@ -253,7 +253,12 @@ static int pg_fake_message(pg_fake_conn *k, char type, char *m, size_t n)
         }
         return pg_fake_row_desc(k, k->portal);
     }
-    if (type == 'E') return k->portal ? pg_fake_rows(k, k->portal) : pg_fake_error(k, "no portal");
+    if (type == 'E') {
+        if (!k->portal) return pg_fake_error(k, "no portal");
+        if (k->portal->kind == PG_FAKE_RAW) /* as given; no COPY data read here */
+            return pg_fake_write_full(k->fd, k->portal->value, (size_t)k->portal->len);
+        return pg_fake_rows(k, k->portal);
+    }
     if (type == 'C') return pg_fake_send(k->fd, '3', NULL, 0);
     (void)n;
     return pg_fake_error(k, "pg_fake: unsupported message");

@@ -9,6 +9,7 @@
 #include <weft.h>
 #include <weft/pg.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdint.h>
 #include <unistd.h>
 #include <weft/test.h>
@@ -278,15 +279,58 @@ WEFT_TEST(reset_fixup_cancelled)
     return 0;
 }
 
+/* A server answering the pool's reset (sent at release, read at the next
+ * acquire or lock) with a CopyInResponse: the reset's readers wait for
+ * its syncs, which libpq's COPY state never gives (its result comes back
+ * every time): acquire spun for ever. Now the connection is dropped and
+ * replaced. */
+static char copy_in_msg[16];
+static pg_fake_reply reset_replies[] = {
+    {.match = "RESET SESSION AUTHORIZATION", .kind = PG_FAKE_RAW, .value = copy_in_msg},
+    {.match = "SELECT 1", .kind = PG_FAKE_COMMAND, .tag = "SELECT 1"},
+    {.match = NULL},
+};
+
+WEFT_TEST(reset_answered_with_copy)
+{
+    int n = 0;
+    char d[8];
+    d[0] = 0, pg_fake_put16(d + 1, 0);
+    msg(copy_in_msg, &n, 'G', d, 3);
+    reset_replies[0].len = n;
+    pg_fake f;
+    CHECK_EQ(pg_fake_start(&f, reset_replies), 0);
+    char fdsn[256];
+    weft_pg_pool_opts o = {.min_size = 1, .max_size = 1};
+    weft_pg_pool *p;
+    CHECK_EQ(weft_pg_pool_new(pg_fake_dsn(&f, fdsn, sizeof fdsn), &o, &p), 0);
+    for (int settle = 0; settle < 2; settle++) { /* read at acquire, then at the lock */
+        weft_pg *c;
+        CHECK_EQ(weft_pg_pool_acquire(p, &c), 0);
+        CHECK_EQ(weft_pg_exec(c, "SELECT 1"), 1);
+        weft_pg_pool_release(p, c);
+        if (settle) weft_sleep(0.1);
+        CHECK_EQ(weft_pg_pool_acquire(p, &c), 0);
+        int rc = weft_pg_exec(c, "SELECT 1");
+        CHECK(rc == 1 || rc == -WEFT_PG_EBROKEN);
+        weft_pg_pool_release(p, c);
+    }
+    weft_pg_pool_free(p);
+    pg_fake_stop(&f);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     dsn = pg_env_dsn();
+    signal(SIGPIPE, SIG_IGN); /* the fake server writes to clients that left */
     static const weft_test_case cases[] = {
         {"copy_after_rows", copy_after_rows},
         {"two_copies", two_copies},
         {"copy_in_rows_and_batch", copy_in_rows_and_batch},
         {"copy_records_hostile_intro", copy_records_hostile_intro},
         {"reset_fixup_cancelled", reset_fixup_cancelled},
+        {"reset_answered_with_copy", reset_answered_with_copy},
     };
     return weft_test_main(cases, sizeof cases / sizeof *cases, argc, argv);
 }
