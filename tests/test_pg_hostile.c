@@ -206,6 +206,67 @@ WEFT_TEST(copy_records_hostile_intro)
     return 0;
 }
 
+/* ---- names in COPY of records' statements ------------------------------------------ */
+
+/* Schema and table names are quoted as identifiers into the statement
+ * string and, for the generated-columns query, that quoted name again as
+ * a string literal cast to regclass: names made of quotes, backslashes
+ * (PQescapeLiteral's E'' form), semicolons, comments, dots and non-ASCII
+ * letters reach the right table and run nothing of their own. With a
+ * column list naming a generated column, the server's refusal, and the
+ * connection is fine after. */
+/* name as a quoted identifier (PostgreSQL's rule: "" for "), into b */
+static char *quote_ident(const char *name, char *b)
+{
+    char *q = b;
+    *q++ = '"';
+    for (const char *p = name; *p; p++) {
+        if (*p == '"') *q++ = '"';
+        *q++ = *p;
+    }
+    *q++ = '"';
+    *q = 0;
+    return b;
+}
+
+WEFT_TEST(copy_records_hostile_names)
+{
+    weft_pg *c = pg_connect_ok(dsn);
+    static const char *const schema = "s\\'; DROP TABLE hx_victim; --";
+    static const char *const tables[] = {
+        "t\"; DROP TABLE hx_victim; --", "a.b", "/* x */", "t\\'\\", "\xc3\xa9t\xc3\xa9 ; --",
+    };
+    exec_ok(c, "DROP TABLE IF EXISTS hx_victim; CREATE TABLE hx_victim (x int)");
+    char qs[128], qt[128];
+    quote_ident(schema, qs);
+    char sql[1024];
+    snprintf(sql, sizeof sql, "DROP SCHEMA IF EXISTS %s CASCADE; CREATE SCHEMA %s", qs, qs);
+    exec_ok(c, sql);
+    weft_pg_params *p = weft_pg_params_new();
+    CHECK_EQ(weft_pg_params_int4(p, 5), 0);
+    const weft_pg_params *rows[1] = {p};
+    for (int i = 0; i < (int)(sizeof tables / sizeof *tables); i++) {
+        quote_ident(tables[i], qt);
+        snprintf(sql, sizeof sql, "CREATE TABLE %s.%s (v int4, g int4 GENERATED ALWAYS AS (v + 1) STORED)",
+                 qs, qt);
+        exec_ok(c, sql);
+        int rc = weft_pg_copy_records(c, schema, tables[i], NULL, 0, rows, 1, NULL);
+        if (rc) fprintf(stderr, "%s: %d %s\n", tables[i], rc, weft_pg_errmsg(c));
+        CHECK_EQ(rc, 0);
+        snprintf(sql, sizeof sql, "SELECT g FROM %s.%s", qs, qt);
+        CHECK_EQ(count(c, sql), 6);
+        static const char *const both[] = {"v", "g"};
+        CHECK_EQ(weft_pg_copy_records(c, schema, tables[i], both, 2, rows, 1, NULL), -WEFT_PG_ESERVER);
+        CHECK_EQ(count(c, sql), 6);
+    }
+    CHECK_EQ(count(c, "SELECT count(*) FROM hx_victim"), 0); /* still there */
+    snprintf(sql, sizeof sql, "DROP SCHEMA %s CASCADE; DROP TABLE hx_victim", qs);
+    exec_ok(c, sql);
+    weft_pg_params_free(p);
+    weft_pg_free(c);
+    return 0;
+}
+
 /* ---- the pool reset's second step ------------------------------------------------ */
 
 static int exec_select(void *arg) { return weft_pg_exec(arg, "SELECT 1"); }
@@ -329,6 +390,7 @@ int main(int argc, char **argv)
         {"two_copies", two_copies},
         {"copy_in_rows_and_batch", copy_in_rows_and_batch},
         {"copy_records_hostile_intro", copy_records_hostile_intro},
+        {"copy_records_hostile_names", copy_records_hostile_names},
         {"reset_fixup_cancelled", reset_fixup_cancelled},
         {"reset_answered_with_copy", reset_answered_with_copy},
     };
