@@ -158,10 +158,11 @@ static void one_column(char *b, int *n)
     msg(b, n, 'T', d, 22);
 }
 
-static char gen_zero_cols[256], gen_extra[256];
+static char gen_zero_cols[256], gen_extra[256], gen_two[256];
 static pg_fake_reply gen_replies[] = {
     {.match = "zerocols", .kind = PG_FAKE_RAW, .tag = "COPY 0", .value = gen_zero_cols},
     {.match = "extra", .kind = PG_FAKE_RAW, .tag = "COPY 0", .value = gen_extra},
+    {.match = "twocols", .kind = PG_FAKE_RAW, .tag = "COPY 1", .value = gen_two},
     {.match = NULL},
 };
 
@@ -169,7 +170,9 @@ static pg_fake_reply gen_replies[] = {
  * SELECT attnum FROM pg_attribute ...; COPY ...". A server whose answer
  * to the second has rows but no column made weft read column 0 of them:
  * PQgetvalue's NULL into atoi, a crash. One that sends more row sets
- * than asked for before the COPY: refused, not spun on. */
+ * than asked for before the COPY: refused, not spun on. A COPY of other
+ * columns than the row sets described: refused before any row is sent
+ * (the rows went, encoded for the wrong columns). */
 WEFT_TEST(copy_records_hostile_intro)
 {
     char d[16];
@@ -190,6 +193,15 @@ WEFT_TEST(copy_records_hostile_intro)
     }
     msg(gen_extra, &n, 'G', d, 5);
     gen_replies[1].len = n;
+    n = 0;
+    one_column(gen_two, &n);
+    msg(gen_two, &n, 'C', "SELECT 0", 9);
+    one_column(gen_two, &n); /* the generated columns: none */
+    msg(gen_two, &n, 'C', "SELECT 0", 9);
+    char d2[8];
+    d2[0] = 1, pg_fake_put16(d2 + 1, 2), pg_fake_put16(d2 + 3, 1), pg_fake_put16(d2 + 5, 1);
+    msg(gen_two, &n, 'G', d2, 7); /* CopyInResponse: two columns */
+    gen_replies[2].len = n;
     pg_fake f;
     CHECK_EQ(pg_fake_start(&f, gen_replies), 0);
     char fdsn[256];
@@ -200,6 +212,8 @@ WEFT_TEST(copy_records_hostile_intro)
     int rc = weft_pg_copy_records(c, NULL, "zerocols", NULL, 0, rows, 1, NULL);
     CHECK(rc < 0);
     CHECK_EQ(weft_pg_copy_records(c, NULL, "extra", NULL, 0, rows, 1, NULL), -WEFT_PG_ESTATE);
+    CHECK_EQ(weft_pg_copy_records(c, NULL, "twocols", NULL, 0, rows, 1, NULL), -WEFT_PG_ESTATE);
+    CHECK_EQ(f.copy_bytes, 0); /* not a row sent */
     weft_pg_params_free(p);
     weft_pg_free(c);
     pg_fake_stop(&f);

@@ -35,9 +35,9 @@ static int end_results(weft_pg *c, PGresult *res)
 /* Starts sql and reads up to its COPY result (want: COPY_IN or COPY_OUT).
  * With nintro, sql is that many queries' rows (PGRES_TUPLES_OK) then the
  * COPY, in one simple query: those results are kept in intro[] for the
- * caller (all cleared on failure). */
+ * caller (all cleared on failure). *cols (if not NULL): the COPY's columns. */
 static int copy_start(weft_pg *c, const char *sql, ExecStatusType want, PGresult **intro,
-                      int nintro)
+                      int nintro, int *cols)
 {
     if (!PQsendQuery(c->pg, sql)) return pg__send_failed(c);
     int rc = pg__flush(c), got = 0;
@@ -55,6 +55,7 @@ static int copy_start(weft_pg *c, const char *sql, ExecStatusType want, PGresult
     ExecStatusType st = PQresultStatus(res);
     if (got < nintro && st == want) st = PGRES_BAD_RESPONSE; /* rows missing before it */
     if (st == want) {
+        if (cols) *cols = PQnfields(res);
         PQclear(res);
         return 0;
     }
@@ -93,7 +94,7 @@ static int copy_finish(weft_pg *c, int64_t *rows)
 }
 
 int pg__copy_in_intro(weft_pg *c, const char *sql, int nintro,
-                      int (*ready)(void *arg, PGresult *const *intro),
+                      int (*ready)(void *arg, PGresult *const *intro, int cols),
                       ssize_t (*source)(void *arg, const char **data), void *arg, int64_t *rows)
 {
     int64_t dropped = 0;
@@ -102,14 +103,15 @@ int pg__copy_in_intro(weft_pg *c, const char *sql, int nintro,
     int rc = pg__lock(c);
     if (rc < 0) return rc;
     PGresult *intro[PG_COPY_INTROS] = {NULL};
-    rc = copy_start(c, sql, PGRES_COPY_IN, intro, nintro);
+    int cols = 0;
+    rc = copy_start(c, sql, PGRES_COPY_IN, intro, nintro, &cols);
     if (rc < 0) {
         pg__release(c);
         return rc;
     }
     /* Told what the intro said before any data is asked for: a failure
      * there abandons the COPY as a source's error does. */
-    int ready_rc = nintro ? ready(arg, intro) : 0;
+    int ready_rc = nintro ? ready(arg, intro, cols) : 0;
     for (int i = 0; i < nintro; i++) PQclear(intro[i]);
     for (;;) {
         const char *data = NULL;
@@ -182,7 +184,7 @@ int weft_pg_copy_out_count(weft_pg *c, const char *sql,
     if (!c || !sql || !sink) return -EINVAL;
     int rc = pg__lock(c);
     if (rc < 0) return rc;
-    rc = copy_start(c, sql, PGRES_COPY_OUT, NULL, 0);
+    rc = copy_start(c, sql, PGRES_COPY_OUT, NULL, 0, NULL);
     if (rc < 0) {
         pg__release(c);
         return rc;
