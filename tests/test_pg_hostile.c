@@ -281,6 +281,72 @@ WEFT_TEST(copy_records_hostile_names)
     return 0;
 }
 
+/* ---- the result's column cache ---------------------------------------------------- */
+
+/* The first 32 columns' types and formats are remembered per result
+ * (50d5f79): columns past 32 read right, a cursor's rows (one result
+ * struct, its PGresult replaced each row) see each row's own shape, and a
+ * cached statement re-prepared after ALTER TABLE changed its column's type
+ * reads as the new type. Passes as it is. */
+WEFT_TEST(result_cache_shapes)
+{
+    weft_pg *c = pg_connect_ok(dsn);
+    char sql[2048];
+    size_t n = (size_t)sprintf(sql, "SELECT ");
+    for (int i = 0; i < 40; i++) {
+        static const char *const types[] = {"int2", "int4", "int8", "oid"};
+        if (i % 5 == 4) n += (size_t)sprintf(sql + n, "%sNULL::int4", i ? ", " : "");
+        else n += (size_t)sprintf(sql + n, "%s%d::%s", i ? ", " : "", 1000 + i, types[i % 5]);
+    }
+    for (int flags = 0; flags <= WEFT_PG_BINARY; flags += WEFT_PG_BINARY) {
+        weft_pg_result *r = NULL;
+        CHECK_EQ(weft_pg_query_with(c, sql, NULL, flags, &r), 1);
+        for (int round = 0; round < 2; round++)
+            for (int i = 0; i < 40; i++) {
+                int64_t v = -1;
+                int rc = weft_pg_get_bigint(r, 0, i, &v);
+                if (i % 5 == 4) CHECK_EQ(rc, -WEFT_PG_ENULL);
+                else CHECK_EQ(v, 1000 + i);
+            }
+        int64_t v;
+        CHECK_EQ(weft_pg_get_bigint(r, 1, 0, &v), -EINVAL);
+        CHECK_EQ(weft_pg_get_bigint(r, 0, 40, &v), -EINVAL);
+        weft_pg_result_free(r);
+    }
+    /* a cursor: the same result struct, each row's PGresult */
+    weft_pg_rows *it;
+    CHECK_EQ(weft_pg_query_rows(c, "SELECT CASE WHEN i % 2 = 0 THEN NULL ELSE i END::int8 FROM"
+                                   " generate_series(1, 6) i", NULL, WEFT_PG_BINARY, &it), 0);
+    const weft_pg_result *row;
+    int k = 0, rc;
+    while ((rc = weft_pg_rows_next(it, &row)) > 0) {
+        int64_t v = -1;
+        k++;
+        rc = weft_pg_get_bigint(row, 0, 0, &v);
+        if (k % 2) CHECK_EQ(v, k);
+        else CHECK_EQ(rc, -WEFT_PG_ENULL);
+    }
+    CHECK_EQ(rc, 0);
+    CHECK_EQ(k, 6);
+    weft_pg_rows_close(it);
+    /* a cached statement whose column changed type under it */
+    exec_ok(c, "DROP TABLE IF EXISTS hx_shape; CREATE TABLE hx_shape (a int4); INSERT INTO hx_shape VALUES (7)");
+    for (int round = 0; round < 2; round++) {
+        if (round) exec_ok(c, "ALTER TABLE hx_shape ALTER COLUMN a TYPE text");
+        weft_pg_result *r = NULL;
+        CHECK_EQ(weft_pg_query_with(c, "SELECT a FROM hx_shape", NULL, WEFT_PG_BINARY, &r), 1);
+        CHECK_EQ(weft_pg_coltype(r, 0), round ? WEFT_PG_TEXT : WEFT_PG_INT4);
+        const char *t = weft_pg_get_text(r, 0, 0);
+        int64_t v = -1;
+        if (round) CHECK(t && !strcmp(t, "7"));
+        else CHECK_EQ((weft_pg_get_bigint(r, 0, 0, &v), v), 7);
+        weft_pg_result_free(r);
+    }
+    exec_ok(c, "DROP TABLE hx_shape");
+    weft_pg_free(c);
+    return 0;
+}
+
 /* ---- the pool reset's second step ------------------------------------------------ */
 
 static int exec_select(void *arg) { return weft_pg_exec(arg, "SELECT 1"); }
@@ -405,6 +471,7 @@ int main(int argc, char **argv)
         {"copy_in_rows_and_batch", copy_in_rows_and_batch},
         {"copy_records_hostile_intro", copy_records_hostile_intro},
         {"copy_records_hostile_names", copy_records_hostile_names},
+        {"result_cache_shapes", result_cache_shapes},
         {"reset_fixup_cancelled", reset_fixup_cancelled},
         {"reset_answered_with_copy", reset_answered_with_copy},
     };
