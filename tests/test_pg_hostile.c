@@ -220,6 +220,43 @@ WEFT_TEST(copy_records_hostile_intro)
     return 0;
 }
 
+typedef struct copy_job {
+    weft_pg *c;
+    const weft_pg_params *const *rows;
+} copy_job;
+
+static int copy_one(void *arg)
+{
+    copy_job *j = arg;
+    return weft_pg_copy_records(j->c, NULL, "hx_locked", NULL, 0, j->rows, 1, NULL);
+}
+
+/* Cancelled while waiting for the intro (the target locked by another
+ * session, so the SELECT before the COPY waits): the statement is
+ * cancelled on the server, nothing is copied, and the connection is
+ * usable once the lock is gone. Passes as it is. */
+WEFT_TEST(copy_records_cancel_at_intro)
+{
+    weft_pg *c = pg_connect_ok(dsn), *locker = pg_connect_ok(dsn);
+    exec_ok(c, "DROP TABLE IF EXISTS hx_locked; CREATE TABLE hx_locked (v int4,"
+               " g int4 GENERATED ALWAYS AS (v) STORED)");
+    exec_ok(locker, "BEGIN; LOCK TABLE hx_locked IN ACCESS EXCLUSIVE MODE");
+    weft_pg_params *p = weft_pg_params_new();
+    CHECK_EQ(weft_pg_params_int4(p, 1), 0);
+    const weft_pg_params *rows[1] = {p};
+    copy_job j = {c, rows};
+    CHECK_EQ(weft_timeout(0.1, copy_one, &j), -ETIMEDOUT);
+    exec_ok(locker, "COMMIT");
+    CHECK_EQ(count(c, "SELECT count(*) FROM hx_locked"), 0);
+    CHECK_EQ(copy_one(&j), 0);
+    CHECK_EQ(count(c, "SELECT count(*) FROM hx_locked"), 1);
+    exec_ok(c, "DROP TABLE hx_locked");
+    weft_pg_params_free(p);
+    weft_pg_free(locker);
+    weft_pg_free(c);
+    return 0;
+}
+
 /* ---- names in COPY of records' statements ------------------------------------------ */
 
 /* Schema and table names are quoted as identifiers into the statement
@@ -471,6 +508,7 @@ int main(int argc, char **argv)
         {"copy_in_rows_and_batch", copy_in_rows_and_batch},
         {"copy_records_hostile_intro", copy_records_hostile_intro},
         {"copy_records_hostile_names", copy_records_hostile_names},
+        {"copy_records_cancel_at_intro", copy_records_cancel_at_intro},
         {"result_cache_shapes", result_cache_shapes},
         {"reset_fixup_cancelled", reset_fixup_cancelled},
         {"reset_answered_with_copy", reset_answered_with_copy},
