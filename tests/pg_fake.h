@@ -45,6 +45,7 @@ typedef struct pg_fake {
     volatile long long copy_max_msg;   /* largest CopyData message */
     volatile long long copy_min_msg;   /* smallest (0 if none) */
     long long copy_close_after;        /* > 0: close the link after that many */
+    volatile int open_conns;           /* accepted and not yet closed */
     pthread_t th;
 } pg_fake;
 
@@ -311,6 +312,7 @@ static void *pg_fake_conn_main(void *arg)
     }
 out:
     close(k->fd);
+    __atomic_fetch_sub(&k->f->open_conns, 1, __ATOMIC_SEQ_CST);
     for (int i = 0; i < 64; i++) free(k->stmt_name[i]), free(k->stmt_sql[i]);
     free(k->unnamed);
     free(k);
@@ -331,7 +333,9 @@ static void *pg_fake_accept_main(void *arg)
         }
         k->f = f;
         k->fd = fd;
+        __atomic_fetch_add(&f->open_conns, 1, __ATOMIC_SEQ_CST);
         if (pthread_create(&t, NULL, pg_fake_conn_main, k) != 0) {
+            __atomic_fetch_sub(&f->open_conns, 1, __ATOMIC_SEQ_CST);
             close(fd);
             free(k);
             continue;
@@ -361,6 +365,16 @@ static const char *pg_fake_dsn(const pg_fake *f, char *buf, size_t n)
     snprintf(buf, n, "host=127.0.0.1 port=%d user=fake dbname=fake sslmode=disable gssencmode=disable",
              f->port);
     return buf;
+}
+
+/* Waits (blocking, up to 5 s) until every connection's thread has closed
+ * its socket, which follows its client's close: a test whose client went
+ * away checks for leaked fds after this. 0, or -1 on timeout. */
+static inline int pg_fake_wait_closed(pg_fake *f)
+{
+    for (int i = 0; i < 500 && __atomic_load_n(&f->open_conns, __ATOMIC_SEQ_CST); i++)
+        usleep(10000);
+    return __atomic_load_n(&f->open_conns, __ATOMIC_SEQ_CST) ? -1 : 0;
 }
 
 /* Stops accepting (connections still open end when their client closes). */

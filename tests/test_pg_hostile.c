@@ -217,6 +217,7 @@ WEFT_TEST(copy_records_hostile_intro)
     weft_pg_params_free(p);
     weft_pg_free(c);
     pg_fake_stop(&f);
+    CHECK_EQ(pg_fake_wait_closed(&f), 0);
     return 0;
 }
 
@@ -480,9 +481,9 @@ WEFT_TEST(reset_answered_with_copy)
     CHECK_EQ(pg_fake_start(&f, reset_replies), 0);
     char fdsn[256];
     weft_pg_pool_opts o = {.min_size = 1, .max_size = 1};
-    weft_pg_pool *p;
-    CHECK_EQ(weft_pg_pool_new(pg_fake_dsn(&f, fdsn, sizeof fdsn), &o, &p), 0);
-    for (int settle = 0; settle < 2; settle++) { /* read at acquire, then at the lock */
+    for (int settle = 0; settle < 2; settle++) { /* read at the lock, then at acquire */
+        weft_pg_pool *p; /* each round a fresh connection: no hostile reset due */
+        CHECK_EQ(weft_pg_pool_new(pg_fake_dsn(&f, fdsn, sizeof fdsn), &o, &p), 0);
         weft_pg *c;
         CHECK_EQ(weft_pg_pool_acquire(p, &c), 0);
         CHECK_EQ(weft_pg_exec(c, "SELECT 1"), 1);
@@ -492,9 +493,10 @@ WEFT_TEST(reset_answered_with_copy)
         int rc = weft_pg_exec(c, "SELECT 1");
         CHECK(rc == 1 || rc == -WEFT_PG_EBROKEN);
         weft_pg_pool_release(p, c);
+        weft_pg_pool_free(p);
     }
-    weft_pg_pool_free(p);
     pg_fake_stop(&f);
+    CHECK_EQ(pg_fake_wait_closed(&f), 0); /* its sockets are this process's too */
     return 0;
 }
 
