@@ -20,7 +20,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-enum { PG_FAKE_COMMAND, PG_FAKE_ROW, PG_FAKE_COPY_IN, PG_FAKE_COPY_OUT };
+enum { PG_FAKE_COMMAND, PG_FAKE_ROW, PG_FAKE_COPY_IN, PG_FAKE_COPY_OUT, PG_FAKE_RAW };
 
 typedef struct pg_fake_reply {
     const char *match; /* answers SQL containing this */
@@ -28,9 +28,13 @@ typedef struct pg_fake_reply {
     const char *tag;   /* CommandComplete tag ("UPDATE 4294967295") */
     unsigned type;     /* PG_FAKE_ROW: the column's type OID */
     int format;        /* 0 text, 1 binary: as sent, whatever was asked */
-    const char *value; /* one row, one column */
+    const char *value; /* one row, one column; PG_FAKE_RAW: the server's messages */
     int len;           /* value's length */
 } pg_fake_reply;
+/* PG_FAKE_RAW: value's len bytes go out as they are (whole messages, any
+ * a real server would never send); then, with a tag, COPY data is read as
+ * after a CopyInResponse and answered with CommandComplete (tag); then
+ * ReadyForQuery. Over the extended protocol, Execute sends value alone. */
 
 typedef struct pg_fake {
     int lfd, port;
@@ -41,6 +45,7 @@ typedef struct pg_fake {
     volatile long long copy_max_msg;   /* largest CopyData message */
     volatile long long copy_min_msg;   /* smallest (0 if none) */
     long long copy_close_after;        /* > 0: close the link after that many */
+    volatile int open_conns;           /* accepted and not yet closed */
     pthread_t th;
 } pg_fake;
 
@@ -135,6 +140,8 @@ static int pg_fake_rows(pg_fake_conn *k, const pg_fake_reply *r)
     return pg_fake_send(k->fd, 'C', r->tag, strlen(r->tag) + 1);
 }
 
+static int pg_fake_copy_read(pg_fake_conn *k, const pg_fake_reply *r);
+
 /* COPY: CopyInResponse and read the data, or CopyOutResponse and one row. */
 static int pg_fake_copy(pg_fake_conn *k, const pg_fake_reply *r)
 {
@@ -146,6 +153,12 @@ static int pg_fake_copy(pg_fake_conn *k, const pg_fake_reply *r)
         return pg_fake_send(k->fd, 'C', r->tag, strlen(r->tag) + 1);
     }
     if (pg_fake_send(k->fd, 'G', b, 3) < 0) return -1;
+    return pg_fake_copy_read(k, r);
+}
+
+/* The client's COPY data after a CopyInResponse, up to CopyDone or CopyFail. */
+static int pg_fake_copy_read(pg_fake_conn *k, const pg_fake_reply *r)
+{
     for (;;) {
         char h[5];
         if (pg_fake_read_full(k->fd, h, 5) < 0) return -1;
@@ -170,6 +183,12 @@ static int pg_fake_copy(pg_fake_conn *k, const pg_fake_reply *r)
         if (h[0] == 'c') return pg_fake_send(k->fd, 'C', r->tag, strlen(r->tag) + 1);
         if (h[0] == 'f') return pg_fake_error(k, "copy failed");
     }
+}
+
+static int pg_fake_raw(pg_fake_conn *k, const pg_fake_reply *r)
+{
+    if (pg_fake_write_full(k->fd, r->value, (size_t)r->len) < 0) return -1;
+    return r->tag ? pg_fake_copy_read(k, r) : 0;
 }
 
 static int pg_fake_ready(pg_fake_conn *k)
@@ -198,6 +217,7 @@ static int pg_fake_message(pg_fake_conn *k, char type, char *m, size_t n)
         int rc;
         if (!r) rc = pg_fake_error(k, "pg_fake: no reply for this statement");
         else if (r->kind == PG_FAKE_COPY_IN || r->kind == PG_FAKE_COPY_OUT) rc = pg_fake_copy(k, r);
+        else if (r->kind == PG_FAKE_RAW) rc = pg_fake_raw(k, r);
         else if ((rc = pg_fake_row_desc(k, r->kind == PG_FAKE_ROW ? r : NULL)) >= 0)
             rc = pg_fake_rows(k, r);
         if (rc < 0) return rc;
@@ -234,7 +254,12 @@ static int pg_fake_message(pg_fake_conn *k, char type, char *m, size_t n)
         }
         return pg_fake_row_desc(k, k->portal);
     }
-    if (type == 'E') return k->portal ? pg_fake_rows(k, k->portal) : pg_fake_error(k, "no portal");
+    if (type == 'E') {
+        if (!k->portal) return pg_fake_error(k, "no portal");
+        if (k->portal->kind == PG_FAKE_RAW) /* as given; no COPY data read here */
+            return pg_fake_write_full(k->fd, k->portal->value, (size_t)k->portal->len);
+        return pg_fake_rows(k, k->portal);
+    }
     if (type == 'C') return pg_fake_send(k->fd, '3', NULL, 0);
     (void)n;
     return pg_fake_error(k, "pg_fake: unsupported message");
@@ -287,6 +312,7 @@ static void *pg_fake_conn_main(void *arg)
     }
 out:
     close(k->fd);
+    __atomic_fetch_sub(&k->f->open_conns, 1, __ATOMIC_SEQ_CST);
     for (int i = 0; i < 64; i++) free(k->stmt_name[i]), free(k->stmt_sql[i]);
     free(k->unnamed);
     free(k);
@@ -307,7 +333,9 @@ static void *pg_fake_accept_main(void *arg)
         }
         k->f = f;
         k->fd = fd;
+        __atomic_fetch_add(&f->open_conns, 1, __ATOMIC_SEQ_CST);
         if (pthread_create(&t, NULL, pg_fake_conn_main, k) != 0) {
+            __atomic_fetch_sub(&f->open_conns, 1, __ATOMIC_SEQ_CST);
             close(fd);
             free(k);
             continue;
@@ -337,6 +365,16 @@ static const char *pg_fake_dsn(const pg_fake *f, char *buf, size_t n)
     snprintf(buf, n, "host=127.0.0.1 port=%d user=fake dbname=fake sslmode=disable gssencmode=disable",
              f->port);
     return buf;
+}
+
+/* Waits (blocking, up to 5 s) until every connection's thread has closed
+ * its socket, which follows its client's close: a test whose client went
+ * away checks for leaked fds after this. 0, or -1 on timeout. */
+static inline int pg_fake_wait_closed(pg_fake *f)
+{
+    for (int i = 0; i < 500 && __atomic_load_n(&f->open_conns, __ATOMIC_SEQ_CST); i++)
+        usleep(10000);
+    return __atomic_load_n(&f->open_conns, __ATOMIC_SEQ_CST) ? -1 : 0;
 }
 
 /* Stops accepting (connections still open end when their client closes). */

@@ -485,7 +485,7 @@ int weft_pg_query_rows(weft_pg *c, const char *sql, const weft_pg_params *p, int
                        weft_pg_rows **out);
 /* Next row: 1 and *row set to a one-row result owned by the cursor (valid
  * until the next call), 0 at the end, or a negative error (the cursor is
- * then ended). Waits. */
+ * then ended; -WEFT_PG_ESTATE for a COPY, which is ended). Waits. */
 int weft_pg_rows_next(weft_pg_rows *it, const weft_pg_result **row);
 /* Ends the cursor; rows not read are cancelled on the server and drained in
  * the background. NULL is a no-op. Does not wait. */
@@ -536,7 +536,8 @@ int weft_pg_batch_sync(weft_pg_batch *b);
 int weft_pg_batch_run(weft_pg *c, weft_pg_batch *b, int flags);
 int weft_pg_batch_count(const weft_pg_batch *b);
 /* Statement i's outcome: rows returned/affected (>= 0), -WEFT_PG_ESERVER,
- * -WEFT_PG_EABORTED, or -EINVAL if not run / out of range. */
+ * -WEFT_PG_EABORTED, -WEFT_PG_ESTATE for a COPY (no place in a batch: the
+ * connection is dropped), or -EINVAL if not run / out of range. */
 int weft_pg_batch_status(const weft_pg_batch *b, int i);
 /* weft_pg_batch_status with the count 64-bit (weft_pg_batch_status clamps
  * it to INT_MAX). */
@@ -553,7 +554,9 @@ const char *weft_pg_batch_sqlstate(const weft_pg_batch *b, int i);
  * chunk it sets data to (valid until the next call; any length, sent in
  * CopyData messages of at most 1 MiB), 0 at the end, or a
  * negative error that aborts the copy (returned as is). source may wait.
- * Returns rows copied or an error as weft_pg_query. Waits. */
+ * Returns rows copied or an error as weft_pg_query; -WEFT_PG_ESTATE when
+ * sql's string holds something before its COPY, or a second COPY (ended:
+ * the string is one transaction, so none of it stays). Waits. */
 int weft_pg_copy_in(weft_pg *c, const char *sql,
                     ssize_t (*source)(void *arg, const char **data), void *arg);
 /* COPY ... TO STDOUT: sink(arg, data, n) gets each chunk (one row for the

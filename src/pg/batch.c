@@ -189,6 +189,18 @@ int weft_pg_batch_run(weft_pg *c, weft_pg_batch *b, int flags)
             if (it->status != -WEFT_PG_ESERVER) it->status = -WEFT_PG_EABORTED;
             PQclear(res);
             break;
+        case PGRES_COPY_IN:
+        case PGRES_COPY_OUT:
+            /* A COPY has no place in a batch, and cannot be ended inside a
+             * pipeline with the rest still in order (the server takes the
+             * batch's next messages as bad COPY data; libpq adds a Sync to
+             * a CopyFail). Taken as a result, it left libpq in its COPY
+             * state and the batch returned 0: the connection answered
+             * nothing after, and looked healthy (a pool kept it). */
+            PQclear(res);
+            it->status = -WEFT_PG_ESTATE;
+            rc = pg__lost(c);
+            break;
         default:
             it->rows = pg__rows64(res);
             it->status = pg__rows_int(it->rows);
@@ -197,6 +209,7 @@ int weft_pg_batch_run(weft_pg *c, weft_pg_batch *b, int flags)
             if (PQresultStatus(res) == PGRES_TUPLES_OK) it->res = pg__wrap(res);
             else PQclear(res);
         }
+        if (rc < 0) break;
         if (it->status < 0 && !first_err) first_err = it->status;
         if (it->sync_after || i == b->n - 1) {
             rc = next_result(c, &res);

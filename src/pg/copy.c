@@ -7,12 +7,37 @@
 
 #define COPY_PIECE (1 << 20) /* bytes per CopyData message at most */
 
+/* Reads the results of the statement string in progress to its end, res
+ * (if not NULL) first, and frees them. A COPY among them is ended: in
+ * libpq's COPY state every PQgetResult returns a COPY result, never NULL,
+ * so a loop waiting for NULL spun for ever ("SELECT 1; COPY t FROM STDIN",
+ * two COPYs in one string, or a server that says so). 0 or an error (the
+ * connection is aborted). */
+static int end_results(weft_pg *c, PGresult *res)
+{
+    for (;;) {
+        if (!res) {
+            int rc = pg__get(c, &res);
+            if (rc < 0) return pg__abort(c, rc, 0);
+            if (!res) break;
+        }
+        ExecStatusType st = PQresultStatus(res);
+        PQclear(res);
+        res = NULL;
+        if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT) {
+            int rc = pg__discard_copy(c, st);
+            if (rc < 0) return pg__abort(c, rc, 0);
+        }
+    }
+    return 0;
+}
+
 /* Starts sql and reads up to its COPY result (want: COPY_IN or COPY_OUT).
  * With nintro, sql is that many queries' rows (PGRES_TUPLES_OK) then the
  * COPY, in one simple query: those results are kept in intro[] for the
- * caller (all cleared on failure). */
+ * caller (all cleared on failure). *cols (if not NULL): the COPY's columns. */
 static int copy_start(weft_pg *c, const char *sql, ExecStatusType want, PGresult **intro,
-                      int nintro)
+                      int nintro, int *cols)
 {
     if (!PQsendQuery(c->pg, sql)) return pg__send_failed(c);
     int rc = pg__flush(c), got = 0;
@@ -30,28 +55,20 @@ static int copy_start(weft_pg *c, const char *sql, ExecStatusType want, PGresult
     ExecStatusType st = PQresultStatus(res);
     if (got < nintro && st == want) st = PGRES_BAD_RESPONSE; /* rows missing before it */
     if (st == want) {
+        if (cols) *cols = PQnfields(res);
         PQclear(res);
         return 0;
     }
     rc = st == PGRES_FATAL_ERROR ? pg__server_error(c, res) : -WEFT_PG_ESTATE;
-    st = PQresultStatus(res);
-    PQclear(res);
     while (got) PQclear(intro[--got]);
     /* Not a COPY of that direction: end whatever it was. */
-    if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT) {
-        int d = pg__discard_copy(c, st);
-        if (d < 0) return pg__abort(c, d, 0);
-    }
-    for (;;) {
-        int d = pg__get(c, &res);
-        if (d < 0) return pg__abort(c, d, 0);
-        if (!res) break;
-        PQclear(res);
-    }
-    return rc;
+    int d = end_results(c, res);
+    return d < 0 ? d : rc;
 }
 
-/* Reads the COPY's final results: 0 and *rows copied, or the error. */
+/* Reads the COPY's final results: 0 and *rows copied, or the error. A
+ * second COPY after it is not the caller's: ended, -WEFT_PG_ESTATE (and the
+ * statement string, one transaction, fails with it). */
 static int copy_finish(weft_pg *c, int64_t *rows)
 {
     PGresult *res;
@@ -60,7 +77,13 @@ static int copy_finish(weft_pg *c, int64_t *rows)
         int rc = pg__get(c, &res);
         if (rc < 0) return pg__abort(c, rc, 0);
         if (!res) break;
-        if (PQresultStatus(res) == PGRES_FATAL_ERROR) {
+        ExecStatusType st = PQresultStatus(res);
+        if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT) {
+            rc = end_results(c, res);
+            if (rc < 0) return rc;
+            return out < 0 ? out : -WEFT_PG_ESTATE;
+        }
+        if (st == PGRES_FATAL_ERROR) {
             if (out >= 0) out = pg__server_error(c, res);
         } else if (out >= 0) {
             *rows = pg__rows64(res);
@@ -71,7 +94,7 @@ static int copy_finish(weft_pg *c, int64_t *rows)
 }
 
 int pg__copy_in_intro(weft_pg *c, const char *sql, int nintro,
-                      int (*ready)(void *arg, PGresult *const *intro),
+                      int (*ready)(void *arg, PGresult *const *intro, int cols),
                       ssize_t (*source)(void *arg, const char **data), void *arg, int64_t *rows)
 {
     int64_t dropped = 0;
@@ -80,14 +103,15 @@ int pg__copy_in_intro(weft_pg *c, const char *sql, int nintro,
     int rc = pg__lock(c);
     if (rc < 0) return rc;
     PGresult *intro[PG_COPY_INTROS] = {NULL};
-    rc = copy_start(c, sql, PGRES_COPY_IN, intro, nintro);
+    int cols = 0;
+    rc = copy_start(c, sql, PGRES_COPY_IN, intro, nintro, &cols);
     if (rc < 0) {
         pg__release(c);
         return rc;
     }
     /* Told what the intro said before any data is asked for: a failure
      * there abandons the COPY as a source's error does. */
-    int ready_rc = nintro ? ready(arg, intro) : 0;
+    int ready_rc = nintro ? ready(arg, intro, cols) : 0;
     for (int i = 0; i < nintro; i++) PQclear(intro[i]);
     for (;;) {
         const char *data = NULL;
@@ -160,7 +184,7 @@ int weft_pg_copy_out_count(weft_pg *c, const char *sql,
     if (!c || !sql || !sink) return -EINVAL;
     int rc = pg__lock(c);
     if (rc < 0) return rc;
-    rc = copy_start(c, sql, PGRES_COPY_OUT, NULL, 0);
+    rc = copy_start(c, sql, PGRES_COPY_OUT, NULL, 0, NULL);
     if (rc < 0) {
         pg__release(c);
         return rc;

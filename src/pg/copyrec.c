@@ -294,7 +294,9 @@ typedef struct rec_src {
     pg_wbuf w;
 } rec_src;
 
-/* 1 if attnum is among the generated columns listed in gen's rows. */
+/* 1 if attnum is among the generated columns listed in gen's rows (one
+ * column, checked by rec_ready: PQgetvalue of a column that is not there
+ * is NULL). */
 static int generated(const PGresult *gen, int attnum)
 {
     for (int r = 0; r < PQntuples(gen); r++)
@@ -309,17 +311,23 @@ static int generated(const PGresult *gen, int attnum)
  * but the generated ones, which SELECT * has too: they are left out here
  * (their values were counted in, so a row of the COPY's columns was
  * refused, -EINVAL, and one with the generated column too by the server). */
-static int rec_ready(void *arg, PGresult *const *intro)
+static int rec_ready(void *arg, PGresult *const *intro, int cols)
 {
     rec_src *s = arg;
     int n = PQnfields(intro[0]), k = 0;
+    /* what weft asked for, or the server is not answering this statement */
+    if (s->nintro == 2 && PQnfields(intro[1]) != 1) return -WEFT_PG_ESTATE;
     s->types = malloc(((size_t)n + 1) * sizeof *s->types);
     if (!s->types) return -ENOMEM;
     for (int i = 0; i < n; i++)
         if (s->nintro < 2 || !generated(intro[1], PQftablecol(intro[0], i)))
             s->types[k++] = (unsigned)PQftype(intro[0], i);
     s->ncols = k;
-    return 0;
+    /* The COPY states its own column count: rows encoded for other
+     * columns than it takes are refused here, before any is sent, with
+     * weft's error rather than the server's about the data (as every row
+     * was for tables with a generated column, 106e323). */
+    return k == cols ? 0 : -WEFT_PG_ESTATE;
 }
 
 /* weft_pg_copy_in's source: the header, then rows encoded up to about

@@ -177,12 +177,13 @@ int pg__simple(weft_pg *c, const char *sql); /* weft_pg_exec on a locked c */
 int pg__simple_count(weft_pg *c, const char *sql, int64_t *rows); /* 0 or an error */
 /* weft_pg_copy_in_count of a simple query whose nintro (at most
  * PG_COPY_INTROS) queries return rows before its COPY FROM STDIN ("SELECT
- * ... LIMIT 0; COPY ..."): ready(arg, their results) runs before source is
- * first asked for data; < 0 from it abandons the COPY with that error.
+ * ... LIMIT 0; COPY ..."): ready(arg, their results, the COPY's column
+ * count) runs before source is first asked for data; < 0 from it abandons
+ * the COPY with that error.
  * Waits. */
 #define PG_COPY_INTROS 2
 int pg__copy_in_intro(weft_pg *c, const char *sql, int nintro,
-                      int (*ready)(void *arg, PGresult *const *intro),
+                      int (*ready)(void *arg, PGresult *const *intro, int cols),
                       ssize_t (*source)(void *arg, const char **data), void *arg, int64_t *rows);
 /* Ends a COPY that nobody asked for (or that was cancelled). Waits. */
 int pg__discard_copy(weft_pg *c, ExecStatusType st);

@@ -439,6 +439,8 @@ int weft_pg_query_count(weft_pg *c, const char *sql, const weft_pg_params *p, in
     if (rc >= 0 && out) {
         *out = res ? pg__wrap(res) : NULL;
         if (res && !*out) rc = -ENOMEM;
+    } else if (rc < 0) {
+        PQclear(res); /* read, then the reset's second step failed (query_body) */
     }
     if (rc >= 0 && rows) *rows = n;
     return rc;
@@ -615,6 +617,17 @@ int weft_pg_rows_next(weft_pg_rows *it, const weft_pg_result **row)
         }
         if (st == PGRES_FATAL_ERROR && !err) err = pg__server_error(c, res);
         PQclear(res);
+        if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT) {
+            /* not rows: ended (libpq's COPY state returns a COPY result
+             * every time, never NULL: this loop spun for ever) */
+            if (!err) err = -WEFT_PG_ESTATE;
+            if ((rc = pg__discard_copy(c, st)) < 0) {
+                it->done = 1;
+                rc = pg__abort(c, rc, 0);
+                pg__release(c);
+                return rc;
+            }
+        }
     }
     it->done = 1;
     pg__release(c);

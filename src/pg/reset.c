@@ -84,26 +84,41 @@ void pg__forget_session(weft_pg *c)
     c->nq_head = c->nq_tail = NULL;
 }
 
+/* Marked done once done, not before: one cut short (the operation whose
+ * lock ran it cancelled or past its deadline) left the last holder's
+ * statements under weft's cached names, and the next query ran one of
+ * them. Now it runs again at the next lock (statements go unnamed till
+ * then: query.c); one the server refuses leaves a session nobody should
+ * get, so the connection is dropped, as for a failed reset. */
 int pg__reset_fixup(weft_pg *c)
 {
     int64_t present = 0;
-    c->reset_fixup = 0;
     int rc = pg__simple_count(c, deallocate_sql, &present);
     if (rc >= 0 && present < pg__stmts_ready(c)) {
         pg__stmts_forget(c);
         rc = pg__simple(c, "DEALLOCATE ALL");
     }
+    if (rc >= 0) c->reset_fixup = 0;
+    else if (rc != -ECANCELED && rc != -ETIMEDOUT && !c->broken) pg__lost(c);
     return rc < 0 ? rc : 0;
 }
 
-/* One of the reset's results: counts syncs, notes errors and the check. */
-static void take_result(weft_pg *c, PGresult *res)
+/* One of the reset's results: counts syncs, notes errors and the check.
+ * A COPY (none of the reset's statements is one: a server's lie) leaves
+ * libpq's COPY state, whose result comes back every time and the syncs
+ * never: the readers below spun on it for ever; -1, the connection is
+ * dropped. */
+static int take_result(weft_pg *c, PGresult *res)
 {
     ExecStatusType st = PQresultStatus(res);
     if (st == PGRES_PIPELINE_SYNC) c->reset_syncs--;
     else if (st == PGRES_FATAL_ERROR || st == PGRES_PIPELINE_ABORTED) c->reset_err = 1;
     else if (st == PGRES_TUPLES_OK) c->reset_fixup = PQntuples(res) > 0; /* the check is last */
     PQclear(res);
+    if (st != PGRES_COPY_IN && st != PGRES_COPY_OUT && st != PGRES_COPY_BOTH) return 0;
+    c->reset_syncs = 0;
+    pg__lost(c);
+    return -1;
 }
 
 int pg__reset_poll(weft_pg *c)
@@ -111,7 +126,7 @@ int pg__reset_poll(weft_pg *c)
     if (PQflush(c->pg) < 0 || !PQconsumeInput(c->pg)) return pg__lost(c);
     while (c->reset_syncs && !PQisBusy(c->pg)) {
         PGresult *res = PQgetResult(c->pg);
-        if (res) take_result(c, res);
+        if (res && take_result(c, res) < 0) return -WEFT_PG_EBROKEN;
     }
     if (c->reset_syncs) return 0;
     if (c->reset_err || !PQexitPipelineMode(c->pg)) return pg__lost(c);
@@ -124,7 +139,7 @@ int pg__reset_collect(weft_pg *c, int finish)
     int rc = pg__flush(c);
     while (rc >= 0 && c->reset_syncs) {
         PGresult *res;
-        if ((rc = pg__get(c, &res)) >= 0 && res) take_result(c, res);
+        if ((rc = pg__get(c, &res)) >= 0 && res && take_result(c, res) < 0) rc = -WEFT_PG_EBROKEN;
     }
     int err = c->reset_err;
     c->reset_err = 0;
