@@ -10,6 +10,7 @@
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
@@ -26,6 +27,20 @@ static inline int floor_listen(const char *port) {
     exit(1);
   }
   return lfd;
+}
+
+/* Per accepted socket: TCP_NODELAY (as every peer), and the congestion
+ * control named by $FLOOR_CC if set (an experiment knob: this machine's
+ * default is bbr, whose per-packet work runs on every echo; see
+ * docs/benchmarks.md, W1). */
+static inline void floor_tune(int fd) {
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  const char *cc = getenv("FLOOR_CC");
+  if (cc && *cc && setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, cc, strlen(cc)) < 0) {
+    perror("TCP_CONGESTION");
+    exit(1);
+  }
 }
 
 /* An epoll set holding lfd with a NULL data.ptr (the epoll servers' mark
@@ -53,9 +68,9 @@ static inline int floor_epoll_wait(int epfd, struct epoll_event *evs, int max) {
  * for EPOLLIN, each with a zeroed object of `size` bytes as data.ptr, whose
  * first member is the int fd. */
 static inline void floor_epoll_accept(int epfd, int lfd, size_t size) {
-  int fd, one = 1;
+  int fd;
   while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK)) >= 0) {
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    floor_tune(fd);
     int *c = calloc(1, size);
     *c = fd;
     struct epoll_event e = {.events = EPOLLIN, .data.ptr = c};

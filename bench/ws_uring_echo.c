@@ -2,7 +2,7 @@
  * batched completion design (issue 14): what a server costs per message
  * when all of its system calls for a loop iteration are one io_uring_enter.
  *
- *   bench_ws_uring_echo PORT [defer|coop|plain]
+ *   bench_ws_uring_echo PORT [defer|coop|plain] [WAIT_NR]
  *
  * One ring, one thread. A multishot accept on the listening socket; a
  * multishot recv per connection drawing from one ring of provided buffers
@@ -15,6 +15,9 @@
  * ("defer", the default: completion work runs only inside our enter, no
  * interrupting task work), COOP_TASKRUN ("coop") or neither ("plain"), to
  * compare them; the ring fd is registered (no fd lookup per enter).
+ * WAIT_NR (default 1): an enter returns after that many completions or
+ * 100 us, whichever comes first (an experiment: fewer, larger batches for
+ * some latency).
  *
  * The WebSocket part is bench/ws_floor.h, shared with the epoll floor
  * (bench/ws_epoll_echo.c). Each connection has two answer buffers: one in
@@ -169,8 +172,7 @@ static void on_send(struct conn *c, struct io_uring_cqe *cqe) {
 static void on_accept(struct io_uring_cqe *cqe) {
   if (!(cqe->flags & IORING_CQE_F_MORE)) arm_accept();
   if (cqe->res < 0) return;
-  int one = 1;
-  setsockopt(cqe->res, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  floor_tune(cqe->res);
   struct conn *c = calloc(1, sizeof *c);
   c->fd = cqe->res;
   arm_recv(c);
@@ -202,18 +204,22 @@ static void setup_ring(const char *mode) {
 }
 
 int main(int argc, char **argv) {
-  if (argc < 2 || argc > 3) {
-    fprintf(stderr, "usage: %s PORT [defer|coop|plain]\n", argv[0]);
+  if (argc < 2 || argc > 4) {
+    fprintf(stderr, "usage: %s PORT [defer|coop|plain] [WAIT_NR]\n", argv[0]);
     return 2;
   }
   lfd = floor_listen(argv[1]); /* non-blocking: io_uring polls it for us */
   setup_ring(argc > 2 ? argv[2] : "defer");
   arm_accept();
+  unsigned wait_nr = argc > 3 ? atoi(argv[3]) : 1;
+  struct __kernel_timespec wait_max = {.tv_nsec = 100000};
 
   for (;;) {
     /* the one system call of an iteration: this iteration's sends (and
      * re-arms) go in, the next completions come out */
-    int r = io_uring_submit_and_wait(&ring, 1);
+    struct io_uring_cqe *first;
+    int r = wait_nr > 1 ? io_uring_submit_and_wait_timeout(&ring, &first, wait_nr, &wait_max, NULL)
+                        : io_uring_submit_and_wait(&ring, 1);
     if (r < 0 && r != -EINTR && r != -ETIME) die("io_uring_submit_and_wait", -r);
     unsigned head, n = 0;
     struct io_uring_cqe *cqe;
