@@ -20,19 +20,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "floor.h"
+
 struct conn {
-  int fd;
+  int fd; /* first: floor_epoll_accept sets it */
   char *pend;     /* unsent echo bytes (NULL: none) */
   size_t plen, poff;
 };
 
 static int epfd;
 static char buf[65536];
-
-static void die(const char *what) {
-  perror(what);
-  exit(1);
-}
 
 static void conn_close(struct conn *c) {
   close(c->fd); /* also leaves the epoll set */
@@ -87,35 +84,15 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: %s PORT\n", argv[0]);
     return 2;
   }
-  int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-  int one = 1;
-  setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(atoi(argv[1]))};
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (bind(lfd, (struct sockaddr *)&sa, sizeof sa) < 0) die("bind");
-  if (listen(lfd, 1024) < 0) die("listen");
-  epfd = epoll_create1(EPOLL_CLOEXEC);
-  struct epoll_event le = {.events = EPOLLIN, .data.ptr = NULL};
-  epoll_ctl(epfd, EPOLL_CTL_ADD, lfd, &le);
-
+  int lfd = floor_listen(argv[1]);
+  epfd = floor_epoll(lfd);
   struct epoll_event evs[256];
   for (;;) {
-    int n = epoll_wait(epfd, evs, 256, -1);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      die("epoll_wait");
-    }
+    int n = floor_epoll_wait(epfd, evs, 256);
     for (int i = 0; i < n; i++) {
       struct conn *c = evs[i].data.ptr;
       if (!c) {
-        int fd;
-        while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK)) >= 0) {
-          setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-          c = calloc(1, sizeof *c);
-          c->fd = fd;
-          struct epoll_event e = {.events = EPOLLIN, .data.ptr = c};
-          epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &e);
-        }
+        floor_epoll_accept(epfd, lfd, sizeof *c);
         continue;
       }
       if (c->pend) {

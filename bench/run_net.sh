@@ -16,6 +16,8 @@
 #   PERF=DIR          perf record (-g) the weft server/client over each
 #                     measured window into DIR/<case>.data, with the top
 #                     symbols in DIR/<case>.txt (for the owners to act on)
+#   PERF_ALL=1        with PERF: every server/client, not only weft's (W1
+#                     records 4 s of each server, 1 s into its load run)
 #   ROUNDS=3          run every server/client that many times, in turns; the
 #                     ratios use each one's best rate and lowest CPU (the
 #                     other load on a shared machine only ever makes a run
@@ -154,11 +156,11 @@ start_server() {
 stop_server() { stop_pid "$SERVER_PID"; SERVER_PID=; PORT=$(free_port); }
 
 # perf_start NAME CASE PID SECONDS [DELAY]: when PERF is set and NAME is
-# weft, records PID for SECONDS after DELAY, in the background (perf_wait
+# weft (any NAME with PERF_ALL), records PID for SECONDS after DELAY, in the background (perf_wait
 # collects it).
 PERF_PID=
 perf_start() {
-  [ -n "${PERF:-}" ] && [ "$1" = weft ] || return 0
+  [ -n "${PERF:-}" ] && { [ "$1" = weft ] || [ -n "${PERF_ALL:-}" ]; } || return 0
   mkdir -p "$PERF"
   (sleep "${5:-0}"; exec perf record -q -F 999 -g -p "$3" -o "$PERF/$2.data" -- sleep "$4") >/dev/null 2>&1 &
   PERF_PID=$!
@@ -469,10 +471,12 @@ w1_server() { # name cmd...
   if ! start_server "$name" "$@"; then
     say "W1 $name failed (did not start)"; return 0
   fi
-  local t0 t1 u0 u1 out rate msgs cpu user p99
-  t0=$(cpu_ticks "$SERVER_PID") u0=$(user_ticks "$SERVER_PID")
+  local t0 t1 u0 u1 w0 w1 out rate msgs cpu user p99 pct
+  t0=$(cpu_ticks "$SERVER_PID") u0=$(user_ticks "$SERVER_PID") w0=$(date +%s.%N)
+  perf_start "$name" "W1-$name" "$SERVER_PID" 4 1
   out=$(taskset -c 1 "$WEFT_CLI" ws -n "$W1_N" --concurrency "$W1_C" "ws://127.0.0.1:$PORT/ws" 2>&1)
-  t1=$(cpu_ticks "$SERVER_PID") u1=$(user_ticks "$SERVER_PID")
+  t1=$(cpu_ticks "$SERVER_PID") u1=$(user_ticks "$SERVER_PID") w1=$(date +%s.%N)
+  perf_wait
   stop_server
   msgs=$(sed -n 's/^\([0-9]*\) messages in .*/\1/p' <<<"$out" | head -1)
   rate=$(sed -n 's/.*: \([0-9.]*\) messages\/s$/\1/p' <<<"$out" | head -1)
@@ -482,10 +486,14 @@ w1_server() { # name cmd...
   fi
   cpu=$(awk -v t=$((t1 - t0)) -v hz="$TICK" -v n="$msgs" 'BEGIN { printf "%.2f", t / hz / n * 1e6 }')
   user=$(awk -v t=$((u1 - u0)) -v hz="$TICK" -v n="$msgs" 'BEGIN { printf "%.2f", t / hz / n * 1e6 }')
+  # server_cpu_pct: how busy the server was over the run; a server that
+  # idles sleeps and wakes more often per message (fewer ready sockets a
+  # wakeup), which is part of its cost per message
+  pct=$(awk -v t=$((t1 - t0)) -v hz="$TICK" -v a="$w0" -v b="$w1" 'BEGIN { printf "%.0f", t / hz / (b - a) * 100 }')
   W1[$name]=$(best "${W1[$name]:-}" "$rate $cpu")
   # user_us_per_msg: the server's own code; the rest is the kernel's TCP
   # work (one read and one send per message at the least, for every server)
-  say "W1 $name msgs_per_s=$rate cpu_us_per_msg=$cpu user_us_per_msg=$user p99_ms=$p99"
+  say "W1 $name msgs_per_s=$rate cpu_us_per_msg=$cpu user_us_per_msg=$user p99_ms=$p99 server_cpu_pct=$pct"
 }
 
 run_w1() {
@@ -497,6 +505,15 @@ run_w1() {
     w1_server node env NODE_PATH=/usr/share/nodejs taskset -c 0 node "$PEERS_SRC/ws_node.js" "$PORT"
     w1_server aiohttp-uvloop taskset -c 0 $PY "$PEERS_SRC/http_aiohttp.py" uvloop "$PORT"
     w1_server go env GOMAXPROCS=1 taskset -c 0 "$OUT/ws_go" "$PORT"
+    # floors, not peers: hand-written echo servers with nothing but the
+    # system calls of each design (bench/ws_epoll_echo.c, ws_uring_echo.c)
+    [ -x "$BUILD/bench/bench_ws_epoll_echo" ] &&
+      w1_server epoll-floor taskset -c 0 "$BUILD/bench/bench_ws_epoll_echo" "$PORT"
+    if [ -x "$BUILD/bench/bench_ws_uring_echo" ]; then
+      w1_server uring-floor taskset -c 0 "$BUILD/bench/bench_ws_uring_echo" "$PORT"
+    else
+      want_peer uring-floor && say "W1 uring-floor skipped (not built: liburing-dev missing)"
+    fi
   done
   w1_ratios
 }
@@ -513,6 +530,15 @@ w1_ratios() {
     awk -v a="$wc" -v b="$c" 'BEGIN { exit !(a < b) }' || ok=no
   done
   say "$line"
+  # the floors against Node: the least a design can cost per message
+  line="W1 floors"
+  for p in epoll-floor uring-floor; do
+    [ -n "${W1[$p]:-}" ] || continue
+    read -r r c <<<"${W1[$p]}"
+    line+=" weft/$p cpu=$(ratio "$wc" "$c")"
+    [ -n "${W1[node]:-}" ] && line+=" $p/node cpu=$(ratio "$c" "$(cut -d' ' -f2 <<<"${W1[node]}")")"
+  done
+  [ "$line" != "W1 floors" ] && say "$line"
   if [ -n "${W1[node]:-}" ]; then
     read -r r c <<<"${W1[node]}"
     say "W1 target cpu<=0.5x node: $(awk -v a="$wc" -v b="$c" 'BEGIN { print (a <= 0.5 * b) ? "met" : "missed" }');" \

@@ -6,7 +6,7 @@ set -euo pipefail
 declare -A PKGS=(
   [build]="build-essential cmake pkg-config libssl-dev libpq-dev zlib1g-dev libpsl-dev libc-ares-dev libjansson-dev libbrotli-dev libzstd-dev node-llhttp valgrind"
   [test]="postgresql curl nginx tinyproxy wrk openssl python3 python3-aiohttp python3-h11 nodejs node-ws python3-wsproto brotli zstd testssl.sh gdb clang llvm libclang-rt-14-dev procps"
-  [bench]="golang-go golang-github-jackc-pgx-v4-dev golang-github-gorilla-websocket-dev node-ws python3-uvloop python3-aiohttp python3-asyncpg nodejs libuv1-dev libboost-context-dev g++ wrk nginx libcurl4-openssl-dev util-linux"
+  [bench]="golang-go golang-github-jackc-pgx-v4-dev golang-github-gorilla-websocket-dev node-ws python3-uvloop python3-aiohttp python3-asyncpg nodejs libuv1-dev libboost-context-dev g++ wrk nginx libcurl4-openssl-dev util-linux liburing-dev"
   [cross]="gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user"
 )
 missing=()
