@@ -51,6 +51,21 @@ static int main_task(void *arg)
     CHECK_EQ(run(lines, in, sizeof in - 1, out, sizeof out, err), 0);
     WEFT_TEST_CHECK(!strcmp(out, "one\ntwo \xCE\xBA\n\nlast\n"));
 
+    /* stdin a regular file: no read ever waits, so every line is sent
+     * before the printer would have started; the echoes still come back
+     * (it printed nothing and failed with "Device or resource busy"). */
+    char file[] = "/tmp/weft-ws-in-XXXXXX";
+    int fd = mkstemp(file);
+    CHECK(fd >= 0);
+    CHECK_EQ(write(fd, "f1\nf2\n", 6), 6);
+    close(fd);
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "exec \"$0\" ws %s < %s", url, file);
+    char *from_file[] = {"/bin/sh", "-c", cmd, weft_bin, NULL};
+    CHECK_EQ(run(from_file, "", 0, out, sizeof out, err), 0);
+    WEFT_TEST_CHECK(!strcmp(out, "f1\nf2\n"));
+    unlink(file);
+
     char *bin[] = {weft_bin, "ws", "--binary", url, NULL};
     CHECK_EQ(run(bin, "\x00\x01\xff", 3, out, sizeof out, err), 0);
     WEFT_TEST_CHECK(!memcmp(out, "\x00\x01\xff", 3));
@@ -74,6 +89,6 @@ static int main_task(void *arg)
 int main(void)
 {
     CHECK(find_weft() == 0);
-    weft_test_options o = {.timeout_s = 60}; /* five runs of the weft command */
+    weft_test_options o = {.timeout_s = 60}; /* six runs of the weft command */
     return weft_test_run("weft_ws", main_task, NULL, &o);
 }

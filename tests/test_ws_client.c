@@ -310,6 +310,22 @@ static int t_close_timeout(void)
     CHECK_EQ(weft_timeout(5, recv_fn, args), WEFT_WS_TEXT);
     WEFT_TEST_CHECK(m.len == 4 && !memcmp(m.data, "late", 4));
     weft_ws_free(ws);
+    /* A receiver that starts only once its sibling's close is reading the
+     * answer (`weft ws` with a file on stdin) is told of the end: 0 for an
+     * answered close, the close's error for an unanswered one; it got
+     * -EBUSY before. */
+    CHECK_EQ(connect_to("/echo", &ws, NULL), 0);
+    args[0] = ws;
+    weft_task *rt = weft_spawn(recv_fn, args);
+    CHECK_EQ(weft_ws_close(ws, 1000, NULL), 0);
+    CHECK_EQ(weft_await(rt), 0);
+    weft_ws_free(ws);
+    CHECK_EQ(connect_to("/silent", &ws, &o), 0);
+    args[0] = ws;
+    rt = weft_spawn(recv_fn, args);
+    CHECK_EQ(weft_ws_close(ws, 1001, "bye"), -WEFT_EWS_CLOSE_TIMEOUT);
+    CHECK_EQ(weft_await(rt), -WEFT_EWS_CLOSE_TIMEOUT);
+    weft_ws_free(ws);
     return 0;
 }
 

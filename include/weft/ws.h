@@ -133,7 +133,9 @@ typedef struct weft_ws_msg {
  * and every later call fails the same way: -WEFT_EWS_PROTOCOL,
  * -WEFT_EWS_UTF8, -WEFT_EWS_TOO_BIG, -WEFT_EWS_CLOSED,
  * -WEFT_EWS_PING_TIMEOUT, -WEFT_EWS_IDLE, -ECONNRESET... -EBUSY if another
- * task is receiving. Waits. */
+ * task is receiving, unless that task is weft_ws_close reading the peer's
+ * answer: then it waits for the close and returns what the close found
+ * (0, or the close's error). Waits. */
 int weft_ws_receive(weft_ws *ws, weft_ws_msg *m);
 /* Streaming receive, for messages of any size: up to n bytes of the
  * current message into buf. Returns the bytes (maybe 0 for an empty

@@ -538,12 +538,25 @@ static ssize_t part(weft_ws *ws, uint8_t *buf, size_t n, int *type, int *last)
     }
 }
 
+/* A receive while another task receives: -EBUSY, unless that task is
+ * weft_ws_close reading the peer's answer (a receiver that had not started
+ * yet when its sibling closed, as `weft ws` has with a file on stdin): the
+ * connection is ending, so wait for the end and report it as a receive
+ * would have, 0 for a close answered, else the error. */
+static int reader_busy(weft_ws *ws)
+{
+    if (!ws->close_reading) return -EBUSY;
+    int e = weft_event_wait(ws->closed);
+    if (e) return e;
+    return ws->close_rcvd ? 0 : ws->err ? ws->err : -WEFT_EWS_CLOSED;
+}
+
 ssize_t weft_ws_receive_part(weft_ws *ws, void *buf, size_t n, int *type, int *last)
 {
     int e = weft_check("weft_ws_receive_part");
     if (e) return e;
     if (!n) return -EINVAL; /* no progress could be made */
-    if (ws->reading) return -EBUSY;
+    if (ws->reading) return reader_busy(ws);
     ws->reading = 1;
     ws->room = UINT64_MAX;
     ssize_t r = part(ws, buf, n, type, last);
@@ -555,7 +568,7 @@ int weft_ws_receive(weft_ws *ws, weft_ws_msg *m)
 {
     int e = weft_check("weft_ws_receive");
     if (e) return e;
-    if (ws->reading) return -EBUSY;
+    if (ws->reading) return reader_busy(ws);
     ws->reading = 1;
     if (ws->msg_ready) ws->msg.len = 0, ws->msg_ready = 0;
     weft__buf *b = &ws->msg;
@@ -615,13 +628,13 @@ static int close_body(void *arg)
         if (e) return e;
     }
     if (ws->reading) return weft_event_wait(ws->closed); /* that task reads the answer */
-    ws->reading = 1;
+    ws->reading = ws->close_reading = 1;
     ws->room = UINT64_MAX;
     uint8_t scratch[4096];
     int type = 1, last;
     ssize_t r = 0;
     while (type && r >= 0) r = part(ws, scratch, sizeof scratch, &type, &last);
-    ws->reading = 0;
+    ws->reading = ws->close_reading = 0;
     return r < 0 ? (int)r : 0;
 }
 
@@ -666,6 +679,9 @@ int weft_ws_close(weft_ws *ws, int code, const char *reason)
     } else if (ws->err && !ws->close_rcvd) {
         r = ws->err;
     }
+    /* Over either way (an unanswered close sets no event on its own): a
+     * receiver waiting for the close's reading (reader_busy) may go. */
+    weft_event_set(ws->closed);
     end_connection(ws, r == 0);
     return r;
 }

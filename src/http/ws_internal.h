@@ -24,6 +24,7 @@ struct weft_ws {
     weft_ws_opts o;
     uint8_t client;          /* masks its frames, takes unmasked ones */
     uint8_t reading;         /* a task is in a receive */
+    uint8_t close_reading;   /* ...and it is weft_ws_close, reading the answer */
     uint8_t have_head;       /* h is the frame being read */
     uint8_t close_sent, close_rcvd, ended, freed, tail_fed;
     int err;                 /* sticky: every later call returns it */

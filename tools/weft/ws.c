@@ -109,7 +109,10 @@ static int interactive(ws_args *a)
         weft_tls_ctx_free(tls);
         return r;
     }
-    weft_task *pr = weft_spawn(printer, ws);
+    /* Eager: reading before anything is sent, so echoes are printed, not
+     * left to weft_ws_close (which discards what comes before the peer's
+     * close) when stdin is a file and the lines all go without a wait. */
+    weft_task *pr = weft_spawn_eager(printer, ws);
     int sent = send_stdin(a, ws);
     int closed = weft_ws_close(ws, 1000, NULL);
     int got = weft_await(pr);
